@@ -1,0 +1,377 @@
+//! Licence plates: parsing camera and app input to one canonical key, and
+//! a similarity measure for low-confidence camera reads.
+//!
+//! A Japanese plate has four parts: the region (`品川`), the class number
+//! (`300`, since 2017 possibly with letters, `30A`), one kana (`さ`, or a
+//! Latin letter on some plates) and a serial of up to four digits, shown as
+//! `12-34`, `・123`, `・・12` or `・・・1`. Camera and app input varies in
+//! spacing, hyphens, full-width digits and the `・` padding; all of these
+//! normalise to one key, `品川300さ1234` or `品川300さ・・12`.
+//!
+//! Anything else that is plain letters and digits (`ABC-1234`, `KA 01 AB
+//! 1234`) is a generic plate whose key is its upper-case letters and digits.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlateError {
+    #[error("plate is empty")]
+    Empty,
+    #[error("plate has an unexpected character {0:?}")]
+    BadCharacter(char),
+    #[error("plate has no region name before the class number")]
+    MissingRegion,
+    #[error("plate has no class number after the region {0:?}")]
+    MissingClass(String),
+    #[error("plate class number {0:?} must be 1 to 3 characters starting with a digit")]
+    BadClass(String),
+    #[error("plate has no kana after the class number")]
+    MissingKana,
+    #[error("plate serial {0:?} must be 1 to 4 digits (as in 12-34 or ・・12)")]
+    BadSerial(String),
+    #[error("generic plate {0:?} must have 2 to 10 letters or digits")]
+    BadGeneric(String),
+}
+
+/// A parsed licence plate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Plate {
+    Japanese {
+        region: String,
+        class: String,
+        kana: char,
+        serial: u16,
+    },
+    Generic(String),
+}
+
+const DOTS: &[char] = &['・', '･', '·', '•', '.', '∙', '⋅'];
+const HYPHENS: &[char] = &['-', '‐', '‑', '‒', '–', '—', '―', '−', 'ー', '－', '﹣'];
+/// Latin letters used in the kana position (e.g. on US forces' vehicles).
+const LATIN_KANA: &[char] = &['A', 'B', 'E', 'H', 'K', 'M', 'T', 'Y'];
+
+fn is_kana(c: char) -> bool {
+    ('\u{3041}'..='\u{3096}').contains(&c)
+}
+
+fn is_region_char(c: char) -> bool {
+    // Kanji and kana, as in 品川, つくば, 尾張小牧.
+    ('\u{4E00}'..='\u{9FFF}').contains(&c)
+        || ('\u{3400}'..='\u{4DBF}').contains(&c)
+        || ('\u{3041}'..='\u{30FF}').contains(&c) && c != '・' && c != 'ー'
+        || c == '々'
+}
+
+impl Plate {
+    /// Parses a plate as read by a camera or typed in the app.
+    pub fn parse(input: &str) -> Result<Plate, PlateError> {
+        // NFKC folds full-width digits and letters and half-width kana.
+        let folded: String = input.nfkc().collect();
+        let chars: Vec<char> = folded
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .map(katakana_to_hiragana)
+            .collect();
+        if chars.is_empty() {
+            return Err(PlateError::Empty);
+        }
+        if chars
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || HYPHENS.contains(c))
+        {
+            let key: String = chars.iter().filter(|c| c.is_ascii_alphanumeric()).collect();
+            if !(2..=10).contains(&key.len()) {
+                return Err(PlateError::BadGeneric(input.trim().to_owned()));
+            }
+            return Ok(Plate::Generic(key));
+        }
+        parse_japanese(&chars)
+    }
+
+    /// The canonical key: equal for every spelling of the same plate.
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+
+    /// The plate as printed, with spaces: `品川 300 さ 12-34`.
+    pub fn display(&self) -> String {
+        match self {
+            Plate::Japanese {
+                region,
+                class,
+                kana,
+                serial,
+            } => format!("{region} {class} {kana} {}", serial_text(*serial, true)),
+            Plate::Generic(s) => s.clone(),
+        }
+    }
+}
+
+fn katakana_to_hiragana(c: char) -> char {
+    if ('\u{30A1}'..='\u{30F6}').contains(&c) {
+        char::from_u32(c as u32 - 0x60).unwrap_or(c)
+    } else {
+        c
+    }
+}
+
+fn serial_text(serial: u16, hyphen: bool) -> String {
+    match serial {
+        0..=9 => format!("・・・{serial}"),
+        10..=99 => format!("・・{serial}"),
+        100..=999 => format!("・{serial}"),
+        _ if hyphen => format!("{}-{:02}", serial / 100, serial % 100),
+        _ => serial.to_string(),
+    }
+}
+
+fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
+    let mut i = 0;
+    while i < chars.len() && is_region_char(chars[i]) {
+        i += 1;
+    }
+    if i == 0 {
+        return match chars[0] {
+            c if c.is_ascii_digit() => Err(PlateError::MissingRegion),
+            c => Err(PlateError::BadCharacter(c)),
+        };
+    }
+    let region: String = chars[..i].iter().collect();
+    let rest = &chars[i..];
+    let class_len = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    if class_len == 0 {
+        return match rest.first() {
+            None => Err(PlateError::MissingClass(region)),
+            Some(&c) => Err(PlateError::BadCharacter(c)),
+        };
+    }
+    // The class is up to three characters; a Latin kana may follow it
+    // directly (`300Y1234`), so take the kana from the alphanumeric run
+    // when no hiragana follows.
+    let (class, kana, after): (String, char, &[char]) = match rest.get(class_len) {
+        Some(&k) if is_kana(k) => (
+            rest[..class_len].iter().collect(),
+            k,
+            &rest[class_len + 1..],
+        ),
+        _ => {
+            let run = &rest[..class_len];
+            let Some(pos) = run
+                .iter()
+                .enumerate()
+                .skip(1)
+                .find(|(_, c)| LATIN_KANA.contains(c))
+                .map(|(p, _)| p)
+                .filter(|&p| p <= 3 && run[..p].iter().all(char::is_ascii_digit))
+            else {
+                return Err(PlateError::MissingKana);
+            };
+            (run[..pos].iter().collect(), run[pos], &rest[pos + 1..])
+        }
+    };
+    let mut cs = class.chars();
+    if class.chars().count() > 3 || !cs.next().is_some_and(|c| c.is_ascii_digit()) {
+        return Err(PlateError::BadClass(class));
+    }
+    let serial_raw: String = after.iter().collect();
+    let mut digits = String::new();
+    for &c in after {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if DOTS.contains(&c) || HYPHENS.contains(&c) {
+            continue;
+        } else {
+            return Err(PlateError::BadSerial(serial_raw));
+        }
+    }
+    if digits.is_empty() || digits.len() > 4 {
+        return Err(PlateError::BadSerial(serial_raw));
+    }
+    let serial: u16 = digits
+        .parse()
+        .map_err(|_| PlateError::BadSerial(serial_raw.clone()))?;
+    if serial == 0 {
+        return Err(PlateError::BadSerial(serial_raw));
+    }
+    Ok(Plate::Japanese {
+        region,
+        class,
+        kana,
+        serial,
+    })
+}
+
+impl fmt::Display for Plate {
+    /// The canonical key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Plate::Japanese {
+                region,
+                class,
+                kana,
+                serial,
+            } => write!(f, "{region}{class}{kana}{}", serial_text(*serial, false)),
+            Plate::Generic(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Serialize for Plate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for Plate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Plate::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Groups of characters that cameras confuse with each other.
+const CONFUSABLE: &[&[char]] = &[
+    &['0', 'O', 'D', 'Q'],
+    &['8', 'B'],
+    &['1', 'I', 'L', '7'],
+    &['2', 'Z'],
+    &['5', 'S'],
+    &['6', 'G'],
+];
+
+/// What substituting one character for another costs in [`similarity`].
+const CONFUSION_COST: f64 = 0.25;
+
+fn substitution_cost(a: char, b: char) -> f64 {
+    if a == b {
+        0.0
+    } else if CONFUSABLE.iter().any(|g| g.contains(&a) && g.contains(&b)) {
+        CONFUSION_COST
+    } else {
+        1.0
+    }
+}
+
+/// How alike two plate keys are, from 0.0 (nothing in common) to 1.0
+/// (equal): one minus an edit distance, normalised by the longer key, in
+/// which swapping characters a camera commonly confuses (0/O/D, 8/B,
+/// 1/I/L, 2/Z, 5/S) costs a quarter of any other edit.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let longest = a.len().max(b.len());
+    if longest == 0 {
+        return 1.0;
+    }
+    let mut prev: Vec<f64> = (0..=b.len()).map(|j| j as f64).collect();
+    let mut cur = vec![0.0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        cur[0] = (i + 1) as f64;
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + substitution_cost(ca, cb))
+                .min(prev[j + 1] + 1.0)
+                .min(cur[j] + 1.0);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    1.0 - prev[b.len()] / longest as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> String {
+        match Plate::parse(s) {
+            Ok(p) => p.key(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn japanese_spellings_share_one_key() {
+        let k = "品川300さ1234";
+        for s in [
+            "品川 300 さ 12-34",
+            "品川300さ1234",
+            "品川３００さ１２－３４",
+            "  品川　300　さ　12ー34 ",
+            "品川 300 サ 12‐34",
+        ] {
+            assert_eq!(key(s), k, "{s}");
+        }
+        assert_eq!(key("品川 500 あ ・・12"), "品川500あ・・12");
+        assert_eq!(key("品川500あ12"), "品川500あ・・12");
+        assert_eq!(key("品川 500 あ ･･12"), "品川500あ・・12");
+        assert_eq!(key("尾張小牧 30A ね ・123"), "尾張小牧30Aね・123");
+        assert_eq!(key("沖縄 300 Y 1-23"), "沖縄300Y・123");
+        let p = Plate::parse("品川３００さ１２－３４").ok();
+        assert_eq!(p.map(|p| p.display()).as_deref(), Some("品川 300 さ 12-34"));
+    }
+
+    #[test]
+    fn generic_plates_keep_letters_and_digits() {
+        assert_eq!(key("abc-1234"), "ABC1234");
+        assert_eq!(key("KA 01 AB 1234"), "KA01AB1234");
+        assert_eq!(key("ＡＢＣ１２３"), "ABC123");
+    }
+
+    #[test]
+    fn bad_plates_say_what_is_wrong() {
+        assert_eq!(key("  "), "error: plate is empty");
+        assert_eq!(
+            key("品川 300 12-34"),
+            "error: plate has no kana after the class number"
+        );
+        assert_eq!(
+            key("品川 300 さ 12345"),
+            "error: plate serial \"12345\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+        );
+        assert_eq!(
+            key("品川 さ 1234"),
+            "error: plate has no kana after the class number"
+        );
+        assert_eq!(
+            key("品川 300 さ 00-00"),
+            "error: plate serial \"00-00\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+        );
+        assert_eq!(
+            key("品川 3000 さ 1234"),
+            "error: plate class number \"3000\" must be 1 to 3 characters starting with a digit"
+        );
+        assert_eq!(
+            key("300 さ 1234"),
+            "error: plate has no region name before the class number"
+        );
+        assert_eq!(
+            key("品川 300 さ 12#4"),
+            "error: plate serial \"12#4\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+        );
+        assert_eq!(
+            key("A"),
+            "error: generic plate \"A\" must have 2 to 10 letters or digits"
+        );
+    }
+
+    #[test]
+    fn similarity_knows_camera_confusions() {
+        assert_eq!(similarity("ABC123", "ABC123"), 1.0);
+        let confused = similarity("B0123", "80123");
+        let different = similarity("B0123", "X0123");
+        assert!(confused > 0.9 && different < 0.85, "{confused} {different}");
+        assert!(similarity("5Z1O", "S210") > 0.75);
+        assert!(
+            similarity("品川300さ1234", "品川300さ1934")
+                < similarity("品川300さ1234", "品川300さ1Z34")
+        );
+        assert_eq!(similarity("", ""), 1.0);
+        assert_eq!(similarity("AB", "CD"), 0.0);
+    }
+}

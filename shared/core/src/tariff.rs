@@ -1,0 +1,686 @@
+//! The posted tariff: its JSON form ([`TariffSpec`], the contract) and the
+//! validated, compiled form ([`Tariff`]) that prices stays.
+
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Calendar, Country, DaySet, DayType};
+use crate::money::{Currency, Tax};
+
+/// A tariff exactly as posted, in its JSON form. Field names are a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TariffSpec {
+    pub id: String,
+    pub currency: String,
+    pub time_zone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holidays: Option<HolidaysSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Tax>,
+    #[serde(default)]
+    pub grace_minutes: u32,
+    #[serde(default)]
+    pub free_minutes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<FirstSpec>,
+    #[serde(default)]
+    pub bands: Vec<BandSpec>,
+    #[serde(default)]
+    pub caps: Vec<CapSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flat: Option<FlatSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_stay_hours: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolidaysSpec {
+    /// Country whose national holidays apply (`"JP"`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Extra dates (`YYYY-MM-DD`) priced as holidays: closures, O-bon, year end.
+    #[serde(default)]
+    pub extra: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstSpec {
+    pub minutes: u32,
+    pub price: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandSpec {
+    pub days: Vec<String>,
+    pub start: String,
+    pub end: String,
+    pub unit_minutes: u32,
+    pub unit_price: i64,
+    /// Optional label shown on quote lines; defaults to `bands[i]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CapSpec {
+    Window {
+        days: Vec<String>,
+        start: String,
+        end: String,
+        amount: i64,
+    },
+    CalendarDay {
+        days: Vec<String>,
+        amount: i64,
+    },
+    Rolling {
+        hours: u32,
+        amount: i64,
+        #[serde(default = "default_repeat")]
+        repeat: bool,
+    },
+}
+
+fn default_repeat() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlatSpec {
+    pub amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_hours: Option<u32>,
+}
+
+/// Why a tariff was rejected: the field (a path such as `caps[1].amount`)
+/// and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct TariffError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl TariffError {
+    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        TariffError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+pub(crate) const DAY: i64 = 86_400;
+
+/// A band of the compiled tariff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Band {
+    pub unit_secs: i64,
+    pub unit_price: i64,
+}
+
+/// Part of a day type's 24 hours, in seconds of the local day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub start: i64,
+    pub end: i64,
+    pub band: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WindowCap {
+    pub cap: u16,
+    pub days: DaySet,
+    /// Seconds from the start of the day the occurrence starts on.
+    pub start: i64,
+    /// `end > start`; past [`DAY`] when the window wraps midnight.
+    pub end: i64,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DayCap {
+    pub cap: u16,
+    pub days: DaySet,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RollingCap {
+    pub cap: u16,
+    pub secs: i64,
+    pub amount: i64,
+    pub repeat: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct First {
+    pub secs: i64,
+    pub price: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flat {
+    pub amount: i64,
+    pub period_secs: Option<i64>,
+}
+
+/// A validated tariff, ready to price stays. Build it with
+/// [`Tariff::from_json`] or [`Tariff::compile`].
+#[derive(Debug, Clone)]
+pub struct Tariff {
+    pub(crate) spec: TariffSpec,
+    pub(crate) currency: Currency,
+    pub(crate) tz: TimeZone,
+    pub(crate) calendar: Calendar,
+    pub(crate) grace_secs: i64,
+    pub(crate) free_secs: i64,
+    pub(crate) first: Option<First>,
+    pub(crate) bands: Vec<Band>,
+    pub(crate) labels: Arc<[String]>,
+    pub(crate) pieces: [Vec<Piece>; 4],
+    pub(crate) windows: Vec<WindowCap>,
+    pub(crate) day_caps: Vec<DayCap>,
+    /// Shortest first; each a multiple of the ones before it.
+    pub(crate) rolling: Vec<RollingCap>,
+    pub(crate) flat: Option<Flat>,
+    pub(crate) max_stay_secs: Option<i64>,
+}
+
+impl Tariff {
+    /// Parses and validates a tariff from its JSON form.
+    pub fn from_json(json: &str) -> Result<Tariff, TariffError> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        let spec: TariffSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "tariff".to_owned()
+            } else {
+                path
+            };
+            TariffError::new(field, e.into_inner().to_string())
+        })?;
+        Tariff::compile(spec)
+    }
+
+    /// Validates a tariff and compiles it for pricing.
+    pub fn compile(spec: TariffSpec) -> Result<Tariff, TariffError> {
+        if spec.id.trim().is_empty() {
+            return Err(TariffError::new("id", "must not be empty"));
+        }
+        let currency = Currency::parse(&spec.currency)
+            .map_err(|e| TariffError::new("currency", e.to_string()))?;
+        let tz = TimeZone::get(&spec.time_zone).map_err(|_| {
+            TariffError::new(
+                "time_zone",
+                format!("unknown IANA time zone {:?}", spec.time_zone),
+            )
+        })?;
+        let (calendar, has_holidays) = compile_holidays(spec.holidays.as_ref())?;
+        if let Some(tax) = spec.tax {
+            if tax.rate_bp > 10_000 {
+                return Err(TariffError::new(
+                    "tax.rate_bp",
+                    "must be at most 10000 (100%)",
+                ));
+            }
+        }
+        let first = match &spec.first {
+            None => None,
+            Some(f) => {
+                if f.minutes == 0 {
+                    return Err(TariffError::new("first.minutes", "must be at least 1"));
+                }
+                non_negative("first.price", f.price)?;
+                Some(First {
+                    secs: i64::from(f.minutes) * 60,
+                    price: f.price,
+                })
+            }
+        };
+        let flat = match &spec.flat {
+            None => None,
+            Some(f) => {
+                non_negative("flat.amount", f.amount)?;
+                if f.period_hours == Some(0) {
+                    return Err(TariffError::new("flat.period_hours", "must be at least 1"));
+                }
+                for (present, field) in [
+                    (!spec.bands.is_empty(), "bands"),
+                    (!spec.caps.is_empty(), "caps"),
+                    (first.is_some(), "first"),
+                ] {
+                    if present {
+                        return Err(TariffError::new(
+                            field,
+                            "a flat tariff prices by period alone; remove either flat or this field",
+                        ));
+                    }
+                }
+                Some(Flat {
+                    amount: f.amount,
+                    period_secs: f.period_hours.map(|h| i64::from(h) * 3600),
+                })
+            }
+        };
+
+        let mut bands = Vec::with_capacity(spec.bands.len());
+        let mut labels = Vec::with_capacity(spec.bands.len());
+        let mut pieces: [Vec<Piece>; 4] = Default::default();
+        let mut owners: [Vec<usize>; 4] = Default::default();
+        for (i, b) in spec.bands.iter().enumerate() {
+            let field = |f: &str| format!("bands[{i}].{f}");
+            let days = DaySet::parse(b.days.iter().map(String::as_str))
+                .map_err(|p| TariffError::new(field("days"), p))?;
+            let start =
+                parse_clock(&b.start, false).map_err(|p| TariffError::new(field("start"), p))?;
+            let end = parse_clock(&b.end, true).map_err(|p| TariffError::new(field("end"), p))?;
+            if start == end {
+                return Err(TariffError::new(
+                    field("end"),
+                    "equals start; write 00:00 to 24:00 for a whole day",
+                ));
+            }
+            if b.unit_minutes == 0 {
+                return Err(TariffError::new(
+                    field("unit_minutes"),
+                    "must be at least 1",
+                ));
+            }
+            non_negative(&field("unit_price"), b.unit_price)?;
+            let band = u16::try_from(i).map_err(|_| TariffError::new("bands", "too many bands"))?;
+            let spans: Vec<(i64, i64)> = if start < end {
+                vec![(start, end)]
+            } else if end == 0 {
+                vec![(start, DAY)]
+            } else {
+                vec![(start, DAY), (0, end)]
+            };
+            for t in DayType::ALL {
+                if days.contains(t) {
+                    for &(s, e) in &spans {
+                        pieces[t as usize].push(Piece {
+                            start: s,
+                            end: e,
+                            band,
+                        });
+                        owners[t as usize].push(i);
+                    }
+                }
+            }
+            bands.push(Band {
+                unit_secs: i64::from(b.unit_minutes) * 60,
+                unit_price: b.unit_price,
+            });
+            labels.push(b.name.clone().unwrap_or_else(|| format!("bands[{i}]")));
+        }
+        if flat.is_none() {
+            for t in DayType::ALL {
+                if t == DayType::Holiday && !has_holidays {
+                    // No date can be a holiday: holiday bands are optional.
+                    continue;
+                }
+                check_cover(t, &mut pieces[t as usize], &owners[t as usize])?;
+            }
+        }
+
+        let mut windows = Vec::new();
+        let mut day_caps = Vec::new();
+        let mut rolling: Vec<RollingCap> = Vec::new();
+        for (i, c) in spec.caps.iter().enumerate() {
+            let field = |f: &str| format!("caps[{i}].{f}");
+            let cap = u16::try_from(i).map_err(|_| TariffError::new("caps", "too many caps"))?;
+            match c {
+                CapSpec::Window {
+                    days,
+                    start,
+                    end,
+                    amount,
+                } => {
+                    let days = DaySet::parse(days.iter().map(String::as_str))
+                        .map_err(|p| TariffError::new(field("days"), p))?;
+                    let s = parse_clock(start, false)
+                        .map_err(|p| TariffError::new(field("start"), p))?;
+                    let e =
+                        parse_clock(end, true).map_err(|p| TariffError::new(field("end"), p))?;
+                    if s == e {
+                        return Err(TariffError::new(field("end"), "equals start"));
+                    }
+                    non_negative(&field("amount"), *amount)?;
+                    let e = if e <= s { e + DAY } else { e };
+                    let w = WindowCap {
+                        cap,
+                        days,
+                        start: s,
+                        end: e,
+                        amount: *amount,
+                    };
+                    for other in &windows {
+                        if windows_overlap(other, &w) {
+                            return Err(TariffError::new(
+                                format!("caps[{i}]"),
+                                format!(
+                                    "window overlaps the window of caps[{}]; window caps must not overlap",
+                                    other.cap
+                                ),
+                            ));
+                        }
+                    }
+                    windows.push(w);
+                }
+                CapSpec::CalendarDay { days, amount } => {
+                    let days = DaySet::parse(days.iter().map(String::as_str))
+                        .map_err(|p| TariffError::new(field("days"), p))?;
+                    non_negative(&field("amount"), *amount)?;
+                    day_caps.push(DayCap {
+                        cap,
+                        days,
+                        amount: *amount,
+                    });
+                }
+                CapSpec::Rolling {
+                    hours,
+                    amount,
+                    repeat,
+                } => {
+                    if *hours == 0 {
+                        return Err(TariffError::new(field("hours"), "must be at least 1"));
+                    }
+                    non_negative(&field("amount"), *amount)?;
+                    rolling.push(RollingCap {
+                        cap,
+                        secs: i64::from(*hours) * 3600,
+                        amount: *amount,
+                        repeat: *repeat,
+                    });
+                }
+            }
+        }
+        rolling.sort_by_key(|r| r.secs);
+        for pair in rolling.windows(2) {
+            let (short, long) = (pair[0], pair[1]);
+            if long.secs % short.secs != 0 || long.secs == short.secs {
+                return Err(TariffError::new(
+                    format!("caps[{}].hours", long.cap),
+                    format!(
+                        "{} is not a longer multiple of the {}-hour rolling cap of caps[{}]; rolling caps must nest",
+                        long.secs / 3600,
+                        short.secs / 3600,
+                        short.cap
+                    ),
+                ));
+            }
+        }
+
+        Ok(Tariff {
+            currency,
+            tz,
+            calendar,
+            grace_secs: i64::from(spec.grace_minutes) * 60,
+            free_secs: i64::from(spec.free_minutes) * 60,
+            first,
+            bands,
+            labels: labels.into(),
+            pieces,
+            windows,
+            day_caps,
+            rolling,
+            flat,
+            max_stay_secs: spec.max_stay_hours.map(|h| i64::from(h) * 3600),
+            spec,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// The tariff as posted.
+    pub fn spec(&self) -> &TariffSpec {
+        &self.spec
+    }
+}
+
+fn non_negative(field: &str, amount: i64) -> Result<(), TariffError> {
+    if amount < 0 {
+        Err(TariffError::new(
+            field,
+            format!("must not be negative (got {amount})"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn compile_holidays(spec: Option<&HolidaysSpec>) -> Result<(Calendar, bool), TariffError> {
+    let Some(h) = spec else {
+        return Ok((Calendar::default(), false));
+    };
+    let country = match h.country.as_deref() {
+        None => None,
+        Some("JP") => Some(Country::Jp),
+        Some(other) => {
+            return Err(TariffError::new(
+                "holidays.country",
+                format!("unsupported country {other:?} (supported: JP)"),
+            ));
+        }
+    };
+    let mut extra = Vec::with_capacity(h.extra.len());
+    for (i, d) in h.extra.iter().enumerate() {
+        let date: Date = d.parse().map_err(|_| {
+            TariffError::new(
+                format!("holidays.extra[{i}]"),
+                format!("expected a date YYYY-MM-DD, got {d:?}"),
+            )
+        })?;
+        extra.push(date);
+    }
+    let any = country.is_some() || !extra.is_empty();
+    Ok((Calendar::new(country, extra), any))
+}
+
+/// Parses `HH:MM` into seconds of the day; `24:00` only where `allow_24`.
+pub(crate) fn parse_clock(s: &str, allow_24: bool) -> Result<i64, String> {
+    let bad = || format!("expected a time HH:MM from 00:00 to 24:00, got {s:?}");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: i64 = h.parse().map_err(|_| bad())?;
+    let m: i64 = m.parse().map_err(|_| bad())?;
+    if m > 59 || h > 24 || (h == 24 && m != 0) {
+        return Err(bad());
+    }
+    if h == 24 && !allow_24 {
+        return Err(format!("24:00 can only end a range, got {s:?} as a start"));
+    }
+    Ok(h * 3600 + m * 60)
+}
+
+fn clock(secs: i64) -> String {
+    format!("{:02}:{:02}", secs / 3600, secs % 3600 / 60)
+}
+
+/// Checks that a day type's pieces cover the day exactly once, and sorts them.
+fn check_cover(t: DayType, pieces: &mut [Piece], owners: &[usize]) -> Result<(), TariffError> {
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&i| (pieces[i].start, pieces[i].end));
+    let sorted: Vec<(Piece, usize)> = order.iter().map(|&i| (pieces[i], owners[i])).collect();
+    let mut at = 0;
+    let mut last_owner = None;
+    for &(p, owner) in &sorted {
+        if p.start > at {
+            return Err(TariffError::new(
+                "bands",
+                format!(
+                    "{} has no band from {} to {}",
+                    t.name(),
+                    clock(at),
+                    clock(p.start)
+                ),
+            ));
+        }
+        if p.start < at {
+            return Err(TariffError::new(
+                "bands",
+                format!(
+                    "{} is covered twice from {} to {} (bands[{}] and bands[{}])",
+                    t.name(),
+                    clock(p.start),
+                    clock(at.min(p.end)),
+                    last_owner.unwrap_or(owner),
+                    owner
+                ),
+            ));
+        }
+        at = p.end;
+        last_owner = Some(owner);
+    }
+    if at < DAY {
+        return Err(TariffError::new(
+            "bands",
+            format!("{} has no band from {} to 24:00", t.name(), clock(at)),
+        ));
+    }
+    for (slot, (p, _)) in pieces.iter_mut().zip(sorted) {
+        *slot = p;
+    }
+    Ok(())
+}
+
+/// Whether two window caps can ever have overlapping occurrences: on the
+/// same day (when their days intersect) or one running into the next day.
+fn windows_overlap(a: &WindowCap, b: &WindowCap) -> bool {
+    let overlap = |s1: i64, e1: i64, s2: i64, e2: i64| s1 < e2 && s2 < e1;
+    (a.days.intersects(b.days) && overlap(a.start, a.end, b.start, b.end))
+        || overlap(a.start, a.end, b.start + DAY, b.end + DAY)
+        || overlap(b.start, b.end, a.start + DAY, a.end + DAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(json: &str) -> String {
+        match Tariff::from_json(json) {
+            Ok(_) => "accepted".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const BASE: &str = r#""id":"t","currency":"JPY","time_zone":"Asia/Tokyo""#;
+
+    #[test]
+    fn names_the_field_and_the_problem() {
+        let band =
+            r#"{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":20,"unit_price":300}"#;
+        assert_eq!(
+            err(&format!(
+                r#"{{{BASE},"bands":[{band}],"caps":[{{"kind":"rolling","hours":24,"amount":-5}}]}}"#
+            )),
+            "caps[0].amount: must not be negative (got -5)"
+        );
+        assert_eq!(
+            err(r#"{"id":"t","currency":"JPY","time_zone":"Asia/Tokio","bands":[]}"#),
+            r#"time_zone: unknown IANA time zone "Asia/Tokio""#
+        );
+        assert_eq!(
+            err(r#"{"id":"t","currency":"YEN","time_zone":"Asia/Tokyo","bands":[]}"#),
+            r#"currency: unknown ISO 4217 currency code "YEN""#
+        );
+        let e = err(&format!(
+            r#"{{{BASE},"bands":[{{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":-1,"unit_price":300}}]}}"#
+        ));
+        assert!(e.starts_with("bands[0].unit_minutes: invalid value"), "{e}");
+        assert_eq!(
+            err(&format!(
+                r#"{{{BASE},"bands":[{{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":0,"unit_price":300}}]}}"#
+            )),
+            "bands[0].unit_minutes: must be at least 1"
+        );
+        let e = err(&format!(r#"{{{BASE},"bands":[{band}],"grace_minute":5}}"#));
+        assert!(e.starts_with("grace_minute: unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bands_must_cover_each_day_once() {
+        let gap = format!(
+            r#"{{{BASE},"bands":[{{"days":["all"],"start":"08:00","end":"22:00","unit_minutes":20,"unit_price":300}},
+            {{"days":["all"],"start":"23:00","end":"08:00","unit_minutes":60,"unit_price":100}}]}}"#
+        );
+        assert_eq!(err(&gap), "bands: weekday has no band from 22:00 to 23:00");
+        let overlap = format!(
+            r#"{{{BASE},"bands":[{{"days":["all"],"start":"08:00","end":"22:00","unit_minutes":20,"unit_price":300}},
+            {{"days":["weekday"],"start":"21:00","end":"08:00","unit_minutes":60,"unit_price":100}},
+            {{"days":["weekend"],"start":"22:00","end":"08:00","unit_minutes":60,"unit_price":100}}]}}"#
+        );
+        assert_eq!(
+            err(&overlap),
+            "bands: weekday is covered twice from 21:00 to 22:00 (bands[0] and bands[1])"
+        );
+        let missing_holiday = format!(
+            r#"{{{BASE},"holidays":{{"country":"JP"}},"bands":[{{"days":["weekday","weekend"],"start":"00:00","end":"24:00","unit_minutes":20,"unit_price":300}}]}}"#
+        );
+        assert_eq!(
+            err(&missing_holiday),
+            "bands: holiday has no band from 00:00 to 24:00"
+        );
+    }
+
+    #[test]
+    fn rolling_caps_must_nest_and_windows_must_not_overlap() {
+        let band =
+            r#"{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":20,"unit_price":300}"#;
+        let e = err(&format!(
+            r#"{{{BASE},"bands":[{band}],"caps":[{{"kind":"rolling","hours":24,"amount":1}},{{"kind":"rolling","hours":36,"amount":2}}]}}"#
+        ));
+        assert!(
+            e.starts_with("caps[1].hours: 36 is not a longer multiple"),
+            "{e}"
+        );
+        let e = err(&format!(
+            r#"{{{BASE},"bands":[{band}],"caps":[{{"kind":"window","days":["all"],"start":"20:00","end":"08:00","amount":1}},{{"kind":"window","days":["weekday"],"start":"07:00","end":"09:00","amount":2}}]}}"#
+        ));
+        assert!(
+            e.starts_with("caps[1]: window overlaps the window of caps[0]"),
+            "{e}"
+        );
+        // Weekday nights and weekend evenings that never meet are fine.
+        let ok = err(&format!(
+            r#"{{{BASE},"bands":[{band}],"caps":[{{"kind":"window","days":["weekday"],"start":"20:00","end":"08:00","amount":1}},{{"kind":"window","days":["weekend"],"start":"18:00","end":"08:00","amount":2}}]}}"#
+        ));
+        assert_eq!(ok, "accepted");
+    }
+
+    #[test]
+    fn clocks_parse_strictly() {
+        assert_eq!(parse_clock("08:30", false), Ok(30_600));
+        assert_eq!(parse_clock("24:00", true), Ok(DAY));
+        assert!(parse_clock("24:00", false).is_err());
+        assert!(parse_clock("8:30", false).is_err());
+        assert!(parse_clock("08:60", false).is_err());
+        assert!(parse_clock("24:30", true).is_err());
+    }
+}
