@@ -621,3 +621,26 @@ fn add_to_bucket(buckets: &mut Vec<Bucket>, day: i64, amount: i64, start: i64, e
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_spans_end_at_dst_transitions() {
+        let t = Tariff::from_json(
+            r#"{"id":"ny","currency":"USD","time_zone":"America/New_York",
+                "bands":[{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":60,"unit_price":100}]}"#,
+        )
+        .expect("tariff");
+        let before: Timestamp = "2026-03-01T00:00:00Z".parse().expect("ts");
+        let (offset, next) = t.offset_span(before.as_second());
+        assert_eq!(offset, -5 * 3600);
+        let spring: Timestamp = "2026-03-08T07:00:00Z".parse().expect("ts");
+        assert_eq!(next, spring.as_second());
+        let (offset, next) = t.offset_span(spring.as_second());
+        assert_eq!(offset, -4 * 3600);
+        let fall: Timestamp = "2026-11-01T06:00:00Z".parse().expect("ts");
+        assert_eq!(next, fall.as_second());
+    }
+}
