@@ -199,6 +199,13 @@ pub struct Tariff {
 impl Tariff {
     /// Parses and validates a tariff from its JSON form.
     pub fn from_json(json: &str) -> Result<Tariff, TariffError> {
+        // serde would also accept a tariff written as an array of values.
+        if json.trim_start().starts_with('[') {
+            return Err(TariffError::new(
+                "tariff",
+                "expected a JSON object, got an array",
+            ));
+        }
         let de = &mut serde_json::Deserializer::from_str(json);
         let spec: TariffSpec = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();

@@ -1,1 +1,63 @@
-fn main() {}
+//! `parkctl`: the Seamless Parking command line.
+
+mod quote;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "parkctl", version, about = "Seamless Parking command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Price a stay against a tariff and print the quote as JSON.
+    Quote(quote::Args),
+}
+
+/// A failure the user can act on: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let result = match cli.command {
+        Command::Quote(args) => quote::run(&args),
+    };
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(UsageError(message)) => {
+            eprintln!("parkctl: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Help and version go to stdout as usual; every other argument error is
+/// folded onto one line.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("parkctl: {}", line.join(" ").trim_start_matches("error: "));
+    ExitCode::from(2)
+}
