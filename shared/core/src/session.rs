@@ -1,0 +1,86 @@
+//! Parking session rules: the states a session moves through and which
+//! moves are allowed.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a parking session stands.
+///
+/// ```text
+/// open ──► closing ──► priced ──► paid
+///   │         │  ▲         │
+///   │         ▼  │         └──► payment_failed ──► paid
+///   │       (open: exit aborted)
+///   └──► needs_review ◄── (any unpaid state) ──► voided
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// The car is inside the lot.
+    Open,
+    /// The car is at the exit gate and the stay is being priced.
+    Closing,
+    /// The stay is priced and the car has left; payment is due.
+    Priced,
+    Paid,
+    PaymentFailed,
+    /// A human must decide: misread plate, unmatched exit, disputed fee.
+    NeedsReview,
+    /// Cancelled by an operator; nothing is owed.
+    Voided,
+}
+
+impl SessionState {
+    /// A session in this state holds its plate in its lot: no second
+    /// session for the same plate may open there.
+    pub fn holds_plate(self) -> bool {
+        matches!(self, SessionState::Open | SessionState::Closing)
+    }
+
+    /// Whether a session may move from `self` to `next`.
+    pub fn can_become(self, next: SessionState) -> bool {
+        use SessionState::*;
+        matches!(
+            (self, next),
+            (Open, Closing | NeedsReview | Voided)
+                | (Closing, Priced | Open | NeedsReview)
+                | (Priced, Paid | PaymentFailed | NeedsReview)
+                | (PaymentFailed, Paid | NeedsReview)
+                | (NeedsReview, Closing | Priced | Paid | Voided)
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionState::Open => "open",
+            SessionState::Closing => "closing",
+            SessionState::Priced => "priced",
+            SessionState::Paid => "paid",
+            SessionState::PaymentFailed => "payment_failed",
+            SessionState::NeedsReview => "needs_review",
+            SessionState::Voided => "voided",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SessionState::*;
+
+    #[test]
+    fn sessions_move_forward_only_along_the_allowed_paths() {
+        assert!(Open.can_become(Closing));
+        assert!(Closing.can_become(Priced));
+        assert!(Priced.can_become(Paid));
+        assert!(PaymentFailed.can_become(Paid));
+        assert!(!Paid.can_become(Open));
+        assert!(!Open.can_become(Paid));
+        assert!(!Voided.can_become(Open));
+        assert!(Open.holds_plate() && Closing.holds_plate() && !Priced.holds_plate());
+    }
+}
