@@ -9,4 +9,7 @@ pub mod ports;
 pub mod rules;
 
 pub use model::*;
-pub use ports::{Clock, DriverStore, EventLedger, LotStore, PaymentStore, ReservationStore, SessionStore, Store, StoreError, StoreResult};
+pub use ports::{
+    Clock, DriverStore, EventLedger, LotStore, PaymentStore, ReservationStore, SessionStore, Store,
+    StoreError, StoreResult,
+};

@@ -22,10 +22,15 @@ pub fn reservation_slots(lot: &Lot, reservation: &Reservation) -> Result<Vec<i64
         )));
     }
     if lot.slot_minutes == 0 {
-        return Err(StoreError::invalid(format!("lot {} has slot_minutes 0", lot.id)));
+        return Err(StoreError::invalid(format!(
+            "lot {} has slot_minutes 0",
+            lot.id
+        )));
     }
     if reservation.end <= reservation.start {
-        return Err(StoreError::invalid("reservation end must be after its start"));
+        return Err(StoreError::invalid(
+            "reservation end must be after its start",
+        ));
     }
     let len = i64::from(lot.slot_minutes) * 60;
     let first = reservation.start.as_second().div_euclid(len);
@@ -47,7 +52,10 @@ pub fn slot_start(lot: &Lot, t: Timestamp) -> i64 {
 }
 
 /// Checks a session replacement: a legal state change with the next version.
-pub fn check_session_update(expected: (parking_core::SessionState, u64), next: &Session) -> Result<(), StoreError> {
+pub fn check_session_update(
+    expected: (parking_core::SessionState, u64),
+    next: &Session,
+) -> Result<(), StoreError> {
     let (state, version) = expected;
     if next.version != version + 1 {
         return Err(StoreError::invalid(format!(

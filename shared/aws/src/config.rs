@@ -39,10 +39,12 @@ impl StoreConfig {
 
     /// Reads the settings through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<StoreConfig, ConfigError> {
-        let table = get("PARKING_TABLE").filter(|t| !t.trim().is_empty()).ok_or(ConfigError {
-            variable: "PARKING_TABLE",
-            problem: "must name the DynamoDB table".into(),
-        })?;
+        let table = get("PARKING_TABLE")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(ConfigError {
+                variable: "PARKING_TABLE",
+                problem: "must name the DynamoDB table".into(),
+            })?;
         let event_retention = match get("PARKING_EVENT_RETENTION_DAYS") {
             None => DEFAULT_EVENT_RETENTION,
             Some(v) => match v.trim().parse::<i64>() {
@@ -55,7 +57,10 @@ impl StoreConfig {
                 }
             },
         };
-        Ok(StoreConfig { table, event_retention })
+        Ok(StoreConfig {
+            table,
+            event_retention,
+        })
     }
 }
 
@@ -67,7 +72,8 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// The DynamoDB store for these settings on a shared SDK configuration.
 pub fn dynamo_store(sdk: &SdkConfig, config: &StoreConfig) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table).with_event_retention(config.event_retention)
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table)
+        .with_event_retention(config.event_retention)
 }
 
 #[cfg(test)]
@@ -76,17 +82,34 @@ mod tests {
     use std::collections::HashMap;
 
     fn read(vars: &[(&str, &str)]) -> Result<StoreConfig, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         StoreConfig::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn settings_are_typed_and_errors_name_the_variable() {
-        let c = read(&[("PARKING_TABLE", "t"), ("PARKING_EVENT_RETENTION_DAYS", "7")]).expect("config");
+        let c = read(&[
+            ("PARKING_TABLE", "t"),
+            ("PARKING_EVENT_RETENTION_DAYS", "7"),
+        ])
+        .expect("config");
         assert_eq!(c.event_retention, SignedDuration::from_hours(168));
-        assert_eq!(read(&[("PARKING_TABLE", "t")]).map(|c| c.event_retention), Ok(DEFAULT_EVENT_RETENTION));
+        assert_eq!(
+            read(&[("PARKING_TABLE", "t")]).map(|c| c.event_retention),
+            Ok(DEFAULT_EVENT_RETENTION)
+        );
         assert_eq!(read(&[]).map_err(|e| e.variable), Err("PARKING_TABLE"));
-        let e = read(&[("PARKING_TABLE", "t"), ("PARKING_EVENT_RETENTION_DAYS", "forever")]).expect_err("bad days");
-        assert_eq!(e.to_string(), "PARKING_EVENT_RETENTION_DAYS: expected a number of days from 1 to 3650, got \"forever\"");
+        let e = read(&[
+            ("PARKING_TABLE", "t"),
+            ("PARKING_EVENT_RETENTION_DAYS", "forever"),
+        ])
+        .expect_err("bad days");
+        assert_eq!(
+            e.to_string(),
+            "PARKING_EVENT_RETENTION_DAYS: expected a number of days from 1 to 3650, got \"forever\""
+        );
     }
 }

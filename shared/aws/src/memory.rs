@@ -8,7 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ports::*;
-use parking_app::rules::{DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start};
+use parking_app::rules::{
+    DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start,
+};
 use parking_app::*;
 use parking_core::{Plate, SessionState};
 
@@ -40,7 +42,8 @@ impl State {
 
     fn remember(&mut self, e: &EventRef, retention: SignedDuration) {
         let expires = e.processed_at.as_second() + retention.as_secs();
-        self.ledger.insert((e.device_id.clone(), e.event_id.clone()), expires);
+        self.ledger
+            .insert((e.device_id.clone(), e.event_id.clone()), expires);
     }
 }
 
@@ -68,7 +71,9 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half a write behind:
         // every operation checks first and writes last.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -94,18 +99,25 @@ impl LotStore for MemoryStore {
     }
 
     async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
-        found(self.state().gates.get(&(lot_id.to_owned(), gate_id.to_owned())), || {
-            format!("gate {gate_id} of lot {lot_id}")
-        })
+        found(
+            self.state()
+                .gates
+                .get(&(lot_id.to_owned(), gate_id.to_owned())),
+            || format!("gate {gate_id} of lot {lot_id}"),
+        )
     }
 
     async fn put_device(&self, device: &Device) -> StoreResult<()> {
-        self.state().devices.insert(device.id.clone(), device.clone());
+        self.state()
+            .devices
+            .insert(device.id.clone(), device.clone());
         Ok(())
     }
 
     async fn get_device(&self, device_id: &str) -> StoreResult<Device> {
-        found(self.state().devices.get(device_id), || format!("device {device_id}"))
+        found(self.state().devices.get(device_id), || {
+            format!("device {device_id}")
+        })
     }
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
@@ -137,12 +149,16 @@ impl LotStore for MemoryStore {
 
 impl DriverStore for MemoryStore {
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
-        self.state().drivers.insert(driver.id.clone(), driver.clone());
+        self.state()
+            .drivers
+            .insert(driver.id.clone(), driver.clone());
         Ok(())
     }
 
     async fn get_driver(&self, driver_id: &str) -> StoreResult<Driver> {
-        found(self.state().drivers.get(driver_id), || format!("driver {driver_id}"))
+        found(self.state().drivers.get(driver_id), || {
+            format!("driver {driver_id}")
+        })
     }
 
     async fn register_plate(&self, registration: &PlateRegistration) -> StoreResult<()> {
@@ -150,7 +166,9 @@ impl DriverStore for MemoryStore {
         let key = registration.plate.key();
         match s.plates.get(&key) {
             Some(held) if held.driver_id == registration.driver_id => Ok(()),
-            Some(_) => Err(StoreError::conflict(format!("plate {key} is registered to another driver"))),
+            Some(_) => Err(StoreError::conflict(format!(
+                "plate {key} is registered to another driver"
+            ))),
             None => {
                 s.plates.insert(key, registration.clone());
                 Ok(())
@@ -163,9 +181,9 @@ impl DriverStore for MemoryStore {
         let key = plate.key();
         match s.plates.get(&key) {
             None => Err(StoreError::not_found(format!("plate {key}"))),
-            Some(held) if held.driver_id != driver_id => {
-                Err(StoreError::conflict(format!("plate {key} is registered to another driver")))
-            }
+            Some(held) if held.driver_id != driver_id => Err(StoreError::conflict(format!(
+                "plate {key} is registered to another driver"
+            ))),
             Some(_) => {
                 s.plates.remove(&key);
                 Ok(())
@@ -219,7 +237,10 @@ impl ReservationStore for MemoryStore {
         let slots = reservation_slots(lot, reservation)?;
         let mut s = self.state();
         if s.reservations.contains_key(&reservation.id) {
-            return Err(StoreError::conflict(format!("reservation {} exists", reservation.id)));
+            return Err(StoreError::conflict(format!(
+                "reservation {} exists",
+                reservation.id
+            )));
         }
         for &slot in &slots {
             if s.slots.get(&(lot.id.clone(), slot)).copied().unwrap_or(0) >= lot.reservable {
@@ -233,15 +254,24 @@ impl ReservationStore for MemoryStore {
         for slot in slots {
             *s.slots.entry((lot.id.clone(), slot)).or_default() += 1;
         }
-        s.reservations.insert(reservation.id.clone(), reservation.clone());
+        s.reservations
+            .insert(reservation.id.clone(), reservation.clone());
         Ok(())
     }
 
-    async fn cancel_reservation(&self, reservation_id: &str, lot: &Lot) -> StoreResult<Reservation> {
+    async fn cancel_reservation(
+        &self,
+        reservation_id: &str,
+        lot: &Lot,
+    ) -> StoreResult<Reservation> {
         let mut s = self.state();
-        let mut r = found(s.reservations.get(reservation_id), || format!("reservation {reservation_id}"))?;
+        let mut r = found(s.reservations.get(reservation_id), || {
+            format!("reservation {reservation_id}")
+        })?;
         if r.state != ReservationState::Active {
-            return Err(StoreError::conflict(format!("reservation {reservation_id} is not active")));
+            return Err(StoreError::conflict(format!(
+                "reservation {reservation_id} is not active"
+            )));
         }
         let slots = reservation_slots(lot, &r)?;
         for slot in slots {
@@ -262,12 +292,21 @@ impl ReservationStore for MemoryStore {
 
     async fn slot_count(&self, lot: &Lot, at: Timestamp) -> StoreResult<u32> {
         let slot = slot_start(lot, at);
-        Ok(self.state().slots.get(&(lot.id.clone(), slot)).copied().unwrap_or(0))
+        Ok(self
+            .state()
+            .slots
+            .get(&(lot.id.clone(), slot))
+            .copied()
+            .unwrap_or(0))
     }
 }
 
 impl SessionStore for MemoryStore {
-    async fn open_session(&self, session: &Session, cause: Option<&EventRef>) -> StoreResult<Applied> {
+    async fn open_session(
+        &self,
+        session: &Session,
+        cause: Option<&EventRef>,
+    ) -> StoreResult<Applied> {
         check_new_session(session)?;
         let mut s = self.state();
         if cause.is_some_and(|e| s.seen(e)) {
@@ -281,7 +320,10 @@ impl SessionStore for MemoryStore {
             )));
         }
         if s.sessions.contains_key(&session.id) {
-            return Err(StoreError::conflict(format!("session {} exists", session.id)));
+            return Err(StoreError::conflict(format!(
+                "session {} exists",
+                session.id
+            )));
         }
         s.open.insert(hold, session.id.clone());
         s.sessions.insert(session.id.clone(), session.clone());
@@ -300,7 +342,9 @@ impl SessionStore for MemoryStore {
     }
 
     async fn get_session(&self, session_id: &str) -> StoreResult<Session> {
-        found(self.state().sessions.get(session_id), || format!("session {session_id}"))
+        found(self.state().sessions.get(session_id), || {
+            format!("session {session_id}")
+        })
     }
 
     async fn update_session(
@@ -373,7 +417,12 @@ impl EventLedger for MemoryStore {
         Ok(Applied::Done)
     }
 
-    async fn is_processed(&self, device_id: &str, event_id: &str, now: Timestamp) -> StoreResult<bool> {
+    async fn is_processed(
+        &self,
+        device_id: &str,
+        event_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         Ok(self
             .state()
             .ledger

@@ -46,10 +46,14 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ports::*;
-use parking_app::rules::{DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start};
+use parking_app::rules::{
+    DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start,
+};
 use parking_app::*;
 use parking_core::{Plate, SessionState};
 use serde::Serialize;
@@ -74,7 +78,9 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable { source: Box::new(e) }
+    StoreError::Unavailable {
+        source: Box::new(e),
+    }
 }
 
 fn built<T>(r: Result<T, BuildError>) -> StoreResult<T> {
@@ -105,7 +111,10 @@ impl Keys {
     }
 
     fn key(&self) -> Item {
-        HashMap::from([("PK".to_owned(), s(&self.pk)), ("SK".to_owned(), s(&self.sk))])
+        HashMap::from([
+            ("PK".to_owned(), s(&self.pk)),
+            ("SK".to_owned(), s(&self.sk)),
+        ])
     }
 
     fn item<T: Serialize>(&self, body: &T) -> StoreResult<Item> {
@@ -159,7 +168,11 @@ fn slot_keys(lot: &str, start: i64) -> Keys {
 }
 
 fn ledger_keys(device: &str, event: &str) -> Keys {
-    Keys::new(format!("DEVICE#{device}"), format!("EVENT#{event}"), "event")
+    Keys::new(
+        format!("DEVICE#{device}"),
+        format!("EVENT#{event}"),
+        "event",
+    )
 }
 
 /// Why a transaction was cancelled.
@@ -193,7 +206,13 @@ impl DynamoStore {
         &self.table
     }
 
-    fn put(&self, item: Item, condition: Option<&str>, names: &[(&str, &str)], values: &[(&str, AttributeValue)]) -> StoreResult<TransactWriteItem> {
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        names: &[(&str, &str)],
+        values: &[(&str, AttributeValue)],
+    ) -> StoreResult<TransactWriteItem> {
         let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             b = b.condition_expression(c);
@@ -210,7 +229,10 @@ impl DynamoStore {
     fn ledger_put(&self, e: &EventRef) -> StoreResult<TransactWriteItem> {
         let keys = ledger_keys(&e.device_id, &e.event_id);
         let mut item = keys.item(e)?;
-        item.insert("expires_at".into(), n(e.processed_at.as_second() + self.retention.as_secs()));
+        item.insert(
+            "expires_at".into(),
+            n(e.processed_at.as_second() + self.retention.as_secs()),
+        );
         self.put(
             item,
             Some("attribute_not_exists(PK) OR expires_at < :now"),
@@ -221,7 +243,12 @@ impl DynamoStore {
 
     /// Runs one transaction; a cancelled one reports which condition failed.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Cancelled>> {
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(Ok(())),
             Err(SdkError::ServiceError(e)) => match e.into_err() {
@@ -236,7 +263,11 @@ impl DynamoStore {
                     if !failed.is_empty() {
                         return Ok(Err(Cancelled::Conditions(failed)));
                     }
-                    if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) || reasons.is_empty() {
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                        || reasons.is_empty()
+                    {
                         return Ok(Err(Cancelled::Contention));
                     }
                     Err(unavailable(c))
@@ -250,7 +281,10 @@ impl DynamoStore {
     /// Runs a transaction, retrying a few times when it lost a race with
     /// another transaction on the same items. `Err` holds the indexes of
     /// the items whose conditions failed.
-    async fn transact_retrying(&self, items: Vec<TransactWriteItem>) -> StoreResult<Result<(), Vec<usize>>> {
+    async fn transact_retrying(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Result<(), Vec<usize>>> {
         let mut delay = std::time::Duration::from_millis(20);
         for _ in 0..5 {
             match self.transact(items.clone()).await? {
@@ -268,11 +302,19 @@ impl DynamoStore {
     }
 
     /// Whether a cancelled write was a replay of an already processed event.
-    async fn replayed(&self, failed: &[usize], ledger_at: usize, cause: Option<&EventRef>) -> StoreResult<bool> {
+    async fn replayed(
+        &self,
+        failed: &[usize],
+        ledger_at: usize,
+        cause: Option<&EventRef>,
+    ) -> StoreResult<bool> {
         match cause {
             None => Ok(false),
             Some(_) if failed.contains(&ledger_at) => Ok(true),
-            Some(e) => self.is_processed(&e.device_id, &e.event_id, e.processed_at).await,
+            Some(e) => {
+                self.is_processed(&e.device_id, &e.event_id, e.processed_at)
+                    .await
+            }
         }
     }
 
@@ -289,7 +331,11 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    async fn get_body<T: DeserializeOwned>(&self, keys: &Keys, what: impl FnOnce() -> String) -> StoreResult<T> {
+    async fn get_body<T: DeserializeOwned>(
+        &self,
+        keys: &Keys,
+        what: impl FnOnce() -> String,
+    ) -> StoreResult<T> {
         match self.get(keys).await? {
             Some(item) => body(item),
             None => Err(StoreError::not_found(what())),
@@ -308,8 +354,17 @@ impl DynamoStore {
     }
 
     /// All items of a query, page by page.
-    async fn query(&self, index: Option<&str>, pk: &str, sk_prefix: &str) -> StoreResult<Vec<Item>> {
-        let (pk_name, sk_name) = if index.is_some() { ("GSI1PK", "GSI1SK") } else { ("PK", "SK") };
+    async fn query(
+        &self,
+        index: Option<&str>,
+        pk: &str,
+        sk_prefix: &str,
+    ) -> StoreResult<Vec<Item>> {
+        let (pk_name, sk_name) = if index.is_some() {
+            ("GSI1PK", "GSI1SK")
+        } else {
+            ("PK", "SK")
+        };
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -339,35 +394,46 @@ impl DynamoStore {
 
 impl LotStore for DynamoStore {
     async fn put_lot(&self, lot: &Lot) -> StoreResult<()> {
-        self.put_plain(&Keys::new(lot_pk(&lot.id), "LOT", "lot"), lot).await
+        self.put_plain(&Keys::new(lot_pk(&lot.id), "LOT", "lot"), lot)
+            .await
     }
 
     async fn get_lot(&self, lot_id: &str) -> StoreResult<Lot> {
-        self.get_body(&Keys::new(lot_pk(lot_id), "LOT", "lot"), || format!("lot {lot_id}"))
-            .await
-    }
-
-    async fn put_gate(&self, gate: &Gate) -> StoreResult<()> {
-        self.put_plain(&Keys::new(lot_pk(&gate.lot_id), format!("GATE#{}", gate.id), "gate"), gate)
-            .await
-    }
-
-    async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
-        self.get_body(&Keys::new(lot_pk(lot_id), format!("GATE#{gate_id}"), "gate"), || {
-            format!("gate {gate_id} of lot {lot_id}")
+        self.get_body(&Keys::new(lot_pk(lot_id), "LOT", "lot"), || {
+            format!("lot {lot_id}")
         })
         .await
     }
 
+    async fn put_gate(&self, gate: &Gate) -> StoreResult<()> {
+        self.put_plain(
+            &Keys::new(lot_pk(&gate.lot_id), format!("GATE#{}", gate.id), "gate"),
+            gate,
+        )
+        .await
+    }
+
+    async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
+        self.get_body(
+            &Keys::new(lot_pk(lot_id), format!("GATE#{gate_id}"), "gate"),
+            || format!("gate {gate_id} of lot {lot_id}"),
+        )
+        .await
+    }
+
     async fn put_device(&self, device: &Device) -> StoreResult<()> {
-        self.put_plain(&Keys::new(format!("DEVICE#{}", device.id), "DEVICE", "device"), device)
-            .await
+        self.put_plain(
+            &Keys::new(format!("DEVICE#{}", device.id), "DEVICE", "device"),
+            device,
+        )
+        .await
     }
 
     async fn get_device(&self, device_id: &str) -> StoreResult<Device> {
-        self.get_body(&Keys::new(format!("DEVICE#{device_id}"), "DEVICE", "device"), || {
-            format!("device {device_id}")
-        })
+        self.get_body(
+            &Keys::new(format!("DEVICE#{device_id}"), "DEVICE", "device"),
+            || format!("device {device_id}"),
+        )
         .await
     }
 
@@ -400,21 +466,27 @@ impl LotStore for DynamoStore {
 
 impl DriverStore for DynamoStore {
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
-        self.put_plain(&Keys::new(format!("DRIVER#{}", driver.id), "DRIVER", "driver"), driver)
-            .await
+        self.put_plain(
+            &Keys::new(format!("DRIVER#{}", driver.id), "DRIVER", "driver"),
+            driver,
+        )
+        .await
     }
 
     async fn get_driver(&self, driver_id: &str) -> StoreResult<Driver> {
-        self.get_body(&Keys::new(format!("DRIVER#{driver_id}"), "DRIVER", "driver"), || {
-            format!("driver {driver_id}")
-        })
+        self.get_body(
+            &Keys::new(format!("DRIVER#{driver_id}"), "DRIVER", "driver"),
+            || format!("driver {driver_id}"),
+        )
         .await
     }
 
     async fn register_plate(&self, registration: &PlateRegistration) -> StoreResult<()> {
         let key = registration.plate.key();
-        let keys = Keys::new(format!("PLATE#{key}"), "PLATE", "plate")
-            .gsi(format!("DRIVER#{}", registration.driver_id), format!("PLATE#{key}"));
+        let keys = Keys::new(format!("PLATE#{key}"), "PLATE", "plate").gsi(
+            format!("DRIVER#{}", registration.driver_id),
+            format!("PLATE#{key}"),
+        );
         let result = self
             .client
             .put_item()
@@ -426,8 +498,13 @@ impl DriverStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::conflict(format!("plate {key} is registered to another driver")))
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::conflict(format!(
+                    "plate {key} is registered to another driver"
+                )))
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -448,10 +525,15 @@ impl DriverStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 match self.get(&keys).await? {
                     None => Err(StoreError::not_found(format!("plate {key}"))),
-                    Some(_) => Err(StoreError::conflict(format!("plate {key} is registered to another driver"))),
+                    Some(_) => Err(StoreError::conflict(format!(
+                        "plate {key} is registered to another driver"
+                    ))),
                 }
             }
             Err(e) => Err(unavailable(e)),
@@ -477,10 +559,16 @@ impl DriverStore for DynamoStore {
             driver_id: &'a str,
         }
         let owner = Keys::new(format!("PM#{}", method.id), "OWNER", "payment_method_owner");
-        let entry = Keys::new(format!("DRIVER#{}", method.driver_id), format!("PM#{}", method.id), "payment_method");
+        let entry = Keys::new(
+            format!("DRIVER#{}", method.driver_id),
+            format!("PM#{}", method.id),
+            "payment_method",
+        );
         let items = vec![
             self.put(
-                owner.item(&Owner { driver_id: &method.driver_id })?,
+                owner.item(&Owner {
+                    driver_id: &method.driver_id,
+                })?,
                 Some("attribute_not_exists(PK) OR driver_id = :driver"),
                 &[],
                 &[(":driver", s(&method.driver_id))],
@@ -528,9 +616,12 @@ impl DynamoStore {
             b.condition_expression("attribute_not_exists(reserved) OR reserved < :capacity")
                 .expression_attribute_values(":capacity", n(lot.reservable))
         } else {
-            b.condition_expression("reserved >= :one").expression_attribute_values(":one", n(-delta))
+            b.condition_expression("reserved >= :one")
+                .expression_attribute_values(":one", n(-delta))
         };
-        Ok(TransactWriteItem::builder().update(built(b.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .update(built(b.build())?)
+            .build())
     }
 }
 
@@ -548,9 +639,10 @@ impl ReservationStore for DynamoStore {
         }
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.contains(&0) => {
-                Err(StoreError::conflict(format!("reservation {} exists", reservation.id)))
-            }
+            Err(failed) if failed.contains(&0) => Err(StoreError::conflict(format!(
+                "reservation {} exists",
+                reservation.id
+            ))),
             Err(failed) => Err(StoreError::conflict(format!(
                 "lot {} is fully reserved in the slot starting {}",
                 lot.id,
@@ -563,13 +655,19 @@ impl ReservationStore for DynamoStore {
         }
     }
 
-    async fn cancel_reservation(&self, reservation_id: &str, lot: &Lot) -> StoreResult<Reservation> {
+    async fn cancel_reservation(
+        &self,
+        reservation_id: &str,
+        lot: &Lot,
+    ) -> StoreResult<Reservation> {
         let keys = Keys::new(format!("RES#{reservation_id}"), "RES", "reservation");
         let mut r: Reservation = self
             .get_body(&keys, || format!("reservation {reservation_id}"))
             .await?;
         if r.state != ReservationState::Active {
-            return Err(StoreError::conflict(format!("reservation {reservation_id} is not active")));
+            return Err(StoreError::conflict(format!(
+                "reservation {reservation_id} is not active"
+            )));
         }
         let slots = reservation_slots(lot, &r)?;
         r.state = ReservationState::Cancelled;
@@ -584,34 +682,52 @@ impl ReservationStore for DynamoStore {
         }
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(r),
-            Err(_) => Err(StoreError::conflict(format!("reservation {reservation_id} is not active"))),
+            Err(_) => Err(StoreError::conflict(format!(
+                "reservation {reservation_id} is not active"
+            ))),
         }
     }
 
     async fn get_reservation(&self, reservation_id: &str) -> StoreResult<Reservation> {
-        self.get_body(&Keys::new(format!("RES#{reservation_id}"), "RES", "reservation"), || {
-            format!("reservation {reservation_id}")
-        })
+        self.get_body(
+            &Keys::new(format!("RES#{reservation_id}"), "RES", "reservation"),
+            || format!("reservation {reservation_id}"),
+        )
         .await
     }
 
     async fn slot_count(&self, lot: &Lot, at: Timestamp) -> StoreResult<u32> {
         let keys = slot_keys(&lot.id, slot_start(lot, at));
-        Ok(match self.get(&keys).await?.and_then(|mut i| i.remove("reserved")) {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::Corrupt {
-                key: format!("{}/{}", keys.pk, keys.sk),
-                reason: format!("reserved is not a count: {v}"),
-            })?,
-            _ => 0,
-        })
+        Ok(
+            match self
+                .get(&keys)
+                .await?
+                .and_then(|mut i| i.remove("reserved"))
+            {
+                Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::Corrupt {
+                    key: format!("{}/{}", keys.pk, keys.sk),
+                    reason: format!("reserved is not a count: {v}"),
+                })?,
+                _ => 0,
+            },
+        )
     }
 }
 
 impl SessionStore for DynamoStore {
-    async fn open_session(&self, session: &Session, cause: Option<&EventRef>) -> StoreResult<Applied> {
+    async fn open_session(
+        &self,
+        session: &Session,
+        cause: Option<&EventRef>,
+    ) -> StoreResult<Applied> {
         check_new_session(session)?;
         let mut items = vec![
-            self.put(session_keys(session).item(session)?, Some("attribute_not_exists(PK)"), &[], &[])?,
+            self.put(
+                session_keys(session).item(session)?,
+                Some("attribute_not_exists(PK)"),
+                &[],
+                &[],
+            )?,
             self.put(
                 hold_keys(&session.lot_id, &session.plate).item(session)?,
                 Some("attribute_not_exists(PK)"),
@@ -633,19 +749,26 @@ impl SessionStore for DynamoStore {
             Err(_) => {
                 // The session id exists: a replay whose ledger item expired,
                 // or an id reused by mistake.
-                Err(StoreError::conflict(format!("session {} exists", session.id)))
+                Err(StoreError::conflict(format!(
+                    "session {} exists",
+                    session.id
+                )))
             }
         }
     }
 
     async fn open_session_for(&self, lot_id: &str, plate: &Plate) -> StoreResult<Option<Session>> {
-        self.get(&hold_keys(lot_id, plate)).await?.map(body).transpose()
+        self.get(&hold_keys(lot_id, plate))
+            .await?
+            .map(body)
+            .transpose()
     }
 
     async fn get_session(&self, session_id: &str) -> StoreResult<Session> {
-        self.get_body(&Keys::new(format!("SESSION#{session_id}"), "SESSION", "session"), || {
-            format!("session {session_id}")
-        })
+        self.get_body(
+            &Keys::new(format!("SESSION#{session_id}"), "SESSION", "session"),
+            || format!("session {session_id}"),
+        )
         .await
     }
 
@@ -658,21 +781,36 @@ impl SessionStore for DynamoStore {
         check_session_update(expected, next)?;
         let guard = "#state = :state AND #version = :version";
         let names = [("#state", "state"), ("#version", "version")];
-        let values = [(":state", s(expected.0.name())), (":version", n(expected.1))];
-        let mut items = vec![self.put(session_keys(next).item(next)?, Some(guard), &names, &values)?];
+        let values = [
+            (":state", s(expected.0.name())),
+            (":version", n(expected.1)),
+        ];
+        let mut items =
+            vec![self.put(session_keys(next).item(next)?, Some(guard), &names, &values)?];
         let hold = hold_keys(&next.lot_id, &next.plate);
         let session_id = [(":id", s(&next.id))];
         match (expected.0.holds_plate(), next.state.holds_plate()) {
-            (true, true) => items.push(self.put(hold.item(next)?, Some("id = :id"), &[], &session_id)?),
+            (true, true) => {
+                items.push(self.put(hold.item(next)?, Some("id = :id"), &[], &session_id)?)
+            }
             (true, false) => {
                 let d = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(hold.key()))
                     .condition_expression("id = :id")
                     .expression_attribute_values(":id", s(&next.id));
-                items.push(TransactWriteItem::builder().delete(built(d.build())?).build());
+                items.push(
+                    TransactWriteItem::builder()
+                        .delete(built(d.build())?)
+                        .build(),
+                );
             }
-            (false, true) => items.push(self.put(hold.item(next)?, Some("attribute_not_exists(PK)"), &[], &[])?),
+            (false, true) => items.push(self.put(
+                hold.item(next)?,
+                Some("attribute_not_exists(PK)"),
+                &[],
+                &[],
+            )?),
             (false, false) => {}
         }
         let ledger_at = items.len();
@@ -681,7 +819,9 @@ impl SessionStore for DynamoStore {
         }
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(Applied::Done),
-            Err(failed) if self.replayed(&failed, ledger_at, cause).await? => Ok(Applied::Duplicate),
+            Err(failed) if self.replayed(&failed, ledger_at, cause).await? => {
+                Ok(Applied::Duplicate)
+            }
             Err(failed) if failed.contains(&0) => Err(crate::memory::stale(&next.id, expected)),
             Err(_) if !expected.0.holds_plate() => Err(StoreError::conflict(format!(
                 "plate {} already has an open session in lot {}",
@@ -695,9 +835,18 @@ impl SessionStore for DynamoStore {
 
 impl PaymentStore for DynamoStore {
     async fn record_payment(&self, payment: &Payment) -> StoreResult<Payment> {
-        let keys = Keys::new(format!("PAYMENT#{}", payment.idempotency_key), "PAYMENT", "payment").gsi(
+        let keys = Keys::new(
+            format!("PAYMENT#{}", payment.idempotency_key),
+            "PAYMENT",
+            "payment",
+        )
+        .gsi(
             format!("SESSION#{}", payment.session_id),
-            format!("PAYMENT#{}#{}", payment.created_at.as_second(), payment.idempotency_key),
+            format!(
+                "PAYMENT#{}#{}",
+                payment.created_at.as_second(),
+                payment.idempotency_key
+            ),
         );
         let result = self
             .client
@@ -725,22 +874,33 @@ impl PaymentStore for DynamoStore {
     }
 
     async fn get_payment(&self, key: &str) -> StoreResult<Payment> {
-        self.get_body(&Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment"), || {
-            format!("payment {key}")
-        })
+        self.get_body(
+            &Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment"),
+            || format!("payment {key}"),
+        )
         .await
     }
 }
 
 impl EventLedger for DynamoStore {
     async fn record_event(&self, event: &EventRef) -> StoreResult<Applied> {
-        Ok(match self.transact_retrying(vec![self.ledger_put(event)?]).await? {
-            Ok(()) => Applied::Done,
-            Err(_) => Applied::Duplicate,
-        })
+        Ok(
+            match self
+                .transact_retrying(vec![self.ledger_put(event)?])
+                .await?
+            {
+                Ok(()) => Applied::Done,
+                Err(_) => Applied::Duplicate,
+            },
+        )
     }
 
-    async fn is_processed(&self, device_id: &str, event_id: &str, now: Timestamp) -> StoreResult<bool> {
+    async fn is_processed(
+        &self,
+        device_id: &str,
+        event_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         let item = self.get(&ledger_keys(device_id, event_id)).await?;
         Ok(match item.as_ref().and_then(|i| i.get("expires_at")) {
             Some(AttributeValue::N(v)) => v.parse::<i64>().is_ok_and(|exp| exp > now.as_second()),

@@ -91,7 +91,8 @@ impl TableDefinition {
     /// Creates a table with this definition (on-demand billing) and turns
     /// on its TTL.
     pub async fn create(&self, client: &Client, name: &str) -> Result<(), StoreError> {
-        let unavailable = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Unavailable { source: e };
+        let unavailable =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Unavailable { source: e };
         let mut req = client
             .create_table()
             .table_name(name)
@@ -113,7 +114,9 @@ impl TableDefinition {
                     .set_key_schema(Some(Self::key_schema(&g.key_schema)?))
                     .projection(
                         Projection::builder()
-                            .projection_type(ProjectionType::from(g.projection.projection_type.as_str()))
+                            .projection_type(ProjectionType::from(
+                                g.projection.projection_type.as_str(),
+                            ))
                             .build(),
                     )
                     .build()
@@ -121,7 +124,11 @@ impl TableDefinition {
             );
         }
         req.send().await.map_err(|e| unavailable(Box::new(e)))?;
-        if let Some(ttl) = self.time_to_live_specification.as_ref().filter(|t| t.enabled) {
+        if let Some(ttl) = self
+            .time_to_live_specification
+            .as_ref()
+            .filter(|t| t.enabled)
+        {
             client
                 .update_time_to_live()
                 .table_name(name)
@@ -150,12 +157,23 @@ mod tests {
         assert_eq!(
             def.key_schema,
             [
-                KeySpec { attribute_name: "PK".into(), key_type: "HASH".into() },
-                KeySpec { attribute_name: "SK".into(), key_type: "RANGE".into() },
+                KeySpec {
+                    attribute_name: "PK".into(),
+                    key_type: "HASH".into()
+                },
+                KeySpec {
+                    attribute_name: "SK".into(),
+                    key_type: "RANGE".into()
+                },
             ]
         );
         assert_eq!(def.global_secondary_indexes.len(), 1);
         assert_eq!(def.global_secondary_indexes[0].index_name, "GSI1");
-        assert_eq!(def.time_to_live_specification.map(|t| t.attribute_name).as_deref(), Some("expires_at"));
+        assert_eq!(
+            def.time_to_live_specification
+                .map(|t| t.attribute_name)
+                .as_deref(),
+            Some("expires_at")
+        );
     }
 }

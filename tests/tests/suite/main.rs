@@ -1,0 +1,37 @@
+//! The cross-crate test suite: one binary.
+
+mod conformance;
+mod dynamodb;
+
+/// Runs each conformance test against the in-memory store and against
+/// DynamoDB on the local endpoint (a fresh table each).
+macro_rules! against_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                super::conformance::$name(&parking_aws::MemoryStore::default()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn dynamodb() {
+                let store = parking_tests::fresh_dynamo_store(None).await;
+                super::conformance::$name(&store).await;
+            }
+        }
+    )*};
+}
+
+against_both_stores!(
+    records_round_trip,
+    one_open_session_per_plate_and_lot,
+    the_same_plate_at_two_gates_opens_once,
+    device_events_are_processed_at_most_once,
+    reservations_never_oversell,
+    fifty_attempts_on_the_last_slot_one_wins,
+    a_plate_and_a_card_belong_to_one_driver,
+    session_changes_are_guarded_by_state_and_version,
+    two_writers_on_one_session_one_wins,
+    payments_are_idempotent,
+    bay_readings_never_go_back_in_sequence,
+);
