@@ -84,3 +84,56 @@ pub fn check_new_session(session: &Session) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// The errors both store adapters report, worded once.
+pub mod refusals {
+    use jiff::Timestamp;
+    use parking_core::{Plate, SessionState};
+
+    use crate::ports::StoreError;
+
+    pub fn plate_has_open_session(lot_id: &str, plate: &Plate) -> StoreError {
+        StoreError::conflict(format!(
+            "plate {} already has an open session in lot {lot_id}",
+            plate.key()
+        ))
+    }
+
+    pub fn session_exists(session_id: &str) -> StoreError {
+        StoreError::conflict(format!("session {session_id} exists"))
+    }
+
+    pub fn stale_session(session_id: &str, (state, version): (SessionState, u64)) -> StoreError {
+        StoreError::conflict(format!(
+            "session {session_id} is no longer {state} at version {version}"
+        ))
+    }
+
+    pub fn plate_registered_to_another(plate: &Plate) -> StoreError {
+        StoreError::conflict(format!(
+            "plate {} is registered to another driver",
+            plate.key()
+        ))
+    }
+
+    pub fn method_of_another(method_id: &str) -> StoreError {
+        StoreError::conflict(format!(
+            "payment method {method_id} belongs to another driver"
+        ))
+    }
+
+    pub fn reservation_exists(reservation_id: &str) -> StoreError {
+        StoreError::conflict(format!("reservation {reservation_id} exists"))
+    }
+
+    pub fn reservation_not_active(reservation_id: &str) -> StoreError {
+        StoreError::conflict(format!("reservation {reservation_id} is not active"))
+    }
+
+    pub fn slot_full(lot_id: &str, slot_start: i64) -> StoreError {
+        StoreError::conflict(format!(
+            "lot {lot_id} is fully reserved in the slot starting {}",
+            Timestamp::from_second(slot_start).unwrap_or_default()
+        ))
+    }
+}

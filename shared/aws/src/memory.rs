@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ports::*;
+use parking_app::rules::refusals::*;
 use parking_app::rules::{
     DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start,
 };
@@ -166,9 +167,7 @@ impl DriverStore for MemoryStore {
         let key = registration.plate.key();
         match s.plates.get(&key) {
             Some(held) if held.driver_id == registration.driver_id => Ok(()),
-            Some(_) => Err(StoreError::conflict(format!(
-                "plate {key} is registered to another driver"
-            ))),
+            Some(_) => Err(plate_registered_to_another(&registration.plate)),
             None => {
                 s.plates.insert(key, registration.clone());
                 Ok(())
@@ -181,9 +180,7 @@ impl DriverStore for MemoryStore {
         let key = plate.key();
         match s.plates.get(&key) {
             None => Err(StoreError::not_found(format!("plate {key}"))),
-            Some(held) if held.driver_id != driver_id => Err(StoreError::conflict(format!(
-                "plate {key} is registered to another driver"
-            ))),
+            Some(held) if held.driver_id != driver_id => Err(plate_registered_to_another(plate)),
             Some(_) => {
                 s.plates.remove(&key);
                 Ok(())
@@ -209,13 +206,10 @@ impl DriverStore for MemoryStore {
 
     async fn add_payment_method(&self, method: &PaymentMethod) -> StoreResult<()> {
         let mut s = self.state();
-        if let Some(held) = s.methods.get(&method.id) {
-            if held.driver_id != method.driver_id {
-                return Err(StoreError::conflict(format!(
-                    "payment method {} belongs to another driver",
-                    method.id
-                )));
-            }
+        if let Some(held) = s.methods.get(&method.id)
+            && held.driver_id != method.driver_id
+        {
+            return Err(method_of_another(&method.id));
         }
         s.methods.insert(method.id.clone(), method.clone());
         Ok(())
@@ -237,18 +231,11 @@ impl ReservationStore for MemoryStore {
         let slots = reservation_slots(lot, reservation)?;
         let mut s = self.state();
         if s.reservations.contains_key(&reservation.id) {
-            return Err(StoreError::conflict(format!(
-                "reservation {} exists",
-                reservation.id
-            )));
+            return Err(reservation_exists(&reservation.id));
         }
         for &slot in &slots {
             if s.slots.get(&(lot.id.clone(), slot)).copied().unwrap_or(0) >= lot.reservable {
-                return Err(StoreError::conflict(format!(
-                    "lot {} is fully reserved in the slot starting {}",
-                    lot.id,
-                    Timestamp::from_second(slot).unwrap_or_default()
-                )));
+                return Err(slot_full(&lot.id, slot));
             }
         }
         for slot in slots {
@@ -269,9 +256,7 @@ impl ReservationStore for MemoryStore {
             format!("reservation {reservation_id}")
         })?;
         if r.state != ReservationState::Active {
-            return Err(StoreError::conflict(format!(
-                "reservation {reservation_id} is not active"
-            )));
+            return Err(reservation_not_active(reservation_id));
         }
         let slots = reservation_slots(lot, &r)?;
         for slot in slots {
@@ -314,16 +299,10 @@ impl SessionStore for MemoryStore {
         }
         let hold = (session.lot_id.clone(), session.plate.key());
         if s.open.contains_key(&hold) {
-            return Err(StoreError::conflict(format!(
-                "plate {} already has an open session in lot {}",
-                hold.1, hold.0
-            )));
+            return Err(plate_has_open_session(&session.lot_id, &session.plate));
         }
         if s.sessions.contains_key(&session.id) {
-            return Err(StoreError::conflict(format!(
-                "session {} exists",
-                session.id
-            )));
+            return Err(session_exists(&session.id));
         }
         s.open.insert(hold, session.id.clone());
         s.sessions.insert(session.id.clone(), session.clone());
@@ -360,7 +339,7 @@ impl SessionStore for MemoryStore {
         }
         let current = s.sessions.get(&next.id);
         if current.is_none_or(|c| (c.state, c.version) != expected) {
-            return Err(stale(&next.id, expected));
+            return Err(stale_session(&next.id, expected));
         }
         let hold = (next.lot_id.clone(), next.plate.key());
         match (expected.0.holds_plate(), next.state.holds_plate()) {
@@ -369,10 +348,7 @@ impl SessionStore for MemoryStore {
             }
             (false, true) => {
                 if s.open.contains_key(&hold) {
-                    return Err(StoreError::conflict(format!(
-                        "plate {} already has an open session in lot {}",
-                        hold.1, hold.0
-                    )));
+                    return Err(plate_has_open_session(&next.lot_id, &next.plate));
                 }
                 s.open.insert(hold, next.id.clone());
             }
@@ -384,13 +360,6 @@ impl SessionStore for MemoryStore {
         }
         Ok(Applied::Done)
     }
-}
-
-/// The conflict a stale session writer gets.
-pub(crate) fn stale(session_id: &str, (state, version): (SessionState, u64)) -> StoreError {
-    StoreError::conflict(format!(
-        "session {session_id} is no longer {state} at version {version}"
-    ))
 }
 
 impl PaymentStore for MemoryStore {

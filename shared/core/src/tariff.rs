@@ -233,13 +233,13 @@ impl Tariff {
             )
         })?;
         let (calendar, has_holidays) = compile_holidays(spec.holidays.as_ref())?;
-        if let Some(tax) = spec.tax {
-            if tax.rate_bp > 10_000 {
-                return Err(TariffError::new(
-                    "tax.rate_bp",
-                    "must be at most 10000 (100%)",
-                ));
-            }
+        if let Some(tax) = spec.tax
+            && tax.rate_bp > 10_000
+        {
+            return Err(TariffError::new(
+                "tax.rate_bp",
+                "must be at most 10000 (100%)",
+            ));
         }
         let first = match &spec.first {
             None => None,

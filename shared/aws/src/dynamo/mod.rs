@@ -51,6 +51,7 @@ use aws_sdk_dynamodb::types::{
 };
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ports::*;
+use parking_app::rules::refusals::*;
 use parking_app::rules::{
     DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start,
 };
@@ -502,9 +503,7 @@ impl DriverStore for DynamoStore {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Err(StoreError::conflict(format!(
-                    "plate {key} is registered to another driver"
-                )))
+                Err(plate_registered_to_another(&registration.plate))
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -531,9 +530,7 @@ impl DriverStore for DynamoStore {
             {
                 match self.get(&keys).await? {
                     None => Err(StoreError::not_found(format!("plate {key}"))),
-                    Some(_) => Err(StoreError::conflict(format!(
-                        "plate {key} is registered to another driver"
-                    ))),
+                    Some(_) => Err(plate_registered_to_another(plate)),
                 }
             }
             Err(e) => Err(unavailable(e)),
@@ -577,10 +574,7 @@ impl DriverStore for DynamoStore {
         ];
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(()),
-            Err(_) => Err(StoreError::conflict(format!(
-                "payment method {} belongs to another driver",
-                method.id
-            ))),
+            Err(_) => Err(method_of_another(&method.id)),
         }
     }
 
@@ -639,19 +633,15 @@ impl ReservationStore for DynamoStore {
         }
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.contains(&0) => Err(StoreError::conflict(format!(
-                "reservation {} exists",
-                reservation.id
-            ))),
-            Err(failed) => Err(StoreError::conflict(format!(
-                "lot {} is fully reserved in the slot starting {}",
-                lot.id,
+            Err(failed) if failed.contains(&0) => Err(reservation_exists(&reservation.id)),
+            Err(failed) => Err(slot_full(
+                &lot.id,
                 failed
                     .first()
                     .and_then(|i| slots.get(i.wrapping_sub(1)))
-                    .and_then(|&t| Timestamp::from_second(t).ok())
-                    .unwrap_or_default()
-            ))),
+                    .copied()
+                    .unwrap_or_default(),
+            )),
         }
     }
 
@@ -665,9 +655,7 @@ impl ReservationStore for DynamoStore {
             .get_body(&keys, || format!("reservation {reservation_id}"))
             .await?;
         if r.state != ReservationState::Active {
-            return Err(StoreError::conflict(format!(
-                "reservation {reservation_id} is not active"
-            )));
+            return Err(reservation_not_active(reservation_id));
         }
         let slots = reservation_slots(lot, &r)?;
         r.state = ReservationState::Cancelled;
@@ -682,9 +670,7 @@ impl ReservationStore for DynamoStore {
         }
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(r),
-            Err(_) => Err(StoreError::conflict(format!(
-                "reservation {reservation_id} is not active"
-            ))),
+            Err(_) => Err(reservation_not_active(reservation_id)),
         }
     }
 
@@ -741,18 +727,13 @@ impl SessionStore for DynamoStore {
         match self.transact_retrying(items).await? {
             Ok(()) => Ok(Applied::Done),
             Err(failed) if self.replayed(&failed, 2, cause).await? => Ok(Applied::Duplicate),
-            Err(failed) if failed.contains(&1) => Err(StoreError::conflict(format!(
-                "plate {} already has an open session in lot {}",
-                session.plate.key(),
-                session.lot_id
-            ))),
+            Err(failed) if failed.contains(&1) => {
+                Err(plate_has_open_session(&session.lot_id, &session.plate))
+            }
             Err(_) => {
                 // The session id exists: a replay whose ledger item expired,
                 // or an id reused by mistake.
-                Err(StoreError::conflict(format!(
-                    "session {} exists",
-                    session.id
-                )))
+                Err(session_exists(&session.id))
             }
         }
     }
@@ -822,13 +803,11 @@ impl SessionStore for DynamoStore {
             Err(failed) if self.replayed(&failed, ledger_at, cause).await? => {
                 Ok(Applied::Duplicate)
             }
-            Err(failed) if failed.contains(&0) => Err(crate::memory::stale(&next.id, expected)),
-            Err(_) if !expected.0.holds_plate() => Err(StoreError::conflict(format!(
-                "plate {} already has an open session in lot {}",
-                next.plate.key(),
-                next.lot_id
-            ))),
-            Err(_) => Err(crate::memory::stale(&next.id, expected)),
+            Err(failed) if failed.contains(&0) => Err(stale_session(&next.id, expected)),
+            Err(_) if !expected.0.holds_plate() => {
+                Err(plate_has_open_session(&next.lot_id, &next.plate))
+            }
+            Err(_) => Err(stale_session(&next.id, expected)),
         }
     }
 }
