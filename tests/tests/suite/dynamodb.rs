@@ -76,6 +76,55 @@ async fn hot_paths_make_one_request_each() {
         ["TransactWriteItems"],
         "a reservation takes all its slots in one write"
     );
+
+    // Every other operation, with the requests it makes.
+    store.put_lot(&lot).await.expect("lot");
+    assert_eq!(counter.take(), ["PutItem"], "put_lot");
+    store.get_lot("lot-a").await.expect("lot");
+    assert_eq!(counter.take(), ["GetItem"], "get_lot");
+    store.get_session("s-1").await.expect("session");
+    assert_eq!(counter.take(), ["GetItem"], "get_session");
+    store.bays("lot-a").await.expect("bays");
+    assert_eq!(counter.take(), ["Query"], "bays");
+    store.slot_count(&lot, r.start).await.expect("count");
+    assert_eq!(counter.take(), ["GetItem"], "slot_count");
+    store.cancel_reservation("r-1", &lot).await.expect("cancel");
+    assert_eq!(
+        counter.take(),
+        ["GetItem", "TransactWriteItems"],
+        "cancel_reservation"
+    );
+    let registration = PlateRegistration {
+        plate: s.plate.clone(),
+        driver_id: "d-1".into(),
+        registered_at: fx::at("2026-11-01T00:00:00Z"),
+    };
+    store.register_plate(&registration).await.expect("register");
+    assert_eq!(counter.take(), ["PutItem"], "register_plate");
+    store.driver_plates("d-1").await.expect("plates");
+    assert_eq!(counter.take(), ["Query"], "driver_plates");
+    let payment = Payment {
+        idempotency_key: "k-1".into(),
+        session_id: "s-1".into(),
+        amount: 1500,
+        currency: "JPY".into(),
+        method_id: None,
+        status: PaymentStatus::Succeeded,
+        created_at: fx::at("2026-11-24T11:00:00+09:00"),
+    };
+    store.record_payment(&payment).await.expect("pay");
+    store.record_payment(&payment).await.expect("pay again");
+    // The second put fails its condition and returns the first record.
+    assert_eq!(
+        counter.take(),
+        ["PutItem", "PutItem"],
+        "record_payment twice"
+    );
+    store
+        .record_event(&fx::event("cam-1", "hb", "2026-11-24T09:00:00Z"))
+        .await
+        .expect("event");
+    assert_eq!(counter.take(), ["TransactWriteItems"], "record_event");
 }
 
 #[tokio::test]
