@@ -508,7 +508,7 @@ impl Tariff {
             while let Some(s) = segs.get(i).filter(|s| s.period == period) {
                 match &mut group {
                     Some(g) if s.window != NO_WINDOW && g.0 == s.window && g.1 == s.occ_day => {
-                        g.2 += s.amount;
+                        g.2 = g.2.saturating_add(s.amount);
                         g.4 = s.end;
                     }
                     _ => {
@@ -527,7 +527,7 @@ impl Tariff {
             if let Some(g) = group.take() {
                 self.close_window(g, &mut buckets, &mut q.caps);
             }
-            let mut total = 0;
+            let mut total: i64 = 0;
             for b in &mut buckets {
                 if !self.day_caps.is_empty() {
                     let day_type = self.day_type(b.day);
@@ -545,7 +545,7 @@ impl Tariff {
                         }
                     }
                 }
-                total += b.amount;
+                total = total.saturating_add(b.amount);
             }
             totals.push((period, total));
         }
@@ -560,7 +560,7 @@ impl Tariff {
                     Vec::with_capacity(totals.len() / factor as usize + 1);
                 for &(k, amount) in &totals {
                     match merged.last_mut() {
-                        Some(m) if m.0 == k / factor => m.1 += amount,
+                        Some(m) if m.0 == k / factor => m.1 = m.1.saturating_add(amount),
                         _ => merged.push((k / factor, amount)),
                     }
                 }
@@ -581,7 +581,9 @@ impl Tariff {
                 }
             }
         }
-        totals.iter().map(|&(_, a)| a).sum()
+        totals
+            .iter()
+            .fold(0i64, |sum, &(_, a)| sum.saturating_add(a))
     }
 
     fn close_window(
@@ -609,7 +611,7 @@ impl Tariff {
 
 fn add_to_bucket(buckets: &mut Vec<Bucket>, day: i64, amount: i64, start: i64, end: i64) {
     if let Some(b) = buckets.iter_mut().rev().find(|b| b.day == day) {
-        b.amount += amount;
+        b.amount = b.amount.saturating_add(amount);
         b.start = b.start.min(start);
         b.end = b.end.max(end);
     } else {

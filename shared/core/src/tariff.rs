@@ -469,11 +469,20 @@ impl Tariff {
     }
 }
 
+/// The largest amount a tariff may name: far above any real price, and
+/// small enough that no stay's sum can overflow.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
 fn non_negative(field: &str, amount: i64) -> Result<(), TariffError> {
     if amount < 0 {
         Err(TariffError::new(
             field,
             format!("must not be negative (got {amount})"),
+        ))
+    } else if amount > MAX_AMOUNT {
+        Err(TariffError::new(
+            field,
+            format!("must be at most {MAX_AMOUNT} (got {amount})"),
         ))
     } else {
         Ok(())

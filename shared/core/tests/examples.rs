@@ -205,3 +205,28 @@ fn exit_before_entry_and_negative_discounts_are_errors() {
     let q = t1.quote(&Stay::new(entry, entry)).expect("zero stay");
     assert_eq!((q.total, q.lines.len()), (0, 0));
 }
+
+#[test]
+fn absurd_stays_and_prices_never_panic() {
+    let t = Tariff::from_json(
+        r#"{"id":"big","currency":"JPY","time_zone":"Asia/Tokyo",
+            "bands":[{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":1,"unit_price":1000000000000}]}"#,
+    )
+    .expect("tariff");
+    let q = t
+        .quote(&Stay::new(
+            "1900-01-01T00:00:00Z".parse().expect("entry"),
+            "9000-01-01T00:00:00Z".parse().expect("exit"),
+        ))
+        .expect("quote");
+    assert_eq!(q.total, i64::MAX, "saturates instead of overflowing");
+    let e = Tariff::from_json(
+        r#"{"id":"big","currency":"JPY","time_zone":"Asia/Tokyo",
+            "bands":[{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":1,"unit_price":1000000000001}]}"#,
+    )
+    .expect_err("too big");
+    assert_eq!(
+        e.to_string(),
+        "bands[0].unit_price: must be at most 1000000000000 (got 1000000000001)"
+    );
+}
