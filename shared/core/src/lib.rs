@@ -82,7 +82,8 @@
 //! - **Overstay.** A stay longer than `max_stay_hours` is still priced and
 //!   carries the flag `overstay`.
 //! - A stay whose exit equals its entry costs 0. An exit before the entry, an
-//!   unknown zone or currency, a negative amount or a zero unit are errors.
+//!   unknown zone or currency, a negative amount or a zero unit are errors,
+//!   and so is a stay longer than 1,000 days or an amount above 10^12.
 
 pub mod calendar;
 pub mod money;

@@ -42,7 +42,13 @@ pub enum PricingError {
     ExitBeforeEntry { entry: Timestamp, exit: Timestamp },
     #[error("discount_amount: must not be negative (got {0})")]
     NegativeDiscount(i64),
+    #[error("exit: a stay of {days} days is longer than the {MAX_STAY_DAYS} days a quote prices")]
+    StayTooLong { days: i64 },
 }
+
+/// The longest stay a quote prices. Longer ones are data errors (a wrong
+/// clock, a lost exit), and bound the work and memory of one quote.
+pub const MAX_STAY_DAYS: i64 = 1000;
 
 /// What a quote line charges for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,6 +281,11 @@ impl Tariff {
         }
         let entry = stay.entry.as_second();
         let exit = stay.exit.as_second();
+        if exit - entry > MAX_STAY_DAYS * DAY {
+            return Err(PricingError::StayTooLong {
+                days: (exit - entry) / DAY,
+            });
+        }
         let mut q = Quote {
             tariff_id: Arc::from(self.spec.id.as_str()),
             currency: self.currency,

@@ -213,13 +213,24 @@ fn absurd_stays_and_prices_never_panic() {
             "bands":[{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":1,"unit_price":1000000000000}]}"#,
     )
     .expect("tariff");
-    let q = t
+    let entry: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().expect("entry");
+    let longest = entry + jiff::SignedDuration::from_hours(1000 * 24);
+    let q = t.quote(&Stay::new(entry, longest)).expect("quote");
+    assert_eq!(
+        q.total,
+        1000 * 1440 * 1_000_000_000_000,
+        "the largest fee fits"
+    );
+    let e = t
         .quote(&Stay::new(
-            "1900-01-01T00:00:00Z".parse().expect("entry"),
-            "9000-01-01T00:00:00Z".parse().expect("exit"),
+            entry,
+            longest + jiff::SignedDuration::from_hours(24),
         ))
-        .expect("quote");
-    assert_eq!(q.total, i64::MAX, "saturates instead of overflowing");
+        .expect_err("too long");
+    assert_eq!(
+        e.to_string(),
+        "exit: a stay of 1001 days is longer than the 1000 days a quote prices"
+    );
     let e = Tariff::from_json(
         r#"{"id":"big","currency":"JPY","time_zone":"Asia/Tokyo",
             "bands":[{"days":["all"],"start":"00:00","end":"24:00","unit_minutes":1,"unit_price":1000000000001}]}"#,

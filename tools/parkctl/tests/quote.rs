@@ -227,6 +227,17 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
             "'--discount-minutes <N>'",
         ),
         (
+            vec![
+                "--tariff",
+                &good,
+                "--entry",
+                entry,
+                "--exit",
+                "2030-01-01T00:00:00Z",
+            ],
+            "exit: a stay of 1133 days is longer than the 1000 days",
+        ),
+        (
             vec!["--tariff", &good, "--entry", entry],
             "required arguments were not provided: --exit",
         ),
