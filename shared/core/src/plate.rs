@@ -99,13 +99,22 @@ impl Plate {
 
     /// The plate as printed, with spaces: `品川 300 さ 12-34`.
     pub fn display(&self) -> String {
+        self.render(true)
+    }
+
+    /// The key (`printed == false`) or the printed form.
+    fn render(&self, printed: bool) -> String {
         match self {
             Plate::Japanese {
                 region,
                 class,
                 kana,
                 serial,
-            } => format!("{region} {class} {kana} {}", serial_text(*serial, true)),
+            } => {
+                let sep = if printed { " " } else { "" };
+                let serial = serial_text(*serial, printed);
+                format!("{region}{sep}{class}{sep}{kana}{sep}{serial}")
+            }
             Plate::Generic(s) => s.clone(),
         }
     }
@@ -211,15 +220,7 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
 impl fmt::Display for Plate {
     /// The canonical key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Plate::Japanese {
-                region,
-                class,
-                kana,
-                serial,
-            } => write!(f, "{region}{class}{kana}{}", serial_text(*serial, false)),
-            Plate::Generic(s) => f.write_str(s),
-        }
+        f.write_str(&self.render(false))
     }
 }
 
