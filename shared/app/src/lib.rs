@@ -1,8 +1,8 @@
 //! # parking-app
 //!
-//! Seamless Parking's use cases, written once over ports (the store, the
-//! queues, the device link and the clock) and run by every Lambda function
-//! and by `parkctl` with whichever adapters they are given.
+//! Seamless Parking's application layer: the records it keeps, the ports
+//! its use cases run over (the store and the clock), free of any vendor's
+//! types, and the rules every store adapter applies the same way.
 
 pub mod model;
 pub mod ports;
