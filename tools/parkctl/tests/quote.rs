@@ -126,39 +126,28 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
     let array = write(&dir, "array.json", "[]");
     let entry = "2026-11-24T10:00:00+09:00";
     let exit = "2026-11-24T12:00:00+09:00";
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (
-            vec!["--tariff", &negative, "--entry", entry, "--exit", exit],
-            "caps[0].amount: must not be negative",
-        ),
-        (
-            vec!["--tariff", &zone, "--entry", entry, "--exit", exit],
-            "time_zone: unknown IANA time zone",
-        ),
-        (
-            vec!["--tariff", &unit, "--entry", entry, "--exit", exit],
-            "bands[0].unit_minutes: must be at least 1",
-        ),
-        (
-            vec!["--tariff", &gap, "--entry", entry, "--exit", exit],
-            "bands: weekday has no band from 21:00 to 22:00",
-        ),
-        (
-            vec!["--tariff", &currency, "--entry", entry, "--exit", exit],
-            "currency: unknown ISO 4217 currency code",
-        ),
-        (
-            vec!["--tariff", &broken, "--entry", entry, "--exit", exit],
-            "EOF while parsing",
-        ),
-        (
-            vec!["--tariff", &empty, "--entry", entry, "--exit", exit],
-            "EOF while parsing",
-        ),
-        (
-            vec!["--tariff", &array, "--entry", entry, "--exit", exit],
-            "tariff: expected a JSON object",
-        ),
+    // Each bad tariff, priced for an ordinary stay.
+    let bad_tariffs: [(&str, &str); 8] = [
+        (&negative, "caps[0].amount: must not be negative"),
+        (&zone, "time_zone: unknown IANA time zone"),
+        (&unit, "bands[0].unit_minutes: must be at least 1"),
+        (&gap, "bands: weekday has no band from 21:00 to 22:00"),
+        (&currency, "currency: unknown ISO 4217 currency code"),
+        (&broken, "EOF while parsing"),
+        (&empty, "EOF while parsing"),
+        (&array, "tariff: expected a JSON object"),
+    ];
+    let mut cases: Vec<(Vec<&str>, &str)> = bad_tariffs
+        .iter()
+        .map(|&(t, wanted)| {
+            (
+                vec!["--tariff", t, "--entry", entry, "--exit", exit],
+                wanted,
+            )
+        })
+        .collect();
+    // Bad times and options with a good tariff.
+    cases.extend([
         (
             vec![
                 "--tariff",
@@ -247,7 +236,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
             ],
             "unexpected argument '--colour'",
         ),
-    ];
+    ]);
     for (args, wanted) in cases {
         let mut full = vec!["quote"];
         full.extend(&args);
