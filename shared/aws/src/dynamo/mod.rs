@@ -153,8 +153,40 @@ fn lot_pk(lot: &str) -> String {
     format!("LOT#{lot}")
 }
 
+fn lot_keys(lot: &str) -> Keys {
+    Keys::new(lot_pk(lot), "LOT", "lot")
+}
+
+fn gate_keys(lot: &str, gate: &str) -> Keys {
+    Keys::new(lot_pk(lot), format!("GATE#{gate}"), "gate")
+}
+
+fn device_keys(device: &str) -> Keys {
+    Keys::new(format!("DEVICE#{device}"), "DEVICE", "device")
+}
+
+fn driver_keys(driver: &str) -> Keys {
+    Keys::new(format!("DRIVER#{driver}"), "DRIVER", "driver")
+}
+
+fn plate_keys(plate: &Plate) -> Keys {
+    Keys::new(format!("PLATE#{}", plate.key()), "PLATE", "plate")
+}
+
+fn session_id_keys(session: &str) -> Keys {
+    Keys::new(format!("SESSION#{session}"), "SESSION", "session")
+}
+
+fn reservation_id_keys(reservation: &str) -> Keys {
+    Keys::new(format!("RES#{reservation}"), "RES", "reservation")
+}
+
+fn payment_keys(key: &str) -> Keys {
+    Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment")
+}
+
 fn session_keys(session: &Session) -> Keys {
-    Keys::new(format!("SESSION#{}", session.id), "SESSION", "session").gsi(
+    session_id_keys(&session.id).gsi(
         format!("LOT#{}#SESSIONS", session.lot_id),
         format!("{}#{}", session.entry_at.as_second(), session.id),
     )
@@ -395,47 +427,33 @@ impl DynamoStore {
 
 impl LotStore for DynamoStore {
     async fn put_lot(&self, lot: &Lot) -> StoreResult<()> {
-        self.put_plain(&Keys::new(lot_pk(&lot.id), "LOT", "lot"), lot)
-            .await
+        self.put_plain(&lot_keys(&lot.id), lot).await
     }
 
     async fn get_lot(&self, lot_id: &str) -> StoreResult<Lot> {
-        self.get_body(&Keys::new(lot_pk(lot_id), "LOT", "lot"), || {
-            format!("lot {lot_id}")
+        self.get_body(&lot_keys(lot_id), || format!("lot {lot_id}"))
+            .await
+    }
+
+    async fn put_gate(&self, gate: &Gate) -> StoreResult<()> {
+        self.put_plain(&gate_keys(&gate.lot_id, &gate.id), gate)
+            .await
+    }
+
+    async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
+        self.get_body(&gate_keys(lot_id, gate_id), || {
+            format!("gate {gate_id} of lot {lot_id}")
         })
         .await
     }
 
-    async fn put_gate(&self, gate: &Gate) -> StoreResult<()> {
-        self.put_plain(
-            &Keys::new(lot_pk(&gate.lot_id), format!("GATE#{}", gate.id), "gate"),
-            gate,
-        )
-        .await
-    }
-
-    async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
-        self.get_body(
-            &Keys::new(lot_pk(lot_id), format!("GATE#{gate_id}"), "gate"),
-            || format!("gate {gate_id} of lot {lot_id}"),
-        )
-        .await
-    }
-
     async fn put_device(&self, device: &Device) -> StoreResult<()> {
-        self.put_plain(
-            &Keys::new(format!("DEVICE#{}", device.id), "DEVICE", "device"),
-            device,
-        )
-        .await
+        self.put_plain(&device_keys(&device.id), device).await
     }
 
     async fn get_device(&self, device_id: &str) -> StoreResult<Device> {
-        self.get_body(
-            &Keys::new(format!("DEVICE#{device_id}"), "DEVICE", "device"),
-            || format!("device {device_id}"),
-        )
-        .await
+        self.get_body(&device_keys(device_id), || format!("device {device_id}"))
+            .await
     }
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
@@ -467,24 +485,17 @@ impl LotStore for DynamoStore {
 
 impl DriverStore for DynamoStore {
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
-        self.put_plain(
-            &Keys::new(format!("DRIVER#{}", driver.id), "DRIVER", "driver"),
-            driver,
-        )
-        .await
+        self.put_plain(&driver_keys(&driver.id), driver).await
     }
 
     async fn get_driver(&self, driver_id: &str) -> StoreResult<Driver> {
-        self.get_body(
-            &Keys::new(format!("DRIVER#{driver_id}"), "DRIVER", "driver"),
-            || format!("driver {driver_id}"),
-        )
-        .await
+        self.get_body(&driver_keys(driver_id), || format!("driver {driver_id}"))
+            .await
     }
 
     async fn register_plate(&self, registration: &PlateRegistration) -> StoreResult<()> {
         let key = registration.plate.key();
-        let keys = Keys::new(format!("PLATE#{key}"), "PLATE", "plate").gsi(
+        let keys = plate_keys(&registration.plate).gsi(
             format!("DRIVER#{}", registration.driver_id),
             format!("PLATE#{key}"),
         );
@@ -511,7 +522,7 @@ impl DriverStore for DynamoStore {
 
     async fn unregister_plate(&self, plate: &Plate, driver_id: &str) -> StoreResult<()> {
         let key = plate.key();
-        let keys = Keys::new(format!("PLATE#{key}"), "PLATE", "plate");
+        let keys = plate_keys(plate);
         let result = self
             .client
             .delete_item()
@@ -538,7 +549,7 @@ impl DriverStore for DynamoStore {
     }
 
     async fn plate_owner(&self, plate: &Plate) -> StoreResult<Option<PlateRegistration>> {
-        let keys = Keys::new(format!("PLATE#{}", plate.key()), "PLATE", "plate");
+        let keys = plate_keys(plate);
         self.get(&keys).await?.map(body).transpose()
     }
 
@@ -588,7 +599,7 @@ impl DriverStore for DynamoStore {
 }
 
 fn reservation_keys(r: &Reservation) -> Keys {
-    Keys::new(format!("RES#{}", r.id), "RES", "reservation").gsi(
+    reservation_id_keys(&r.id).gsi(
         format!("LOT#{}#RES", r.lot_id),
         format!("{}#{}", r.start.as_second(), r.id),
     )
@@ -650,7 +661,7 @@ impl ReservationStore for DynamoStore {
         reservation_id: &str,
         lot: &Lot,
     ) -> StoreResult<Reservation> {
-        let keys = Keys::new(format!("RES#{reservation_id}"), "RES", "reservation");
+        let keys = reservation_id_keys(reservation_id);
         let mut r: Reservation = self
             .get_body(&keys, || format!("reservation {reservation_id}"))
             .await?;
@@ -675,10 +686,9 @@ impl ReservationStore for DynamoStore {
     }
 
     async fn get_reservation(&self, reservation_id: &str) -> StoreResult<Reservation> {
-        self.get_body(
-            &Keys::new(format!("RES#{reservation_id}"), "RES", "reservation"),
-            || format!("reservation {reservation_id}"),
-        )
+        self.get_body(&reservation_id_keys(reservation_id), || {
+            format!("reservation {reservation_id}")
+        })
         .await
     }
 
@@ -746,10 +756,9 @@ impl SessionStore for DynamoStore {
     }
 
     async fn get_session(&self, session_id: &str) -> StoreResult<Session> {
-        self.get_body(
-            &Keys::new(format!("SESSION#{session_id}"), "SESSION", "session"),
-            || format!("session {session_id}"),
-        )
+        self.get_body(&session_id_keys(session_id), || {
+            format!("session {session_id}")
+        })
         .await
     }
 
@@ -814,12 +823,7 @@ impl SessionStore for DynamoStore {
 
 impl PaymentStore for DynamoStore {
     async fn record_payment(&self, payment: &Payment) -> StoreResult<Payment> {
-        let keys = Keys::new(
-            format!("PAYMENT#{}", payment.idempotency_key),
-            "PAYMENT",
-            "payment",
-        )
-        .gsi(
+        let keys = payment_keys(&payment.idempotency_key).gsi(
             format!("SESSION#{}", payment.session_id),
             format!(
                 "PAYMENT#{}#{}",
@@ -853,11 +857,8 @@ impl PaymentStore for DynamoStore {
     }
 
     async fn get_payment(&self, key: &str) -> StoreResult<Payment> {
-        self.get_body(
-            &Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment"),
-            || format!("payment {key}"),
-        )
-        .await
+        self.get_body(&payment_keys(key), || format!("payment {key}"))
+            .await
     }
 }
 
