@@ -1,5 +1,5 @@
 //! Quotes for 2 h, 24 h and 30-day stays on the posted example tariff
-//! (`events/tariffs/shinjuku-west.json`), engine and naive reference.
+//! (`fixtures/tariffs/shinjuku-west.json`), engine and naive reference.
 
 #[path = "../tests/support/reference.rs"]
 #[allow(dead_code)]
@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::Timestamp;
 use parking_core::{Stay, Tariff, TariffSpec};
 
-const TARIFF: &str = include_str!("../../../events/tariffs/shinjuku-west.json");
+const TARIFF: &str = include_str!("../../../fixtures/tariffs/shinjuku-west.json");
 
 fn stays() -> [(&'static str, Timestamp, Timestamp); 3] {
     let entry: Timestamp = "2026-11-24T09:17:00+09:00".parse().expect("entry");

@@ -56,6 +56,19 @@
 //!   it caps the sum of the segments inside it (within one rolling period),
 //!   and the capped amount belongs to the date the occurrence started on.
 //!   Window caps may not overlap each other.
+//! - **Window caps across DST changes.** An instant belongs to a window-cap
+//!   occurrence when its local date and wall-clock time fall inside the
+//!   window, exactly as bands are chosen. On a fall-back day the repeated
+//!   wall-clock hour can therefore put one occurrence in two pieces that
+//!   are not adjacent in time (a window ending at `01:01` covers
+//!   `…–01:01` of the first pass through the hour and `01:00–01:01` of
+//!   the second); all pieces of one occurrence within one rolling period
+//!   are pooled and capped **once**. On a spring-forward day a start or end
+//!   that does not exist takes effect when the clock passes it (a window
+//!   `02:30–05:00` starts at `03:00` after the skipped hour). The same
+//!   wall-clock rule places band edges and local midnights: a band edge
+//!   inside a repeated hour is crossed twice, and each crossing cuts a
+//!   segment.
 //! - **Calendar-day caps** (`calendar_day`). Per local date whose day type is
 //!   in `days`, the sum of that date's charges within one rolling period,
 //!   after window caps, is capped. When several apply, each one does.

@@ -258,6 +258,17 @@ struct Bucket {
     end: i64,
 }
 
+/// The charged pieces of one window-cap occurrence within one rolling
+/// period: the sum to cap and the span it covers.
+#[derive(Debug, Clone, Copy)]
+struct Occurrence {
+    window: u16,
+    occ_day: i64,
+    sum: i64,
+    start: i64,
+    end: i64,
+}
+
 fn ts(secs: i64) -> Timestamp {
     // Every instant priced lies between two valid timestamps.
     Timestamp::from_second(secs).unwrap_or(if secs < 0 {
@@ -503,6 +514,7 @@ impl Tariff {
         // Per shortest rolling period: window caps, then calendar-day caps.
         let mut totals: Vec<(i64, i64)> = Vec::new();
         let mut buckets: Vec<Bucket> = Vec::new();
+        let mut groups: Vec<Occurrence> = Vec::new();
         let mut i = 0;
         loop {
             let period = match (first, segs.get(i)) {
@@ -514,28 +526,35 @@ impl Tariff {
             if let Some((_, day, price, start, end)) = first.take_if(|f| f.0 == period) {
                 add_to_bucket(&mut buckets, day, price, start, end);
             }
-            // (window index, occurrence day, sum, start, end)
-            let mut group: Option<(u16, i64, i64, i64, i64)> = None;
+            // One group per window-cap occurrence in this period. A repeated
+            // wall-clock hour can split an occurrence into pieces that are
+            // not adjacent in time; they are pooled and capped once.
+            groups.clear();
             while let Some(s) = segs.get(i).filter(|s| s.period == period) {
-                match &mut group {
-                    Some(g) if s.window != NO_WINDOW && g.0 == s.window && g.1 == s.occ_day => {
-                        g.2 = g.2.saturating_add(s.amount);
-                        g.4 = s.end;
-                    }
-                    _ => {
-                        if let Some(g) = group.take() {
-                            self.close_window(g, &mut buckets, &mut q.caps);
+                if s.window == NO_WINDOW {
+                    add_to_bucket(&mut buckets, s.day, s.amount, s.start, s.end);
+                } else {
+                    match groups
+                        .iter_mut()
+                        .rev()
+                        .find(|g| g.window == s.window && g.occ_day == s.occ_day)
+                    {
+                        Some(g) => {
+                            g.sum = g.sum.saturating_add(s.amount);
+                            g.end = s.end;
                         }
-                        if s.window == NO_WINDOW {
-                            add_to_bucket(&mut buckets, s.day, s.amount, s.start, s.end);
-                        } else {
-                            group = Some((s.window, s.occ_day, s.amount, s.start, s.end));
-                        }
+                        None => groups.push(Occurrence {
+                            window: s.window,
+                            occ_day: s.occ_day,
+                            sum: s.amount,
+                            start: s.start,
+                            end: s.end,
+                        }),
                     }
                 }
                 i += 1;
             }
-            if let Some(g) = group.take() {
+            for g in groups.drain(..) {
                 self.close_window(g, &mut buckets, &mut q.caps);
             }
             let mut total: i64 = 0;
@@ -599,7 +618,13 @@ impl Tariff {
 
     fn close_window(
         &self,
-        (window, occ_day, sum, start, end): (u16, i64, i64, i64, i64),
+        Occurrence {
+            window,
+            occ_day,
+            sum,
+            start,
+            end,
+        }: Occurrence,
         buckets: &mut Vec<Bucket>,
         caps: &mut Vec<AppliedCap>,
     ) {

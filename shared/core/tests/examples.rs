@@ -1,5 +1,8 @@
 //! The worked examples and one example per tariff feature, from the case
-//! file shared with the `parkctl quote` tests (`events/quotes.json`).
+//! file shared with the `parkctl quote` tests (`fixtures/quotes.json`).
+
+#[path = "support/reference.rs"]
+mod reference;
 
 use std::path::PathBuf;
 
@@ -29,21 +32,21 @@ struct Expect {
     caps: Vec<String>,
 }
 
-fn events() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events")
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
 fn load(name: &str) -> Tariff {
-    let path = events().join("tariffs").join(name);
+    let path = fixtures().join("tariffs").join(name);
     let json = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Tariff::from_json(&json).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]
 fn every_example_tariff_compiles() {
-    let dir = events().join("tariffs");
+    let dir = fixtures().join("tariffs");
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("events/tariffs") {
+    for entry in std::fs::read_dir(&dir).expect("fixtures/tariffs") {
         let path = entry.expect("dir entry").path();
         if path.extension().is_some_and(|e| e == "json") {
             load(
@@ -59,7 +62,7 @@ fn every_example_tariff_compiles() {
 
 #[test]
 fn example_quotes() {
-    let json = std::fs::read_to_string(events().join("quotes.json")).expect("events/quotes.json");
+    let json = std::fs::read_to_string(fixtures().join("quotes.json")).expect("fixtures/quotes.json");
     let cases: Vec<Case> = serde_json::from_str(&json).expect("cases parse");
     assert!(cases.len() >= 30);
     let mut failures = Vec::new();
@@ -80,6 +83,21 @@ fn example_quotes() {
                 continue;
             }
         };
+        // Every example is also a fixed case of the engine-equals-reference
+        // property.
+        let r = reference::price(
+            tariff.spec(),
+            stay.entry,
+            stay.exit,
+            c.discount_minutes,
+            c.discount_amount,
+        );
+        if (r.subtotal, r.total) != (q.subtotal, q.total) {
+            failures.push(format!(
+                "{}: the reference prices {r:?}, the engine ({}, {})",
+                c.name, q.subtotal, q.total
+            ));
+        }
         let value = serde_json::to_value(&q).expect("quote serializes");
         let flags: Vec<String> = serde_json::from_value(value["flags"].clone()).expect("flags");
         let caps: Vec<String> = q

@@ -21,13 +21,13 @@ fn parkctl(args: &[&str]) -> Output {
 #[test]
 fn every_example_case_prices_as_expected() {
     let cases: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(root().join("events/quotes.json")).expect("cases"),
+        &std::fs::read_to_string(root().join("fixtures/quotes.json")).expect("cases"),
     )
     .expect("json");
     let mut failures = Vec::new();
     for case in &cases {
         let tariff = format!(
-            "events/tariffs/{}",
+            "fixtures/tariffs/{}",
             case["tariff"].as_str().expect("tariff")
         );
         let minutes = case["discount_minutes"].as_u64().unwrap_or(0).to_string();
@@ -88,7 +88,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 fn bad_input_exits_2_with_one_line_naming_the_problem() {
     let dir = std::env::temp_dir().join(format!("parkctl-quote-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
-    let good = "events/tariffs/t1-night-max.json".to_owned();
+    let good = "fixtures/tariffs/t1-night-max.json".to_owned();
     let t1: Value = serde_json::from_str(&std::fs::read_to_string(root().join(&good)).expect("t1"))
         .expect("json");
     let with = |pointer: &str, value: Value| {
@@ -151,7 +151,7 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
         (
             vec![
                 "--tariff",
-                "events/tariffs/missing.json",
+                "fixtures/tariffs/missing.json",
                 "--entry",
                 entry,
                 "--exit",
