@@ -102,12 +102,15 @@ pub mod calendar;
 pub mod money;
 pub mod plate;
 pub mod pricing;
+pub mod quote;
 pub mod session;
 pub mod tariff;
 
 pub use calendar::{Calendar, DaySet, DayType};
 pub use money::{Currency, Money, Tax};
 pub use plate::{Plate, PlateError};
-pub use pricing::{AppliedCap, CapKind, Discount, Flag, Line, LineKind, PricingError, Quote, Stay};
+pub use quote::{
+    AppliedCap, CapKind, Discount, Flag, Line, LineKind, MAX_STAY_DAYS, PricingError, Quote, Stay,
+};
 pub use session::SessionState;
 pub use tariff::{Tariff, TariffError, TariffSpec};

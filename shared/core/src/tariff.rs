@@ -1,105 +1,18 @@
-//! The posted tariff: its JSON form ([`TariffSpec`], the contract) and the
-//! validated, compiled form ([`Tariff`]) that prices stays.
+//! The validated, compiled tariff ([`Tariff`]) that prices stays, and the
+//! limits a posted tariff must keep. Its JSON form, the contract, is
+//! [`spec`].
 
 use std::sync::Arc;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, Country, DaySet, DayType};
-use crate::money::{Currency, Tax};
+use crate::money::Currency;
 
-/// A tariff exactly as posted, in its JSON form. Field names are a contract.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TariffSpec {
-    pub id: String,
-    pub currency: String,
-    pub time_zone: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holidays: Option<HolidaysSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tax: Option<Tax>,
-    #[serde(default)]
-    pub grace_minutes: u32,
-    #[serde(default)]
-    pub free_minutes: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first: Option<FirstSpec>,
-    #[serde(default)]
-    pub bands: Vec<BandSpec>,
-    #[serde(default)]
-    pub caps: Vec<CapSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flat: Option<FlatSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_stay_hours: Option<u32>,
-}
+pub mod spec;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HolidaysSpec {
-    /// Country whose national holidays apply (`"JP"`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    /// Extra dates (`YYYY-MM-DD`) priced as holidays: closures, O-bon, year end.
-    #[serde(default)]
-    pub extra: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FirstSpec {
-    pub minutes: u32,
-    pub price: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BandSpec {
-    pub days: Vec<String>,
-    pub start: String,
-    pub end: String,
-    pub unit_minutes: u32,
-    pub unit_price: i64,
-    /// Optional label shown on quote lines; defaults to `bands[i]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CapSpec {
-    Window {
-        days: Vec<String>,
-        start: String,
-        end: String,
-        amount: i64,
-    },
-    CalendarDay {
-        days: Vec<String>,
-        amount: i64,
-    },
-    Rolling {
-        hours: u32,
-        amount: i64,
-        #[serde(default = "default_repeat")]
-        repeat: bool,
-    },
-}
-
-fn default_repeat() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlatSpec {
-    pub amount: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period_hours: Option<u32>,
-}
+pub use spec::*;
 
 /// Why a tariff was rejected: the field (a path such as `caps[1].amount`)
 /// and what is wrong with it.
@@ -224,6 +137,7 @@ impl Tariff {
         if spec.id.trim().is_empty() {
             return Err(TariffError::new("id", "must not be empty"));
         }
+        check_limits(&spec)?;
         let currency = Currency::parse(&spec.currency)
             .map_err(|e| TariffError::new("currency", e.to_string()))?;
         let tz = TimeZone::get(&spec.time_zone).map_err(|_| {
@@ -332,6 +246,16 @@ impl Tariff {
         }
         if flat.is_none() {
             for t in DayType::ALL {
+                let n = pieces[t as usize].len();
+                if n > MAX_BANDS_PER_DAY_TYPE {
+                    return Err(TariffError::new(
+                        "bands",
+                        format!(
+                            "{} has {n} bands; at most {MAX_BANDS_PER_DAY_TYPE} are allowed (a band wrapping midnight counts twice)",
+                            t.name()
+                        ),
+                    ));
+                }
                 if t == DayType::Holiday && !has_holidays {
                     // No date can be a holiday: holiday bands are optional.
                     continue;
@@ -472,6 +396,76 @@ impl Tariff {
 /// The largest amount a tariff may name: far above any real price, and
 /// small enough that no stay's sum can overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+/// How complex a tariff may be. Tariffs come from operators through an API
+/// and are priced in small functions, so these bound the work and memory
+/// of the worst quote a valid tariff can ask for (1,000 days of it stays
+/// well under 50 MB and 200 ms; see the `quote` benchmark and the
+/// `limits` test). Real tariffs use a handful of each.
+pub const MAX_BANDS: usize = 192;
+/// Bands in force on one day type, counting a band that wraps past
+/// midnight twice: a change every half hour.
+pub const MAX_BANDS_PER_DAY_TYPE: usize = 48;
+pub const MAX_WINDOW_CAPS: usize = 8;
+pub const MAX_CALENDAR_DAY_CAPS: usize = 4;
+pub const MAX_ROLLING_CAPS: usize = 4;
+/// An operator's extra holiday dates: a year of closures and more.
+pub const MAX_EXTRA_HOLIDAYS: usize = 400;
+/// Characters in an id or a band name.
+pub const MAX_NAME_CHARS: usize = 64;
+
+fn check_limits(spec: &TariffSpec) -> Result<(), TariffError> {
+    let too_many = |field: &str, what: &str, max: usize, got: usize| {
+        if got > max {
+            Err(TariffError::new(
+                field,
+                format!("at most {max} {what} are allowed (got {got})"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    too_many("id", "characters", MAX_NAME_CHARS, spec.id.chars().count())?;
+    too_many("bands", "bands", MAX_BANDS, spec.bands.len())?;
+    for (i, b) in spec.bands.iter().enumerate() {
+        if let Some(name) = &b.name {
+            too_many(
+                &format!("bands[{i}].name"),
+                "characters",
+                MAX_NAME_CHARS,
+                name.chars().count(),
+            )?;
+        }
+    }
+    let count = |f: fn(&CapSpec) -> bool| spec.caps.iter().filter(|c| f(c)).count();
+    too_many(
+        "caps",
+        "window caps",
+        MAX_WINDOW_CAPS,
+        count(|c| matches!(c, CapSpec::Window { .. })),
+    )?;
+    too_many(
+        "caps",
+        "calendar_day caps",
+        MAX_CALENDAR_DAY_CAPS,
+        count(|c| matches!(c, CapSpec::CalendarDay { .. })),
+    )?;
+    too_many(
+        "caps",
+        "rolling caps",
+        MAX_ROLLING_CAPS,
+        count(|c| matches!(c, CapSpec::Rolling { .. })),
+    )?;
+    if let Some(h) = &spec.holidays {
+        too_many(
+            "holidays.extra",
+            "extra dates",
+            MAX_EXTRA_HOLIDAYS,
+            h.extra.len(),
+        )?;
+    }
+    Ok(())
+}
 
 fn non_negative(field: &str, amount: i64) -> Result<(), TariffError> {
     if amount < 0 {

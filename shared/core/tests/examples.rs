@@ -62,7 +62,8 @@ fn every_example_tariff_compiles() {
 
 #[test]
 fn example_quotes() {
-    let json = std::fs::read_to_string(fixtures().join("quotes.json")).expect("fixtures/quotes.json");
+    let json =
+        std::fs::read_to_string(fixtures().join("quotes.json")).expect("fixtures/quotes.json");
     let cases: Vec<Case> = serde_json::from_str(&json).expect("cases parse");
     assert!(cases.len() >= 30);
     let mut failures = Vec::new();

@@ -1,6 +1,13 @@
 //! Property tests: random tariffs and random stays of up to 30 days, in
-//! Asia/Tokyo and America/New_York, priced by the engine and by the naive
+//! Asia/Tokyo, America/New_York and Europe/London (a third of them within
+//! hours of a DST change), priced by the engine and by the naive
 //! minute-by-minute reference in `support/reference.rs`.
+//!
+//! The test command runs them with a fixed seed and 1,000 cases each, so a
+//! run's answer never depends on chance; `scripts/long-tests` runs many
+//! more cases from a random seed it prints (replay one with
+//! `PROPTEST_RNG_SEED`). Failures found are kept as fixed examples in
+//! `fixtures/quotes.json` and in `properties.proptest-regressions`.
 
 #[path = "support/reference.rs"]
 mod reference;
@@ -12,6 +19,25 @@ use parking_core::tariff::{BandSpec, CapSpec, FirstSpec, FlatSpec, HolidaysSpec,
 use parking_core::{Discount, Money, Quote, Stay, Tariff, Tax};
 use proptest::prelude::*;
 use proptest::sample::select;
+use proptest::test_runner::RngSeed;
+
+/// The seed of every run that does not name one in `PROPTEST_RNG_SEED`.
+const FIXED_SEED: u64 = 20_261_128;
+
+/// 1,000 cases from a fixed seed, unless `PROPTEST_CASES` and
+/// `PROPTEST_RNG_SEED` say otherwise.
+fn config() -> ProptestConfig {
+    let env = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    ProptestConfig {
+        cases: env("PROPTEST_CASES").map_or(1000, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+        rng_seed: RngSeed::Fixed(env("PROPTEST_RNG_SEED").unwrap_or(FIXED_SEED)),
+        ..ProptestConfig::default()
+    }
+}
 
 const DAY_NAMES: [&str; 4] = ["weekday", "saturday", "sunday", "holiday"];
 /// Ways the four day types are grouped into tariffs' band sets.
@@ -137,7 +163,11 @@ fn caps() -> impl Strategy<Value = Vec<CapSpec>> {
 }
 
 fn tariff_spec() -> impl Strategy<Value = TariffSpec> {
-    let zone = select(vec![("Asia/Tokyo", "JPY"), ("America/New_York", "USD")]);
+    let zone = select(vec![
+        ("Asia/Tokyo", "JPY"),
+        ("America/New_York", "USD"),
+        ("Europe/London", "GBP"),
+    ]);
     let holidays = proptest::option::of(proptest::option::of(0u32..730).prop_map(|extra| {
         HolidaysSpec {
             country: Some("JP".into()),
@@ -194,21 +224,29 @@ fn tariff_spec() -> impl Strategy<Value = TariffSpec> {
         )
 }
 
-/// 2024-01-01 to 2027-12-31: two DST changes a year in New York, and
-/// every kind of Japanese holiday.
+/// 2024-01-01 to 2027-12-31: two DST changes a year in New York and in
+/// London, and every kind of Japanese holiday.
 fn instant() -> impl Strategy<Value = i64> {
     prop_oneof![
         2 => 1_704_067_200i64..1_830_297_600,
-        // Within a day and a half of a New York DST change.
+        // Within a day and a half of a DST change.
         1 => (select(dst_changes()), -36 * 3600i64..36 * 3600).prop_map(|(t, d)| t + d),
+        // Within a few hours of one, on the minute or the half hour.
+        1 => (select(dst_changes()), -12i64..12, select(vec![0i64, 1, 59, 60, 1799, 1800, 1801]))
+            .prop_map(|(t, h, s)| t + h * 1800 + s),
     ]
 }
 
 fn dst_changes() -> Vec<i64> {
-    let tz = TimeZone::get("America/New_York").expect("zone");
-    tz.following(ts(1_704_067_200))
-        .take(8)
-        .map(|t| t.timestamp().as_second())
+    ["America/New_York", "Europe/London"]
+        .into_iter()
+        .flat_map(|zone| {
+            let tz = TimeZone::get(zone).expect("zone");
+            tz.following(ts(1_704_067_200))
+                .take(8)
+                .map(|t| t.timestamp().as_second())
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -243,7 +281,7 @@ fn quote(t: &Tariff, entry: i64, exit: i64, discount: Discount) -> Quote {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn engine_equals_the_minute_by_minute_reference(

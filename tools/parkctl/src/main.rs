@@ -29,18 +29,26 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Quote(args) => quote::run(&args),
+        Command::Quote(args) => quote::run(&args).and_then(|q| print_json(&q)),
     };
     match result {
-        Ok(out) => {
-            println!("{out}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(UsageError(message)) => {
             eprintln!("parkctl: {message}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Streams a value to stdout as pretty JSON, ending with a newline.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), UsageError> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(|e| UsageError(format!("cannot write the output: {e}")))?;
+    writeln!(out)
+        .and_then(|()| out.flush())
+        .map_err(|e| UsageError(format!("cannot write the output: {e}")))
 }
 
 /// Help and version go to stdout as usual; every other argument error is

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use jiff::Timestamp;
-use parking_core::{Discount, Stay, Tariff};
+use parking_core::tariff::MAX_AMOUNT;
+use parking_core::{Discount, Quote, Stay, Tariff};
 
 use crate::UsageError;
 
@@ -33,7 +34,7 @@ pub struct Args {
         default_value_t = 0,
         allow_negative_numbers = true
     )]
-    discount_amount: u32,
+    discount_amount: u64,
 }
 
 fn time(flag: &str, value: &str) -> Result<Timestamp, UsageError> {
@@ -44,7 +45,8 @@ fn time(flag: &str, value: &str) -> Result<Timestamp, UsageError> {
     })
 }
 
-pub fn run(args: &Args) -> Result<String, UsageError> {
+/// Prices the stay; the caller renders the quote.
+pub fn run(args: &Args) -> Result<Quote, UsageError> {
     let json = std::fs::read_to_string(&args.tariff).map_err(|e| {
         UsageError(format!(
             "--tariff: cannot read {}: {e}",
@@ -58,10 +60,16 @@ pub fn run(args: &Args) -> Result<String, UsageError> {
         exit: time("--exit", &args.exit)?,
         discount: Discount {
             minutes: args.discount_minutes,
-            amount: i64::from(args.discount_amount),
+            amount: i64::try_from(args.discount_amount)
+                .ok()
+                .filter(|a| *a <= MAX_AMOUNT)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "--discount-amount: must be at most {MAX_AMOUNT}, like any tariff amount (got {})",
+                        args.discount_amount
+                    ))
+                })?,
         },
     };
-    let quote = tariff.quote(&stay).map_err(|e| UsageError(e.to_string()))?;
-    serde_json::to_string_pretty(&quote)
-        .map_err(|e| UsageError(format!("cannot render the quote: {e}")))
+    tariff.quote(&stay).map_err(|e| UsageError(e.to_string()))
 }

@@ -147,6 +147,25 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
         })
         .collect();
     // Bad times and options with a good tariff.
+    let too_complex = write(
+        &dir,
+        "too-complex.json",
+        &with(
+            "/caps",
+            Value::Array(
+                (0..9)
+                    .map(|h| {
+                        serde_json::json!({"kind": "window", "days": ["all"],
+                            "start": format!("{:02}:00", h * 2), "end": format!("{:02}:30", h * 2), "amount": 1})
+                    })
+                    .collect(),
+            ),
+        ),
+    );
+    cases.push((
+        vec!["--tariff", &too_complex, "--entry", entry, "--exit", exit],
+        "caps: at most 8 window caps are allowed (got 9)",
+    ));
     cases.extend([
         (
             vec![
@@ -210,6 +229,19 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
                 entry,
                 "--exit",
                 exit,
+                "--discount-amount",
+                "1000000000001",
+            ],
+            "--discount-amount: must be at most 1000000000000, like any tariff amount",
+        ),
+        (
+            vec![
+                "--tariff",
+                &good,
+                "--entry",
+                entry,
+                "--exit",
+                exit,
                 "--discount-minutes",
                 "ten",
             ],
@@ -256,4 +288,34 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn discounts_go_as_high_as_tariff_amounts() {
+    let out = parkctl(&[
+        "quote",
+        "--tariff",
+        "fixtures/tariffs/t1-night-max.json",
+        "--entry",
+        "2026-11-24T09:00:00+09:00",
+        "--exit",
+        "2026-11-24T09:21:00+09:00",
+        "--discount-amount",
+        "5000000000",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (
+            q["subtotal"].as_i64(),
+            q["discount"].as_i64(),
+            q["total"].as_i64()
+        ),
+        (Some(600), Some(600), Some(0))
+    );
 }
