@@ -1,22 +1,27 @@
 //! Helpers shared by the cross-crate and end-to-end tests: a local AWS
-//! endpoint, fresh tables, a request counter, and fixtures.
+//! endpoint, fresh tables, a request counter, a fault-injecting HTTP
+//! client, and fixtures.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
-use jiff::Timestamp;
-use parking_app::*;
 use parking_aws::DynamoStore;
 use parking_aws::dynamo::table::TableDefinition;
-use parking_core::{Plate, SessionState};
 
 /// The variable naming the local AWS endpoint (moto server) the test
 /// command starts.
@@ -31,12 +36,17 @@ pub fn endpoint() -> String {
 }
 
 /// SDK configuration for the local endpoint, with dummy credentials so the
-/// SDK never looks for real ones.
+/// SDK never looks for real ones, and short retry back-offs.
 pub async fn local_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint())
         .region(Region::new("ap-northeast-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "local"))
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(5)),
+        )
         .load()
         .await
 }
@@ -71,20 +81,184 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// A DynamoDB client on the local endpoint, counting its requests.
-pub async fn dynamo_client(counter: Option<RequestCounter>) -> aws_sdk_dynamodb::Client {
+/// A fault the [`FaultyHttp`] client injects for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer as DynamoDB does when a concurrent transaction touched the
+    /// same items: `TransactionCanceledException` with a
+    /// `TransactionConflict` reason. Nothing reaches the store.
+    TransactionConflict,
+    /// Answer 500 without sending the request.
+    ServerError,
+    /// Send the request (the store applies it), then answer 500: a write
+    /// that committed but whose answer was lost.
+    LostResponse,
+}
+
+/// What went over the wire: the operation and the request body.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub operation: String,
+    pub body: String,
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    faults: HashMap<String, VecDeque<Fault>>,
+    /// Answer queries of a secondary index with no items, as an index that
+    /// has not caught up with the base table yet.
+    lagging_index: bool,
+    sent: Vec<Sent>,
+}
+
+/// An HTTP client that wraps the real one and injects faults by operation
+/// (`TransactWriteItems`, `Query`, …), recording every attempt it sees —
+/// including the SDK's own retries.
+#[derive(Debug, Clone)]
+pub struct FaultyHttp {
+    inner: SharedHttpClient,
+    plan: Arc<Mutex<Plan>>,
+}
+
+impl FaultyHttp {
+    fn plan(&self) -> std::sync::MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues faults for the next attempts of an operation.
+    pub fn inject(&self, operation: &str, faults: &[Fault]) {
+        self.plan()
+            .faults
+            .entry(operation.to_owned())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// Makes secondary-index queries return nothing.
+    pub fn lag_index(&self) {
+        self.plan().lagging_index = true;
+    }
+
+    /// Every attempt since the last call.
+    pub fn take(&self) -> Vec<Sent> {
+        std::mem::take(&mut self.plan().sent)
+    }
+}
+
+fn json_response(status: u16, body: &str) -> HttpResponse {
+    let mut r = HttpResponse::new(
+        StatusCode::try_from(status).unwrap_or_else(|_| panic!("status {status}")),
+        SdkBody::from(body.to_owned()),
+    );
+    r.headers_mut()
+        .insert("content-type", "application/x-amz-json-1.0");
+    r
+}
+
+const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
+const SERVER_ERROR: &str =
+    r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected"}"#;
+
+#[derive(Debug)]
+struct FaultyConnector {
+    inner: SharedHttpConnector,
+    plan: Arc<Mutex<Plan>>,
+}
+
+impl HttpConnector for FaultyConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("?")
+            .to_owned();
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        let (fault, lag) = {
+            let mut plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+            plan.sent.push(Sent {
+                operation: operation.clone(),
+                body: body.clone(),
+            });
+            let fault = plan
+                .faults
+                .get_mut(&operation)
+                .and_then(VecDeque::pop_front);
+            let lag = plan.lagging_index && operation == "Query" && body.contains("IndexName");
+            (fault, lag)
+        };
+        if lag {
+            return HttpConnectorFuture::ready(Ok(json_response(
+                200,
+                r#"{"Count":0,"Items":[],"ScannedCount":0}"#,
+            )));
+        }
+        match fault {
+            None => self.inner.call(request),
+            Some(Fault::TransactionConflict) => {
+                HttpConnectorFuture::ready(Ok(json_response(400, CONFLICT)))
+            }
+            Some(Fault::ServerError) => {
+                HttpConnectorFuture::ready(Ok(json_response(500, SERVER_ERROR)))
+            }
+            Some(Fault::LostResponse) => {
+                let sent = self.inner.call(request);
+                HttpConnectorFuture::new(async move {
+                    sent.await?;
+                    Ok(json_response(500, SERVER_ERROR))
+                })
+            }
+        }
+    }
+}
+
+impl HttpClient for FaultyHttp {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(FaultyConnector {
+            inner: self.inner.http_connector(settings, components),
+            plan: Arc::clone(&self.plan),
+        })
+    }
+}
+
+/// A DynamoDB client on the local endpoint, counting its requests, with
+/// faults injected by `faults`.
+pub async fn dynamo_client(
+    counter: Option<RequestCounter>,
+    faults: Option<&FaultyHttp>,
+) -> aws_sdk_dynamodb::Client {
     let sdk = local_sdk_config().await;
     let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk);
     if let Some(c) = counter {
         config = config.interceptor(c);
     }
+    if let Some(f) = faults {
+        config = config.http_client(f.clone());
+    }
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
-/// A store on a new, empty table created from the SAM template's definition.
-pub async fn fresh_dynamo_store(counter: Option<RequestCounter>) -> DynamoStore {
+/// A fault injector around the SDK's own HTTP client (plain HTTP: the
+/// local endpoint is on the loopback address).
+pub async fn faulty_http() -> FaultyHttp {
+    FaultyHttp {
+        inner: aws_smithy_http_client::Builder::new().build_http(),
+        plan: Arc::default(),
+    }
+}
+
+/// A new, empty table created from the SAM template's definition.
+pub async fn fresh_table() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let client = dynamo_client(counter.clone()).await;
+    let client = dynamo_client(None, None).await;
     let name = format!(
         "parking-test-{}-{}",
         std::process::id(),
@@ -94,15 +268,29 @@ pub async fn fresh_dynamo_store(counter: Option<RequestCounter>) -> DynamoStore 
     if let Err(e) = def.create(&client, &name).await {
         panic!("cannot create table {name} at {}: {e:?}", endpoint());
     }
-    if let Some(c) = counter {
-        c.take();
-    }
-    DynamoStore::new(client, name)
+    name
+}
+
+/// A store on a new, empty table.
+pub async fn fresh_dynamo_store(counter: Option<RequestCounter>) -> DynamoStore {
+    let table = fresh_table().await;
+    DynamoStore::new(dynamo_client(counter, None).await, table)
+}
+
+/// A store on a new, empty table whose requests go through `faults`.
+pub async fn faulty_dynamo_store(
+    faults: &FaultyHttp,
+    counter: Option<RequestCounter>,
+) -> DynamoStore {
+    let table = fresh_table().await;
+    DynamoStore::new(dynamo_client(counter, Some(faults)).await, table)
 }
 
 /// Fixtures.
 pub mod fx {
-    use super::*;
+    use jiff::Timestamp;
+    use parking_app::*;
+    use parking_core::{Currency, Money, Plate, SessionState};
 
     pub fn at(s: &str) -> Timestamp {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -112,33 +300,44 @@ pub mod fx {
         Plate::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
-    pub fn lot(id: &str, reservable: u32) -> Lot {
+    /// Any id type from its text.
+    pub fn id<T: std::str::FromStr>(s: &str) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    pub fn yen(minor: i64) -> Money {
+        Money::new(minor, Currency::JPY)
+    }
+
+    pub fn lot(lot_id: &str, reservable: u32) -> Lot {
         Lot {
-            id: id.into(),
-            name: format!("Lot {id}"),
+            id: id(lot_id),
+            name: format!("Lot {lot_id}"),
             time_zone: "Asia/Tokyo".into(),
-            tariff_id: "shinjuku-west-2026-04".into(),
+            tariff_id: id("shinjuku-west-2026-04"),
             capacity: 120,
             reservable,
             slot_minutes: 15,
         }
     }
 
-    pub fn session(id: &str, lot: &str, plate_text: &str) -> Session {
+    pub fn session(session_id: &str, lot: &str, plate_text: &str) -> Session {
         Session {
-            id: id.into(),
-            lot_id: lot.into(),
+            id: id(session_id),
+            lot_id: id(lot),
             plate: plate(plate_text),
             state: SessionState::Open,
             version: 1,
             entry_at: at("2026-11-24T09:00:00+09:00"),
-            entry_gate: "g-in-1".into(),
+            entry_gate: id("g-in-1"),
             exit_at: None,
             exit_gate: None,
             driver_id: None,
             reservation_id: None,
-            amount: None,
-            currency: None,
+            fee: None,
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }
@@ -152,23 +351,46 @@ pub mod fx {
         }
     }
 
-    pub fn event(device: &str, id: &str, at_text: &str) -> EventRef {
+    pub fn event(device: &str, event_id: &str, at_text: &str) -> EventRef {
         EventRef {
-            device_id: device.into(),
-            event_id: id.into(),
+            device_id: id(device),
+            event_id: id(event_id),
             processed_at: at(at_text),
         }
     }
 
-    pub fn reservation(id: &str, lot: &str, start: &str, end: &str) -> Reservation {
+    pub fn reservation(res_id: &str, lot: &str, start: &str, end: &str) -> Reservation {
         Reservation {
-            id: id.into(),
-            lot_id: lot.into(),
-            driver_id: "d-1".into(),
+            id: id(res_id),
+            lot_id: id(lot),
+            driver_id: id("d-1"),
             plate: plate("品川 300 さ 12-34"),
             start: at(start),
             end: at(end),
+            slot_minutes: 15,
             state: ReservationState::Active,
+        }
+    }
+
+    pub fn payment(key: &str, amount: i64) -> Payment {
+        Payment {
+            idempotency_key: id(key),
+            session_id: id("s-1"),
+            amount: yen(amount),
+            method_id: Some(id("pm-1")),
+            status: PaymentStatus::Succeeded,
+            created_at: at("2026-11-24T11:00:00+09:00"),
+        }
+    }
+
+    pub fn bay(bay_id: &str, occupied: bool, boot: u64, seq: u64, at_text: &str) -> Bay {
+        Bay {
+            lot_id: id("lot-b"),
+            id: id(bay_id),
+            occupied,
+            boot,
+            seq,
+            reported_at: at(at_text),
         }
     }
 }

@@ -1,15 +1,20 @@
 //! # parking-app
 //!
-//! Seamless Parking's application layer: the records it keeps, the ports
-//! its use cases run over (the store and the clock), free of any vendor's
-//! types, and the rules every store adapter applies the same way.
+//! Seamless Parking's application layer: the records it keeps, typed ids,
+//! the ports its use cases run over (the store and the clock), free of any
+//! vendor's types, the rules every store adapter applies the same way, and
+//! the use cases themselves, one module per flow. Functions and the command
+//! line call use cases; they never compose store primitives.
 
+pub mod ids;
 pub mod model;
 pub mod ports;
 pub mod rules;
+pub mod usecases;
 
+pub use ids::*;
 pub use model::*;
 pub use ports::{
-    Clock, DriverStore, EventLedger, LotStore, PaymentStore, ReservationStore, SessionStore, Store,
-    StoreError, StoreResult,
+    Clock, DriverStore, EventLedger, FixedClock, LotStore, PaymentStore, Refusal, ReservationStore,
+    SessionStore, Store, StoreError, StoreResult,
 };

@@ -1,30 +1,45 @@
 //! Ports: what the use cases need from the outside world, free of any
 //! vendor's types. Adapters live in `parking-aws`.
+//!
+//! Every write is idempotent for its caller: repeating the very same write
+//! (a retry after a lost answer) reports success, never a conflict or a
+//! duplicate of itself.
 
 use std::future::Future;
 
 use jiff::Timestamp;
 use parking_core::{Plate, SessionState};
 
+use crate::ids::*;
 use crate::model::*;
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a store operation failed.
+///
+/// Messages never carry a plate, a payment token or a key built from one.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{what} not found")]
     NotFound { what: String },
     /// An invariant refused the write; nothing was changed.
-    #[error("conflict: {reason}")]
-    Conflict { reason: String },
+    #[error("refused: {0}")]
+    Conflict(Refusal),
     /// The request itself is unacceptable.
     #[error("invalid: {reason}")]
     Invalid { reason: String },
     /// A stored item cannot be read back.
     #[error("stored item {key} cannot be read: {reason}")]
     Corrupt { key: String, reason: String },
-    /// The store could not be reached or failed; the operation may be retried.
+    /// The store refused the request for a reason retrying cannot cure: a
+    /// validation error, a missing table, access denied.
+    #[error("store rejected the request: {source}")]
+    Rejected {
+        #[source]
+        source: Boxed,
+    },
+    /// The store could not be reached, throttled us or failed; the same
+    /// operation may succeed later.
     #[error("store unavailable: {source}")]
     Unavailable {
         #[source]
@@ -32,15 +47,42 @@ pub enum StoreError {
     },
 }
 
+/// The rule that refused a write. Worded once, here; callers match on the
+/// variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the plate already has an open session in lot {lot_id}")]
+    PlateHasOpenSession { lot_id: LotId },
+    #[error("session {session_id} exists")]
+    SessionExists { session_id: SessionId },
+    #[error("session {session_id} is no longer {state} at version {version}")]
+    StaleSession {
+        session_id: SessionId,
+        state: SessionState,
+        version: u64,
+    },
+    #[error("the plate is registered to another driver")]
+    PlateRegisteredToAnother,
+    #[error("payment method {method_id} belongs to another driver")]
+    PaymentMethodOfAnother { method_id: PaymentMethodId },
+    #[error("reservation {reservation_id} exists")]
+    ReservationExists { reservation_id: ReservationId },
+    #[error("lot {lot_id} is fully reserved in the slot starting {slot_start}")]
+    SlotFull {
+        lot_id: LotId,
+        slot_start: Timestamp,
+    },
+    #[error(
+        "lot {lot_id} changed its reservable capacity or slot length since it was read; read it again"
+    )]
+    LotChanged { lot_id: LotId },
+    #[error("idempotency key {key} already records a payment of another amount, session or method")]
+    PaymentKeyReused { key: IdempotencyKey },
+}
+
 impl StoreError {
     pub fn not_found(what: impl Into<String>) -> Self {
         StoreError::NotFound { what: what.into() }
-    }
-
-    pub fn conflict(reason: impl Into<String>) -> Self {
-        StoreError::Conflict {
-            reason: reason.into(),
-        }
     }
 
     pub fn invalid(reason: impl Into<String>) -> Self {
@@ -49,9 +91,25 @@ impl StoreError {
         }
     }
 
-    /// Whether retrying the same operation later may succeed.
+    /// Whether retrying the same operation later may succeed. A message
+    /// whose processing failed with any other error is poison: retrying it
+    /// forever changes nothing.
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable { .. })
+    }
+
+    /// The rule that refused the write, if one did.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            StoreError::Conflict(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> Self {
+        StoreError::Conflict(r)
     }
 }
 
@@ -60,32 +118,34 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Lots, their gates, devices and bays.
 pub trait LotStore: Send + Sync {
     fn put_lot(&self, lot: &Lot) -> impl Future<Output = StoreResult<()>> + Send;
-    fn get_lot(&self, lot_id: &str) -> impl Future<Output = StoreResult<Lot>> + Send;
+    fn get_lot(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Lot>> + Send;
     fn put_gate(&self, gate: &Gate) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_gate(
         &self,
-        lot_id: &str,
-        gate_id: &str,
+        lot_id: &LotId,
+        gate_id: &GateId,
     ) -> impl Future<Output = StoreResult<Gate>> + Send;
     fn put_device(&self, device: &Device) -> impl Future<Output = StoreResult<()>> + Send;
-    fn get_device(&self, device_id: &str) -> impl Future<Output = StoreResult<Device>> + Send;
-    /// Records a sensor reading unless the bay holds one with the same or a
-    /// newer sequence number.
+    fn get_device(&self, device_id: &DeviceId) -> impl Future<Output = StoreResult<Device>> + Send;
+    /// Records a sensor reading unless the bay holds a newer one (see
+    /// [`crate::rules::bay_reading_replaces`]).
     fn record_bay(
         &self,
         bay: &Bay,
         cause: Option<&EventRef>,
     ) -> impl Future<Output = StoreResult<BayOutcome>> + Send;
     /// Every bay of a lot, in bay id order.
-    fn bays(&self, lot_id: &str) -> impl Future<Output = StoreResult<Vec<Bay>>> + Send;
+    fn bays(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Bay>>> + Send;
 }
 
 /// Drivers, the plates registered to them and their payment methods.
 pub trait DriverStore: Send + Sync {
     fn put_driver(&self, driver: &Driver) -> impl Future<Output = StoreResult<()>> + Send;
-    fn get_driver(&self, driver_id: &str) -> impl Future<Output = StoreResult<Driver>> + Send;
-    /// Registers a plate to a driver; `Conflict` when another driver holds
-    /// it. Registering it again to the same driver is a no-op.
+    fn get_driver(&self, driver_id: &DriverId) -> impl Future<Output = StoreResult<Driver>> + Send;
+    /// Registers a plate to a driver; refused with
+    /// [`Refusal::PlateRegisteredToAnother`] when another driver holds it.
+    /// Registering it again to the same driver keeps the first
+    /// registration and succeeds.
     fn register_plate(
         &self,
         registration: &PlateRegistration,
@@ -94,59 +154,59 @@ pub trait DriverStore: Send + Sync {
     fn unregister_plate(
         &self,
         plate: &Plate,
-        driver_id: &str,
+        driver_id: &DriverId,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Who a plate is registered to, if anyone. One read.
     fn plate_owner(
         &self,
         plate: &Plate,
     ) -> impl Future<Output = StoreResult<Option<PlateRegistration>>> + Send;
-    /// The plates of a driver.
+    /// The plates of a driver, read-after-write consistent.
     fn driver_plates(
         &self,
-        driver_id: &str,
+        driver_id: &DriverId,
     ) -> impl Future<Output = StoreResult<Vec<PlateRegistration>>> + Send;
-    /// Adds a payment method; `Conflict` when it belongs to another driver.
+    /// Adds a payment method; refused when it belongs to another driver.
     fn add_payment_method(
         &self,
         method: &PaymentMethod,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     fn payment_methods(
         &self,
-        driver_id: &str,
+        driver_id: &DriverId,
     ) -> impl Future<Output = StoreResult<Vec<PaymentMethod>>> + Send;
 }
 
 /// Reservations, never more per time slot than a lot's reservable capacity.
 pub trait ReservationStore: Send + Sync {
-    /// Takes every slot the reservation spans, or none (`Conflict` when a
-    /// slot is full).
+    /// Takes every slot the reservation spans, or none. `lot` is the lot as
+    /// the caller read it: the write is refused with
+    /// [`Refusal::LotChanged`] when the stored lot's reservable capacity or
+    /// slot length differ, and with [`Refusal::SlotFull`] when a slot is
+    /// full. `reservation.slot_minutes` must be the lot's.
     fn reserve(
         &self,
         reservation: &Reservation,
         lot: &Lot,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Cancels an active reservation and frees its slots.
+    /// Cancels a reservation and frees exactly the slots it took; a
+    /// cancelled one is returned as it is.
     fn cancel_reservation(
         &self,
-        reservation_id: &str,
-        lot: &Lot,
+        reservation_id: &ReservationId,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
     fn get_reservation(
         &self,
-        reservation_id: &str,
+        reservation_id: &ReservationId,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
-    /// Reservations held in one slot of a lot.
-    fn slot_count(
-        &self,
-        lot: &Lot,
-        slot_start: Timestamp,
-    ) -> impl Future<Output = StoreResult<u32>> + Send;
+    /// Reservations held in the lot's slot that contains `at`.
+    fn slot_count(&self, lot: &Lot, at: Timestamp)
+    -> impl Future<Output = StoreResult<u32>> + Send;
 }
 
 /// Parking sessions.
 pub trait SessionStore: Send + Sync {
-    /// Opens a session (state `open`, version 1): `Conflict` when the plate
+    /// Opens a session (state `open`, version 1): refused when the plate
     /// already holds an open session in the lot. One atomic write with the
     /// event ledger.
     fn open_session(
@@ -157,31 +217,49 @@ pub trait SessionStore: Send + Sync {
     /// The plate's open session in a lot, if any. One read.
     fn open_session_for(
         &self,
-        lot_id: &str,
+        lot_id: &LotId,
         plate: &Plate,
     ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
-    fn get_session(&self, session_id: &str) -> impl Future<Output = StoreResult<Session>> + Send;
+    fn get_session(
+        &self,
+        session_id: &SessionId,
+    ) -> impl Future<Output = StoreResult<Session>> + Send;
     /// Replaces a session whose stored state and version are `expected`;
-    /// `next.version` must be one more. A stale writer gets `Conflict`.
+    /// `next.version` must be one more and its identity (id, lot, plate,
+    /// entry) the stored one's. A stale writer is refused.
     fn update_session(
         &self,
         expected: (SessionState, u64),
         next: &Session,
         cause: Option<&EventRef>,
     ) -> impl Future<Output = StoreResult<Applied>> + Send;
+    /// Corrects a session's plate: `current` is the session as the caller
+    /// read it; the stored one must still be at its state and version. The
+    /// result is `current` with the new plate, the next version and
+    /// `updated_at = at`; an open session moves its hold to the new plate
+    /// in the same write (refused when that plate has an open session).
+    fn correct_plate(
+        &self,
+        current: &Session,
+        plate: &Plate,
+        at: Timestamp,
+        cause: Option<&EventRef>,
+    ) -> impl Future<Output = StoreResult<Applied>> + Send;
 }
 
 /// Payments, idempotent by key.
 pub trait PaymentStore: Send + Sync {
-    /// Records a payment; recording the same key again changes nothing and
-    /// returns the first record.
+    /// Records a payment. Recording the same key again for the same
+    /// session, amount and method changes nothing and returns the first
+    /// record; for anything else it is refused with
+    /// [`Refusal::PaymentKeyReused`].
     fn record_payment(
         &self,
         payment: &Payment,
     ) -> impl Future<Output = StoreResult<Payment>> + Send;
     fn get_payment(
         &self,
-        idempotency_key: &str,
+        idempotency_key: &IdempotencyKey,
     ) -> impl Future<Output = StoreResult<Payment>> + Send;
 }
 
@@ -189,10 +267,12 @@ pub trait PaymentStore: Send + Sync {
 pub trait EventLedger: Send + Sync {
     /// Records an event that changes no other state.
     fn record_event(&self, event: &EventRef) -> impl Future<Output = StoreResult<Applied>> + Send;
+    /// Whether the event is remembered at `now` (see
+    /// [`crate::rules::ledger_entry_live`]).
     fn is_processed(
         &self,
-        device_id: &str,
-        event_id: &str,
+        device_id: &DeviceId,
+        event_id: &EventId,
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
@@ -211,4 +291,15 @@ impl<T> Store for T where
 /// The time now. Use cases never read the system clock themselves.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
+}
+
+/// A clock that always says the same time: for tests, replays and
+/// simulations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
 }

@@ -1,19 +1,74 @@
-//! Rules every store adapter applies the same way.
+//! Rules every store adapter applies the same way, written once: the checks
+//! made before a write, and the conditions a write is guarded by.
 
 use jiff::{SignedDuration, Timestamp};
+use parking_core::{Plate, SessionState};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-use crate::model::{Lot, Reservation, Session};
-use crate::ports::StoreError;
+use crate::model::{Bay, EventRef, Lot, Payment, Reservation, Session};
+use crate::ports::{Refusal, StoreError};
 
 /// The most time slots one reservation may span: an atomic write takes one
-/// item per slot plus the reservation, and DynamoDB transactions hold 100.
+/// item per slot plus the reservation and the lot, and DynamoDB
+/// transactions hold 100.
 pub const MAX_SLOTS: usize = 96;
 
 /// How long processed device events are remembered by default.
 pub const DEFAULT_EVENT_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
 
-/// The starts (seconds since the epoch) of the lot's time slots that a
-/// reservation overlaps.
+/// A bay reading taken this long after the stored one replaces it whatever
+/// its sequence number: a sensor that restarted without a boot epoch and
+/// counts from 0 again is believed again after this gap.
+pub const SENSOR_RESTART_GAP: SignedDuration = SignedDuration::from_mins(5);
+
+fn slot_secs(minutes: u32) -> i64 {
+    i64::from(minutes.max(1)) * 60
+}
+
+fn to_ts(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).unwrap_or_default()
+}
+
+/// The slot starts (seconds since the epoch) a reservation spans on its
+/// own slot grid, `reservation.slot_minutes`.
+///
+/// # Errors
+///
+/// `Invalid` for an empty or too long reservation or a zero slot length.
+pub fn slots_of(reservation: &Reservation) -> Result<Vec<i64>, StoreError> {
+    if reservation.slot_minutes == 0 {
+        return Err(StoreError::invalid(format!(
+            "reservation {}: slot_minutes must be at least 1",
+            reservation.id
+        )));
+    }
+    if reservation.end <= reservation.start {
+        return Err(StoreError::invalid(format!(
+            "reservation {}: end must be after start",
+            reservation.id
+        )));
+    }
+    let len = slot_secs(reservation.slot_minutes);
+    let first = reservation.start.as_second().div_euclid(len);
+    let last = (reservation.end.as_second() + len - 1).div_euclid(len);
+    let count = usize::try_from(last - first).unwrap_or(usize::MAX);
+    if count > MAX_SLOTS {
+        return Err(StoreError::invalid(format!(
+            "reservation {}: a reservation may span at most {MAX_SLOTS} slots of {} minutes",
+            reservation.id, reservation.slot_minutes
+        )));
+    }
+    Ok((first..last).map(|s| s * len).collect())
+}
+
+/// Checks a new reservation against the lot the caller read, and returns
+/// the slots it takes. A lot with `reservable == 0` has every slot full.
+///
+/// # Errors
+///
+/// `Invalid` when the reservation is for another lot, on another slot grid
+/// or malformed; [`Refusal::SlotFull`] when the lot takes no reservations.
 pub fn reservation_slots(lot: &Lot, reservation: &Reservation) -> Result<Vec<i64>, StoreError> {
     if reservation.lot_id != lot.id {
         return Err(StoreError::invalid(format!(
@@ -21,39 +76,47 @@ pub fn reservation_slots(lot: &Lot, reservation: &Reservation) -> Result<Vec<i64
             reservation.id, reservation.lot_id, lot.id
         )));
     }
-    if lot.slot_minutes == 0 {
+    if reservation.slot_minutes != lot.slot_minutes {
         return Err(StoreError::invalid(format!(
-            "lot {} has slot_minutes 0",
-            lot.id
+            "reservation {}: slot_minutes {} is not the lot's {}",
+            reservation.id, reservation.slot_minutes, lot.slot_minutes
         )));
     }
-    if reservation.end <= reservation.start {
-        return Err(StoreError::invalid(
-            "reservation end must be after its start",
-        ));
+    let slots = slots_of(reservation)?;
+    if lot.reservable == 0 {
+        return Err(Refusal::SlotFull {
+            lot_id: lot.id.clone(),
+            slot_start: to_ts(slots.first().copied().unwrap_or_default()),
+        }
+        .into());
     }
-    let len = i64::from(lot.slot_minutes) * 60;
-    let first = reservation.start.as_second().div_euclid(len);
-    let last = (reservation.end.as_second() + len - 1).div_euclid(len);
-    let count = usize::try_from(last - first).unwrap_or(usize::MAX);
-    if count > MAX_SLOTS {
-        return Err(StoreError::invalid(format!(
-            "a reservation may span at most {MAX_SLOTS} slots of {} minutes",
-            lot.slot_minutes
-        )));
-    }
-    Ok((first..last).map(|s| s * len).collect())
+    Ok(slots)
 }
 
-/// The start of the slot containing `t`.
+/// A refusal for a full slot.
+pub fn slot_full(lot: &Lot, slot_start: i64) -> StoreError {
+    Refusal::SlotFull {
+        lot_id: lot.id.clone(),
+        slot_start: to_ts(slot_start),
+    }
+    .into()
+}
+
+/// The start of the lot's slot containing `t`.
 pub fn slot_start(lot: &Lot, t: Timestamp) -> i64 {
-    let len = i64::from(lot.slot_minutes.max(1)) * 60;
+    let len = slot_secs(lot.slot_minutes);
     t.as_second().div_euclid(len) * len
+}
+
+/// Whether the stored lot still has the reservable capacity and slot
+/// length the caller read.
+pub fn same_reservation_terms(stored: &Lot, read: &Lot) -> bool {
+    (stored.reservable, stored.slot_minutes) == (read.reservable, read.slot_minutes)
 }
 
 /// Checks a session replacement: a legal state change with the next version.
 pub fn check_session_update(
-    expected: (parking_core::SessionState, u64),
+    expected: (SessionState, u64),
     next: &Session,
 ) -> Result<(), StoreError> {
     let (state, version) = expected;
@@ -74,9 +137,41 @@ pub fn check_session_update(
     Ok(())
 }
 
+/// Checks that a replacement keeps the stored session's identity.
+pub fn check_identity(stored: &Session, next: &Session) -> Result<(), StoreError> {
+    let changed = if stored.lot_id != next.lot_id {
+        Some("lot_id")
+    } else if stored.plate != next.plate {
+        Some("plate")
+    } else if stored.entry_at != next.entry_at {
+        Some("entry_at")
+    } else if stored.entry_gate != next.entry_gate {
+        Some("entry_gate")
+    } else {
+        None
+    };
+    match changed {
+        None => Ok(()),
+        Some(field) => Err(StoreError::invalid(format!(
+            "session {}: {field} cannot change (a misread plate is corrected with correct_plate)",
+            next.id
+        ))),
+    }
+}
+
+/// A refusal for a writer that read an older session.
+pub fn stale_session(next: &Session, (state, version): (SessionState, u64)) -> StoreError {
+    Refusal::StaleSession {
+        session_id: next.id.clone(),
+        state,
+        version,
+    }
+    .into()
+}
+
 /// Checks a session about to be opened.
 pub fn check_new_session(session: &Session) -> Result<(), StoreError> {
-    if session.state != parking_core::SessionState::Open || session.version != 1 {
+    if session.state != SessionState::Open || session.version != 1 {
         return Err(StoreError::invalid(format!(
             "session {} must open in state open with version 1",
             session.id
@@ -85,55 +180,90 @@ pub fn check_new_session(session: &Session) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The errors both store adapters report, worded once.
-pub mod refusals {
-    use jiff::Timestamp;
-    use parking_core::{Plate, SessionState};
+/// The session `current` becomes when its plate is corrected.
+///
+/// # Errors
+///
+/// `Invalid` when the plate is unchanged.
+pub fn corrected(current: &Session, plate: &Plate, at: Timestamp) -> Result<Session, StoreError> {
+    if &current.plate == plate {
+        return Err(StoreError::invalid(format!(
+            "session {}: the plate is already the corrected one",
+            current.id
+        )));
+    }
+    Ok(Session {
+        plate: plate.clone(),
+        version: current.version + 1,
+        updated_at: at,
+        ..current.clone()
+    })
+}
 
-    use crate::ports::StoreError;
+/// Whether a payment recorded under the same idempotency key is the same
+/// payment: the same session, amount and method. Status and time may
+/// differ; the first record is kept.
+pub fn same_payment(stored: &Payment, new: &Payment) -> bool {
+    (&stored.session_id, stored.amount, &stored.method_id)
+        == (&new.session_id, new.amount, &new.method_id)
+}
 
-    pub fn plate_has_open_session(lot_id: &str, plate: &Plate) -> StoreError {
-        StoreError::conflict(format!(
-            "plate {} already has an open session in lot {lot_id}",
-            plate.key()
-        ))
+/// Whether a bay reading replaces the stored one: a later boot epoch; the
+/// same boot and a higher sequence number; or a reading taken more than
+/// [`SENSOR_RESTART_GAP`] after the stored one (a sensor that restarted
+/// without an epoch and counts from 0 again). Out-of-order and repeated
+/// deliveries never win.
+pub fn bay_reading_replaces(stored: &Bay, new: &Bay) -> bool {
+    (new.boot, new.seq) > (stored.boot, stored.seq)
+        || new.reported_at.as_second()
+            > stored.reported_at.as_second() + SENSOR_RESTART_GAP.as_secs()
+}
+
+/// When a ledger entry for `event` expires (seconds since the epoch).
+pub fn ledger_expiry(event: &EventRef, retention: SignedDuration) -> i64 {
+    event.processed_at.as_second() + retention.as_secs()
+}
+
+/// Whether a ledger entry expiring at `expires_at` still holds at `now`:
+/// it does strictly before its expiry, and not from that second on.
+pub fn ledger_entry_live(expires_at: i64, now: Timestamp) -> bool {
+    now.as_second() < expires_at
+}
+
+/// A deterministic token for one logical write: the same operation with
+/// the same arguments always gets the same token, and anything else a
+/// different one. Stores keep it with the event a write consumes (and
+/// DynamoDB receives it as the transaction's `ClientRequestToken`), so a
+/// retry of a write that already took effect is recognised as the caller's
+/// own success.
+pub fn write_token(operation: &str, arguments: &impl Serialize) -> String {
+    let mut hash = Sha256::new();
+    hash.update(operation.as_bytes());
+    hash.update([0]);
+    // Records serialize deterministically (fields in declaration order).
+    hash.update(serde_json::to_vec(arguments).unwrap_or_default());
+    let digest = hash.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_tokens_are_deterministic_and_fit_a_client_request_token() {
+        let a = write_token("open_session", &("s-1", 1));
+        assert_eq!(a, write_token("open_session", &("s-1", 1)));
+        assert_ne!(a, write_token("open_session", &("s-1", 2)));
+        assert_ne!(a, write_token("update_session", &("s-1", 1)));
+        assert_eq!(a.len(), 32);
     }
 
-    pub fn session_exists(session_id: &str) -> StoreError {
-        StoreError::conflict(format!("session {session_id} exists"))
-    }
-
-    pub fn stale_session(session_id: &str, (state, version): (SessionState, u64)) -> StoreError {
-        StoreError::conflict(format!(
-            "session {session_id} is no longer {state} at version {version}"
-        ))
-    }
-
-    pub fn plate_registered_to_another(plate: &Plate) -> StoreError {
-        StoreError::conflict(format!(
-            "plate {} is registered to another driver",
-            plate.key()
-        ))
-    }
-
-    pub fn method_of_another(method_id: &str) -> StoreError {
-        StoreError::conflict(format!(
-            "payment method {method_id} belongs to another driver"
-        ))
-    }
-
-    pub fn reservation_exists(reservation_id: &str) -> StoreError {
-        StoreError::conflict(format!("reservation {reservation_id} exists"))
-    }
-
-    pub fn reservation_not_active(reservation_id: &str) -> StoreError {
-        StoreError::conflict(format!("reservation {reservation_id} is not active"))
-    }
-
-    pub fn slot_full(lot_id: &str, slot_start: i64) -> StoreError {
-        StoreError::conflict(format!(
-            "lot {lot_id} is fully reserved in the slot starting {}",
-            Timestamp::from_second(slot_start).unwrap_or_default()
-        ))
+    #[test]
+    fn a_ledger_entry_expires_at_its_expiry_second() {
+        let t = |s: i64| Timestamp::from_second(s).unwrap_or_default();
+        assert!(ledger_entry_live(100, t(99)));
+        assert!(!ledger_entry_live(100, t(100)));
+        assert!(!ledger_entry_live(100, t(101)));
     }
 }

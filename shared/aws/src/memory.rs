@@ -1,50 +1,82 @@
 //! The in-memory store: the embedded default for local runs and the fast
-//! twin for handler tests. It keeps every invariant the DynamoDB store
-//! keeps, each operation atomic under one lock; the conformance suite runs
-//! against both.
+//! twin for handler and use-case tests. It keeps every invariant the
+//! DynamoDB store keeps, with the same rules (`parking_app::rules`) in the
+//! same order, each operation atomic under one lock; the conformance suite
+//! runs against both. It needs no AWS SDK: build this crate with
+//! `default-features = false` to get it alone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
+use parking_app::ids::*;
 use parking_app::ports::*;
-use parking_app::rules::refusals::*;
-use parking_app::rules::{
-    DEFAULT_EVENT_RETENTION, check_new_session, check_session_update, reservation_slots, slot_start,
-};
+use parking_app::rules::{self, DEFAULT_EVENT_RETENTION};
 use parking_app::*;
 use parking_core::{Plate, SessionState};
 
+/// A processed event: when it is forgotten, and the token of the write
+/// that consumed it.
+#[derive(Clone)]
+struct LedgerEntry {
+    expires_at: i64,
+    token: String,
+}
+
 #[derive(Default)]
 struct State {
-    lots: HashMap<String, Lot>,
-    gates: HashMap<(String, String), Gate>,
-    devices: HashMap<String, Device>,
-    bays: BTreeMap<(String, String), Bay>,
-    drivers: HashMap<String, Driver>,
+    lots: HashMap<LotId, Lot>,
+    gates: HashMap<(LotId, GateId), Gate>,
+    devices: HashMap<DeviceId, Device>,
+    bays: BTreeMap<(LotId, BayId), Bay>,
+    drivers: HashMap<DriverId, Driver>,
     plates: HashMap<String, PlateRegistration>,
-    methods: BTreeMap<String, PaymentMethod>,
-    slots: HashMap<(String, i64), u32>,
-    reservations: HashMap<String, Reservation>,
-    sessions: HashMap<String, Session>,
+    methods: BTreeMap<PaymentMethodId, PaymentMethod>,
+    /// (lot, slot minutes, slot start) → reservations held.
+    slots: HashMap<(LotId, u32, i64), u32>,
+    reservations: HashMap<ReservationId, Reservation>,
+    sessions: HashMap<SessionId, Session>,
     /// (lot, plate key) → session id, for sessions that hold their plate.
-    open: HashMap<(String, String), String>,
-    payments: HashMap<String, Payment>,
-    /// (device, event) → expiry, seconds since the epoch.
-    ledger: HashMap<(String, String), i64>,
+    open: HashMap<(LotId, String), SessionId>,
+    payments: HashMap<IdempotencyKey, Payment>,
+    ledger: HashMap<(DeviceId, EventId), LedgerEntry>,
+}
+
+/// What the ledger says of a write's event.
+enum Seen {
+    /// Not processed (or forgotten): go ahead.
+    New,
+    /// Consumed by this very write before: report success, change nothing.
+    Mine,
+    /// Consumed by another write.
+    Duplicate,
 }
 
 impl State {
-    fn seen(&self, e: &EventRef) -> bool {
-        self.ledger
-            .get(&(e.device_id.clone(), e.event_id.clone()))
-            .is_some_and(|&expires| expires > e.processed_at.as_second())
+    fn seen(&self, cause: Option<&EventRef>, token: &str) -> Seen {
+        let Some(e) = cause else { return Seen::New };
+        match self.ledger.get(&(e.device_id.clone(), e.event_id.clone())) {
+            Some(entry) if rules::ledger_entry_live(entry.expires_at, e.processed_at) => {
+                if entry.token == token {
+                    Seen::Mine
+                } else {
+                    Seen::Duplicate
+                }
+            }
+            _ => Seen::New,
+        }
     }
 
-    fn remember(&mut self, e: &EventRef, retention: SignedDuration) {
-        let expires = e.processed_at.as_second() + retention.as_secs();
-        self.ledger
-            .insert((e.device_id.clone(), e.event_id.clone()), expires);
+    fn remember(&mut self, cause: Option<&EventRef>, token: &str, retention: SignedDuration) {
+        if let Some(e) = cause {
+            self.ledger.insert(
+                (e.device_id.clone(), e.event_id.clone()),
+                LedgerEntry {
+                    expires_at: rules::ledger_expiry(e, retention),
+                    token: token.to_owned(),
+                },
+            );
+        }
     }
 }
 
@@ -88,7 +120,7 @@ impl LotStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_lot(&self, lot_id: &str) -> StoreResult<Lot> {
+    async fn get_lot(&self, lot_id: &LotId) -> StoreResult<Lot> {
         found(self.state().lots.get(lot_id), || format!("lot {lot_id}"))
     }
 
@@ -99,11 +131,9 @@ impl LotStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_gate(&self, lot_id: &str, gate_id: &str) -> StoreResult<Gate> {
+    async fn get_gate(&self, lot_id: &LotId, gate_id: &GateId) -> StoreResult<Gate> {
         found(
-            self.state()
-                .gates
-                .get(&(lot_id.to_owned(), gate_id.to_owned())),
+            self.state().gates.get(&(lot_id.clone(), gate_id.clone())),
             || format!("gate {gate_id} of lot {lot_id}"),
         )
     }
@@ -115,34 +145,38 @@ impl LotStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_device(&self, device_id: &str) -> StoreResult<Device> {
+    async fn get_device(&self, device_id: &DeviceId) -> StoreResult<Device> {
         found(self.state().devices.get(device_id), || {
             format!("device {device_id}")
         })
     }
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
+        let token = rules::write_token("record_bay", &(bay, cause));
         let mut s = self.state();
-        if cause.is_some_and(|e| s.seen(e)) {
-            return Ok(BayOutcome::Duplicate);
+        match s.seen(cause, &token) {
+            Seen::Duplicate => return Ok(BayOutcome::Duplicate),
+            Seen::Mine => return Ok(BayOutcome::Updated),
+            Seen::New => {}
         }
         let key = (bay.lot_id.clone(), bay.id.clone());
-        if s.bays.get(&key).is_some_and(|old| old.seq >= bay.seq) {
+        if s.bays
+            .get(&key)
+            .is_some_and(|old| !rules::bay_reading_replaces(old, bay))
+        {
             return Ok(BayOutcome::Stale);
         }
         s.bays.insert(key, bay.clone());
-        if let Some(e) = cause {
-            s.remember(e, self.retention);
-        }
+        s.remember(cause, &token, self.retention);
         Ok(BayOutcome::Updated)
     }
 
-    async fn bays(&self, lot_id: &str) -> StoreResult<Vec<Bay>> {
+    async fn bays(&self, lot_id: &LotId) -> StoreResult<Vec<Bay>> {
         Ok(self
             .state()
             .bays
-            .range((lot_id.to_owned(), String::new())..)
-            .take_while(|((lot, _), _)| lot == lot_id)
+            .iter()
+            .filter(|((lot, _), _)| lot == lot_id)
             .map(|(_, b)| b.clone())
             .collect())
     }
@@ -156,7 +190,7 @@ impl DriverStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_driver(&self, driver_id: &str) -> StoreResult<Driver> {
+    async fn get_driver(&self, driver_id: &DriverId) -> StoreResult<Driver> {
         found(self.state().drivers.get(driver_id), || {
             format!("driver {driver_id}")
         })
@@ -167,7 +201,7 @@ impl DriverStore for MemoryStore {
         let key = registration.plate.key();
         match s.plates.get(&key) {
             Some(held) if held.driver_id == registration.driver_id => Ok(()),
-            Some(_) => Err(plate_registered_to_another(&registration.plate)),
+            Some(_) => Err(Refusal::PlateRegisteredToAnother.into()),
             None => {
                 s.plates.insert(key, registration.clone());
                 Ok(())
@@ -175,12 +209,14 @@ impl DriverStore for MemoryStore {
         }
     }
 
-    async fn unregister_plate(&self, plate: &Plate, driver_id: &str) -> StoreResult<()> {
+    async fn unregister_plate(&self, plate: &Plate, driver_id: &DriverId) -> StoreResult<()> {
         let mut s = self.state();
         let key = plate.key();
         match s.plates.get(&key) {
-            None => Err(StoreError::not_found(format!("plate {key}"))),
-            Some(held) if held.driver_id != driver_id => Err(plate_registered_to_another(plate)),
+            None => Err(StoreError::not_found("plate registration")),
+            Some(held) if &held.driver_id != driver_id => {
+                Err(Refusal::PlateRegisteredToAnother.into())
+            }
             Some(_) => {
                 s.plates.remove(&key);
                 Ok(())
@@ -192,12 +228,12 @@ impl DriverStore for MemoryStore {
         Ok(self.state().plates.get(&plate.key()).cloned())
     }
 
-    async fn driver_plates(&self, driver_id: &str) -> StoreResult<Vec<PlateRegistration>> {
+    async fn driver_plates(&self, driver_id: &DriverId) -> StoreResult<Vec<PlateRegistration>> {
         let mut v: Vec<PlateRegistration> = self
             .state()
             .plates
             .values()
-            .filter(|p| p.driver_id == driver_id)
+            .filter(|p| &p.driver_id == driver_id)
             .cloned()
             .collect();
         v.sort_by_key(|p| p.plate.key());
@@ -209,18 +245,21 @@ impl DriverStore for MemoryStore {
         if let Some(held) = s.methods.get(&method.id)
             && held.driver_id != method.driver_id
         {
-            return Err(method_of_another(&method.id));
+            return Err(Refusal::PaymentMethodOfAnother {
+                method_id: method.id.clone(),
+            }
+            .into());
         }
         s.methods.insert(method.id.clone(), method.clone());
         Ok(())
     }
 
-    async fn payment_methods(&self, driver_id: &str) -> StoreResult<Vec<PaymentMethod>> {
+    async fn payment_methods(&self, driver_id: &DriverId) -> StoreResult<Vec<PaymentMethod>> {
         Ok(self
             .state()
             .methods
             .values()
-            .filter(|m| m.driver_id == driver_id)
+            .filter(|m| &m.driver_id == driver_id)
             .cloned()
             .collect())
     }
@@ -228,39 +267,55 @@ impl DriverStore for MemoryStore {
 
 impl ReservationStore for MemoryStore {
     async fn reserve(&self, reservation: &Reservation, lot: &Lot) -> StoreResult<()> {
-        let slots = reservation_slots(lot, reservation)?;
+        let slots = rules::reservation_slots(lot, reservation)?;
         let mut s = self.state();
-        if s.reservations.contains_key(&reservation.id) {
-            return Err(reservation_exists(&reservation.id));
+        let stored = found(s.lots.get(&lot.id), || format!("lot {}", lot.id))?;
+        if !rules::same_reservation_terms(&stored, lot) {
+            return Err(Refusal::LotChanged {
+                lot_id: lot.id.clone(),
+            }
+            .into());
+        }
+        if let Some(held) = s.reservations.get(&reservation.id) {
+            return if held == reservation {
+                Ok(())
+            } else {
+                Err(Refusal::ReservationExists {
+                    reservation_id: reservation.id.clone(),
+                }
+                .into())
+            };
         }
         for &slot in &slots {
-            if s.slots.get(&(lot.id.clone(), slot)).copied().unwrap_or(0) >= lot.reservable {
-                return Err(slot_full(&lot.id, slot));
+            let taken = s
+                .slots
+                .get(&(lot.id.clone(), lot.slot_minutes, slot))
+                .copied()
+                .unwrap_or(0);
+            if taken >= lot.reservable {
+                return Err(rules::slot_full(lot, slot));
             }
         }
         for slot in slots {
-            *s.slots.entry((lot.id.clone(), slot)).or_default() += 1;
+            *s.slots
+                .entry((lot.id.clone(), lot.slot_minutes, slot))
+                .or_default() += 1;
         }
         s.reservations
             .insert(reservation.id.clone(), reservation.clone());
         Ok(())
     }
 
-    async fn cancel_reservation(
-        &self,
-        reservation_id: &str,
-        lot: &Lot,
-    ) -> StoreResult<Reservation> {
+    async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
         let mut s = self.state();
         let mut r = found(s.reservations.get(reservation_id), || {
             format!("reservation {reservation_id}")
         })?;
-        if r.state != ReservationState::Active {
-            return Err(reservation_not_active(reservation_id));
+        if r.state == ReservationState::Cancelled {
+            return Ok(r);
         }
-        let slots = reservation_slots(lot, &r)?;
-        for slot in slots {
-            if let Some(n) = s.slots.get_mut(&(lot.id.clone(), slot)) {
+        for slot in rules::slots_of(&r)? {
+            if let Some(n) = s.slots.get_mut(&(r.lot_id.clone(), r.slot_minutes, slot)) {
                 *n = n.saturating_sub(1);
             }
         }
@@ -269,18 +324,18 @@ impl ReservationStore for MemoryStore {
         Ok(r)
     }
 
-    async fn get_reservation(&self, reservation_id: &str) -> StoreResult<Reservation> {
+    async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
         found(self.state().reservations.get(reservation_id), || {
             format!("reservation {reservation_id}")
         })
     }
 
     async fn slot_count(&self, lot: &Lot, at: Timestamp) -> StoreResult<u32> {
-        let slot = slot_start(lot, at);
+        let slot = rules::slot_start(lot, at);
         Ok(self
             .state()
             .slots
-            .get(&(lot.id.clone(), slot))
+            .get(&(lot.id.clone(), lot.slot_minutes, slot))
             .copied()
             .unwrap_or(0))
     }
@@ -292,35 +347,49 @@ impl SessionStore for MemoryStore {
         session: &Session,
         cause: Option<&EventRef>,
     ) -> StoreResult<Applied> {
-        check_new_session(session)?;
+        rules::check_new_session(session)?;
+        let token = rules::write_token("open_session", &(session, cause));
         let mut s = self.state();
-        if cause.is_some_and(|e| s.seen(e)) {
-            return Ok(Applied::Duplicate);
+        match s.seen(cause, &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
+        }
+        if s.sessions.get(&session.id) == Some(session) {
+            return Ok(Applied::Done);
         }
         let hold = (session.lot_id.clone(), session.plate.key());
         if s.open.contains_key(&hold) {
-            return Err(plate_has_open_session(&session.lot_id, &session.plate));
+            return Err(Refusal::PlateHasOpenSession {
+                lot_id: session.lot_id.clone(),
+            }
+            .into());
         }
         if s.sessions.contains_key(&session.id) {
-            return Err(session_exists(&session.id));
+            return Err(Refusal::SessionExists {
+                session_id: session.id.clone(),
+            }
+            .into());
         }
         s.open.insert(hold, session.id.clone());
         s.sessions.insert(session.id.clone(), session.clone());
-        if let Some(e) = cause {
-            s.remember(e, self.retention);
-        }
+        s.remember(cause, &token, self.retention);
         Ok(Applied::Done)
     }
 
-    async fn open_session_for(&self, lot_id: &str, plate: &Plate) -> StoreResult<Option<Session>> {
+    async fn open_session_for(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+    ) -> StoreResult<Option<Session>> {
         let s = self.state();
         Ok(s.open
-            .get(&(lot_id.to_owned(), plate.key()))
+            .get(&(lot_id.clone(), plate.key()))
             .and_then(|id| s.sessions.get(id))
             .cloned())
     }
 
-    async fn get_session(&self, session_id: &str) -> StoreResult<Session> {
+    async fn get_session(&self, session_id: &SessionId) -> StoreResult<Session> {
         found(self.state().sessions.get(session_id), || {
             format!("session {session_id}")
         })
@@ -332,32 +401,83 @@ impl SessionStore for MemoryStore {
         next: &Session,
         cause: Option<&EventRef>,
     ) -> StoreResult<Applied> {
-        check_session_update(expected, next)?;
+        rules::check_session_update(expected, next)?;
+        let token = rules::write_token("update_session", &(expected, next, cause));
         let mut s = self.state();
-        if cause.is_some_and(|e| s.seen(e)) {
-            return Ok(Applied::Duplicate);
+        match s.seen(cause, &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
         }
-        let current = s.sessions.get(&next.id);
-        if current.is_none_or(|c| (c.state, c.version) != expected) {
-            return Err(stale_session(&next.id, expected));
+        let Some(current) = s.sessions.get(&next.id) else {
+            return Err(rules::stale_session(next, expected));
+        };
+        rules::check_identity(current, next)?;
+        if current == next {
+            return Ok(Applied::Done);
         }
+        if (current.state, current.version) != expected {
+            return Err(rules::stale_session(next, expected));
+        }
+        // The plate's hold: kept (or put back, were it ever missing) while
+        // the session holds the plate, released when it stops; another
+        // session's hold is never touched.
         let hold = (next.lot_id.clone(), next.plate.key());
-        match (expected.0.holds_plate(), next.state.holds_plate()) {
-            (true, false) => {
+        if expected.0.holds_plate() || next.state.holds_plate() {
+            if s.open.get(&hold).is_some_and(|id| id != &next.id) {
+                return Err(Refusal::PlateHasOpenSession {
+                    lot_id: next.lot_id.clone(),
+                }
+                .into());
+            }
+            if next.state.holds_plate() {
+                s.open.insert(hold, next.id.clone());
+            } else {
                 s.open.remove(&hold);
             }
-            (false, true) => {
-                if s.open.contains_key(&hold) {
-                    return Err(plate_has_open_session(&next.lot_id, &next.plate));
-                }
-                s.open.insert(hold, next.id.clone());
-            }
-            _ => {}
         }
         s.sessions.insert(next.id.clone(), next.clone());
-        if let Some(e) = cause {
-            s.remember(e, self.retention);
+        s.remember(cause, &token, self.retention);
+        Ok(Applied::Done)
+    }
+
+    async fn correct_plate(
+        &self,
+        current: &Session,
+        plate: &Plate,
+        at: Timestamp,
+        cause: Option<&EventRef>,
+    ) -> StoreResult<Applied> {
+        let next = rules::corrected(current, plate, at)?;
+        let expected = (current.state, current.version);
+        let token = rules::write_token("correct_plate", &(current, plate, at, cause));
+        let mut s = self.state();
+        match s.seen(cause, &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
         }
+        match s.sessions.get(&current.id) {
+            Some(stored) if stored == &next => return Ok(Applied::Done),
+            Some(stored) if (stored.state, stored.version) == expected => {}
+            _ => return Err(rules::stale_session(&next, expected)),
+        }
+        if current.state.holds_plate() {
+            let new_hold = (current.lot_id.clone(), plate.key());
+            if s.open.contains_key(&new_hold) {
+                return Err(Refusal::PlateHasOpenSession {
+                    lot_id: current.lot_id.clone(),
+                }
+                .into());
+            }
+            let old_hold = (current.lot_id.clone(), current.plate.key());
+            if s.open.get(&old_hold) == Some(&current.id) {
+                s.open.remove(&old_hold);
+            }
+            s.open.insert(new_hold, current.id.clone());
+        }
+        s.sessions.insert(next.id.clone(), next);
+        s.remember(cause, &token, self.retention);
         Ok(Applied::Done)
     }
 }
@@ -365,37 +485,48 @@ impl SessionStore for MemoryStore {
 impl PaymentStore for MemoryStore {
     async fn record_payment(&self, payment: &Payment) -> StoreResult<Payment> {
         let mut s = self.state();
-        Ok(s.payments
-            .entry(payment.idempotency_key.clone())
-            .or_insert_with(|| payment.clone())
-            .clone())
+        match s.payments.get(&payment.idempotency_key) {
+            Some(first) if rules::same_payment(first, payment) => Ok(first.clone()),
+            Some(_) => Err(Refusal::PaymentKeyReused {
+                key: payment.idempotency_key.clone(),
+            }
+            .into()),
+            None => {
+                s.payments
+                    .insert(payment.idempotency_key.clone(), payment.clone());
+                Ok(payment.clone())
+            }
+        }
     }
 
-    async fn get_payment(&self, key: &str) -> StoreResult<Payment> {
+    async fn get_payment(&self, key: &IdempotencyKey) -> StoreResult<Payment> {
         found(self.state().payments.get(key), || format!("payment {key}"))
     }
 }
 
 impl EventLedger for MemoryStore {
     async fn record_event(&self, event: &EventRef) -> StoreResult<Applied> {
+        let token = rules::write_token("record_event", event);
         let mut s = self.state();
-        if s.seen(event) {
-            return Ok(Applied::Duplicate);
+        match s.seen(Some(event), &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
         }
-        s.remember(event, self.retention);
+        s.remember(Some(event), &token, self.retention);
         Ok(Applied::Done)
     }
 
     async fn is_processed(
         &self,
-        device_id: &str,
-        event_id: &str,
+        device_id: &DeviceId,
+        event_id: &EventId,
         now: Timestamp,
     ) -> StoreResult<bool> {
         Ok(self
             .state()
             .ledger
-            .get(&(device_id.to_owned(), event_id.to_owned()))
-            .is_some_and(|&expires| expires > now.as_second()))
+            .get(&(device_id.clone(), event_id.clone()))
+            .is_some_and(|e| rules::ledger_entry_live(e.expires_at, now)))
     }
 }

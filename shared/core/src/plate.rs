@@ -16,6 +16,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
 
+/// Why a text is not a plate. The messages never repeat the plate: plates
+/// are personal data and errors end up in logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlateError {
     #[error("plate is empty")]
@@ -24,20 +26,24 @@ pub enum PlateError {
     BadCharacter(char),
     #[error("plate has no region name before the class number")]
     MissingRegion,
-    #[error("plate has no class number after the region {0:?}")]
-    MissingClass(String),
-    #[error("plate class number {0:?} must be 1 to 3 characters starting with a digit")]
-    BadClass(String),
+    #[error("plate has no class number after the region")]
+    MissingClass,
+    #[error("plate class number must be 1 to 3 characters starting with a digit")]
+    BadClass,
     #[error("plate has no kana after the class number")]
     MissingKana,
-    #[error("plate serial {0:?} must be 1 to 4 digits (as in 12-34 or ・・12)")]
-    BadSerial(String),
-    #[error("generic plate {0:?} must have 2 to 10 letters or digits")]
-    BadGeneric(String),
+    #[error("plate serial must be 1 to 4 digits (as in 12-34 or ・・12)")]
+    BadSerial,
+    #[error("generic plate must have 2 to 10 letters or digits")]
+    BadGeneric,
 }
 
 /// A parsed licence plate.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// A plate is personal data: its `Debug` output is only its
+/// [`fingerprint`], so a record holding one can be logged. `Display` and
+/// [`Plate::key`] give the plate itself, for storage and for the driver.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Plate {
     Japanese {
         region: String,
@@ -85,7 +91,7 @@ impl Plate {
         {
             let key: String = chars.iter().filter(|c| c.is_ascii_alphanumeric()).collect();
             if !(2..=10).contains(&key.len()) {
-                return Err(PlateError::BadGeneric(input.trim().to_owned()));
+                return Err(PlateError::BadGeneric);
             }
             return Ok(Plate::Generic(key));
         }
@@ -95,6 +101,11 @@ impl Plate {
     /// The canonical key: equal for every spelling of the same plate.
     pub fn key(&self) -> String {
         self.to_string()
+    }
+
+    /// The plate's [`fingerprint`], for logs and error text.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.key())
     }
 
     /// The plate as printed, with spaces: `品川 300 さ 12-34`.
@@ -157,7 +168,7 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
         .count();
     if class_len == 0 {
         return match rest.first() {
-            None => Err(PlateError::MissingClass(region)),
+            None => Err(PlateError::MissingClass),
             Some(&c) => Err(PlateError::BadCharacter(c)),
         };
     }
@@ -187,9 +198,8 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
     };
     let mut cs = class.chars();
     if class.chars().count() > 3 || !cs.next().is_some_and(|c| c.is_ascii_digit()) {
-        return Err(PlateError::BadClass(class));
+        return Err(PlateError::BadClass);
     }
-    let serial_raw: String = after.iter().collect();
     let mut digits = String::new();
     for &c in after {
         if c.is_ascii_digit() {
@@ -197,17 +207,15 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
         } else if DOTS.contains(&c) || HYPHENS.contains(&c) {
             continue;
         } else {
-            return Err(PlateError::BadSerial(serial_raw));
+            return Err(PlateError::BadSerial);
         }
     }
     if digits.is_empty() || digits.len() > 4 {
-        return Err(PlateError::BadSerial(serial_raw));
+        return Err(PlateError::BadSerial);
     }
-    let serial: u16 = digits
-        .parse()
-        .map_err(|_| PlateError::BadSerial(serial_raw.clone()))?;
+    let serial: u16 = digits.parse().map_err(|_| PlateError::BadSerial)?;
     if serial == 0 {
-        return Err(PlateError::BadSerial(serial_raw));
+        return Err(PlateError::BadSerial);
     }
     Ok(Plate::Japanese {
         region,
@@ -215,6 +223,24 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
         kana,
         serial,
     })
+}
+
+impl fmt::Debug for Plate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Plate({})", self.fingerprint())
+    }
+}
+
+/// A short, stable stand-in for a plate key in logs and error text
+/// (`plate:4f3c9a1e`): equal plates share it, and it does not show the
+/// plate. (FNV-1a, 32 bits: for telling log lines apart, not a secret.)
+pub fn fingerprint(key: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key.as_bytes() {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("plate:{h:08x}")
 }
 
 impl fmt::Display for Plate {
@@ -318,6 +344,22 @@ mod tests {
     }
 
     #[test]
+    fn debug_and_errors_never_show_the_plate() {
+        let p = Plate::parse("品川 300 さ 12-34").expect("plate");
+        let debug = format!("{p:?}");
+        assert!(
+            !debug.contains("品川") && !debug.contains("1234"),
+            "{debug}"
+        );
+        assert_eq!(debug, format!("Plate({})", fingerprint("品川300さ1234")));
+        for bad in ["品川 300 さ 12345", "品川 3000 さ 1234", "X", "品川"] {
+            let e = Plate::parse(bad).map(|_| ()).map_err(|e| e.to_string());
+            let text = format!("{e:?}");
+            assert!(!text.contains("品川") && !text.contains("123"), "{text}");
+        }
+    }
+
+    #[test]
     fn generic_plates_keep_letters_and_digits() {
         assert_eq!(key("abc-1234"), "ABC1234");
         assert_eq!(key("KA 01 AB 1234"), "KA01AB1234");
@@ -333,7 +375,7 @@ mod tests {
         );
         assert_eq!(
             key("品川 300 さ 12345"),
-            "error: plate serial \"12345\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+            "error: plate serial must be 1 to 4 digits (as in 12-34 or ・・12)"
         );
         assert_eq!(
             key("品川 さ 1234"),
@@ -341,11 +383,11 @@ mod tests {
         );
         assert_eq!(
             key("品川 300 さ 00-00"),
-            "error: plate serial \"00-00\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+            "error: plate serial must be 1 to 4 digits (as in 12-34 or ・・12)"
         );
         assert_eq!(
             key("品川 3000 さ 1234"),
-            "error: plate class number \"3000\" must be 1 to 3 characters starting with a digit"
+            "error: plate class number must be 1 to 3 characters starting with a digit"
         );
         assert_eq!(
             key("300 さ 1234"),
@@ -353,11 +395,11 @@ mod tests {
         );
         assert_eq!(
             key("品川 300 さ 12#4"),
-            "error: plate serial \"12#4\" must be 1 to 4 digits (as in 12-34 or ・・12)"
+            "error: plate serial must be 1 to 4 digits (as in 12-34 or ・・12)"
         );
         assert_eq!(
             key("A"),
-            "error: generic plate \"A\" must have 2 to 10 letters or digits"
+            "error: generic plate must have 2 to 10 letters or digits"
         );
     }
 

@@ -30,6 +30,16 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    pub const ALL: [SessionState; 7] = [
+        SessionState::Open,
+        SessionState::Closing,
+        SessionState::Priced,
+        SessionState::Paid,
+        SessionState::PaymentFailed,
+        SessionState::NeedsReview,
+        SessionState::Voided,
+    ];
+
     /// A session in this state holds its plate in its lot: no second
     /// session for the same plate may open there.
     pub fn holds_plate(self) -> bool {
@@ -71,6 +81,19 @@ impl std::fmt::Display for SessionState {
 #[cfg(test)]
 mod tests {
     use super::SessionState::*;
+    use super::*;
+
+    /// Stores compare states by name in their conditions: the name must be
+    /// the serialized form, for every state.
+    #[test]
+    fn names_are_the_serialized_form() {
+        for state in SessionState::ALL {
+            let json = serde_json::to_string(&state).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", state.name()));
+            let back: SessionState = serde_json::from_str(&json).expect("parse");
+            assert_eq!(back, state);
+        }
+    }
 
     #[test]
     fn sessions_move_forward_only_along_the_allowed_paths() {

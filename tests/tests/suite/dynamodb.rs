@@ -1,174 +1,472 @@
 //! What only the DynamoDB store can show: how many requests each
-//! operation makes, and how unreadable items are reported.
+//! operation makes (every one, on success, refusal and duplicate — the
+//! table in the README), how unreadable items and failures are reported,
+//! and what it does with states only a raw write can make.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use parking_app::*;
 use parking_core::SessionState;
-use parking_tests::{RequestCounter, fresh_dynamo_store, fx};
+use parking_tests::fx::{self, id};
+use parking_tests::{RequestCounter, faulty_dynamo_store, faulty_http, fresh_dynamo_store};
+
+const TWI: &str = "TransactWriteItems";
+
+/// Runs an operation and checks the requests it made.
+macro_rules! counts {
+    ($counter:expr, $what:literal, $op:expr, [$($req:expr),*]) => {{
+        let out = $op.await;
+        let want: Vec<&str> = vec![$($req),*];
+        assert_eq!($counter.take(), want, $what);
+        out
+    }};
+}
 
 #[tokio::test]
-async fn hot_paths_make_one_request_each() {
-    let counter = RequestCounter::default();
-    let store = fresh_dynamo_store(Some(counter.clone())).await;
+async fn every_operation_makes_the_requests_the_readme_lists() {
+    let c = RequestCounter::default();
+    let store = fresh_dynamo_store(Some(c.clone())).await;
+    c.take();
+    let lot = fx::lot("lot-a", 1);
     let s = fx::session("s-1", "lot-a", "品川 300 さ 12-34");
     let entry = fx::event("cam-1", "evt-1", "2026-11-24T09:00:01+09:00");
-
-    store.open_session(&s, Some(&entry)).await.expect("open");
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems"],
-        "opening a session on entry"
-    );
-
-    store
-        .open_session_for("lot-a", &s.plate)
-        .await
-        .expect("lookup");
-    assert_eq!(counter.take(), ["GetItem"], "open-session lookup");
-
-    store.plate_owner(&s.plate).await.expect("owner");
-    assert_eq!(counter.take(), ["GetItem"], "plate-to-driver lookup");
-
-    let closing = fx::next(&s, SessionState::Closing);
-    let exit = fx::event("cam-2", "evt-2", "2026-11-24T11:00:00+09:00");
-    store
-        .update_session((SessionState::Open, 1), &closing, Some(&exit))
-        .await
-        .expect("close");
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems"],
-        "a session change with its event"
-    );
-
-    let bay = Bay {
-        lot_id: "lot-a".into(),
-        id: "b-1".into(),
-        occupied: true,
-        seq: 1,
-        reported_at: fx::at("2026-11-24T09:00:00Z"),
+    let later = |e: &EventRef| EventRef {
+        processed_at: e.processed_at + jiff::SignedDuration::from_secs(9),
+        ..e.clone()
     };
-    store
-        .record_bay(
-            &bay,
-            Some(&fx::event("sensor-1", "1", "2026-11-24T09:00:00Z")),
-        )
-        .await
-        .expect("bay");
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems"],
-        "a bay reading with its event"
-    );
 
-    let lot = fx::lot("lot-a", 10);
+    // Lots, gates, devices, bays.
+    counts!(c, "put_lot", store.put_lot(&lot), ["PutItem"]).expect("lot");
+    counts!(c, "get_lot", store.get_lot(&lot.id), ["GetItem"]).expect("lot");
+    let gate = Gate {
+        lot_id: id("lot-a"),
+        id: id("g-in-1"),
+        direction: GateDirection::Entry,
+        camera_id: id("cam-1"),
+    };
+    counts!(c, "put_gate", store.put_gate(&gate), ["PutItem"]).expect("gate");
+    counts!(
+        c,
+        "get_gate",
+        store.get_gate(&gate.lot_id, &gate.id),
+        ["GetItem"]
+    )
+    .expect("gate");
+    let device = Device {
+        id: id("cam-1"),
+        lot_id: id("lot-a"),
+        kind: DeviceKind::Camera,
+        gate_id: Some(id("g-in-1")),
+        bay_id: None,
+    };
+    counts!(c, "put_device", store.put_device(&device), ["PutItem"]).expect("device");
+    counts!(c, "get_device", store.get_device(&device.id), ["GetItem"]).expect("device");
+    let bay = fx::bay("b-1", true, 0, 2, "2026-11-24T09:00:00Z");
+    let reading = fx::event("sensor-1", "r-2", "2026-11-24T09:00:01Z");
+    counts!(
+        c,
+        "record_bay",
+        store.record_bay(&bay, Some(&reading)),
+        [TWI]
+    )
+    .expect("bay");
+    counts!(
+        c,
+        "record_bay, duplicate",
+        store.record_bay(&bay, Some(&later(&reading))),
+        [TWI]
+    )
+    .expect("dup");
+    counts!(
+        c,
+        "record_bay, stale",
+        store.record_bay(&fx::bay("b-1", false, 0, 1, "2026-11-24T09:00:00Z"), None),
+        [TWI]
+    )
+    .expect("stale");
+    counts!(c, "bays", store.bays(&lot.id), ["Query"]).expect("bays");
+
+    // Drivers, plates, cards.
+    let driver = Driver {
+        id: id("d-1"),
+        name: "Hanako".into(),
+        created_at: fx::at("2026-11-01T00:00:00Z"),
+    };
+    counts!(c, "put_driver", store.put_driver(&driver), ["PutItem"]).expect("driver");
+    counts!(c, "get_driver", store.get_driver(&driver.id), ["GetItem"]).expect("driver");
+    let reg = PlateRegistration {
+        plate: s.plate.clone(),
+        driver_id: id("d-1"),
+        registered_at: fx::at("2026-11-01T00:00:00Z"),
+    };
+    counts!(c, "register_plate", store.register_plate(&reg), [TWI]).expect("register");
+    counts!(
+        c,
+        "register_plate, again",
+        store.register_plate(&reg),
+        [TWI]
+    )
+    .expect("again");
+    let other = PlateRegistration {
+        driver_id: id("d-2"),
+        ..reg.clone()
+    };
+    counts!(
+        c,
+        "register_plate, refused",
+        store.register_plate(&other),
+        [TWI]
+    )
+    .expect_err("refused");
+    counts!(c, "plate_owner", store.plate_owner(&s.plate), ["GetItem"]).expect("owner");
+    counts!(
+        c,
+        "driver_plates",
+        store.driver_plates(&id("d-1")),
+        ["Query"]
+    )
+    .expect("plates");
+    counts!(
+        c,
+        "unregister_plate, refused",
+        store.unregister_plate(&s.plate, &id("d-2")),
+        [TWI]
+    )
+    .expect_err("refused");
+    counts!(
+        c,
+        "unregister_plate",
+        store.unregister_plate(&s.plate, &id("d-1")),
+        [TWI]
+    )
+    .expect("unregister");
+    counts!(
+        c,
+        "unregister_plate, missing",
+        store.unregister_plate(&s.plate, &id("d-1")),
+        [TWI, "GetItem"]
+    )
+    .expect_err("missing");
+    let card = PaymentMethod {
+        id: id("pm-1"),
+        driver_id: id("d-1"),
+        brand: "visa".into(),
+        last4: "4242".into(),
+        token: PaymentToken::new("tok_abc"),
+    };
+    counts!(
+        c,
+        "add_payment_method",
+        store.add_payment_method(&card),
+        [TWI]
+    )
+    .expect("card");
+    let stolen = PaymentMethod {
+        driver_id: id("d-2"),
+        ..card.clone()
+    };
+    counts!(
+        c,
+        "add_payment_method, refused",
+        store.add_payment_method(&stolen),
+        [TWI]
+    )
+    .expect_err("refused");
+    counts!(
+        c,
+        "payment_methods",
+        store.payment_methods(&id("d-1")),
+        ["Query"]
+    )
+    .expect("cards");
+
+    // Reservations.
     let r = fx::reservation(
         "r-1",
         "lot-a",
         "2026-11-24T10:00:00+09:00",
         "2026-11-24T11:00:00+09:00",
     );
-    store.reserve(&r, &lot).await.expect("reserve");
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems"],
-        "a reservation takes all its slots in one write"
+    counts!(c, "reserve", store.reserve(&r, &lot), [TWI]).expect("reserve");
+    counts!(
+        c,
+        "reserve, again",
+        store.reserve(&r, &lot),
+        [TWI, "GetItem"]
+    )
+    .expect("again");
+    let r2 = fx::reservation(
+        "r-2",
+        "lot-a",
+        "2026-11-24T10:00:00+09:00",
+        "2026-11-24T10:15:00+09:00",
     );
+    counts!(c, "reserve, full", store.reserve(&r2, &lot), [TWI]).expect_err("full");
+    let stale_lot = Lot {
+        reservable: 9,
+        ..lot.clone()
+    };
+    counts!(
+        c,
+        "reserve, lot changed",
+        store.reserve(&r2, &stale_lot),
+        [TWI]
+    )
+    .expect_err("changed");
+    counts!(
+        c,
+        "reserve, no reservable bays",
+        store.reserve(
+            &r2,
+            &Lot {
+                reservable: 0,
+                ..lot.clone()
+            }
+        ),
+        []
+    )
+    .expect_err("zero");
+    counts!(
+        c,
+        "get_reservation",
+        store.get_reservation(&r.id),
+        ["GetItem"]
+    )
+    .expect("get");
+    counts!(
+        c,
+        "slot_count",
+        store.slot_count(&lot, r.start),
+        ["GetItem"]
+    )
+    .expect("count");
+    counts!(
+        c,
+        "cancel_reservation",
+        store.cancel_reservation(&r.id),
+        ["GetItem", TWI]
+    )
+    .expect("cancel");
+    counts!(
+        c,
+        "cancel_reservation, again",
+        store.cancel_reservation(&r.id),
+        ["GetItem"]
+    )
+    .expect("again");
 
-    // Every other operation, with the requests it makes.
-    store.put_lot(&lot).await.expect("lot");
-    assert_eq!(counter.take(), ["PutItem"], "put_lot");
-    store.get_lot("lot-a").await.expect("lot");
-    assert_eq!(counter.take(), ["GetItem"], "get_lot");
-    store.get_session("s-1").await.expect("session");
-    assert_eq!(counter.take(), ["GetItem"], "get_session");
-    store.bays("lot-a").await.expect("bays");
-    assert_eq!(counter.take(), ["Query"], "bays");
-    store.slot_count(&lot, r.start).await.expect("count");
-    assert_eq!(counter.take(), ["GetItem"], "slot_count");
-    store.cancel_reservation("r-1", &lot).await.expect("cancel");
-    assert_eq!(
-        counter.take(),
-        ["GetItem", "TransactWriteItems"],
-        "cancel_reservation"
-    );
-    let registration = PlateRegistration {
-        plate: s.plate.clone(),
-        driver_id: "d-1".into(),
-        registered_at: fx::at("2026-11-01T00:00:00Z"),
-    };
-    store.register_plate(&registration).await.expect("register");
-    assert_eq!(counter.take(), ["PutItem"], "register_plate");
-    store.driver_plates("d-1").await.expect("plates");
-    assert_eq!(counter.take(), ["Query"], "driver_plates");
-    let payment = Payment {
-        idempotency_key: "k-1".into(),
-        session_id: "s-1".into(),
-        amount: 1500,
-        currency: "JPY".into(),
-        method_id: None,
-        status: PaymentStatus::Succeeded,
-        created_at: fx::at("2026-11-24T11:00:00+09:00"),
-    };
-    store.record_payment(&payment).await.expect("pay");
-    store.record_payment(&payment).await.expect("pay again");
-    // The second put fails its condition and returns the first record.
-    assert_eq!(
-        counter.take(),
-        ["PutItem", "PutItem"],
-        "record_payment twice"
-    );
+    // Sessions.
+    counts!(
+        c,
+        "open_session",
+        store.open_session(&s, Some(&entry)),
+        [TWI]
+    )
+    .expect("open");
+    counts!(
+        c,
+        "open_session, retried",
+        store.open_session(&s, Some(&entry)),
+        [TWI]
+    )
+    .expect("retry");
+    counts!(
+        c,
+        "open_session, duplicate event",
+        store.open_session(&s, Some(&later(&entry))),
+        [TWI]
+    )
+    .expect("dup");
+    let twin = fx::session("s-2", "lot-a", "品川 300 さ 12-34");
+    counts!(
+        c,
+        "open_session, plate held",
+        store.open_session(&twin, None),
+        [TWI]
+    )
+    .expect_err("held");
+    counts!(
+        c,
+        "open_session_for",
+        store.open_session_for(&lot.id, &s.plate),
+        ["GetItem"]
+    )
+    .expect("lookup");
+    counts!(c, "get_session", store.get_session(&s.id), ["GetItem"]).expect("session");
+    let closing = fx::next(&s, SessionState::Closing);
+    let exit = fx::event("cam-2", "evt-2", "2026-11-24T11:00:00+09:00");
+    counts!(
+        c,
+        "update_session",
+        store.update_session((SessionState::Open, 1), &closing, Some(&exit)),
+        [TWI]
+    )
+    .expect("close");
+    counts!(
+        c,
+        "update_session, duplicate event",
+        store.update_session((SessionState::Open, 1), &closing, Some(&later(&exit))),
+        [TWI]
+    )
+    .expect("dup");
+    counts!(
+        c,
+        "update_session, stale",
+        store.update_session(
+            (SessionState::Open, 1),
+            &fx::next(&s, SessionState::NeedsReview),
+            None
+        ),
+        [TWI, "GetItem"]
+    )
+    .expect_err("stale");
+    counts!(
+        c,
+        "update_session, invalid",
+        store.update_session(
+            (SessionState::Open, 1),
+            &fx::next(&s, SessionState::Paid),
+            None
+        ),
+        []
+    )
+    .expect_err("invalid");
+    let corrected_at = fx::at("2026-11-24T11:00:05+09:00");
+    counts!(
+        c,
+        "correct_plate",
+        store.correct_plate(
+            &closing,
+            &fx::plate("品川 300 さ 12-35"),
+            corrected_at,
+            None
+        ),
+        [TWI]
+    )
+    .expect("correct");
+    counts!(
+        c,
+        "correct_plate, stale",
+        store.correct_plate(
+            &closing,
+            &fx::plate("品川 300 さ 12-36"),
+            corrected_at,
+            None
+        ),
+        [TWI, "GetItem"]
+    )
+    .expect_err("stale");
+
+    // Payments and the ledger.
+    let p = fx::payment("k-1", 1500);
+    counts!(c, "record_payment", store.record_payment(&p), ["PutItem"]).expect("pay");
+    counts!(
+        c,
+        "record_payment, again",
+        store.record_payment(&p),
+        ["PutItem"]
+    )
+    .expect("again");
+    counts!(
+        c,
+        "record_payment, key reused",
+        store.record_payment(&fx::payment("k-1", 99)),
+        ["PutItem"]
+    )
+    .expect_err("reused");
+    counts!(
+        c,
+        "get_payment",
+        store.get_payment(&p.idempotency_key),
+        ["GetItem"]
+    )
+    .expect("get");
+    let hb = fx::event("cam-1", "hb", "2026-11-24T09:00:00Z");
+    counts!(c, "record_event", store.record_event(&hb), [TWI]).expect("event");
+    counts!(
+        c,
+        "record_event, duplicate",
+        store.record_event(&later(&hb)),
+        [TWI]
+    )
+    .expect("dup");
+    counts!(
+        c,
+        "is_processed",
+        store.is_processed(&hb.device_id, &hb.event_id, hb.processed_at),
+        ["GetItem"]
+    )
+    .expect("ledger");
+}
+
+async fn raw_put(store: &parking_aws::DynamoStore, pairs: &[(&str, AttributeValue)]) {
+    let item: HashMap<String, AttributeValue> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     store
-        .record_event(&fx::event("cam-1", "hb", "2026-11-24T09:00:00Z"))
+        .client()
+        .put_item()
+        .table_name(store.table())
+        .set_item(Some(item))
+        .send()
         .await
-        .expect("event");
-    assert_eq!(counter.take(), ["TransactWriteItems"], "record_event");
+        .expect("raw put");
 }
 
 #[tokio::test]
-async fn unreadable_items_are_typed_errors_naming_the_key() {
+async fn unreadable_items_are_typed_errors_naming_the_key_without_the_plate() {
     let store = fresh_dynamo_store(None).await;
-    let raw = |pairs: &[(&str, AttributeValue)]| -> HashMap<String, AttributeValue> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    };
     let s = |v: &str| AttributeValue::S(v.into());
-    let bad_session = raw(&[
-        ("PK", s("SESSION#s-bad")),
-        ("SK", s("SESSION")),
-        ("id", s("s-bad")),
-        ("state", s("teleported")),
-    ]);
-    let bad_bay = raw(&[
-        ("PK", s("LOT#lot-x")),
-        ("SK", s("BAY#b-9")),
-        ("lot_id", s("lot-x")),
-        ("id", s("b-9")),
-        ("occupied", s("maybe")),
-    ]);
-    for item in [bad_session, bad_bay] {
-        store
-            .client()
-            .put_item()
-            .table_name(store.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .expect("raw put");
-    }
-    match store.get_session("s-bad").await {
+    raw_put(
+        &store,
+        &[
+            ("PK", s("SESSION#s-bad")),
+            ("SK", s("SESSION")),
+            ("id", s("s-bad")),
+            ("state", s("teleported")),
+        ],
+    )
+    .await;
+    raw_put(
+        &store,
+        &[
+            ("PK", s("LOT#lot-x")),
+            ("SK", s("BAY#b-9")),
+            ("lot_id", s("lot-x")),
+            ("id", s("b-9")),
+            ("occupied", s("maybe")),
+        ],
+    )
+    .await;
+    let plate = fx::plate("品川 300 さ 12-34");
+    raw_put(
+        &store,
+        &[
+            ("PK", s(&format!("PLATE#{}", plate.key()))),
+            ("SK", s("PLATE")),
+            ("driver_id", s("d-1")),
+        ],
+    )
+    .await;
+    match store.get_session(&id("s-bad")).await {
         Err(StoreError::Corrupt { key, reason }) => {
             assert_eq!(key, "SESSION#s-bad/SESSION");
             assert!(!reason.is_empty());
         }
         other => panic!("expected a corrupt-item error, got {other:?}"),
     }
-    match store.bays("lot-x").await {
+    match store.bays(&id("lot-x")).await {
         Err(StoreError::Corrupt { key, .. }) => assert_eq!(key, "LOT#lot-x/BAY#b-9"),
+        other => panic!("expected a corrupt-item error, got {other:?}"),
+    }
+    match store.plate_owner(&plate).await {
+        Err(e @ StoreError::Corrupt { .. }) => {
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("品川"), "{shown}");
+            assert!(shown.contains(&plate.fingerprint()), "{shown}");
+        }
         other => panic!("expected a corrupt-item error, got {other:?}"),
     }
 }
@@ -185,6 +483,89 @@ async fn an_unreachable_endpoint_is_a_retryable_error() {
         .load()
         .await;
     let store = parking_aws::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "none");
-    let err = store.get_lot("lot-a").await.expect_err("unreachable");
-    assert!(err.is_retryable(), "{err:?}");
+    let err = store.get_lot(&id("lot-a")).await.expect_err("unreachable");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_missing_table_or_an_invalid_item_is_never_retried() {
+    let client = parking_tests::dynamo_client(None, None).await;
+    let store = parking_aws::DynamoStore::new(client, "no-such-table");
+    let err = store.get_lot(&id("lot-a")).await.expect_err("no table");
+    assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+
+    // An item over DynamoDB's 400 KB limit is a validation error.
+    let store = fresh_dynamo_store(None).await;
+    let driver = Driver {
+        id: id("d-big"),
+        name: "x".repeat(500 * 1024),
+        created_at: fx::at("2026-11-01T00:00:00Z"),
+    };
+    let err = store.put_driver(&driver).await.expect_err("too large");
+    assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn a_session_whose_hold_went_missing_still_closes_and_holds_again() {
+    let store = fresh_dynamo_store(None).await;
+    let s = fx::session("s-h", "lot-h", "品川 300 さ 12-34");
+    store.open_session(&s, None).await.expect("open");
+    // A hold removed behind the store's back (a restore, a manual fix).
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S("LOT#lot-h".into()))
+        .key("SK", AttributeValue::S(format!("OPEN#{}", s.plate.key())))
+        .send()
+        .await
+        .expect("raw delete");
+    // Still open: the hold is put back with the change.
+    let closing = fx::next(&s, SessionState::Closing);
+    store
+        .update_session((SessionState::Open, 1), &closing, None)
+        .await
+        .expect("closing");
+    assert_eq!(
+        store
+            .open_session_for(&id("lot-h"), &s.plate)
+            .await
+            .expect("hold"),
+        Some(closing.clone())
+    );
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S("LOT#lot-h".into()))
+        .key("SK", AttributeValue::S(format!("OPEN#{}", s.plate.key())))
+        .send()
+        .await
+        .expect("raw delete");
+    // Leaving: releasing a hold that is not there is no obstacle.
+    let priced = fx::next(&closing, SessionState::Priced);
+    store
+        .update_session((SessionState::Closing, 2), &priced, None)
+        .await
+        .expect("priced");
+    assert_eq!(store.get_session(&s.id).await.expect("session"), priced);
+}
+
+/// On real DynamoDB a secondary index lags behind the base table. With
+/// every index query answered empty, listings still see their writes: no
+/// operation that must read its own writes reads the index.
+#[tokio::test]
+async fn listings_never_wait_for_the_secondary_index() {
+    let faults = faulty_http().await;
+    faults.lag_index();
+    let store = faulty_dynamo_store(&faults, None).await;
+    crate::conformance::a_plate_and_a_card_belong_to_one_driver(&store).await;
+    crate::conformance::bay_readings_never_go_back_in_sequence(&store).await;
+    assert!(
+        faults.take().iter().all(|s| !s.body.contains("IndexName")),
+        "an operation queried the index"
+    );
 }

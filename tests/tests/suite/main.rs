@@ -2,6 +2,8 @@
 
 mod conformance;
 mod dynamodb;
+mod faults;
+mod usecases;
 
 /// Runs each conformance test against the in-memory store and against
 /// DynamoDB on the local endpoint (a fresh table each).
@@ -27,11 +29,19 @@ against_both_stores!(
     one_open_session_per_plate_and_lot,
     the_same_plate_at_two_gates_opens_once,
     device_events_are_processed_at_most_once,
+    a_refused_change_records_no_event,
+    the_ledger_forgets_at_the_expiry_second,
+    repeating_a_write_reports_the_callers_own_success,
     reservations_never_oversell,
+    reservations_follow_the_stored_lot,
+    a_lot_with_no_reservable_bays_takes_no_reservation,
     fifty_attempts_on_the_last_slot_one_wins,
     a_plate_and_a_card_belong_to_one_driver,
     session_changes_are_guarded_by_state_and_version,
+    a_sessions_identity_never_changes,
     two_writers_on_one_session_one_wins,
     payments_are_idempotent,
     bay_readings_never_go_back_in_sequence,
+    a_rebooted_sensor_is_believed_again,
+    store_errors_never_show_a_plate,
 );

@@ -1,0 +1,9 @@
+//! The use cases, one module per flow. Each takes the ports it needs
+//! (the store, the clock), applies the rules once, and answers with a typed
+//! outcome or a typed error whose variants callers match on: the functions
+//! map them to HTTP statuses or retry decisions at their edge, and the
+//! command line to exit codes.
+
+pub mod drivers;
+pub mod reservations;
+pub mod sessions;

@@ -1,0 +1,139 @@
+//! Drivers, plate registrations and payment methods.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use parking_app::ids::*;
+use parking_app::rules;
+use parking_app::*;
+use parking_core::Plate;
+use serde::Serialize;
+
+use super::DynamoStore;
+use super::keys::{self, s};
+use super::txn::{Cond, Step};
+
+impl DynamoStore {
+    /// Whether a plate's registration item names this driver.
+    fn held_by(item: Option<&keys::Item>, driver_id: &DriverId) -> bool {
+        matches!(
+            item.and_then(|i| i.get("driver_id")),
+            Some(AttributeValue::S(d)) if d == driver_id.as_str()
+        )
+    }
+}
+
+impl DriverStore for DynamoStore {
+    async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
+        self.put_plain(&keys::driver(&driver.id), driver).await
+    }
+
+    async fn get_driver(&self, driver_id: &DriverId) -> StoreResult<Driver> {
+        self.get_body(&keys::driver(driver_id), || format!("driver {driver_id}"))
+            .await
+    }
+
+    /// The registration and the driver's copy, in one transaction; a
+    /// registration already held by the same driver is kept as it is.
+    async fn register_plate(&self, registration: &PlateRegistration) -> StoreResult<()> {
+        let owner = keys::plate(&registration.plate);
+        let txn = self
+            .txn(rules::write_token("register_plate", registration))
+            .put(
+                Step::Owner,
+                owner.item(registration)?,
+                Some(Cond::new("attribute_not_exists(PK)").found_on_failure()),
+            )?
+            .put(
+                Step::DriverEntry,
+                keys::driver_plate(&registration.driver_id, &registration.plate)
+                    .item(registration)?,
+                None,
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) => {
+                let held = match failed.found(Step::Owner) {
+                    Some(item) => Some(item.clone()),
+                    None => self.get(&owner).await?,
+                };
+                if Self::held_by(held.as_ref(), &registration.driver_id) {
+                    Ok(())
+                } else {
+                    Err(Refusal::PlateRegisteredToAnother.into())
+                }
+            }
+        }
+    }
+
+    async fn unregister_plate(&self, plate: &Plate, driver_id: &DriverId) -> StoreResult<()> {
+        let owner = keys::plate(plate);
+        let txn = self
+            .txn(rules::write_token("unregister_plate", &(plate, driver_id)))
+            .delete(
+                Step::Owner,
+                &owner,
+                Some(
+                    Cond::new("driver_id = :driver")
+                        .value(":driver", s(driver_id.as_str()))
+                        .found_on_failure(),
+                ),
+            )?
+            .delete(
+                Step::DriverEntry,
+                &keys::driver_plate(driver_id, plate),
+                None,
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) => match failed.found(Step::Owner) {
+                Some(_) => Err(Refusal::PlateRegisteredToAnother.into()),
+                None => match self.get(&owner).await? {
+                    None => Err(StoreError::not_found("plate registration")),
+                    Some(_) => Err(Refusal::PlateRegisteredToAnother.into()),
+                },
+            },
+        }
+    }
+
+    async fn plate_owner(&self, plate: &Plate) -> StoreResult<Option<PlateRegistration>> {
+        self.get_opt(&keys::plate(plate)).await
+    }
+
+    async fn driver_plates(&self, driver_id: &DriverId) -> StoreResult<Vec<PlateRegistration>> {
+        self.query_bodies(keys::driver_plates(driver_id)).await
+    }
+
+    async fn add_payment_method(&self, method: &PaymentMethod) -> StoreResult<()> {
+        #[derive(Serialize)]
+        struct Owner<'a> {
+            driver_id: &'a DriverId,
+        }
+        let txn = self
+            .txn(rules::write_token("add_payment_method", method))
+            .put(
+                Step::Owner,
+                keys::method_owner(&method.id).item(&Owner {
+                    driver_id: &method.driver_id,
+                })?,
+                Some(
+                    Cond::new("attribute_not_exists(PK) OR driver_id = :driver")
+                        .value(":driver", s(method.driver_id.as_str())),
+                ),
+            )?
+            .put(
+                Step::DriverEntry,
+                keys::payment_method(&method.driver_id, &method.id).item(method)?,
+                None,
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Refusal::PaymentMethodOfAnother {
+                method_id: method.id.clone(),
+            }
+            .into()),
+        }
+    }
+
+    async fn payment_methods(&self, driver_id: &DriverId) -> StoreResult<Vec<PaymentMethod>> {
+        self.query_bodies(keys::payment_methods(driver_id)).await
+    }
+}

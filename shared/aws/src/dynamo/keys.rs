@@ -1,0 +1,270 @@
+//! Every key of the table, built here and nowhere else, beside the item
+//! kind it belongs to; and the mapping of items to and from the model's
+//! records (`serde_dynamo`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use parking_app::ids::*;
+use parking_app::{StoreError, StoreResult};
+use parking_core::Plate;
+use parking_core::plate::fingerprint;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// Attributes the table adds to a record's own: keys, the item kind, TTL,
+/// the token of the write that consumed an event, and numeric copies used
+/// by conditions.
+const META: [&str; 8] = [
+    "PK",
+    "SK",
+    "GSI1PK",
+    "GSI1SK",
+    "type",
+    "expires_at",
+    "write",
+    "at_s",
+];
+
+/// Primary and index keys of one item.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    pub pk: String,
+    pub sk: String,
+    pub gsi: Option<(String, String)>,
+    pub kind: &'static str,
+}
+
+impl Keys {
+    fn new(pk: impl Into<String>, sk: impl Into<String>, kind: &'static str) -> Self {
+        Keys {
+            pk: pk.into(),
+            sk: sk.into(),
+            gsi: None,
+            kind,
+        }
+    }
+
+    fn gsi(mut self, pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        self.gsi = Some((pk.into(), sk.into()));
+        self
+    }
+
+    pub fn key(&self) -> Item {
+        HashMap::from([
+            ("PK".to_owned(), s(&self.pk)),
+            ("SK".to_owned(), s(&self.sk)),
+        ])
+    }
+
+    /// The item for a record: its own attributes plus the keys and kind.
+    pub fn item<T: Serialize>(&self, body: &T) -> StoreResult<Item> {
+        let mut item: Item = serde_dynamo::to_item(body)
+            .map_err(|e| StoreError::invalid(format!("cannot store a {} item: {e}", self.kind)))?;
+        item.insert("PK".into(), s(&self.pk));
+        item.insert("SK".into(), s(&self.sk));
+        item.insert("type".into(), s(self.kind));
+        if let Some((pk, sk)) = &self.gsi {
+            item.insert("GSI1PK".into(), s(pk));
+            item.insert("GSI1SK".into(), s(sk));
+        }
+        Ok(item)
+    }
+
+    /// The key as error text, with any plate replaced by its fingerprint.
+    pub fn describe(&self) -> String {
+        redact(&format!("{}/{}", self.pk, self.sk))
+    }
+}
+
+/// A key's text with the plate part of `PLATE#…` and `OPEN#…` segments
+/// replaced by the plate's fingerprint.
+pub(crate) fn redact(key: &str) -> String {
+    key.split('/')
+        .map(|part| {
+            let mut out = Vec::new();
+            let mut plate_next = false;
+            for piece in part.split('#') {
+                if plate_next {
+                    out.push(fingerprint(piece));
+                } else {
+                    out.push(piece.to_owned());
+                }
+                plate_next = piece == "PLATE" || piece == "OPEN";
+            }
+            out.join("#")
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Reads a record back from an item, naming the (redacted) key when it is
+/// bad.
+pub(crate) fn body<T: DeserializeOwned>(mut item: Item) -> StoreResult<T> {
+    let text = |k: &str, item: &Item| match item.get(k) {
+        Some(AttributeValue::S(v)) => v.clone(),
+        _ => "?".into(),
+    };
+    let key = redact(&format!("{}/{}", text("PK", &item), text("SK", &item)));
+    for k in META {
+        item.remove(k);
+    }
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
+        key,
+        reason: e.to_string(),
+    })
+}
+
+fn lot_pk(lot: &LotId) -> String {
+    format!("LOT#{lot}")
+}
+
+fn driver_pk(driver: &DriverId) -> String {
+    format!("DRIVER#{driver}")
+}
+
+pub(crate) fn lot(lot: &LotId) -> Keys {
+    Keys::new(lot_pk(lot), "LOT", "lot")
+}
+
+pub(crate) fn gate(lot: &LotId, gate: &GateId) -> Keys {
+    Keys::new(lot_pk(lot), format!("GATE#{gate}"), "gate")
+}
+
+pub(crate) fn bay(lot: &LotId, bay: &BayId) -> Keys {
+    Keys::new(lot_pk(lot), format!("BAY#{bay}"), "bay")
+}
+
+/// The partition and sort-key prefix of a lot's bays.
+pub(crate) fn bays_of(lot: &LotId) -> (String, &'static str) {
+    (lot_pk(lot), "BAY#")
+}
+
+/// A reservation slot of `minutes` starting at `start` (epoch seconds):
+/// each slot length is its own grid, so a lot that changes its slot
+/// length never mixes the counts of two grids.
+pub(crate) fn slot(lot: &LotId, minutes: u32, start: i64) -> Keys {
+    Keys::new(
+        lot_pk(lot),
+        format!("SLOT#{minutes:04}#{start:012}"),
+        "slot",
+    )
+}
+
+/// The copy of a session that holds its plate in its lot.
+pub(crate) fn hold(lot: &LotId, plate: &Plate) -> Keys {
+    Keys::new(lot_pk(lot), format!("OPEN#{}", plate.key()), "open_session")
+}
+
+pub(crate) fn device(device: &DeviceId) -> Keys {
+    Keys::new(format!("DEVICE#{device}"), "DEVICE", "device")
+}
+
+pub(crate) fn ledger(device: &DeviceId, event: &EventId) -> Keys {
+    Keys::new(
+        format!("DEVICE#{device}"),
+        format!("EVENT#{event}"),
+        "event",
+    )
+}
+
+pub(crate) fn driver(driver: &DriverId) -> Keys {
+    Keys::new(driver_pk(driver), "DRIVER", "driver")
+}
+
+/// A driver's copy of a plate registration, for read-after-write listing.
+pub(crate) fn driver_plate(driver: &DriverId, plate: &Plate) -> Keys {
+    Keys::new(
+        driver_pk(driver),
+        format!("PLATE#{}", plate.key()),
+        "driver_plate",
+    )
+}
+
+pub(crate) fn driver_plates(driver: &DriverId) -> (String, &'static str) {
+    (driver_pk(driver), "PLATE#")
+}
+
+pub(crate) fn payment_method(driver: &DriverId, method: &PaymentMethodId) -> Keys {
+    Keys::new(driver_pk(driver), format!("PM#{method}"), "payment_method")
+}
+
+pub(crate) fn payment_methods(driver: &DriverId) -> (String, &'static str) {
+    (driver_pk(driver), "PM#")
+}
+
+pub(crate) fn method_owner(method: &PaymentMethodId) -> Keys {
+    Keys::new(format!("PM#{method}"), "OWNER", "payment_method_owner")
+}
+
+/// The registration of a plate: who holds it.
+pub(crate) fn plate(plate: &Plate) -> Keys {
+    Keys::new(format!("PLATE#{}", plate.key()), "PLATE", "plate")
+}
+
+pub(crate) fn reservation(id: &ReservationId) -> Keys {
+    Keys::new(format!("RES#{id}"), "RES", "reservation")
+}
+
+/// A reservation with its listing by lot and start time.
+pub(crate) fn reservation_listed(r: &parking_app::Reservation) -> Keys {
+    reservation(&r.id).gsi(
+        format!("LOT#{}#RES", r.lot_id),
+        format!("{:012}#{}", r.start.as_second(), r.id),
+    )
+}
+
+pub(crate) fn session(id: &SessionId) -> Keys {
+    Keys::new(format!("SESSION#{id}"), "SESSION", "session")
+}
+
+/// A session with its listing by lot and entry time.
+pub(crate) fn session_listed(s: &parking_app::Session) -> Keys {
+    session(&s.id).gsi(
+        format!("LOT#{}#SESSIONS", s.lot_id),
+        format!("{:012}#{}", s.entry_at.as_second(), s.id),
+    )
+}
+
+pub(crate) fn payment(key: &IdempotencyKey) -> Keys {
+    Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment")
+}
+
+/// A payment with its listing by session and time.
+pub(crate) fn payment_listed(p: &parking_app::Payment) -> Keys {
+    payment(&p.idempotency_key).gsi(
+        format!("SESSION#{}", p.session_id),
+        format!(
+            "PAYMENT#{:012}#{}",
+            p.created_at.as_second(),
+            p.idempotency_key
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_in_error_text_never_show_a_plate() {
+        let p = Plate::parse("品川 300 さ 12-34").expect("plate");
+        let lot = LotId::parse("lot-a").expect("id");
+        for keys in [plate(&p), hold(&lot, &p)] {
+            let text = keys.describe();
+            assert!(!text.contains("品川"), "{text}");
+            assert!(text.contains(&fingerprint(&p.key())), "{text}");
+        }
+        assert_eq!(redact("LOT#lot-a/GATE#g-1"), "LOT#lot-a/GATE#g-1");
+    }
+}

@@ -1,0 +1,75 @@
+//! Lots, gates, devices and bay readings.
+
+use parking_app::ids::*;
+use parking_app::rules::{self, SENSOR_RESTART_GAP};
+use parking_app::*;
+
+use super::DynamoStore;
+use super::keys::{self, n};
+use super::txn::{Cond, Step};
+
+impl LotStore for DynamoStore {
+    async fn put_lot(&self, lot: &Lot) -> StoreResult<()> {
+        self.put_plain(&keys::lot(&lot.id), lot).await
+    }
+
+    async fn get_lot(&self, lot_id: &LotId) -> StoreResult<Lot> {
+        self.get_body(&keys::lot(lot_id), || format!("lot {lot_id}"))
+            .await
+    }
+
+    async fn put_gate(&self, gate: &Gate) -> StoreResult<()> {
+        self.put_plain(&keys::gate(&gate.lot_id, &gate.id), gate)
+            .await
+    }
+
+    async fn get_gate(&self, lot_id: &LotId, gate_id: &GateId) -> StoreResult<Gate> {
+        self.get_body(&keys::gate(lot_id, gate_id), || {
+            format!("gate {gate_id} of lot {lot_id}")
+        })
+        .await
+    }
+
+    async fn put_device(&self, device: &Device) -> StoreResult<()> {
+        self.put_plain(&keys::device(&device.id), device).await
+    }
+
+    async fn get_device(&self, device_id: &DeviceId) -> StoreResult<Device> {
+        self.get_body(&keys::device(device_id), || format!("device {device_id}"))
+            .await
+    }
+
+    /// One transaction with the event's ledger item. The condition is
+    /// [`rules::bay_reading_replaces`] written as an expression.
+    async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
+        let token = rules::write_token("record_bay", &(bay, cause));
+        let mut item = keys::bay(&bay.lot_id, &bay.id).item(bay)?;
+        let at = bay.reported_at.as_second();
+        item.insert("at_s".into(), n(at));
+        let txn = self.with_ledger(self.txn(token.clone()), cause, &token)?.put(
+            Step::Bay,
+            item,
+            Some(
+                Cond::new(
+                    "attribute_not_exists(PK) OR #boot < :boot OR (#boot = :boot AND #seq < :seq) OR at_s < :restarted",
+                )
+                .names(&[("#boot", "boot"), ("#seq", "seq")])
+                .value(":boot", n(bay.boot))
+                .value(":seq", n(bay.seq))
+                .value(":restarted", n(at - SENSOR_RESTART_GAP.as_secs())),
+            ),
+        )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(BayOutcome::Updated),
+            Err(failed) => Ok(match self.ledger_outcome(&failed, cause, &token).await? {
+                Some(Applied::Done) => BayOutcome::Updated,
+                Some(Applied::Duplicate) => BayOutcome::Duplicate,
+                None => BayOutcome::Stale,
+            }),
+        }
+    }
+
+    async fn bays(&self, lot_id: &LotId) -> StoreResult<Vec<Bay>> {
+        self.query_bodies(keys::bays_of(lot_id)).await
+    }
+}

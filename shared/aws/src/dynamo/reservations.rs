@@ -1,0 +1,163 @@
+//! Reservations and their time slots.
+
+use jiff::Timestamp;
+use parking_app::ids::*;
+use parking_app::rules;
+use parking_app::*;
+
+use super::DynamoStore;
+use super::keys::{self, n, s};
+use super::txn::{Cond, Step, Txn};
+
+/// Takes (`delta` 1) or frees (`delta` -1) one reservation of a slot.
+fn slot_step<'t>(
+    txn: Txn<'t>,
+    lot_id: &LotId,
+    minutes: u32,
+    start: i64,
+    delta: i64,
+    reservable: u32,
+) -> StoreResult<Txn<'t>> {
+    let cond = if delta > 0 {
+        Cond::new("attribute_not_exists(reserved) OR reserved < :capacity")
+            .value(":capacity", n(reservable))
+    } else {
+        Cond::new("reserved >= :one").value(":one", n(-delta))
+    };
+    txn.update(
+        Step::Slot(start),
+        &keys::slot(lot_id, minutes, start),
+        "ADD reserved :delta SET #type = :type, #start = :start",
+        &[("#type", "type"), ("#start", "start")],
+        vec![
+            (":delta", n(delta)),
+            (":type", s("slot")),
+            (":start", n(start)),
+        ],
+        Some(cond),
+    )
+}
+
+impl ReservationStore for DynamoStore {
+    /// One transaction: the stored lot still has the terms the caller read,
+    /// the reservation is new, and every slot has room.
+    async fn reserve(&self, reservation: &Reservation, lot: &Lot) -> StoreResult<()> {
+        let slots = rules::reservation_slots(lot, reservation)?;
+        let mut txn = self
+            .txn(rules::write_token("reserve", &(reservation, lot)))
+            .check(
+                Step::Lot,
+                &keys::lot(&lot.id),
+                Cond::new(
+                    "attribute_exists(PK) AND reservable = :reservable AND slot_minutes = :slot",
+                )
+                .value(":reservable", n(lot.reservable))
+                .value(":slot", n(lot.slot_minutes))
+                .found_on_failure(),
+            )?
+            .put(
+                Step::Reservation,
+                keys::reservation_listed(reservation).item(reservation)?,
+                Some(Cond::new("attribute_not_exists(PK)")),
+            )?;
+        for &slot in &slots {
+            txn = slot_step(txn, &lot.id, lot.slot_minutes, slot, 1, lot.reservable)?;
+        }
+        let Err(failed) = txn.run(&self.client).await? else {
+            return Ok(());
+        };
+        if failed.has(Step::Lot) {
+            let exists = match failed.found(Step::Lot) {
+                Some(_) => true,
+                None => self.get(&keys::lot(&lot.id)).await?.is_some(),
+            };
+            return Err(if exists {
+                Refusal::LotChanged {
+                    lot_id: lot.id.clone(),
+                }
+                .into()
+            } else {
+                StoreError::not_found(format!("lot {}", lot.id))
+            });
+        }
+        if failed.has(Step::Reservation) {
+            let held: Option<Reservation> =
+                self.get_opt(&keys::reservation(&reservation.id)).await?;
+            return if held.as_ref() == Some(reservation) {
+                Ok(())
+            } else {
+                Err(Refusal::ReservationExists {
+                    reservation_id: reservation.id.clone(),
+                }
+                .into())
+            };
+        }
+        Err(rules::slot_full(lot, failed.slot().unwrap_or_default()))
+    }
+
+    /// Frees the slots on the reservation's own grid.
+    async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
+        let mut r: Reservation = self
+            .get_body(&keys::reservation(reservation_id), || {
+                format!("reservation {reservation_id}")
+            })
+            .await?;
+        if r.state == ReservationState::Cancelled {
+            return Ok(r);
+        }
+        let slots = rules::slots_of(&r)?;
+        r.state = ReservationState::Cancelled;
+        let mut txn = self.txn(rules::write_token("cancel_reservation", &r)).put(
+            Step::Reservation,
+            keys::reservation_listed(&r).item(&r)?,
+            Some(
+                Cond::new("#state = :active")
+                    .names(&[("#state", "state")])
+                    .value(":active", s("active")),
+            ),
+        )?;
+        for slot in slots {
+            txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
+        }
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(r),
+            Err(failed) if failed.has(Step::Reservation) => {
+                // Cancelled meanwhile, by this caller's earlier attempt or
+                // another: either way it is cancelled.
+                self.get_body(&keys::reservation(reservation_id), || {
+                    format!("reservation {reservation_id}")
+                })
+                .await
+            }
+            Err(failed) => Err(StoreError::Corrupt {
+                key: keys::slot(&r.lot_id, r.slot_minutes, failed.slot().unwrap_or_default())
+                    .describe(),
+                reason: "the slot counts fewer reservations than hold it".into(),
+            }),
+        }
+    }
+
+    async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
+        self.get_body(&keys::reservation(reservation_id), || {
+            format!("reservation {reservation_id}")
+        })
+        .await
+    }
+
+    async fn slot_count(&self, lot: &Lot, at: Timestamp) -> StoreResult<u32> {
+        let keys = keys::slot(&lot.id, lot.slot_minutes, rules::slot_start(lot, at));
+        match self
+            .get(&keys)
+            .await?
+            .and_then(|mut i| i.remove("reserved"))
+        {
+            Some(aws_sdk_dynamodb::types::AttributeValue::N(v)) => {
+                v.parse().map_err(|_| StoreError::Corrupt {
+                    key: keys.describe(),
+                    reason: format!("reserved is not a count: {v}"),
+                })
+            }
+            _ => Ok(0),
+        }
+    }
+}

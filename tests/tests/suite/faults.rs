@@ -1,0 +1,139 @@
+//! The DynamoDB store under the failures real DynamoDB has and the local
+//! endpoint does not: conflicting concurrent transactions, server errors,
+//! and writes that committed but whose answer was lost. Faults are
+//! injected below the SDK, so its own retries run as they would in AWS.
+
+use parking_app::*;
+use parking_aws::dynamo::txn::MAX_ATTEMPTS;
+use parking_core::SessionState;
+use parking_tests::fx;
+use parking_tests::{Fault, faulty_dynamo_store, faulty_http};
+
+const TWI: &str = "TransactWriteItems";
+
+fn operations(sent: &[parking_tests::Sent]) -> Vec<&str> {
+    sent.iter().map(|s| s.operation.as_str()).collect()
+}
+
+/// The `ClientRequestToken` of a sent transaction.
+fn token(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("ClientRequestToken")?.as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_reported_as_done() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let s = fx::session("s-lost", "lot-f", "品川 300 さ 12-34");
+    let e = fx::event("cam-1", "evt-lost", "2026-11-24T09:00:01+09:00");
+    faults.take();
+    faults.inject(TWI, &[Fault::LostResponse]);
+    // The first attempt commits but its answer is lost; the SDK retries.
+    // Real DynamoDB answers the retry from its token; the local endpoint
+    // ignores tokens, so the store recognises its own ledger entry.
+    assert_eq!(
+        store.open_session(&s, Some(&e)).await.expect("open"),
+        Applied::Done,
+        "not a duplicate of itself"
+    );
+    let sent = faults.take();
+    assert_eq!(&operations(&sent)[..2], [TWI, TWI]);
+    let tokens: Vec<Option<String>> = sent[..2].iter().map(|s| token(&s.body)).collect();
+    assert!(tokens[0].is_some(), "every transaction carries a token");
+    assert_eq!(tokens[0], tokens[1], "the retry repeats the token");
+    assert_eq!(store.get_session(&s.id).await.expect("stored"), s);
+
+    // The same for a change without an event: the stored item is compared.
+    let closing = fx::next(&s, SessionState::Closing);
+    faults.inject(TWI, &[Fault::LostResponse]);
+    assert_eq!(
+        store
+            .update_session((SessionState::Open, 1), &closing, None)
+            .await
+            .expect("update"),
+        Applied::Done,
+        "not stale against itself"
+    );
+    let lot = fx::lot("lot-f", 1);
+    store.put_lot(&lot).await.expect("lot");
+    let r = fx::reservation(
+        "r-lost",
+        "lot-f",
+        "2026-11-24T10:00:00+09:00",
+        "2026-11-24T10:30:00+09:00",
+    );
+    faults.inject(TWI, &[Fault::LostResponse]);
+    store
+        .reserve(&r, &lot)
+        .await
+        .expect("not a conflict with itself");
+    assert_eq!(
+        store.slot_count(&lot, r.start).await.expect("count"),
+        1,
+        "taken once"
+    );
+    // A different operation gets a different token.
+    let sent = faults.take();
+    let all: Vec<String> = sent
+        .iter()
+        .filter(|s| s.operation == TWI)
+        .filter_map(|s| token(&s.body))
+        .collect();
+    assert!(all.windows(2).any(|w| w[0] != w[1]));
+}
+
+#[tokio::test]
+async fn conflicting_transactions_are_retried_then_succeed() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let s = fx::session("s-busy", "lot-f", "品川 300 さ 12-34");
+    faults.take();
+    faults.inject(
+        TWI,
+        &[Fault::TransactionConflict, Fault::TransactionConflict],
+    );
+    assert_eq!(
+        store.open_session(&s, None).await.expect("open"),
+        Applied::Done
+    );
+    assert_eq!(operations(&faults.take()), [TWI, TWI, TWI]);
+    assert_eq!(store.get_session(&s.id).await.expect("stored"), s);
+}
+
+#[tokio::test]
+async fn transactions_that_keep_conflicting_give_up_retryably() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let s = fx::session("s-jam", "lot-f", "品川 300 さ 12-34");
+    faults.take();
+    faults.inject(TWI, &[Fault::TransactionConflict; 10]);
+    let err = store.open_session(&s, None).await.expect_err("gave up");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    let attempts = usize::try_from(MAX_ATTEMPTS).expect("attempts");
+    assert_eq!(operations(&faults.take()), vec![TWI; attempts]);
+    assert!(matches!(
+        store.get_session(&s.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_by_the_sdk_and_then_reported_retryable() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let s = fx::session("s-500", "lot-f", "品川 300 さ 12-34");
+    faults.take();
+    faults.inject(TWI, &[Fault::ServerError, Fault::ServerError]);
+    assert_eq!(
+        store.open_session(&s, None).await.expect("third time"),
+        Applied::Done
+    );
+    assert_eq!(operations(&faults.take()), [TWI, TWI, TWI]);
+
+    faults.inject("GetItem", &[Fault::ServerError; 3]);
+    let err = store.get_session(&s.id).await.expect_err("three 500s");
+    assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
+    assert_eq!(operations(&faults.take()), ["GetItem"; 3]);
+}
