@@ -88,6 +88,10 @@ pub enum Fault {
     /// same items: `TransactionCanceledException` with a
     /// `TransactionConflict` reason. Nothing reaches the store.
     TransactionConflict,
+    /// Answer as DynamoDB does when the table is throttled inside a
+    /// transaction: `TransactionCanceledException` with a `ThrottlingError`
+    /// reason. Nothing reaches the store.
+    TransactionThrottled,
     /// Answer 500 without sending the request.
     ServerError,
     /// Send the request (the store applies it), then answer 500: a write
@@ -156,6 +160,7 @@ fn json_response(status: u16, body: &str) -> HttpResponse {
 }
 
 const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
+const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]","CancellationReasons":[{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity for one or more global secondary indexes"}]}"#;
 const SERVER_ERROR: &str =
     r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected"}"#;
 
@@ -201,6 +206,9 @@ impl HttpConnector for FaultyConnector {
             None => self.inner.call(request),
             Some(Fault::TransactionConflict) => {
                 HttpConnectorFuture::ready(Ok(json_response(400, CONFLICT)))
+            }
+            Some(Fault::TransactionThrottled) => {
+                HttpConnectorFuture::ready(Ok(json_response(400, THROTTLED)))
             }
             Some(Fault::ServerError) => {
                 HttpConnectorFuture::ready(Ok(json_response(500, SERVER_ERROR)))

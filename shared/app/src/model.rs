@@ -96,8 +96,8 @@ pub struct PlateRegistration {
     pub registered_at: Timestamp,
 }
 
-/// The payment processor's token for a card. Never printed: `Debug` and
-/// `Display` show only that there is one.
+/// The payment processor's token for a card. Never printed: it has no
+/// `Display`, and `Debug` shows only that there is one.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PaymentToken(String);

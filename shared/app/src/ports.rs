@@ -150,7 +150,8 @@ pub trait DriverStore: Send + Sync {
         &self,
         registration: &PlateRegistration,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Releases a plate held by this driver.
+    /// Releases a plate held by this driver; a plate nobody holds is
+    /// already released. Refused when another driver holds it.
     fn unregister_plate(
         &self,
         plate: &Plate,

@@ -160,11 +160,13 @@ impl LotStore for MemoryStore {
             Seen::New => {}
         }
         let key = (bay.lot_id.clone(), bay.id.clone());
-        if s.bays
-            .get(&key)
-            .is_some_and(|old| !rules::bay_reading_replaces(old, bay))
-        {
-            return Ok(BayOutcome::Stale);
+        if let Some(old) = s.bays.get(&key) {
+            if old == bay {
+                return Ok(BayOutcome::Updated);
+            }
+            if !rules::bay_reading_replaces(old, bay) {
+                return Ok(BayOutcome::Stale);
+            }
         }
         s.bays.insert(key, bay.clone());
         s.remember(cause, &token, self.retention);
@@ -213,7 +215,7 @@ impl DriverStore for MemoryStore {
         let mut s = self.state();
         let key = plate.key();
         match s.plates.get(&key) {
-            None => Err(StoreError::not_found("plate registration")),
+            None => Ok(()),
             Some(held) if &held.driver_id != driver_id => {
                 Err(Refusal::PlateRegisteredToAnother.into())
             }
@@ -459,7 +461,9 @@ impl SessionStore for MemoryStore {
         }
         match s.sessions.get(&current.id) {
             Some(stored) if stored == &next => return Ok(Applied::Done),
-            Some(stored) if (stored.state, stored.version) == expected => {}
+            Some(stored)
+                if (stored.state, stored.version) == expected
+                    && rules::check_identity(stored, current).is_ok() => {}
             _ => return Err(rules::stale_session(&next, expected)),
         }
         if current.state.holds_plate() {

@@ -22,8 +22,10 @@ use unicode_normalization::UnicodeNormalization;
 pub enum PlateError {
     #[error("plate is empty")]
     Empty,
-    #[error("plate has an unexpected character {0:?}")]
-    BadCharacter(char),
+    /// A character no plate has, at this position (counted from 1 after
+    /// spaces are dropped).
+    #[error("plate has an unexpected character at position {0}")]
+    BadCharacter(usize),
     #[error("plate has no region name before the class number")]
     MissingRegion,
     #[error("plate has no class number after the region")]
@@ -157,7 +159,7 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
     if i == 0 {
         return match chars[0] {
             c if c.is_ascii_digit() => Err(PlateError::MissingRegion),
-            c => Err(PlateError::BadCharacter(c)),
+            _ => Err(PlateError::BadCharacter(1)),
         };
     }
     let region: String = chars[..i].iter().collect();
@@ -169,7 +171,7 @@ fn parse_japanese(chars: &[char]) -> Result<Plate, PlateError> {
     if class_len == 0 {
         return match rest.first() {
             None => Err(PlateError::MissingClass),
-            Some(&c) => Err(PlateError::BadCharacter(c)),
+            Some(_) => Err(PlateError::BadCharacter(i + 1)),
         };
     }
     // The class is up to three characters; a Latin kana may follow it

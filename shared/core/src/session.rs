@@ -85,6 +85,26 @@ mod tests {
 
     /// Stores compare states by name in their conditions: the name must be
     /// the serialized form, for every state.
+    /// Fails to compile when a state is added, until it is in `ALL`.
+    fn position(s: SessionState) -> usize {
+        match s {
+            Open => 0,
+            Closing => 1,
+            Priced => 2,
+            Paid => 3,
+            PaymentFailed => 4,
+            NeedsReview => 5,
+            Voided => 6,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_state_once() {
+        for (i, s) in SessionState::ALL.into_iter().enumerate() {
+            assert_eq!(position(s), i);
+        }
+    }
+
     #[test]
     fn names_are_the_serialized_form() {
         for state in SessionState::ALL {

@@ -80,9 +80,23 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     .expect("dup");
     counts!(
         c,
+        "record_bay, retried",
+        store.record_bay(&bay, Some(&reading)),
+        [TWI]
+    )
+    .expect("retry");
+    counts!(
+        c,
+        "record_bay, same reading again",
+        store.record_bay(&bay, None),
+        [TWI, "GetItem"]
+    )
+    .expect("again");
+    counts!(
+        c,
         "record_bay, stale",
         store.record_bay(&fx::bay("b-1", false, 0, 1, "2026-11-24T09:00:00Z"), None),
-        [TWI]
+        [TWI, "GetItem"]
     )
     .expect("stale");
     counts!(c, "bays", store.bays(&lot.id), ["Query"]).expect("bays");
@@ -143,11 +157,11 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     .expect("unregister");
     counts!(
         c,
-        "unregister_plate, missing",
+        "unregister_plate, already released",
         store.unregister_plate(&s.plate, &id("d-1")),
         [TWI, "GetItem"]
     )
-    .expect_err("missing");
+    .expect("released");
     let card = PaymentMethod {
         id: id("pm-1"),
         driver_id: id("d-1"),
@@ -162,6 +176,13 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         [TWI]
     )
     .expect("card");
+    counts!(
+        c,
+        "add_payment_method, again",
+        store.add_payment_method(&card),
+        [TWI]
+    )
+    .expect("again");
     let stolen = PaymentMethod {
         driver_id: id("d-2"),
         ..card.clone()
@@ -214,6 +235,29 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         [TWI]
     )
     .expect_err("changed");
+    let mut taken = r.clone();
+    taken.driver_id = id("d-9");
+    counts!(
+        c,
+        "reserve, id taken",
+        store.reserve(&taken, &lot),
+        [TWI, "GetItem"]
+    )
+    .expect_err("taken");
+    let ghost = fx::lot("lot-ghost", 1);
+    let r_ghost = fx::reservation(
+        "r-g",
+        "lot-ghost",
+        "2026-11-24T10:00:00+09:00",
+        "2026-11-24T10:15:00+09:00",
+    );
+    counts!(
+        c,
+        "reserve, unknown lot",
+        store.reserve(&r_ghost, &ghost),
+        [TWI, "GetItem"]
+    )
+    .expect_err("no lot");
     counts!(
         c,
         "reserve, no reservable bays",
@@ -255,6 +299,13 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         ["GetItem"]
     )
     .expect("again");
+    counts!(
+        c,
+        "cancel_reservation, unknown",
+        store.cancel_reservation(&id("r-none")),
+        ["GetItem"]
+    )
+    .expect_err("unknown");
 
     // Sessions.
     counts!(
@@ -286,6 +337,29 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         [TWI]
     )
     .expect_err("held");
+    let plain = fx::session("s-3", "lot-b", "練馬 500 な 88-88");
+    counts!(
+        c,
+        "open_session, no event",
+        store.open_session(&plain, None),
+        [TWI]
+    )
+    .expect("open");
+    counts!(
+        c,
+        "open_session, again, no event",
+        store.open_session(&plain, None),
+        [TWI, "GetItem"]
+    )
+    .expect("again");
+    let clash = fx::session("s-3", "lot-z", "ABC123");
+    counts!(
+        c,
+        "open_session, id taken",
+        store.open_session(&clash, None),
+        [TWI, "GetItem"]
+    )
+    .expect_err("taken");
     counts!(
         c,
         "open_session_for",
@@ -333,6 +407,39 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     )
     .expect_err("invalid");
     let corrected_at = fx::at("2026-11-24T11:00:05+09:00");
+    let moved = Session {
+        lot_id: id("lot-z"),
+        ..fx::next(&closing, SessionState::Priced)
+    };
+    counts!(
+        c,
+        "update_session, identity changed",
+        store.update_session((SessionState::Closing, 2), &moved, None),
+        [TWI, "GetItem"]
+    )
+    .expect_err("identity");
+    // A session back to holding its plate while another holds it.
+    let review = fx::next(&plain, SessionState::NeedsReview);
+    store
+        .update_session((SessionState::Open, 1), &review, None)
+        .await
+        .expect("review");
+    store
+        .open_session(&fx::session("s-4", "lot-b", "練馬 500 な 88-88"), None)
+        .await
+        .expect("s-4");
+    c.take();
+    counts!(
+        c,
+        "update_session, plate held",
+        store.update_session(
+            (SessionState::NeedsReview, 2),
+            &fx::next(&review, SessionState::Closing),
+            None
+        ),
+        [TWI, "GetItem"]
+    )
+    .expect_err("held");
     counts!(
         c,
         "correct_plate",
@@ -345,6 +452,31 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         [TWI]
     )
     .expect("correct");
+    counts!(
+        c,
+        "correct_plate, again",
+        store.correct_plate(
+            &closing,
+            &fx::plate("品川 300 さ 12-35"),
+            corrected_at,
+            None
+        ),
+        [TWI, "GetItem"]
+    )
+    .expect("again");
+    let now = store.get_session(&s.id).await.expect("session");
+    store
+        .open_session(&fx::session("s-5", "lot-a", "ABC999"), None)
+        .await
+        .expect("s-5");
+    c.take();
+    counts!(
+        c,
+        "correct_plate, plate held",
+        store.correct_plate(&now, &fx::plate("ABC999"), corrected_at, None),
+        [TWI, "GetItem"]
+    )
+    .expect_err("held");
     counts!(
         c,
         "correct_plate, stale",
@@ -384,6 +516,7 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     .expect("get");
     let hb = fx::event("cam-1", "hb", "2026-11-24T09:00:00Z");
     counts!(c, "record_event", store.record_event(&hb), [TWI]).expect("event");
+    counts!(c, "record_event, retried", store.record_event(&hb), [TWI]).expect("retry");
     counts!(
         c,
         "record_event, duplicate",

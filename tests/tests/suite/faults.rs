@@ -31,20 +31,33 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
     faults.inject(TWI, &[Fault::LostResponse]);
     // The first attempt commits but its answer is lost; the SDK retries.
     // Real DynamoDB answers the retry from its token; the local endpoint
-    // ignores tokens, so the store recognises its own ledger entry.
+    // ignores tokens, so the store recognises its own ledger entry (the
+    // failed condition returns it: no extra read).
     assert_eq!(
         store.open_session(&s, Some(&e)).await.expect("open"),
         Applied::Done,
         "not a duplicate of itself"
     );
     let sent = faults.take();
-    assert_eq!(&operations(&sent)[..2], [TWI, TWI]);
-    let tokens: Vec<Option<String>> = sent[..2].iter().map(|s| token(&s.body)).collect();
-    assert!(tokens[0].is_some(), "every transaction carries a token");
+    assert_eq!(operations(&sent), [TWI, TWI]);
+    let tokens: Vec<Option<String>> = sent.iter().map(|s| token(&s.body)).collect();
+    assert!(
+        tokens[0].is_some(),
+        "a write caused by an event carries a token"
+    );
     assert_eq!(tokens[0], tokens[1], "the retry repeats the token");
     assert_eq!(store.get_session(&s.id).await.expect("stored"), s);
+    // Another write gets another token.
+    let e2 = fx::event("cam-1", "evt-other", "2026-11-24T09:00:02+09:00");
+    faults.take();
+    store.record_event(&e2).await.expect("event");
+    let other = faults.take();
+    assert_eq!(operations(&other), [TWI]);
+    assert!(token(&other[0].body).is_some());
+    assert_ne!(token(&other[0].body), tokens[0]);
 
-    // The same for a change without an event: the stored item is compared.
+    // A change guarded by a version: the token again; past it, the stored
+    // session is compared.
     let closing = fx::next(&s, SessionState::Closing);
     faults.inject(TWI, &[Fault::LostResponse]);
     assert_eq!(
@@ -55,6 +68,14 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
         Applied::Done,
         "not stale against itself"
     );
+    let sent = faults.take();
+    assert_eq!(operations(&sent), [TWI, TWI, "GetItem"]);
+    assert!(token(&sent[0].body).is_some());
+
+    // A reservation carries no token of ours (the same one may come again
+    // legitimately after a change): the SDK gives the call a random one,
+    // which its retry repeats; past that, the store finds the reservation
+    // and compares.
     let lot = fx::lot("lot-f", 1);
     store.put_lot(&lot).await.expect("lot");
     let r = fx::reservation(
@@ -63,24 +84,45 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
         "2026-11-24T10:00:00+09:00",
         "2026-11-24T10:30:00+09:00",
     );
+    faults.take();
     faults.inject(TWI, &[Fault::LostResponse]);
     store
         .reserve(&r, &lot)
         .await
         .expect("not a conflict with itself");
+    let sent = faults.take();
+    assert_eq!(operations(&sent), [TWI, TWI, "GetItem"]);
+    let first = token(&sent[0].body);
+    assert!(first.is_some());
+    assert_eq!(first, token(&sent[1].body), "the SDK's retry repeats it");
+    let again = fx::reservation(
+        "r-lost-2",
+        "lot-f",
+        "2026-11-24T12:00:00+09:00",
+        "2026-11-24T12:30:00+09:00",
+    );
+    store.reserve(&again, &lot).await.expect("another");
+    let next = faults.take();
+    assert_ne!(token(&next[0].body), first, "each call its own");
     assert_eq!(
         store.slot_count(&lot, r.start).await.expect("count"),
         1,
         "taken once"
     );
-    // A different operation gets a different token.
-    let sent = faults.take();
-    let all: Vec<String> = sent
-        .iter()
-        .filter(|s| s.operation == TWI)
-        .filter_map(|s| token(&s.body))
-        .collect();
-    assert!(all.windows(2).any(|w| w[0] != w[1]));
+}
+
+#[tokio::test]
+async fn throttled_transactions_are_retried_too() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let s = fx::session("s-slow", "lot-f", "品川 300 さ 12-34");
+    faults.take();
+    faults.inject(TWI, &[Fault::TransactionThrottled]);
+    assert_eq!(
+        store.open_session(&s, None).await.expect("open"),
+        Applied::Done
+    );
+    assert_eq!(operations(&faults.take()), [TWI, TWI]);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use super::keys;
 impl EventLedger for DynamoStore {
     async fn record_event(&self, event: &EventRef) -> StoreResult<Applied> {
         let token = rules::write_token("record_event", event);
-        let txn = self.with_ledger(self.txn(token.clone()), Some(event), &token)?;
+        let txn = self.with_ledger(self.txn(Some(token.clone())), Some(event), &token)?;
         match txn.run(&self.client).await? {
             Ok(()) => Ok(Applied::Done),
             Err(failed) => Ok(self

@@ -46,7 +46,7 @@ impl LotStore for DynamoStore {
         let mut item = keys::bay(&bay.lot_id, &bay.id).item(bay)?;
         let at = bay.reported_at.as_second();
         item.insert("at_s".into(), n(at));
-        let txn = self.with_ledger(self.txn(token.clone()), cause, &token)?.put(
+        let txn = self.with_ledger(self.txn(cause.map(|_| token.clone())), cause, &token)?.put(
             Step::Bay,
             item,
             Some(
@@ -64,7 +64,17 @@ impl LotStore for DynamoStore {
             Err(failed) => Ok(match self.ledger_outcome(&failed, cause, &token).await? {
                 Some(Applied::Done) => BayOutcome::Updated,
                 Some(Applied::Duplicate) => BayOutcome::Duplicate,
-                None => BayOutcome::Stale,
+                None => {
+                    // This very reading, stored by an earlier attempt, is
+                    // this call's success.
+                    let stored: Option<Bay> =
+                        self.get_opt(&keys::bay(&bay.lot_id, &bay.id)).await?;
+                    if stored.as_ref() == Some(bay) {
+                        BayOutcome::Updated
+                    } else {
+                        BayOutcome::Stale
+                    }
+                }
             }),
         }
     }

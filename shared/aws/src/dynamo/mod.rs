@@ -45,9 +45,9 @@
 //! days); an entry counts as expired from its `expires_at` second on,
 //! whether or not TTL has deleted it yet.
 //!
-//! Transactions are built with named steps ([`txn`]), carry a
-//! `ClientRequestToken` derived from the logical write, and retry
-//! `TransactionConflict` cancellations. When a condition fails, the
+//! Transactions are built with named steps ([`txn`]); those caused by an
+//! event or guarded by a version carry a `ClientRequestToken` derived from
+//! the logical write; conflict and throttling cancellations are retried. When a condition fails, the
 //! operation checks whether what is stored is already its own write (the
 //! ledger's `write` token, or the stored item itself) and then reports
 //! success: a caller can always tell its own success from someone else's.
@@ -106,7 +106,9 @@ impl DynamoStore {
         &self.table
     }
 
-    fn txn(&self, token: String) -> Txn<'_> {
+    /// A transaction; `token` where the write's arguments pin the state it
+    /// expects (see [`txn`]).
+    fn txn(&self, token: Option<String>) -> Txn<'_> {
         Txn::new(&self.table, token)
     }
 

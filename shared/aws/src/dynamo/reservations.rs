@@ -44,7 +44,7 @@ impl ReservationStore for DynamoStore {
     async fn reserve(&self, reservation: &Reservation, lot: &Lot) -> StoreResult<()> {
         let slots = rules::reservation_slots(lot, reservation)?;
         let mut txn = self
-            .txn(rules::write_token("reserve", &(reservation, lot)))
+            .txn(None)
             .check(
                 Step::Lot,
                 &keys::lot(&lot.id),
@@ -107,15 +107,17 @@ impl ReservationStore for DynamoStore {
         }
         let slots = rules::slots_of(&r)?;
         r.state = ReservationState::Cancelled;
-        let mut txn = self.txn(rules::write_token("cancel_reservation", &r)).put(
-            Step::Reservation,
-            keys::reservation_listed(&r).item(&r)?,
-            Some(
-                Cond::new("#state = :active")
-                    .names(&[("#state", "state")])
-                    .value(":active", s("active")),
-            ),
-        )?;
+        let mut txn = self
+            .txn(Some(rules::write_token("cancel_reservation", &r)))
+            .put(
+                Step::Reservation,
+                keys::reservation_listed(&r).item(&r)?,
+                Some(
+                    Cond::new("#state = :active")
+                        .names(&[("#state", "state")])
+                        .value(":active", s("active")),
+                ),
+            )?;
         for slot in slots {
             txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
         }

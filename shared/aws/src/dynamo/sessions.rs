@@ -68,7 +68,7 @@ impl SessionStore for DynamoStore {
         rules::check_new_session(session)?;
         let token = rules::write_token("open_session", &(session, cause));
         let txn = self
-            .with_ledger(self.txn(token.clone()), cause, &token)?
+            .with_ledger(self.txn(cause.map(|_| token.clone())), cause, &token)?
             .put(
                 Step::Session,
                 keys::session_listed(session).item(session)?,
@@ -128,7 +128,7 @@ impl SessionStore for DynamoStore {
         let item = keys::session_listed(next).item(next)?;
         let cond = guard(&item, expected);
         let mut txn = self
-            .with_ledger(self.txn(token.clone()), cause, &token)?
+            .with_ledger(self.txn(Some(token.clone())), cause, &token)?
             .put(Step::Session, item, Some(cond))?;
         if expected.0.holds_plate() || next.state.holds_plate() {
             txn = hold_step(txn, next, next.state.holds_plate())?;
@@ -166,7 +166,7 @@ impl SessionStore for DynamoStore {
         let token = rules::write_token("correct_plate", &(current, plate, at, cause));
         let identity = keys::session(&current.id).item(current)?;
         let mut txn = self
-            .with_ledger(self.txn(token.clone()), cause, &token)?
+            .with_ledger(self.txn(Some(token.clone())), cause, &token)?
             .put(
                 Step::Session,
                 keys::session_listed(&next).item(&next)?,

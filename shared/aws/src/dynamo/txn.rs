@@ -3,16 +3,24 @@
 //! steps' conditions failed (with the item each found, where asked for),
 //! never item positions.
 //!
-//! Every transaction carries a `ClientRequestToken` derived from the
-//! logical write ([`parking_app::rules::write_token`]), so DynamoDB answers
-//! an SDK retry of a write that already committed with success instead of
-//! applying it again (for ten minutes). Past that window, operations
-//! compare what is stored with what they were writing.
+//! A transaction whose arguments pin the state it expects — one caused by
+//! an event (with its processing time) or guarded by a session version —
+//! carries a `ClientRequestToken` derived from the logical write
+//! ([`parking_app::rules::write_token`]), so DynamoDB answers an SDK retry
+//! of a write that already committed with success instead of applying it
+//! again (for ten minutes). Writes that create what is absent (a
+//! reservation, a registration) carry none of ours: the same arguments may
+//! come again legitimately after a change (register, unregister, register),
+//! and a derived token would make DynamoDB answer with the old success
+//! without writing. The SDK gives those calls a random token, which its
+//! own retries repeat. Every operation, past the window or for a retry by
+//! its caller, compares what is stored with what it was writing.
 //!
 //! A cancellation caused by a conflicting concurrent transaction
-//! (`TransactionConflict`) is retried up to [`MAX_ATTEMPTS`] times, with
-//! full-jitter exponential backoff and no sleep after the last attempt;
-//! then the operation is `Unavailable` (retryable by the caller).
+//! (`TransactionConflict`) or by throttling is sent again, up to
+//! [`MAX_ATTEMPTS`] attempts in all, with full-jitter exponential backoff
+//! and no sleep after the last attempt; then the operation is
+//! `Unavailable` (retryable by the caller).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -33,6 +41,12 @@ use super::keys::{Item, Keys};
 /// How many times a transaction is sent when concurrent transactions keep
 /// conflicting with it.
 pub const MAX_ATTEMPTS: u32 = 4;
+/// Cancellation reasons worth sending the transaction again for.
+const RETRIED_REASONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
 const BASE_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_millis(800);
 
@@ -60,7 +74,7 @@ pub(crate) enum Step {
 /// A transaction being built.
 pub(crate) struct Txn<'a> {
     table: &'a str,
-    token: String,
+    token: Option<String>,
     items: Vec<(Step, TransactWriteItem)>,
 }
 
@@ -147,8 +161,9 @@ macro_rules! conditioned {
 }
 
 impl<'a> Txn<'a> {
-    /// A transaction for the logical write named by `token`.
-    pub fn new(table: &'a str, token: String) -> Self {
+    /// A transaction, with the request token of the logical write where
+    /// its arguments pin the state it expects.
+    pub fn new(table: &'a str, token: Option<String>) -> Self {
         Txn {
             table,
             token,
@@ -231,7 +246,7 @@ impl<'a> Txn<'a> {
             let result = client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
-                .client_request_token(&self.token)
+                .set_client_request_token(self.token.clone())
                 .send()
                 .await;
             let cancelled = match result {
@@ -270,10 +285,12 @@ impl<'a> Txn<'a> {
             if !failed.steps.is_empty() {
                 return Ok(Err(failed));
             }
+            // Conflicts with concurrent writers and throttling pass; a
+            // validation error or an oversized item collection does not.
             let conflict = reasons.is_empty()
                 || reasons
                     .iter()
-                    .any(|r| r.code() == Some("TransactionConflict"));
+                    .any(|r| r.code().is_some_and(|c| RETRIED_REASONS.contains(&c)));
             if !conflict {
                 return Err(StoreError::Rejected {
                     source: Box::new(cancelled),
@@ -282,7 +299,7 @@ impl<'a> Txn<'a> {
             if attempt >= MAX_ATTEMPTS {
                 return Err(StoreError::Unavailable {
                     source: format!(
-                        "the transaction conflicted with concurrent writes {attempt} times"
+                        "the transaction was cancelled by conflicting writes or throttling {attempt} times"
                     )
                     .into(),
                 });
