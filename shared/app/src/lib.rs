@@ -9,6 +9,7 @@
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod redact;
 pub mod rules;
 pub mod usecases;
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use parking_app::ids::*;
+use parking_app::redact::without_quoted_values;
 use parking_app::{StoreError, StoreResult};
 use parking_core::Plate;
 use parking_core::plate::fingerprint;
@@ -121,7 +122,7 @@ pub(crate) fn body<T: DeserializeOwned>(mut item: Item) -> StoreResult<T> {
     }
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt {
         key,
-        reason: e.to_string(),
+        reason: without_quoted_values(&e.to_string()),
     })
 }
 
@@ -266,5 +267,19 @@ mod tests {
             assert!(text.contains(&fingerprint(&p.key())), "{text}");
         }
         assert_eq!(redact("LOT#lot-a/GATE#g-1"), "LOT#lot-a/GATE#g-1");
+    }
+
+    #[test]
+    fn decoding_errors_never_quote_a_stored_value() {
+        let mut item = plate(&Plate::parse("品川 300 さ 12-34").expect("plate")).key();
+        item.insert("plate".into(), s("品川300さ1234"));
+        item.insert("driver_id".into(), s("d-1"));
+        item.insert("registered_at".into(), n(5));
+        let shown = match body::<parking_app::PlateRegistration>(item) {
+            Err(e) => format!("{e} {e:?}"),
+            Ok(_) => "decoded".into(),
+        };
+        assert!(shown.contains("cannot be read"), "{shown}");
+        assert!(!shown.contains("品川"), "{shown}");
     }
 }
