@@ -105,6 +105,7 @@ pub mod pricing;
 pub mod quote;
 pub mod session;
 pub mod tariff;
+pub mod timeline;
 
 pub use calendar::{Calendar, DaySet, DayType};
 pub use money::{Currency, Money, Tax};

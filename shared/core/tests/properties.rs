@@ -11,6 +11,8 @@
 
 #[path = "support/reference.rs"]
 mod reference;
+#[path = "support/seeded.rs"]
+mod seeded;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -19,32 +21,7 @@ use parking_core::tariff::{BandSpec, CapSpec, FirstSpec, FlatSpec, HolidaysSpec,
 use parking_core::{Discount, Money, Quote, Stay, Tariff, Tax};
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{FileFailurePersistence, RngSeed};
-
-/// The seed of every run that does not name one in `PROPTEST_RNG_SEED`.
-const FIXED_SEED: u64 = 20_261_128;
-
-/// 1,000 cases from a fixed seed, unless `PROPTEST_CASES` and
-/// `PROPTEST_RNG_SEED` say otherwise.
-fn config() -> ProptestConfig {
-    let env = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    let cases = env("PROPTEST_CASES").map_or(1000, |n| u32::try_from(n).unwrap_or(u32::MAX));
-    ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(env("PROPTEST_RNG_SEED").unwrap_or(FIXED_SEED)),
-        // One property skips flat tariffs (about one in nine).
-        max_global_rejects: cases,
-        // Shrunk failures are kept beside this file and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
+use seeded::config;
 
 const DAY_NAMES: [&str; 4] = ["weekday", "saturday", "sunday", "holiday"];
 /// Ways the four day types are grouped into tariffs' band sets.
