@@ -6,10 +6,12 @@
 //! - **Order.** Reads are ordered by when they happened (`at`), then by
 //!   their event key, so ties are broken the same way every time. A read
 //!   whose event key was seen before is the same read and counts once.
-//! - **Passages.** Cameras read one car several times: a read at the same
-//!   gate, in the same direction, at most the debounce window after the
-//!   first read of the passage before it, belongs to that passage. Any read
-//!   in between at another gate or direction starts a new passage.
+//! - **Passages.** Cameras read one car several times, and a car waiting
+//!   at a barrier is read again and again: a read at the same gate, in the
+//!   same direction, at most the debounce window after the latest read of
+//!   that gate's and direction's last passage, belongs to that passage,
+//!   whatever other reads come in between. Passages are ordered by their
+//!   first read.
 //! - **Sessions.** Walking the passages in order: an entry opens a session;
 //!   an exit closes the open one. An entry while a session is open leaves
 //!   that one `ExitMissing` (its car left unseen, or the camera missed it;
@@ -62,6 +64,8 @@ pub struct Read {
 pub struct Passage {
     /// The first read: its time is the passage's time.
     pub first: Read,
+    /// When the latest read of the passage was taken.
+    pub last_at: Timestamp,
     /// How many distinct reads make the passage.
     pub reads: usize,
 }
@@ -112,22 +116,26 @@ fn ordered(reads: &[Read]) -> Vec<&Read> {
     v
 }
 
-/// The passages the reads make, in order.
+/// The passages the reads make, in order of their first reads.
 pub fn passages(reads: &[Read], debounce: SignedDuration) -> Vec<Passage> {
     let mut out: Vec<Passage> = Vec::new();
+    // The last passage of each gate and direction.
+    let mut latest: BTreeMap<(&str, Direction), usize> = BTreeMap::new();
     for r in ordered(reads) {
-        match out.last_mut() {
-            Some(p)
-                if p.first.gate == r.gate
-                    && p.first.direction == r.direction
-                    && r.at.duration_since(p.first.at) <= debounce =>
-            {
+        let slot = (r.gate.as_str(), r.direction);
+        match latest.get(&slot).map(|&i| &mut out[i]) {
+            Some(p) if r.at.duration_since(p.last_at) <= debounce => {
                 p.reads += 1;
+                p.last_at = r.at;
             }
-            _ => out.push(Passage {
-                first: r.clone(),
-                reads: 1,
-            }),
+            _ => {
+                latest.insert(slot, out.len());
+                out.push(Passage {
+                    first: r.clone(),
+                    last_at: r.at,
+                    reads: 1,
+                });
+            }
         }
     }
     out

@@ -6,7 +6,7 @@
 mod seeded;
 
 use jiff::{SignedDuration, Timestamp};
-use parking_core::timeline::{Derived, Direction, Read, derive, passages};
+use parking_core::timeline::{Derived, Direction, Passage, Read, derive, passages};
 use proptest::prelude::*;
 use proptest::sample::select;
 use seeded::config;
@@ -74,10 +74,16 @@ proptest! {
         prop_assert_eq!(ps.iter().map(|p| p.reads).sum::<usize>(), reads.len());
         for w in ps.windows(2) {
             prop_assert!(w[0].first.at <= w[1].first.at);
-            // Two passages in a row at one gate and direction are more
-            // than the window apart.
-            if w[0].first.gate == w[1].first.gate && w[0].first.direction == w[1].first.direction {
-                prop_assert!(w[1].first.at.duration_since(w[0].first.at) > DEBOUNCE);
+        }
+        // Two passages at one gate and direction are more than the window
+        // apart: the later starts after the earlier's last read + window.
+        for (i, a) in ps.iter().enumerate() {
+            for b in &ps[i + 1..] {
+                if (a.first.gate.as_str(), a.first.direction) == (b.first.gate.as_str(), b.first.direction)
+                    && b.first.at >= a.first.at
+                {
+                    prop_assert!(b.first.at.duration_since(a.last_at) > DEBOUNCE);
+                }
             }
         }
         let sessions = derive(&reads, DEBOUNCE);
@@ -136,15 +142,40 @@ fn a_camera_reading_one_car_three_times_is_one_entry() {
     let ps = passages(&reads, DEBOUNCE);
     assert_eq!(ps.len(), 1);
     assert_eq!((ps[0].first.key.as_str(), ps[0].reads), ("cam/1", 3));
-    // At the edge of the window it is still the same passage; past it, a
-    // new one (the car came round again).
+    // The window runs from the latest read: at its edge the read still
+    // belongs; past it, a new passage (the car came round again).
     let edge = [
         read("cam/1", "in", Direction::Entry, "2026-11-24T09:00:00Z"),
         read("cam/2", "in", Direction::Entry, "2026-11-24T09:02:00Z"),
-        read("cam/3", "in", Direction::Entry, "2026-11-24T09:02:01Z"),
+        read("cam/3", "in", Direction::Entry, "2026-11-24T09:04:01Z"),
     ];
     let ps = passages(&edge, DEBOUNCE);
     assert_eq!(ps.iter().map(|p| p.reads).collect::<Vec<_>>(), [2, 1]);
+}
+
+#[test]
+fn a_car_waiting_at_a_barrier_is_one_passage() {
+    // Read every minute for ten minutes, with another car's gate traffic
+    // of the same plate's reads elsewhere in between.
+    let mut reads: Vec<Read> = (0..=10)
+        .map(|m| {
+            read(
+                &format!("out/{m}"),
+                "out",
+                Direction::Exit,
+                &format!("2026-11-24T11:{m:02}:00Z"),
+            )
+        })
+        .collect();
+    reads.push(read("in/1", "in", Direction::Entry, "2026-11-24T09:00:00Z"));
+    reads.push(read("in/2", "in", Direction::Entry, "2026-11-24T11:05:30Z"));
+    let ps = passages(&reads, DEBOUNCE);
+    let exits: Vec<&Passage> = ps
+        .iter()
+        .filter(|p| p.first.direction == Direction::Exit)
+        .collect();
+    assert_eq!(exits.len(), 1);
+    assert_eq!(exits[0].reads, 11);
 }
 
 #[test]
