@@ -3,15 +3,17 @@
 //!
 //! Every rule adds the MQTT topic, the sending client's id and the broker's
 //! receive time to the device's own payload (`SELECT *, topic() AS topic,
-//! clientid() AS clientid, timestamp() AS timestamp`). Field names are
-//! fixed; devices may send more fields, which are ignored.
+//! clientid() AS clientid, timestamp() AS received_at`; `received_at`, not
+//! `timestamp`, because IoT Core's lifecycle events carry a `timestamp` of
+//! their own). Field names are fixed; devices may send more fields, which
+//! are ignored.
 //!
 //! | topic | payload |
 //! |---|---|
 //! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq"}` |
-//! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB |
+//! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it |
 //! | `parking/{lot}/bays/{bay}/state` | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor |
-//! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}` |
+//! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
 //!
 //! A message is refused with the field that is wrong and why, never with
 //! the plate it carries; in a backlog each read is parsed on its own, so
@@ -27,8 +29,12 @@ use crate::ids::*;
 use crate::model::GateDirection;
 use crate::redact::without_quoted_values;
 
-/// The largest message IoT Core delivers, and so the largest accepted.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// The largest payload IoT Core takes from a device.
+pub const MAX_DEVICE_PAYLOAD_BYTES: usize = 128 * 1024;
+
+/// The largest message accepted: a device's largest payload plus the
+/// fields the rule adds (topic, client id, receive time).
+pub const MAX_MESSAGE_BYTES: usize = MAX_DEVICE_PAYLOAD_BYTES + 2 * 1024;
 
 /// How far ahead of the broker's receive time a device's clock may run
 /// before its times are refused.
@@ -197,7 +203,7 @@ struct Envelope {
     #[serde(default)]
     clientid: Option<String>,
     /// The broker's receive time, milliseconds since the epoch.
-    timestamp: i64,
+    received_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -217,9 +223,15 @@ struct BacklogJson {
     events: Vec<serde_json::Value>,
 }
 
+/// A field that must be present and may be `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Option::<bool>::deserialize(d)
+}
+
 #[derive(Deserialize)]
 struct BayJson {
     event_id: String,
+    #[serde(deserialize_with = "present")]
     occupied: Option<bool>,
     confidence: f64,
     occurred_at: String,
@@ -234,7 +246,6 @@ struct PresenceJson {
     client_id: String,
     timestamp: i64,
     event_type: String,
-    #[serde(default)]
     version_number: u64,
 }
 
@@ -289,7 +300,10 @@ fn device_time(text: &str, received_at: Timestamp) -> Result<Timestamp, MessageE
             "expected an RFC 3339 time with an offset, such as 2026-11-24T09:00:00+09:00",
         )
     })?;
-    if at > received_at + MAX_CLOCK_AHEAD {
+    if received_at
+        .checked_add(MAX_CLOCK_AHEAD)
+        .is_ok_and(|latest| at > latest)
+    {
         let ahead = at.duration_since(received_at);
         return Err(MessageError::new(
             "occurred_at",
@@ -346,7 +360,7 @@ impl DeviceMessage {
             return Err(MessageError::new("message", "must be a JSON object"));
         }
         let envelope: Envelope = fields(&value)?;
-        let received_at = millis("timestamp", envelope.timestamp)?;
+        let received_at = millis("received_at", envelope.received_at)?;
         let topic = Topic::parse(&envelope.topic)?;
         let device = || {
             envelope
@@ -450,7 +464,7 @@ mod tests {
 
     fn gate_read(extra: &str) -> String {
         format!(
-            r#"{{"topic": "parking/lot-a/gates/g-in-1/events", "clientid": "cam-1", "timestamp": {RECEIVED_MS},
+            r#"{{"topic": "parking/lot-a/gates/g-in-1/events", "clientid": "cam-1", "received_at": {RECEIVED_MS},
                 "event_id": "e-1", "type": "plate_read", "direction": "entry", "plate": "品川 300 さ 12-34",
                 "confidence": 0.93, "occurred_at": "2026-11-18T08:53:10+09:00", "seq": 7{extra}}}"#
         )
@@ -542,20 +556,65 @@ mod tests {
             ("[1, 2]".into(), "message: must be a JSON object"),
             (
                 "x".repeat(MAX_MESSAGE_BYTES + 1),
-                "message: is 131073 bytes",
+                "message: is 133121 bytes",
+            ),
+            // Plate text where it does not belong is never repeated, even
+            // with quotes and backticks in it.
+            (
+                gate_read("").replace(r#""seq": 7"#, r#""seq": "x\"品川 300 さ 12-34""#),
+                "seq: invalid type",
+            ),
+            (
+                gate_read("").replace(
+                    r#""direction": "entry""#,
+                    r#""direction": "x`品川 300 さ 12-34""#,
+                ),
+                "direction: unknown variant `…`, expected `entry` or `exit`",
+            ),
+            (
+                gate_read("").replace(r#""event_id": "e-1""#, r#""event_id": "品川300さ1234""#),
+                "event_id: event id may hold only",
+            ),
+            (
+                gate_read("").replace(r#""clientid": "cam-1""#, r#""clientid": "品川300さ1234""#),
+                "clientid: device id may hold only",
+            ),
+            (
+                gate_read("").replace(
+                    &format!(r#""received_at": {RECEIVED_MS}"#),
+                    r#""received_at": 9223372036854775807"#,
+                ),
+                "received_at: is not a time",
             ),
         ];
         for (json, wanted) in cases {
             let e = err(&json);
             assert!(e.contains(wanted), "{e:?} does not say {wanted:?}");
-            assert!(!e.contains("品川") && !e.contains("12-34"), "{e}");
+            assert!(
+                !e.contains("品川")
+                    && !e.contains("12-34")
+                    && !e.contains("1234")
+                    && !e.contains("300"),
+                "{e}"
+            );
         }
+    }
+
+    #[test]
+    fn a_receive_time_at_the_end_of_time_does_not_panic() {
+        let last = Timestamp::MAX.as_millisecond() - 1000;
+        let json = gate_read("").replace(
+            &format!(r#""received_at": {RECEIVED_MS}"#),
+            &format!(r#""received_at": {last}"#),
+        );
+        let r = DeviceMessage::parse(json.as_bytes());
+        assert!(r.is_ok(), "{r:?}");
     }
 
     #[test]
     fn one_bad_read_in_a_backlog_loses_nothing_else() {
         let json = format!(
-            r#"{{"topic": "parking/lot-a/gates/g-out-1/backlog", "clientid": "cam-2", "timestamp": {RECEIVED_MS},
+            r#"{{"topic": "parking/lot-a/gates/g-out-1/backlog", "clientid": "cam-2", "received_at": {RECEIVED_MS},
                 "events": [
                   {{"event_id": "b-1", "type": "plate_read", "direction": "exit", "plate": "ABC123", "confidence": 0.9, "occurred_at": "2026-11-18T06:00:00Z", "seq": 1}},
                   {{"event_id": "b-2", "type": "plate_read", "direction": "exit", "confidence": 0.9, "occurred_at": "2026-11-18T06:01:00Z", "seq": 2}},
@@ -578,7 +637,7 @@ mod tests {
     #[test]
     fn bay_and_presence_messages_parse() {
         let bay = format!(
-            r#"{{"topic": "parking/lot-a/bays/A-01/state", "clientid": "bay-a01", "timestamp": {RECEIVED_MS},
+            r#"{{"topic": "parking/lot-a/bays/A-01/state", "clientid": "bay-a01", "received_at": {RECEIVED_MS},
                 "event_id": "s-9", "occupied": null, "confidence": 0.2, "occurred_at": "2026-11-18T06:00:00Z", "seq": 9}}"#
         );
         let DeviceMessage::Bay { bay, reading, .. } =
@@ -591,7 +650,7 @@ mod tests {
             ("A-01", None, 0)
         );
         let presence = r#"{"topic": "$aws/events/presence/disconnected/cam-2", "clientId": "cam-2",
-            "timestamp": 1795000000123, "eventType": "disconnected", "versionNumber": 4,
+            "received_at": 1795000000200, "timestamp": 1795000000123, "eventType": "disconnected", "versionNumber": 4,
             "clientInitiatedDisconnect": false, "disconnectReason": "MQTT_KEEP_ALIVE_TIMEOUT"}"#;
         assert_eq!(
             DeviceMessage::parse(presence.as_bytes()).expect("presence"),

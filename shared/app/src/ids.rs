@@ -14,8 +14,13 @@ pub enum IdError {
     Empty { kind: &'static str },
     #[error("{kind} must be at most {MAX_ID_LEN} characters (got {len})")]
     TooLong { kind: &'static str, len: usize },
-    #[error("{kind} may hold only ASCII letters, digits and -_.:@ (found {found:?})")]
-    BadCharacter { kind: &'static str, found: char },
+    /// The position (from 1) of the first character not allowed; the
+    /// character itself is not shown, as ids arrive from devices and may
+    /// carry anything.
+    #[error(
+        "{kind} may hold only ASCII letters, digits and -_.:@ (not the character at position {position})"
+    )]
+    BadCharacter { kind: &'static str, position: usize },
 }
 
 /// The longest id.
@@ -33,9 +38,12 @@ fn check(kind: &'static str, text: &str) -> Result<(), IdError> {
     }
     match text
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:@".contains(*c)))
+        .position(|c| !(c.is_ascii_alphanumeric() || "-_.:@".contains(c)))
     {
-        Some(found) => Err(IdError::BadCharacter { kind, found }),
+        Some(i) => Err(IdError::BadCharacter {
+            kind,
+            position: i + 1,
+        }),
         None => Ok(()),
     }
 }
@@ -137,7 +145,10 @@ mod tests {
         assert_eq!(LotId::parse(""), Err(IdError::Empty { kind: "lot id" }));
         assert_eq!(
             SessionId::parse("s#1").map_err(|e| e.to_string()),
-            Err("session id may hold only ASCII letters, digits and -_.:@ (found '#')".into())
+            Err(
+                "session id may hold only ASCII letters, digits and -_.:@ (not the character at position 2)"
+                    .into()
+            )
         );
         assert!(DriverId::parse(&"d".repeat(MAX_ID_LEN + 1)).is_err());
         let json = serde_json::to_string(&GateId::parse("g-1").expect("id")).expect("json");
