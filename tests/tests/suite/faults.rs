@@ -95,15 +95,33 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
     let first = token(&sent[0].body);
     assert!(first.is_some());
     assert_eq!(first, token(&sent[1].body), "the SDK's retry repeats it");
-    let again = fx::reservation(
-        "r-lost-2",
-        "lot-f",
-        "2026-11-24T12:00:00+09:00",
-        "2026-11-24T12:30:00+09:00",
+    // The same registration again after a release is a new write: it gets
+    // a token of its own, so DynamoDB cannot answer it with the first
+    // one's success.
+    let reg = PlateRegistration {
+        plate: fx::plate("品川 300 さ 12-34"),
+        driver_id: fx::id("d-1"),
+        registered_at: fx::at("2026-11-24T09:00:00+09:00"),
+    };
+    faults.take();
+    store.register_plate(&reg).await.expect("register");
+    store
+        .unregister_plate(&reg.plate, &reg.driver_id)
+        .await
+        .expect("release");
+    store.register_plate(&reg).await.expect("register again");
+    let sent = faults.take();
+    let registers: Vec<Option<String>> = [&sent[0], &sent[2]]
+        .iter()
+        .map(|s| token(&s.body))
+        .collect();
+    assert_eq!(operations(&sent), [TWI, TWI, TWI]);
+    assert_ne!(registers[0], registers[1], "each call its own");
+    assert_eq!(
+        store.plate_owner(&reg.plate).await.expect("owner"),
+        Some(reg.clone()),
+        "registered again"
     );
-    store.reserve(&again, &lot).await.expect("another");
-    let next = faults.take();
-    assert_ne!(token(&next[0].body), first, "each call its own");
     assert_eq!(
         store.slot_count(&lot, r.start).await.expect("count"),
         1,

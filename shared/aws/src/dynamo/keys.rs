@@ -271,15 +271,26 @@ mod tests {
 
     #[test]
     fn decoding_errors_never_quote_a_stored_value() {
-        let mut item = plate(&Plate::parse("品川 300 さ 12-34").expect("plate")).key();
-        item.insert("plate".into(), s("品川300さ1234"));
-        item.insert("driver_id".into(), s("d-1"));
-        item.insert("registered_at".into(), n(5));
-        let shown = match body::<parking_app::PlateRegistration>(item) {
+        // A plate's text where a number belongs: serde would quote it.
+        let lot = LotId::parse("lot-a").expect("id");
+        let mut item = bay(&lot, &BayId::parse("b-1").expect("id")).key();
+        for (k, v) in [
+            ("lot_id", s("lot-a")),
+            ("id", s("b-1")),
+            ("occupied", AttributeValue::Bool(true)),
+            ("seq", s("x\"品川300さ1234")),
+            ("reported_at", s("2026-11-24T09:00:00Z")),
+        ] {
+            item.insert(k.into(), v);
+        }
+        let shown = match body::<parking_app::Bay>(item) {
             Err(e) => format!("{e} {e:?}"),
             Ok(_) => "decoded".into(),
         };
         assert!(shown.contains("cannot be read"), "{shown}");
-        assert!(!shown.contains("品川"), "{shown}");
+        assert!(
+            !shown.contains("品川") && !shown.contains("1234"),
+            "{shown}"
+        );
     }
 }
