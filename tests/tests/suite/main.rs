@@ -2,6 +2,7 @@
 
 mod conformance;
 mod dynamodb;
+mod events;
 mod faults;
 mod usecases;
 
