@@ -272,6 +272,17 @@ fn fields<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, MessageEr
     })
 }
 
+/// What is wrong with text that is not JSON, without serde_json's own
+/// message (which quotes the input).
+fn json_problem(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "a syntax error",
+        serde_json::error::Category::Data => "unexpected data",
+        serde_json::error::Category::Eof => "it ends too soon",
+    }
+}
+
 fn millis(field: &str, ms: i64) -> Result<Timestamp, MessageError> {
     Timestamp::from_millisecond(ms)
         .map_err(|_| MessageError::new(field, "is not a time in milliseconds since 1970"))
@@ -354,7 +365,7 @@ impl DeviceMessage {
             ));
         }
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-            MessageError::new("message", format!("is not JSON ({})", e.classify_name()))
+            MessageError::new("message", format!("is not JSON ({})", json_problem(&e)))
         })?;
         if !value.is_object() {
             return Err(MessageError::new("message", "must be a JSON object"));
@@ -437,22 +448,6 @@ impl DeviceMessage {
                 })
             }
         })
-    }
-}
-
-/// Why `classify_name` exists: serde_json's own messages quote input.
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "a syntax error",
-            serde_json::error::Category::Data => "unexpected data",
-            serde_json::error::Category::Eof => "it ends too soon",
-        }
     }
 }
 

@@ -23,18 +23,18 @@
 //! use jiff::Timestamp;
 //! use parking_core::timeline::{Derived, Direction, Read, derive};
 //!
-//! let at = |s: &str| s.parse::<Timestamp>().unwrap();
-//! let read = |key: &str, gate: &str, direction, t: &str| Read {
-//!     key: key.into(), gate: gate.into(), direction, at: at(t),
+//! let read = |key: &str, gate: &str, direction, t: &str| -> Result<Read, jiff::Error> {
+//!     Ok(Read { key: key.into(), gate: gate.into(), direction, at: t.parse::<Timestamp>()? })
 //! };
 //! let reads = [
-//!     read("cam-2/9", "out", Direction::Exit, "2026-11-24T11:00:00Z"),
-//!     read("cam-1/1", "in", Direction::Entry, "2026-11-24T09:00:00Z"),
-//!     read("cam-1/2", "in", Direction::Entry, "2026-11-24T09:00:01Z"), // the same car again
+//!     read("cam-2/9", "out", Direction::Exit, "2026-11-24T11:00:00Z")?,
+//!     read("cam-1/1", "in", Direction::Entry, "2026-11-24T09:00:00Z")?,
+//!     read("cam-1/2", "in", Direction::Entry, "2026-11-24T09:00:01Z")?, // the same car again
 //! ];
 //! let sessions = derive(&reads, jiff::SignedDuration::from_secs(120));
 //! assert!(matches!(&sessions[..], [Derived::Closed { entry, exit }]
 //!     if entry.first.key == "cam-1/1" && entry.reads == 2 && exit.first.key == "cam-2/9"));
+//! # Ok::<(), jiff::Error>(())
 //! ```
 
 use std::collections::BTreeMap;
