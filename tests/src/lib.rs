@@ -329,6 +329,7 @@ pub mod fx {
             capacity: 120,
             reservable,
             slot_minutes: 15,
+            settings: Default::default(),
         }
     }
 
@@ -346,6 +347,8 @@ pub mod fx {
             driver_id: None,
             reservation_id: None,
             fee: None,
+            method_id: None,
+            flags: Vec::new(),
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }
@@ -395,7 +398,7 @@ pub mod fx {
         Bay {
             lot_id: id("lot-b"),
             id: id(bay_id),
-            occupied,
+            occupied: Some(occupied),
             boot,
             seq,
             reported_at: at(at_text),

@@ -6,17 +6,22 @@
 //! the use cases themselves, one module per flow. Functions and the command
 //! line call use cases; they never compose store primitives.
 
+pub mod commands;
 pub mod devices;
 pub mod ids;
 pub mod model;
+pub mod outbox;
 pub mod ports;
 pub mod redact;
 pub mod rules;
+pub mod scenario;
+pub mod timeline;
 pub mod usecases;
 
 pub use ids::*;
 pub use model::*;
 pub use ports::{
-    Clock, DriverStore, EventLedger, FixedClock, LotStore, PaymentStore, Refusal, ReservationStore,
-    SessionStore, Store, StoreError, StoreResult,
+    Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, LotStore, OutboxStore,
+    PaymentStore, Queues, RecordStore, Refusal, ReservationStore, SendError, SessionStore, Store,
+    StoreError, StoreResult,
 };

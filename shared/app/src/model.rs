@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::*;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lot {
     pub id: LotId,
     pub name: String,
@@ -27,6 +27,49 @@ pub struct Lot {
     pub reservable: u32,
     /// Length of a reservation time slot in minutes (e.g. 15).
     pub slot_minutes: u32,
+    /// How the lot treats what its devices report; every field has a
+    /// default.
+    #[serde(default)]
+    pub settings: LotSettings,
+}
+
+/// A lot's thresholds and windows for device events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LotSettings {
+    /// What a stay whose entry nobody saw costs, in the tariff currency's
+    /// minor units.
+    pub lost_entry_fee: i64,
+    /// A camera read below this confidence (0 to 1) is matched against
+    /// known plates before it is believed.
+    pub plate_confidence_threshold: f64,
+    /// A bay reading below this confidence leaves the bay `unknown`.
+    pub sensor_confidence_threshold: f64,
+    /// When more than this share of bays is unknown, availability falls
+    /// back to gate counts and is `degraded`.
+    pub degraded_unknown_share: f64,
+    /// A read received more than this many seconds after it happened is
+    /// history: it never commands a barrier or notifies a driver.
+    pub freshness_seconds: u32,
+    /// Reads of one plate at one gate and direction this close together
+    /// are one passage.
+    pub debounce_seconds: u32,
+    /// How many minutes before its start a reservation may check in.
+    pub reservation_early_minutes: u32,
+}
+
+impl Default for LotSettings {
+    fn default() -> Self {
+        LotSettings {
+            lost_entry_fee: 3000,
+            plate_confidence_threshold: 0.8,
+            sensor_confidence_threshold: 0.6,
+            degraded_unknown_share: 0.3,
+            freshness_seconds: 60,
+            debounce_seconds: 120,
+            reservation_early_minutes: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +97,7 @@ pub enum DeviceKind {
     Kiosk,
 }
 
+/// A device: the IoT client id it connects with, and what it speaks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     pub id: DeviceId,
@@ -63,6 +107,32 @@ pub struct Device {
     pub gate_id: Option<GateId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bay_id: Option<BayId>,
+    /// The newest connection event seen for it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<Presence>,
+}
+
+/// A device's connection as IoT Core's lifecycle events report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub connected: bool,
+    pub at: Timestamp,
+    /// IoT Core's `versionNumber`: grows with every connection.
+    pub version: u64,
+}
+
+impl Presence {
+    /// Whether this event is newer than `other`: by version, then time.
+    pub fn newer_than(&self, other: &Presence) -> bool {
+        (self.version, self.at) > (other.version, other.at)
+    }
+}
+
+/// A tariff as stored: its id and posted form, compiled when loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TariffRecord {
+    pub id: TariffId,
+    pub spec: parking_core::tariff::TariffSpec,
 }
 
 /// A bay's occupancy as last reported by its sensor.
@@ -70,7 +140,8 @@ pub struct Device {
 pub struct Bay {
     pub lot_id: LotId,
     pub id: BayId,
-    pub occupied: bool,
+    /// `None`: the sensor cannot tell (snow, a fault, low confidence).
+    pub occupied: Option<bool>,
     /// The sensor's boot epoch: a number that grows with every restart
     /// (0 for sensors that do not send one).
     #[serde(default)]
@@ -135,6 +206,8 @@ pub struct PaymentMethod {
 pub enum ReservationState {
     Active,
     Cancelled,
+    /// The car came in on it.
+    CheckedIn,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +249,33 @@ pub struct Session {
     /// The priced fee, once priced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee: Option<Money>,
+    /// The card the fee is charged to; `None`: paid at the kiosk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_id: Option<PaymentMethodId>,
+    /// What the reads that made it say about its plate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<SessionFlag>,
     pub updated_at: Timestamp,
+}
+
+/// Something about a session's plate an operator may need to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionFlag {
+    /// A doubtful read was matched to one known plate.
+    PlateCorrected,
+    /// A doubtful read matched no single known plate: nothing is charged
+    /// automatically and the exit holds.
+    PlateUnverified,
+}
+
+impl SessionFlag {
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionFlag::PlateCorrected => "plate_corrected",
+            SessionFlag::PlateUnverified => "plate_unverified",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,8 +10,11 @@ use std::future::Future;
 use jiff::Timestamp;
 use parking_core::{Plate, SessionState};
 
+use crate::commands::GateCommand;
 use crate::ids::*;
 use crate::model::*;
+use crate::outbox::OutboxMessage;
+use crate::timeline::PlateTimeline;
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
@@ -78,6 +81,8 @@ pub enum Refusal {
     LotChanged { lot_id: LotId },
     #[error("idempotency key {key} already records a payment of another amount, session or method")]
     PaymentKeyReused { key: IdempotencyKey },
+    #[error("the plate's timeline in lot {lot_id} changed since it was read; read it again")]
+    StaleTimeline { lot_id: LotId },
 }
 
 impl StoreError {
@@ -278,15 +283,173 @@ pub trait EventLedger: Send + Sync {
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }
 
-/// All state, as one store.
-pub trait Store:
+/// A lot as the device flows need it: read once and cached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LotConfig {
+    pub lot: Lot,
+    pub gates: Vec<Gate>,
+    pub devices: Vec<Device>,
+    pub tariff: TariffRecord,
+}
+
+/// What a plate read needs to know about the plate: its timeline in the
+/// lot and who it is registered to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlateView {
+    pub timeline: Option<PlateTimeline>,
+    pub owner: Option<PlateRegistration>,
+}
+
+/// A registered driver as a plate read needs them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DriverView {
+    pub methods: Vec<PaymentMethod>,
+    /// Reservations not cancelled or used, in every lot.
+    pub reservations: Vec<Reservation>,
+}
+
+/// A lot's live state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LotLive {
+    /// Every bay with a reading, in bay id order.
+    pub bays: Vec<Bay>,
+    pub open_sessions: u32,
+    /// Reservations due at the time asked (within their window, early
+    /// check-in included) whose car has not come in.
+    pub held_reservations: u32,
+    /// The lot's devices, with their presence.
+    pub devices: Vec<Device>,
+}
+
+/// One read applied to a plate's timeline: every change it makes, written
+/// in one atomic step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineCommit {
+    /// The timeline after the read; its version is one more than the
+    /// stored one's (1 for a new timeline). Refused with
+    /// [`Refusal::StaleTimeline`] when the stored version is not one less.
+    pub timeline: PlateTimeline,
+    /// Sessions made or changed, at their new versions.
+    pub changed: Vec<Session>,
+    /// Charges, refunds and notifications to deliver.
+    pub outbox: Vec<OutboxMessage>,
+    /// Change in the lot's count of open sessions.
+    pub open_delta: i64,
+    /// A reservation this read checked in.
+    pub check_in: Option<ReservationId>,
+    /// The read, for the event ledger: a read already processed (by this
+    /// timeline or another) makes the commit [`Applied::Duplicate`].
+    pub event: EventRef,
+}
+
+/// The result of a presence event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceOutcome {
+    Updated,
+    /// The device already has a newer event.
+    Stale,
+}
+
+/// What the device flows read and write.
+pub trait DeviceStore: Send + Sync {
+    fn put_tariff(&self, tariff: &TariffRecord) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The lot, its gates, devices and tariff. Callers cache it.
+    fn lot_config(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<LotConfig>> + Send;
+    /// The plate's timeline in the lot and its registration: one read.
+    fn plate_view(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+    ) -> impl Future<Output = StoreResult<PlateView>> + Send;
+    /// A driver's cards and live reservations: one read.
+    fn driver_view(
+        &self,
+        driver_id: &DriverId,
+    ) -> impl Future<Output = StoreResult<DriverView>> + Send;
+    /// Plates whose OCR skeleton ([`parking_core::plate::skeleton`]) is
+    /// this one: registered plates, and plates with an open session in the
+    /// lot. One read of an index, never a scan.
+    fn plates_like(
+        &self,
+        lot_id: &LotId,
+        skeleton: &str,
+    ) -> impl Future<Output = StoreResult<Vec<Plate>>> + Send;
+    /// The lot's live state at `at`: one read.
+    fn lot_live(
+        &self,
+        lot_id: &LotId,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<LotLive>> + Send;
+    /// Applies one read to a plate's timeline, atomically (see
+    /// [`TimelineCommit`]).
+    fn commit_read(
+        &self,
+        commit: &TimelineCommit,
+    ) -> impl Future<Output = StoreResult<Applied>> + Send;
+    /// Records a device's connection event unless it holds a newer one.
+    fn record_presence(
+        &self,
+        device_id: &DeviceId,
+        presence: &Presence,
+    ) -> impl Future<Output = StoreResult<PresenceOutcome>> + Send;
+    /// Sessions of a lot, every state, in entry order.
+    fn lot_sessions(
+        &self,
+        lot_id: &LotId,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+}
+
+/// The outbox, as a store keeps it.
+pub trait OutboxStore: Send + Sync {
+    /// Messages not yet delivered, oldest first.
+    fn outbox_pending(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
+    /// Marks messages delivered.
+    fn outbox_delivered(&self, ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// The records: lots, drivers, reservations, sessions, payments and the
+/// event ledger.
+pub trait RecordStore:
     LotStore + DriverStore + ReservationStore + SessionStore + PaymentStore + EventLedger
 {
 }
 
-impl<T> Store for T where
+impl<T> RecordStore for T where
     T: LotStore + DriverStore + ReservationStore + SessionStore + PaymentStore + EventLedger
 {
+}
+
+/// All state, as one store: the records and what the device flows keep.
+pub trait Store: RecordStore + DeviceStore + OutboxStore {}
+
+impl<T> Store for T where T: RecordStore + DeviceStore + OutboxStore {}
+
+/// Why a queue or the device link did not take a message. Every such
+/// failure may succeed when tried again.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed: {source}")]
+pub struct SendError {
+    pub what: &'static str,
+    #[source]
+    pub source: Boxed,
+}
+
+/// The queues that settlement and notifications read.
+pub trait Queues: Send + Sync {
+    /// Sends one message; its [`OutboxMessage::id`] deduplicates repeats.
+    fn send(&self, message: &OutboxMessage) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// The link to gates: commands published to their topics.
+pub trait DeviceLink: Send + Sync {
+    fn publish(
+        &self,
+        topic: &str,
+        command: &GateCommand,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// The time now. Use cases never read the system clock themselves.
@@ -302,5 +465,17 @@ pub struct FixedClock(pub Timestamp);
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         self.0
+    }
+}
+
+impl<T: Queues> Queues for &T {
+    async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
+        (**self).send(message).await
+    }
+}
+
+impl<T: DeviceLink> DeviceLink for &T {
+    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
+        (**self).publish(topic, command).await
     }
 }

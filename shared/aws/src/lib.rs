@@ -10,7 +10,9 @@ pub mod config;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod memory;
+pub mod twins;
 
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
+pub use twins::{MemoryLink, MemoryQueues};

@@ -5,14 +5,18 @@
 //! runs against both. It needs no AWS SDK: build this crate with
 //! `default-features = false` to get it alone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ids::*;
+use parking_app::outbox::OutboxMessage;
 use parking_app::ports::*;
 use parking_app::rules::{self, DEFAULT_EVENT_RETENTION};
+use parking_app::timeline::PlateTimeline;
 use parking_app::*;
+use parking_core::plate::skeleton;
 use parking_core::{Plate, SessionState};
 
 /// A processed event: when it is forgotten, and the token of the write
@@ -40,6 +44,18 @@ struct State {
     open: HashMap<(LotId, String), SessionId>,
     payments: HashMap<IdempotencyKey, Payment>,
     ledger: HashMap<(DeviceId, EventId), LedgerEntry>,
+    tariffs: HashMap<TariffId, TariffRecord>,
+    /// (lot, plate key) → the plate's timeline there.
+    timelines: HashMap<(LotId, String), PlateTimeline>,
+    /// OCR skeleton → keys of registered plates.
+    registered_like: HashMap<String, BTreeSet<String>>,
+    /// (lot, OCR skeleton) → keys of plates with an open session there.
+    open_like: HashMap<(LotId, String), BTreeSet<String>>,
+    open_counts: HashMap<LotId, i64>,
+    /// Messages in write order, with whether each was delivered.
+    outbox: Vec<(OutboxMessage, bool)>,
+    /// Index of undelivered messages' positions by id.
+    outbox_pending: BTreeMap<usize, String>,
 }
 
 /// What the ledger says of a write's event.
@@ -84,6 +100,36 @@ impl State {
 pub struct MemoryStore {
     state: Mutex<State>,
     retention: SignedDuration,
+    requests: Requests,
+}
+
+/// Requests made of a store, as the DynamoDB store would make them: each
+/// port operation is one request.
+#[derive(Debug, Default)]
+pub struct Requests {
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// A count of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCount {
+    pub reads: u64,
+    pub writes: u64,
+}
+
+impl RequestCount {
+    pub fn total(&self) -> u64 {
+        self.reads + self.writes
+    }
+
+    /// What was counted since `earlier`.
+    pub fn since(&self, earlier: RequestCount) -> RequestCount {
+        RequestCount {
+            reads: self.reads - earlier.reads,
+            writes: self.writes - earlier.writes,
+        }
+    }
 }
 
 impl Default for MemoryStore {
@@ -98,7 +144,25 @@ impl MemoryStore {
         MemoryStore {
             state: Mutex::new(State::default()),
             retention,
+            requests: Requests::default(),
         }
+    }
+
+    /// Requests made so far (the device flows' operations, each counted as
+    /// the one DynamoDB request it is there).
+    pub fn requests(&self) -> RequestCount {
+        RequestCount {
+            reads: self.requests.reads.load(Ordering::Relaxed),
+            writes: self.requests.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn read(&self) {
+        self.requests.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn write(&self) {
+        self.requests.writes.fetch_add(1, Ordering::Relaxed);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -152,6 +216,7 @@ impl LotStore for MemoryStore {
     }
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
+        self.write();
         let token = rules::write_token("record_bay", &(bay, cause));
         let mut s = self.state();
         match s.seen(cause, &token) {
@@ -205,6 +270,10 @@ impl DriverStore for MemoryStore {
             Some(held) if held.driver_id == registration.driver_id => Ok(()),
             Some(_) => Err(Refusal::PlateRegisteredToAnother.into()),
             None => {
+                s.registered_like
+                    .entry(skeleton(&key))
+                    .or_default()
+                    .insert(key.clone());
                 s.plates.insert(key, registration.clone());
                 Ok(())
             }
@@ -221,6 +290,9 @@ impl DriverStore for MemoryStore {
             }
             Some(_) => {
                 s.plates.remove(&key);
+                if let Some(set) = s.registered_like.get_mut(&skeleton(&key)) {
+                    set.remove(&key);
+                }
                 Ok(())
             }
         }
@@ -532,5 +604,252 @@ impl EventLedger for MemoryStore {
             .ledger
             .get(&(device_id.clone(), event_id.clone()))
             .is_some_and(|e| rules::ledger_entry_live(e.expires_at, now)))
+    }
+}
+
+impl DeviceStore for MemoryStore {
+    async fn put_tariff(&self, tariff: &TariffRecord) -> StoreResult<()> {
+        self.write();
+        self.state()
+            .tariffs
+            .insert(tariff.id.clone(), tariff.clone());
+        Ok(())
+    }
+
+    async fn lot_config(&self, lot_id: &LotId) -> StoreResult<LotConfig> {
+        self.read();
+        let s = self.state();
+        let lot = found(s.lots.get(lot_id), || format!("lot {lot_id}"))?;
+        let tariff = found(s.tariffs.get(&lot.tariff_id), || {
+            format!("tariff {}", lot.tariff_id)
+        })?;
+        let mut gates: Vec<Gate> = s
+            .gates
+            .values()
+            .filter(|g| &g.lot_id == lot_id)
+            .cloned()
+            .collect();
+        gates.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut devices: Vec<Device> = s
+            .devices
+            .values()
+            .filter(|d| &d.lot_id == lot_id)
+            .cloned()
+            .collect();
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(LotConfig {
+            lot,
+            gates,
+            devices,
+            tariff,
+        })
+    }
+
+    async fn plate_view(&self, lot_id: &LotId, plate: &Plate) -> StoreResult<PlateView> {
+        self.read();
+        let s = self.state();
+        let key = plate.key();
+        Ok(PlateView {
+            timeline: s.timelines.get(&(lot_id.clone(), key.clone())).cloned(),
+            owner: s.plates.get(&key).cloned(),
+        })
+    }
+
+    async fn driver_view(&self, driver_id: &DriverId) -> StoreResult<DriverView> {
+        self.read();
+        let s = self.state();
+        let methods = s
+            .methods
+            .values()
+            .filter(|m| &m.driver_id == driver_id)
+            .cloned()
+            .collect();
+        let mut reservations: Vec<Reservation> = s
+            .reservations
+            .values()
+            .filter(|r| &r.driver_id == driver_id && r.state == ReservationState::Active)
+            .cloned()
+            .collect();
+        reservations.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        Ok(DriverView {
+            methods,
+            reservations,
+        })
+    }
+
+    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<Plate>> {
+        self.read();
+        let s = self.state();
+        let mut keys: BTreeSet<&String> = BTreeSet::new();
+        if let Some(set) = s.registered_like.get(skeleton) {
+            keys.extend(set);
+        }
+        if let Some(set) = s.open_like.get(&(lot_id.clone(), skeleton.to_owned())) {
+            keys.extend(set);
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| {
+                s.plates.get(k).map(|r| r.plate.clone()).or_else(|| {
+                    s.timelines
+                        .get(&(lot_id.clone(), k.clone()))
+                        .map(|t| t.plate.clone())
+                })
+            })
+            .collect())
+    }
+
+    async fn lot_live(&self, lot_id: &LotId, at: Timestamp) -> StoreResult<LotLive> {
+        self.read();
+        let s = self.state();
+        let lot = found(s.lots.get(lot_id), || format!("lot {lot_id}"))?;
+        let early = SignedDuration::from_mins(i64::from(lot.settings.reservation_early_minutes));
+        let held = s
+            .reservations
+            .values()
+            .filter(|r| {
+                &r.lot_id == lot_id
+                    && r.state == ReservationState::Active
+                    && r.start.checked_sub(early).is_ok_and(|st| st <= at)
+                    && at < r.end
+            })
+            .count() as u32;
+        let mut devices: Vec<Device> = s
+            .devices
+            .values()
+            .filter(|d| &d.lot_id == lot_id)
+            .cloned()
+            .collect();
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(LotLive {
+            bays: s
+                .bays
+                .iter()
+                .filter(|((lot, _), _)| lot == lot_id)
+                .map(|(_, b)| b.clone())
+                .collect(),
+            open_sessions: u32::try_from(s.open_counts.get(lot_id).copied().unwrap_or(0).max(0))
+                .unwrap_or(u32::MAX),
+            held_reservations: held,
+            devices,
+        })
+    }
+
+    async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
+        self.write();
+        let t = &commit.timeline;
+        let token = rules::write_token("commit_read", &(&t.lot_id, &t.plate, t.version));
+        let mut s = self.state();
+        match s.seen(Some(&commit.event), &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
+        }
+        let key = (t.lot_id.clone(), t.plate.key());
+        let stored = s.timelines.get(&key).map_or(0, |t| t.version);
+        if stored + 1 != t.version {
+            return Err(Refusal::StaleTimeline {
+                lot_id: t.lot_id.clone(),
+            }
+            .into());
+        }
+        if let Some(id) = &commit.check_in
+            && let Some(r) = s.reservations.get_mut(id)
+            && r.state == ReservationState::Active
+        {
+            r.state = ReservationState::CheckedIn;
+        }
+        for session in &commit.changed {
+            s.sessions.insert(session.id.clone(), session.clone());
+        }
+        *s.open_counts.entry(t.lot_id.clone()).or_default() += commit.open_delta;
+        let like = (t.lot_id.clone(), skeleton(&key.1));
+        if t.open_sessions() > 0 {
+            s.open_like.entry(like).or_default().insert(key.1.clone());
+        } else if let Some(set) = s.open_like.get_mut(&like) {
+            set.remove(&key.1);
+        }
+        for m in &commit.outbox {
+            let at = s.outbox.len();
+            s.outbox_pending.insert(at, m.id());
+            s.outbox.push((m.clone(), false));
+        }
+        s.timelines.insert(key, t.clone());
+        s.remember(Some(&commit.event), &token, self.retention);
+        Ok(Applied::Done)
+    }
+
+    async fn record_presence(
+        &self,
+        device_id: &DeviceId,
+        presence: &Presence,
+    ) -> StoreResult<PresenceOutcome> {
+        self.write();
+        let mut s = self.state();
+        let device = s
+            .devices
+            .get_mut(device_id)
+            .ok_or_else(|| StoreError::not_found(format!("device {device_id}")))?;
+        match &device.presence {
+            Some(held) if held == presence => Ok(PresenceOutcome::Updated),
+            Some(held) if !presence.newer_than(held) => Ok(PresenceOutcome::Stale),
+            _ => {
+                device.presence = Some(*presence);
+                Ok(PresenceOutcome::Updated)
+            }
+        }
+    }
+
+    async fn lot_sessions(&self, lot_id: &LotId) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+}
+
+impl OutboxStore for MemoryStore {
+    async fn outbox_pending(&self, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
+        self.read();
+        let s = self.state();
+        Ok(s.outbox_pending
+            .keys()
+            .take(limit)
+            .map(|&i| s.outbox[i].0.clone())
+            .collect())
+    }
+
+    async fn outbox_delivered(&self, ids: &[String]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write();
+        let mut s = self.state();
+        let wanted: BTreeSet<&String> = ids.iter().collect();
+        let done: Vec<usize> = s
+            .outbox_pending
+            .iter()
+            .filter(|(_, id)| wanted.contains(id))
+            .map(|(&i, _)| i)
+            .collect();
+        for i in done {
+            s.outbox_pending.remove(&i);
+            s.outbox[i].1 = true;
+        }
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Every message the outbox has held, delivered or not, in write
+    /// order.
+    pub fn outbox_all(&self) -> Vec<OutboxMessage> {
+        self.state().outbox.iter().map(|(m, _)| m.clone()).collect()
     }
 }

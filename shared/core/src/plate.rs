@@ -54,6 +54,10 @@ pub enum Plate {
         serial: u16,
     },
     Generic(String),
+    /// Text a camera read that is not a plate (`品川 300 さ 77-O1`): known
+    /// only by a hash of the text, so two reads of the same car that go
+    /// wrong the same way still meet, and the text itself is never kept.
+    Unreadable(u64),
 }
 
 const DOTS: &[char] = &['・', '･', '·', '•', '.', '∙', '⋅'];
@@ -100,6 +104,25 @@ impl Plate {
         parse_japanese(&chars)
     }
 
+    /// The identity of text that is not a plate: a hash of its folded
+    /// letters and digits, spaces and separators left out.
+    pub fn unreadable(text: &str) -> Plate {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for c in fold(text).chars() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        Plate::Unreadable(h)
+    }
+
+    /// Whether this is a plate at all (not [`Plate::Unreadable`]).
+    pub fn is_readable(&self) -> bool {
+        !matches!(self, Plate::Unreadable(_))
+    }
+
     /// The canonical key: equal for every spelling of the same plate.
     pub fn key(&self) -> String {
         self.to_string()
@@ -129,8 +152,39 @@ impl Plate {
                 format!("{region}{sep}{class}{sep}{kana}{sep}{serial}")
             }
             Plate::Generic(s) => s.clone(),
+            Plate::Unreadable(h) => format!("{UNREADABLE}{h:016x}"),
         }
     }
+}
+
+/// How the key of an [`Plate::Unreadable`] starts; no plate has it.
+const UNREADABLE: char = '?';
+
+/// Text folded for comparison: NFKC, upper case, hiragana, and no spaces,
+/// hyphens or `・` padding.
+fn fold(text: &str) -> String {
+    text.nfkc()
+        .filter(|c| !c.is_whitespace() && !HYPHENS.contains(c) && !DOTS.contains(c))
+        .map(|c| c.to_ascii_uppercase())
+        .map(katakana_to_hiragana)
+        .collect()
+}
+
+/// The OCR-confusion skeleton of a plate key or of raw camera text: the
+/// folded text with every character a camera confuses replaced by its
+/// group's first member (`O`, `D`, `Q` → `0`; `B` → `8`; `I`, `L`, `7` →
+/// `1`; …). A misread and the plate it misreads share a skeleton, so
+/// candidates for a doubtful read are one index lookup away.
+pub fn skeleton(text: &str) -> String {
+    fold(text)
+        .chars()
+        .map(|c| {
+            CONFUSABLE
+                .iter()
+                .find(|g| g.contains(&c))
+                .map_or(c, |g| g[0])
+        })
+        .collect()
 }
 
 fn katakana_to_hiragana(c: char) -> char {
@@ -261,6 +315,13 @@ impl Serialize for Plate {
 impl<'de> Deserialize<'de> for Plate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        if let Some(hex) = s.strip_prefix(UNREADABLE) {
+            return u64::from_str_radix(hex, 16)
+                .map(Plate::Unreadable)
+                .map_err(|_| {
+                    serde::de::Error::custom("unreadable plate key is not 16 hex digits")
+                });
+        }
         Plate::parse(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -322,6 +383,33 @@ mod tests {
             Ok(p) => p.key(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    #[test]
+    fn misreads_share_a_skeleton_with_the_plate() {
+        let plate = key("品川 300 さ 77-01");
+        assert_eq!(skeleton("品川 300 さ 77-O1"), skeleton(&plate));
+        assert_eq!(skeleton("ABC-1234"), skeleton("A8C1234"));
+        assert!(
+            Plate::parse("品川 300 さ 77-O1").is_err(),
+            "a letter O in the serial"
+        );
+        assert_ne!(skeleton("品川300さ7701"), skeleton("品川300さ7702"));
+    }
+
+    #[test]
+    fn unreadable_text_is_known_by_a_hash_that_round_trips() {
+        let a = Plate::unreadable("品川 300 さ 77-O1");
+        assert_eq!(a, Plate::unreadable("品川300さ77O1"));
+        assert_ne!(a, Plate::unreadable("品川300さ77O2"));
+        assert!(!a.is_readable());
+        let json = serde_json::to_string(&a).expect("serialize");
+        assert!(!json.contains("77"), "{json}");
+        assert_eq!(serde_json::from_str::<Plate>(&json).expect("parse"), a);
+        assert!(
+            Plate::parse(&a.key()).is_err(),
+            "no typed text makes an unreadable plate"
+        );
     }
 
     #[test]

@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 
 /// Where a parking session stands.
 ///
+/// Sessions that gates' camera reads make are derived from the plate's
+/// timeline (see [`crate::timeline`]): a later read (a backlog) may derive
+/// them again, so their state follows the derivation — `open`, `priced`
+/// (closed and priced), `entry_missing`, `exit_missing`, or `superseded`
+/// when a new derivation no longer has them — rather than the moves below,
+/// which apply to what people and settlement do to a session.
+///
 /// ```text
 /// open ──► closing ──► priced ──► paid
 ///   │         │  ▲         │
@@ -27,10 +34,18 @@ pub enum SessionState {
     NeedsReview,
     /// Cancelled by an operator; nothing is owed.
     Voided,
+    /// Left with no entry seen: priced at the lot's lost-entry fee.
+    EntryMissing,
+    /// Entered, and the next thing seen was another entry: never charged
+    /// automatically; an operator decides.
+    ExitMissing,
+    /// A later derivation of the plate's timeline replaced it; whatever
+    /// was charged for it is refunded.
+    Superseded,
 }
 
 impl SessionState {
-    pub const ALL: [SessionState; 7] = [
+    pub const ALL: [SessionState; 10] = [
         SessionState::Open,
         SessionState::Closing,
         SessionState::Priced,
@@ -38,6 +53,9 @@ impl SessionState {
         SessionState::PaymentFailed,
         SessionState::NeedsReview,
         SessionState::Voided,
+        SessionState::EntryMissing,
+        SessionState::ExitMissing,
+        SessionState::Superseded,
     ];
 
     /// A session in this state holds its plate in its lot: no second
@@ -56,6 +74,8 @@ impl SessionState {
                 | (Priced, Paid | PaymentFailed | NeedsReview)
                 | (PaymentFailed, Paid | NeedsReview)
                 | (NeedsReview, Closing | Priced | Paid | Voided)
+                | (EntryMissing, Paid | PaymentFailed | NeedsReview)
+                | (ExitMissing, NeedsReview | Voided)
         )
     }
 
@@ -68,6 +88,9 @@ impl SessionState {
             SessionState::PaymentFailed => "payment_failed",
             SessionState::NeedsReview => "needs_review",
             SessionState::Voided => "voided",
+            SessionState::EntryMissing => "entry_missing",
+            SessionState::ExitMissing => "exit_missing",
+            SessionState::Superseded => "superseded",
         }
     }
 }
@@ -95,6 +118,9 @@ mod tests {
             PaymentFailed => 4,
             NeedsReview => 5,
             Voided => 6,
+            EntryMissing => 7,
+            ExitMissing => 8,
+            Superseded => 9,
         }
     }
 

@@ -68,6 +68,8 @@ pub struct Passage {
     pub last_at: Timestamp,
     /// How many distinct reads make the passage.
     pub reads: usize,
+    /// The keys of its reads, in timeline order.
+    pub keys: Vec<String>,
 }
 
 /// A session as the passages make it.
@@ -93,6 +95,21 @@ impl Derived {
             | Derived::ExitMissing { entry } => entry,
             Derived::EntryMissing { exit } => exit,
         }
+    }
+
+    /// The session's passages: its entry, its exit, or both.
+    pub fn passages(&self) -> impl Iterator<Item = &Passage> {
+        let (a, b) = match self {
+            Derived::Open { entry } | Derived::ExitMissing { entry } => (Some(entry), None),
+            Derived::Closed { entry, exit } => (Some(entry), Some(exit)),
+            Derived::EntryMissing { exit } => (None, Some(exit)),
+        };
+        a.into_iter().chain(b)
+    }
+
+    /// Whether the read with this key is one of the session's.
+    pub fn has_read(&self, key: &str) -> bool {
+        self.passages().any(|p| p.keys.iter().any(|k| k == key))
     }
 }
 
@@ -127,6 +144,7 @@ pub fn passages(reads: &[Read], debounce: SignedDuration) -> Vec<Passage> {
             Some(p) if r.at.duration_since(p.last_at) <= debounce => {
                 p.reads += 1;
                 p.last_at = r.at;
+                p.keys.push(r.key.clone());
             }
             _ => {
                 latest.insert(slot, out.len());
@@ -134,6 +152,7 @@ pub fn passages(reads: &[Read], debounce: SignedDuration) -> Vec<Passage> {
                     first: r.clone(),
                     last_at: r.at,
                     reads: 1,
+                    keys: vec![r.key.clone()],
                 });
             }
         }

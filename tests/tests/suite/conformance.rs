@@ -20,7 +20,7 @@ fn lot_id(s: &str) -> LotId {
     id(s)
 }
 
-pub async fn records_round_trip<S: Store>(store: &S) {
+pub async fn records_round_trip<S: RecordStore>(store: &S) {
     let lot = fx::lot("lot-a", 5);
     store.put_lot(&lot).await.expect("put lot");
     assert_eq!(store.get_lot(&lot_id("lot-a")).await.expect("get lot"), lot);
@@ -49,6 +49,7 @@ pub async fn records_round_trip<S: Store>(store: &S) {
         kind: DeviceKind::Camera,
         gate_id: Some(id("g-in-1")),
         bay_id: None,
+        presence: None,
     };
     store.put_device(&device).await.expect("put device");
     assert_eq!(
@@ -75,7 +76,7 @@ pub async fn records_round_trip<S: Store>(store: &S) {
     assert_eq!(store.get_session(&id("s-rt")).await.expect("session"), s);
 }
 
-pub async fn one_open_session_per_plate_and_lot<S: Store>(store: &S) {
+pub async fn one_open_session_per_plate_and_lot<S: RecordStore>(store: &S) {
     let a = fx::session("s-a", "lot-a", "品川 300 さ 12-34");
     assert_eq!(
         store.open_session(&a, None).await.expect("open"),
@@ -150,7 +151,7 @@ pub async fn one_open_session_per_plate_and_lot<S: Store>(store: &S) {
     );
 }
 
-pub async fn the_same_plate_at_two_gates_opens_once<S: Store>(store: &S) {
+pub async fn the_same_plate_at_two_gates_opens_once<S: RecordStore>(store: &S) {
     let attempts: Vec<Session> = (0..20)
         .map(|i| {
             let mut s = fx::session(&format!("s-race-{i}"), "lot-r", "足立 500 あ ・・12");
@@ -188,7 +189,7 @@ pub async fn the_same_plate_at_two_gates_opens_once<S: Store>(store: &S) {
     }
 }
 
-pub async fn device_events_are_processed_at_most_once<S: Store>(store: &S) {
+pub async fn device_events_are_processed_at_most_once<S: RecordStore>(store: &S) {
     let e = fx::event("cam-1", "evt-1", "2026-11-24T09:00:05+09:00");
     let s = fx::session("s-e", "lot-e", "品川 300 さ 12-34");
     assert_eq!(
@@ -273,7 +274,7 @@ pub async fn device_events_are_processed_at_most_once<S: Store>(store: &S) {
     );
 }
 
-pub async fn a_refused_change_records_no_event<S: Store>(store: &S) {
+pub async fn a_refused_change_records_no_event<S: RecordStore>(store: &S) {
     let a = fx::session("s-held", "lot-x", "品川 300 さ 12-34");
     store.open_session(&a, None).await.expect("open");
     // Refused: the plate is held. The event must not be remembered, or its
@@ -325,7 +326,7 @@ pub async fn a_refused_change_records_no_event<S: Store>(store: &S) {
     );
 }
 
-pub async fn the_ledger_forgets_at_the_expiry_second<S: Store>(store: &S) {
+pub async fn the_ledger_forgets_at_the_expiry_second<S: RecordStore>(store: &S) {
     let ping = fx::event("sensor-1", "hb-exp", "2026-11-24T09:00:00Z");
     store.record_event(&ping).await.expect("record");
     let at = |offset: SignedDuration| EventRef {
@@ -357,7 +358,7 @@ pub async fn the_ledger_forgets_at_the_expiry_second<S: Store>(store: &S) {
     );
 }
 
-pub async fn repeating_a_write_reports_the_callers_own_success<S: Store>(store: &S) {
+pub async fn repeating_a_write_reports_the_callers_own_success<S: RecordStore>(store: &S) {
     let s = fx::session("s-again", "lot-g", "品川 300 さ 12-34");
     assert_eq!(
         store.open_session(&s, None).await.expect("open"),
@@ -443,7 +444,7 @@ pub async fn repeating_a_write_reports_the_callers_own_success<S: Store>(store: 
     }
 }
 
-pub async fn reservations_never_oversell<S: Store>(store: &S) {
+pub async fn reservations_never_oversell<S: RecordStore>(store: &S) {
     let lot = fx::lot("lot-res", 2);
     store.put_lot(&lot).await.expect("lot");
     let r1 = fx::reservation(
@@ -509,7 +510,7 @@ pub async fn reservations_never_oversell<S: Store>(store: &S) {
     ));
 }
 
-pub async fn reservations_follow_the_stored_lot<S: Store>(store: &S) {
+pub async fn reservations_follow_the_stored_lot<S: RecordStore>(store: &S) {
     // A caller holding an old copy of the lot must not oversell after an
     // operator lowered its reservable capacity.
     let cached = fx::lot("lot-cap", 3);
@@ -606,7 +607,7 @@ pub async fn reservations_follow_the_stored_lot<S: Store>(store: &S) {
     ));
 }
 
-pub async fn a_lot_with_no_reservable_bays_takes_no_reservation<S: Store>(store: &S) {
+pub async fn a_lot_with_no_reservable_bays_takes_no_reservation<S: RecordStore>(store: &S) {
     let lot = fx::lot("lot-zero", 0);
     store.put_lot(&lot).await.expect("lot");
     let r = fx::reservation(
@@ -629,7 +630,7 @@ pub async fn a_lot_with_no_reservable_bays_takes_no_reservation<S: Store>(store:
     );
 }
 
-pub async fn fifty_attempts_on_the_last_slot_one_wins<S: Store>(store: &S) {
+pub async fn fifty_attempts_on_the_last_slot_one_wins<S: RecordStore>(store: &S) {
     let lot = fx::lot("lot-last", 3);
     store.put_lot(&lot).await.expect("lot");
     for i in 0..2 {
@@ -690,7 +691,7 @@ pub async fn fifty_attempts_on_the_last_slot_one_wins<S: Store>(store: &S) {
     );
 }
 
-pub async fn a_plate_and_a_card_belong_to_one_driver<S: Store>(store: &S) {
+pub async fn a_plate_and_a_card_belong_to_one_driver<S: RecordStore>(store: &S) {
     let plate = fx::plate("横浜 330 ほ 1-23");
     let reg = |driver: &str, at: &str| PlateRegistration {
         plate: plate.clone(),
@@ -779,7 +780,7 @@ pub async fn a_plate_and_a_card_belong_to_one_driver<S: Store>(store: &S) {
     assert_eq!(store.payment_methods(&id("d-2")).await.expect("cards"), []);
 }
 
-pub async fn session_changes_are_guarded_by_state_and_version<S: Store>(store: &S) {
+pub async fn session_changes_are_guarded_by_state_and_version<S: RecordStore>(store: &S) {
     let s = fx::session("s-v", "lot-v", "品川 300 さ 12-34");
     store.open_session(&s, None).await.expect("open");
     let closing = fx::next(&s, SessionState::Closing);
@@ -837,7 +838,7 @@ pub async fn session_changes_are_guarded_by_state_and_version<S: Store>(store: &
     ));
 }
 
-pub async fn a_sessions_identity_never_changes<S: Store>(store: &S) {
+pub async fn a_sessions_identity_never_changes<S: RecordStore>(store: &S) {
     let s = fx::session("s-id", "lot-i", "品川 300 さ 12-34");
     store.open_session(&s, None).await.expect("open");
     let moved_plate = Session {
@@ -947,7 +948,7 @@ pub async fn a_sessions_identity_never_changes<S: Store>(store: &S) {
     assert_eq!(store.get_session(&id("s-id")).await.expect("s-id"), now);
 }
 
-pub async fn two_writers_on_one_session_one_wins<S: Store>(store: &S) {
+pub async fn two_writers_on_one_session_one_wins<S: RecordStore>(store: &S) {
     let s = fx::session("s-w", "lot-w", "品川 300 さ 12-34");
     store.open_session(&s, None).await.expect("open");
     let writers: Vec<Session> = (0..20)
@@ -986,7 +987,7 @@ pub async fn two_writers_on_one_session_one_wins<S: Store>(store: &S) {
     assert_eq!(hold, Some(stored));
 }
 
-pub async fn payments_are_idempotent<S: Store>(store: &S) {
+pub async fn payments_are_idempotent<S: RecordStore>(store: &S) {
     let p = fx::payment("charge-s-1", 1500);
     assert_eq!(store.record_payment(&p).await.expect("first"), p);
     // The same payment again, later and reported differently: the first
@@ -1030,7 +1031,7 @@ pub async fn payments_are_idempotent<S: Store>(store: &S) {
     ));
 }
 
-pub async fn bay_readings_never_go_back_in_sequence<S: Store>(store: &S) {
+pub async fn bay_readings_never_go_back_in_sequence<S: RecordStore>(store: &S) {
     let t0 = "2026-11-24T09:00:00Z";
     assert_eq!(
         store
@@ -1053,7 +1054,10 @@ pub async fn bay_readings_never_go_back_in_sequence<S: Store>(store: &S) {
             .expect("5 again"),
         BayOutcome::Stale
     );
-    assert!(store.bays(&id("lot-b")).await.expect("bays")[0].occupied);
+    assert_eq!(
+        store.bays(&id("lot-b")).await.expect("bays")[0].occupied,
+        Some(true)
+    );
     let e = fx::event("sensor-b-02", "seq-6", "2026-11-24T09:01:00Z");
     let six = fx::bay("b-02", false, 0, 6, "2026-11-24T09:01:00Z");
     assert_eq!(
@@ -1080,12 +1084,12 @@ pub async fn bay_readings_never_go_back_in_sequence<S: Store>(store: &S) {
         bays.iter()
             .map(|b| (b.id.as_str(), b.occupied, b.seq))
             .collect::<Vec<_>>(),
-        [("b-01", true, 1), ("b-02", false, 6)]
+        [("b-01", Some(true), 1), ("b-02", Some(false), 6)]
     );
     assert_eq!(store.bays(&id("lot-none")).await.expect("bays"), []);
 }
 
-pub async fn a_rebooted_sensor_is_believed_again<S: Store>(store: &S) {
+pub async fn a_rebooted_sensor_is_believed_again<S: RecordStore>(store: &S) {
     let t = |s: i64| {
         Timestamp::from_second(fx::at("2026-11-24T09:00:00Z").as_second() + s)
             .expect("time")
@@ -1140,16 +1144,19 @@ pub async fn a_rebooted_sensor_is_believed_again<S: Store>(store: &S) {
         BayOutcome::Updated
     );
     let bays = store.bays(&id("lot-b")).await.expect("bays");
-    let state: Vec<(&str, bool, u64, u64)> = bays
+    let state: Vec<(&str, Option<bool>, u64, u64)> = bays
         .iter()
         .map(|b| (b.id.as_str(), b.occupied, b.boot, b.seq))
         .collect();
-    assert_eq!(state, [("b-09", false, 2, 0), ("b-10", true, 0, 2)]);
+    assert_eq!(
+        state,
+        [("b-09", Some(false), 2, 0), ("b-10", Some(true), 0, 2)]
+    );
 }
 
 /// Every refusal and not-found a store gives around a plate, checked for
 /// the plate's text and key in its message and its `Debug` form.
-pub async fn store_errors_never_show_a_plate<S: Store>(store: &S) {
+pub async fn store_errors_never_show_a_plate<S: RecordStore>(store: &S) {
     let text = "品川 300 さ 12-34";
     let plate = fx::plate(text);
     let s = fx::session("s-pii", "lot-p", text);

@@ -59,6 +59,7 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         kind: DeviceKind::Camera,
         gate_id: Some(id("g-in-1")),
         bay_id: None,
+        presence: None,
     };
     counts!(c, "put_device", store.put_device(&device), ["PutItem"]).expect("device");
     counts!(c, "get_device", store.get_device(&device.id), ["GetItem"]).expect("device");

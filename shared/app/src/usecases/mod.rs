@@ -4,6 +4,12 @@
 //! map them to HTTP statuses or retry decisions at their edge, and the
 //! command line to exit codes.
 
+pub mod availability;
+pub mod bay_state;
+pub mod device_events;
 pub mod drivers;
+pub mod outbox;
+pub mod plate_read;
+pub mod presence;
 pub mod reservations;
 pub mod sessions;

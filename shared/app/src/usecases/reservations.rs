@@ -5,7 +5,7 @@ use parking_core::Plate;
 
 use crate::ids::{DriverId, LotId, ReservationId};
 use crate::model::{Reservation, ReservationState};
-use crate::ports::{Refusal, Store, StoreError};
+use crate::ports::{RecordStore, Refusal, StoreError};
 
 /// How often a reservation is tried again when the lot changed between
 /// reading it and writing.
@@ -67,7 +67,7 @@ fn from_store(e: StoreError, lot_id: &LotId, id: &ReservationId) -> ReserveError
 /// [`ReserveError`]: unknown lot, a full slot (a lot with no reservable
 /// bays is always full), an id used for another reservation, a malformed
 /// request, or the store failed.
-pub async fn reserve<S: Store>(
+pub async fn reserve<S: RecordStore>(
     store: &S,
     request: &ReserveRequest,
 ) -> Result<Reservation, ReserveError> {
@@ -106,7 +106,10 @@ pub async fn reserve<S: Store>(
 /// # Errors
 ///
 /// [`ReserveError::UnknownReservation`], or the store failed.
-pub async fn cancel<S: Store>(store: &S, id: &ReservationId) -> Result<Reservation, ReserveError> {
+pub async fn cancel<S: RecordStore>(
+    store: &S,
+    id: &ReservationId,
+) -> Result<Reservation, ReserveError> {
     store.cancel_reservation(id).await.map_err(|e| match e {
         StoreError::NotFound { .. } => ReserveError::UnknownReservation(id.clone()),
         e => ReserveError::Store(e),

@@ -4,7 +4,7 @@ use parking_core::{Plate, PlateError};
 
 use crate::ids::{LotId, SessionId};
 use crate::model::{Applied, EventRef, Session};
-use crate::ports::{Clock, Refusal, Store, StoreError};
+use crate::ports::{Clock, RecordStore, Refusal, StoreError};
 use crate::rules;
 
 /// Why a plate was not corrected.
@@ -41,7 +41,7 @@ pub enum Corrected {
 /// [`CorrectError`]: the plate does not parse or is unchanged, the session
 /// is unknown or changed meanwhile, the corrected plate already has an
 /// open session in the lot, or the store failed.
-pub async fn correct_plate<S: Store>(
+pub async fn correct_plate<S: RecordStore>(
     store: &S,
     clock: &impl Clock,
     session_id: &SessionId,

@@ -1,0 +1,129 @@
+//! What a state change asks the rest of the system to do: charge or refund
+//! a driver, tell a driver something, move a barrier. Charges, refunds and
+//! notifications are written to the outbox in the same atomic write as the
+//! change that causes them and delivered to their queues from there, so a
+//! crash between the write and the send loses nothing; each carries a
+//! deterministic id, so a second delivery is recognised downstream.
+
+use jiff::Timestamp;
+use parking_core::Money;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+
+/// The queue an outbox message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    Payments,
+    Notifications,
+}
+
+impl Queue {
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Payments => "payments",
+            Queue::Notifications => "notifications",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    Charge,
+    Refund,
+}
+
+/// A charge or refund for settlement. The idempotency key is derived from
+/// the session and the order's place among the session's orders, so the
+/// same events always give the same keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentOrder {
+    pub idempotency_key: IdempotencyKey,
+    pub session_id: SessionId,
+    pub lot_id: LotId,
+    pub driver_id: DriverId,
+    pub method_id: PaymentMethodId,
+    pub kind: PaymentKind,
+    /// Always positive; `kind` says which way it goes.
+    pub amount: Money,
+    pub created_at: Timestamp,
+}
+
+impl PaymentOrder {
+    /// The order's effect on what the driver has paid: `+amount` for a
+    /// charge, `-amount` for a refund.
+    pub fn signed_minor(&self) -> i64 {
+        match self.kind {
+            PaymentKind::Charge => self.amount.minor,
+            PaymentKind::Refund => -self.amount.minor,
+        }
+    }
+}
+
+/// What a driver is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// Welcome in, with the bays recommended.
+    Entry { bays: Vec<BayId> },
+    /// Goodbye, with what the stay cost.
+    Exit { amount: Option<Money> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Derived from the event that caused it.
+    pub id: String,
+    pub driver_id: DriverId,
+    pub lot_id: LotId,
+    pub session_id: SessionId,
+    #[serde(flatten)]
+    pub kind: NotificationKind,
+    pub at: Timestamp,
+}
+
+/// One message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "queue", content = "body", rename_all = "snake_case")]
+pub enum OutboxMessage {
+    Payments(PaymentOrder),
+    Notifications(Notification),
+}
+
+impl OutboxMessage {
+    /// Unique per message, stable across deliveries: the queue's
+    /// deduplication id.
+    pub fn id(&self) -> String {
+        match self {
+            OutboxMessage::Payments(o) => format!("pay/{}", o.idempotency_key),
+            OutboxMessage::Notifications(n) => format!("note/{}", n.id),
+        }
+    }
+
+    pub fn queue(&self) -> Queue {
+        match self {
+            OutboxMessage::Payments(_) => Queue::Payments,
+            OutboxMessage::Notifications(_) => Queue::Notifications,
+        }
+    }
+
+    /// Messages of one group are delivered in order (a FIFO queue's
+    /// message group): a session's payments, a driver's notifications.
+    pub fn group(&self) -> String {
+        match self {
+            OutboxMessage::Payments(o) => o.session_id.to_string(),
+            OutboxMessage::Notifications(n) => n.driver_id.to_string(),
+        }
+    }
+
+    /// The body as the queue carries it.
+    pub fn body(&self) -> String {
+        match self {
+            OutboxMessage::Payments(o) => serde_json::to_string(o),
+            OutboxMessage::Notifications(n) => serde_json::to_string(n),
+        }
+        .unwrap_or_default()
+    }
+}

@@ -1,0 +1,93 @@
+//! A lot's availability: what its sensors and gates say, and how many
+//! cars it can still take.
+//!
+//! Bays that never reported, and bays whose sensor cannot tell, are
+//! `unknown` and never recommended. `free_estimate` is the sensors' free
+//! bays less those kept for due reservations; when more than the lot's
+//! `degraded_unknown_share` of its bays are unknown (snow on the sensors),
+//! it falls back to the gates' count — capacity less open sessions less
+//! held reservations — and `degraded` is true.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::ids::*;
+use crate::model::*;
+use crate::ports::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Availability {
+    pub capacity: u32,
+    pub occupied: u32,
+    pub free: u32,
+    pub unknown: u32,
+    pub open_sessions: u32,
+    pub held_reservations: u32,
+    pub free_estimate: u32,
+    pub degraded: bool,
+    pub offline_devices: Vec<DeviceId>,
+}
+
+/// What a bay's sensor says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BayView {
+    Occupied,
+    Free,
+    Unknown,
+}
+
+pub fn bay_view(bay: &Bay) -> BayView {
+    match bay.occupied {
+        Some(true) => BayView::Occupied,
+        Some(false) => BayView::Free,
+        None => BayView::Unknown,
+    }
+}
+
+/// Availability from a lot's live state.
+pub fn availability(lot: &Lot, live: &LotLive) -> Availability {
+    let count = |v: BayView| live.bays.iter().filter(|b| bay_view(b) == v).count() as u32;
+    let occupied = count(BayView::Occupied);
+    let free = count(BayView::Free);
+    let unknown = lot.capacity.saturating_sub(occupied + free);
+    let degraded = lot.capacity > 0
+        && f64::from(unknown) / f64::from(lot.capacity) > lot.settings.degraded_unknown_share;
+    let free_estimate = if degraded {
+        lot.capacity
+            .saturating_sub(live.open_sessions)
+            .saturating_sub(live.held_reservations)
+    } else {
+        free.saturating_sub(live.held_reservations)
+    };
+    Availability {
+        capacity: lot.capacity,
+        occupied,
+        free,
+        unknown,
+        open_sessions: live.open_sessions,
+        held_reservations: live.held_reservations,
+        free_estimate,
+        degraded,
+        offline_devices: live
+            .devices
+            .iter()
+            .filter(|d| d.presence.is_some_and(|p| !p.connected))
+            .map(|d| d.id.clone())
+            .collect(),
+    }
+}
+
+/// A lot's availability now.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn lot_availability<S: Store>(
+    store: &S,
+    lot: &Lot,
+    at: Timestamp,
+) -> Result<(Availability, Vec<Bay>), StoreError> {
+    let live = store.lot_live(&lot.id, at).await?;
+    Ok((availability(lot, &live), live.bays))
+}

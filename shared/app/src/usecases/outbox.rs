@@ -1,0 +1,59 @@
+//! Delivering the outbox: every message written with a state change is
+//! sent to its queue and then marked delivered. A crash between the two
+//! sends it again; the queue's deduplication id (the message's own) and
+//! the consumers' idempotency keys make that harmless.
+
+use crate::outbox::OutboxMessage;
+use crate::ports::*;
+
+/// How many messages one pass takes.
+pub const BATCH: usize = 100;
+
+/// Sends messages to their queues; returns those sent.
+///
+/// # Errors
+///
+/// The first send that failed; the messages before it were sent.
+pub async fn deliver<Q: Queues>(
+    queues: &Q,
+    messages: &[OutboxMessage],
+) -> Result<usize, SendError> {
+    for m in messages {
+        queues.send(m).await?;
+    }
+    Ok(messages.len())
+}
+
+/// Delivers everything pending in a store's outbox.
+///
+/// # Errors
+///
+/// A store failure, or the first failed send (what was sent before it is
+/// marked delivered).
+pub async fn drain<S: OutboxStore, Q: Queues>(store: &S, queues: &Q) -> Result<usize, DrainError> {
+    let mut total = 0;
+    loop {
+        let pending = store.outbox_pending(BATCH).await?;
+        if pending.is_empty() {
+            return Ok(total);
+        }
+        let mut sent = Vec::with_capacity(pending.len());
+        for m in &pending {
+            if let Err(e) = queues.send(m).await {
+                store.outbox_delivered(&sent).await?;
+                return Err(DrainError::Send(e));
+            }
+            sent.push(m.id());
+        }
+        store.outbox_delivered(&sent).await?;
+        total += sent.len();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}

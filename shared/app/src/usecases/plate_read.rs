@@ -1,0 +1,387 @@
+//! A camera read at a gate: the plate is resolved (doubtful reads matched
+//! against known plates), added to the plate's timeline, the timeline's
+//! sessions and payments reconciled, and the lot's reply chosen: `open`
+//! with recommended bays, `open` on an exit that is paid, or `hold`.
+//!
+//! Store requests for a read that is not a duplicate: the plate's view
+//! (timeline and registration, 1); for a registered plate its driver's
+//! cards and reservations (1); for a fresh entry the lot's live state
+//! (1); the commit (1). A doubtful read adds one index read for
+//! candidates. A duplicate is the first read alone, and no write.
+
+use jiff::{SignedDuration, Timestamp};
+use parking_core::Plate;
+use parking_core::plate::skeleton;
+
+use crate::commands::{GateCommand, Reason};
+use crate::devices::PlateRead;
+use crate::ids::*;
+use crate::model::*;
+use crate::outbox::{Notification, NotificationKind, OutboxMessage};
+use crate::ports::*;
+use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
+
+use super::device_events::{HandleError, LoadedLot, Rejection, Report, Step, store_failure};
+
+/// How often a read is applied again when its plate's timeline changed
+/// between reading and writing (another read of the same plate at the
+/// same time).
+const STALE_RETRIES: usize = 5;
+
+/// Bays recommended at the entry.
+const RECOMMENDED_BAYS: usize = 3;
+
+/// Where and when a read arrived.
+pub(crate) struct Input<'a> {
+    pub cfg: &'a LoadedLot,
+    pub gate: &'a Gate,
+    pub device: &'a DeviceId,
+    pub received_at: Timestamp,
+    /// Part of a gate's upload after an outage.
+    pub backlog: bool,
+    pub now: Timestamp,
+}
+
+impl Input<'_> {
+    /// Whether the read is live: it may move a barrier and tell a driver.
+    fn fresh(&self, read: &PlateRead) -> bool {
+        let limit = SignedDuration::from_secs(i64::from(self.cfg.lot.settings.freshness_seconds));
+        !self.backlog && self.received_at.duration_since(read.occurred_at) <= limit
+    }
+}
+
+/// The plate a read is taken for, and what is doubtful about it.
+async fn resolve<S: DeviceStore>(
+    store: &S,
+    input: &Input<'_>,
+    read: &PlateRead,
+) -> Result<(Plate, Option<SessionFlag>), StoreError> {
+    let text = read.plate.expose();
+    let parsed = Plate::parse(text).ok();
+    let threshold = input.cfg.lot.settings.plate_confidence_threshold;
+    if let Some(p) = &parsed
+        && read.confidence >= threshold
+    {
+        return Ok((p.clone(), None));
+    }
+    let candidates = store
+        .plates_like(&input.cfg.lot.id, &skeleton(text))
+        .await?;
+    if let Some(p) = &parsed
+        && candidates.contains(p)
+    {
+        // Doubtful, but exactly a plate we know.
+        return Ok((p.clone(), None));
+    }
+    Ok(match (candidates.as_slice(), parsed) {
+        ([only], _) => (only.clone(), Some(SessionFlag::PlateCorrected)),
+        (_, Some(p)) => (p, Some(SessionFlag::PlateUnverified)),
+        (_, None) => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),
+    })
+}
+
+/// Applies one read.
+pub(crate) async fn apply<S: Store, L: DeviceLink>(
+    store: &S,
+    link: &L,
+    input: &Input<'_>,
+    read: &PlateRead,
+) -> Step {
+    let event_id = Some(read.event_id.to_string());
+    let expected = match input.gate.direction {
+        GateDirection::Entry => "entry",
+        GateDirection::Exit => "exit",
+    };
+    if read.direction != input.gate.direction {
+        return Ok(Report {
+            rejected: vec![super::device_events::Rejected {
+                event_id,
+                rejection: Rejection::WrongDirection {
+                    gate: input.gate.id.clone(),
+                    expected,
+                },
+            }],
+            ..Report::default()
+        });
+    }
+    let fresh = input.fresh(read);
+    let (plate, flag) = match resolve(store, input, read).await {
+        Ok(found) => found,
+        Err(e) => return store_failure(event_id, e),
+    };
+    for _ in 0..STALE_RETRIES {
+        match attempt(store, input, read, &plate, flag, fresh).await {
+            Ok(Attempt::Done(done)) => {
+                let (report, command) = *done;
+                return publish(link, input, report, command).await;
+            }
+            Ok(Attempt::Stale) => {}
+            Err(e) => return store_failure(event_id, e),
+        }
+    }
+    store_failure(
+        event_id,
+        StoreError::Unavailable {
+            source: format!("the plate's timeline kept changing for {STALE_RETRIES} attempts")
+                .into(),
+        },
+    )
+}
+
+async fn publish<L: DeviceLink>(
+    link: &L,
+    input: &Input<'_>,
+    mut report: Report,
+    command: Option<GateCommand>,
+) -> Step {
+    if let Some(command) = command {
+        let topic = GateCommand::topic(&input.cfg.lot.id, &input.gate.id);
+        link.publish(&topic, &command)
+            .await
+            .map_err(HandleError::Link)?;
+        report.commands.push((topic, command));
+    }
+    Ok(report)
+}
+
+enum Attempt {
+    Done(Box<(Report, Option<GateCommand>)>),
+    /// The timeline changed under us: read it again.
+    Stale,
+}
+
+async fn attempt<S: Store>(
+    store: &S,
+    input: &Input<'_>,
+    read: &PlateRead,
+    plate: &Plate,
+    flag: Option<SessionFlag>,
+    fresh: bool,
+) -> Result<Attempt, StoreError> {
+    let lot = &input.cfg.lot;
+    let view = store.plate_view(&lot.id, plate).await?;
+    let current = view
+        .timeline
+        .unwrap_or_else(|| PlateTimeline::new(lot.id.clone(), plate.clone()));
+    let key = read_key(input.device, &read.event_id);
+    if let Some(seen) = current.read(&key) {
+        let report = Report {
+            duplicates: 1,
+            ..Report::default()
+        };
+        let command = if fresh { seen.command.clone() } else { None };
+        return Ok(Attempt::Done(Box::new((report, command))));
+    }
+
+    // Who pays, and a reservation this entry checks in.
+    let driver = match &view.owner {
+        Some(owner) if plate.is_readable() => Some((
+            owner.driver_id.clone(),
+            store.driver_view(&owner.driver_id).await?,
+        )),
+        _ => None,
+    };
+    let payer = driver.as_ref().map(|(driver_id, v)| Payer {
+        driver_id: driver_id.clone(),
+        method_id: v.methods.first().map(|m| m.id.clone()),
+    });
+    let entry = read.direction == GateDirection::Entry;
+    let early = SignedDuration::from_mins(i64::from(lot.settings.reservation_early_minutes));
+    let due = driver.as_ref().and_then(|(_, v)| {
+        v.reservations.iter().find(|r| {
+            entry
+                && r.lot_id == lot.id
+                && &r.plate == plate
+                && r.state == ReservationState::Active
+                && r.start
+                    .checked_sub(early)
+                    .is_ok_and(|s| s <= read.occurred_at)
+                && read.occurred_at < r.end
+        })
+    });
+    let live = if entry && fresh {
+        Some(store.lot_live(&lot.id, read.occurred_at).await?)
+    } else {
+        None
+    };
+
+    let mut timeline = current.clone();
+    timeline.reads.push(TimelineRead {
+        device_id: input.device.clone(),
+        event_id: read.event_id.clone(),
+        gate_id: input.gate.id.clone(),
+        direction: read.direction,
+        at: read.occurred_at,
+        flag,
+        reservation_id: due.map(|r| r.id.clone()),
+        turned_away: false,
+        command: None,
+    });
+    let pricing = Pricing {
+        lot,
+        tariff: &input.cfg.tariff,
+    };
+    let debounce = SignedDuration::from_secs(i64::from(lot.settings.debounce_seconds));
+    let mut rec = reconcile(&pricing, &timeline, payer.as_ref(), input.now);
+    let is_new = |rec: &crate::timeline::Reconciled| {
+        rec.session_of(&key, debounce)
+            .is_some_and(|s| !current.sessions.iter().any(|c| c.id == s.id))
+    };
+    // A full lot turns a new car away, unless it holds a due reservation.
+    let full = live.as_ref().is_some_and(|l| {
+        u64::from(l.open_sessions) + u64::from(l.held_reservations) >= u64::from(lot.capacity)
+    });
+    let mut turned_away = false;
+    if full && due.is_none() && is_new(&rec) {
+        turned_away = true;
+        if let Some(r) = timeline.reads.last_mut() {
+            r.turned_away = true;
+            r.reservation_id = None;
+        }
+        rec = reconcile(&pricing, &timeline, payer.as_ref(), input.now);
+    }
+    let session = if turned_away {
+        None
+    } else {
+        rec.session_of(&key, debounce).cloned()
+    };
+    let new_session = session
+        .as_ref()
+        .is_some_and(|s| !current.sessions.iter().any(|c| c.id == s.id));
+
+    let command = if fresh {
+        Some(match (&session, entry) {
+            (None, _) => GateCommand::new(read.event_id.clone(), None, Reason::Full, None, vec![]),
+            (Some(s), true) => {
+                let reserved = s.reservation_id.is_some();
+                let bays = live
+                    .as_ref()
+                    .map(|l| recommend(l, reserved))
+                    .unwrap_or_default();
+                let reason = if reserved {
+                    Reason::Reserved
+                } else {
+                    Reason::Welcome
+                };
+                GateCommand::new(
+                    read.event_id.clone(),
+                    Some(s.id.clone()),
+                    reason,
+                    None,
+                    bays,
+                )
+            }
+            (Some(s), false) => GateCommand::new(
+                read.event_id.clone(),
+                Some(s.id.clone()),
+                exit_reason(s),
+                s.fee,
+                vec![],
+            ),
+        })
+    } else {
+        None
+    };
+
+    let mut outbox: Vec<OutboxMessage> = rec.outbox().collect();
+    if fresh
+        && let (Some(s), Some(driver_id)) = (&session, &payer.as_ref().map(|p| &p.driver_id))
+        && rec.changed.iter().any(|c| c.id == s.id)
+    {
+        let kind = if entry {
+            NotificationKind::Entry {
+                bays: command.as_ref().map(|c| c.bays.clone()).unwrap_or_default(),
+            }
+        } else {
+            NotificationKind::Exit { amount: s.fee }
+        };
+        let label = if entry { "entry" } else { "exit" };
+        outbox.push(OutboxMessage::Notifications(Notification {
+            id: format!("{key}/{label}"),
+            driver_id: (*driver_id).clone(),
+            lot_id: lot.id.clone(),
+            session_id: s.id.clone(),
+            kind,
+            at: input.now,
+        }));
+    }
+
+    let mut next = rec.timeline;
+    next.version = current.version + 1;
+    if let Some(r) = next.reads.last_mut() {
+        r.command = command.clone();
+    }
+    let check_in = if entry && new_session {
+        session.as_ref().and_then(|s| s.reservation_id.clone())
+    } else {
+        None
+    };
+    let commit = TimelineCommit {
+        timeline: next,
+        changed: rec.changed,
+        outbox,
+        open_delta: rec.open_delta,
+        check_in,
+        event: EventRef {
+            device_id: input.device.clone(),
+            event_id: read.event_id.clone(),
+            processed_at: input.now,
+        },
+    };
+    match store.commit_read(&commit).await {
+        Ok(Applied::Done) => Ok(Attempt::Done(Box::new((
+            Report {
+                applied: 1,
+                ..Report::default()
+            },
+            command,
+        )))),
+        // Processed before, under another plate's timeline (a doubtful
+        // read resolved differently then): nothing to do.
+        Ok(Applied::Duplicate) => Ok(Attempt::Done(Box::new((
+            Report {
+                duplicates: 1,
+                ..Report::default()
+            },
+            None,
+        )))),
+        Err(StoreError::Conflict(Refusal::StaleTimeline { .. })) => Ok(Attempt::Stale),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why an exit opens or holds.
+fn exit_reason(s: &Session) -> Reason {
+    use parking_core::SessionState::*;
+    match s.state {
+        Priced | EntryMissing => match (s.fee, &s.method_id) {
+            (Some(fee), _) if fee.minor == 0 => Reason::Free,
+            (Some(_), Some(_)) => Reason::Charged,
+            (Some(_), None) => Reason::PayAtKiosk,
+            (None, _) => Reason::NeedsStaff,
+        },
+        _ if s.flags.contains(&SessionFlag::PlateUnverified) => Reason::PlateUnverified,
+        _ => Reason::NeedsStaff,
+    }
+}
+
+/// Up to three bays known to be free, in bay order, leaving the last free
+/// bays to cars that hold a due reservation (one per reservation not yet
+/// checked in) unless this car is one of them.
+pub fn recommend(live: &LotLive, reserved: bool) -> Vec<BayId> {
+    let free: Vec<&Bay> = live
+        .bays
+        .iter()
+        .filter(|b| b.occupied == Some(false))
+        .collect();
+    let keep = if reserved {
+        0
+    } else {
+        live.held_reservations as usize
+    };
+    free.iter()
+        .take(free.len().saturating_sub(keep))
+        .take(RECOMMENDED_BAYS)
+        .map(|b| b.id.clone())
+        .collect()
+}

@@ -1,0 +1,100 @@
+//! In-memory twins of the queues and the device link: they keep what they
+//! are sent, in order, and a queue drops a message whose id it has seen,
+//! as an SQS FIFO queue's deduplication does. A twin can be told to fail
+//! its next sends, to test what a failure leaves behind.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use parking_app::commands::GateCommand;
+use parking_app::outbox::{OutboxMessage, Queue};
+use parking_app::{DeviceLink, Queues, SendError};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fails the next `n` sends when asked to.
+#[derive(Debug, Default)]
+struct Faults(AtomicU32);
+
+impl Faults {
+    fn take(&self, what: &'static str) -> Result<(), SendError> {
+        let left = self.0.load(Ordering::Relaxed);
+        if left > 0 {
+            self.0.store(left - 1, Ordering::Relaxed);
+            return Err(SendError {
+                what,
+                source: "injected failure".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Queues in memory.
+#[derive(Debug, Default)]
+pub struct MemoryQueues {
+    sent: Mutex<Vec<OutboxMessage>>,
+    seen: Mutex<HashSet<String>>,
+    faults: Faults,
+}
+
+impl MemoryQueues {
+    /// Messages taken, in order, without repeats.
+    pub fn messages(&self, queue: Queue) -> Vec<OutboxMessage> {
+        lock(&self.sent)
+            .iter()
+            .filter(|m| m.queue() == queue)
+            .cloned()
+            .collect()
+    }
+
+    /// Every message taken, in order.
+    pub fn all(&self) -> Vec<OutboxMessage> {
+        lock(&self.sent).clone()
+    }
+
+    /// The next `n` sends fail.
+    pub fn fail_next(&self, n: u32) {
+        self.faults.0.store(n, Ordering::Relaxed);
+    }
+}
+
+impl Queues for MemoryQueues {
+    async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
+        self.faults.take("queue send")?;
+        if lock(&self.seen).insert(message.id()) {
+            lock(&self.sent).push(message.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The device link in memory: it keeps every command published.
+#[derive(Debug, Default)]
+pub struct MemoryLink {
+    published: Mutex<Vec<(String, GateCommand)>>,
+    faults: Faults,
+}
+
+impl MemoryLink {
+    /// Commands published, in order: topic and command.
+    pub fn published(&self) -> Vec<(String, GateCommand)> {
+        lock(&self.published).clone()
+    }
+
+    /// The next `n` publishes fail.
+    pub fn fail_next(&self, n: u32) {
+        self.faults.0.store(n, Ordering::Relaxed);
+    }
+}
+
+impl DeviceLink for MemoryLink {
+    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
+        self.faults.take("publish")?;
+        lock(&self.published).push((topic.to_owned(), command.clone()));
+        Ok(())
+    }
+}
