@@ -374,10 +374,11 @@ pub trait DeviceStore: Send + Sync {
         lot_id: &LotId,
         skeleton: &str,
     ) -> impl Future<Output = StoreResult<Vec<Plate>>> + Send;
-    /// The lot's live state at `at`: one read.
+    /// The lot's live state at `at` (reservations held by the lot's
+    /// rules, [`crate::rules::held_at`]): one read.
     fn lot_live(
         &self,
-        lot_id: &LotId,
+        lot: &Lot,
         at: Timestamp,
     ) -> impl Future<Output = StoreResult<LotLive>> + Send;
     /// Applies one read to a plate's timeline, atomically (see

@@ -6,7 +6,7 @@ use parking_core::{Plate, SessionState};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Bay, EventRef, Lot, Payment, Reservation, Session};
+use crate::model::{Bay, EventRef, Lot, Payment, Reservation, ReservationState, Session};
 use crate::ports::{Refusal, StoreError};
 
 /// The most time slots one reservation may span: an atomic write takes one
@@ -244,6 +244,17 @@ pub fn write_token(operation: &str, arguments: &impl Serialize) -> String {
     hash.update(serde_json::to_vec(arguments).unwrap_or_default());
     let digest = hash.finalize();
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a reservation holds a bay of its lot at `at`: it is active (not
+/// cancelled, not yet checked in) and `at` is within its time, counting
+/// the lot's early check-in window.
+pub fn held_at(lot: &Lot, r: &Reservation, at: Timestamp) -> bool {
+    let early = SignedDuration::from_mins(i64::from(lot.settings.reservation_early_minutes));
+    r.lot_id == lot.id
+        && r.state == ReservationState::Active
+        && r.start.checked_sub(early).is_ok_and(|start| start <= at)
+        && at < r.end
 }
 
 #[cfg(test)]

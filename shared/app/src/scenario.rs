@@ -456,13 +456,20 @@ pub fn status(state: SessionState) -> &'static str {
     }
 }
 
+/// Whether no entry was seen for the session (also once superseded): an
+/// entry-missing session starts at its exit.
+fn entry_missing(s: &Session) -> bool {
+    s.state == SessionState::EntryMissing
+        || (s.exit_at == Some(s.entry_at) && s.exit_gate.as_ref() == Some(&s.entry_gate))
+}
+
 impl SessionOut {
     pub fn new(s: &Session) -> Self {
         SessionOut {
             id: s.id.clone(),
             plate: s.plate.is_readable().then(|| s.plate.display()),
             driver_id: s.driver_id.clone(),
-            entry_at: (s.state != SessionState::EntryMissing).then_some(s.entry_at),
+            entry_at: (!entry_missing(s)).then_some(s.entry_at),
             exit_at: s.exit_at,
             status: status(s.state),
             fee: s.fee.map(|f| f.minor),
@@ -607,7 +614,11 @@ pub async fn output<S: Store>(
             _ => {}
         }
     }
-    let live = store.lot_live(&lot.id, at).await?;
+    // Stores list their outbox in their own order; the output is sorted so
+    // that every store gives the same document.
+    payments.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+    notifications.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    let live = store.lot_live(lot, at).await?;
     let bays = bay_ids
         .iter()
         .map(|id| BayOut {

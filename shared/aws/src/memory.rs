@@ -699,20 +699,14 @@ impl DeviceStore for MemoryStore {
             .collect())
     }
 
-    async fn lot_live(&self, lot_id: &LotId, at: Timestamp) -> StoreResult<LotLive> {
+    async fn lot_live(&self, lot: &Lot, at: Timestamp) -> StoreResult<LotLive> {
         self.read();
         let s = self.state();
-        let lot = found(s.lots.get(lot_id), || format!("lot {lot_id}"))?;
-        let early = SignedDuration::from_mins(i64::from(lot.settings.reservation_early_minutes));
+        let lot_id = &lot.id;
         let held = s
             .reservations
             .values()
-            .filter(|r| {
-                &r.lot_id == lot_id
-                    && r.state == ReservationState::Active
-                    && r.start.checked_sub(early).is_ok_and(|st| st <= at)
-                    && at < r.end
-            })
+            .filter(|r| &r.lot_id == lot_id && rules::held_at(lot, r, at))
             .count() as u32;
         let mut devices: Vec<Device> = s
             .devices

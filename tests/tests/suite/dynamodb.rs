@@ -61,7 +61,7 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         bay_id: None,
         presence: None,
     };
-    counts!(c, "put_device", store.put_device(&device), ["PutItem"]).expect("device");
+    counts!(c, "put_device", store.put_device(&device), ["GetItem", TWI]).expect("device");
     counts!(c, "get_device", store.get_device(&device.id), ["GetItem"]).expect("device");
     let bay = fx::bay("b-1", true, 0, 2, "2026-11-24T09:00:00Z");
     let reading = fx::event("sensor-1", "r-2", "2026-11-24T09:00:01Z");

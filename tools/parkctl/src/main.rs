@@ -1,6 +1,8 @@
 //! `parkctl`: the Seamless Parking command line.
 
+mod aws;
 mod quote;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,9 @@ struct Cli {
 enum Command {
     /// Price a stay against a tariff and print the quote as JSON.
     Quote(quote::Args),
+    /// Run a scenario's device messages through the handlers and print the
+    /// sessions, commands, payments and availability as JSON.
+    Replay(replay::Args),
 }
 
 /// A failure the user can act on: printed as one line, exit code 2.
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Quote(args) => quote::run(&args).and_then(|q| print_json(&q)),
+        Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,6 +88,6 @@ pub async fn lot_availability<S: Store>(
     lot: &Lot,
     at: Timestamp,
 ) -> Result<(Availability, Vec<Bay>), StoreError> {
-    let live = store.lot_live(&lot.id, at).await?;
+    let live = store.lot_live(lot, at).await?;
     Ok((availability(lot, &live), live.bays))
 }

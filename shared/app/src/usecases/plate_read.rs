@@ -200,7 +200,7 @@ async fn attempt<S: Store>(
         })
     });
     let live = if entry && fresh {
-        Some(store.lot_live(&lot.id, read.occurred_at).await?)
+        Some(store.lot_live(lot, read.occurred_at).await?)
     } else {
         None
     };

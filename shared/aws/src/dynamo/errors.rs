@@ -8,6 +8,7 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use parking_app::StoreError;
+use parking_app::redact::without_quoted_values;
 
 /// Service error codes that say "try again later".
 const RETRYABLE_CODES: [&str; 8] = [
@@ -26,6 +27,18 @@ pub(crate) fn is_retryable(code: Option<&str>, status: u16) -> bool {
     status >= 500 || code.is_some_and(|c| RETRYABLE_CODES.contains(&c))
 }
 
+/// A service's answer, worded with its error code and message (quoted
+/// values and plates in keys left out: messages may repeat what was
+/// sent), the SDK's error kept as the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceError {
+    pub code: String,
+    pub message: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// The store error for a failed request.
 pub(crate) fn from_sdk<E>(e: SdkError<E, HttpResponse>) -> StoreError
 where
@@ -37,14 +50,24 @@ where
         // Time-outs, dispatch failures and unreadable responses.
         _ => true,
     };
+    let source: Box<dyn std::error::Error + Send + Sync> = match &e {
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().unwrap_or("unknown").to_owned();
+            let message = super::keys::redact(&without_quoted_values(
+                ctx.err().message().unwrap_or("no message"),
+            ));
+            Box::new(ServiceError {
+                code,
+                message,
+                source: Box::new(e),
+            })
+        }
+        _ => Box::new(e),
+    };
     if retryable {
-        StoreError::Unavailable {
-            source: Box::new(e),
-        }
+        StoreError::Unavailable { source }
     } else {
-        StoreError::Rejected {
-            source: Box::new(e),
-        }
+        StoreError::Rejected { source }
     }
 }
 

@@ -9,7 +9,7 @@ use parking_app::ids::*;
 use parking_app::redact::without_quoted_values;
 use parking_app::{StoreError, StoreResult};
 use parking_core::Plate;
-use parking_core::plate::fingerprint;
+use parking_core::plate::{fingerprint, skeleton};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -26,7 +26,7 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 /// Attributes the table adds to a record's own: keys, the item kind, TTL,
 /// the token of the write that consumed an event, and numeric copies used
 /// by conditions.
-const META: [&str; 8] = [
+const META: [&str; 10] = [
     "PK",
     "SK",
     "GSI1PK",
@@ -35,6 +35,8 @@ const META: [&str; 8] = [
     "expires_at",
     "write",
     "at_s",
+    "presence_v",
+    "presence_ms",
 ];
 
 /// Primary and index keys of one item.
@@ -208,9 +210,73 @@ pub(crate) fn method_owner(method: &PaymentMethodId) -> Keys {
     Keys::new(format!("PM#{method}"), "OWNER", "payment_method_owner")
 }
 
-/// The registration of a plate: who holds it.
+/// The registration of a plate: who holds it, listed under the plate's
+/// OCR skeleton for matching doubtful reads.
 pub(crate) fn plate(plate: &Plate) -> Keys {
-    Keys::new(format!("PLATE#{}", plate.key()), "PLATE", "plate")
+    Keys::new(format!("PLATE#{}", plate.key()), "PLATE", "plate").gsi(
+        like(&skeleton(&plate.key())),
+        format!("REG#PLATE#{}", plate.key()),
+    )
+}
+
+/// The index partition of plates that share an OCR skeleton.
+pub(crate) fn like(skeleton: &str) -> String {
+    format!("LIKE#{skeleton}")
+}
+
+/// A tariff as posted.
+pub(crate) fn tariff(id: &TariffId) -> Keys {
+    Keys::new(format!("TARIFF#{id}"), "TARIFF", "tariff")
+}
+
+/// The lot's copy of a device, read with the lot's configuration.
+pub(crate) fn lot_device(lot: &LotId, device: &DeviceId) -> Keys {
+    Keys::new(lot_pk(lot), format!("DEVICE#{device}"), "lot_device")
+}
+
+/// The lot's live counters (`open_sessions`).
+pub(crate) fn live(lot: &LotId) -> Keys {
+    Keys::new(lot_pk(lot), "LIVE", "live")
+}
+
+/// The lot's copy of an active reservation, counted as held while it is
+/// due; sorted by end so late ones are easy to tell.
+pub(crate) fn held(r: &parking_app::Reservation) -> Keys {
+    Keys::new(
+        lot_pk(&r.lot_id),
+        format!("HELD#{:012}#{}", r.end.as_second(), r.id),
+        "held_reservation",
+    )
+}
+
+/// The driver's copy of a reservation.
+pub(crate) fn driver_reservation(driver: &DriverId, id: &ReservationId) -> Keys {
+    Keys::new(driver_pk(driver), format!("RES#{id}"), "driver_reservation")
+}
+
+/// A driver's whole partition: profile, plates, cards and reservations.
+pub(crate) fn driver_all(driver: &DriverId) -> (String, &'static str) {
+    (driver_pk(driver), "")
+}
+
+/// A plate's timeline in a lot; listed under its OCR skeleton while it
+/// has an open session there.
+pub(crate) fn timeline(lot: &LotId, plate: &Plate, open: bool) -> Keys {
+    let k = Keys::new(format!("TL#{lot}#PLATE#{}", plate.key()), "TL", "timeline");
+    if open {
+        k.gsi(
+            like(&skeleton(&plate.key())),
+            format!("OPEN#{lot}#PLATE#{}", plate.key()),
+        )
+    } else {
+        k
+    }
+}
+
+/// An outbox message; listed under `OUTBOX` until delivered.
+pub(crate) fn outbox(id: &str, created: i64) -> Keys {
+    Keys::new(format!("OUTBOX#{id}"), "OUTBOX", "outbox")
+        .gsi("OUTBOX", format!("{created:012}#{id}"))
 }
 
 pub(crate) fn reservation(id: &ReservationId) -> Keys {

@@ -30,8 +30,25 @@ impl LotStore for DynamoStore {
         .await
     }
 
+    /// The device and its lot's copy, in one transaction; a device moved
+    /// to another lot leaves its old lot in the same transaction.
     async fn put_device(&self, device: &Device) -> StoreResult<()> {
-        self.put_plain(&keys::device(&device.id), device).await
+        let before: Option<Device> = self.get_opt(&keys::device(&device.id)).await?;
+        let mut txn = self.txn(None);
+        if let Some(old) = before.filter(|old| old.lot_id != device.lot_id) {
+            txn = txn.delete(Step::Device, &keys::lot_device(&old.lot_id, &old.id), None)?;
+        }
+        let txn = txn
+            .put(Step::Device, keys::device(&device.id).item(device)?, None)?
+            .put(
+                Step::Device,
+                keys::lot_device(&device.lot_id, &device.id).item(device)?,
+                None,
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::invalid("device write refused")),
+        }
     }
 
     async fn get_device(&self, device_id: &DeviceId) -> StoreResult<Device> {

@@ -52,6 +52,7 @@
 //! ledger's `write` token, or the stored item itself) and then reports
 //! success: a caller can always tell its own success from someone else's.
 
+mod devices;
 mod drivers;
 pub mod errors;
 pub mod keys;
@@ -203,18 +204,26 @@ impl DynamoStore {
     }
 
     /// Every item of a base-table partition whose sort key starts with
-    /// `sk_prefix`, strongly consistent, page by page.
+    /// `sk_prefix` (all of them for an empty prefix), strongly consistent,
+    /// page by page.
     async fn query(&self, (pk, sk_prefix): (String, &str)) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut q = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":prefix", s(sk_prefix))
+                .expression_attribute_values(":pk", s(&pk));
+            // DynamoDB refuses an empty prefix: no prefix is the whole
+            // partition.
+            q = if sk_prefix.is_empty() {
+                q.key_condition_expression("PK = :pk")
+            } else {
+                q.key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(sk_prefix))
+            };
+            let out = q
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

@@ -38,6 +38,14 @@ fn slot_step<'t>(
     )
 }
 
+/// The lot's copy of a reservation while it may still come in; the table's
+/// TTL removes it a day after its end.
+pub(crate) fn held_item(r: &Reservation) -> StoreResult<keys::Item> {
+    let mut item = keys::held(r).item(r)?;
+    item.insert("expires_at".into(), n(r.end.as_second() + 24 * 3600));
+    Ok(item)
+}
+
 impl ReservationStore for DynamoStore {
     /// One transaction: the stored lot still has the terms the caller read,
     /// the reservation is new, and every slot has room.
@@ -59,7 +67,14 @@ impl ReservationStore for DynamoStore {
                 Step::Reservation,
                 keys::reservation_listed(reservation).item(reservation)?,
                 Some(Cond::new("attribute_not_exists(PK)")),
-            )?;
+            )?
+            .put(
+                Step::DriverEntry,
+                keys::driver_reservation(&reservation.driver_id, &reservation.id)
+                    .item(reservation)?,
+                None,
+            )?
+            .put(Step::Held, held_item(reservation)?, None)?;
         for &slot in &slots {
             txn = slot_step(txn, &lot.id, lot.slot_minutes, slot, 1, lot.reservable)?;
         }
@@ -118,6 +133,13 @@ impl ReservationStore for DynamoStore {
                         .value(":active", s("active")),
                 ),
             )?;
+        txn = txn
+            .put(
+                Step::DriverEntry,
+                keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
+                None,
+            )?
+            .delete(Step::Held, &keys::held(&r), None)?;
         for slot in slots {
             txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
         }

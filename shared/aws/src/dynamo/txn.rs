@@ -67,8 +67,18 @@ pub(crate) enum Step {
     Bay,
     /// Who holds a plate or a payment method.
     Owner,
-    /// The driver's own copy of a plate or payment method.
+    /// The driver's own copy of a plate, payment method or reservation.
     DriverEntry,
+    /// The lot's copy of a reservation it holds.
+    Held,
+    /// A plate's timeline in a lot.
+    Timeline,
+    /// The lot's live counters.
+    Live,
+    /// A message in the outbox.
+    Outbox,
+    /// A device, or its lot's copy.
+    Device,
 }
 
 /// A transaction being built.
