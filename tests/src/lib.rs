@@ -349,6 +349,8 @@ pub mod fx {
             fee: None,
             method_id: None,
             flags: Vec::new(),
+            origin: None,
+            replaced_by: None,
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }

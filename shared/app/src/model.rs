@@ -255,6 +255,14 @@ pub struct Session {
     /// What the reads that made it say about its plate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<SessionFlag>,
+    /// The read that starts it (`device/event`), for sessions made from a
+    /// plate's timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// For a superseded session: the session that now holds the read that
+    /// started it, if any (a read that arrived late was earlier still).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<SessionId>,
     pub updated_at: Timestamp,
 }
 

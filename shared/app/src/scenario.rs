@@ -438,6 +438,9 @@ pub struct SessionOut {
     pub fee: Option<i64>,
     pub currency: Option<String>,
     pub flags: Vec<&'static str>,
+    /// For a superseded session, the one that replaced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<SessionId>,
 }
 
 /// The replay's status word for a session state.
@@ -475,6 +478,7 @@ impl SessionOut {
             fee: s.fee.map(|f| f.minor),
             currency: s.fee.map(|f| f.currency.code().to_owned()),
             flags: s.flags.iter().map(|f| f.name()).collect(),
+            replaced_by: s.replaced_by.clone(),
         }
     }
 }

@@ -321,14 +321,23 @@ pub fn reconcile(
             fee,
             method_id,
             flags: fresh.flags,
+            origin: Some(first.key.clone()),
+            replaced_by: None,
             updated_at: before.map_or(now, |s| s.updated_at),
         });
     }
-    // Sessions no derivation makes any more are superseded, never dropped.
+    // Sessions no derivation makes any more are superseded, never dropped,
+    // and point to the session that holds the read that started them.
     for s in &current.sessions {
         if !live.contains(&s.id) {
             let mut gone = s.clone();
             gone.state = SessionState::Superseded;
+            gone.replaced_by = s.origin.as_deref().and_then(|key| {
+                derived
+                    .iter()
+                    .find(|d| d.has_read(key))
+                    .map(|d| session_id(lot, plate, &d.first().first.key))
+            });
             sessions.push(gone);
         }
     }

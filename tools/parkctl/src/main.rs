@@ -3,6 +3,7 @@
 mod aws;
 mod quote;
 mod replay;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Run a scenario's device messages through the handlers and print the
     /// sessions, commands, payments and availability as JSON.
     Replay(replay::Args),
+    /// Simulate realistic days at demo lots through the device handlers
+    /// and summarise them (the in-memory store).
+    Simulate(simulate::Args),
 }
 
 /// A failure the user can act on: printed as one line, exit code 2.
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quote(args) => quote::run(&args).and_then(|q| print_json(&q)),
         Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
+        Command::Simulate(args) => simulate::run_cli(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

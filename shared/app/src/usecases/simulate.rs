@@ -1,0 +1,307 @@
+//! Running simulated lots through the device handler, and what came of
+//! it: the simulator's summary, with the checks that it adds up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use parking_core::SessionState;
+use serde::Serialize;
+
+use crate::commands::{CommandKind, Reason};
+use crate::ids::*;
+use crate::model::*;
+use crate::outbox::{OutboxMessage, PaymentKind};
+use crate::ports::*;
+use crate::scenario::{ReplayError, Scenario, set_up};
+use crate::timeline::owed;
+use crate::usecases::device_events::DeviceEvents;
+use crate::usecases::outbox::{DrainError, drain};
+
+/// Money in the lots' currency, minor units.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tally {
+    pub count: u64,
+    pub amount: i64,
+}
+
+impl Tally {
+    fn add(&mut self, amount: i64) {
+        self.count += 1;
+        self.amount += amount;
+    }
+}
+
+/// Percentiles of the handler's time per message, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// The identities a correct run satisfies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Checks {
+    /// Every session an entry gate was told to open for is held by the
+    /// store, as a session that is not lost: open, closed, waiting for an
+    /// operator, or superseded by one that holds its entry.
+    pub every_entry_is_a_session: bool,
+    /// Revenue (the fees of closed stays) is what cards are charged, plus
+    /// what kiosks are owed, plus what waits for an operator.
+    pub revenue_is_the_sum_of_fees: bool,
+    /// Charges minus refunds delivered to the payments queue equal the
+    /// fees due from registered drivers with a card.
+    pub charges_match_fees_due: bool,
+}
+
+impl Checks {
+    pub fn all(&self) -> bool {
+        self.every_entry_is_a_session && self.revenue_is_the_sum_of_fees && self.charges_match_fees_due
+    }
+}
+
+/// What a simulation did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub lots: u32,
+    pub messages: u64,
+    /// Sessions with a seen entry (not superseded).
+    pub entries: u64,
+    /// Sessions that left: closed, or priced at the lost-entry fee.
+    pub exits: u64,
+    pub open_sessions: u64,
+    pub currency: String,
+    /// Fees of every stay that left.
+    pub revenue: i64,
+    pub charged_to_cards: i64,
+    pub owed_at_kiosks: i64,
+    pub held_for_review: i64,
+    pub charges_queued: Tally,
+    pub refunds_queued: Tally,
+    pub notifications_queued: u64,
+    pub commands_sent: u64,
+    pub holds: u64,
+    pub entry_missing: u64,
+    pub exit_missing: u64,
+    pub needs_review: u64,
+    /// Sessions an operator must look at (missing exits, doubtful plates,
+    /// stays that could not be priced).
+    pub needs_operator: u64,
+    pub superseded: u64,
+    pub plates_corrected: u64,
+    pub plates_unverified: u64,
+    pub duplicates_dropped: u64,
+    pub stale_ignored: u64,
+    pub rejected: u64,
+    /// Rejections by reason, the reason's first words.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub handler_time: Latency,
+    /// Store requests the handler made per message (the outbox's delivery
+    /// not counted: on AWS a stream does it).
+    pub store_requests_per_message: f64,
+    pub messages_per_second: f64,
+    pub elapsed_ms: u64,
+    pub checks: Checks,
+}
+
+/// Runs every scenario's messages through the handler, in the order the
+/// broker received them (lots interleaved), delivering the outbox after
+/// each message as the stream function would. `requests` reads the store's
+/// request count, `taken` what the queues took; `progress` is told how
+/// many messages are done.
+///
+/// # Errors
+///
+/// Setting a lot up failed, a message failed in a way a retry could cure,
+/// or the outbox could not be delivered.
+pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
+    handler: &DeviceEvents<S, L>,
+    queues: &Q,
+    scenarios: &[Scenario],
+    requests: impl Fn() -> u64,
+    taken: impl Fn() -> Vec<OutboxMessage>,
+    mut progress: impl FnMut(u64),
+) -> Result<Summary, RunError> {
+    let mut lots = Vec::new();
+    for sc in scenarios {
+        let first = sc.messages.first().map_or(Timestamp::UNIX_EPOCH, |m| m.received_at);
+        lots.push(set_up(&handler.store, sc, first).await?);
+    }
+    let mut all: Vec<(Timestamp, usize, usize)> = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(l, sc)| sc.messages.iter().enumerate().map(move |(i, m)| (m.received_at, l, i)))
+        .collect();
+    all.sort();
+
+    let mut summary = Summary {
+        lots: scenarios.len() as u32,
+        ..Summary::default()
+    };
+    let mut times: Vec<u32> = Vec::with_capacity(all.len());
+    let mut entry_sessions: BTreeSet<SessionId> = BTreeSet::new();
+    let mut handler_requests = 0u64;
+    let started = Instant::now();
+    for (done, (at, l, i)) in all.iter().enumerate() {
+        let bytes = scenarios[*l].messages[*i].delivered();
+        let before = requests();
+        let t = Instant::now();
+        let report = handler
+            .handle(&bytes, *at)
+            .await
+            .map_err(|source| RunError::Replay(ReplayError::Message { index: *i, source }))?;
+        times.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+        handler_requests += requests() - before;
+        drain(&handler.store, queues).await?;
+        summary.messages += 1;
+        summary.duplicates_dropped += u64::from(report.duplicates);
+        summary.stale_ignored += u64::from(report.stale);
+        summary.rejected += report.rejected.len() as u64;
+        for r in &report.rejected {
+            let reason = r.rejection.to_string();
+            let key: String = reason.split(':').next().unwrap_or("").chars().take(60).collect();
+            *summary.rejected_by_reason.entry(key).or_default() += 1;
+        }
+        for (_, c) in &report.commands {
+            summary.commands_sent += 1;
+            if c.command == CommandKind::Hold {
+                summary.holds += 1;
+            }
+            if matches!(c.reason, Reason::Welcome | Reason::Reserved)
+                && let Some(id) = &c.session_id
+            {
+                entry_sessions.insert(id.clone());
+            }
+        }
+        if done % 256 == 0 {
+            progress(done as u64);
+        }
+    }
+    progress(all.len() as u64);
+    let elapsed = started.elapsed();
+    summary.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    summary.messages_per_second = per_second(summary.messages, elapsed);
+    summary.store_requests_per_message = if summary.messages == 0 {
+        0.0
+    } else {
+        handler_requests as f64 / summary.messages as f64
+    };
+    summary.handler_time = latency(&mut times);
+
+    // What the store holds, lot by lot, and what reached the queues.
+    let mut sessions: BTreeMap<SessionId, Session> = BTreeMap::new();
+    for lot in &lots {
+        for s in handler.store.lot_sessions(&lot.id).await? {
+            sessions.insert(s.id.clone(), s);
+        }
+    }
+    summary.currency = scenarios
+        .first()
+        .map(|s| s.tariff.currency.clone())
+        .unwrap_or_default();
+    let mut due = 0i64;
+    for s in sessions.values() {
+        let fee = s.fee.map_or(0, |f| f.minor);
+        let left = matches!(
+            s.state,
+            SessionState::Priced | SessionState::EntryMissing | SessionState::Paid | SessionState::PaymentFailed
+        ) || (s.state == SessionState::NeedsReview && s.exit_at.is_some());
+        if s.flags.contains(&SessionFlag::PlateCorrected) {
+            summary.plates_corrected += 1;
+        }
+        if s.flags.contains(&SessionFlag::PlateUnverified) {
+            summary.plates_unverified += 1;
+        }
+        match s.state {
+            SessionState::Open => summary.open_sessions += 1,
+            SessionState::EntryMissing => summary.entry_missing += 1,
+            SessionState::ExitMissing => summary.exit_missing += 1,
+            SessionState::NeedsReview => summary.needs_review += 1,
+            SessionState::Superseded => summary.superseded += 1,
+            _ => {}
+        }
+        let entered = s.state != SessionState::Superseded
+            && s.state != SessionState::EntryMissing
+            && !(s.exit_at == Some(s.entry_at) && s.exit_gate.as_ref() == Some(&s.entry_gate));
+        if entered {
+            summary.entries += 1;
+        }
+        if left {
+            summary.exits += 1;
+            summary.revenue += fee;
+            let owes = owed(s);
+            due += owes;
+            if owes > 0 {
+                summary.charged_to_cards += owes;
+            } else if s.state == SessionState::NeedsReview {
+                summary.held_for_review += fee;
+            } else {
+                summary.owed_at_kiosks += fee;
+            }
+        }
+    }
+    summary.needs_operator = summary.exit_missing + summary.needs_review;
+    let mut net = 0i64;
+    for m in taken() {
+        match m {
+            OutboxMessage::Payments(o) => {
+                net += o.signed_minor();
+                match o.kind {
+                    PaymentKind::Charge => summary.charges_queued.add(o.amount.minor),
+                    PaymentKind::Refund => summary.refunds_queued.add(o.amount.minor),
+                }
+            }
+            OutboxMessage::Notifications(_) => summary.notifications_queued += 1,
+        }
+    }
+    // A session is kept when it is live, or superseded by a chain of
+    // replacements that ends in a live one.
+    let kept = |id: &SessionId| {
+        let mut at = sessions.get(id);
+        for _ in 0..sessions.len() {
+            match at {
+                Some(s) if s.state != SessionState::Superseded => return true,
+                Some(s) => at = s.replaced_by.as_ref().and_then(|r| sessions.get(r)),
+                None => return false,
+            }
+        }
+        false
+    };
+    summary.checks = Checks {
+        every_entry_is_a_session: entry_sessions.iter().all(kept),
+        revenue_is_the_sum_of_fees: summary.revenue
+            == summary.charged_to_cards + summary.owed_at_kiosks + summary.held_for_review,
+        charges_match_fees_due: net == due,
+    };
+    Ok(summary)
+}
+
+fn per_second(n: u64, d: Duration) -> f64 {
+    let secs = d.as_secs_f64();
+    if secs > 0.0 { n as f64 / secs } else { 0.0 }
+}
+
+fn latency(times: &mut [u32]) -> Latency {
+    if times.is_empty() {
+        return Latency::default();
+    }
+    times.sort_unstable();
+    let at = |q: f64| u64::from(times[((times.len() - 1) as f64 * q).round() as usize]);
+    Latency {
+        p50_us: at(0.5),
+        p99_us: at(0.99),
+        max_us: at(1.0),
+    }
+}
+
+/// Why a simulation stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("delivering the outbox: {0}")]
+    Outbox(#[from] DrainError),
+    #[error("reading the result: {0}")]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,171 @@
+//! `parkctl simulate`: realistic days at demo lots, run through the very
+//! handler the functions run, on the in-memory store; a progress bar on a
+//! terminal and a summary at the end.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use jiff::SignedDuration;
+use jiff::civil::Date;
+use parking_app::sim::{SimConfig, generate};
+use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::simulate::{Summary, run};
+use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+
+use crate::UsageError;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Seed of everything random: the same seed gives the same run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// How many lots.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=200))]
+    lots: u32,
+    /// How many days, from --start.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    days: u32,
+    /// The first day, local to the lots (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-11-30")]
+    start: Date,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also write each lot's scenario (the input of `parkctl replay`) to
+    /// this directory.
+    #[arg(long, value_name = "DIR")]
+    emit: Option<PathBuf>,
+}
+
+pub fn run_cli(args: &Args) -> Result<(), UsageError> {
+    let cfg = SimConfig {
+        seed: args.seed,
+        lots: args.lots,
+        days: args.days,
+        start: args.start,
+        ..SimConfig::default()
+    };
+    let scenarios = generate(&cfg).map_err(UsageError)?;
+    if let Some(dir) = &args.emit {
+        std::fs::create_dir_all(dir).map_err(|e| UsageError(format!("{}: {e}", dir.display())))?;
+        for sc in &scenarios {
+            let path = dir.join(format!("{}.json", sc.lot.id));
+            let text = serde_json::to_string_pretty(sc)
+                .map_err(|e| UsageError(format!("cannot write the scenario: {e}")))?;
+            std::fs::write(&path, text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        }
+    }
+    let total: u64 = scenarios.iter().map(|s| s.messages.len() as u64).sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{bar:40}] {pos}/{len} messages ({per_sec})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let store = MemoryStore::default();
+    let queues = MemoryQueues::default();
+    let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
+    let summary = rt
+        .block_on(run(
+            &handler,
+            &queues,
+            &scenarios,
+            || handler.store.requests().total(),
+            || queues.all(),
+            |done| bar.set_position(done),
+        ))
+        .map_err(|e| UsageError(e.to_string()))?;
+    bar.finish_and_clear();
+    if args.json {
+        crate::print_json(&summary)
+    } else {
+        print!("{}", render(&summary, &cfg));
+        Ok(())
+    }
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    let digits = minor.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{currency} {sign}{out}")
+}
+
+/// The summary for people.
+pub fn render(s: &Summary, cfg: &SimConfig) -> String {
+    let c = &s.currency;
+    let ok = |b: bool| if b { "ok" } else { "FAILED" };
+    let mut out = format!(
+        "Seamless Parking simulation: {} lot(s), {} day(s) from {}, seed {}\n\n",
+        cfg.lots, cfg.days, cfg.start, cfg.seed
+    );
+    out += &format!("  messages            {:>10}\n", s.messages);
+    out += &format!("  entries             {:>10}\n", s.entries);
+    out += &format!("  exits               {:>10}\n", s.exits);
+    out += &format!("  still parked        {:>10}\n", s.open_sessions);
+    out += &format!("  revenue             {:>14}\n", money(s.revenue, c));
+    out += &format!("    charged to cards  {:>14}\n", money(s.charged_to_cards, c));
+    out += &format!("    owed at kiosks    {:>14}\n", money(s.owed_at_kiosks, c));
+    out += &format!("    held for review   {:>14}\n", money(s.held_for_review, c));
+    out += &format!(
+        "  charges queued      {:>10}  ({})\n",
+        s.charges_queued.count,
+        money(s.charges_queued.amount, c)
+    );
+    out += &format!(
+        "  refunds queued      {:>10}  ({})\n",
+        s.refunds_queued.count,
+        money(s.refunds_queued.amount, c)
+    );
+    out += &format!("  notifications       {:>10}\n", s.notifications_queued);
+    out += &format!("  gate commands       {:>10}  ({} holds)\n", s.commands_sent, s.holds);
+    out += &format!(
+        "  needs an operator   {:>10}  ({} exit missing, {} to review)\n",
+        s.needs_operator, s.exit_missing, s.needs_review
+    );
+    out += &format!("  entry missing       {:>10}  (priced at the lost-entry fee)\n", s.entry_missing);
+    out += &format!("  superseded          {:>10}\n", s.superseded);
+    out += &format!(
+        "  plates corrected    {:>10}  ({} unverified)\n",
+        s.plates_corrected, s.plates_unverified
+    );
+    out += &format!("  duplicates dropped  {:>10}\n", s.duplicates_dropped);
+    out += &format!("  stale readings      {:>10}\n", s.stale_ignored);
+    out += &format!("  messages rejected   {:>10}\n", s.rejected);
+    for (reason, n) in &s.rejected_by_reason {
+        out += &format!("    {n:>5}  {reason}\n");
+    }
+    out += &format!(
+        "  handler time        p50 {} µs, p99 {} µs, max {} µs\n",
+        s.handler_time.p50_us, s.handler_time.p99_us, s.handler_time.max_us
+    );
+    out += &format!("  store requests      {:.2} per message\n", s.store_requests_per_message);
+    out += &format!(
+        "  throughput          {:.0} messages per second ({} ms)\n\n",
+        s.messages_per_second, s.elapsed_ms
+    );
+    out += &format!(
+        "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}\n",
+        ok(s.checks.every_entry_is_a_session),
+        ok(s.checks.revenue_is_the_sum_of_fees),
+        ok(s.checks.charges_match_fees_due)
+    );
+    out
+}
