@@ -74,7 +74,16 @@ impl Default for SimConfig {
 pub const DEMO_TARIFF: &str = include_str!("../../../fixtures/tariffs/shinjuku-west.json");
 
 const REGIONS: [&str; 10] = [
-    "品川", "練馬", "足立", "横浜", "川崎", "多摩", "相模", "大宮", "千葉", "習志野",
+    "品川",
+    "練馬",
+    "足立",
+    "横浜",
+    "川崎",
+    "多摩",
+    "相模",
+    "大宮",
+    "千葉",
+    "習志野",
 ];
 const KANA: [char; 20] = [
     'あ', 'い', 'う', 'え', 'か', 'き', 'く', 'け', 'こ', 'さ', 'す', 'せ', 'そ', 'た', 'ち', 'つ',
@@ -187,7 +196,15 @@ impl Builder {
         at + SignedDuration::from_millis(self.rng.random_range(80..1500))
     }
 
-    fn plate_read(&mut self, gate: &str, device: &str, direction: GateDirection, text: &str, conf: f64, at: Timestamp) -> serde_json::Value {
+    fn plate_read(
+        &mut self,
+        gate: &str,
+        device: &str,
+        direction: GateDirection,
+        text: &str,
+        conf: f64,
+        at: Timestamp,
+    ) -> serde_json::Value {
         let seq = self.next_seq(device);
         let event_id = self.event_id(device);
         json!({
@@ -202,7 +219,13 @@ impl Builder {
         })
     }
 
-    fn push(&mut self, topic: String, client: &str, received_at: Timestamp, payload: serde_json::Value) {
+    fn push(
+        &mut self,
+        topic: String,
+        client: &str,
+        received_at: Timestamp,
+        payload: serde_json::Value,
+    ) {
         self.messages.push(MessageSpec {
             topic,
             client_id: Some(client.to_owned()),
@@ -238,8 +261,15 @@ impl Builder {
 
 /// Something that happens after the car came in.
 enum Later {
-    Bay { bay: String, occupied: bool },
-    Exit { gate: String, text: String, doubtful: bool },
+    Bay {
+        bay: String,
+        occupied: bool,
+    },
+    Exit {
+        gate: String,
+        text: String,
+        doubtful: bool,
+    },
 }
 
 /// A stay length in minutes from the mix: short, a few hours, a working
@@ -268,10 +298,19 @@ pub fn generate(cfg: &SimConfig) -> Result<Vec<Scenario>, String> {
 }
 
 #[allow(clippy::too_many_lines)]
-fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Result<Scenario, String> {
+fn lot(
+    cfg: &SimConfig,
+    index: u32,
+    spec: &TariffSpec,
+    tariff: &Tariff,
+) -> Result<Scenario, String> {
     let lot_id = format!("demo-{}", index + 1);
     let mut b = Builder {
-        rng: ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(u64::from(index))),
+        rng: ChaCha8Rng::seed_from_u64(
+            cfg.seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(u64::from(index)),
+        ),
         lot: lot_id.clone(),
         tz: tariff.time_zone().clone(),
         messages: Vec::new(),
@@ -364,7 +403,10 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             } else {
                 random_plate(&mut b.rng)
             };
-            if inside.get(&car.plate.key()).is_some_and(|until| *until > at) {
+            if inside
+                .get(&car.plate.key())
+                .is_some_and(|until| *until > at)
+            {
                 continue;
             }
             let stay = stay_minutes(&mut b.rng);
@@ -379,7 +421,10 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
                 let start = Timestamp::from_second(slot).map_err(|e| e.to_string())?;
                 let end = start + SignedDuration::from_hours(2);
                 let starts: Vec<i64> = (0..8).map(|k| slot + k * 900).collect();
-                if starts.iter().all(|s| slots.get(s).copied().unwrap_or(0) < reservable) {
+                if starts
+                    .iter()
+                    .all(|s| slots.get(s).copied().unwrap_or(0) < reservable)
+                {
                     for s in starts {
                         *slots.entry(s).or_default() += 1;
                     }
@@ -399,13 +444,21 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             let mut t = at;
             for _ in 0..reads(&mut b.rng) {
                 let (text, conf) = if misreads && b.rng.random_bool(0.02) {
-                    (misread(&mut b.rng, &car.text), b.rng.random_range(0.45..0.75))
+                    (
+                        misread(&mut b.rng, &car.text),
+                        b.rng.random_range(0.45..0.75),
+                    )
                 } else {
                     (car.text.clone(), b.rng.random_range(0.86..0.995))
                 };
                 let payload = b.plate_read(gate, &cam, GateDirection::Entry, &text, conf, t);
                 let recv = b.received(t);
-                b.push(format!("parking/{lot_id}/gates/{gate}/events"), &cam, recv, payload);
+                b.push(
+                    format!("parking/{lot_id}/gates/{gate}/events"),
+                    &cam,
+                    recv,
+                    payload,
+                );
                 t += SignedDuration::from_millis(b.rng.random_range(300..2500));
             }
             // The car parks in a free bay; its sensor sees it.
@@ -418,8 +471,20 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             if let Some(bay) = &bay {
                 let leave_bay = leave - SignedDuration::from_secs(b.rng.random_range(60..240));
                 occupied.insert(bay.clone(), leave_bay);
-                later.push((leave_bay, Later::Bay { bay: bay.clone(), occupied: false }));
-                later.push((park_at, Later::Bay { bay: bay.clone(), occupied: true }));
+                later.push((
+                    leave_bay,
+                    Later::Bay {
+                        bay: bay.clone(),
+                        occupied: false,
+                    },
+                ));
+                later.push((
+                    park_at,
+                    Later::Bay {
+                        bay: bay.clone(),
+                        occupied: true,
+                    },
+                ));
             }
             // The exit, if it happens within the simulated days.
             let gate = exit_gates.choose(&mut b.rng).copied().unwrap_or("out-1");
@@ -429,7 +494,14 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             } else {
                 car.text.clone()
             };
-            later.push((leave, Later::Exit { gate: gate.to_owned(), text, doubtful }));
+            later.push((
+                leave,
+                Later::Exit {
+                    gate: gate.to_owned(),
+                    text,
+                    doubtful,
+                },
+            ));
         }
     }
     let horizon = b.local(
@@ -438,14 +510,15 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             .map_err(|e| e.to_string())?,
         0,
     );
-    later.sort_by(|a, b| a.0.cmp(&b.0));
+    later.sort_by_key(|l| l.0);
     for (at, what) in later {
         if at >= horizon {
             continue;
         }
         let (gate, text, doubtful) = match what {
             Later::Bay { bay, occupied } => {
-                let snowed = !cfg.calm && at >= snow_start && at < snow_end && blinded.contains(&bay);
+                let snowed =
+                    !cfg.calm && at >= snow_start && at < snow_end && blinded.contains(&bay);
                 if snowed {
                     b.bay(&bay, None, at, 0.2);
                 } else {
@@ -454,7 +527,11 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
                 }
                 continue;
             }
-            Later::Exit { gate, text, doubtful } => (gate, text, doubtful),
+            Later::Exit {
+                gate,
+                text,
+                doubtful,
+            } => (gate, text, doubtful),
         };
         let cam = format!("cam-{gate}");
         let mut t = at;
@@ -469,7 +546,12 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
                 backlog.push(payload);
             } else {
                 let recv = b.received(t);
-                b.push(format!("parking/{lot_id}/gates/{gate}/events"), &cam, recv, payload);
+                b.push(
+                    format!("parking/{lot_id}/gates/{gate}/events"),
+                    &cam,
+                    recv,
+                    payload,
+                );
             }
             t += SignedDuration::from_millis(b.rng.random_range(300..2500));
         }
@@ -520,8 +602,14 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
         for k in 0..3 {
             let at = b.local(first_day, 11 * 60 + k * 7);
             let car = random_plate(&mut b.rng);
-            let payload = b.plate_read("in-1", "rogue-7", GateDirection::Entry, &car.text, 0.99, at);
-            b.push(format!("parking/{lot_id}/gates/in-1/events"), "rogue-7", at, payload);
+            let payload =
+                b.plate_read("in-1", "rogue-7", GateDirection::Entry, &car.text, 0.99, at);
+            b.push(
+                format!("parking/{lot_id}/gates/in-1/events"),
+                "rogue-7",
+                at,
+                payload,
+            );
         }
         // Junk: not JSON, a missing field, a clock far ahead, an unknown
         // gate, and 128 KB of noise.
@@ -532,18 +620,61 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
             received_at: at,
             payload: json!("{not json"),
         });
-        let mut missing = b.plate_read("in-1", "cam-in-1", GateDirection::Entry, "品川 300 さ 12-34", 0.9, at);
+        let mut missing = b.plate_read(
+            "in-1",
+            "cam-in-1",
+            GateDirection::Entry,
+            "品川 300 さ 12-34",
+            0.9,
+            at,
+        );
         if let Some(o) = missing.as_object_mut() {
             o.remove("occurred_at");
         }
-        b.push(format!("parking/{lot_id}/gates/in-1/events"), "cam-in-1", at, missing);
+        b.push(
+            format!("parking/{lot_id}/gates/in-1/events"),
+            "cam-in-1",
+            at,
+            missing,
+        );
         let future = at + SignedDuration::from_hours(30 * 24);
-        let ahead = b.plate_read("in-1", "cam-in-1", GateDirection::Entry, "品川 300 さ 12-34", 0.9, future);
-        b.push(format!("parking/{lot_id}/gates/in-1/events"), "cam-in-1", at, ahead);
-        let unknown = b.plate_read("in-9", "cam-in-1", GateDirection::Entry, "品川 300 さ 12-34", 0.9, at);
-        b.push(format!("parking/{lot_id}/gates/in-9/events"), "cam-in-1", at, unknown);
-        let noise: String = (0..128 * 1024).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
-        b.push(format!("parking/{lot_id}/gates/in-2/backlog"), "cam-in-2", at, json!({"events": [noise]}));
+        let ahead = b.plate_read(
+            "in-1",
+            "cam-in-1",
+            GateDirection::Entry,
+            "品川 300 さ 12-34",
+            0.9,
+            future,
+        );
+        b.push(
+            format!("parking/{lot_id}/gates/in-1/events"),
+            "cam-in-1",
+            at,
+            ahead,
+        );
+        let unknown = b.plate_read(
+            "in-9",
+            "cam-in-1",
+            GateDirection::Entry,
+            "品川 300 さ 12-34",
+            0.9,
+            at,
+        );
+        b.push(
+            format!("parking/{lot_id}/gates/in-9/events"),
+            "cam-in-1",
+            at,
+            unknown,
+        );
+        let noise: String = (0..128 * 1024)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        b.push(
+            format!("parking/{lot_id}/gates/in-2/backlog"),
+            "cam-in-2",
+            at,
+            json!({"events": [noise]}),
+        );
     }
 
     // Deliver in the order the broker received them; some twice, late.
@@ -559,13 +690,19 @@ fn lot(cfg: &SimConfig, index: u32, spec: &TariffSpec, tariff: &Tariff) -> Resul
         }
         messages.extend(again);
     }
-    messages.sort_by(|a, b| a.received_at.cmp(&b.received_at));
+    messages.sort_by_key(|m| m.received_at);
     let mut gates = Vec::new();
     for g in entry_gates {
-        gates.push(GateSpec { id: id(g), direction: GateDirection::Entry });
+        gates.push(GateSpec {
+            id: id(g),
+            direction: GateDirection::Entry,
+        });
     }
     for g in exit_gates {
-        gates.push(GateSpec { id: id(g), direction: GateDirection::Exit });
+        gates.push(GateSpec {
+            id: id(g),
+            direction: GateDirection::Exit,
+        });
     }
     let mut devices: Vec<DeviceSpec> = gates
         .iter()

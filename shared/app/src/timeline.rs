@@ -387,6 +387,8 @@ pub fn reconcile(
         }
         timeline.sessions.push(s);
     }
+    // Money goes back before more is taken.
+    orders.sort_by_key(|o| o.kind != PaymentKind::Refund);
     timeline.orders.extend(orders.iter().cloned());
     let open_delta = timeline.open_sessions() - current.open_sessions();
     Reconciled {

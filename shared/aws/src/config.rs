@@ -4,6 +4,10 @@
 //! |---|---|---|
 //! | `PARKING_TABLE` | the DynamoDB table | required |
 //! | `PARKING_EVENT_RETENTION_DAYS` | days a processed device event is remembered | 30 |
+//! | `PARKING_LOT_CACHE_SECONDS` | how long a function keeps a lot's configuration and tariff | 60 |
+//! | `PARKING_PAYMENTS_QUEUE_URL` | the payments FIFO queue (outbox forwarder) | required there |
+//! | `PARKING_NOTIFICATIONS_QUEUE_URL` | the notifications FIFO queue (outbox forwarder) | required there |
+//! | `PARKING_IOT_ENDPOINT` | the account's IoT data endpoint (`https://…-ats.iot.{region}.amazonaws.com`) | the SDK's default |
 //! | `AWS_REGION` | the AWS region | from the SDK's usual chain |
 //! | `AWS_ENDPOINT_URL` | a local AWS endpoint (e.g. `http://127.0.0.1:5000`) instead of AWS | unset |
 //!
@@ -17,6 +21,8 @@ use jiff::SignedDuration;
 use parking_app::rules::DEFAULT_EVENT_RETENTION;
 
 use crate::DynamoStore;
+use crate::iot::IotLink;
+use crate::sqs::SqsQueues;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {problem}")]
@@ -62,6 +68,105 @@ impl StoreConfig {
             event_retention,
         })
     }
+}
+
+fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    what: &str,
+) -> Result<String, ConfigError> {
+    get(variable)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError {
+            variable,
+            problem: format!("must name {what}"),
+        })
+}
+
+/// The device functions' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub lot_cache: SignedDuration,
+    pub iot_endpoint: Option<String>,
+}
+
+impl DeviceConfig {
+    pub fn from_env() -> Result<DeviceConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<DeviceConfig, ConfigError> {
+        let lot_cache = match get("PARKING_LOT_CACHE_SECONDS") {
+            None => SignedDuration::from_secs(60),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(s) if (0..=3600).contains(&s) => SignedDuration::from_secs(s),
+                _ => {
+                    return Err(ConfigError {
+                        variable: "PARKING_LOT_CACHE_SECONDS",
+                        problem: format!("expected seconds from 0 to 3600, got {v:?}"),
+                    });
+                }
+            },
+        };
+        let iot_endpoint = get("PARKING_IOT_ENDPOINT").filter(|v| !v.trim().is_empty());
+        if let Some(e) = &iot_endpoint
+            && !e.starts_with("https://")
+            && !e.starts_with("http://")
+        {
+            return Err(ConfigError {
+                variable: "PARKING_IOT_ENDPOINT",
+                problem: format!(
+                    "expected a URL such as https://abc-ats.iot.ap-northeast-1.amazonaws.com, got {e:?}"
+                ),
+            });
+        }
+        Ok(DeviceConfig {
+            lot_cache,
+            iot_endpoint,
+        })
+    }
+}
+
+/// The queues the outbox forwarder sends to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub payments_url: String,
+    pub notifications_url: String,
+}
+
+impl QueueConfig {
+    pub fn from_env() -> Result<QueueConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<QueueConfig, ConfigError> {
+        Ok(QueueConfig {
+            payments_url: required(&get, "PARKING_PAYMENTS_QUEUE_URL", "the payments queue")?,
+            notifications_url: required(
+                &get,
+                "PARKING_NOTIFICATIONS_QUEUE_URL",
+                "the notifications queue",
+            )?,
+        })
+    }
+}
+
+/// The link to the gates on a shared SDK configuration.
+pub fn iot_link(sdk: &SdkConfig, config: &DeviceConfig) -> IotLink {
+    let mut b = aws_sdk_iotdataplane::config::Builder::from(sdk);
+    if let Some(e) = &config.iot_endpoint {
+        b = b.endpoint_url(e);
+    }
+    IotLink::new(aws_sdk_iotdataplane::Client::from_conf(b.build()))
+}
+
+/// The queues on a shared SDK configuration.
+pub fn sqs_queues(sdk: &SdkConfig, config: &QueueConfig) -> SqsQueues {
+    SqsQueues::new(
+        aws_sdk_sqs::Client::new(sdk),
+        config.payments_url.clone(),
+        config.notifications_url.clone(),
+    )
 }
 
 /// The SDK configuration, from the usual environment and profile chain.

@@ -5,13 +5,21 @@
 //! the default `aws` feature), and the in-memory twins with the same
 //! behaviour ([`memory::MemoryStore`], always).
 
+pub mod clock;
 #[cfg(feature = "aws")]
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "aws")]
+pub mod iot;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod memory;
+#[cfg(feature = "aws")]
+pub mod sqs;
 pub mod twins;
 
+pub use clock::SystemClock;
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;

@@ -1,6 +1,7 @@
 //! The cross-crate test suite: one binary.
 
 mod conformance;
+mod devices;
 mod dynamodb;
 mod events;
 mod faults;

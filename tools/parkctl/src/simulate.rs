@@ -52,7 +52,8 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
             let path = dir.join(format!("{}.json", sc.lot.id));
             let text = serde_json::to_string_pretty(sc)
                 .map_err(|e| UsageError(format!("cannot write the scenario: {e}")))?;
-            std::fs::write(&path, text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+            std::fs::write(&path, text)
+                .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         }
     }
     let total: u64 = scenarios.iter().map(|s| s.messages.len() as u64).sum();
@@ -95,17 +96,12 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
     }
 }
 
+/// An amount as people read it (`JPY 217,300`).
 fn money(minor: i64, currency: &str) -> String {
-    let digits = minor.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+    match parking_core::Currency::parse(currency) {
+        Ok(c) => parking_core::Money::new(minor, c).to_string(),
+        Err(_) => format!("{currency} {minor}"),
     }
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{currency} {sign}{out}")
 }
 
 /// The summary for people.
@@ -121,9 +117,15 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
     out += &format!("  exits               {:>10}\n", s.exits);
     out += &format!("  still parked        {:>10}\n", s.open_sessions);
     out += &format!("  revenue             {:>14}\n", money(s.revenue, c));
-    out += &format!("    charged to cards  {:>14}\n", money(s.charged_to_cards, c));
+    out += &format!(
+        "    charged to cards  {:>14}\n",
+        money(s.charged_to_cards, c)
+    );
     out += &format!("    owed at kiosks    {:>14}\n", money(s.owed_at_kiosks, c));
-    out += &format!("    held for review   {:>14}\n", money(s.held_for_review, c));
+    out += &format!(
+        "    held for review   {:>14}\n",
+        money(s.held_for_review, c)
+    );
     out += &format!(
         "  charges queued      {:>10}  ({})\n",
         s.charges_queued.count,
@@ -135,12 +137,18 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         money(s.refunds_queued.amount, c)
     );
     out += &format!("  notifications       {:>10}\n", s.notifications_queued);
-    out += &format!("  gate commands       {:>10}  ({} holds)\n", s.commands_sent, s.holds);
+    out += &format!(
+        "  gate commands       {:>10}  ({} holds)\n",
+        s.commands_sent, s.holds
+    );
     out += &format!(
         "  needs an operator   {:>10}  ({} exit missing, {} to review)\n",
         s.needs_operator, s.exit_missing, s.needs_review
     );
-    out += &format!("  entry missing       {:>10}  (priced at the lost-entry fee)\n", s.entry_missing);
+    out += &format!(
+        "  entry missing       {:>10}  (priced at the lost-entry fee)\n",
+        s.entry_missing
+    );
     out += &format!("  superseded          {:>10}\n", s.superseded);
     out += &format!(
         "  plates corrected    {:>10}  ({} unverified)\n",
@@ -156,7 +164,10 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         "  handler time        p50 {} µs, p99 {} µs, max {} µs\n",
         s.handler_time.p50_us, s.handler_time.p99_us, s.handler_time.max_us
     );
-    out += &format!("  store requests      {:.2} per message\n", s.store_requests_per_message);
+    out += &format!(
+        "  store requests      {:.2} per message\n",
+        s.store_requests_per_message
+    );
     out += &format!(
         "  throughput          {:.0} messages per second ({} ms)\n\n",
         s.messages_per_second, s.elapsed_ms

@@ -11,6 +11,6 @@ pub mod drivers;
 pub mod outbox;
 pub mod plate_read;
 pub mod presence;
-pub mod simulate;
 pub mod reservations;
 pub mod sessions;
+pub mod simulate;

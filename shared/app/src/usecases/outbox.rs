@@ -57,3 +57,33 @@ pub enum DrainError {
     #[error(transparent)]
     Send(#[from] SendError),
 }
+
+/// Delivers a batch of messages in order (a stream's records), marking
+/// those sent as delivered; stops at the first that fails.
+///
+/// # Errors
+///
+/// The position of the first message not delivered, and why; every
+/// message before it was sent and marked.
+pub async fn forward<S: OutboxStore, Q: Queues>(
+    store: &S,
+    queues: &Q,
+    messages: &[OutboxMessage],
+) -> Result<(), (usize, DrainError)> {
+    let mut sent = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        if let Err(e) = queues.send(m).await {
+            return match store.outbox_delivered(&sent).await {
+                Ok(()) => Err((i, DrainError::Send(e))),
+                Err(s) => Err((0, DrainError::Store(s))),
+            };
+        }
+        sent.push(m.id());
+    }
+    // Marking is tidying up: a message sent but not marked is sent again
+    // later and dropped by the queue's deduplication or the consumer.
+    store
+        .outbox_delivered(&sent)
+        .await
+        .map_err(|e| (messages.len(), DrainError::Store(e)))
+}

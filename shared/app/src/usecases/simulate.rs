@@ -57,7 +57,9 @@ pub struct Checks {
 
 impl Checks {
     pub fn all(&self) -> bool {
-        self.every_entry_is_a_session && self.revenue_is_the_sum_of_fees && self.charges_match_fees_due
+        self.every_entry_is_a_session
+            && self.revenue_is_the_sum_of_fees
+            && self.charges_match_fees_due
     }
 }
 
@@ -125,13 +127,21 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
 ) -> Result<Summary, RunError> {
     let mut lots = Vec::new();
     for sc in scenarios {
-        let first = sc.messages.first().map_or(Timestamp::UNIX_EPOCH, |m| m.received_at);
+        let first = sc
+            .messages
+            .first()
+            .map_or(Timestamp::UNIX_EPOCH, |m| m.received_at);
         lots.push(set_up(&handler.store, sc, first).await?);
     }
     let mut all: Vec<(Timestamp, usize, usize)> = scenarios
         .iter()
         .enumerate()
-        .flat_map(|(l, sc)| sc.messages.iter().enumerate().map(move |(i, m)| (m.received_at, l, i)))
+        .flat_map(|(l, sc)| {
+            sc.messages
+                .iter()
+                .enumerate()
+                .map(move |(i, m)| (m.received_at, l, i))
+        })
         .collect();
     all.sort();
 
@@ -160,7 +170,13 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
         summary.rejected += report.rejected.len() as u64;
         for r in &report.rejected {
             let reason = r.rejection.to_string();
-            let key: String = reason.split(':').next().unwrap_or("").chars().take(60).collect();
+            let key: String = reason
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
             *summary.rejected_by_reason.entry(key).or_default() += 1;
         }
         for (_, c) in &report.commands {
@@ -205,7 +221,10 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
         let fee = s.fee.map_or(0, |f| f.minor);
         let left = matches!(
             s.state,
-            SessionState::Priced | SessionState::EntryMissing | SessionState::Paid | SessionState::PaymentFailed
+            SessionState::Priced
+                | SessionState::EntryMissing
+                | SessionState::Paid
+                | SessionState::PaymentFailed
         ) || (s.state == SessionState::NeedsReview && s.exit_at.is_some());
         if s.flags.contains(&SessionFlag::PlateCorrected) {
             summary.plates_corrected += 1;

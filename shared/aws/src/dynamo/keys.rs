@@ -224,6 +224,11 @@ pub(crate) fn like(skeleton: &str) -> String {
     format!("LIKE#{skeleton}")
 }
 
+/// A key that holds nothing, read to open the connection at start-up.
+pub(crate) fn warm() -> Keys {
+    Keys::new("WARM", "WARM", "warm")
+}
+
 /// A tariff as posted.
 pub(crate) fn tariff(id: &TariffId) -> Keys {
     Keys::new(format!("TARIFF#{id}"), "TARIFF", "tariff")

@@ -103,6 +103,13 @@ impl DynamoStore {
         &self.client
     }
 
+    /// Opens the connection to DynamoDB (TLS included) with one read of a
+    /// key that holds nothing, so the first real request does not pay for
+    /// it. Failure is ignored: the first request will try again.
+    pub async fn warm(&self) {
+        let _ = self.get(&keys::warm()).await;
+    }
+
     pub fn table(&self) -> &str {
         &self.table
     }

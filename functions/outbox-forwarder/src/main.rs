@@ -1,0 +1,26 @@
+//! `outbox-forwarder`: the table's stream, filtered to new outbox items,
+//! delivered to the payments and notifications FIFO queues.
+//!
+//! Composition root only; the behaviour is
+//! `parking_app::usecases::outbox::forward`.
+
+use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use parking_aws::config::{QueueConfig, StoreConfig, dynamo_store, sdk_config, sqs_queues};
+use parking_aws::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let queue_config = QueueConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let queues = sqs_queues(&sdk, &queue_config);
+    let (store, queues) = (&store, &queues);
+    run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(lambda::forward_outbox(store, queues, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,108 @@
+//! The Lambda edge: events as the functions receive them, handed to the
+//! use cases, and the outcome mapped once — logs without plates, a
+//! retryable failure as an error (the event is retried, then kept in the
+//! dead-letter queue), stream records that could not be delivered as
+//! batch item failures.
+
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use lambda_runtime::Error;
+use parking_app::outbox::OutboxMessage;
+use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::outbox::forward;
+use parking_app::{Clock, DeviceLink, OutboxStore, Store};
+use serde_json::{Value, json};
+
+/// Handles one message an IoT rule delivered.
+///
+/// # Errors
+///
+/// The store or the device link failed in a way a retry may cure; the
+/// rest of the message was applied and a retry finds it done.
+pub async fn device_message<S: Store, L: DeviceLink>(
+    events: &DeviceEvents<S, L>,
+    clock: &impl Clock,
+    payload: &Value,
+) -> Result<Value, Error> {
+    let bytes = serde_json::to_vec(payload)?;
+    match events.handle(&bytes, clock.now()).await {
+        Ok(report) => {
+            for r in &report.rejected {
+                tracing::warn!(event_id = r.event_id.as_deref().unwrap_or("-"), reason = %r.rejection, "rejected");
+            }
+            tracing::info!(
+                applied = report.applied,
+                duplicates = report.duplicates,
+                stale = report.stale,
+                rejected = report.rejected.len(),
+                commands = report.commands.len(),
+                "handled"
+            );
+            Ok(json!({
+                "applied": report.applied,
+                "duplicates": report.duplicates,
+                "stale": report.stale,
+                "rejected": report.rejected.len(),
+                "commands": report.commands.len(),
+            }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "will be retried");
+            Err(e.into())
+        }
+    }
+}
+
+/// Attributes the table adds to a record's own.
+const META: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "type", "expires_at"];
+
+/// Decodes an outbox item from a stream record's new image.
+fn outbox_message(image: serde_dynamo::Item) -> Result<OutboxMessage, String> {
+    let mut map: std::collections::HashMap<String, serde_dynamo::AttributeValue> = image.into();
+    for k in META {
+        map.remove(k);
+    }
+    serde_dynamo::from_item(map)
+        .map_err(|e| parking_app::redact::without_quoted_values(&e.to_string()))
+}
+
+/// Forwards the outbox items a DynamoDB stream batch inserted to their
+/// queues, in order. A record that cannot be sent, and every record after
+/// it, is reported as a batch item failure and comes again; an item that
+/// cannot be decoded is logged and left in the table's outbox index.
+pub async fn forward_outbox<S: OutboxStore, Q: parking_app::Queues>(
+    store: &S,
+    queues: &Q,
+    event: StreamEvent,
+) -> DynamoDbEventResponse {
+    let mut messages = Vec::new();
+    let mut sequence = Vec::new();
+    for record in event.records {
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let id = record.change.sequence_number.clone().unwrap_or_default();
+        match outbox_message(record.change.new_image) {
+            Ok(m) => {
+                messages.push(m);
+                sequence.push(id);
+            }
+            Err(reason) => tracing::error!(sequence = %id, %reason, "outbox item cannot be read"),
+        }
+    }
+    let mut response = DynamoDbEventResponse::default();
+    if let Err((failed_at, e)) = forward(store, queues, &messages).await {
+        tracing::error!(error = %e, "outbox delivery stopped; the rest comes again");
+        if let Some(id) = sequence.get(failed_at) {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(id.clone());
+            response.batch_item_failures.push(failure);
+        }
+    }
+    tracing::info!(
+        records = messages.len(),
+        failed = response.batch_item_failures.len(),
+        "forwarded"
+    );
+    response
+}
