@@ -409,6 +409,11 @@ pub trait OutboxStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
     /// Marks messages delivered.
     fn outbox_delivered(&self, ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Which of these messages are not yet delivered (one read).
+    fn outbox_undelivered(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 }
 
 /// The records: lots, drivers, reservations, sessions, payments and the

@@ -57,7 +57,7 @@ pub async fn device_message<S: Store, L: DeviceLink>(
 const META: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "type", "expires_at"];
 
 /// Decodes an outbox item from a stream record's new image.
-fn outbox_message(image: serde_dynamo::Item) -> Result<OutboxMessage, String> {
+pub fn outbox_message(image: serde_dynamo::Item) -> Result<OutboxMessage, String> {
     let mut map: std::collections::HashMap<String, serde_dynamo::AttributeValue> = image.into();
     for k in META {
         map.remove(k);

@@ -819,6 +819,17 @@ impl OutboxStore for MemoryStore {
             .collect())
     }
 
+    async fn outbox_undelivered(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        self.read();
+        let s = self.state();
+        let pending: BTreeSet<&String> = s.outbox_pending.values().collect();
+        Ok(ids
+            .iter()
+            .filter(|id| pending.contains(id))
+            .cloned()
+            .collect())
+    }
+
     async fn outbox_delivered(&self, ids: &[String]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());

@@ -24,6 +24,10 @@ fn every_sample_event_parses_as_its_kind() {
             .unwrap_or_default()
             .to_owned();
         let bytes = std::fs::read(&path).expect("read");
+        if name.starts_with("outbox-") {
+            // A DynamoDB stream event for the outbox forwarder, run in e2e.rs.
+            continue;
+        }
         let message = DeviceMessage::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let kind_ok = match &message {
             DeviceMessage::PlateRead { .. } => name.starts_with("gate-plate-read"),

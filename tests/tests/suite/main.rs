@@ -3,6 +3,7 @@
 mod conformance;
 mod devices;
 mod dynamodb;
+mod e2e;
 mod events;
 mod faults;
 mod usecases;

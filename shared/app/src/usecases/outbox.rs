@@ -59,7 +59,9 @@ pub enum DrainError {
 }
 
 /// Delivers a batch of messages in order (a stream's records), marking
-/// those sent as delivered; stops at the first that fails.
+/// those sent as delivered; stops at the first that fails. Messages
+/// already marked delivered are skipped, so a batch delivered again sends
+/// nothing twice, whatever the queue's own deduplication window.
 ///
 /// # Errors
 ///
@@ -70,8 +72,16 @@ pub async fn forward<S: OutboxStore, Q: Queues>(
     queues: &Q,
     messages: &[OutboxMessage],
 ) -> Result<(), (usize, DrainError)> {
+    let ids: Vec<String> = messages.iter().map(OutboxMessage::id).collect();
+    let pending = store
+        .outbox_undelivered(&ids)
+        .await
+        .map_err(|e| (0, DrainError::Store(e)))?;
     let mut sent = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
+        if !pending.contains(&ids[i]) {
+            continue;
+        }
         if let Err(e) = queues.send(m).await {
             return match store.outbox_delivered(&sent).await {
                 Ok(()) => Err((i, DrainError::Send(e))),

@@ -412,6 +412,26 @@ impl OutboxStore for DynamoStore {
         items.into_iter().map(body).collect()
     }
 
+    /// One `BatchGetItem` per 100 ids (strongly consistent).
+    async fn outbox_undelivered(&self, ids: &[String]) -> StoreResult<Vec<String>> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(100) {
+            let keys = chunk.iter().map(|id| keys::outbox(id, 0).key()).collect();
+            for item in self.batch_get(keys).await? {
+                if let Some(AttributeValue::S(pk)) = item.get("PK")
+                    && let Some(id) = pk.strip_prefix("OUTBOX#")
+                {
+                    found.insert(id.to_owned());
+                }
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter(|id| found.contains(*id))
+            .cloned()
+            .collect())
+    }
+
     /// Delivered messages are deleted, 25 to a request.
     async fn outbox_delivered(&self, ids: &[String]) -> StoreResult<()> {
         for chunk in ids.chunks(25) {
