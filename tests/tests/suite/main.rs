@@ -6,6 +6,8 @@ mod dynamodb;
 mod e2e;
 mod events;
 mod faults;
+mod order;
+mod simulate;
 mod usecases;
 
 /// Runs each conformance test against the in-memory store and against

@@ -1,5 +1,6 @@
 //! `parkctl`: the Seamless Parking command line.
 
+#[cfg(feature = "dynamodb")]
 mod aws;
 mod quote;
 mod replay;

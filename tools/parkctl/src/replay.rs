@@ -50,6 +50,11 @@ pub fn run(args: &Args) -> Result<ReplayOutput, UsageError> {
             rt.block_on(replay(&handler, &scenario))
                 .map_err(|e| UsageError(e.to_string()))
         }
+        #[cfg(feature = "dynamodb")]
         StoreKind::Dynamodb => rt.block_on(crate::aws::replay_dynamodb(&scenario)),
+        #[cfg(not(feature = "dynamodb"))]
+        StoreKind::Dynamodb => Err(UsageError(
+            "--store dynamodb: this parkctl was built without DynamoDB; build it with --features dynamodb".into(),
+        )),
     }
 }

@@ -1,0 +1,91 @@
+//! The simulator: the README's first command adds up, and a seed gives
+//! the same day every time.
+
+use jiff::SignedDuration;
+use parking_app::sim::{SimConfig, generate};
+use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::simulate::{Summary, run};
+use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+
+async fn simulate(cfg: &SimConfig) -> Summary {
+    let scenarios = generate(cfg).expect("generate");
+    let queues = MemoryQueues::default();
+    let handler = DeviceEvents::new(
+        MemoryStore::default(),
+        MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    run(
+        &handler,
+        &queues,
+        &scenarios,
+        || handler.store.requests().total(),
+        || queues.all(),
+        |_| {},
+    )
+    .await
+    .expect("simulation")
+}
+
+#[tokio::test]
+async fn the_default_day_adds_up() {
+    let s = simulate(&SimConfig::default()).await;
+    assert!(s.checks.all(), "{:?}", s.checks);
+    assert!(
+        s.entries > 200 && s.exits > 150,
+        "{} entries, {} exits",
+        s.entries,
+        s.exits
+    );
+    assert_eq!(
+        s.revenue,
+        s.charged_to_cards + s.owed_at_kiosks + s.held_for_review
+    );
+    assert_eq!(
+        s.charges_queued.amount - s.refunds_queued.amount,
+        s.charged_to_cards
+    );
+    // What the day was made of happened and was handled.
+    assert!(s.duplicates_dropped > 0, "duplicate deliveries");
+    assert!(s.plates_corrected > 0, "misread plates matched back");
+    assert!(
+        s.rejected >= 7,
+        "spoofing and junk: {:?}",
+        s.rejected_by_reason
+    );
+    assert!(
+        s.rejected_by_reason
+            .keys()
+            .any(|r| r.contains("not registered"))
+    );
+    assert!(s.holds > 0, "kiosk payers held at the exit");
+    assert!(s.store_requests_per_message <= 4.0);
+}
+
+#[tokio::test]
+async fn a_seed_gives_the_same_world() {
+    let cfg = SimConfig {
+        seed: 7,
+        lots: 2,
+        ..SimConfig::default()
+    };
+    assert_eq!(generate(&cfg).expect("a"), generate(&cfg).expect("b"));
+    let other = SimConfig {
+        seed: 8,
+        ..cfg.clone()
+    };
+    assert_ne!(generate(&cfg).expect("a"), generate(&other).expect("c"));
+}
+
+#[tokio::test]
+async fn several_lots_and_days_add_up() {
+    let s = simulate(&SimConfig {
+        seed: 3,
+        lots: 2,
+        days: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    assert!(s.checks.all(), "{:?}", s.checks);
+    assert_eq!(s.lots, 2);
+}
