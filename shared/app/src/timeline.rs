@@ -67,6 +67,10 @@ pub struct PlateTimeline {
     pub sessions: Vec<Session>,
     /// Every charge and refund ordered for those sessions.
     pub orders: Vec<PaymentOrder>,
+    /// Reads up to this time are archived (see [`compact`]): their
+    /// sessions are final, and a read this old is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_until: Option<Timestamp>,
 }
 
 impl PlateTimeline {
@@ -78,6 +82,7 @@ impl PlateTimeline {
             reads: Vec::new(),
             sessions: Vec::new(),
             orders: Vec::new(),
+            archived_until: None,
         }
     }
 
@@ -440,5 +445,70 @@ fn price(
                 .ok()
                 .map(|q| q.total_money())
         }
+    }
+}
+
+/// A timeline keeps at most this many reads before its settled start is
+/// archived.
+pub const KEEP_READS: usize = 64;
+
+/// Sessions are archived only once their last read is this old: long after
+/// any backlog, and after the event ledger forgets their reads.
+pub const ARCHIVE_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
+
+/// Archives the settled start of a timeline that has grown past
+/// [`KEEP_READS`], so a plate that parks every day keeps a small item: the
+/// longest run of first sessions that are finished (not open) and whose
+/// reads are all older than [`ARCHIVE_AFTER`] leaves the timeline with its
+/// reads and payment orders. The sessions stay stored as they are, and
+/// their orders are in the outbox and the payments. A read that happened
+/// at or before the archived time is refused from then on.
+pub fn compact(t: &mut PlateTimeline, debounce: SignedDuration, now: Timestamp) {
+    if t.reads.len() <= KEEP_READS {
+        return;
+    }
+    let Ok(limit) = now.checked_sub(ARCHIVE_AFTER) else {
+        return;
+    };
+    let derived = core_timeline::derive(&core_reads(&t.reads), debounce);
+    let last_at = |d: &Derived| d.passages().map(|p| p.last_at).max();
+    let mut prefix = derived
+        .iter()
+        .take_while(|d| {
+            !matches!(d, Derived::Open { .. }) && last_at(d).is_some_and(|at| at < limit)
+        })
+        .count();
+    // The cut must not take a read of a session after it.
+    while prefix > 0 {
+        let Some(cut) = derived[..prefix].iter().filter_map(last_at).max() else {
+            return;
+        };
+        let foreign = t.reads.iter().any(|r| {
+            r.at <= cut && !r.turned_away && !derived[..prefix].iter().any(|d| d.has_read(&r.key()))
+        });
+        if !foreign {
+            let gone: BTreeSet<SessionId> = derived[..prefix]
+                .iter()
+                .map(|d| session_id(&t.lot_id, &t.plate, &d.first().first.key))
+                .collect();
+            let archived = |s: &Session| {
+                gone.contains(&s.id)
+                    || (s.state == SessionState::Superseded
+                        && s.entry_at <= cut
+                        && s.replaced_by.as_ref().is_none_or(|r| gone.contains(r)))
+            };
+            let dropped: BTreeSet<SessionId> = t
+                .sessions
+                .iter()
+                .filter(|s| archived(s))
+                .map(|s| s.id.clone())
+                .collect();
+            t.reads.retain(|r| r.at > cut);
+            t.sessions.retain(|s| !dropped.contains(&s.id));
+            t.orders.retain(|o| !dropped.contains(&o.session_id));
+            t.archived_until = Some(t.archived_until.map_or(cut, |a| a.max(cut)));
+            return;
+        }
+        prefix -= 1;
     }
 }

@@ -855,3 +855,51 @@ async fn store_requests_per_plate_read_stay_within_budget() {
     );
     assert_eq!((duplicate.reads, duplicate.writes), (1, 0), "duplicate");
 }
+
+/// A plate that parks every day keeps a small timeline: its settled start
+/// is archived, its sessions and charges stay, and a read older than the
+/// archive is refused for an operator.
+#[tokio::test]
+async fn a_daily_parker_keeps_a_small_timeline() {
+    let lot = Lot::new().await;
+    let day = SignedDuration::from_hours(24);
+    for d in 0..120i64 {
+        let entry = t("09:00:00") + day * (d as i32);
+        let exit = t("18:00:00") + day * (d as i32);
+        lot.send(&read("g-in", &format!("in-{d}"), AIKO, 0.97, entry, None))
+            .await;
+        lot.send(&read("g-out", &format!("out-{d}"), AIKO, 0.97, exit, None))
+            .await;
+    }
+    let view = lot
+        .events
+        .store
+        .plate_view(&fx_id(LOT), &fx_plate(AIKO))
+        .await
+        .expect("view");
+    let timeline = view.timeline.expect("timeline");
+    assert!(
+        timeline.reads.len() <= parking_app::timeline::KEEP_READS + 2,
+        "{}",
+        timeline.reads.len()
+    );
+    assert!(timeline.archived_until.is_some());
+    let size = serde_json::to_vec(&timeline).expect("json").len();
+    assert!(size < 100 * 1024, "{size} bytes");
+    let sessions = lot.live_sessions().await;
+    assert_eq!(sessions.len(), 120);
+    assert!(sessions.iter().all(|s| s.state == SessionState::Priced));
+    let fees: i64 = sessions.iter().filter_map(|s| s.fee.map(|f| f.minor)).sum();
+    assert_eq!(lot.net_charged(), fees, "archiving changes no charge");
+    let late = lot
+        .send(&backlog(
+            "g-in",
+            vec![read("g-in", "in-old", AIKO, 0.97, t("12:00:00"), None)],
+            t("12:00:00") + day * 119,
+        ))
+        .await;
+    assert!(
+        matches!(&late.rejected[..], [r] if r.rejection == Rejection::Archived),
+        "{late:?}"
+    );
+}

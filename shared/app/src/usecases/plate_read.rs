@@ -19,7 +19,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage};
 use crate::ports::*;
-use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
+use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, compact, read_key, reconcile};
 
 use super::device_events::{HandleError, LoadedLot, Rejection, Report, Step, store_failure};
 
@@ -164,6 +164,21 @@ async fn attempt<S: Store>(
         .timeline
         .unwrap_or_else(|| PlateTimeline::new(lot.id.clone(), plate.clone()));
     let key = read_key(input.device, &read.event_id);
+    if current
+        .archived_until
+        .is_some_and(|until| read.occurred_at <= until)
+    {
+        return Ok(Attempt::Done(Box::new((
+            Report {
+                rejected: vec![super::device_events::Rejected {
+                    event_id: Some(read.event_id.to_string()),
+                    rejection: Rejection::Archived,
+                }],
+                ..Report::default()
+            },
+            None,
+        ))));
+    }
     if let Some(seen) = current.read(&key) {
         let report = Report {
             duplicates: 1,
@@ -308,9 +323,10 @@ async fn attempt<S: Store>(
 
     let mut next = rec.timeline;
     next.version = current.version + 1;
-    if let Some(r) = next.reads.last_mut() {
+    if let Some(r) = next.reads.iter_mut().rev().find(|r| r.key() == key) {
         r.command = command.clone();
     }
+    compact(&mut next, debounce, input.now);
     let check_in = if entry && new_session {
         session.as_ref().and_then(|s| s.reservation_id.clone())
     } else {

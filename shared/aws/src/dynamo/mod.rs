@@ -16,20 +16,30 @@
 //! | bay | `LOT#{lot}` | `BAY#{bay}` | | `at_s`: reading time in epoch seconds, for the newer-reading condition |
 //! | reservation slot | `LOT#{lot}` | `SLOT#{minutes}#{start}` | | `reserved` counter; one grid per slot length, `start` in epoch seconds, zero-padded |
 //! | open-session hold | `LOT#{lot}` | `OPEN#{plate}` | | a copy of the session while it holds the plate |
+//! | lot's device | `LOT#{lot}` | `DEVICE#{device}` | | a copy, read with the lot's configuration and live state |
+//! | held reservation | `LOT#{lot}` | `HELD#{end}#{id}` | | a copy while it may still check in; TTL a day after its end |
+//! | live counters | `LOT#{lot}` | `LIVE` | | `open_sessions` |
+//! | plate timeline | `TL#{lot}#PLATE#{plate}` | `TL` | `LIKE#{skeleton}` / `OPEN#{lot}#PLATE#{plate}` while it has an open session | `version` guards every change |
+//! | tariff | `TARIFF#{id}` | `TARIFF` | | the posted form |
+//! | outbox message | `OUTBOX#{id}` | `OUTBOX` | `OUTBOX` / `{created}#{id}` | deleted once delivered |
+//! | driver's reservation | `DRIVER#{driver}` | `RES#{id}` | | a copy, read with the driver's cards |
 //! | device | `DEVICE#{device}` | `DEVICE` | | |
 //! | processed event | `DEVICE#{device}` | `EVENT#{event}` | | `expires_at` (TTL), `write`: token of the write that consumed it |
 //! | driver | `DRIVER#{driver}` | `DRIVER` | | |
 //! | driver's plate | `DRIVER#{driver}` | `PLATE#{plate}` | | written with the registration, for consistent listing |
 //! | payment method | `DRIVER#{driver}` | `PM#{method}` | | |
 //! | payment-method owner | `PM#{method}` | `OWNER` | | one driver per method |
-//! | plate registration | `PLATE#{plate}` | `PLATE` | | one driver per plate |
+//! | plate registration | `PLATE#{plate}` | `PLATE` | `LIKE#{skeleton}` / `REG#PLATE#{plate}` | one driver per plate |
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change |
 //! | payment | `PAYMENT#{key}` | `PAYMENT` | `SESSION#{id}` / `PAYMENT#{created}#{key}` | keyed by idempotency key |
 //!
 //! Access patterns: a lot with its gates, bays, slots and open sessions is
-//! one partition (`Query PK = LOT#…`); the plate → driver lookup and the
-//! open-session lookup are one `GetItem` each; a driver's plates and
+//! one partition (`Query PK = LOT#…`; its configuration is the range
+//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE`); a plate read fetches
+//! the plate's timeline and registration with one `BatchGetItem`; the
+//! plate → driver lookup and the open-session lookup are one `GetItem`
+//! each; a driver's whole partition (cards, reservations) is one `Query`; a driver's plates and
 //! payment methods are a strongly consistent `Query` of the driver's
 //! partition. `GSI1` lists a lot's reservations and sessions by time and a
 //! session's payments; its reads are eventually consistent, so no
