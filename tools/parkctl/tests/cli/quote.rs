@@ -1,22 +1,11 @@
 //! `parkctl quote` as a user runs it: every example case, and every kind of
 //! bad input answered with exit code 2 and one line on stderr.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn parkctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parkctl"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("parkctl runs")
-}
+use crate::{parkctl, root};
 
 #[test]
 fn every_example_case_prices_as_expected() {
