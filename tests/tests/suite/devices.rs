@@ -903,3 +903,96 @@ async fn a_daily_parker_keeps_a_small_timeline() {
         "{late:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_send_leaves_the_outbox_message_for_the_next_delivery() {
+    use parking_app::usecases::outbox::drain;
+    let lot = Lot::new().await;
+    lot.send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))
+        .await;
+    lot.send(&read("g-out", "out-1", AIKO, 0.97, t("11:00:00"), None))
+        .await;
+    let queues = parking_aws::MemoryQueues::default();
+    queues.fail_next(1);
+    assert!(drain(&lot.events.store, &queues).await.is_err());
+    assert_eq!(
+        lot.events
+            .store
+            .outbox_pending(10)
+            .await
+            .expect("pending")
+            .len(),
+        3
+    );
+    assert_eq!(drain(&lot.events.store, &queues).await.expect("drain"), 3);
+    assert_eq!(
+        drain(&lot.events.store, &queues).await.expect("drain"),
+        0,
+        "nothing twice"
+    );
+    assert_eq!(queues.all().len(), 3);
+}
+
+#[tokio::test]
+async fn a_command_that_could_not_be_published_is_published_on_the_retry() {
+    let lot = Lot::new().await;
+    lot.events.link.fail_next(1);
+    let m = read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None);
+    let bytes = serde_json::to_vec(&m).expect("json");
+    let at = t("09:00:01");
+    assert!(
+        lot.events.handle(&bytes, at).await.is_err(),
+        "the link failed: retry"
+    );
+    assert_eq!(
+        lot.live_sessions().await.len(),
+        1,
+        "the state change is kept"
+    );
+    let retry = lot.events.handle(&bytes, at).await.expect("retry");
+    assert_eq!((retry.applied, retry.duplicates), (0, 1));
+    assert_eq!(lot.commands().len(), 1, "the barrier gets its command");
+    assert_eq!(lot.outbox().len(), 1, "one notification, not two");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_racing_each_other_apply_once_each() {
+    let lot = std::sync::Arc::new(Lot::new().await);
+    let mut applied = 0;
+    let mut duplicates = 0;
+    // Four re-reads of one car, each delivered twice at the same moment:
+    // the loser of each race finds the timeline moved on, reads it again
+    // and finds its event there.
+    for i in 0..4i64 {
+        let m = read(
+            "g-in",
+            &format!("in-{i}"),
+            AIKO,
+            0.97,
+            t("09:00:00") + SignedDuration::from_secs(i),
+            None,
+        );
+        let (a, b) = (lot.clone(), lot.clone());
+        let (m1, m2) = (m.clone(), m);
+        let (r1, r2) = tokio::join!(
+            tokio::spawn(async move { a.send(&m1).await }),
+            tokio::spawn(async move { b.send(&m2).await })
+        );
+        for r in [r1.expect("task"), r2.expect("task")] {
+            applied += r.applied;
+            duplicates += r.duplicates;
+        }
+    }
+    assert_eq!((applied, duplicates), (4, 4));
+    let view = lot
+        .events
+        .store
+        .plate_view(&fx_id(LOT), &fx_plate(AIKO))
+        .await
+        .expect("view")
+        .timeline
+        .expect("timeline");
+    assert_eq!(view.reads.len(), 4);
+    assert_eq!(view.version, 4, "each read one version");
+    assert_eq!(lot.live_sessions().await.len(), 1);
+}
