@@ -197,3 +197,48 @@ async fn server_errors_are_retried_by_the_sdk_and_then_reported_retryable() {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert_eq!(operations(&faults.take()), ["GetItem"; 3]);
 }
+
+/// A plate read through the handler on DynamoDB whose commit answer is
+/// lost, or whose commit meets a conflicting transaction: applied once,
+/// reported as applied, never as a duplicate of itself.
+#[tokio::test]
+async fn a_plate_read_whose_commit_was_lost_or_conflicted_is_applied_once() {
+    use crate::devices::{AIKO, LOT, STRANGER, fx_id, read, scenario, t};
+    use parking_app::scenario::set_up;
+    use parking_app::usecases::device_events::DeviceEvents;
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        parking_aws::MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    set_up(&events.store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let send = |m: serde_json::Value| {
+        let events = &events;
+        async move {
+            let bytes = serde_json::to_vec(&m).expect("json");
+            events.handle(&bytes, t("09:00:01")).await.expect("handled")
+        }
+    };
+    faults.take();
+    faults.inject(TWI, &[Fault::LostResponse]);
+    let r = send(read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None)).await;
+    assert_eq!(
+        (r.applied, r.duplicates),
+        (1, 0),
+        "its own write, not a duplicate"
+    );
+    faults.inject(TWI, &[Fault::TransactionConflict]);
+    let r = send(read("g-in", "in-2", STRANGER, 0.97, t("09:00:00"), None)).await;
+    assert_eq!(r.applied, 1, "a conflict is retried");
+    let sessions = events
+        .store
+        .lot_sessions(&fx_id(LOT))
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(events.link.published().len(), 2);
+}
