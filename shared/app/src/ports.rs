@@ -340,6 +340,11 @@ pub struct TimelineCommit {
     /// The read, for the event ledger: a read already processed (by this
     /// timeline or another) makes the commit [`Applied::Duplicate`].
     pub event: EventRef,
+    /// Random for each attempt: a repeat of this very commit (a retry
+    /// after a lost answer) is recognised as done, while the same event
+    /// delivered twice at once and committed by the other delivery is a
+    /// duplicate.
+    pub attempt: u64,
 }
 
 /// The result of a presence event.

@@ -732,7 +732,10 @@ impl DeviceStore for MemoryStore {
     async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
         self.write();
         let t = &commit.timeline;
-        let token = rules::write_token("commit_read", &(&t.lot_id, &t.plate, t.version));
+        let token = rules::write_token(
+            "commit_read",
+            &(&t.lot_id, &t.plate, t.version, commit.attempt),
+        );
         let mut s = self.state();
         match s.seen(Some(&commit.event), &token) {
             Seen::Duplicate => return Ok(Applied::Duplicate),

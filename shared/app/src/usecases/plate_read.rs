@@ -343,6 +343,7 @@ async fn attempt<S: Store>(
             event_id: read.event_id.clone(),
             processed_at: input.now,
         },
+        attempt: attempt_nonce(),
     };
     match store.commit_read(&commit).await {
         Ok(Applied::Done) => Ok(Attempt::Done(Box::new((
@@ -400,4 +401,13 @@ pub fn recommend(live: &LotLive, reserved: bool) -> Vec<BayId> {
         .take(RECOMMENDED_BAYS)
         .map(|b| b.id.clone())
         .collect()
+}
+
+/// A random number per commit attempt (the standard library's per-process
+/// random hash keys, fresh for every call).
+fn attempt_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }

@@ -266,7 +266,10 @@ impl DeviceStore for DynamoStore {
 
     async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
         let t = &commit.timeline;
-        let token = rules::write_token("commit_read", &(&t.lot_id, &t.plate, t.version));
+        let token = rules::write_token(
+            "commit_read",
+            &(&t.lot_id, &t.plate, t.version, commit.attempt),
+        );
         let cause = Some(&commit.event);
         let open = t.open_sessions() > 0 && t.plate.is_readable();
         let guard = if t.version <= 1 {
