@@ -7,6 +7,7 @@ mod e2e;
 mod events;
 mod faults;
 mod order;
+mod permissions;
 mod simulate;
 mod usecases;
 

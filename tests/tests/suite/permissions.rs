@@ -1,0 +1,154 @@
+//! Least privilege that still works: every DynamoDB action a function's
+//! code performs (recorded from the requests it sends to the local
+//! endpoint, transactions opened up into their item actions) is allowed by
+//! that function's policy in the SAM template, and the gate function may
+//! publish only to gate command topics.
+
+use std::collections::BTreeSet;
+
+use parking_app::OutboxStore;
+use parking_app::scenario::{Scenario, set_up};
+use parking_app::usecases::device_events::DeviceEvents;
+use parking_aws::{MemoryLink, MemoryQueues};
+use parking_tests::{Sent, faulty_dynamo_store, faulty_http};
+use serde_json::Value;
+
+const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+
+/// The IAM actions a list of requests needs.
+fn actions(sent: &[Sent]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in sent {
+        if s.operation == "TransactWriteItems" {
+            let body: Value = serde_json::from_str(&s.body).expect("body");
+            for item in body["TransactItems"].as_array().expect("items") {
+                for (kind, action) in [
+                    ("Put", "PutItem"),
+                    ("Update", "UpdateItem"),
+                    ("Delete", "DeleteItem"),
+                    ("ConditionCheck", "ConditionCheckItem"),
+                ] {
+                    if item.get(kind).is_some() {
+                        out.insert(format!("dynamodb:{action}"));
+                    }
+                }
+            }
+        } else {
+            out.insert(format!("dynamodb:{}", s.operation));
+        }
+    }
+    out
+}
+
+/// The DynamoDB actions a function's policy statements allow.
+fn allowed(function: &str) -> BTreeSet<String> {
+    let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template");
+    let policies = &doc["Resources"][function]["Properties"]["Policies"];
+    let mut out = BTreeSet::new();
+    for p in policies.as_sequence().expect("policies") {
+        for st in p["Statement"].as_sequence().into_iter().flatten() {
+            match &st["Action"] {
+                serde_norway::Value::String(a) => {
+                    out.insert(a.clone());
+                }
+                serde_norway::Value::Sequence(v) => {
+                    out.extend(v.iter().filter_map(|a| a.as_str().map(str::to_owned)));
+                }
+                _ => {}
+            }
+        }
+    }
+    out.retain(|a| a.starts_with("dynamodb:"));
+    out
+}
+
+fn day_one() -> Scenario {
+    Scenario::parse(include_str!("../../../fixtures/scenarios/day-one.json")).expect("scenario")
+}
+
+#[tokio::test]
+async fn every_function_may_do_what_its_code_does_on_dynamodb() {
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    let sc = day_one();
+    let first = sc.messages[0].received_at;
+    set_up(&events.store, &sc, first).await.expect("set up");
+    faults.take();
+    // Each message kind through the handler, as its function would run it.
+    let mut by_kind: [(&str, Vec<Sent>); 3] = [
+        ("GateEventsFunction", Vec::new()),
+        ("BayEventsFunction", Vec::new()),
+        ("DevicePresenceFunction", Vec::new()),
+    ];
+    for m in &sc.messages {
+        events
+            .handle(&m.delivered(), m.received_at)
+            .await
+            .expect("handled");
+        let sent = faults.take();
+        let slot = if m.topic.contains("/bays/") {
+            1
+        } else if m.topic.starts_with("$aws/") {
+            2
+        } else {
+            0
+        };
+        by_kind[slot].1.extend(sent);
+    }
+    for (function, sent) in &by_kind {
+        let needed = actions(sent);
+        assert!(!needed.is_empty(), "{function}");
+        let allowed = allowed(function);
+        let missing: Vec<&String> = needed.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} lacks {missing:?}");
+    }
+    // The forwarder: the stream's new outbox items, delivered and marked.
+    let queues = MemoryQueues::default();
+    let pending = events.store.outbox_pending(100).await.expect("pending");
+    assert!(!pending.is_empty());
+    faults.take();
+    parking_app::usecases::outbox::forward(&events.store, &queues, &pending)
+        .await
+        .map_err(|(_, e)| e)
+        .expect("forward");
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:BatchWriteItem"), "{needed:?}");
+    let forwarder = allowed("OutboxForwarderFunction");
+    let missing: Vec<&String> = needed.difference(&forwarder).collect();
+    assert!(missing.is_empty(), "the forwarder lacks {missing:?}");
+}
+
+#[test]
+fn the_gate_function_publishes_only_to_gate_command_topics() {
+    let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template");
+    let statements =
+        doc["Resources"]["GateEventsFunction"]["Properties"]["Policies"][0]["Statement"]
+            .as_sequence()
+            .expect("statements")
+            .clone();
+    let publish: Vec<&serde_norway::Value> = statements
+        .iter()
+        .filter(|s| s["Action"].as_str() == Some("iot:Publish"))
+        .collect();
+    assert_eq!(publish.len(), 1);
+    let resource = format!("{:?}", publish[0]["Resource"]);
+    assert!(
+        resource.contains("topic/parking/*/gates/*/commands"),
+        "{resource}"
+    );
+    for other in [
+        "BayEventsFunction",
+        "DevicePresenceFunction",
+        "OutboxForwarderFunction",
+    ] {
+        assert!(
+            !format!("{:?}", doc["Resources"][other]).contains("iot:Publish"),
+            "{other}"
+        );
+    }
+}
