@@ -300,6 +300,14 @@ pub struct PlateView {
     pub owner: Option<PlateRegistration>,
 }
 
+/// A plate that looks like a doubtful read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LikePlate {
+    pub plate: Plate,
+    /// Registered to a driver (else: only open in the lot).
+    pub registered: bool,
+}
+
 /// A registered driver as a plate read needs them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DriverView {
@@ -373,12 +381,13 @@ pub trait DeviceStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<DriverView>> + Send;
     /// Plates whose OCR skeleton ([`parking_core::plate::skeleton`]) is
     /// this one: registered plates, and plates with an open session in the
-    /// lot. One read of an index, never a scan.
+    /// lot, each once, registered ones marked. One read of an index, never
+    /// a scan.
     fn plates_like(
         &self,
         lot_id: &LotId,
         skeleton: &str,
-    ) -> impl Future<Output = StoreResult<Vec<Plate>>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<LikePlate>>> + Send;
     /// The lot's live state at `at` (reservations held by the lot's
     /// rules, [`crate::rules::held_at`]): one read.
     fn lot_live(

@@ -677,7 +677,7 @@ impl DeviceStore for MemoryStore {
         })
     }
 
-    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<Plate>> {
+    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<LikePlate>> {
         self.read();
         let s = self.state();
         let mut keys: BTreeSet<&String> = BTreeSet::new();
@@ -689,12 +689,18 @@ impl DeviceStore for MemoryStore {
         }
         Ok(keys
             .into_iter()
-            .filter_map(|k| {
-                s.plates.get(k).map(|r| r.plate.clone()).or_else(|| {
-                    s.timelines
-                        .get(&(lot_id.clone(), k.clone()))
-                        .map(|t| t.plate.clone())
-                })
+            .filter_map(|k| match s.plates.get(k) {
+                Some(r) => Some(LikePlate {
+                    plate: r.plate.clone(),
+                    registered: true,
+                }),
+                None => s
+                    .timelines
+                    .get(&(lot_id.clone(), k.clone()))
+                    .map(|t| LikePlate {
+                        plate: t.plate.clone(),
+                        registered: false,
+                    }),
             })
             .collect())
     }

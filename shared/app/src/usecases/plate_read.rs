@@ -64,17 +64,26 @@ async fn resolve<S: DeviceStore>(
     {
         return Ok((p.clone(), None));
     }
-    let candidates = store
+    let like = store
         .plates_like(&input.cfg.lot.id, &skeleton(text))
         .await?;
     if let Some(p) = &parsed
-        && candidates.contains(p)
+        && like.iter().any(|l| l.registered && &l.plate == p)
     {
-        // Doubtful, but exactly a plate we know.
+        // Doubtful, but exactly a registered plate.
         return Ok((p.clone(), None));
     }
-    Ok(match (candidates.as_slice(), parsed) {
-        ([only], _) => (only.clone(), Some(SessionFlag::PlateCorrected)),
+    // The read's own text is no evidence for itself: a plate known only
+    // because an earlier doubtful read of it opened a session confirms
+    // nothing, and counting it would make the outcome depend on which
+    // read arrived first.
+    let others: Vec<&Plate> = like
+        .iter()
+        .map(|l| &l.plate)
+        .filter(|p| parsed.as_ref() != Some(*p))
+        .collect();
+    Ok(match (others.as_slice(), parsed) {
+        ([only], _) => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
         (_, Some(p)) => (p, Some(SessionFlag::PlateUnverified)),
         (_, None) => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),
     })

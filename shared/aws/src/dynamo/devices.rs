@@ -209,9 +209,9 @@ impl DeviceStore for DynamoStore {
 
     /// One query of the index partition of the skeleton, keys and plates
     /// only.
-    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<Plate>> {
+    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<LikePlate>> {
         let open_prefix = format!("OPEN#{lot_id}#PLATE#");
-        let mut plates: Vec<Plate> = Vec::new();
+        let mut plates: Vec<LikePlate> = Vec::new();
         for item in self
             .query_index(&keys::like(skeleton), Some("GSI1SK, #plate"))
             .await?
@@ -232,8 +232,10 @@ impl DeviceStore for DynamoStore {
                 })?,
                 None => continue,
             };
-            if !plates.contains(&plate) {
-                plates.push(plate);
+            let registered = sk.starts_with("REG#");
+            match plates.iter_mut().find(|p| p.plate == plate) {
+                Some(p) => p.registered |= registered,
+                None => plates.push(LikePlate { plate, registered }),
             }
         }
         Ok(plates)
