@@ -343,8 +343,9 @@ pub struct TimelineCommit {
     pub outbox: Vec<OutboxMessage>,
     /// Change in the lot's count of open sessions.
     pub open_delta: i64,
-    /// A reservation this read checked in.
-    pub check_in: Option<ReservationId>,
+    /// The reservation this read checks in, as the driver's view held it
+    /// (active); refused as stale when it is no longer active.
+    pub check_in: Option<Reservation>,
     /// The read, for the event ledger: a read already processed (by this
     /// timeline or another) makes the commit [`Applied::Duplicate`].
     pub event: EventRef,

@@ -425,12 +425,24 @@ pub async fn set_up<S: Store>(
     Ok(lot)
 }
 
+/// A plate as printed, for the replay's document: personal data, so its
+/// `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PrintedPlate(pub String);
+
+impl std::fmt::Debug for PrintedPlate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrintedPlate(<redacted>)")
+    }
+}
+
 /// A session as the replay reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionOut {
     pub id: SessionId,
     /// The plate as printed; `null` when the camera could not read it.
-    pub plate: Option<String>,
+    pub plate: Option<PrintedPlate>,
     pub driver_id: Option<DriverId>,
     pub entry_at: Option<Timestamp>,
     pub exit_at: Option<Timestamp>,
@@ -470,7 +482,10 @@ impl SessionOut {
     pub fn new(s: &Session) -> Self {
         SessionOut {
             id: s.id.clone(),
-            plate: s.plate.is_readable().then(|| s.plate.display()),
+            plate: s
+                .plate
+                .is_readable()
+                .then(|| PrintedPlate(s.plate.display())),
             driver_id: s.driver_id.clone(),
             entry_at: (!entry_missing(s)).then_some(s.entry_at),
             exit_at: s.exit_at,
@@ -493,7 +508,7 @@ pub struct CommandOut {
 pub struct PaymentOut {
     pub idempotency_key: IdempotencyKey,
     pub session_id: SessionId,
-    pub plate: Option<String>,
+    pub plate: Option<PrintedPlate>,
     pub driver_id: DriverId,
     pub kind: PaymentKind,
     pub amount: i64,
@@ -596,10 +611,11 @@ pub async fn output<S: Store>(
 ) -> Result<ReplayOutput, ReplayError> {
     let sessions = store.lot_sessions(&lot.id).await?;
     let plate_of = |id: &SessionId| {
-        sessions
-            .iter()
-            .find(|s| &s.id == id)
-            .and_then(|s| s.plate.is_readable().then(|| s.plate.display()))
+        sessions.iter().find(|s| &s.id == id).and_then(|s| {
+            s.plate
+                .is_readable()
+                .then(|| PrintedPlate(s.plate.display()))
+        })
     };
     let mut payments = Vec::new();
     let mut notifications = Vec::new();

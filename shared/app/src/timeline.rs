@@ -245,6 +245,16 @@ pub fn reconcile(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        // One sure read of the plate establishes the session's plate: a
+        // doubtful read of exactly the same plate (a low-confidence exit
+        // of a car that entered with a clear read) does not undo it.
+        let sure = d
+            .passages()
+            .flat_map(|p| p.keys.iter())
+            .any(|k| by_key.get(k).is_some_and(|r| r.flag.is_none()));
+        if sure && plate.is_readable() {
+            flags.retain(|f| *f != SessionFlag::PlateUnverified);
+        }
         if !plate.is_readable() && !flags.contains(&SessionFlag::PlateUnverified) {
             flags.push(SessionFlag::PlateUnverified);
         }

@@ -756,11 +756,19 @@ impl DeviceStore for MemoryStore {
             }
             .into());
         }
-        if let Some(id) = &commit.check_in
-            && let Some(r) = s.reservations.get_mut(id)
-            && r.state == ReservationState::Active
-        {
-            r.state = ReservationState::CheckedIn;
+        if let Some(held) = &commit.check_in {
+            match s.reservations.get_mut(&held.id) {
+                Some(r) if r.state == ReservationState::Active => {
+                    r.state = ReservationState::CheckedIn;
+                }
+                // Cancelled or used meanwhile: apply the read again.
+                _ => {
+                    return Err(Refusal::StaleTimeline {
+                        lot_id: t.lot_id.clone(),
+                    }
+                    .into());
+                }
+            }
         }
         for session in &commit.changed {
             s.sessions.insert(session.id.clone(), session.clone());

@@ -996,3 +996,63 @@ async fn deliveries_racing_each_other_apply_once_each() {
     assert_eq!(view.version, 4, "each read one version");
     assert_eq!(lot.live_sessions().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_doubtful_exit_of_a_plate_read_clearly_at_the_entry_is_charged() {
+    let lot = Lot::new().await;
+    lot.send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))
+        .await;
+    let exit = lot
+        .send(&read("g-out", "out-1", AIKO, 0.79, t("11:00:00"), None))
+        .await;
+    assert_eq!(
+        exit.commands[0].1.reason,
+        Reason::Charged,
+        "{:?}",
+        exit.commands
+    );
+    let s = &lot.live_sessions().await[0];
+    assert_eq!(s.state, SessionState::Priced);
+    assert!(s.flags.is_empty(), "{:?}", s.flags);
+    assert_eq!(lot.net_charged(), 1100);
+}
+
+#[tokio::test]
+async fn a_doubtful_read_equal_to_one_of_several_lookalike_plates_is_not_trusted() {
+    let mut s = scenario();
+    // Another driver's plate that a camera cannot tell from Aiko's.
+    let lookalike = parking_core::Plate::parse("品川 300 さ 12-3A").ok();
+    let other = parking_core::Plate::parse("ABC1234").expect("plate");
+    let twin = parking_core::Plate::parse("A8C1234").expect("plate");
+    assert!(lookalike.is_none());
+    s.drivers[1].plates.push(other.clone());
+    s.drivers[0].plates.push(twin);
+    let lot = Lot::with(s).await;
+    let r = lot
+        .send(&read("g-in", "in-1", "ABC1234", 0.6, t("09:00:00"), None))
+        .await;
+    assert_eq!(r.commands[0].1.command, CommandKind::Open);
+    let sessions = lot.live_sessions().await;
+    assert_eq!(
+        sessions[0].flags,
+        [SessionFlag::PlateUnverified],
+        "two registered plates look alike"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_minutes_later_moves_no_barrier() {
+    let lot = Lot::new().await;
+    lot.events.link.fail_next(1);
+    let m = read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None);
+    let bytes = serde_json::to_vec(&m).expect("json");
+    assert!(lot.events.handle(&bytes, t("09:00:01")).await.is_err());
+    // Lambda's retry, two minutes on: applied before, too old to command.
+    let retry = lot
+        .events
+        .handle(&bytes, t("09:02:01"))
+        .await
+        .expect("retry");
+    assert_eq!(retry.duplicates, 1);
+    assert!(lot.commands().is_empty());
+}

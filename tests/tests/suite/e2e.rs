@@ -283,7 +283,8 @@ async fn the_handlers_run_a_stay_end_to_end_on_dynamodb_sqs_and_iot() {
         .collect();
     assert_eq!(notes.len(), 2);
     // The stream delivering the same records again (a retried batch) sends
-    // nothing new: the FIFO queues drop a repeated deduplication id.
+    // nothing new: the forwarder skips what it already delivered (moto's
+    // FIFO queues would not drop the repeat once the first was deleted).
     let again = lambda::forward_outbox(&events.store, &queues, records).await;
     assert!(again.batch_item_failures.is_empty());
     assert!(receive(&sqs, &payments, 1).await.is_empty());

@@ -89,10 +89,17 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
         .map_err(|e| UsageError(e.to_string()))?;
     bar.finish_and_clear();
     if args.json {
-        crate::print_json(&summary)
+        crate::print_json(&summary)?;
     } else {
         print!("{}", render(&summary, &cfg));
+    }
+    if summary.checks.all() {
         Ok(())
+    } else {
+        Err(UsageError(format!(
+            "the simulation does not add up: {:?}",
+            summary.checks
+        )))
     }
 }
 

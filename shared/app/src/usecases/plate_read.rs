@@ -46,7 +46,11 @@ impl Input<'_> {
     /// Whether the read is live: it may move a barrier and tell a driver.
     fn fresh(&self, read: &PlateRead) -> bool {
         let limit = SignedDuration::from_secs(i64::from(self.cfg.lot.settings.freshness_seconds));
-        !self.backlog && self.received_at.duration_since(read.occurred_at) <= limit
+        // Against the receive time and the clock: a retry minutes later
+        // moves no barrier.
+        !self.backlog
+            && self.received_at.duration_since(read.occurred_at) <= limit
+            && self.now.duration_since(read.occurred_at) <= limit
     }
 }
 
@@ -68,19 +72,21 @@ async fn resolve<S: DeviceStore>(
         .plates_like(&input.cfg.lot.id, &skeleton(text))
         .await?;
     if let Some(p) = &parsed
-        && like.iter().any(|l| l.registered && &l.plate == p)
+        && let [only] = like.as_slice()
+        && only.registered
+        && &only.plate == p
     {
-        // Doubtful, but exactly a registered plate.
+        // Doubtful, but exactly the one registered plate that looks like
+        // it. With other plates alike, nothing says which it is.
         return Ok((p.clone(), None));
     }
-    // The read's own text is no evidence for itself: a plate known only
-    // because an earlier doubtful read of it opened a session confirms
-    // nothing, and counting it would make the outcome depend on which
-    // read arrived first.
+    // A plate known only because an earlier doubtful read of the same text
+    // opened a session confirms nothing, and counting it would make the
+    // outcome depend on which read arrived first; a registered one counts.
     let others: Vec<&Plate> = like
         .iter()
+        .filter(|l| l.registered || parsed.as_ref() != Some(&l.plate))
         .map(|l| &l.plate)
-        .filter(|p| parsed.as_ref() != Some(*p))
         .collect();
     Ok(match (others.as_slice(), parsed) {
         ([only], _) => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
@@ -335,11 +341,22 @@ async fn attempt<S: Store>(
     if let Some(r) = next.reads.iter_mut().rev().find(|r| r.key() == key) {
         r.command = command.clone();
     }
+    // A command is sent again only for a fresh read: older reads keep
+    // none, so the stored timeline stays small.
+    let fresh_limit = SignedDuration::from_secs(i64::from(lot.settings.freshness_seconds));
+    for r in &mut next.reads {
+        if input.now.duration_since(r.at) > fresh_limit {
+            r.command = None;
+        }
+    }
     compact(&mut next, debounce, input.now);
-    let check_in = if entry && new_session {
-        session.as_ref().and_then(|s| s.reservation_id.clone())
-    } else {
-        None
+    let check_in = match (entry && new_session, due) {
+        (true, Some(r))
+            if session.as_ref().and_then(|s| s.reservation_id.as_ref()) == Some(&r.id) =>
+        {
+            Some(r.clone())
+        }
+        _ => None,
     };
     let commit = TimelineCommit {
         timeline: next,

@@ -310,11 +310,11 @@ impl DeviceStore for DynamoStore {
                 None,
             )?;
         }
-        if let Some(id) = &commit.check_in {
-            // Read here, inside the retry loop of the use case: a
-            // reservation cancelled meanwhile fails the condition and the
+        if let Some(held) = &commit.check_in {
+            // A reservation cancelled meanwhile fails the condition and the
             // read is applied again without it.
-            if let Some(mut r) = self.get_opt::<Reservation>(&keys::reservation(id)).await? {
+            {
+                let mut r = held.clone();
                 r.state = ReservationState::CheckedIn;
                 txn = txn
                     .put(
