@@ -6,7 +6,7 @@
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use lambda_runtime::Error;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use parking_app::outbox::OutboxMessage;
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::outbox::forward;
@@ -105,4 +105,32 @@ pub async fn forward_outbox<S: OutboxStore, Q: parking_app::Queues>(
         "forwarded"
     );
     response
+}
+
+/// The composition of a device function (gate events, bay events,
+/// presence): configuration read once, one SDK configuration, the store
+/// with its connection warmed, the link to the gates, then the handler.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_device_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let device_config = DeviceConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let events = DeviceEvents::new(
+        store,
+        iot_link(&sdk, &device_config),
+        device_config.lot_cache,
+    );
+    let events = &events;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        device_message(events, &SystemClock, &event.payload).await
+    }))
+    .await
 }
