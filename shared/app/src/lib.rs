@@ -22,7 +22,7 @@ pub mod usecases;
 pub use ids::*;
 pub use model::*;
 pub use ports::{
-    Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, LotStore, OutboxStore,
-    PaymentStore, Queues, RecordStore, Refusal, ReservationStore, SendError, SessionStore, Store,
-    StoreError, StoreResult,
+    ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, LotStore,
+    OutboxStore, PaymentStore, Queues, RecordStore, Refusal, ReservationStore, SendError,
+    SessionStore, Store, StoreError, StoreResult,
 };

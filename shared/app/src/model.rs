@@ -56,6 +56,36 @@ pub struct LotSettings {
     pub debounce_seconds: u32,
     /// How many minutes before its start a reservation may check in.
     pub reservation_early_minutes: u32,
+    /// Who issues the lot's receipts, for a qualified invoice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Issuer>,
+}
+
+/// The business that issues a lot's receipts: its name and its qualified
+/// invoice issuer registration number (`T` and 13 digits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issuer {
+    pub name: String,
+    pub registration_number: String,
+}
+
+impl Issuer {
+    /// Checks the registration number's form: `T` followed by 13 digits.
+    ///
+    /// # Errors
+    ///
+    /// A sentence saying what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let n = &self.registration_number;
+        let ok = n.len() == 14 && n.starts_with('T') && n[1..].chars().all(|c| c.is_ascii_digit());
+        if !ok {
+            return Err("registration_number must be T followed by 13 digits".into());
+        }
+        if self.name.trim().is_empty() {
+            return Err("name must not be empty".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for LotSettings {
@@ -68,6 +98,7 @@ impl Default for LotSettings {
             freshness_seconds: 60,
             debounce_seconds: 120,
             reservation_early_minutes: 15,
+            issuer: None,
         }
     }
 }

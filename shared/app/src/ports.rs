@@ -431,6 +431,30 @@ pub trait OutboxStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 }
 
+/// What the APIs list beyond the device flows' reads.
+pub trait ApiStore: Send + Sync {
+    /// Every lot, in id order. One read of an index.
+    fn lots(&self) -> impl Future<Output = StoreResult<Vec<Lot>>> + Send;
+    /// Removes a driver's payment method; one already gone is removed.
+    /// Refused with [`Refusal::PaymentMethodOfAnother`] when it is another
+    /// driver's.
+    fn remove_payment_method(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A driver's reservations, every state, in start order.
+    fn driver_reservations(
+        &self,
+        driver_id: &DriverId,
+    ) -> impl Future<Output = StoreResult<Vec<Reservation>>> + Send;
+    /// A driver's sessions, every state but superseded, in entry order.
+    fn driver_sessions(
+        &self,
+        driver_id: &DriverId,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+}
+
 /// The records: lots, drivers, reservations, sessions, payments and the
 /// event ledger.
 pub trait RecordStore:
@@ -443,10 +467,11 @@ impl<T> RecordStore for T where
 {
 }
 
-/// All state, as one store: the records and what the device flows keep.
-pub trait Store: RecordStore + DeviceStore + OutboxStore {}
+/// All state, as one store: the records, what the device flows keep and
+/// what the APIs list.
+pub trait Store: RecordStore + DeviceStore + OutboxStore + ApiStore {}
 
-impl<T> Store for T where T: RecordStore + DeviceStore + OutboxStore {}
+impl<T> Store for T where T: RecordStore + DeviceStore + OutboxStore + ApiStore {}
 
 /// Why a queue or the device link did not take a message. Every such
 /// failure may succeed when tried again.

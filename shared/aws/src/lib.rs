@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "aws")]
 pub mod iot;
 #[cfg(feature = "lambda")]

@@ -868,6 +868,63 @@ impl OutboxStore for MemoryStore {
     }
 }
 
+impl ApiStore for MemoryStore {
+    async fn lots(&self) -> StoreResult<Vec<Lot>> {
+        self.read();
+        let mut v: Vec<Lot> = self.state().lots.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(v)
+    }
+
+    async fn remove_payment_method(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+    ) -> StoreResult<()> {
+        self.write();
+        let mut s = self.state();
+        match s.methods.get(method_id) {
+            None => Ok(()),
+            Some(m) if &m.driver_id != driver_id => Err(Refusal::PaymentMethodOfAnother {
+                method_id: method_id.clone(),
+            }
+            .into()),
+            Some(_) => {
+                s.methods.remove(method_id);
+                Ok(())
+            }
+        }
+    }
+
+    async fn driver_reservations(&self, driver_id: &DriverId) -> StoreResult<Vec<Reservation>> {
+        self.read();
+        let mut v: Vec<Reservation> = self
+            .state()
+            .reservations
+            .values()
+            .filter(|r| &r.driver_id == driver_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        Ok(v)
+    }
+
+    async fn driver_sessions(&self, driver_id: &DriverId) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| {
+                s.driver_id.as_ref() == Some(driver_id) && s.state != SessionState::Superseded
+            })
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+}
+
 impl MemoryStore {
     /// Every message the outbox has held, delivered or not, in write
     /// order.

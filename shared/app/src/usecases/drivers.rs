@@ -29,7 +29,7 @@ pub enum RegisterError {
 /// plate belongs to someone else, or the store failed.
 pub async fn register_plate<S: RecordStore>(
     store: &S,
-    clock: &impl Clock,
+    clock: &(impl Clock + ?Sized),
     driver_id: &DriverId,
     plate_text: &str,
 ) -> Result<PlateRegistration, RegisterError> {

@@ -4,6 +4,7 @@
 //! map them to HTTP statuses or retry decisions at their edge, and the
 //! command line to exit codes.
 
+pub mod account;
 pub mod availability;
 pub mod bay_state;
 pub mod device_events;
@@ -14,3 +15,4 @@ pub mod presence;
 pub mod reservations;
 pub mod sessions;
 pub mod simulate;
+pub mod trips;

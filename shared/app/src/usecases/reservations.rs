@@ -115,3 +115,179 @@ pub async fn cancel<S: RecordStore>(
         e => ReserveError::Store(e),
     })
 }
+
+/// The longest stay a driver may reserve.
+pub const MAX_RESERVATION_HOURS: i64 = 24;
+
+/// A reservation as a driver asks for it in the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverReservation {
+    pub lot_id: LotId,
+    pub plate_text: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// Why a driver's reservation was not made, shown or cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverReserveError {
+    /// A field of the request is not acceptable.
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    /// The lot does not exist.
+    #[error("lot {0} does not exist")]
+    UnknownLot(LotId),
+    /// Not the driver's reservation, or none at all.
+    #[error("reservation not found")]
+    NotFound,
+    #[error("lot {lot_id} has no room in the slot starting {slot_start}")]
+    Full {
+        lot_id: LotId,
+        slot_start: Timestamp,
+    },
+    /// The idempotency key was used for a different request.
+    #[error("the idempotency key was used for a different reservation")]
+    KeyReused,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The reservation id an idempotency key names for a driver: the same key
+/// from the same driver always names the same reservation, so a repeat
+/// never takes a second slot, even when both arrive at once.
+pub fn reservation_id_for(driver: &DriverId, key: &str) -> ReservationId {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(driver.as_str().as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    let hex: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    ReservationId::parse(&format!("r-{hex}")).unwrap_or_else(|_| unreachable!("hex is a valid id"))
+}
+
+/// Reserves a bay for one of the driver's vehicles. `key` is the request's
+/// idempotency key: sending the same request with it again returns the
+/// same reservation (as it is now); a different request with it is
+/// refused.
+///
+/// # Errors
+///
+/// [`DriverReserveError`]: a bad field (the plate must be one of the
+/// driver's, the stay in the future and at most
+/// [`MAX_RESERVATION_HOURS`]), an unknown lot, a full slot, a reused key, or
+/// the store's.
+pub async fn reserve_for_driver<S: RecordStore>(
+    store: &S,
+    now: Timestamp,
+    driver: &DriverId,
+    key: &str,
+    request: &DriverReservation,
+) -> Result<Reservation, DriverReserveError> {
+    let invalid = |field, problem: &str| DriverReserveError::Invalid {
+        field,
+        problem: problem.to_owned(),
+    };
+    let plate = Plate::parse(&request.plate_text).map_err(|e| DriverReserveError::Invalid {
+        field: "plate",
+        problem: e.to_string(),
+    })?;
+    if request.end <= request.start {
+        return Err(invalid("end", "must be after start"));
+    }
+    if request.end.duration_since(request.start).as_secs() > MAX_RESERVATION_HOURS * 3600 {
+        return Err(invalid("end", "a reservation may last at most 24 hours"));
+    }
+    if request.end <= now {
+        return Err(invalid("end", "must be in the future"));
+    }
+    match store.plate_owner(&plate).await {
+        Ok(Some(r)) if &r.driver_id == driver => {}
+        Ok(_) => return Err(invalid("plate", "is not one of your vehicles")),
+        Err(e) => return Err(DriverReserveError::Store(e)),
+    }
+    let id = reservation_id_for(driver, key);
+    let ask = ReserveRequest {
+        id: id.clone(),
+        lot_id: request.lot_id.clone(),
+        driver_id: driver.clone(),
+        plate: plate.clone(),
+        start: request.start,
+        end: request.end,
+    };
+    let same = |r: &Reservation| {
+        r.lot_id == ask.lot_id
+            && r.driver_id == ask.driver_id
+            && r.plate == ask.plate
+            && r.start == ask.start
+            && r.end == ask.end
+    };
+    match reserve(store, &ask).await {
+        Ok(r) => Ok(r),
+        Err(ReserveError::IdTaken(_)) => match store.get_reservation(&id).await {
+            // The same request again, after its reservation changed state
+            // (cancelled, checked in): the reservation as it is now.
+            Ok(r) if same(&r) => Ok(r),
+            Ok(_) => Err(DriverReserveError::KeyReused),
+            Err(e) => Err(DriverReserveError::Store(e)),
+        },
+        Err(ReserveError::UnknownLot(l)) => Err(DriverReserveError::UnknownLot(l)),
+        Err(ReserveError::Full { lot_id, slot_start }) => {
+            Err(DriverReserveError::Full { lot_id, slot_start })
+        }
+        Err(ReserveError::Invalid(reason)) => Err(DriverReserveError::Invalid {
+            field: "start",
+            problem: reason,
+        }),
+        Err(ReserveError::UnknownReservation(_)) => Err(DriverReserveError::NotFound),
+        Err(ReserveError::Store(e)) => Err(DriverReserveError::Store(e)),
+    }
+}
+
+/// One of the driver's reservations.
+///
+/// # Errors
+///
+/// [`DriverReserveError::NotFound`] when it is not the driver's.
+pub async fn driver_reservation<S: RecordStore>(
+    store: &S,
+    driver: &DriverId,
+    id: &ReservationId,
+) -> Result<Reservation, DriverReserveError> {
+    match store.get_reservation(id).await {
+        Ok(r) if &r.driver_id == driver => Ok(r),
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(DriverReserveError::NotFound),
+        Err(e) => Err(DriverReserveError::Store(e)),
+    }
+}
+
+/// Cancels one of the driver's reservations; a cancelled one is returned
+/// as it is.
+///
+/// # Errors
+///
+/// [`DriverReserveError::NotFound`] when it is not the driver's;
+/// [`DriverReserveError::Invalid`] when the car already came in on it.
+pub async fn cancel_for_driver<S: RecordStore>(
+    store: &S,
+    driver: &DriverId,
+    id: &ReservationId,
+) -> Result<Reservation, DriverReserveError> {
+    let r = driver_reservation(store, driver, id).await?;
+    if r.state == ReservationState::CheckedIn {
+        return Err(DriverReserveError::Invalid {
+            field: "reservation_id",
+            problem: "the car already came in on this reservation".into(),
+        });
+    }
+    cancel(store, id).await.map_err(|e| match e {
+        ReserveError::UnknownReservation(_) => DriverReserveError::NotFound,
+        ReserveError::Store(e) => DriverReserveError::Store(e),
+        other => DriverReserveError::Store(StoreError::invalid(other.to_string())),
+    })
+}

@@ -68,7 +68,11 @@ impl DynamoStore {
     }
 
     /// Every item of an index partition (eventually consistent).
-    async fn query_index(&self, gsi_pk: &str, projection: Option<&str>) -> StoreResult<Vec<Item>> {
+    pub(super) async fn query_index(
+        &self,
+        gsi_pk: &str,
+        projection: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -292,6 +296,13 @@ impl DeviceStore for DynamoStore {
                 keys::session_listed(session).item(session)?,
                 None,
             )?;
+            if let Some(driver) = &session.driver_id {
+                txn = txn.put(
+                    Step::DriverEntry,
+                    keys::driver_session(driver, session).item(session)?,
+                    None,
+                )?;
+            }
         }
         for m in &commit.outbox {
             txn = txn.put(

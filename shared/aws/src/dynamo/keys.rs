@@ -140,6 +140,14 @@ pub(crate) fn lot(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "LOT", "lot")
 }
 
+/// A lot with its listing among all lots.
+pub(crate) fn lot_listed(id: &LotId) -> Keys {
+    lot(id).gsi("LOTS", id.as_str())
+}
+
+/// The index partition listing every lot.
+pub(crate) const LOTS: &str = "LOTS";
+
 pub(crate) fn gate(lot: &LotId, gate: &GateId) -> Keys {
     Keys::new(lot_pk(lot), format!("GATE#{gate}"), "gate")
 }
@@ -257,6 +265,24 @@ pub(crate) fn held(r: &parking_app::Reservation) -> Keys {
 /// The driver's copy of a reservation.
 pub(crate) fn driver_reservation(driver: &DriverId, id: &ReservationId) -> Keys {
     Keys::new(driver_pk(driver), format!("RES#{id}"), "driver_reservation")
+}
+
+/// The driver's copy of a session, listed by entry time in a partition of
+/// its own (the driver's main partition stays small).
+pub(crate) fn driver_session(driver: &DriverId, session: &parking_app::Session) -> Keys {
+    Keys::new(
+        format!("{}#SESSIONS", driver_pk(driver)),
+        format!("{:012}#{}", session.entry_at.as_second(), session.id),
+        "driver_session",
+    )
+}
+
+pub(crate) fn driver_sessions(driver: &DriverId) -> (String, &'static str) {
+    (format!("{}#SESSIONS", driver_pk(driver)), "")
+}
+
+pub(crate) fn driver_reservations(driver: &DriverId) -> (String, &'static str) {
+    (driver_pk(driver), "RES#")
 }
 
 /// A driver's whole partition: profile, plates, cards and reservations.

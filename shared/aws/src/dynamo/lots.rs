@@ -10,7 +10,7 @@ use super::txn::{Cond, Step};
 
 impl LotStore for DynamoStore {
     async fn put_lot(&self, lot: &Lot) -> StoreResult<()> {
-        self.put_plain(&keys::lot(&lot.id), lot).await
+        self.put_plain(&keys::lot_listed(&lot.id), lot).await
     }
 
     async fn get_lot(&self, lot_id: &LotId) -> StoreResult<Lot> {

@@ -62,6 +62,7 @@
 //! ledger's `write` token, or the stored item itself) and then reports
 //! success: a caller can always tell its own success from someone else's.
 
+mod api;
 mod devices;
 mod drivers;
 pub mod errors;

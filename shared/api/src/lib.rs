@@ -1,0 +1,154 @@
+//! Seamless Parking's HTTP APIs: the driver app's routes (and, beside
+//! them, the operators', merchants' and kiosks'), as one router that both
+//! the Lambda functions and `parkctl serve` run.
+//!
+//! The crate knows HTTP and the use cases, nothing of AWS: the edge puts
+//! the caller's verified [`Claims`] into the request's extensions (the
+//! Lambda functions from API Gateway's JWT authorizer, `parkctl serve`
+//! from a development header it reads only when told to), and the routes
+//! authorize from them alone. Errors are RFC 9457 problem documents
+//! ([`problem`]); every route is in the OpenAPI document ([`openapi`]),
+//! because both are made from one table ([`routes`]).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use http::{HeaderValue, Method, StatusCode, header};
+use parking_app::{Clock, Store};
+use serde::Serialize;
+
+pub mod claims;
+mod driver;
+pub mod dto;
+pub mod extract;
+pub mod openapi;
+pub mod page;
+pub mod problem;
+mod receipt;
+pub mod routes;
+
+pub use claims::{Claims, Role};
+pub use problem::ApiError;
+pub use routes::Op;
+
+/// What the routes work with.
+pub struct Api<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl<S> Api<S> {
+    pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
+        Api { store, clock }
+    }
+}
+
+pub(crate) fn redacted(text: &str) -> String {
+    parking_app::redact::without_quoted_values(text)
+}
+
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut r = (status, bytes).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(_) => ApiError::Internal.into_response(),
+    }
+}
+
+pub(crate) fn html(page: String) -> Response {
+    let mut r = (StatusCode::OK, page).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Routes being added, each for an operation of the table.
+pub struct Routes<S> {
+    router: Router<Arc<Api<S>>>,
+    added: Vec<Op>,
+}
+
+impl<S: Store + 'static> Routes<S> {
+    fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            added: Vec::new(),
+        }
+    }
+
+    fn add(mut self, op: Op, handler: MethodRouter<Arc<Api<S>>>) -> Self {
+        self.router = self.router.route(op.doc().path, handler);
+        self.added.push(op);
+        self
+    }
+
+    /// Adds an operation's handler at the operation's path and method.
+    fn op<H, T>(self, op: Op, h: H) -> Self
+    where
+        H: axum::handler::Handler<T, Arc<Api<S>>>,
+        T: 'static,
+    {
+        let m = match op.doc().method {
+            Method::GET => get(h),
+            Method::POST => post(h),
+            Method::PUT => put(h),
+            Method::PATCH => patch(h),
+            _ => delete(h),
+        };
+        self.add(op, m)
+    }
+
+    /// The operations that have a handler.
+    pub fn operations(&self) -> &[Op] {
+        &self.added
+    }
+}
+
+/// Every route, before the state is given.
+pub fn routes<S: Store + 'static>() -> Routes<S> {
+    use driver::*;
+    Routes::new()
+        .op(Op::GetProfile, get_profile::<S>)
+        .op(Op::PutProfile, put_profile::<S>)
+        .op(Op::ListVehicles, list_vehicles::<S>)
+        .op(Op::AddVehicle, add_vehicle::<S>)
+        .op(Op::RemoveVehicle, remove_vehicle::<S>)
+        .op(Op::ListPaymentMethods, list_payment_methods::<S>)
+        .op(Op::AddPaymentMethod, add_payment_method::<S>)
+        .op(Op::RemovePaymentMethod, remove_payment_method::<S>)
+        .op(Op::ListLots, list_lots::<S>)
+        .op(Op::GetLot, get_lot::<S>)
+        .op(Op::GetQuote, get_quote::<S>)
+        .op(Op::ListReservations, list_reservations::<S>)
+        .op(Op::CreateReservation, create_reservation::<S>)
+        .op(Op::GetReservation, get_reservation::<S>)
+        .op(Op::CancelReservation, cancel_reservation::<S>)
+        .op(Op::ListSessions, list_sessions::<S>)
+        .op(Op::GetSession, get_session::<S>)
+        .op(Op::GetReceipt, get_receipt::<S>)
+        .op(Op::GetReceiptHtml, get_receipt_html::<S>)
+}
+
+/// The API as one router: every route, and problem documents for paths and
+/// methods that have none.
+pub fn router<S: Store + 'static>(api: Arc<Api<S>>) -> Router {
+    routes::<S>()
+        .router
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(api)
+}

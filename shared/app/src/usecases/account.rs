@@ -1,0 +1,346 @@
+//! A driver's account: profile, vehicles and payment methods.
+//!
+//! A payment method is the payment provider's opaque token with the card's
+//! brand and last four digits, never the card itself: anything that looks
+//! like a card number (12 to 19 digits, spaces or dashes between them
+//! allowed) is refused before it is stored or logged, in every field.
+
+use parking_core::Plate;
+use sha2::{Digest, Sha256};
+
+use crate::ids::*;
+use crate::model::*;
+use crate::ports::{ApiStore, Clock, RecordStore, Refusal, StoreError};
+use crate::usecases::drivers::{self, RegisterError};
+
+/// Why an account change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The driver has no profile yet.
+    #[error("driver {0} has no profile")]
+    UnknownDriver(DriverId),
+    /// A field is not acceptable; `field` is its name in the request.
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+    /// A field holds what looks like a card number; it is neither stored
+    /// nor shown.
+    #[error("{field}: looks like a card number; send the payment provider's token instead")]
+    CardNumber { field: &'static str },
+    #[error("the plate is registered to another driver")]
+    PlateTaken,
+    /// The vehicle or payment method is not this driver's (or does not
+    /// exist): the two are told apart to nobody.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        AccountError::Store(e)
+    }
+}
+
+const MAX_NAME: usize = 100;
+
+/// The driver's profile.
+///
+/// # Errors
+///
+/// [`AccountError::UnknownDriver`] before the first [`save_profile`].
+pub async fn profile<S: RecordStore>(store: &S, driver: &DriverId) -> Result<Driver, AccountError> {
+    match store.get_driver(driver).await {
+        Ok(d) => Ok(d),
+        Err(StoreError::NotFound { .. }) => Err(AccountError::UnknownDriver(driver.clone())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the driver's profile or renames it; the creation time stays the
+/// first one.
+///
+/// # Errors
+///
+/// [`AccountError::Invalid`] for an empty or over-long name; the store's.
+pub async fn save_profile<S: RecordStore>(
+    store: &S,
+    clock: &(impl Clock + ?Sized),
+    driver: &DriverId,
+    name: &str,
+) -> Result<Driver, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(AccountError::Invalid {
+            field: "name",
+            problem: format!("must be 1 to {MAX_NAME} characters"),
+        });
+    }
+    if looks_like_card_number(name) {
+        return Err(AccountError::CardNumber { field: "name" });
+    }
+    let created_at = match store.get_driver(driver).await {
+        Ok(d) => d.created_at,
+        Err(StoreError::NotFound { .. }) => clock.now(),
+        Err(e) => return Err(e.into()),
+    };
+    let d = Driver {
+        id: driver.clone(),
+        name: name.to_owned(),
+        created_at,
+    };
+    store.put_driver(&d).await?;
+    Ok(d)
+}
+
+/// Registers a plate as typed in the app (its canonical form is stored).
+///
+/// # Errors
+///
+/// [`AccountError::Invalid`] for a plate that does not parse,
+/// [`AccountError::PlateTaken`] when another driver holds it.
+pub async fn add_vehicle<S: RecordStore>(
+    store: &S,
+    clock: &(impl Clock + ?Sized),
+    driver: &DriverId,
+    plate_text: &str,
+) -> Result<PlateRegistration, AccountError> {
+    match drivers::register_plate(store, clock, driver, plate_text).await {
+        Ok(r) => Ok(r),
+        Err(RegisterError::BadPlate(e)) => Err(AccountError::Invalid {
+            field: "plate",
+            problem: e.to_string(),
+        }),
+        Err(RegisterError::UnknownDriver(d)) => Err(AccountError::UnknownDriver(d)),
+        Err(RegisterError::PlateTaken) => Err(AccountError::PlateTaken),
+        Err(RegisterError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Releases one of the driver's plates.
+///
+/// # Errors
+///
+/// [`AccountError::NotFound`] when the plate is not the driver's.
+pub async fn remove_vehicle<S: RecordStore>(
+    store: &S,
+    driver: &DriverId,
+    plate_text: &str,
+) -> Result<(), AccountError> {
+    let plate = Plate::parse(plate_text).map_err(|_| AccountError::NotFound("vehicle"))?;
+    match store.plate_owner(&plate).await? {
+        Some(r) if &r.driver_id == driver => {}
+        _ => return Err(AccountError::NotFound("vehicle")),
+    }
+    match store.unregister_plate(&plate, driver).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(Refusal::PlateRegisteredToAnother)) => {
+            Err(AccountError::NotFound("vehicle"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A payment method as the app sends it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPaymentMethod {
+    pub token: String,
+    pub brand: String,
+    pub last4: String,
+}
+
+impl std::fmt::Debug for NewPaymentMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPaymentMethod")
+            .field("token", &"<redacted>")
+            .field("brand", &self.brand)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Card brands the provider reports.
+pub const BRANDS: [&str; 8] = [
+    "visa",
+    "mastercard",
+    "amex",
+    "jcb",
+    "diners",
+    "discover",
+    "unionpay",
+    "unknown",
+];
+
+/// Whether a text holds a run of 12 to 19 digits, spaces or dashes allowed
+/// between them: what a card number looks like.
+pub fn looks_like_card_number(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run += 1;
+            if run >= 12 {
+                return true;
+            }
+        } else if c == ' ' || c == '-' {
+            continue;
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// Checks a new payment method, card numbers first, and names the first
+/// bad field.
+///
+/// # Errors
+///
+/// [`AccountError::CardNumber`] or [`AccountError::Invalid`].
+pub fn check_payment_method(m: &NewPaymentMethod) -> Result<(), AccountError> {
+    for (field, text) in [
+        ("token", m.token.as_str()),
+        ("brand", m.brand.as_str()),
+        ("last4", m.last4.as_str()),
+    ] {
+        if looks_like_card_number(text) {
+            return Err(AccountError::CardNumber { field });
+        }
+    }
+    let token_ok = (3..=255).contains(&m.token.len())
+        && m.token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !token_ok {
+        return Err(AccountError::Invalid {
+            field: "token",
+            problem: "must be the provider's token: 3 to 255 letters, digits, _ or -".into(),
+        });
+    }
+    if !BRANDS.contains(&m.brand.as_str()) {
+        return Err(AccountError::Invalid {
+            field: "brand",
+            problem: format!("must be one of {}", BRANDS.join(", ")),
+        });
+    }
+    if m.last4.len() != 4 || !m.last4.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AccountError::Invalid {
+            field: "last4",
+            problem: "must be the card's last four digits".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The id a token is kept under for a driver: adding the same token again
+/// names the same method.
+fn method_id(driver: &DriverId, token: &str) -> PaymentMethodId {
+    let mut h = Sha256::new();
+    h.update(driver.as_str().as_bytes());
+    h.update([0]);
+    h.update(token.as_bytes());
+    let hex: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    PaymentMethodId::parse(&format!("pm-{hex}"))
+        .unwrap_or_else(|_| unreachable!("hex is a valid id"))
+}
+
+/// Adds a payment method; adding the same token again returns it.
+///
+/// # Errors
+///
+/// [`AccountError::CardNumber`], [`AccountError::Invalid`],
+/// [`AccountError::UnknownDriver`], or the store's.
+pub async fn add_payment_method<S: RecordStore>(
+    store: &S,
+    driver: &DriverId,
+    new: &NewPaymentMethod,
+) -> Result<PaymentMethod, AccountError> {
+    check_payment_method(new)?;
+    profile(store, driver).await?;
+    let m = PaymentMethod {
+        id: method_id(driver, &new.token),
+        driver_id: driver.clone(),
+        brand: new.brand.clone(),
+        last4: new.last4.clone(),
+        token: PaymentToken::new(new.token.clone()),
+    };
+    match store.add_payment_method(&m).await {
+        Ok(()) => Ok(m),
+        // Ids are derived from the driver: another driver's cannot match.
+        Err(StoreError::Conflict(Refusal::PaymentMethodOfAnother { .. })) => {
+            Err(AccountError::NotFound("payment method"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes one of the driver's payment methods.
+///
+/// # Errors
+///
+/// [`AccountError::NotFound`] when it is not the driver's.
+pub async fn remove_payment_method<S: RecordStore + ApiStore>(
+    store: &S,
+    driver: &DriverId,
+    method: &PaymentMethodId,
+) -> Result<(), AccountError> {
+    let mine = store
+        .payment_methods(driver)
+        .await?
+        .iter()
+        .any(|m| &m.id == method);
+    if !mine {
+        return Err(AccountError::NotFound("payment method"));
+    }
+    match store.remove_payment_method(driver, method).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(Refusal::PaymentMethodOfAnother { .. })) => {
+            Err(AccountError::NotFound("payment method"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(token: &str, brand: &str, last4: &str) -> NewPaymentMethod {
+        NewPaymentMethod {
+            token: token.into(),
+            brand: brand.into(),
+            last4: last4.into(),
+        }
+    }
+
+    #[test]
+    fn card_numbers_are_refused_in_every_field() {
+        assert!(looks_like_card_number("4242 4242 4242 4242"));
+        assert!(looks_like_card_number("4242-4242-4242-4242"));
+        assert!(looks_like_card_number("x378282246310005"));
+        assert!(!looks_like_card_number("pm_card_visa"));
+        assert!(!looks_like_card_number("4242"));
+        let e = check_payment_method(&card("4111111111111111", "visa", "1111"));
+        assert!(matches!(
+            e,
+            Err(AccountError::CardNumber { field: "token" })
+        ));
+        let e = check_payment_method(&card("pm_1", "visa 4111 1111 1111 1111", "1111"));
+        assert!(matches!(
+            e,
+            Err(AccountError::CardNumber { field: "brand" })
+        ));
+        assert!(check_payment_method(&card("pm_card_visa", "visa", "4242")).is_ok());
+        let e = check_payment_method(&card("pm_card_visa", "visa", "42a2"));
+        assert!(matches!(
+            e,
+            Err(AccountError::Invalid { field: "last4", .. })
+        ));
+        let shown = format!("{:?}", card("pm_secret_token", "visa", "4242"));
+        assert!(!shown.contains("pm_secret_token"));
+    }
+}

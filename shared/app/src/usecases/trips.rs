@@ -1,0 +1,214 @@
+//! A driver's stays: their sessions, what an open one costs if the car
+//! left now, and receipts for the ones that are done.
+
+use jiff::Timestamp;
+use parking_core::money::apply_tax;
+use parking_core::{Money, SessionState, Stay, Tariff};
+use serde::Serialize;
+
+use crate::ids::*;
+use crate::model::*;
+use crate::ports::{ApiStore, DeviceStore, RecordStore, StoreError};
+
+/// Why a stay could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum TripError {
+    /// Not the driver's session, or none at all: the two look the same.
+    #[error("session not found")]
+    NotFound,
+    /// The session has no receipt (yet): it is open, unpriced or voided.
+    #[error("session {0} has no receipt: it is {1}")]
+    NoReceipt(SessionId, SessionState),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The driver's sessions, in entry order.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn sessions<S: ApiStore>(
+    store: &S,
+    driver: &DriverId,
+) -> Result<Vec<Session>, TripError> {
+    Ok(store.driver_sessions(driver).await?)
+}
+
+/// One of the driver's sessions.
+///
+/// # Errors
+///
+/// [`TripError::NotFound`] when it is not the driver's.
+pub async fn session<S: RecordStore>(
+    store: &S,
+    driver: &DriverId,
+    id: &SessionId,
+) -> Result<Session, TripError> {
+    match store.get_session(id).await {
+        Ok(s) if s.driver_id.as_ref() == Some(driver) && s.state != SessionState::Superseded => {
+            Ok(s)
+        }
+        Ok(_) | Err(StoreError::NotFound { .. }) => Err(TripError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The lot's tariff, compiled.
+///
+/// # Errors
+///
+/// The store's; a stored tariff that no longer compiles is corrupt.
+pub async fn lot_tariff<S: DeviceStore>(store: &S, lot: &LotId) -> Result<Tariff, StoreError> {
+    let config = store.lot_config(lot).await?;
+    Tariff::compile(config.tariff.spec.clone()).map_err(|e| StoreError::Corrupt {
+        key: format!("tariff {}", config.tariff.id),
+        reason: e.to_string(),
+    })
+}
+
+/// What an open session would cost if the car left at `now`; `None` for a
+/// session that is not open, or a stay the tariff cannot price.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn fee_if_left<S: DeviceStore>(
+    store: &S,
+    session: &Session,
+    now: Timestamp,
+) -> Result<Option<Money>, StoreError> {
+    if session.state != SessionState::Open {
+        return Ok(None);
+    }
+    let tariff = lot_tariff(store, &session.lot_id).await?;
+    let exit = now.max(session.entry_at);
+    Ok(tariff
+        .quote(&Stay::new(session.entry_at, exit))
+        .ok()
+        .map(|q| q.total_money()))
+}
+
+/// The tax in an amount at one rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaxLine {
+    /// The rate in basis points (1000 = 10%).
+    pub rate_bp: u32,
+    /// The amount taxed at this rate, tax included.
+    pub amount: i64,
+    pub tax: i64,
+}
+
+/// A receipt with what a Japanese qualified invoice (適格請求書) needs: the
+/// issuer and their registration number, the date, what was bought, the
+/// amount, and per tax rate the amount and the tax.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receipt {
+    /// The receipt number: the session's id.
+    pub number: SessionId,
+    pub issuer_name: Option<String>,
+    pub registration_number: Option<String>,
+    /// The date of the stay's end, in the lot's time zone (`YYYY-MM-DD`).
+    pub date: String,
+    pub lot_id: LotId,
+    pub lot_name: String,
+    /// Entry and exit in the lot's time zone.
+    pub entry_local: String,
+    pub exit_local: String,
+    pub entry_at: Timestamp,
+    pub exit_at: Timestamp,
+    pub description: String,
+    /// The amount paid, tax included, in minor units.
+    pub amount: i64,
+    pub currency: String,
+    pub tax_lines: Vec<TaxLine>,
+    /// `card` or `kiosk`.
+    pub paid_by: &'static str,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub state: SessionState,
+}
+
+/// The receipt of one of the driver's sessions that is priced (paid or
+/// due).
+///
+/// # Errors
+///
+/// [`TripError::NotFound`] when it is not the driver's,
+/// [`TripError::NoReceipt`] while it is open or when it owes nothing.
+pub async fn receipt<S: RecordStore + DeviceStore>(
+    store: &S,
+    driver: &DriverId,
+    id: &SessionId,
+) -> Result<Receipt, TripError> {
+    let s = session(store, driver, id).await?;
+    let billable = matches!(
+        s.state,
+        SessionState::Priced
+            | SessionState::Paid
+            | SessionState::EntryMissing
+            | SessionState::PaymentFailed
+    );
+    let (Some(fee), Some(exit_at), true) = (s.fee, s.exit_at, billable) else {
+        return Err(TripError::NoReceipt(s.id.clone(), s.state));
+    };
+    let config = store.lot_config(&s.lot_id).await?;
+    let tariff = Tariff::compile(config.tariff.spec.clone()).map_err(|e| StoreError::Corrupt {
+        key: format!("tariff {}", config.tariff.id),
+        reason: e.to_string(),
+    })?;
+    let tz = tariff.time_zone().clone();
+    let local = |t: Timestamp| {
+        t.to_zoned(tz.clone())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let tax = config.tariff.spec.tax;
+    let tax_lines = tax
+        .map(|t| {
+            let (tax_amount, payable) = apply_tax(fee.minor, Some(t));
+            vec![TaxLine {
+                rate_bp: t.rate_bp,
+                amount: payable,
+                tax: tax_amount,
+            }]
+        })
+        .unwrap_or_default();
+    let amount = tax_lines.first().map_or(fee.minor, |l| l.amount);
+    let card = match &s.method_id {
+        Some(m) => store
+            .payment_methods(driver)
+            .await?
+            .into_iter()
+            .find(|pm| &pm.id == m),
+        None => None,
+    };
+    let issuer = config.lot.settings.issuer.clone();
+    Ok(Receipt {
+        number: s.id.clone(),
+        issuer_name: issuer.as_ref().map(|i| i.name.clone()),
+        registration_number: issuer.map(|i| i.registration_number),
+        date: exit_at
+            .to_zoned(tz.clone())
+            .strftime("%Y-%m-%d")
+            .to_string(),
+        lot_id: s.lot_id.clone(),
+        lot_name: config.lot.name.clone(),
+        entry_local: local(s.entry_at),
+        exit_local: local(exit_at),
+        entry_at: s.entry_at,
+        exit_at,
+        description: format!("駐車料金 Parking fee ({})", config.lot.name),
+        amount,
+        currency: fee.currency.code().to_owned(),
+        tax_lines,
+        paid_by: if s.method_id.is_some() {
+            "card"
+        } else {
+            "kiosk"
+        },
+        card_brand: card.as_ref().map(|c| c.brand.clone()),
+        card_last4: card.map(|c| c.last4),
+        state: s.state,
+    })
+}

@@ -1,0 +1,69 @@
+//! The HTTP APIs' Lambda edge: an API Gateway (HTTP API, payload 2.0)
+//! request with the claims its JWT authorizer verified, handed to the
+//! API router.
+//!
+//! Claims come only from the authorizer's part of the request context,
+//! never from a header or the body; a request without them is anonymous
+//! and every route answers it `401`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use lambda_http::request::RequestContext;
+use lambda_http::{Error, Request, RequestExt};
+use parking_api::{Api, Claims};
+use parking_app::Store;
+use tower::ServiceExt;
+
+/// The claims API Gateway's JWT authorizer passed with the request.
+pub fn claims_of(req: &Request) -> Option<Claims> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let jwt = ctx.authorizer.as_ref()?.jwt.as_ref()?;
+            Claims::from_text(jwt.claims.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
+        _ => None,
+    }
+}
+
+/// Answers one request.
+///
+/// # Errors
+///
+/// None: every failure is a problem document.
+pub async fn handle(app: &Router, mut req: Request) -> Result<http::Response<Body>, Infallible> {
+    // Whatever was in the extensions before is not the authorizer's word.
+    req.extensions_mut().remove::<Claims>();
+    if let Some(claims) = claims_of(&req) {
+        req.extensions_mut().insert(claims);
+    }
+    app.clone().oneshot(req.map(Body::new)).await
+}
+
+/// The API router over a store.
+pub fn api_router<S: Store + 'static>(store: S) -> Router {
+    parking_api::router(Arc::new(Api::new(store, Arc::new(crate::SystemClock))))
+}
+
+/// The composition of an API function: configuration read once, one SDK
+/// configuration, the store with its connection warmed, then the router.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_api_function() -> Result<(), Error> {
+    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+    lambda_http::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let app = api_router(store);
+    let app = &app;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        handle(app, req).await
+    }))
+    .await
+}
