@@ -66,6 +66,9 @@ pub struct LotSpec {
     pub freshness_seconds: u32,
     #[serde(default = "default_debounce")]
     pub debounce_seconds: u32,
+    /// Who issues the lot's receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Issuer>,
 }
 
 fn default_debounce() -> u32 {
@@ -297,6 +300,7 @@ impl Scenario {
                 degraded_unknown_share: l.degraded_unknown_share,
                 freshness_seconds: l.freshness_seconds,
                 debounce_seconds: l.debounce_seconds,
+                issuer: l.issuer.clone(),
                 ..LotSettings::default()
             },
         })

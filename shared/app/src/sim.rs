@@ -731,6 +731,10 @@ fn lot(
             degraded_unknown_share: 0.3,
             freshness_seconds: 60,
             debounce_seconds: 120,
+            issuer: Some(crate::model::Issuer {
+                name: "Seamless Parking Demo K.K.".into(),
+                registration_number: "T1234567890123".into(),
+            }),
         },
         tariff: spec.clone(),
         bays: bays.iter().map(|s| id(s)).collect(),

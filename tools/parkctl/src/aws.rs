@@ -13,7 +13,7 @@ use crate::UsageError;
 
 /// The DynamoDB store; against a local endpoint (`AWS_ENDPOINT_URL`) its
 /// table is created from the template's definition when it is missing.
-async fn store() -> Result<DynamoStore, UsageError> {
+pub async fn store() -> Result<DynamoStore, UsageError> {
     let config = StoreConfig::from_env().map_err(|e| UsageError(e.to_string()))?;
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &config);

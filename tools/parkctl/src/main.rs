@@ -4,6 +4,7 @@
 mod aws;
 mod quote;
 mod replay;
+mod serve;
 mod simulate;
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     /// Simulate realistic days at demo lots through the device handlers
     /// and summarise them (the in-memory store).
     Simulate(simulate::Args),
+    /// Serve the HTTP APIs on 127.0.0.1, seeded with the demo lot.
+    Serve(serve::Args),
 }
 
 /// A failure the user can act on: printed as one line, exit code 2.
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Quote(args) => quote::run(&args).and_then(|q| print_json(&q)),
         Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
         Command::Simulate(args) => simulate::run_cli(&args),
+        Command::Serve(args) => serve::run_cli(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

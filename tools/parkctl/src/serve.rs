@@ -1,0 +1,190 @@
+//! `parkctl serve`: the HTTP APIs on 127.0.0.1, as the Lambda functions
+//! run them, over the in-memory store (or DynamoDB), seeded with the
+//! simulator's demo lot so there is something to look at.
+//!
+//! Deployed, API Gateway's JWT authorizer verifies the caller and passes
+//! the claims. Here there is no authorizer: with `--dev-claims` the claims
+//! are read from the `X-Dev-Claims` header (a JSON object, as in
+//! `{"sub":"d-lot-1-1","cognito:groups":"driver"}`); without it every
+//! request is anonymous and answered `401`. The Lambda functions have no
+//! such header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp, ToSpan};
+use parking_api::{Api, Claims};
+use parking_app::Store;
+use parking_app::sim::{SimConfig, generate};
+use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::simulate::run;
+use parking_aws::SystemClock;
+use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+
+use crate::UsageError;
+
+/// The development header carrying claims.
+pub const DEV_CLAIMS_HEADER: &str = "x-dev-claims";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum StoreKind {
+    Memory,
+    Dynamodb,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to listen (a loopback address; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// The store: in memory, or DynamoDB (configured from the environment,
+    /// as the functions are; needs a parkctl built with --features dynamodb).
+    #[arg(long, value_enum, default_value = "memory")]
+    store: StoreKind,
+    /// Read each request's claims from the X-Dev-Claims header. For
+    /// development only: anyone may claim anything.
+    #[arg(long)]
+    dev_claims: bool,
+    /// Do not seed the demo lot.
+    #[arg(long)]
+    empty: bool,
+    /// Seed of the demo lot's simulated day.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Puts the simulator's demo lot in the store: yesterday (in the lot's
+/// time zone), as its devices reported it, so there are drivers, closed
+/// stays with receipts and live availability.
+async fn seed<S: Store>(store: S, seed: u64) -> Result<S, UsageError> {
+    let yesterday = Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").map_err(|e| UsageError(e.to_string()))?)
+        .date()
+        .checked_sub(1.day())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let cfg = SimConfig {
+        seed,
+        lots: 1,
+        days: 1,
+        start: yesterday,
+        ..SimConfig::default()
+    };
+    let scenarios = generate(&cfg).map_err(UsageError)?;
+    let queues = MemoryQueues::default();
+    let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
+    let summary = run(&handler, &queues, &scenarios, || 0, || queues.all(), |_| {})
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
+    eprintln!(
+        "parkctl: seeded lot {} with {} stays of {}",
+        scenarios
+            .first()
+            .map(|s| s.lot.id.to_string())
+            .unwrap_or_default(),
+        summary.entries,
+        yesterday
+    );
+    Ok(handler.store)
+}
+
+/// Reads the development header into claims; drops anything else that
+/// claims to be claims.
+async fn dev_claims(mut req: Request, next: Next) -> Response {
+    req.extensions_mut().remove::<Claims>();
+    let claims = req
+        .headers()
+        .get(DEV_CLAIMS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Claims::from_json);
+    if let Some(c) = claims {
+        req.extensions_mut().insert(c);
+    }
+    next.run(req).await
+}
+
+/// The router `parkctl serve` runs: the API, the OpenAPI document at
+/// `/openapi.json`, and with `dev_claims` the development header.
+pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
+    let api = parking_api::router(Arc::new(Api::new(store, Arc::new(SystemClock))));
+    let doc = Router::new().route(
+        "/openapi.json",
+        axum::routing::get(|| async {
+            (
+                [(http::header::CONTENT_TYPE, "application/json")],
+                parking_api::openapi::document_text(),
+            )
+                .into_response()
+        }),
+    );
+    let app = doc.merge(api);
+    if dev {
+        app.layer(middleware::from_fn(dev_claims))
+    } else {
+        app
+    }
+}
+
+async fn serve<S: Store + 'static>(store: S, args: &Args) -> Result<(), UsageError> {
+    let store = if args.empty {
+        store
+    } else {
+        seed(store, args.seed).await?
+    };
+    if !args.addr.ip().is_loopback() {
+        return Err(UsageError(format!(
+            "--addr {}: parkctl serve listens on loopback only",
+            args.addr
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| UsageError(format!("cannot listen on {}: {e}", args.addr)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| UsageError(e.to_string()))?;
+    eprintln!(
+        "parkctl: serving on http://{addr} (claims: {})",
+        if args.dev_claims {
+            "X-Dev-Claims header"
+        } else {
+            "none: every call is 401"
+        }
+    );
+    // A line on stdout a script can wait for.
+    println!("http://{addr}");
+    axum::serve(listener, app(store, args.dev_claims))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| UsageError(e.to_string()))
+}
+
+pub fn run_cli(args: &Args) -> Result<(), UsageError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        match args.store {
+            StoreKind::Memory => serve(MemoryStore::default(), args).await,
+            StoreKind::Dynamodb => serve_dynamodb(args).await,
+        }
+    })
+}
+
+#[cfg(feature = "dynamodb")]
+async fn serve_dynamodb(args: &Args) -> Result<(), UsageError> {
+    serve(crate::aws::store().await?, args).await
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn serve_dynamodb(_: &Args) -> Result<(), UsageError> {
+    Err(UsageError(
+        "--store dynamodb: this parkctl was built without DynamoDB; build it with --features dynamodb".into(),
+    ))
+}
