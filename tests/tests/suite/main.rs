@@ -1,5 +1,6 @@
 //! The cross-crate test suite: one binary.
 
+mod api;
 mod conformance;
 mod devices;
 mod dynamodb;

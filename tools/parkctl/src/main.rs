@@ -30,6 +30,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Serve the HTTP APIs on 127.0.0.1, seeded with the demo lot.
     Serve(serve::Args),
+    /// Print the APIs' OpenAPI 3.1 document.
+    Openapi,
 }
 
 /// A failure the user can act on: printed as one line, exit code 2.
@@ -46,6 +48,10 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
         Command::Simulate(args) => simulate::run_cli(&args),
         Command::Serve(args) => serve::run_cli(&args),
+        Command::Openapi => {
+            print!("{}", parking_api::openapi::document_text());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
