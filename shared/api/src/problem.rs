@@ -139,7 +139,7 @@ pub struct Problem {
     /// The stable code clients match on.
     pub code: String,
     /// The fields at fault, for validation errors.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
 }
 
