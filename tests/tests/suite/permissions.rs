@@ -152,3 +152,103 @@ fn the_gate_function_publishes_only_to_gate_command_topics() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_driver_api_may_do_what_its_routes_do_on_dynamodb() {
+    use crate::api::{Call, Who, call};
+    use serde_json::json;
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    let sc = day_one();
+    for m in std::iter::once(&sc.messages[0]) {
+        set_up(&events.store, &sc, m.received_at)
+            .await
+            .expect("set up");
+    }
+    for m in &sc.messages {
+        events
+            .handle(&m.delivered(), m.received_at)
+            .await
+            .expect("handled");
+    }
+    let clock = parking_app::FixedClock("2026-12-01T00:00:00Z".parse().expect("time"));
+    let app = parking_api::router(std::sync::Arc::new(parking_api::Api::new(
+        events.store,
+        std::sync::Arc::new(clock),
+    )));
+    faults.take();
+    let d = Who::Driver("d-1");
+    let calls = vec![
+        Call::new("PUT", "/v1/me", d.clone()).json(json!({"name": "Aiko"})),
+        Call::new("GET", "/v1/me", d.clone()),
+        Call::new("POST", "/v1/me/vehicles", d.clone()).json(json!({"plate": "品川 300 さ 55-55"})),
+        Call::new("GET", "/v1/me/vehicles", d.clone()),
+        Call::new(
+            "DELETE",
+            "/v1/me/vehicles/%E5%93%81%E5%B7%9D300%E3%81%955555",
+            d.clone(),
+        ),
+        Call::new("POST", "/v1/me/payment-methods", d.clone())
+            .json(json!({"token": "pm_card_jcb", "brand": "jcb", "last4": "0000"})),
+        Call::new("GET", "/v1/me/payment-methods", d.clone()),
+        Call::new("GET", "/v1/lots", d.clone()),
+        Call::new(
+            "GET",
+            "/v1/lots/shinjuku-west/quote?entry=2026-12-02T10:00:00Z&exit=2026-12-02T11:00:00Z",
+            d.clone(),
+        ),
+        Call::new("POST", "/v1/me/reservations", d.clone())
+            .header("idempotency-key", "perm-1")
+            .json(
+                json!({"lot_id": "shinjuku-west", "plate": "品川 300 さ 12-34",
+                         "start": "2026-12-02T10:00:00Z", "end": "2026-12-02T11:00:00Z"}),
+            ),
+        Call::new("GET", "/v1/me/reservations", d.clone()),
+        Call::new("GET", "/v1/me/sessions", d.clone()),
+    ];
+    for c in calls {
+        let a = call(&app, c).await;
+        assert!(a.status < 300, "{} {}", a.status, a.text);
+    }
+    // Cancel and remove what was made, and read a receipt.
+    let r = call(&app, Call::new("GET", "/v1/me/reservations", d.clone())).await;
+    let id = r.json()["items"][0]["id"].as_str().expect("id").to_owned();
+    let a = call(
+        &app,
+        Call::new("DELETE", format!("/v1/me/reservations/{id}"), d.clone()),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let m = call(&app, Call::new("GET", "/v1/me/payment-methods", d.clone())).await;
+    for item in m.json()["items"].as_array().cloned().unwrap_or_default() {
+        let id = item["id"].as_str().expect("id");
+        if id != "pm-1" {
+            let a = call(
+                &app,
+                Call::new("DELETE", format!("/v1/me/payment-methods/{id}"), d.clone()),
+            )
+            .await;
+            assert_eq!(a.status, 204);
+        }
+    }
+    let s = call(&app, Call::new("GET", "/v1/me/sessions", d.clone())).await;
+    let id = s.json()["items"][0]["id"].as_str().expect("id").to_owned();
+    call(
+        &app,
+        Call::new("GET", format!("/v1/me/sessions/{id}/receipt"), d.clone()),
+    )
+    .await;
+    let needed = actions(&faults.take());
+    assert!(
+        needed.contains("dynamodb:Query") && needed.contains("dynamodb:DeleteItem"),
+        "{needed:?}"
+    );
+    let allowed = allowed("DriverApiFunction");
+    let missing: Vec<&String> = needed.difference(&allowed).collect();
+    assert!(missing.is_empty(), "the driver API lacks {missing:?}");
+}
