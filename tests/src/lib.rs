@@ -330,6 +330,8 @@ pub mod fx {
             reservable,
             slot_minutes: 15,
             settings: Default::default(),
+            revision: 0,
+            tariff_schedule: Vec::new(),
         }
     }
 
@@ -351,6 +353,10 @@ pub mod fx {
             flags: Vec::new(),
             origin: None,
             replaced_by: None,
+            tariff_id: None,
+            resolution: None,
+            refunded: 0,
+            kiosk_paid: 0,
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }

@@ -41,14 +41,21 @@ pub enum Reason {
     PlateUnverified,
     /// The stay could not be priced; staff help.
     NeedsStaff,
+    /// Exit: paid at the kiosk.
+    PaidAtKiosk,
+    /// Opened by staff by hand.
+    Staff,
 }
 
 impl Reason {
     pub fn command(self) -> CommandKind {
         match self {
-            Reason::Welcome | Reason::Reserved | Reason::Free | Reason::Charged => {
-                CommandKind::Open
-            }
+            Reason::Welcome
+            | Reason::Reserved
+            | Reason::Free
+            | Reason::Charged
+            | Reason::PaidAtKiosk
+            | Reason::Staff => CommandKind::Open,
             Reason::Full | Reason::PayAtKiosk | Reason::PlateUnverified | Reason::NeedsStaff => {
                 CommandKind::Hold
             }
@@ -77,6 +84,11 @@ impl Reason {
                 format!("精算機で {fee} をお支払いください"),
                 format!("Please pay {fee} at the kiosk"),
             ),
+            Reason::PaidAtKiosk => (
+                "精算済みです ありがとうございました".to_owned(),
+                "Paid at the kiosk. Thank you".to_owned(),
+            ),
+            Reason::Staff => ("係員が開けました".to_owned(), "Opened by staff".to_owned()),
             Reason::PlateUnverified | Reason::NeedsStaff => (
                 "係員が参りますのでお待ちください".to_owned(),
                 "Please wait: staff will help you".to_owned(),

@@ -130,6 +130,10 @@ ids! {
     TariffId => "tariff id";
     /// The key a payment is recorded under and sent to the processor with.
     IdempotencyKey => "idempotency key";
+    /// A monthly pass.
+    PassId => "pass id";
+    /// An operator's, merchant's or kiosk's action on a plate's timeline.
+    ActionId => "action id";
 }
 
 #[cfg(test)]

@@ -31,6 +31,32 @@ pub struct Lot {
     /// default.
     #[serde(default)]
     pub settings: LotSettings,
+    /// Grows with every change an operator makes: the configuration's
+    /// entity tag.
+    #[serde(default)]
+    pub revision: u64,
+    /// Later tariff versions, by effective time: a stay is priced by the
+    /// version in force at its entry (`tariff_id` before the first one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tariff_schedule: Vec<ScheduledTariff>,
+}
+
+impl Lot {
+    /// The tariff in force at `at`.
+    pub fn tariff_at(&self, at: Timestamp) -> &TariffId {
+        self.tariff_schedule
+            .iter()
+            .rev()
+            .find(|v| v.effective_from <= at)
+            .map_or(&self.tariff_id, |v| &v.tariff_id)
+    }
+}
+
+/// A tariff version and when it takes effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledTariff {
+    pub tariff_id: TariffId,
+    pub effective_from: Timestamp,
 }
 
 /// A lot's thresholds and windows for device events.
@@ -59,6 +85,14 @@ pub struct LotSettings {
     /// Who issues the lot's receipts, for a qualified invoice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Issuer>,
+    /// A reservation cancelled at least this many minutes before its start
+    /// costs nothing.
+    pub cancellation_free_minutes: u32,
+    /// What a later cancellation costs, in minor units (0: nothing).
+    pub cancellation_fee: i64,
+    /// After paying at the kiosk, the car may leave within this many
+    /// minutes for what it paid.
+    pub kiosk_exit_minutes: u32,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -99,6 +133,9 @@ impl Default for LotSettings {
             debounce_seconds: 120,
             reservation_early_minutes: 15,
             issuer: None,
+            cancellation_free_minutes: 60,
+            cancellation_fee: 0,
+            kiosk_exit_minutes: 15,
         }
     }
 }
@@ -294,7 +331,82 @@ pub struct Session {
     /// started it, if any (a read that arrived late was earlier still).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<SessionId>,
+    /// The tariff version that priced it (the one in force at entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tariff_id: Option<TariffId>,
+    /// What staff decided about it, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    /// Refunded by an operator out of the fee, in minor units.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refunded: i64,
+    /// Paid at the kiosk, in minor units.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kiosk_paid: i64,
     pub updated_at: Timestamp,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl Session {
+    /// What is still to pay for the stay, in minor units: the fee less
+    /// refunds and kiosk payments (0 while it is not priced).
+    pub fn outstanding(&self) -> i64 {
+        self.fee
+            .map_or(0, |f| (f.minor - self.refunded - self.kiosk_paid).max(0))
+    }
+}
+
+/// What staff decided about a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// Charge the fee as priced (or the amount given).
+    Charged,
+    /// Nothing is owed.
+    Voided,
+    /// The fee was set by hand.
+    Adjusted,
+}
+
+/// Who did something through the APIs: their role and token subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: String,
+    pub subject: String,
+}
+
+/// A monthly pass: the plate parks free in the lot within its period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pass {
+    pub id: PassId,
+    pub lot_id: LotId,
+    pub plate: Plate,
+    pub valid_from: Timestamp,
+    pub valid_until: Timestamp,
+    pub created_by: Actor,
+    pub created_at: Timestamp,
+}
+
+/// One entry of a lot's audit trail: who did what to what, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: ActionId,
+    pub lot_id: LotId,
+    pub at: Timestamp,
+    pub actor: Actor,
+    /// What was done, e.g. `session.refund`.
+    pub action: String,
+    /// What it was done to: a session, gate, tariff or pass id.
+    pub target: String,
+    /// The note given with it (never a plate or card).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// An amount it moved, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
 /// Something about a session's plate an operator may need to know.

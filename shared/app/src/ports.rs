@@ -14,7 +14,7 @@ use crate::commands::GateCommand;
 use crate::ids::*;
 use crate::model::*;
 use crate::outbox::OutboxMessage;
-use crate::timeline::PlateTimeline;
+use crate::timeline::{PlateTimeline, Tariffs};
 
 type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
@@ -83,6 +83,8 @@ pub enum Refusal {
     PaymentKeyReused { key: IdempotencyKey },
     #[error("the plate's timeline in lot {lot_id} changed since it was read; read it again")]
     StaleTimeline { lot_id: LotId },
+    #[error("lot {lot_id} is no longer at revision {revision}")]
+    StaleLot { lot_id: LotId, revision: u64 },
 }
 
 impl StoreError {
@@ -289,7 +291,28 @@ pub struct LotConfig {
     pub lot: Lot,
     pub gates: Vec<Gate>,
     pub devices: Vec<Device>,
-    pub tariff: TariffRecord,
+    /// Every tariff version the lot refers to.
+    pub tariffs: Vec<TariffRecord>,
+}
+
+impl LotConfig {
+    /// The lot's tariffs, compiled.
+    ///
+    /// # Errors
+    ///
+    /// A stored tariff that is missing or no longer compiles is corrupt.
+    pub fn compiled(&self) -> StoreResult<Tariffs> {
+        Tariffs::compile(&self.lot, &self.tariffs).map_err(|reason| StoreError::Corrupt {
+            key: format!("tariffs of lot {}", self.lot.id),
+            reason,
+        })
+    }
+
+    /// The tariff version in force at `at`, as posted.
+    pub fn record_at(&self, at: Timestamp) -> Option<&TariffRecord> {
+        let id = self.lot.tariff_at(at);
+        self.tariffs.iter().find(|r| &r.id == id)
+    }
 }
 
 /// What a plate read needs to know about the plate: its timeline in the
@@ -354,6 +377,11 @@ pub struct TimelineCommit {
     /// delivered twice at once and committed by the other delivery is a
     /// duplicate.
     pub attempt: u64,
+    /// For a change made through the APIs: its entry in the lot's audit
+    /// trail, written in the same step.
+    pub audit: Option<AuditEntry>,
+    /// A pass this change issues, listed under its lot.
+    pub pass: Option<Pass>,
 }
 
 /// The result of a presence event.
@@ -453,6 +481,33 @@ pub trait ApiStore: Send + Sync {
         &self,
         driver_id: &DriverId,
     ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+    /// Replaces a lot whose stored revision is `lot.revision - 1`, with
+    /// its audit entry, in one step; refused with [`Refusal::StaleLot`]
+    /// otherwise.
+    fn update_lot(
+        &self,
+        lot: &Lot,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sessions of a lot that entered at or after `since`, every state, in
+    /// entry order. One query of an index.
+    fn lot_sessions_since(
+        &self,
+        lot_id: &LotId,
+        since: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+    /// Adds an entry to a lot's audit trail (writing the same entry again
+    /// changes nothing).
+    fn record_audit(&self, entry: &AuditEntry) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A lot's audit trail between two times, oldest first.
+    fn audit_trail(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<AuditEntry>>> + Send;
+    /// A lot's passes, in id order.
+    fn passes(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Pass>>> + Send;
 }
 
 /// The records: lots, drivers, reservations, sessions, payments and the

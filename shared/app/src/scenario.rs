@@ -303,6 +303,8 @@ impl Scenario {
                 issuer: l.issuer.clone(),
                 ..LotSettings::default()
             },
+            revision: 0,
+            tariff_schedule: Vec::new(),
         })
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use parking_core::timeline::{self as core_timeline, Derived, Direction};
-use parking_core::{Money, Plate, SessionState, Stay, Tariff};
+use parking_core::{Discount, Money, Plate, SessionState, Stay, Tariff};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -71,6 +71,99 @@ pub struct PlateTimeline {
     /// sessions are final, and a read this old is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_until: Option<Timestamp>,
+    /// The plate's monthly passes in the lot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passes: Vec<Pass>,
+    /// What operators, shops and the kiosk did to its sessions, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// Something done to a session through the APIs, kept with the plate's
+/// timeline so every reconciliation prices the session with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub id: ActionId,
+    pub session_id: SessionId,
+    pub by: Actor,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub kind: AdjustmentKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AdjustmentKind {
+    /// A shop's validation (the shop is `by`): free minutes from entry, or
+    /// an amount off.
+    Validation { minutes: u32, amount: i64 },
+    /// Staff's decision; `amount` sets the fee (required to adjust).
+    Resolve {
+        resolution: Resolution,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        amount: Option<i64>,
+    },
+    /// Money given back out of the fee.
+    Refund { amount: i64 },
+    /// Paid at the kiosk; the car may leave until `exit_by` for it.
+    KioskPayment { amount: i64, exit_by: Timestamp },
+}
+
+impl Adjustment {
+    pub fn is_validation_by(&self, session: &SessionId, shop: &str) -> bool {
+        &self.session_id == session
+            && self.by.subject == shop
+            && matches!(self.kind, AdjustmentKind::Validation { .. })
+    }
+}
+
+/// Every tariff version a lot refers to, compiled.
+#[derive(Debug, Clone)]
+pub struct Tariffs {
+    by_id: HashMap<TariffId, Tariff>,
+    base: TariffId,
+}
+
+impl Tariffs {
+    /// Compiles the lot's tariffs.
+    ///
+    /// # Errors
+    ///
+    /// A sentence naming the tariff that is missing or does not compile.
+    pub fn compile(lot: &Lot, records: &[TariffRecord]) -> Result<Tariffs, String> {
+        let mut by_id = HashMap::new();
+        for r in records {
+            let t = Tariff::compile(r.spec.clone()).map_err(|e| format!("tariff {}: {e}", r.id))?;
+            by_id.insert(r.id.clone(), t);
+        }
+        let needed =
+            std::iter::once(&lot.tariff_id).chain(lot.tariff_schedule.iter().map(|v| &v.tariff_id));
+        for id in needed {
+            if !by_id.contains_key(id) {
+                return Err(format!("tariff {id} is missing"));
+            }
+        }
+        Ok(Tariffs {
+            by_id,
+            base: lot.tariff_id.clone(),
+        })
+    }
+
+    /// The version in force at `at`, with its id.
+    pub fn at<'a>(&'a self, lot: &'a Lot, at: Timestamp) -> (&'a TariffId, &'a Tariff) {
+        let id = lot.tariff_at(at);
+        match self.by_id.get(id) {
+            Some(t) => (id, t),
+            None => (&self.base, self.base()),
+        }
+    }
+
+    /// The lot's first tariff (its currency is every version's).
+    pub fn base(&self) -> &Tariff {
+        self.by_id
+            .get(&self.base)
+            .unwrap_or_else(|| unreachable!("compile checks the base tariff is present"))
+    }
 }
 
 impl PlateTimeline {
@@ -83,6 +176,8 @@ impl PlateTimeline {
             sessions: Vec::new(),
             orders: Vec::new(),
             archived_until: None,
+            passes: Vec::new(),
+            adjustments: Vec::new(),
         }
     }
 
@@ -119,12 +214,16 @@ pub struct Payer {
 /// What a lot's sessions are priced with.
 pub struct Pricing<'a> {
     pub lot: &'a Lot,
-    pub tariff: &'a Tariff,
+    pub tariffs: &'a Tariffs,
 }
 
 impl Pricing<'_> {
+    fn currency(&self) -> parking_core::Currency {
+        self.tariffs.base().currency()
+    }
+
     fn lost_entry_fee(&self) -> Money {
-        Money::new(self.lot.settings.lost_entry_fee, self.tariff.currency())
+        Money::new(self.lot.settings.lost_entry_fee, self.currency())
     }
 
     fn debounce(&self) -> SignedDuration {
@@ -306,13 +405,19 @@ pub fn reconcile(
             },
         };
         let before = stored.get(&id).copied();
-        let fee = price(pricing, d, &fresh, before);
+        let mine: Vec<&Adjustment> = current
+            .adjustments
+            .iter()
+            .filter(|a| a.session_id == id)
+            .collect();
+        let (fee, tariff_id) = price(pricing, d, &fresh, &mine, &current.passes);
         // A stay the tariff cannot price (longer than it allows) is for
         // staff to settle.
         let state = match d {
             Derived::Closed { .. } if fee.is_none() => SessionState::NeedsReview,
             _ => fresh.state,
         };
+        let settled = settle(pricing, state, fee, fresh.exit_at, &mine);
         let (driver_id, method_id) = match before {
             Some(s) => (s.driver_id.clone(), s.method_id.clone()),
             None => (
@@ -325,7 +430,7 @@ pub fn reconcile(
             id,
             lot_id: lot.clone(),
             plate: plate.clone(),
-            state,
+            state: settled.state,
             version: before.map_or(1, |s| s.version),
             entry_at: fresh.entry_at,
             entry_gate: fresh.entry_gate,
@@ -333,11 +438,15 @@ pub fn reconcile(
             exit_gate: fresh.exit_gate,
             driver_id,
             reservation_id: fresh.reservation_id,
-            fee,
+            fee: settled.fee,
             method_id,
             flags: fresh.flags,
             origin: Some(first.key.clone()),
             replaced_by: None,
+            tariff_id,
+            resolution: settled.resolution,
+            refunded: settled.refunded,
+            kiosk_paid: settled.kiosk_paid,
             updated_at: before.map_or(now, |s| s.updated_at),
         });
     }
@@ -386,7 +495,7 @@ pub fn reconcile(
             } else {
                 PaymentKind::Refund
             };
-            let currency = s.fee.map_or(pricing.tariff.currency(), |f| f.currency);
+            let currency = s.fee.map_or(pricing.currency(), |f| f.currency);
             let key = IdempotencyKey::parse(&format!("{}.{n}", s.id))
                 .unwrap_or_else(|_| unreachable!("a session id and a number make a valid key"));
             orders.push(PaymentOrder {
@@ -418,44 +527,177 @@ fn first_gate(first: &core_timeline::Read) -> GateId {
     GateId::parse(&first.gate).unwrap_or_else(|_| unreachable!("gate ids come from GateId"))
 }
 
-/// What a session owes by card, in minor units.
+/// What a session owes by card, in minor units: its fee less refunds and
+/// kiosk payments, once it is priced and its plate is sure (or staff
+/// decided to charge it).
 pub fn owed(s: &Session) -> i64 {
-    let billable = matches!(s.state, SessionState::Priced | SessionState::EntryMissing)
-        && !s.flags.contains(&SessionFlag::PlateUnverified);
-    match (billable, s.fee, &s.method_id) {
-        (true, Some(fee), Some(_)) => fee.minor,
+    let sure = !s.flags.contains(&SessionFlag::PlateUnverified) || s.resolution.is_some();
+    let billable = matches!(s.state, SessionState::Priced | SessionState::EntryMissing) && sure;
+    match (billable, &s.method_id) {
+        (true, Some(_)) => s.outstanding(),
         _ => 0,
     }
 }
 
-/// The fee of a derived session; a stored one is kept when its stay did
-/// not change.
+/// The fee of a derived session by the tariff version in force at its
+/// entry, with its shops' validations and the plate's passes, and that
+/// version's id.
 fn price(
     pricing: &Pricing<'_>,
     d: &Derived,
     fresh: &Fresh,
-    before: Option<&Session>,
-) -> Option<Money> {
+    adjustments: &[&Adjustment],
+    passes: &[Pass],
+) -> (Option<Money>, Option<TariffId>) {
     match d {
-        Derived::Open { .. } | Derived::ExitMissing { .. } => None,
-        Derived::EntryMissing { .. } => Some(pricing.lost_entry_fee()),
+        Derived::Open { .. } | Derived::ExitMissing { .. } => (None, None),
+        Derived::EntryMissing { .. } => (Some(pricing.lost_entry_fee()), None),
         Derived::Closed { .. } => {
-            let exit = fresh.exit_at?;
-            if let Some(b) = before
-                && b.entry_at == fresh.entry_at
-                && b.exit_at == Some(exit)
-                && b.state == SessionState::Priced
-                && b.fee.is_some()
-            {
-                return b.fee;
+            let Some(exit) = fresh.exit_at else {
+                return (None, None);
+            };
+            let (id, tariff) = pricing.tariffs.at(pricing.lot, fresh.entry_at);
+            let mut discount = Discount::default();
+            for a in adjustments {
+                if let AdjustmentKind::Validation { minutes, amount } = a.kind {
+                    discount.minutes = discount.minutes.saturating_add(minutes);
+                    discount.amount = discount.amount.saturating_add(amount);
+                }
             }
-            pricing
-                .tariff
-                .quote(&Stay::new(fresh.entry_at, exit))
-                .ok()
-                .map(|q| q.total_money())
+            (
+                stay_fee(tariff, fresh.entry_at, exit, discount, passes),
+                Some(id.clone()),
+            )
         }
     }
+}
+
+/// The parts of a stay no pass covers, in order.
+pub fn uncovered(
+    entry: Timestamp,
+    exit: Timestamp,
+    passes: &[Pass],
+) -> Vec<(Timestamp, Timestamp)> {
+    let mut covered: Vec<(Timestamp, Timestamp)> = passes
+        .iter()
+        .filter(|p| p.valid_from < exit && p.valid_until > entry)
+        .map(|p| (p.valid_from.max(entry), p.valid_until.min(exit)))
+        .collect();
+    covered.sort();
+    let mut out = Vec::new();
+    let mut from = entry;
+    for (a, b) in covered {
+        if a > from {
+            out.push((from, a));
+        }
+        from = from.max(b);
+    }
+    if from < exit || (out.is_empty() && from == entry) {
+        out.push((from, exit));
+    }
+    out
+}
+
+/// Prices a stay: the parts outside the passes, each as a stay of its
+/// own; free minutes apply from the entry and the amount off comes off
+/// the total, never below zero. `None` when the tariff cannot price it.
+pub fn stay_fee(
+    tariff: &Tariff,
+    entry: Timestamp,
+    exit: Timestamp,
+    discount: Discount,
+    passes: &[Pass],
+) -> Option<Money> {
+    let parts = uncovered(entry, exit, passes);
+    if let [(a, b)] = parts.as_slice()
+        && *a == entry
+        && *b == exit
+    {
+        let stay = Stay {
+            entry,
+            exit,
+            discount,
+        };
+        return tariff.quote(&stay).ok().map(|q| q.total_money());
+    }
+    let mut total: i64 = 0;
+    for (a, b) in parts {
+        let minutes = if a == entry { discount.minutes } else { 0 };
+        let stay = Stay {
+            entry: a,
+            exit: b,
+            discount: Discount { minutes, amount: 0 },
+        };
+        total = total.saturating_add(tariff.quote(&stay).ok()?.total);
+    }
+    Some(Money::new(
+        (total - discount.amount).max(0),
+        tariff.currency(),
+    ))
+}
+
+/// A session's state and money after what staff, shops and the kiosk did.
+struct Settled {
+    state: SessionState,
+    fee: Option<Money>,
+    resolution: Option<Resolution>,
+    refunded: i64,
+    kiosk_paid: i64,
+}
+
+fn settle(
+    pricing: &Pricing<'_>,
+    state: SessionState,
+    fee: Option<Money>,
+    exit_at: Option<Timestamp>,
+    adjustments: &[&Adjustment],
+) -> Settled {
+    let mut out = Settled {
+        state,
+        fee,
+        resolution: None,
+        refunded: 0,
+        kiosk_paid: 0,
+    };
+    let currency = pricing.currency();
+    let mut exit_by: Option<Timestamp> = None;
+    for a in adjustments {
+        match a.kind {
+            AdjustmentKind::Validation { .. } => {}
+            AdjustmentKind::Resolve { resolution, amount } => {
+                out.resolution = Some(resolution);
+                match resolution {
+                    Resolution::Voided => out.state = SessionState::Voided,
+                    Resolution::Charged | Resolution::Adjusted => {
+                        if let Some(minor) = amount {
+                            out.fee = Some(Money::new(minor, currency));
+                        }
+                        // A stay with no entry seen stays one, at its new fee.
+                        if out.fee.is_some() && out.state != SessionState::EntryMissing {
+                            out.state = SessionState::Priced;
+                        }
+                    }
+                }
+            }
+            AdjustmentKind::Refund { amount } => out.refunded = out.refunded.saturating_add(amount),
+            AdjustmentKind::KioskPayment {
+                amount,
+                exit_by: by,
+            } => {
+                out.kiosk_paid = out.kiosk_paid.saturating_add(amount);
+                exit_by = Some(exit_by.map_or(by, |e| e.max(by)));
+            }
+        }
+    }
+    // Out within the window after paying: what was paid is the fee.
+    if let (Some(by), Some(exit), Some(f)) = (exit_by, exit_at, out.fee)
+        && exit <= by
+        && f.minor > out.kiosk_paid
+        && out.resolution.is_none()
+    {
+        out.fee = Some(Money::new(out.kiosk_paid, f.currency));
+    }
+    out
 }
 
 /// A timeline keeps at most this many reads before its settled start is
@@ -516,6 +758,8 @@ pub fn compact(t: &mut PlateTimeline, debounce: SignedDuration, now: Timestamp) 
             t.reads.retain(|r| r.at > cut);
             t.sessions.retain(|s| !dropped.contains(&s.id));
             t.orders.retain(|o| !dropped.contains(&o.session_id));
+            t.adjustments.retain(|a| !dropped.contains(&a.session_id));
+            t.passes.retain(|p| p.valid_until > cut);
             t.archived_until = Some(t.archived_until.map_or(cut, |a| a.max(cut)));
             return;
         }

@@ -14,7 +14,7 @@ use axum::body::Body;
 use lambda_http::request::RequestContext;
 use lambda_http::{Error, Request, RequestExt};
 use parking_api::{Api, Claims};
-use parking_app::Store;
+use parking_app::{DeviceLink, Store};
 use tower::ServiceExt;
 
 /// The claims API Gateway's JWT authorizer passed with the request.
@@ -42,25 +42,54 @@ pub async fn handle(app: &Router, mut req: Request) -> Result<http::Response<Bod
     app.clone().oneshot(req.map(Body::new)).await
 }
 
-/// The API router over a store.
+/// The API router over a store (the manual barrier open answers `503`
+/// without a link to the gates).
 pub fn api_router<S: Store + 'static>(store: S) -> Router {
     parking_api::router(Arc::new(Api::new(store, Arc::new(crate::SystemClock))))
 }
 
+/// The API router over a store, publishing gate commands through `link`.
+pub fn api_router_with_link<S: Store + 'static, L: DeviceLink + 'static>(
+    store: S,
+    link: L,
+) -> Router {
+    let api = Api::new(store, Arc::new(crate::SystemClock)).with_link(Arc::new(link));
+    parking_api::router(Arc::new(api))
+}
+
+/// Which API a function serves: API Gateway sends it only its own routes,
+/// and its role allows only what those routes do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFunction {
+    /// `/v1/me…`, `/v1/lots…`.
+    Driver,
+    /// `/v1/operator…`, `/v1/merchant…`, `/v1/kiosk…`: also publishes to
+    /// the gates' command topics.
+    Staff,
+}
+
 /// The composition of an API function: configuration read once, one SDK
-/// configuration, the store with its connection warmed, then the router.
+/// configuration, the store with its connection warmed (and for the staff
+/// API the link to the gates), then the router.
 ///
 /// # Errors
 ///
 /// A setting is missing or malformed, or the runtime stopped.
-pub async fn run_api_function() -> Result<(), Error> {
-    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
+    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
     lambda_http::tracing::init_default_subscriber();
     let store_config = StoreConfig::from_env()?;
+    let device_config = match kind {
+        ApiFunction::Staff => Some(DeviceConfig::from_env()?),
+        ApiFunction::Driver => None,
+    };
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
-    let app = api_router(store);
+    let app = match device_config {
+        Some(c) => api_router_with_link(store, iot_link(&sdk, &c)),
+        None => api_router(store),
+    };
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         handle(app, req).await

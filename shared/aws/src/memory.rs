@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
 use parking_app::ids::*;
@@ -45,6 +45,9 @@ struct State {
     payments: HashMap<IdempotencyKey, Payment>,
     ledger: HashMap<(DeviceId, EventId), LedgerEntry>,
     tariffs: HashMap<TariffId, TariffRecord>,
+    /// (lot, time, id) → audit entry.
+    audit: BTreeMap<(LotId, Timestamp, ActionId), AuditEntry>,
+    passes: BTreeMap<(LotId, PassId), Pass>,
     /// (lot, plate key) → the plate's timeline there.
     timelines: HashMap<(LotId, String), PlateTimeline>,
     /// OCR skeleton → keys of registered plates.
@@ -96,11 +99,13 @@ impl State {
     }
 }
 
-/// All state in process memory.
+/// All state in process memory. Clones share it, as clients of one
+/// table do.
+#[derive(Clone)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
     retention: SignedDuration,
-    requests: Requests,
+    requests: Arc<Requests>,
 }
 
 /// Requests made of a store, as the DynamoDB store would make them: each
@@ -142,9 +147,9 @@ impl MemoryStore {
     /// A store that remembers processed device events for `retention`.
     pub fn new(retention: SignedDuration) -> Self {
         MemoryStore {
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
             retention,
-            requests: Requests::default(),
+            requests: Arc::new(Requests::default()),
         }
     }
 
@@ -620,9 +625,12 @@ impl DeviceStore for MemoryStore {
         self.read();
         let s = self.state();
         let lot = found(s.lots.get(lot_id), || format!("lot {lot_id}"))?;
-        let tariff = found(s.tariffs.get(&lot.tariff_id), || {
-            format!("tariff {}", lot.tariff_id)
-        })?;
+        let mut tariffs = Vec::new();
+        let ids =
+            std::iter::once(&lot.tariff_id).chain(lot.tariff_schedule.iter().map(|v| &v.tariff_id));
+        for id in ids {
+            tariffs.push(found(s.tariffs.get(id), || format!("tariff {id}"))?);
+        }
         let mut gates: Vec<Gate> = s
             .gates
             .values()
@@ -641,7 +649,7 @@ impl DeviceStore for MemoryStore {
             lot,
             gates,
             devices,
-            tariff,
+            tariffs,
         })
     }
 
@@ -786,6 +794,13 @@ impl DeviceStore for MemoryStore {
             s.outbox.push((m.clone(), false));
         }
         s.timelines.insert(key, t.clone());
+        if let Some(e) = &commit.audit {
+            s.audit
+                .insert((e.lot_id.clone(), e.at, e.id.clone()), e.clone());
+        }
+        if let Some(p) = &commit.pass {
+            s.passes.insert((p.lot_id.clone(), p.id.clone()), p.clone());
+        }
         s.remember(Some(&commit.event), &token, self.retention);
         Ok(Applied::Done)
     }
@@ -922,6 +937,78 @@ impl ApiStore for MemoryStore {
             .collect();
         v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
         Ok(v)
+    }
+
+    async fn update_lot(&self, lot: &Lot, audit: &AuditEntry) -> StoreResult<()> {
+        self.write();
+        let mut s = self.state();
+        let stored = s.lots.get(&lot.id).map_or(0, |l| l.revision);
+        if !s.lots.contains_key(&lot.id) || stored + 1 != lot.revision {
+            return Err(Refusal::StaleLot {
+                lot_id: lot.id.clone(),
+                revision: lot.revision.saturating_sub(1),
+            }
+            .into());
+        }
+        s.lots.insert(lot.id.clone(), lot.clone());
+        s.audit.insert(
+            (audit.lot_id.clone(), audit.at, audit.id.clone()),
+            audit.clone(),
+        );
+        Ok(())
+    }
+
+    async fn lot_sessions_since(
+        &self,
+        lot_id: &LotId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && x.entry_at >= since)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.write();
+        self.state().audit.insert(
+            (entry.lot_id.clone(), entry.at, entry.id.clone()),
+            entry.clone(),
+        );
+        Ok(())
+    }
+
+    async fn audit_trail(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.read();
+        Ok(self
+            .state()
+            .audit
+            .values()
+            .filter(|e| &e.lot_id == lot_id && e.at >= from && e.at < to)
+            .cloned()
+            .collect())
+    }
+
+    async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
+        self.read();
+        Ok(self
+            .state()
+            .passes
+            .values()
+            .filter(|p| &p.lot_id == lot_id)
+            .cloned()
+            .collect())
     }
 }
 

@@ -72,11 +72,12 @@ impl Queues for MemoryQueues {
     }
 }
 
-/// The device link in memory: it keeps every command published.
-#[derive(Debug, Default)]
+/// The device link in memory: it keeps every command published. Clones
+/// share what was published.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryLink {
-    published: Mutex<Vec<(String, GateCommand)>>,
-    faults: Faults,
+    published: std::sync::Arc<Mutex<Vec<(String, GateCommand)>>>,
+    faults: std::sync::Arc<Faults>,
 }
 
 impl MemoryLink {

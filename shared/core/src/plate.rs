@@ -133,6 +133,23 @@ impl Plate {
         fingerprint(&self.key())
     }
 
+    /// The serial as four digits, as a pay kiosk asks for it (`12-34` is
+    /// `1234`, `・・12` is `0012`); the last four digits of a plate of
+    /// another form; `None` when there are none.
+    pub fn serial_digits(&self) -> Option<String> {
+        match self {
+            Plate::Japanese { serial, .. } => Some(format!("{serial:04}")),
+            Plate::Generic(s) => {
+                let digits: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
+                (!digits.is_empty()).then(|| {
+                    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+                    format!("{tail:0>4}")
+                })
+            }
+            Plate::Unreadable(_) => None,
+        }
+    }
+
     /// The plate as printed, with spaces: `品川 300 さ 12-34`.
     pub fn display(&self) -> String {
         self.render(true)

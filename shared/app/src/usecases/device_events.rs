@@ -15,9 +15,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::timeline::Tariffs;
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
-use parking_core::Tariff;
 
 use crate::commands::GateCommand;
 use crate::devices::{DeviceMessage, MessageError};
@@ -39,7 +39,7 @@ pub struct LoadedLot {
     pub lot: Lot,
     pub gates: HashMap<GateId, Gate>,
     pub devices: HashMap<DeviceId, Device>,
-    pub tariff: Tariff,
+    pub tariffs: Tariffs,
 }
 
 impl LoadedLot {
@@ -49,11 +49,7 @@ impl LoadedLot {
     ///
     /// The stored tariff does not compile.
     pub fn new(config: LotConfig) -> Result<LoadedLot, StoreError> {
-        let tariff =
-            Tariff::compile(config.tariff.spec.clone()).map_err(|e| StoreError::Corrupt {
-                key: format!("tariff {}", config.tariff.id),
-                reason: e.to_string(),
-            })?;
+        let tariffs = config.compiled()?;
         Ok(LoadedLot {
             gates: config
                 .gates
@@ -66,7 +62,7 @@ impl LoadedLot {
                 .map(|d| (d.id.clone(), d))
                 .collect(),
             lot: config.lot,
-            tariff,
+            tariffs,
         })
     }
 }

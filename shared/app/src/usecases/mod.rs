@@ -5,10 +5,12 @@
 //! command line to exit codes.
 
 pub mod account;
+pub mod adjust;
 pub mod availability;
 pub mod bay_state;
 pub mod device_events;
 pub mod drivers;
+pub mod operator;
 pub mod outbox;
 pub mod plate_read;
 pub mod presence;

@@ -249,7 +249,7 @@ async fn attempt<S: Store>(
     });
     let pricing = Pricing {
         lot,
-        tariff: &input.cfg.tariff,
+        tariffs: &input.cfg.tariffs,
     };
     let debounce = SignedDuration::from_secs(i64::from(lot.settings.debounce_seconds));
     let mut rec = reconcile(&pricing, &timeline, payer.as_ref(), input.now);
@@ -370,6 +370,8 @@ async fn attempt<S: Store>(
             processed_at: input.now,
         },
         attempt: attempt_nonce(),
+        audit: None,
+        pass: None,
     };
     match store.commit_read(&commit).await {
         Ok(Applied::Done) => Ok(Attempt::Done(Box::new((
@@ -400,9 +402,11 @@ fn exit_reason(s: &Session) -> Reason {
         Priced | EntryMissing => match (s.fee, &s.method_id) {
             (Some(fee), _) if fee.minor == 0 => Reason::Free,
             (Some(_), Some(_)) => Reason::Charged,
+            (Some(_), None) if s.kiosk_paid > 0 && s.outstanding() == 0 => Reason::PaidAtKiosk,
             (Some(_), None) => Reason::PayAtKiosk,
             (None, _) => Reason::NeedsStaff,
         },
+        Voided => Reason::Free,
         _ if s.flags.contains(&SessionFlag::PlateUnverified) => Reason::PlateUnverified,
         _ => Reason::NeedsStaff,
     }

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 use parking_core::money::apply_tax;
-use parking_core::{Money, SessionState, Stay, Tariff};
+use parking_core::{SessionState, Tariff};
 use serde::Serialize;
 
 use crate::ids::*;
@@ -54,40 +54,22 @@ pub async fn session<S: RecordStore>(
     }
 }
 
-/// The lot's tariff, compiled.
+/// The lot's tariff in force at `at`, compiled.
 ///
 /// # Errors
 ///
 /// The store's; a stored tariff that no longer compiles is corrupt.
-pub async fn lot_tariff<S: DeviceStore>(store: &S, lot: &LotId) -> Result<Tariff, StoreError> {
+pub async fn lot_tariff<S: DeviceStore>(
+    store: &S,
+    lot: &LotId,
+    at: Timestamp,
+) -> Result<Tariff, StoreError> {
     let config = store.lot_config(lot).await?;
-    Tariff::compile(config.tariff.spec.clone()).map_err(|e| StoreError::Corrupt {
-        key: format!("tariff {}", config.tariff.id),
-        reason: e.to_string(),
-    })
+    let tariffs = config.compiled()?;
+    Ok(tariffs.at(&config.lot, at).1.clone())
 }
 
-/// What an open session would cost if the car left at `now`; `None` for a
-/// session that is not open, or a stay the tariff cannot price.
-///
-/// # Errors
-///
-/// The store's.
-pub async fn fee_if_left<S: DeviceStore>(
-    store: &S,
-    session: &Session,
-    now: Timestamp,
-) -> Result<Option<Money>, StoreError> {
-    if session.state != SessionState::Open {
-        return Ok(None);
-    }
-    let tariff = lot_tariff(store, &session.lot_id).await?;
-    let exit = now.max(session.entry_at);
-    Ok(tariff
-        .quote(&Stay::new(session.entry_at, exit))
-        .ok()
-        .map(|q| q.total_money()))
-}
+pub use super::adjust::fee_if_left;
 
 /// The tax in an amount at one rate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -153,17 +135,15 @@ pub async fn receipt<S: RecordStore + DeviceStore>(
         return Err(TripError::NoReceipt(s.id.clone(), s.state));
     };
     let config = store.lot_config(&s.lot_id).await?;
-    let tariff = Tariff::compile(config.tariff.spec.clone()).map_err(|e| StoreError::Corrupt {
-        key: format!("tariff {}", config.tariff.id),
-        reason: e.to_string(),
-    })?;
+    let tariffs = config.compiled()?;
+    let tariff = tariffs.at(&config.lot, s.entry_at).1;
     let tz = tariff.time_zone().clone();
     let local = |t: Timestamp| {
         t.to_zoned(tz.clone())
             .strftime("%Y-%m-%d %H:%M")
             .to_string()
     };
-    let tax = config.tariff.spec.tax;
+    let tax = tariff.spec().tax;
     let tax_lines = tax
         .map(|t| {
             let (tax_amount, payable) = apply_tax(fee.minor, Some(t));

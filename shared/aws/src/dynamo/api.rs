@@ -1,12 +1,13 @@
 //! What the APIs list: lots, a driver's reservations and sessions, and
 //! the removal of a payment method.
 
+use jiff::Timestamp;
 use parking_app::ids::*;
 use parking_app::*;
 use parking_core::SessionState;
 
 use super::DynamoStore;
-use super::keys::{self, body, s};
+use super::keys::{self, body, n, s};
 use super::txn::{Cond, Step};
 
 impl ApiStore for DynamoStore {
@@ -66,5 +67,73 @@ impl ApiStore for DynamoStore {
         Ok(v.into_iter()
             .filter(|s| s.state != SessionState::Superseded)
             .collect())
+    }
+
+    /// One transaction: the lot, if still at the revision before, and its
+    /// audit entry.
+    async fn update_lot(&self, lot: &Lot, audit: &AuditEntry) -> StoreResult<()> {
+        let prev = lot.revision.saturating_sub(1);
+        let guard = if prev == 0 {
+            Cond::new("attribute_exists(PK) AND (attribute_not_exists(#rev) OR #rev = :prev)")
+        } else {
+            Cond::new("attribute_exists(PK) AND #rev = :prev")
+        }
+        .names(&[("#rev", "revision")])
+        .value(":prev", n(prev));
+        let txn = self
+            .txn(None)
+            .put(Step::Lot, keys::lot_listed(&lot.id).item(lot)?, Some(guard))?
+            .put(Step::Audit, keys::audit(audit).item(audit)?, None)?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Refusal::StaleLot {
+                lot_id: lot.id.clone(),
+                revision: prev,
+            }
+            .into()),
+        }
+    }
+
+    /// One query of the lot's session listing, from `since`.
+    async fn lot_sessions_since(
+        &self,
+        lot_id: &LotId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        let from = format!("{:012}", since.as_second().max(0));
+        let mut v: Vec<Session> = self
+            .query_index_from(&format!("LOT#{lot_id}#SESSIONS"), &from)
+            .await?
+            .into_iter()
+            .map(body)
+            .collect::<StoreResult<_>>()?;
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        self.put_plain(&keys::audit(entry), entry).await
+    }
+
+    /// One query of the lot's audit partition.
+    async fn audit_trail(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let lo = format!("{:015}", from.as_millisecond().max(0));
+        let hi = format!("{:015}", (to.as_millisecond() - 1).max(0));
+        let items = self
+            .query_between(keys::audit_pk(lot_id), &lo, &format!("{hi}#~"))
+            .await?;
+        let v: Vec<AuditEntry> = items.into_iter().map(body).collect::<StoreResult<_>>()?;
+        Ok(v.into_iter()
+            .filter(|e| e.at >= from && e.at < to)
+            .collect())
+    }
+
+    async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
+        self.query_bodies(keys::passes_of(lot_id)).await
     }
 }

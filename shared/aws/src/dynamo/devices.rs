@@ -42,7 +42,12 @@ const BATCH_ATTEMPTS: u32 = 4;
 impl DynamoStore {
     /// Items of a partition with sort keys from `from` to `to`, strongly
     /// consistent, page by page.
-    async fn query_between(&self, pk: String, from: &str, to: &str) -> StoreResult<Vec<Item>> {
+    pub(super) async fn query_between(
+        &self,
+        pk: String,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -90,6 +95,36 @@ impl DynamoStore {
                     .expression_attribute_names("#plate", "plate");
             }
             let out = q.send().await.map_err(from_sdk)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Every item of an index partition whose sort key is at least
+    /// `from`.
+    pub(super) async fn query_index_from(
+        &self,
+        gsi_pk: &str,
+        from: &str,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK >= :from")
+                .expression_attribute_values(":pk", s(gsi_pk))
+                .expression_attribute_values(":from", s(from))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -163,16 +198,38 @@ impl DeviceStore for DynamoStore {
             }
         }
         let lot = lot.ok_or_else(|| StoreError::not_found(format!("lot {lot_id}")))?;
-        let tariff = self
-            .get_body(&keys::tariff(&lot.tariff_id), || {
-                format!("tariff {}", lot.tariff_id)
-            })
-            .await?;
+        let ids: Vec<&TariffId> = std::iter::once(&lot.tariff_id)
+            .chain(lot.tariff_schedule.iter().map(|v| &v.tariff_id))
+            .collect();
+        let tariffs: Vec<TariffRecord> = if let [only] = ids.as_slice() {
+            vec![
+                self.get_body(&keys::tariff(only), || format!("tariff {only}"))
+                    .await?,
+            ]
+        } else {
+            let mut unique: Vec<&TariffId> = ids.clone();
+            unique.sort();
+            unique.dedup();
+            let wanted = unique.iter().map(|id| keys::tariff(id).key()).collect();
+            let found: Vec<TariffRecord> = self
+                .batch_get(wanted)
+                .await?
+                .into_iter()
+                .map(body)
+                .collect::<StoreResult<_>>()?;
+            if let Some(missing) = unique
+                .iter()
+                .find(|id| !found.iter().any(|r| &&r.id == *id))
+            {
+                return Err(StoreError::not_found(format!("tariff {missing}")));
+            }
+            found
+        };
         Ok(LotConfig {
             lot,
             gates,
             devices,
-            tariff,
+            tariffs,
         })
     }
 
@@ -320,6 +377,12 @@ impl DeviceStore for DynamoStore {
                 vec![(":d", n(commit.open_delta)), (":type", s("live"))],
                 None,
             )?;
+        }
+        if let Some(e) = &commit.audit {
+            txn = txn.put(Step::Audit, keys::audit(e).item(e)?, None)?;
+        }
+        if let Some(p) = &commit.pass {
+            txn = txn.put(Step::Pass, keys::pass(&p.lot_id, &p.id).item(p)?, None)?;
         }
         if let Some(held) = &commit.check_in {
             // A reservation cancelled meanwhile fails the condition and the

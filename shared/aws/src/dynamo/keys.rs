@@ -310,6 +310,28 @@ pub(crate) fn outbox(id: &str, created: i64) -> Keys {
         .gsi("OUTBOX", format!("{created:012}#{id}"))
 }
 
+/// An entry of a lot's audit trail, in time order.
+pub(crate) fn audit(e: &parking_app::AuditEntry) -> Keys {
+    Keys::new(
+        audit_pk(&e.lot_id),
+        format!("{:015}#{}", e.at.as_millisecond(), e.id),
+        "audit",
+    )
+}
+
+pub(crate) fn audit_pk(lot: &LotId) -> String {
+    format!("{}#AUDIT", lot_pk(lot))
+}
+
+/// A pass, listed under its lot.
+pub(crate) fn pass(lot: &LotId, id: &PassId) -> Keys {
+    Keys::new(lot_pk(lot), format!("PASS#{id}"), "pass")
+}
+
+pub(crate) fn passes_of(lot: &LotId) -> (String, &'static str) {
+    (lot_pk(lot), "PASS#")
+}
+
 pub(crate) fn reservation(id: &ReservationId) -> Keys {
     Keys::new(format!("RES#{id}"), "RES", "reservation")
 }

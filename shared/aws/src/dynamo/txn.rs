@@ -79,6 +79,10 @@ pub(crate) enum Step {
     Outbox,
     /// A device, or its lot's copy.
     Device,
+    /// An entry of a lot's audit trail.
+    Audit,
+    /// A pass listed under its lot.
+    Pass,
 }
 
 /// A transaction being built.
