@@ -8,5 +8,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    parking_aws::http::run_api_function().await
+    parking_aws::http::run_api_function(parking_aws::http::ApiFunction::Driver).await
 }

@@ -181,8 +181,12 @@ pub(crate) async fn remove_payment_method<S: Store>(
 
 async fn lot_out<S: Store>(api: &Api<S>, lot: Lot) -> Result<LotOut, ApiError> {
     let config = api.store.lot_config(&lot.id).await?;
-    let (a, _) = lot_availability(&api.store, &lot, api.clock.now()).await?;
-    let spec = config.tariff.spec;
+    let now = api.clock.now();
+    let (a, _) = lot_availability(&api.store, &lot, now).await?;
+    let record = config.record_at(now).cloned().ok_or_else(|| {
+        ApiError::from(StoreError::not_found(format!("tariff of lot {}", lot.id)))
+    })?;
+    let spec = record.spec;
     Ok(LotOut {
         id: lot.id.to_string(),
         name: lot.name,
@@ -192,7 +196,7 @@ async fn lot_out<S: Store>(api: &Api<S>, lot: Lot) -> Result<LotOut, ApiError> {
         slot_minutes: lot.slot_minutes,
         availability: a.into(),
         tariff: TariffSummary {
-            id: config.tariff.id.to_string(),
+            id: record.id.to_string(),
             currency: spec.currency.clone(),
             tax_rate_bp: spec.tax.map(|t| t.rate_bp),
             tax_inclusive: spec.tax.map(|t| t.inclusive),
@@ -269,7 +273,7 @@ pub(crate) async fn get_quote<S: Store>(
     let lot = find_lot(&api, &id).await?;
     let entry = time_param(q.entry.as_deref(), "entry")?;
     let exit = time_param(q.exit.as_deref(), "exit")?;
-    let tariff: Tariff = trips::lot_tariff(&api.store, &lot.id).await?;
+    let tariff: Tariff = trips::lot_tariff(&api.store, &lot.id, entry).await?;
     let quote = tariff
         .quote(&Stay::new(entry, exit))
         .map_err(|e| ApiError::invalid("query.exit", e.to_string()))?;
@@ -327,7 +331,7 @@ pub(crate) async fn list_reservations<S: Store>(
 /// The longest idempotency key.
 const MAX_KEY: usize = 255;
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let field = Some("header.Idempotency-Key".to_owned());
     let key = headers
         .get("idempotency-key")

@@ -375,3 +375,529 @@ impl From<Receipt> for ReceiptOut {
         }
     }
 }
+
+// ---- Operators, shops and kiosks ----
+
+/// A receipt issuer: name and qualified invoice registration number.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerDto {
+    pub name: String,
+    /// `T` and 13 digits.
+    pub registration_number: String,
+}
+
+/// A lot's thresholds, windows and fees.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LotSettingsDto {
+    /// What a stay whose entry nobody saw costs (minor units).
+    pub lost_entry_fee: i64,
+    /// Camera reads below this confidence (0 to 1) are matched against
+    /// known plates first.
+    pub plate_confidence_threshold: f64,
+    /// Bay readings below this confidence (0 to 1) leave the bay unknown.
+    pub sensor_confidence_threshold: f64,
+    /// Above this share of unknown bays, availability comes from the gates.
+    pub degraded_unknown_share: f64,
+    /// Reads older than this (seconds) are history: no barrier moves.
+    pub freshness_seconds: u32,
+    /// Reads of one plate at one gate this close together (seconds) are one.
+    pub debounce_seconds: u32,
+    /// How early (minutes) a reservation may check in.
+    pub reservation_early_minutes: u32,
+    /// Cancelling at least this many minutes before the start is free.
+    pub cancellation_free_minutes: u32,
+    /// What a later cancellation costs (minor units).
+    pub cancellation_fee: i64,
+    /// After paying at the kiosk, the car may leave within this many minutes.
+    pub kiosk_exit_minutes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<IssuerDto>,
+}
+
+impl From<LotSettings> for LotSettingsDto {
+    fn from(s: LotSettings) -> Self {
+        LotSettingsDto {
+            lost_entry_fee: s.lost_entry_fee,
+            plate_confidence_threshold: s.plate_confidence_threshold,
+            sensor_confidence_threshold: s.sensor_confidence_threshold,
+            degraded_unknown_share: s.degraded_unknown_share,
+            freshness_seconds: s.freshness_seconds,
+            debounce_seconds: s.debounce_seconds,
+            reservation_early_minutes: s.reservation_early_minutes,
+            cancellation_free_minutes: s.cancellation_free_minutes,
+            cancellation_fee: s.cancellation_fee,
+            kiosk_exit_minutes: s.kiosk_exit_minutes,
+            issuer: s.issuer.map(|i| IssuerDto {
+                name: i.name,
+                registration_number: i.registration_number,
+            }),
+        }
+    }
+}
+
+impl From<LotSettingsDto> for LotSettings {
+    fn from(s: LotSettingsDto) -> Self {
+        LotSettings {
+            lost_entry_fee: s.lost_entry_fee,
+            plate_confidence_threshold: s.plate_confidence_threshold,
+            sensor_confidence_threshold: s.sensor_confidence_threshold,
+            degraded_unknown_share: s.degraded_unknown_share,
+            freshness_seconds: s.freshness_seconds,
+            debounce_seconds: s.debounce_seconds,
+            reservation_early_minutes: s.reservation_early_minutes,
+            cancellation_free_minutes: s.cancellation_free_minutes,
+            cancellation_fee: s.cancellation_fee,
+            kiosk_exit_minutes: s.kiosk_exit_minutes,
+            issuer: s.issuer.map(|i| Issuer {
+                name: i.name,
+                registration_number: i.registration_number,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScheduledTariffOut {
+    pub tariff_id: String,
+    #[schemars(schema_with = "ts")]
+    pub effective_from: Timestamp,
+}
+
+/// A lot's configuration. Its `revision` is the `ETag`: send it back as
+/// `If-Match` to change the lot.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LotConfigOut {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+    pub capacity: u32,
+    pub reservable: u32,
+    pub slot_minutes: u32,
+    pub settings: LotSettingsDto,
+    pub revision: u64,
+    /// The first tariff.
+    pub tariff_id: String,
+    /// Later versions by effective time.
+    pub tariff_schedule: Vec<ScheduledTariffOut>,
+}
+
+impl From<Lot> for LotConfigOut {
+    fn from(l: Lot) -> Self {
+        LotConfigOut {
+            id: l.id.to_string(),
+            name: l.name,
+            time_zone: l.time_zone,
+            capacity: l.capacity,
+            reservable: l.reservable,
+            slot_minutes: l.slot_minutes,
+            settings: l.settings.into(),
+            revision: l.revision,
+            tariff_id: l.tariff_id.to_string(),
+            tariff_schedule: l
+                .tariff_schedule
+                .into_iter()
+                .map(|v| ScheduledTariffOut {
+                    tariff_id: v.tariff_id.to_string(),
+                    effective_from: v.effective_from,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What an operator may change of a lot (all of it, every time).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LotConfigIn {
+    pub name: String,
+    /// An IANA time zone, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    pub capacity: u32,
+    pub reservable: u32,
+    pub slot_minutes: u32,
+    pub settings: LotSettingsDto,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionDto {
+    Entry,
+    Exit,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GateOut {
+    pub id: String,
+    pub direction: DirectionDto,
+    pub camera_id: String,
+}
+
+impl From<Gate> for GateOut {
+    fn from(g: Gate) -> Self {
+        GateOut {
+            id: g.id.to_string(),
+            direction: match g.direction {
+                GateDirection::Entry => DirectionDto::Entry,
+                GateDirection::Exit => DirectionDto::Exit,
+            },
+            camera_id: g.camera_id.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateIn {
+    pub direction: DirectionDto,
+    /// The camera device that reads plates at the gate (a device of the lot).
+    pub camera_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKindDto {
+    Camera,
+    Barrier,
+    BaySensor,
+    Kiosk,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeviceOut {
+    /// The IoT client id.
+    pub id: String,
+    pub kind: DeviceKindDto,
+    pub gate_id: Option<String>,
+    pub bay_id: Option<String>,
+    /// Whether it is connected, by its last lifecycle event (`null`: never seen).
+    pub connected: Option<bool>,
+    #[schemars(schema_with = "ts_opt")]
+    pub seen_at: Option<Timestamp>,
+}
+
+impl From<Device> for DeviceOut {
+    fn from(d: Device) -> Self {
+        DeviceOut {
+            id: d.id.to_string(),
+            kind: match d.kind {
+                DeviceKind::Camera => DeviceKindDto::Camera,
+                DeviceKind::Barrier => DeviceKindDto::Barrier,
+                DeviceKind::BaySensor => DeviceKindDto::BaySensor,
+                DeviceKind::Kiosk => DeviceKindDto::Kiosk,
+            },
+            gate_id: d.gate_id.map(|g| g.to_string()),
+            bay_id: d.bay_id.map(|b| b.to_string()),
+            connected: d.presence.map(|p| p.connected),
+            seen_at: d.presence.map(|p| p.at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceIn {
+    pub kind: DeviceKindDto,
+    /// Required for cameras and barriers.
+    #[serde(default)]
+    pub gate_id: Option<String>,
+    /// Required for bay sensors.
+    #[serde(default)]
+    pub bay_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BayOut {
+    pub id: String,
+    /// `occupied`, `free` or `unknown`.
+    pub state: String,
+    #[schemars(schema_with = "ts")]
+    pub reported_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TariffVersionOut {
+    pub tariff_id: String,
+    /// When it takes effect; `null` for the lot's first tariff.
+    #[schemars(schema_with = "ts_opt")]
+    pub effective_from: Option<Timestamp>,
+    /// The tariff as posted.
+    #[schemars(schema_with = "object")]
+    pub tariff: serde_json::Value,
+}
+
+/// A new tariff version.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TariffVersionIn {
+    /// When it takes effect (RFC 3339, not in the past). Stays that entered
+    /// before keep the version they entered under.
+    pub effective_from: String,
+    /// The tariff as posted (the tariff format; errors name its fields
+    /// under `body.tariff.`).
+    #[schemars(schema_with = "object")]
+    pub tariff: serde_json::Value,
+}
+
+/// A session as staff see it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StaffSessionOut {
+    pub id: String,
+    pub lot_id: String,
+    /// The plate as printed.
+    pub plate: String,
+    pub state: String,
+    #[schemars(schema_with = "ts")]
+    pub entry_at: Timestamp,
+    #[schemars(schema_with = "ts_opt")]
+    pub exit_at: Option<Timestamp>,
+    pub fee: Option<Amount>,
+    /// Still to pay (minor units).
+    pub outstanding: i64,
+    pub refunded: i64,
+    pub kiosk_paid: i64,
+    /// `card`, or `kiosk` for a car with no card on file.
+    pub paid_by: String,
+    /// What the reads say about the plate: `plate_corrected`, `plate_unverified`.
+    pub flags: Vec<String>,
+    /// Staff's decision: `charged`, `voided` or `adjusted`.
+    pub resolution: Option<String>,
+    /// The tariff version that priced it.
+    pub tariff_id: Option<String>,
+    pub needs_review: bool,
+}
+
+impl From<Session> for StaffSessionOut {
+    fn from(s: Session) -> Self {
+        let needs_review = parking_app::usecases::operator::needs_review(&s);
+        StaffSessionOut {
+            id: s.id.to_string(),
+            lot_id: s.lot_id.to_string(),
+            plate: s.plate.display(),
+            state: s.state.name().to_owned(),
+            entry_at: s.entry_at,
+            exit_at: s.exit_at,
+            fee: s.fee.map(Amount::from),
+            outstanding: s.outstanding(),
+            refunded: s.refunded,
+            kiosk_paid: s.kiosk_paid,
+            paid_by: if s.method_id.is_some() {
+                "card"
+            } else {
+                "kiosk"
+            }
+            .to_owned(),
+            flags: s.flags.iter().map(|f| f.name().to_owned()).collect(),
+            resolution: s.resolution.map(|r| {
+                match r {
+                    Resolution::Charged => "charged",
+                    Resolution::Voided => "voided",
+                    Resolution::Adjusted => "adjusted",
+                }
+                .to_owned()
+            }),
+            tariff_id: s.tariff_id.map(|t| t.to_string()),
+            needs_review,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionAction {
+    /// Charge the priced fee, or `amount`.
+    Charge,
+    /// Nothing is owed; anything charged is refunded.
+    Void,
+    /// Set the fee to `amount`.
+    Adjust,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolutionIn {
+    pub action: ResolutionAction,
+    /// Minor units: required to adjust, optional to charge.
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// Why (required; kept in the audit trail).
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundIn {
+    /// Minor units, at most what was paid and not yet refunded.
+    pub amount: i64,
+    pub note: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BarrierOpenIn {
+    /// Why (required; kept in the audit trail).
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BarrierOpenOut {
+    /// The topic the command was published to.
+    pub topic: String,
+    pub command: String,
+    pub event_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassIn {
+    /// The plate as typed.
+    pub plate: String,
+    /// RFC 3339.
+    pub valid_from: String,
+    /// RFC 3339, after `valid_from`, at most 366 days later.
+    pub valid_until: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PassOut {
+    pub id: String,
+    pub plate: String,
+    #[schemars(schema_with = "ts")]
+    pub valid_from: Timestamp,
+    #[schemars(schema_with = "ts")]
+    pub valid_until: Timestamp,
+    #[schemars(schema_with = "ts")]
+    pub created_at: Timestamp,
+    pub created_by: String,
+}
+
+impl From<Pass> for PassOut {
+    fn from(p: Pass) -> Self {
+        PassOut {
+            id: p.id.to_string(),
+            plate: p.plate.display(),
+            valid_from: p.valid_from,
+            valid_until: p.valid_until,
+            created_at: p.created_at,
+            created_by: p.created_by.subject,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DateQuery {
+    pub date: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DailyReportOut {
+    pub lot_id: String,
+    /// The lot's local date (`YYYY-MM-DD`).
+    pub date: String,
+    pub currency: String,
+    pub entries: u32,
+    pub exits: u32,
+    /// Fees of the stays that ended that day (minor units).
+    pub revenue: i64,
+    /// Of which paid at the kiosk.
+    pub kiosk_revenue: i64,
+    /// Refunds made that day.
+    pub refunds: i64,
+    /// Cars inside during each local hour.
+    pub occupancy_by_hour: Vec<u32>,
+    /// Exits per bay.
+    pub turnover: f64,
+    /// Sessions of the day that need a person.
+    pub needs_review: u32,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AuditOut {
+    pub id: String,
+    #[schemars(schema_with = "ts")]
+    pub at: Timestamp,
+    pub role: String,
+    pub subject: String,
+    pub action: String,
+    pub target: String,
+    pub note: Option<String>,
+    pub amount: Option<i64>,
+}
+
+impl From<AuditEntry> for AuditOut {
+    fn from(e: AuditEntry) -> Self {
+        AuditOut {
+            id: e.id.to_string(),
+            at: e.at,
+            role: e.actor.role,
+            subject: e.actor.subject,
+            action: e.action,
+            target: e.target,
+            note: (!e.note.is_empty()).then_some(e.note),
+            amount: e.amount,
+        }
+    }
+}
+
+/// A shop's validation of a customer's stay: minutes free from entry, or
+/// an amount off (one of them).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationIn {
+    /// The customer's plate as typed.
+    pub plate: String,
+    #[serde(default)]
+    pub minutes: u32,
+    /// Minor units.
+    #[serde(default)]
+    pub amount: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ValidationOut {
+    pub session_id: String,
+    #[schemars(schema_with = "ts")]
+    pub entry_at: Timestamp,
+    pub minutes: u32,
+    pub amount: i64,
+    /// What the stay would cost if the car left now, with the validation.
+    pub fee_if_left_now: Option<Amount>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DigitsQuery {
+    pub digits: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// An unpaid stay as the kiosk shows it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KioskSessionOut {
+    pub session_id: String,
+    /// The plate as printed.
+    pub plate: String,
+    #[schemars(schema_with = "ts")]
+    pub entry_at: Timestamp,
+    /// What to pay now.
+    pub due: Amount,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KioskPaymentIn {
+    /// Minor units: exactly what is due.
+    pub amount: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct KioskPaymentOut {
+    pub session_id: String,
+    pub paid: Amount,
+    /// Leave by this time; the exit gate opens for the plate until then.
+    #[schemars(schema_with = "ts")]
+    pub exit_by: Timestamp,
+}

@@ -3,7 +3,7 @@
 //! parameters, and ids from the path; each refusal a problem document.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use http::header;
 use http::request::Parts;
 use parking_app::ids::*;
@@ -123,4 +123,97 @@ pub fn path_id<T>(
     what: &'static str,
 ) -> Result<T, ApiError> {
     parse(text).map_err(|_| ApiError::NotFound(what))
+}
+
+/// A caller who is not a driver: the claims, checked for a role when the
+/// handler knows its lot.
+#[derive(Debug, Clone)]
+pub struct StaffCaller(pub Claims);
+
+impl<S: Send + Sync> FromRequestParts<S> for StaffCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        claims(parts).cloned().map(StaffCaller)
+    }
+}
+
+impl StaffCaller {
+    /// The caller as `role` acting on the lot named in the path: `403`
+    /// without the role or when the lot is not in the caller's scope (an
+    /// unknown lot is out of scope too, so nothing is learnt of it).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Forbidden`].
+    pub fn on_lot(&self, role: Role, lot: &str) -> Result<(parking_app::Actor, LotId), ApiError> {
+        if !self.0.has(role) {
+            return Err(ApiError::Forbidden(format!("this is for the {role} role")));
+        }
+        let lot = LotId::parse(lot)
+            .ok()
+            .filter(|l| self.0.in_scope(l))
+            .ok_or_else(|| ApiError::Forbidden("the lot is not in the caller's scope".into()))?;
+        Ok((
+            parking_app::Actor {
+                role: role.name().to_owned(),
+                subject: self.0.subject.clone(),
+            },
+            lot,
+        ))
+    }
+
+    /// The caller as an operator (lot lists: no lot in the path).
+    ///
+    /// # Errors
+    ///
+    /// [`ApiError::Forbidden`] without the role.
+    pub fn operator(&self) -> Result<&Claims, ApiError> {
+        if !self.0.has(Role::Operator) {
+            return Err(ApiError::Forbidden("this is for the operator role".into()));
+        }
+        Ok(&self.0)
+    }
+}
+
+/// The caller as `role` acting on the lot in the path, checked before
+/// anything of the request is read (so a caller out of scope learns
+/// nothing, not even whether the body would have been acceptable).
+async fn on_lot<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    role: Role,
+) -> Result<(parking_app::Actor, LotId), ApiError> {
+    let c = StaffCaller(claims(parts)?.clone());
+    let Path(params): Path<std::collections::HashMap<String, String>> =
+        Path::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NoRoute)?;
+    let lot = params.get("lot_id").ok_or(ApiError::NoRoute)?;
+    c.on_lot(role, lot)
+}
+
+macro_rules! lot_callers {
+    ($($(#[$doc:meta])* $name:ident => $role:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name(pub parking_app::Actor, pub LotId);
+
+        impl<S: Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                let (actor, lot) = on_lot(parts, state, $role).await?;
+                Ok($name(actor, lot))
+            }
+        }
+    )*};
+}
+
+lot_callers! {
+    /// An operator of the lot in the path.
+    OperatorLot => Role::Operator;
+    /// A shop of the lot in the path.
+    MerchantLot => Role::Merchant;
+    /// A kiosk of the lot in the path.
+    KioskLot => Role::Kiosk;
 }

@@ -16,14 +16,18 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use http::{HeaderValue, Method, StatusCode, header};
-use parking_app::{Clock, Store};
+use parking_app::commands::GateCommand;
+use parking_app::{Clock, DeviceLink, SendError, Store};
 use serde::Serialize;
 
 pub mod claims;
 mod driver;
 pub mod dto;
 pub mod extract;
+mod kiosk;
+mod merchant;
 pub mod openapi;
+mod operator;
 pub mod page;
 pub mod problem;
 mod receipt;
@@ -37,11 +41,54 @@ pub use routes::Op;
 pub struct Api<S> {
     pub store: S,
     pub clock: Arc<dyn Clock>,
+    /// The gates' command topics, for the manual barrier open (without
+    /// it, that route answers `503`).
+    pub link: Option<Arc<dyn Publish>>,
 }
 
 impl<S> Api<S> {
     pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
-        Api { store, clock }
+        Api {
+            store,
+            clock,
+            link: None,
+        }
+    }
+
+    /// The same, publishing gate commands through `link`.
+    pub fn with_link(mut self, link: Arc<dyn Publish>) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A [`DeviceLink`] the routes can hold behind a pointer.
+pub trait Publish: Send + Sync {
+    fn publish_command<'a>(
+        &'a self,
+        topic: &'a str,
+        command: &'a GateCommand,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
+}
+
+impl<L: DeviceLink> Publish for L {
+    fn publish_command<'a>(
+        &'a self,
+        topic: &'a str,
+        command: &'a GateCommand,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(self.publish(topic, command))
+    }
+}
+
+/// A held [`Publish`] as a [`DeviceLink`] again.
+pub(crate) struct DynLink<'a>(pub &'a dyn Publish);
+
+impl DeviceLink for DynLink<'_> {
+    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
+        self.0.publish_command(topic, command).await
     }
 }
 
@@ -141,6 +188,35 @@ pub fn routes<S: Store + 'static>() -> Routes<S> {
         .op(Op::GetSession, get_session::<S>)
         .op(Op::GetReceipt, get_receipt::<S>)
         .op(Op::GetReceiptHtml, get_receipt_html::<S>)
+        .staff()
+}
+
+impl<S: Store + 'static> Routes<S> {
+    fn staff(self) -> Self {
+        use {kiosk as k, merchant as m, operator as o};
+        self.op(Op::OperatorListLots, o::list_lots::<S>)
+            .op(Op::OperatorGetLot, o::get_lot::<S>)
+            .op(Op::OperatorPutLot, o::put_lot::<S>)
+            .op(Op::OperatorListGates, o::list_gates::<S>)
+            .op(Op::OperatorPutGate, o::put_gate::<S>)
+            .op(Op::OperatorListDevices, o::list_devices::<S>)
+            .op(Op::OperatorPutDevice, o::put_device::<S>)
+            .op(Op::OperatorListBays, o::list_bays::<S>)
+            .op(Op::OperatorListTariffs, o::list_tariffs::<S>)
+            .op(Op::OperatorAddTariff, o::add_tariff::<S>)
+            .op(Op::OperatorListReviews, o::list_reviews::<S>)
+            .op(Op::OperatorGetSession, o::get_session::<S>)
+            .op(Op::OperatorResolveSession, o::resolve_session::<S>)
+            .op(Op::OperatorRefundSession, o::refund_session::<S>)
+            .op(Op::OperatorOpenBarrier, o::open_barrier::<S>)
+            .op(Op::OperatorListPasses, o::list_passes::<S>)
+            .op(Op::OperatorAddPass, o::add_pass::<S>)
+            .op(Op::OperatorDailyReport, o::daily_report::<S>)
+            .op(Op::OperatorListAudit, o::list_audit::<S>)
+            .op(Op::MerchantValidate, m::validate::<S>)
+            .op(Op::KioskFindSessions, k::find_sessions::<S>)
+            .op(Op::KioskPay, k::pay::<S>)
+    }
 }
 
 /// The API as one router: every route, and problem documents for paths and

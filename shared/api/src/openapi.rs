@@ -50,11 +50,16 @@ pub fn document() -> Value {
         let mut responses = Map::new();
         match d.success {
             Success::Json(code, f) => {
-                responses.insert(
-                    code.to_string(),
-                    json!({"description": status_text(code),
-                           "content": {"application/json": {"schema": f(&mut g)}}}),
-                );
+                let mut ok = json!({"description": status_text(code),
+                       "content": {"application/json": {"schema": f(&mut g)}}});
+                if matches!(op, Op::OperatorGetLot | Op::OperatorPutLot) {
+                    ok["headers"] = json!({"ETag": {
+                        "description": "The lot's revision, quoted: send it as If-Match to change the lot.",
+                        "required": true,
+                        "schema": {"type": "string"}
+                    }});
+                }
+                responses.insert(code.to_string(), ok);
             }
             Success::Html => {
                 responses.insert(

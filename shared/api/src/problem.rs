@@ -56,6 +56,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("the resource changed since it was read; read it again")]
     PreconditionFailed,
+    #[error("send If-Match with the ETag the resource was read with")]
+    PreconditionRequired,
     #[error("the service is busy; try again shortly")]
     Unavailable,
     #[error("something went wrong on our side")]
@@ -98,6 +100,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,6 +120,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::PreconditionRequired => "precondition_required",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
         }

@@ -89,6 +89,62 @@ const IDEMPOTENCY: &[Param] = &[Param {
     format: None,
 }];
 
+const IF_MATCH: &[Param] = &[Param {
+    name: "If-Match",
+    required: true,
+    description: "The ETag the lot was read with (its revision, quoted): a stale one is refused with 412, a missing one with 428.",
+    format: None,
+}];
+
+const KEYED: &[Param] = &[Param {
+    name: "Idempotency-Key",
+    required: true,
+    description: "A key unique to this request (1 to 255 visible ASCII characters): the same request sent again with it changes nothing more.",
+    format: None,
+}];
+
+const DATE: &[Param] = &[
+    Param {
+        name: "date",
+        required: true,
+        description: "The lot's local date, YYYY-MM-DD.",
+        format: Some("date"),
+    },
+    Param {
+        name: "cursor",
+        required: false,
+        description: "The next_cursor of the previous page.",
+        format: None,
+    },
+    Param {
+        name: "limit",
+        required: false,
+        description: "Items per page, 1 to 100 (default 20).",
+        format: None,
+    },
+];
+
+const DIGITS: &[Param] = &[
+    Param {
+        name: "digits",
+        required: true,
+        description: "The plate's serial digits (1 to 4, as on the plate: 12-34 is 1234).",
+        format: None,
+    },
+    Param {
+        name: "cursor",
+        required: false,
+        description: "The next_cursor of the previous page.",
+        format: None,
+    },
+    Param {
+        name: "limit",
+        required: false,
+        description: "Items per page, 1 to 100 (default 20).",
+        format: None,
+    },
+];
+
 macro_rules! ops {
     ($($name:ident = $method:ident $path:literal $role:ident $tag:literal $summary:literal
         query $query:expr, headers $headers:expr, body $body:expr, ok $ok:expr, errors $errors:expr;)*) => {
@@ -159,6 +215,50 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<ReceiptOut>), errors &[404, 409];
     GetReceiptHtml = GET "/v1/me/sessions/{session_id}/receipt.html" Driver "sessions" "The receipt as a printable page."
         query &[], headers &[], body None, ok Success::Html, errors &[404, 409];
+    OperatorListLots = GET "/v1/operator/lots" Operator "operator" "The lots in the operator's scope, with their configuration."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<LotConfigOut>>), errors &[400];
+    OperatorGetLot = GET "/v1/operator/lots/{lot_id}" Operator "operator" "A lot's configuration; its ETag is its revision."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<LotConfigOut>), errors &[404];
+    OperatorPutLot = PUT "/v1/operator/lots/{lot_id}" Operator "operator" "Changes a lot's configuration if it is still at the If-Match revision."
+        query &[], headers IF_MATCH, body Some(schema::<LotConfigIn>), ok Success::Json(200, schema::<LotConfigOut>), errors &[400, 404, 412, 413, 415, 422, 428];
+    OperatorListGates = GET "/v1/operator/lots/{lot_id}/gates" Operator "operator" "The lot's gates."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<GateOut>>), errors &[400, 404];
+    OperatorPutGate = PUT "/v1/operator/lots/{lot_id}/gates/{gate_id}" Operator "operator" "Adds or replaces a gate; its camera must be a camera of the lot."
+        query &[], headers &[], body Some(schema::<GateIn>), ok Success::Json(200, schema::<GateOut>), errors &[400, 404, 413, 415, 422];
+    OperatorListDevices = GET "/v1/operator/lots/{lot_id}/devices" Operator "operator" "The lot's devices (IoT client ids) with their connection state."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<DeviceOut>>), errors &[400, 404];
+    OperatorPutDevice = PUT "/v1/operator/lots/{lot_id}/devices/{device_id}" Operator "operator" "Adds or replaces a device of the lot; a device of another lot is refused."
+        query &[], headers &[], body Some(schema::<DeviceIn>), ok Success::Json(200, schema::<DeviceOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorListBays = GET "/v1/operator/lots/{lot_id}/bays" Operator "operator" "The lot's bays as their sensors last reported."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<BayOut>>), errors &[400, 404];
+    OperatorListTariffs = GET "/v1/operator/lots/{lot_id}/tariffs" Operator "operator" "The lot's tariff versions, oldest first."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<TariffVersionOut>>), errors &[400, 404];
+    OperatorAddTariff = POST "/v1/operator/lots/{lot_id}/tariffs" Operator "operator" "Schedules a tariff version from a time not in the past; stays are priced by the version in force at their entry."
+        query &[], headers &[], body Some(schema::<TariffVersionIn>), ok Success::Json(201, schema::<TariffVersionOut>), errors &[400, 404, 409, 412, 413, 415, 422];
+    OperatorListReviews = GET "/v1/operator/lots/{lot_id}/reviews" Operator "operator" "Sessions that need a person: missed entries and exits, unreadable plates, stays the tariff cannot price."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<StaffSessionOut>>), errors &[400, 404];
+    OperatorGetSession = GET "/v1/operator/lots/{lot_id}/sessions/{session_id}" Operator "operator" "One session of the lot."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<StaffSessionOut>), errors &[404];
+    OperatorResolveSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/resolution" Operator "operator" "Charges, voids or adjusts a session that has left, with a note; audited."
+        query &[], headers &[], body Some(schema::<ResolutionIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorRefundSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/refunds" Operator "operator" "Refunds part or all of what was paid, with a note; audited."
+        query &[], headers KEYED, body Some(schema::<RefundIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorOpenBarrier = POST "/v1/operator/lots/{lot_id}/gates/{gate_id}/open" Operator "operator" "Opens a gate's barrier by hand, with a note: audited and published to the gate's command topic."
+        query &[], headers &[], body Some(schema::<BarrierOpenIn>), ok Success::Json(200, schema::<BarrierOpenOut>), errors &[400, 404, 413, 415, 422];
+    OperatorListPasses = GET "/v1/operator/lots/{lot_id}/passes" Operator "operator" "The lot's monthly passes."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<PassOut>>), errors &[400, 404];
+    OperatorAddPass = POST "/v1/operator/lots/{lot_id}/passes" Operator "operator" "Issues a monthly pass: stays inside it cost nothing; a stay running past it pays for the part outside."
+        query &[], headers KEYED, body Some(schema::<PassIn>), ok Success::Json(201, schema::<PassOut>), errors &[400, 404, 413, 415, 422];
+    OperatorDailyReport = GET "/v1/operator/lots/{lot_id}/reports/daily" Operator "operator" "A lot's day: sessions, revenue, refunds, occupancy by hour, turnover, sessions needing review."
+        query DATE, headers &[], body None, ok Success::Json(200, schema::<DailyReportOut>), errors &[400, 404, 422];
+    OperatorListAudit = GET "/v1/operator/lots/{lot_id}/audit" Operator "operator" "The lot's audit trail for a day: who did what, when and why."
+        query DATE, headers &[], body None, ok Success::Json(200, schema::<Page<AuditOut>>), errors &[400, 404, 422];
+    MerchantValidate = POST "/v1/merchant/lots/{lot_id}/validations" Merchant "merchant" "Validates a customer's open stay by plate (free minutes or an amount off), once per shop and stay; audited."
+        query &[], headers &[], body Some(schema::<ValidationIn>), ok Success::Json(201, schema::<ValidationOut>), errors &[400, 404, 409, 413, 415, 422];
+    KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits: the plate as printed, the entry time and what is due."
+        query DIGITS, headers &[], body None, ok Success::Json(200, schema::<Page<KioskSessionOut>>), errors &[400];
+    KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk; the car may leave within the lot's exit window."
+        query &[], headers KEYED, body Some(schema::<KioskPaymentIn>), ok Success::Json(200, schema::<KioskPaymentOut>), errors &[400, 404, 409, 413, 415, 422];
 }
 
 /// The names of a path's parameters, in order.

@@ -10,6 +10,7 @@ mod faults;
 mod order;
 mod permissions;
 mod simulate;
+mod staff;
 mod usecases;
 
 /// Runs each conformance test against the in-memory store and against

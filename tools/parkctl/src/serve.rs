@@ -106,10 +106,29 @@ async fn dev_claims(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The gates of `parkctl serve`: there are none, so a command (an
+/// operator's manual barrier open) is printed to stderr instead.
+struct PrintedLink;
+
+impl parking_app::DeviceLink for PrintedLink {
+    async fn publish(
+        &self,
+        topic: &str,
+        command: &parking_app::commands::GateCommand,
+    ) -> Result<(), parking_app::SendError> {
+        eprintln!(
+            "parkctl: {topic}: {:?} ({:?})",
+            command.command, command.reason
+        );
+        Ok(())
+    }
+}
+
 /// The router `parkctl serve` runs: the API, the OpenAPI document at
 /// `/openapi.json`, and with `dev_claims` the development header.
 pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
-    let api = parking_api::router(Arc::new(Api::new(store, Arc::new(SystemClock))));
+    let api = Api::new(store, Arc::new(SystemClock)).with_link(Arc::new(PrintedLink));
+    let api = parking_api::router(Arc::new(api));
     let doc = Router::new().route(
         "/openapi.json",
         axum::routing::get(|| async {

@@ -1,0 +1,575 @@
+//! The operators' routes under `/v1/operator`: lot configuration with
+//! `ETag`/`If-Match`, gates, devices, bays, tariff versions, the review
+//! queue and its resolutions, refunds, the manual barrier open, monthly
+//! passes, the daily report and the audit trail. An operator acts only on
+//! the lots of their `custom:lots` claim: any other lot is `403`, whether
+//! or not it exists.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use jiff::civil::Date;
+use parking_app::usecases::adjust::{self, ActionError, Decision, NewPass};
+use parking_app::usecases::availability::{BayView, bay_view};
+use parking_app::usecases::operator::{self as ops, LotChange};
+use parking_app::*;
+use parking_core::Plate;
+
+use crate::driver::idempotency_key;
+use crate::dto::*;
+use crate::extract::{JsonBody, OperatorLot, Params, StaffCaller, path_id};
+use crate::page::{Page, PageQuery, paginate};
+use crate::problem::ApiError;
+use crate::{Api, json};
+
+type St<S> = State<Arc<Api<S>>>;
+
+/// Maps a use case's refusal; `prefix` is where its fields are
+/// (`body`, `query`).
+pub(crate) fn action_error(e: ActionError, prefix: &str) -> ApiError {
+    match e {
+        ActionError::NotFound(what) => ApiError::NotFound(what),
+        ActionError::Invalid { field, problem } => {
+            ApiError::invalid(format!("{prefix}.{field}"), problem)
+        }
+        ActionError::Conflict {
+            code: "stale_revision",
+            ..
+        } => ApiError::PreconditionFailed,
+        ActionError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+        ActionError::Store(e) => e.into(),
+    }
+}
+
+fn body_error(e: ActionError) -> ApiError {
+    action_error(e, "body")
+}
+
+fn etag(revision: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+fn with_etag(mut r: Response, revision: u64) -> Response {
+    r.headers_mut().insert(header::ETAG, etag(revision));
+    r
+}
+
+/// The revision an `If-Match` header names.
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let v = headers
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?;
+    let text = v.to_str().map_err(|_| ApiError::PreconditionFailed)?;
+    text.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<u64>()
+        .map_err(|_| ApiError::PreconditionFailed)
+}
+
+fn page_of<T, U: serde::Serialize>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    scope: &str,
+    q: &PageQuery,
+    out: impl Fn(T) -> U,
+) -> Result<Response, ApiError> {
+    let page = paginate(items, key, scope, q)?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items: page.items.into_iter().map(out).collect(),
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
+fn scope(actor: &Actor, lot: &LotId, list: &str) -> String {
+    format!("operator:{}:{lot}:{list}", actor.subject)
+}
+
+pub(crate) async fn list_lots<S: Store>(
+    State(api): St<S>,
+    caller: StaffCaller,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let claims = caller.operator()?;
+    let lots: Vec<Lot> = api
+        .store
+        .lots()
+        .await?
+        .into_iter()
+        .filter(|l| claims.in_scope(&l.id))
+        .collect();
+    page_of(
+        lots,
+        |l| l.id.to_string(),
+        &format!("operator:{}:lots", claims.subject),
+        &q,
+        LotConfigOut::from,
+    )
+}
+
+pub(crate) async fn get_lot<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let lot = ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let revision = lot.revision;
+    Ok(with_etag(
+        json(StatusCode::OK, &LotConfigOut::from(lot)),
+        revision,
+    ))
+}
+
+pub(crate) async fn put_lot<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<LotConfigIn>,
+) -> Result<Response, ApiError> {
+    let revision = if_match(&headers)?;
+    let change = LotChange {
+        name: body.name,
+        time_zone: body.time_zone,
+        capacity: body.capacity,
+        reservable: body.reservable,
+        slot_minutes: body.slot_minutes,
+        settings: body.settings.into(),
+    };
+    let lot = ops::update_lot(
+        &api.store,
+        api.clock.now(),
+        &actor,
+        &lot_id,
+        revision,
+        change,
+    )
+    .await
+    .map_err(body_error)?;
+    let revision = lot.revision;
+    Ok(with_etag(
+        json(StatusCode::OK, &LotConfigOut::from(lot)),
+        revision,
+    ))
+}
+
+pub(crate) async fn list_gates<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let (gates, _) = ops::gates_and_devices(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?;
+    page_of(
+        gates,
+        |g| g.id.to_string(),
+        &scope(&actor, &lot_id, "gates"),
+        &q,
+        GateOut::from,
+    )
+}
+
+pub(crate) async fn put_gate<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, gate)): Path<(String, String)>,
+    JsonBody(body): JsonBody<GateIn>,
+) -> Result<Response, ApiError> {
+    let gate_id = path_id(&gate, GateId::parse, "gate")?;
+    let camera_id = DeviceId::parse(&body.camera_id)
+        .map_err(|e| ApiError::invalid("body.camera_id", e.to_string()))?;
+    let g = Gate {
+        lot_id,
+        id: gate_id,
+        direction: match body.direction {
+            DirectionDto::Entry => GateDirection::Entry,
+            DirectionDto::Exit => GateDirection::Exit,
+        },
+        camera_id,
+    };
+    let g = ops::put_gate(&api.store, api.clock.now(), &actor, g)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &GateOut::from(g)))
+}
+
+pub(crate) async fn list_devices<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let (_, devices) = ops::gates_and_devices(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?;
+    page_of(
+        devices,
+        |d| d.id.to_string(),
+        &scope(&actor, &lot_id, "devices"),
+        &q,
+        DeviceOut::from,
+    )
+}
+
+pub(crate) async fn put_device<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, device)): Path<(String, String)>,
+    JsonBody(body): JsonBody<DeviceIn>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&device, DeviceId::parse, "device")?;
+    let gate_id = body
+        .gate_id
+        .as_deref()
+        .map(GateId::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("body.gate_id", e.to_string()))?;
+    let bay_id = body
+        .bay_id
+        .as_deref()
+        .map(BayId::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("body.bay_id", e.to_string()))?;
+    let d = Device {
+        id,
+        lot_id,
+        kind: match body.kind {
+            DeviceKindDto::Camera => DeviceKind::Camera,
+            DeviceKindDto::Barrier => DeviceKind::Barrier,
+            DeviceKindDto::BaySensor => DeviceKind::BaySensor,
+            DeviceKindDto::Kiosk => DeviceKind::Kiosk,
+        },
+        gate_id,
+        bay_id,
+        presence: None,
+    };
+    let d = ops::put_device(&api.store, api.clock.now(), &actor, d)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &DeviceOut::from(d)))
+}
+
+pub(crate) async fn list_bays<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let bays = api.store.bays(&lot_id).await?;
+    page_of(
+        bays,
+        |b| b.id.to_string(),
+        &scope(&actor, &lot_id, "bays"),
+        &q,
+        |b| BayOut {
+            id: b.id.to_string(),
+            state: match bay_view(&b) {
+                BayView::Occupied => "occupied",
+                BayView::Free => "free",
+                BayView::Unknown => "unknown",
+            }
+            .to_owned(),
+            reported_at: b.reported_at,
+        },
+    )
+}
+
+fn version_out(v: ops::TariffVersion) -> TariffVersionOut {
+    TariffVersionOut {
+        tariff_id: v.record.id.to_string(),
+        effective_from: v.effective_from,
+        tariff: serde_json::to_value(&v.record.spec).unwrap_or_default(),
+    }
+}
+
+pub(crate) async fn list_tariffs<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let versions = ops::tariff_versions(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?;
+    page_of(
+        versions,
+        |v| match v.effective_from {
+            None => "0".to_owned(),
+            Some(t) => format!("1{:015}", t.as_second().max(0)),
+        },
+        &scope(&actor, &lot_id, "tariffs"),
+        &q,
+        version_out,
+    )
+}
+
+fn body_time(text: &str, field: &str) -> Result<jiff::Timestamp, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("body.{field}"), "an RFC 3339 time with an offset"))
+}
+
+pub(crate) async fn add_tariff<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    JsonBody(body): JsonBody<TariffVersionIn>,
+) -> Result<Response, ApiError> {
+    let from = body_time(&body.effective_from, "effective_from")?;
+    let v = ops::schedule_tariff(
+        &api.store,
+        api.clock.now(),
+        &actor,
+        &lot_id,
+        &body.tariff.to_string(),
+        from,
+    )
+    .await
+    .map_err(body_error)?;
+    Ok(json(StatusCode::CREATED, &version_out(v)))
+}
+
+pub(crate) async fn list_reviews<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let v = ops::review_queue(&api.store, api.clock.now(), &lot_id)
+        .await
+        .map_err(body_error)?;
+    page_of(
+        v,
+        |s| format!("{:012}#{}", s.entry_at.as_second(), s.id),
+        &scope(&actor, &lot_id, "reviews"),
+        &q,
+        StaffSessionOut::from,
+    )
+}
+
+pub(crate) async fn get_session<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Path((_, session)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&session, SessionId::parse, "session")?;
+    let s = adjust::lot_session(&api.store, &lot_id, &id)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &StaffSessionOut::from(s)))
+}
+
+fn amended(a: adjust::Amended) -> Result<Response, ApiError> {
+    let s = a.session.ok_or(ApiError::NotFound("session"))?;
+    Ok(json(StatusCode::OK, &StaffSessionOut::from(s)))
+}
+
+pub(crate) async fn resolve_session<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, session)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ResolutionIn>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&session, SessionId::parse, "session")?;
+    let decision = match (body.action, body.amount) {
+        (ResolutionAction::Charge, amount) => Decision::Charge { amount },
+        (ResolutionAction::Void, None) => Decision::Void,
+        (ResolutionAction::Void, Some(_)) => {
+            return Err(ApiError::invalid("body.amount", "a void takes no amount"));
+        }
+        (ResolutionAction::Adjust, Some(amount)) => Decision::Adjust { amount },
+        (ResolutionAction::Adjust, None) => {
+            return Err(ApiError::invalid("body.amount", "required to adjust"));
+        }
+    };
+    let a = adjust::resolve(
+        &api.store,
+        adjust::Staff {
+            actor: &actor,
+            lot_id: &lot_id,
+            now: api.clock.now(),
+        },
+        &id,
+        decision,
+        &body.note,
+    )
+    .await
+    .map_err(body_error)?;
+    amended(a)
+}
+
+pub(crate) async fn refund_session<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, session)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RefundIn>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let id = path_id(&session, SessionId::parse, "session")?;
+    let a = adjust::refund(
+        &api.store,
+        adjust::Staff {
+            actor: &actor,
+            lot_id: &lot_id,
+            now: api.clock.now(),
+        },
+        &id,
+        body.amount,
+        &body.note,
+        &key,
+    )
+    .await
+    .map_err(body_error)?;
+    amended(a)
+}
+
+pub(crate) async fn open_barrier<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, gate)): Path<(String, String)>,
+    JsonBody(body): JsonBody<BarrierOpenIn>,
+) -> Result<Response, ApiError> {
+    let gate_id = path_id(&gate, GateId::parse, "gate")?;
+    let link = api.link.as_ref().ok_or(ApiError::Unavailable)?;
+    let (topic, command) = ops::open_barrier(
+        &api.store,
+        &crate::DynLink(link.as_ref()),
+        api.clock.now(),
+        &actor,
+        &lot_id,
+        &gate_id,
+        &body.note,
+    )
+    .await
+    .map_err(body_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &BarrierOpenOut {
+            topic,
+            command: "open".into(),
+            event_id: command.event_id.to_string(),
+        },
+    ))
+}
+
+pub(crate) async fn list_passes<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let passes = api.store.passes(&lot_id).await?;
+    page_of(
+        passes,
+        |p| p.id.to_string(),
+        &scope(&actor, &lot_id, "passes"),
+        &q,
+        PassOut::from,
+    )
+}
+
+pub(crate) async fn add_pass<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PassIn>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let plate = Plate::parse(&body.plate)
+        .map_err(|e| ApiError::invalid("body.plate", crate::redacted(&e.to_string())))?;
+    let new = NewPass {
+        plate,
+        valid_from: body_time(&body.valid_from, "valid_from")?,
+        valid_until: body_time(&body.valid_until, "valid_until")?,
+    };
+    ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let (pass, _) = adjust::issue_pass(
+        &api.store,
+        adjust::Staff {
+            actor: &actor,
+            lot_id: &lot_id,
+            now: api.clock.now(),
+        },
+        &new,
+        &key,
+    )
+    .await
+    .map_err(body_error)?;
+    Ok(json(StatusCode::CREATED, &PassOut::from(pass)))
+}
+
+fn date_param(q: &DateQuery) -> Result<Date, ApiError> {
+    let text = q.date.as_deref().ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            Some("query.date".into()),
+            "date is required",
+        )
+    })?;
+    text.parse::<Date>().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            Some("query.date".into()),
+            "date must be YYYY-MM-DD",
+        )
+    })
+}
+
+pub(crate) async fn daily_report<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Params(q): Params<DateQuery>,
+) -> Result<Response, ApiError> {
+    let date = date_param(&q)?;
+    let r = ops::daily_report(&api.store, &lot_id, date)
+        .await
+        .map_err(|e| action_error(e, "query"))?;
+    Ok(json(
+        StatusCode::OK,
+        &DailyReportOut {
+            lot_id: r.lot_id.to_string(),
+            date: r.date.to_string(),
+            currency: r.currency,
+            entries: r.entries,
+            exits: r.exits,
+            revenue: r.revenue,
+            kiosk_revenue: r.kiosk_revenue,
+            refunds: r.refunds,
+            occupancy_by_hour: r.occupancy_by_hour,
+            turnover: r.turnover,
+            needs_review: r.needs_review,
+        },
+    ))
+}
+
+pub(crate) async fn list_audit<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Params(q): Params<DateQuery>,
+) -> Result<Response, ApiError> {
+    let date = date_param(&q)?;
+    let lot = ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let tz = jiff::tz::TimeZone::get(&lot.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let start = date
+        .to_zoned(tz)
+        .map_err(|e| ApiError::invalid("query.date", e.to_string()))?;
+    let end = start
+        .checked_add(jiff::ToSpan::day(1))
+        .map_err(|e| ApiError::invalid("query.date", e.to_string()))?;
+    let entries = api
+        .store
+        .audit_trail(&lot_id, start.timestamp(), end.timestamp())
+        .await?;
+    let page = PageQuery {
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    page_of(
+        entries,
+        |e| format!("{:015}#{}", e.at.as_millisecond(), e.id),
+        &scope(&actor, &lot_id, &format!("audit:{date}")),
+        &page,
+        AuditOut::from,
+    )
+}

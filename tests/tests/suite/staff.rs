@@ -1,0 +1,1106 @@
+//! The operators', shops' and kiosks' routes through the Lambda edge, and
+//! the flows they change end to end: a tariff version, a monthly pass, a
+//! shop's validation and a kiosk payment, each through the API, then the
+//! gate's reads, then the charge that is queued (or the barrier command).
+
+use std::sync::Arc;
+
+use axum::Router;
+use jiff::{SignedDuration, Timestamp};
+use parking_api::{Api, Op};
+use parking_app::commands::Reason;
+use parking_app::outbox::{OutboxMessage, PaymentKind, PaymentOrder};
+use parking_app::scenario::{Scenario, set_up};
+use parking_app::*;
+use parking_aws::MemoryLink;
+use parking_core::{Discount, SessionState, Stay, Tariff};
+use serde_json::{Value, json};
+
+use super::api::{Answer, Call, Who, call};
+use super::devices::{AIKO, BEN, DAISUKE, LOT, Lot, STRANGER, read, scenario, t};
+
+const OP: Who = Who::Role("op-1", "operator", LOT);
+const OP_B: Who = Who::Role("op-2", "operator", "shinjuku-east");
+const SHOP: Who = Who::Role("shop-cafe", "merchant", LOT);
+const SHOP_2: Who = Who::Role("shop-books", "merchant", LOT);
+const SHOP_B: Who = Who::Role("shop-b", "merchant", "shinjuku-east");
+const KIOSK: Who = Who::Role("kiosk-1", "kiosk", LOT);
+const KIOSK_B: Who = Who::Role("kiosk-b", "kiosk", "shinjuku-east");
+
+/// The API over the lot's store, at a time.
+fn api(lot: &Lot, now: Timestamp) -> (Router, MemoryLink) {
+    let link = MemoryLink::default();
+    let api = Api::new(lot.events.store.clone(), Arc::new(FixedClock(now)))
+        .with_link(Arc::new(link.clone()));
+    (parking_api::router(Arc::new(api)), link)
+}
+
+async fn at(lot: &Lot, now: Timestamp, c: Call) -> Answer {
+    call(&api(lot, now).0, c).await
+}
+
+fn day_one_tariff() -> Tariff {
+    let s = scenario();
+    Tariff::compile(s.tariff).expect("tariff")
+}
+
+fn price(tariff: &Tariff, entry: Timestamp, exit: Timestamp, discount: Discount) -> i64 {
+    tariff
+        .quote(&Stay {
+            entry,
+            exit,
+            discount,
+        })
+        .expect("quote")
+        .total
+}
+
+/// The day-one tariff with every weekday daytime unit at 600 yen.
+fn dearer_tariff() -> Value {
+    let mut v = serde_json::to_value(scenario().tariff).expect("json");
+    v["id"] = json!("shinjuku-west-2026-12");
+    for b in v["bands"].as_array_mut().expect("bands") {
+        if b["unit_price"] == json!(300) {
+            b["unit_price"] = json!(600);
+        }
+    }
+    v
+}
+
+/// The charges minus refunds queued for the session of a plate.
+fn net_for(lot: &Lot, session: &SessionId) -> i64 {
+    orders(lot)
+        .iter()
+        .filter(|o| &o.session_id == session)
+        .map(PaymentOrder::signed_minor)
+        .sum()
+}
+
+fn orders(lot: &Lot) -> Vec<PaymentOrder> {
+    lot.outbox()
+        .into_iter()
+        .filter_map(|m| match m {
+            OutboxMessage::Payments(o) => Some(o),
+            OutboxMessage::Notifications(_) => None,
+        })
+        .collect()
+}
+
+async fn session_of(lot: &Lot, plate: &str) -> Session {
+    let p = parking_core::Plate::parse(plate).expect("plate");
+    lot.live_sessions()
+        .await
+        .into_iter()
+        .rfind(|s| s.plate == p)
+        .expect("a session of the plate")
+}
+
+async fn enter(lot: &Lot, event: &str, plate: &str, when: Timestamp) {
+    let r = lot
+        .send(&read("g-in", event, plate, 0.97, when, None))
+        .await;
+    assert_eq!(r.applied, 1, "{r:?}");
+}
+
+async fn leave(
+    lot: &Lot,
+    event: &str,
+    plate: &str,
+    when: Timestamp,
+) -> parking_app::commands::GateCommand {
+    let r = lot
+        .send(&read("g-out", event, plate, 0.97, when, None))
+        .await;
+    assert_eq!(r.applied, 1, "{r:?}");
+    r.commands.last().expect("a command").1.clone()
+}
+
+#[tokio::test]
+async fn a_stay_is_priced_by_the_tariff_version_in_force_at_its_entry() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", AIKO, t("09:00:00")).await;
+    // At 09:30 the operator posts a dearer tariff from 10:00.
+    let a = at(
+        &lot,
+        t("09:30:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/tariffs"), OP).json(json!({
+            "effective_from": t("10:00:00").to_string(),
+            "tariff": dearer_tariff(),
+        })),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let new_id = a.json()["tariff_id"].as_str().expect("id").to_owned();
+    enter(&lot, "in-2", DAISUKE, t("10:30:00")).await;
+    leave(&lot, "out-1", AIKO, t("10:20:00")).await;
+    leave(&lot, "out-2", DAISUKE, t("12:00:00")).await;
+
+    let old = day_one_tariff();
+    let new = Tariff::from_json(&dearer_tariff().to_string()).expect("tariff");
+    let aiko = session_of(&lot, AIKO).await;
+    let daisuke = session_of(&lot, DAISUKE).await;
+    let before = price(&old, t("09:00:00"), t("10:20:00"), Discount::default());
+    assert_ne!(
+        before,
+        price(&new, t("09:00:00"), t("10:20:00"), Discount::default())
+    );
+    // Through the gate to the queued charge.
+    assert_eq!(net_for(&lot, &aiko.id), before);
+    assert_eq!(
+        aiko.tariff_id.as_ref().map(|i| i.to_string()),
+        Some("shinjuku-west-2026-04".into())
+    );
+    let after = price(&new, t("10:30:00"), t("12:00:00"), Discount::default());
+    assert_ne!(
+        after,
+        price(&old, t("10:30:00"), t("12:00:00"), Discount::default())
+    );
+    assert_eq!(net_for(&lot, &daisuke.id), after);
+    assert_eq!(daisuke.tariff_id.map(|i| i.to_string()), Some(new_id));
+
+    // The versions, and the refusals.
+    let a = at(
+        &lot,
+        t("13:00:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/tariffs"), OP),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(2));
+    let mut bad = dearer_tariff();
+    bad["bands"][0]["unit_price"] = json!(-5);
+    let a = at(
+        &lot,
+        t("13:00:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/tariffs"), OP)
+            .json(json!({"effective_from": t("14:00:00").to_string(), "tariff": bad})),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert_eq!(
+        a.json()["errors"][0]["field"],
+        "body.tariff.bands[0].unit_price"
+    );
+    let a = at(
+        &lot,
+        t("13:00:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/tariffs"), OP)
+            .json(json!({"effective_from": t("12:59:00").to_string(), "tariff": dearer_tariff()})),
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.json()["errors"][0]["field"], "body.effective_from");
+    let mut dollars = dearer_tariff();
+    dollars["currency"] = json!("USD");
+    let a = at(
+        &lot,
+        t("13:00:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/tariffs"), OP)
+            .json(json!({"effective_from": t("14:00:00").to_string(), "tariff": dollars})),
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.json()["errors"][0]["field"], "body.tariff.currency");
+}
+
+#[tokio::test]
+async fn a_monthly_pass_covers_its_period_and_a_stay_past_it_pays_the_rest() {
+    let lot = Lot::new().await;
+    let pass = |plate: &str, until: Timestamp, key: &str| {
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/passes"), OP)
+            .header("idempotency-key", key)
+            .json(json!({
+                "plate": plate,
+                "valid_from": "2026-11-01T00:00:00+09:00",
+                "valid_until": until.to_string(),
+            }))
+    };
+    let a = at(&lot, t("08:30:00"), pass(DAISUKE, t("11:00:00"), "p-1")).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let again = at(&lot, t("08:31:00"), pass(DAISUKE, t("11:00:00"), "p-1")).await;
+    assert_eq!(
+        again.json()["id"],
+        a.json()["id"],
+        "the same key is the same pass"
+    );
+    let a = at(&lot, t("08:30:00"), pass(AIKO, t("23:59:00"), "p-2")).await;
+    assert_eq!(a.status, 201);
+    let list = at(
+        &lot,
+        t("08:40:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/passes"), OP),
+    )
+    .await;
+    assert_eq!(list.json()["items"].as_array().map(Vec::len), Some(2));
+
+    enter(&lot, "in-1", DAISUKE, t("09:00:00")).await;
+    enter(&lot, "in-2", AIKO, t("09:00:00")).await;
+    let exit = leave(&lot, "out-1", DAISUKE, t("12:00:00")).await;
+    let gone = leave(&lot, "out-2", AIKO, t("12:00:00")).await;
+
+    let tariff = day_one_tariff();
+    let daisuke = session_of(&lot, DAISUKE).await;
+    let outside = price(&tariff, t("11:00:00"), t("12:00:00"), Discount::default());
+    assert!(outside > 0);
+    assert_eq!(daisuke.fee.map(|f| f.minor), Some(outside));
+    assert_eq!(
+        net_for(&lot, &daisuke.id),
+        outside,
+        "only the hour past the pass is charged"
+    );
+    assert_eq!(exit.reason, Reason::Charged);
+    let aiko = session_of(&lot, AIKO).await;
+    assert_eq!(aiko.fee.map(|f| f.minor), Some(0));
+    assert_eq!(
+        net_for(&lot, &aiko.id),
+        0,
+        "a stay inside the pass costs nothing"
+    );
+    assert_eq!(gone.reason, Reason::Free);
+
+    let bad = at(
+        &lot,
+        t("13:00:00"),
+        pass(BEN, "2026-10-01T00:00:00+09:00".parse().expect("t"), "p-3"),
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.json()["errors"][0]["field"], "body.valid_until");
+}
+
+#[tokio::test]
+async fn a_shops_validation_takes_its_minutes_off_once_per_shop() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", AIKO, t("09:00:00")).await;
+    let validate = |who: Who, body: Value| {
+        Call::new("POST", format!("/v1/merchant/lots/{LOT}/validations"), who).json(body)
+    };
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        validate(SHOP, json!({"plate": AIKO, "minutes": 60})),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(a.json()["minutes"], 60);
+    let again = at(
+        &lot,
+        t("10:01:00"),
+        validate(SHOP, json!({"plate": AIKO, "minutes": 60})),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "already_validated".into())
+    );
+    let other = at(
+        &lot,
+        t("10:02:00"),
+        validate(SHOP_2, json!({"plate": AIKO, "amount": 100})),
+    )
+    .await;
+    assert_eq!(other.status, 201, "another shop may validate too");
+    let none = at(
+        &lot,
+        t("10:03:00"),
+        validate(SHOP, json!({"plate": BEN, "minutes": 30})),
+    )
+    .await;
+    assert_eq!(none.status, 404, "no open session for the plate");
+    let both = at(
+        &lot,
+        t("10:03:00"),
+        validate(SHOP, json!({"plate": AIKO, "minutes": 30, "amount": 100})),
+    )
+    .await;
+    assert_eq!(both.status, 422);
+    let b = at(
+        &lot,
+        t("10:03:00"),
+        validate(SHOP_B, json!({"plate": AIKO, "minutes": 30})),
+    )
+    .await;
+    assert_eq!(b.status, 403, "a shop of another lot");
+
+    leave(&lot, "out-1", AIKO, t("11:30:00")).await;
+    let aiko = session_of(&lot, AIKO).await;
+    let tariff = day_one_tariff();
+    let expected = price(
+        &tariff,
+        t("09:00:00"),
+        t("11:30:00"),
+        Discount {
+            minutes: 60,
+            amount: 100,
+        },
+    );
+    assert!(expected < price(&tariff, t("09:00:00"), t("11:30:00"), Discount::default()));
+    assert_eq!(net_for(&lot, &aiko.id), expected);
+    assert_eq!(aiko.fee.map(|f| f.minor), Some(expected));
+}
+
+#[tokio::test]
+async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_car_out() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", STRANGER, t("09:00:00")).await;
+    enter(&lot, "in-2", AIKO, t("09:05:00")).await;
+    let find = |who: Who, digits: &str| {
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{LOT}/sessions?digits={digits}"),
+            who,
+        )
+    };
+    let a = at(&lot, t("10:00:00"), find(KIOSK, "1122")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let items = a.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1));
+    let tariff = day_one_tariff();
+    let due = price(&tariff, t("09:00:00"), t("10:00:00"), Discount::default());
+    assert_eq!(items[0]["due"]["amount"], due);
+    assert_eq!(items[0]["plate"], STRANGER);
+    let keys: Vec<String> = items[0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        ["due", "entry_at", "plate", "session_id"],
+        "nothing else is shown"
+    );
+    // A card holder pays by card, not at the kiosk.
+    let a = at(&lot, t("10:00:00"), find(KIOSK, "1234")).await;
+    assert_eq!(a.json()["items"], json!([]));
+    let bad = at(&lot, t("10:00:00"), find(KIOSK, "12a4")).await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid_query".into()));
+
+    let session = items[0]["session_id"].as_str().expect("id").to_owned();
+    let pay = |amount: i64, key: &str| {
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{session}/payments"),
+            KIOSK,
+        )
+        .header("idempotency-key", key)
+        .json(json!({"amount": amount}))
+    };
+    let wrong = at(&lot, t("10:00:00"), pay(due + 1, "k-0")).await;
+    assert_eq!(wrong.status, 422);
+    let paid = at(&lot, t("10:00:00"), pay(due, "k-1")).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    assert_eq!(paid.json()["paid"]["amount"], due);
+    let again = at(&lot, t("10:00:30"), pay(due, "k-1")).await;
+    assert_eq!(again.status, 200, "the same payment again changes nothing");
+    let after = at(&lot, t("10:01:00"), find(KIOSK, "1122")).await;
+    assert_eq!(after.json()["items"][0]["due"]["amount"], 0);
+
+    // Out within the window (15 minutes): the gate opens for what was paid.
+    let command = leave(&lot, "out-1", STRANGER, t("10:10:00")).await;
+    assert_eq!(command.reason, Reason::PaidAtKiosk);
+    let s = session_of(&lot, STRANGER).await;
+    assert_eq!(s.fee.map(|f| f.minor), Some(due));
+    assert_eq!(s.outstanding(), 0);
+    assert!(
+        orders(&lot).iter().all(|o| o.session_id != s.id),
+        "no card, no charge"
+    );
+}
+
+#[tokio::test]
+async fn a_car_that_paid_at_the_kiosk_and_lingered_pays_the_difference() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", STRANGER, t("09:00:00")).await;
+    let s = session_of(&lot, STRANGER).await;
+    let tariff = day_one_tariff();
+    let due = price(&tariff, t("09:00:00"), t("10:00:00"), Discount::default());
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{}/payments", s.id),
+            KIOSK,
+        )
+        .header("idempotency-key", "k-1")
+        .json(json!({"amount": due})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let command = leave(&lot, "out-1", STRANGER, t("11:00:00")).await;
+    assert_eq!(command.reason, Reason::PayAtKiosk);
+    let s = session_of(&lot, STRANGER).await;
+    let full = price(&tariff, t("09:00:00"), t("11:00:00"), Discount::default());
+    assert_eq!(s.outstanding(), full - due);
+    assert_eq!(command.amount, Some(full));
+}
+
+/// A second lot in the same store, with its own devices.
+async fn second_lot(lot: &Lot) {
+    let text = include_str!("../../../fixtures/scenarios/day-one.json")
+        .replace("shinjuku-west", "shinjuku-east")
+        .replace("\"cam-", "\"east-cam-")
+        .replace("\"sensor-", "\"east-sensor-");
+    let mut s = Scenario::parse(&text).expect("scenario");
+    s.messages.clear();
+    s.drivers.clear();
+    s.reservations.clear();
+    set_up(&lot.events.store, &s, t("08:00:00"))
+        .await
+        .expect("set up");
+}
+
+fn east_read(event: &str, plate: &str, when: Timestamp) -> Value {
+    json!({
+        "topic": "parking/shinjuku-east/gates/g-in/events",
+        "clientid": "east-cam-in",
+        "received_at": (when + SignedDuration::from_secs(1)).as_millisecond(),
+        "event_id": event, "type": "plate_read", "direction": "entry", "plate": plate,
+        "confidence": 0.97, "occurred_at": when.to_string(), "seq": 1
+    })
+}
+
+#[tokio::test]
+async fn a_kiosk_lookup_never_returns_another_lots_sessions() {
+    let lot = Lot::new().await;
+    second_lot(&lot).await;
+    const TWIN: &str = "大阪 500 あ 11-22";
+    enter(&lot, "in-1", STRANGER, t("09:00:00")).await;
+    let r = lot.send(&east_read("e-1", TWIN, t("09:10:00"))).await;
+    assert_eq!(r.applied, 1, "{r:?}");
+    let r = lot.send(&east_read("e-2", STRANGER, t("09:20:00"))).await;
+    assert_eq!(r.applied, 1, "{r:?}");
+
+    let find = |who: Who, lot_id: &str| {
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{lot_id}/sessions?digits=1122"),
+            who,
+        )
+    };
+    let ids = |a: &Answer| -> Vec<(String, String)> {
+        a.json()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| {
+                (
+                    i["session_id"].as_str().expect("id").to_owned(),
+                    i["plate"].as_str().expect("plate").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let west = at(&lot, t("10:00:00"), find(KIOSK, LOT)).await;
+    let east = at(&lot, t("10:00:00"), find(KIOSK_B, "shinjuku-east")).await;
+    assert_eq!(west.status, 200);
+    let west = ids(&west);
+    let east = ids(&east);
+    assert_eq!(west.len(), 1);
+    assert_eq!(east.len(), 2);
+    let stored = lot.events.store.clone();
+    for (id, _) in &west {
+        let s = stored
+            .get_session(&id.parse().expect("id"))
+            .await
+            .expect("session");
+        assert_eq!(s.lot_id.as_str(), LOT);
+    }
+    for (id, _) in &east {
+        let s = stored
+            .get_session(&id.parse().expect("id"))
+            .await
+            .expect("session");
+        assert_eq!(s.lot_id.as_str(), "shinjuku-east");
+    }
+    // A kiosk of one lot asking for the other: refused, nothing shown.
+    let cross = at(&lot, t("10:00:00"), find(KIOSK, "shinjuku-east")).await;
+    assert_eq!(cross.status, 403);
+    assert!(!cross.text.contains("11-22"));
+    // Nor can it pay for the other lot's stay.
+    let pay = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{}/payments", east[0].0),
+            KIOSK,
+        )
+        .header("idempotency-key", "x")
+        .json(json!({"amount": 100})),
+    )
+    .await;
+    assert_eq!(
+        pay.status, 404,
+        "a session of another lot is not found in this one"
+    );
+}
+
+/// Every staff route with a lot in its path, filled in for `lot`.
+fn staff_calls(lot_id: &str, who: Who) -> Vec<(Op, Call)> {
+    Op::ALL
+        .iter()
+        .filter(|op| {
+            op.doc().path.contains("{lot_id}") && op.doc().role != parking_api::Role::Driver
+        })
+        .map(|op| {
+            let d = op.doc();
+            let path = d
+                .path
+                .replace("{lot_id}", lot_id)
+                .replace("{gate_id}", "g-in")
+                .replace("{device_id}", "cam-in")
+                .replace("{session_id}", "s-000000000000000000000000");
+            let query = if d.query.iter().any(|p| p.name == "date") {
+                "?date=2026-11-30"
+            } else if d.query.iter().any(|p| p.name == "digits") {
+                "?digits=1122"
+            } else {
+                ""
+            };
+            let method = match d.method.as_str() {
+                "GET" => "GET",
+                "POST" => "POST",
+                "PUT" => "PUT",
+                _ => "DELETE",
+            };
+            let mut c = Call::new(method, format!("{path}{query}"), who.clone())
+                .header("idempotency-key", "k")
+                .header("if-match", "\"0\"");
+            if d.body.is_some() {
+                c = c.json(json!({"note": "x"}));
+            }
+            (*op, c)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn operators_shops_and_kiosks_act_only_on_lots_in_their_scope() {
+    let lot = Lot::new().await;
+    second_lot(&lot).await;
+    let stranger_ops = [
+        OP_B,
+        SHOP_B,
+        KIOSK_B,
+        Who::Role("op-9", "operator", ""),
+        Who::Driver("d-1"),
+    ];
+    for who in stranger_ops {
+        for (op, c) in staff_calls(LOT, who) {
+            let a = at(&lot, t("10:00:00"), c).await;
+            assert_eq!((op, a.status), (op, 403), "{}", a.text);
+            assert!(!a.text.contains("Shinjuku West"));
+        }
+    }
+    for (op, c) in staff_calls(LOT, Who::Anonymous) {
+        let a = at(&lot, t("10:00:00"), c).await;
+        assert_eq!((op, a.status), (op, 401));
+    }
+    // A role is not another role: an operator is not a kiosk, a shop not an operator.
+    for (op, c) in staff_calls(LOT, SHOP) {
+        if op != Op::MerchantValidate {
+            let a = at(&lot, t("10:00:00"), c).await;
+            assert_eq!((op, a.status), (op, 403));
+        }
+    }
+    for (op, c) in staff_calls(LOT, OP) {
+        if matches!(
+            op,
+            Op::MerchantValidate | Op::KioskFindSessions | Op::KioskPay
+        ) {
+            let a = at(&lot, t("10:00:00"), c).await;
+            assert_eq!((op, a.status), (op, 403));
+        }
+    }
+    // The lot list shows only the operator's lots.
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("GET", "/v1/operator/lots", OP_B),
+    )
+    .await;
+    let ids: Vec<&str> = a.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .map(|s| {
+            if s == "shinjuku-east" {
+                "shinjuku-east"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(ids, ["shinjuku-east"]);
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("GET", "/v1/operator/lots", SHOP),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+}
+
+#[tokio::test]
+async fn a_lot_configuration_changes_only_at_the_revision_it_was_read() {
+    let lot = Lot::new().await;
+    let path = format!("/v1/operator/lots/{LOT}");
+    let got = call(
+        &api(&lot, t("09:00:00")).0,
+        Call::new("GET", path.clone(), OP),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    let body = got.json();
+    assert_eq!(body["revision"], 0);
+    let mut change = json!({
+        "name": body["name"],
+        "time_zone": body["time_zone"],
+        "capacity": 8,
+        "reservable": 3,
+        "slot_minutes": 15,
+        "settings": body["settings"],
+    });
+    change["settings"]["cancellation_free_minutes"] = json!(120);
+    change["settings"]["cancellation_fee"] = json!(500);
+    change["settings"]["plate_confidence_threshold"] = json!(0.85);
+    change["settings"]["kiosk_exit_minutes"] = json!(20);
+    let put = |etag: Option<&str>, body: Value| {
+        let c = Call::new("PUT", path.clone(), OP).json(body);
+        match etag {
+            Some(e) => c.header("if-match", e),
+            None => c,
+        }
+    };
+    let a = at(&lot, t("09:01:00"), put(None, change.clone())).await;
+    assert_eq!((a.status, a.code()), (428, "precondition_required".into()));
+    let a = at(&lot, t("09:01:00"), put(Some("\"0\""), change.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["revision"], 1);
+    assert_eq!(a.json()["settings"]["cancellation_fee"], 500);
+    assert_eq!(a.json()["capacity"], 8);
+    // A second writer that read revision 0 is refused.
+    let a = at(&lot, t("09:02:00"), put(Some("\"0\""), change.clone())).await;
+    assert_eq!((a.status, a.code()), (412, "precondition_failed".into()));
+    let mut bad = change.clone();
+    bad["reservable"] = json!(9);
+    let a = at(&lot, t("09:02:00"), put(Some("\"1\""), bad)).await;
+    assert_eq!(a.status, 422);
+    assert_eq!(a.json()["errors"][0]["field"], "body.reservable");
+    let mut bad = change.clone();
+    bad["settings"]["sensor_confidence_threshold"] = json!(1.5);
+    let a = at(&lot, t("09:02:00"), put(Some("\"1\""), bad)).await;
+    assert_eq!(
+        a.json()["errors"][0]["field"],
+        "body.settings.sensor_confidence_threshold"
+    );
+    let mut bad = change.clone();
+    bad["settings"]["surprise"] = json!(1);
+    let a = at(&lot, t("09:02:00"), put(Some("\"1\""), bad)).await;
+    assert_eq!((a.status, a.code()), (400, "invalid_body".into()));
+    // The device flows read the new configuration.
+    let stored = lot
+        .events
+        .store
+        .get_lot(&LOT.parse().expect("id"))
+        .await
+        .expect("lot");
+    assert_eq!((stored.capacity, stored.revision), (8, 1));
+    assert_eq!(stored.settings.kiosk_exit_minutes, 20);
+}
+
+#[tokio::test]
+async fn gates_devices_and_bays_are_configured_per_lot() {
+    let lot = Lot::new().await;
+    second_lot(&lot).await;
+    let now = t("09:00:00");
+    let a = at(
+        &lot,
+        now,
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/gates"), OP),
+    )
+    .await;
+    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(2));
+    let a = at(
+        &lot,
+        now,
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}/gates/g-in-2"), OP)
+            .json(json!({"direction": "entry", "camera_id": "cam-in-2"})),
+    )
+    .await;
+    assert_eq!(a.status, 422, "the camera must exist first");
+    assert_eq!(a.json()["errors"][0]["field"], "body.camera_id");
+    let a = at(
+        &lot,
+        now,
+        Call::new(
+            "PUT",
+            format!("/v1/operator/lots/{LOT}/devices/cam-in-2"),
+            OP,
+        )
+        .json(json!({"kind": "camera", "gate_id": "g-in-2"})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let a = at(
+        &lot,
+        now,
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}/gates/g-in-2"), OP)
+            .json(json!({"direction": "entry", "camera_id": "cam-in-2"})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    // Another lot's device cannot be taken over, nor its camera used.
+    let a = at(
+        &lot,
+        now,
+        Call::new(
+            "PUT",
+            format!("/v1/operator/lots/{LOT}/devices/east-cam-in"),
+            OP,
+        )
+        .json(json!({"kind": "camera", "gate_id": "g-in"})),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (409, "device_of_another_lot".into()));
+    let a = at(
+        &lot,
+        now,
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}/gates/g-x"), OP)
+            .json(json!({"direction": "exit", "camera_id": "east-cam-out"})),
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    let a = at(
+        &lot,
+        now,
+        Call::new(
+            "PUT",
+            format!("/v1/operator/lots/{LOT}/devices/sensor-Z"),
+            OP,
+        )
+        .json(json!({"kind": "bay_sensor"})),
+    )
+    .await;
+    assert_eq!(a.json()["errors"][0]["field"], "body.bay_id");
+    let a = at(
+        &lot,
+        now,
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/devices"), OP),
+    )
+    .await;
+    assert!(
+        a.text.contains("cam-in-2") && !a.text.contains("east-cam"),
+        "{}",
+        a.text
+    );
+    lot.send(&super::devices::bay(
+        "A-01",
+        "b-1",
+        Some(true),
+        0.95,
+        1,
+        t("08:30:00"),
+    ))
+    .await;
+    let a = at(
+        &lot,
+        now,
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/bays"), OP),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["items"][0]["state"], "occupied");
+}
+
+#[tokio::test]
+async fn reviews_are_resolved_with_a_note_and_money_follows() {
+    let lot = Lot::new().await;
+    // Daisuke leaves with no entry seen: the lost-entry fee, for review.
+    leave(&lot, "out-1", DAISUKE, t("09:00:00")).await;
+    // Aiko parks and pays by card.
+    enter(&lot, "in-1", AIKO, t("09:00:00")).await;
+    leave(&lot, "out-2", AIKO, t("10:30:00")).await;
+    enter(&lot, "in-2", BEN, t("10:00:00")).await;
+
+    let reviews = at(
+        &lot,
+        t("11:00:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/reviews"), OP),
+    )
+    .await;
+    assert_eq!(reviews.status, 200);
+    let items = reviews.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+    assert_eq!(items[0]["state"], "entry_missing");
+    let lost = items[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(net_for(&lot, &lost.parse().expect("id")), 3000);
+
+    let resolve = |session: &str, body: Value| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{session}/resolution"),
+            OP,
+        )
+        .json(body)
+    };
+    let a = at(
+        &lot,
+        t("11:05:00"),
+        resolve(&lost, json!({"action": "adjust", "note": ""})),
+    )
+    .await;
+    assert_eq!(a.status, 422);
+    let a = at(
+        &lot,
+        t("11:05:00"),
+        resolve(
+            &lost,
+            json!({"action": "adjust", "amount": 1200, "note": "entered 08:00 per camera footage"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["fee"]["amount"], 1200);
+    assert_eq!(a.json()["resolution"], "adjusted");
+    assert_eq!(a.json()["needs_review"], false);
+    assert_eq!(
+        net_for(&lot, &lost.parse().expect("id")),
+        1200,
+        "1800 refunded through the reconciliation"
+    );
+    let a = at(
+        &lot,
+        t("11:06:00"),
+        resolve(&lost, json!({"action": "void", "note": "again"})),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (409, "already_resolved".into()));
+    let ben = session_of(&lot, BEN).await;
+    let a = at(
+        &lot,
+        t("11:06:00"),
+        resolve(ben.id.as_str(), json!({"action": "void", "note": "inside"})),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (409, "session_open".into()));
+    let reviews = at(
+        &lot,
+        t("11:07:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/reviews"), OP),
+    )
+    .await;
+    assert_eq!(reviews.json()["items"], json!([]));
+
+    // A refund: never more than was paid; the same key once.
+    let aiko = session_of(&lot, AIKO).await;
+    let paid = net_for(&lot, &aiko.id);
+    assert!(paid > 0);
+    let refund = |amount: i64, key: &str| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{}/refunds", aiko.id),
+            OP,
+        )
+        .header("idempotency-key", key)
+        .json(json!({"amount": amount, "note": "barrier fault, customer waited"}))
+    };
+    let a = at(&lot, t("11:10:00"), refund(paid + 1, "r-0")).await;
+    assert_eq!(a.status, 422);
+    let a = at(&lot, t("11:10:00"), refund(100, "r-1")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["refunded"], 100);
+    let a = at(&lot, t("11:11:00"), refund(100, "r-1")).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        net_for(&lot, &aiko.id),
+        paid - 100,
+        "one refund for one key"
+    );
+    let refunds: Vec<PaymentOrder> = orders(&lot)
+        .into_iter()
+        .filter(|o| o.session_id == aiko.id && o.kind == PaymentKind::Refund)
+        .collect();
+    assert_eq!(refunds.len(), 1);
+    let a = at(&lot, t("11:12:00"), refund(paid, "r-2")).await;
+    assert_eq!(a.status, 422, "only {} remains", paid - 100);
+
+    // Everything is in the audit trail, with who and when.
+    let a = at(
+        &lot,
+        t("12:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let actions: Vec<(String, String)> = a.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["subject"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("session.adjust".to_owned(), "op-1".to_owned()),
+            ("session.refund".to_owned(), "op-1".to_owned())
+        ]
+    );
+
+    // The day's report.
+    let a = at(
+        &lot,
+        t("23:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/reports/daily?date=2026-11-30"),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let r = a.json();
+    assert_eq!(r["entries"], 2);
+    assert_eq!(r["exits"], 2);
+    let aiko = session_of(&lot, AIKO).await;
+    assert_eq!(r["revenue"], 1200 + aiko.fee.map_or(0, |f| f.minor));
+    assert_eq!(r["refunds"], 100);
+    assert_eq!(r["needs_review"], 0);
+    assert_eq!(r["occupancy_by_hour"].as_array().map(Vec::len), Some(24));
+    assert_eq!(r["occupancy_by_hour"][9], 1);
+    assert_eq!(r["occupancy_by_hour"][10], 2);
+    assert_eq!(r["occupancy_by_hour"][22], 1, "Ben is still inside");
+    let a = at(
+        &lot,
+        t("23:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/reports/daily?date=30-11-2026"),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!((a.status, a.code()), (400, "invalid_query".into()));
+}
+
+#[tokio::test]
+async fn a_manual_open_is_audited_and_published_to_the_gate() {
+    let lot = Lot::new().await;
+    let (app, link) = api(&lot, t("09:00:00"));
+    let open = |gate: &str, note: &str| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/gates/{gate}/open"),
+            OP,
+        )
+        .json(json!({"note": note}))
+    };
+    let a = call(&app, open("g-out", "")).await;
+    assert_eq!(a.status, 422);
+    assert!(link.published().is_empty());
+    let a = call(&app, open("g-nowhere", "stuck")).await;
+    assert_eq!(a.status, 404);
+    let a = call(&app, open("g-out", "delivery van, driver has no app")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        a.json()["topic"],
+        format!("parking/{LOT}/gates/g-out/commands")
+    );
+    let published = link.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].0,
+        format!("parking/{LOT}/gates/g-out/commands")
+    );
+    assert_eq!(published[0].1.reason, Reason::Staff);
+    assert_eq!(
+        published[0].1.command,
+        parking_app::commands::CommandKind::Open
+    );
+    let audit = call(
+        &app,
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(audit.json()["items"][0]["action"], "gate.open");
+    assert_eq!(
+        audit.json()["items"][0]["note"],
+        "delivery van, driver has no app"
+    );
+    assert_eq!(audit.json()["items"][0]["target"], "g-out");
+    // Without a link to the gates the route says so.
+    let bare = parking_api::router(Arc::new(Api::new(
+        lot.events.store.clone(),
+        Arc::new(FixedClock(t("09:00:00"))),
+    )));
+    let a = call(&bare, open("g-out", "x")).await;
+    assert_eq!(a.status, 503);
+}
+
+#[tokio::test]
+async fn an_unresolved_session_is_in_no_state_to_charge_until_staff_decide() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", AIKO, t("09:00:00")).await;
+    enter(&lot, "in-2", AIKO, t("11:00:00")).await;
+    // The first stay's exit was never seen.
+    let sessions = lot.live_sessions().await;
+    let missing = sessions
+        .iter()
+        .find(|s| s.state == SessionState::ExitMissing)
+        .expect("an exit-missing session");
+    assert_eq!(net_for(&lot, &missing.id), 0);
+    let a = at(
+        &lot,
+        t("12:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{}/resolution", missing.id),
+            OP,
+        )
+        .json(json!({"action": "charge", "note": "left at 10:00 per footage"})),
+    )
+    .await;
+    assert_eq!(a.status, 422, "no priced fee: the amount is needed");
+    assert_eq!(a.json()["errors"][0]["field"], "body.amount");
+    let a = at(
+        &lot,
+        t("12:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{}/resolution", missing.id),
+            OP,
+        )
+        .json(json!({"action": "charge", "amount": 700, "note": "left at 10:00 per footage"})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(net_for(&lot, &missing.id), 700);
+    let a = at(
+        &lot,
+        t("12:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/sessions/{}", missing.id),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(a.json()["resolution"], "charged");
+    assert_eq!(a.json()["state"], "priced");
+}
