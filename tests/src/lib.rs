@@ -388,6 +388,7 @@ pub mod fx {
             end: at(end),
             slot_minutes: 15,
             state: ReservationState::Active,
+            cancellation_fee: None,
         }
     }
 

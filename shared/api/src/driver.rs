@@ -394,7 +394,7 @@ pub(crate) async fn cancel_reservation<S: Store>(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, ReservationId::parse, "reservation")?;
-    let r = res::cancel_for_driver(&api.store, &d, &id)
+    let r = res::cancel_for_driver(&api.store, api.clock.now(), &d, &id)
         .await
         .map_err(reserve_error)?;
     Ok(json(StatusCode::OK, &ReservationOut::from(r)))

@@ -244,6 +244,8 @@ pub struct ReservationOut {
     pub end: Timestamp,
     /// `active`, `cancelled` or `checked_in`.
     pub state: String,
+    /// What cancelling it late cost (charged to the driver's card).
+    pub cancellation_fee: Option<Amount>,
 }
 
 impl From<Reservation> for ReservationOut {
@@ -261,6 +263,7 @@ impl From<Reservation> for ReservationOut {
                 ReservationState::CheckedIn => "checked_in",
             }
             .to_owned(),
+            cancellation_fee: r.cancellation_fee.map(Amount::from),
         }
     }
 }

@@ -290,6 +290,9 @@ pub struct Reservation {
     /// holds, and the ones a cancellation frees, are on this grid.
     pub slot_minutes: u32,
     pub state: ReservationState,
+    /// What cancelling it late cost, charged to the driver's card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_fee: Option<Money>,
 }
 
 /// A parking session: from the entry gate to payment.

@@ -36,12 +36,18 @@ pub enum PaymentKind {
 }
 
 /// A charge or refund for settlement. The idempotency key is derived from
-/// the session and the order's place among the session's orders, so the
-/// same events always give the same keys.
+/// the session and the order's place among the session's orders (or from
+/// the reservation, for a cancellation fee), so the same events always
+/// give the same keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentOrder {
     pub idempotency_key: IdempotencyKey,
-    pub session_id: SessionId,
+    /// The stay it is for; absent for a reservation's cancellation fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// The reservation whose late cancellation it charges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<ReservationId>,
     pub lot_id: LotId,
     pub driver_id: DriverId,
     pub method_id: PaymentMethodId,
@@ -52,6 +58,11 @@ pub struct PaymentOrder {
 }
 
 impl PaymentOrder {
+    /// Whether it is for this session.
+    pub fn is_for(&self, session: &SessionId) -> bool {
+        self.session_id.as_ref() == Some(session)
+    }
+
     /// The order's effect on what the driver has paid: `+amount` for a
     /// charge, `-amount` for a refund.
     pub fn signed_minor(&self) -> i64 {
@@ -113,7 +124,11 @@ impl OutboxMessage {
     /// message group): a session's payments, a driver's notifications.
     pub fn group(&self) -> String {
         match self {
-            OutboxMessage::Payments(o) => o.session_id.to_string(),
+            OutboxMessage::Payments(o) => match (&o.session_id, &o.reservation_id) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(r)) => r.to_string(),
+                (None, None) => o.idempotency_key.to_string(),
+            },
             OutboxMessage::Notifications(n) => n.driver_id.to_string(),
         }
     }

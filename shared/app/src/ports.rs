@@ -203,6 +203,15 @@ pub trait ReservationStore: Send + Sync {
         &self,
         reservation_id: &ReservationId,
     ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+    /// Cancels a reservation like [`Self::cancel_reservation`] and, in the
+    /// same atomic step, queues `fee` (a late cancellation's charge) in the
+    /// outbox; one already cancelled is returned as it is and queues
+    /// nothing.
+    fn cancel_reservation_with_fee(
+        &self,
+        reservation_id: &ReservationId,
+        fee: &crate::outbox::PaymentOrder,
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
     fn get_reservation(
         &self,
         reservation_id: &ReservationId,

@@ -513,7 +513,8 @@ pub struct CommandOut {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PaymentOut {
     pub idempotency_key: IdempotencyKey,
-    pub session_id: SessionId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
     pub plate: Option<PrintedPlate>,
     pub driver_id: DriverId,
     pub kind: PaymentKind,
@@ -628,7 +629,7 @@ pub async fn output<S: Store>(
     for m in store.outbox_pending(usize::MAX).await? {
         match m {
             OutboxMessage::Payments(o) if o.lot_id == lot.id => payments.push(PaymentOut {
-                plate: plate_of(&o.session_id),
+                plate: o.session_id.as_ref().and_then(plate_of),
                 idempotency_key: o.idempotency_key,
                 session_id: o.session_id,
                 driver_id: o.driver_id,

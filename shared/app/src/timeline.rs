@@ -189,7 +189,7 @@ impl PlateTimeline {
     pub fn net_ordered(&self, session_id: &SessionId) -> i64 {
         self.orders
             .iter()
-            .filter(|o| &o.session_id == session_id)
+            .filter(|o| o.is_for(session_id))
             .map(PaymentOrder::signed_minor)
             .sum()
     }
@@ -487,7 +487,7 @@ pub fn reconcile(
             let n = current
                 .orders
                 .iter()
-                .filter(|o| o.session_id == s.id)
+                .filter(|o| o.is_for(&s.id))
                 .count()
                 + 1;
             let kind = if owed > ordered {
@@ -500,7 +500,8 @@ pub fn reconcile(
                 .unwrap_or_else(|_| unreachable!("a session id and a number make a valid key"));
             orders.push(PaymentOrder {
                 idempotency_key: key,
-                session_id: s.id.clone(),
+                session_id: Some(s.id.clone()),
+                reservation_id: None,
                 lot_id: s.lot_id.clone(),
                 driver_id: driver_id.clone(),
                 method_id: method_id.clone(),
@@ -757,7 +758,7 @@ pub fn compact(t: &mut PlateTimeline, debounce: SignedDuration, now: Timestamp) 
                 .collect();
             t.reads.retain(|r| r.at > cut);
             t.sessions.retain(|s| !dropped.contains(&s.id));
-            t.orders.retain(|o| !dropped.contains(&o.session_id));
+            t.orders.retain(|o| o.session_id.as_ref().is_none_or(|s| !dropped.contains(s)));
             t.adjustments.retain(|a| !dropped.contains(&a.session_id));
             t.passes.retain(|p| p.valid_until > cut);
             t.archived_until = Some(t.archived_until.map_or(cut, |a| a.max(cut)));

@@ -386,21 +386,15 @@ impl ReservationStore for MemoryStore {
     }
 
     async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
-        let mut s = self.state();
-        let mut r = found(s.reservations.get(reservation_id), || {
-            format!("reservation {reservation_id}")
-        })?;
-        if r.state == ReservationState::Cancelled {
-            return Ok(r);
-        }
-        for slot in rules::slots_of(&r)? {
-            if let Some(n) = s.slots.get_mut(&(r.lot_id.clone(), r.slot_minutes, slot)) {
-                *n = n.saturating_sub(1);
-            }
-        }
-        r.state = ReservationState::Cancelled;
-        s.reservations.insert(r.id.clone(), r.clone());
-        Ok(r)
+        self.cancel(reservation_id, None)
+    }
+
+    async fn cancel_reservation_with_fee(
+        &self,
+        reservation_id: &ReservationId,
+        fee: &parking_app::outbox::PaymentOrder,
+    ) -> StoreResult<Reservation> {
+        self.cancel(reservation_id, Some(fee))
     }
 
     async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
@@ -417,6 +411,37 @@ impl ReservationStore for MemoryStore {
             .get(&(lot.id.clone(), lot.slot_minutes, slot))
             .copied()
             .unwrap_or(0))
+    }
+}
+
+impl MemoryStore {
+    fn cancel(
+        &self,
+        reservation_id: &ReservationId,
+        fee: Option<&parking_app::outbox::PaymentOrder>,
+    ) -> StoreResult<Reservation> {
+        let mut s = self.state();
+        let mut r = found(s.reservations.get(reservation_id), || {
+            format!("reservation {reservation_id}")
+        })?;
+        if r.state == ReservationState::Cancelled {
+            return Ok(r);
+        }
+        for slot in rules::slots_of(&r)? {
+            if let Some(n) = s.slots.get_mut(&(r.lot_id.clone(), r.slot_minutes, slot)) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        r.state = ReservationState::Cancelled;
+        r.cancellation_fee = fee.map(|f| f.amount);
+        s.reservations.insert(r.id.clone(), r.clone());
+        if let Some(fee) = fee {
+            let m = OutboxMessage::Payments(fee.clone());
+            let at = s.outbox.len();
+            s.outbox_pending.insert(at, m.id());
+            s.outbox.push((m, false));
+        }
+        Ok(r)
     }
 }
 

@@ -275,7 +275,7 @@ async fn the_handlers_run_a_stay_end_to_end_on_dynamodb_sqs_and_iot() {
         (charges[0].kind, charges[0].amount.minor),
         (PaymentKind::Charge, 1100)
     );
-    assert_eq!(charges[0].session_id, sessions[0].id);
+    assert_eq!(charges[0].session_id.as_ref(), Some(&sessions[0].id));
     let notes: Vec<Notification> = receive(&sqs, &notifications, 2)
         .await
         .iter()

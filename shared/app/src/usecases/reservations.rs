@@ -1,11 +1,12 @@
 //! Drivers reserve a bay for a time and cancel reservations.
 
-use jiff::Timestamp;
-use parking_core::Plate;
+use jiff::{SignedDuration, Timestamp};
+use parking_core::{Currency, Money, Plate};
 
-use crate::ids::{DriverId, LotId, ReservationId};
-use crate::model::{Reservation, ReservationState};
-use crate::ports::{RecordStore, Refusal, StoreError};
+use crate::ids::{DriverId, IdempotencyKey, LotId, PaymentMethodId, ReservationId};
+use crate::model::{Lot, Reservation, ReservationState};
+use crate::outbox::{PaymentKind, PaymentOrder};
+use crate::ports::{RecordStore, Refusal, Store, StoreError};
 
 /// How often a reservation is tried again when the lot changed between
 /// reading it and writing.
@@ -87,6 +88,7 @@ pub async fn reserve<S: RecordStore>(
             end: request.end,
             slot_minutes: lot.slot_minutes,
             state: ReservationState::Active,
+            cancellation_fee: None,
         };
         match store.reserve(&reservation, &lot).await {
             Ok(()) => return Ok(reservation),
@@ -266,15 +268,53 @@ pub async fn driver_reservation<S: RecordStore>(
     }
 }
 
-/// Cancels one of the driver's reservations; a cancelled one is returned
-/// as it is.
+/// The charge for cancelling a reservation at `now` under its lot's
+/// policy: free until `cancellation_free_minutes` before the start, the
+/// lot's `cancellation_fee` after (to the driver's first card; a driver
+/// with no card on file is not charged).
+pub fn cancellation_charge(
+    lot: &Lot,
+    r: &Reservation,
+    method: Option<&PaymentMethodId>,
+    currency: Currency,
+    now: Timestamp,
+) -> Option<PaymentOrder> {
+    let fee = lot.settings.cancellation_fee;
+    let free_until = r
+        .start
+        .checked_sub(SignedDuration::from_mins(i64::from(
+            lot.settings.cancellation_free_minutes,
+        )))
+        .ok()?;
+    if fee <= 0 || now < free_until || r.state != ReservationState::Active {
+        return None;
+    }
+    let key = IdempotencyKey::parse(&format!("{}.cancel", r.id)).ok()?;
+    Some(PaymentOrder {
+        idempotency_key: key,
+        session_id: None,
+        reservation_id: Some(r.id.clone()),
+        lot_id: r.lot_id.clone(),
+        driver_id: r.driver_id.clone(),
+        method_id: method?.clone(),
+        kind: PaymentKind::Charge,
+        amount: Money::new(fee, currency),
+        created_at: now,
+    })
+}
+
+/// Cancels one of the driver's reservations under the lot's cancellation
+/// policy ([`cancellation_charge`]): a late cancellation's fee is queued
+/// as a charge in the same atomic step. A cancelled one is returned as it
+/// is.
 ///
 /// # Errors
 ///
 /// [`DriverReserveError::NotFound`] when it is not the driver's;
 /// [`DriverReserveError::Invalid`] when the car already came in on it.
-pub async fn cancel_for_driver<S: RecordStore>(
+pub async fn cancel_for_driver<S: Store>(
     store: &S,
+    now: Timestamp,
     driver: &DriverId,
     id: &ReservationId,
 ) -> Result<Reservation, DriverReserveError> {
@@ -284,6 +324,22 @@ pub async fn cancel_for_driver<S: RecordStore>(
             field: "reservation_id",
             problem: "the car already came in on this reservation".into(),
         });
+    }
+    if r.state == ReservationState::Active {
+        let config = store.lot_config(&r.lot_id).await.map_err(DriverReserveError::Store)?;
+        let currency = config.compiled().map_err(DriverReserveError::Store)?.base().currency();
+        let methods = store.payment_methods(driver).await.map_err(DriverReserveError::Store)?;
+        if let Some(fee) =
+            cancellation_charge(&config.lot, &r, methods.first().map(|m| &m.id), currency, now)
+        {
+            return store
+                .cancel_reservation_with_fee(id, &fee)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound { .. } => DriverReserveError::NotFound,
+                    e => DriverReserveError::Store(e),
+                });
+        }
     }
     cancel(store, id).await.map_err(|e| match e {
         ReserveError::UnknownReservation(_) => DriverReserveError::NotFound,

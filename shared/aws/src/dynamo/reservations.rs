@@ -112,53 +112,15 @@ impl ReservationStore for DynamoStore {
 
     /// Frees the slots on the reservation's own grid.
     async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
-        let mut r: Reservation = self
-            .get_body(&keys::reservation(reservation_id), || {
-                format!("reservation {reservation_id}")
-            })
-            .await?;
-        if r.state == ReservationState::Cancelled {
-            return Ok(r);
-        }
-        let slots = rules::slots_of(&r)?;
-        r.state = ReservationState::Cancelled;
-        let mut txn = self
-            .txn(Some(rules::write_token("cancel_reservation", &r)))
-            .put(
-                Step::Reservation,
-                keys::reservation_listed(&r).item(&r)?,
-                Some(
-                    Cond::new("#state = :active")
-                        .names(&[("#state", "state")])
-                        .value(":active", s("active")),
-                ),
-            )?;
-        txn = txn
-            .put(
-                Step::DriverEntry,
-                keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
-                None,
-            )?
-            .delete(Step::Held, &keys::held(&r), None)?;
-        for slot in slots {
-            txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
-        }
-        match txn.run(&self.client).await? {
-            Ok(()) => Ok(r),
-            Err(failed) if failed.has(Step::Reservation) => {
-                // Cancelled meanwhile, by this caller's earlier attempt or
-                // another: either way it is cancelled.
-                self.get_body(&keys::reservation(reservation_id), || {
-                    format!("reservation {reservation_id}")
-                })
-                .await
-            }
-            Err(failed) => Err(StoreError::Corrupt {
-                key: keys::slot(&r.lot_id, r.slot_minutes, failed.slot().unwrap_or_default())
-                    .describe(),
-                reason: "the slot counts fewer reservations than hold it".into(),
-            }),
-        }
+        self.cancel(reservation_id, None).await
+    }
+
+    async fn cancel_reservation_with_fee(
+        &self,
+        reservation_id: &ReservationId,
+        fee: &parking_app::outbox::PaymentOrder,
+    ) -> StoreResult<Reservation> {
+        self.cancel(reservation_id, Some(fee)).await
     }
 
     async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
@@ -182,6 +144,72 @@ impl ReservationStore for DynamoStore {
                 })
             }
             _ => Ok(0),
+        }    }
+}
+
+impl DynamoStore {
+    /// One transaction: the reservation (if still active), the driver's
+    /// copy, the lot's hold, every slot it took, and the fee's outbox item.
+    async fn cancel(
+        &self,
+        reservation_id: &ReservationId,
+        fee: Option<&parking_app::outbox::PaymentOrder>,
+    ) -> StoreResult<Reservation> {
+        let mut r: Reservation = self
+            .get_body(&keys::reservation(reservation_id), || {
+                format!("reservation {reservation_id}")
+            })
+            .await?;
+        if r.state == ReservationState::Cancelled {
+            return Ok(r);
+        }
+        let slots = rules::slots_of(&r)?;
+        r.state = ReservationState::Cancelled;
+        r.cancellation_fee = fee.map(|f| f.amount);
+        let mut txn = self
+            .txn(Some(rules::write_token("cancel_reservation", &r)))
+            .put(
+                Step::Reservation,
+                keys::reservation_listed(&r).item(&r)?,
+                Some(
+                    Cond::new("#state = :active")
+                        .names(&[("#state", "state")])
+                        .value(":active", s("active")),
+                ),
+            )?;
+        txn = txn
+            .put(
+                Step::DriverEntry,
+                keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
+                None,
+            )?
+            .delete(Step::Held, &keys::held(&r), None)?;
+        for slot in slots {
+            txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
+        }
+        if let Some(fee) = fee {
+            let m = parking_app::outbox::OutboxMessage::Payments(fee.clone());
+            txn = txn.put(
+                Step::Outbox,
+                keys::outbox(&m.id(), fee.created_at.as_second()).item(&m)?,
+                None,
+            )?;
+        }
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(r),
+            Err(failed) if failed.has(Step::Reservation) => {
+                // Cancelled meanwhile, by this caller's earlier attempt or
+                // another: either way it is cancelled.
+                self.get_body(&keys::reservation(reservation_id), || {
+                    format!("reservation {reservation_id}")
+                })
+                .await
+            }
+            Err(failed) => Err(StoreError::Corrupt {
+                key: keys::slot(&r.lot_id, r.slot_minutes, failed.slot().unwrap_or_default())
+                    .describe(),
+                reason: "the slot counts fewer reservations than hold it".into(),
+            }),
         }
     }
 }
