@@ -484,12 +484,7 @@ pub fn reconcile(
         if owed != ordered
             && let (Some(driver_id), Some(method_id)) = (&s.driver_id, &s.method_id)
         {
-            let n = current
-                .orders
-                .iter()
-                .filter(|o| o.is_for(&s.id))
-                .count()
-                + 1;
+            let n = current.orders.iter().filter(|o| o.is_for(&s.id)).count() + 1;
             let kind = if owed > ordered {
                 PaymentKind::Charge
             } else {
@@ -758,7 +753,8 @@ pub fn compact(t: &mut PlateTimeline, debounce: SignedDuration, now: Timestamp) 
                 .collect();
             t.reads.retain(|r| r.at > cut);
             t.sessions.retain(|s| !dropped.contains(&s.id));
-            t.orders.retain(|o| o.session_id.as_ref().is_none_or(|s| !dropped.contains(s)));
+            t.orders
+                .retain(|o| o.session_id.as_ref().is_none_or(|s| !dropped.contains(s)));
             t.adjustments.retain(|a| !dropped.contains(&a.session_id));
             t.passes.retain(|p| p.valid_until > cut);
             t.archived_until = Some(t.archived_until.map_or(cut, |a| a.max(cut)));

@@ -278,7 +278,7 @@ async fn sample_events_are_answered() {
     assert!(!a.json()["items"].as_array().expect("items").is_empty());
 }
 
-async fn call_event(app: &Router, path: &str) -> Answer {
+pub async fn call_event(app: &Router, path: &str) -> Answer {
     let req = lambda_http::request::from_str(&fixture(path)).expect("event");
     let response = parking_aws::http::handle(app, req)
         .await

@@ -98,7 +98,8 @@ fn run(scenario: &Scenario, messages: &[MessageSpec]) -> Outcome {
         let mut net: BTreeMap<SessionId, i64> = BTreeMap::new();
         for m in events.store.outbox_all() {
             if let OutboxMessage::Payments(o) = m {
-                *net.entry(o.session_id.clone().expect("a stay's order")).or_default() += o.signed_minor();
+                *net.entry(o.session_id.clone().expect("a stay's order"))
+                    .or_default() += o.signed_minor();
             }
         }
         net.retain(|_, v| *v != 0);

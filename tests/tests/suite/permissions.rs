@@ -252,3 +252,89 @@ async fn the_driver_api_may_do_what_its_routes_do_on_dynamodb() {
     let missing: Vec<&String> = needed.difference(&allowed).collect();
     assert!(missing.is_empty(), "the driver API lacks {missing:?}");
 }
+
+#[tokio::test]
+async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
+    use crate::api::{Call, Who, call};
+    use serde_json::json;
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    let sc = day_one();
+    set_up(&events.store, &sc, sc.messages[0].received_at)
+        .await
+        .expect("set up");
+    for m in &sc.messages {
+        events
+            .handle(&m.delivered(), m.received_at)
+            .await
+            .expect("handled");
+    }
+    let clock = parking_app::FixedClock("2026-11-30T23:00:00Z".parse().expect("time"));
+    let api = parking_api::Api::new(events.store, std::sync::Arc::new(clock))
+        .with_link(std::sync::Arc::new(MemoryLink::default()));
+    let app = parking_api::router(std::sync::Arc::new(api));
+    faults.take();
+    let op = Who::Role("op-1", "operator", "shinjuku-west");
+    let lot = "/v1/operator/lots/shinjuku-west";
+    let got = call(&app, Call::new("GET", lot, op.clone())).await;
+    let body = got.json();
+    let mut calls = vec![
+        Call::new("GET", "/v1/operator/lots", op.clone()),
+        Call::new("PUT", lot, op.clone())
+            .header("if-match", "\"0\"")
+            .json(json!({"name": body["name"], "time_zone": body["time_zone"],
+                         "capacity": body["capacity"], "reservable": body["reservable"],
+                         "slot_minutes": body["slot_minutes"], "settings": body["settings"]})),
+        Call::new("GET", format!("{lot}/gates"), op.clone()),
+        Call::new("PUT", format!("{lot}/devices/cam-in-9"), op.clone())
+            .json(json!({"kind": "camera", "gate_id": "g-in-9"})),
+        Call::new("PUT", format!("{lot}/gates/g-in-9"), op.clone())
+            .json(json!({"direction": "entry", "camera_id": "cam-in-9"})),
+        Call::new("GET", format!("{lot}/devices"), op.clone()),
+        Call::new("GET", format!("{lot}/bays"), op.clone()),
+        Call::new("GET", format!("{lot}/tariffs"), op.clone()),
+        Call::new("POST", format!("{lot}/tariffs"), op.clone()).json(json!({
+            "effective_from": "2026-12-05T00:00:00+09:00",
+            "tariff": serde_json::to_value(&sc.tariff).expect("json"),
+        })),
+        Call::new("GET", format!("{lot}/reviews"), op.clone()),
+        Call::new("POST", format!("{lot}/gates/g-out/open"), op.clone())
+            .json(json!({"note": "stuck barrier"})),
+        Call::new("POST", format!("{lot}/passes"), op.clone())
+            .header("idempotency-key", "perm-pass")
+            .json(json!({"plate": "品川 500 あ 77-01", "valid_from": "2026-12-01T00:00:00+09:00",
+                         "valid_until": "2026-12-31T00:00:00+09:00"})),
+        Call::new("GET", format!("{lot}/passes"), op.clone()),
+        Call::new("GET", format!("{lot}/reports/daily?date=2026-11-30"), op.clone()),
+        Call::new("GET", format!("{lot}/audit?date=2026-12-01"), op.clone()),
+        Call::new(
+            "GET",
+            "/v1/kiosk/lots/shinjuku-west/sessions?digits=1122",
+            Who::Role("kiosk-1", "kiosk", "shinjuku-west"),
+        ),
+    ];
+    let s = call(&app, Call::new("GET", format!("{lot}/reviews"), op.clone())).await;
+    if let Some(id) = s.json()["items"][0]["id"].as_str() {
+        calls.push(
+            Call::new("POST", format!("{lot}/sessions/{id}/resolution"), op.clone())
+                .json(json!({"action": "void", "note": "duplicate read"})),
+        );
+    }
+    for c in calls {
+        let a = call(&app, c).await;
+        assert!(a.status < 300, "{} {}", a.status, a.text);
+    }
+    let needed = actions(&faults.take());
+    assert!(
+        needed.contains("dynamodb:Query") && needed.contains("dynamodb:BatchGetItem"),
+        "{needed:?}"
+    );
+    let allowed = allowed("OperatorApiFunction");
+    let missing: Vec<&String> = needed.difference(&allowed).collect();
+    assert!(missing.is_empty(), "the operator API lacks {missing:?}");
+}

@@ -71,7 +71,7 @@ fn dearer_tariff() -> Value {
 fn net_for(lot: &Lot, session: &SessionId) -> i64 {
     orders(lot)
         .iter()
-        .filter(|o| &o.session_id == session)
+        .filter(|o| o.is_for(session))
         .map(PaymentOrder::signed_minor)
         .sum()
 }
@@ -403,7 +403,7 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     assert_eq!(s.fee.map(|f| f.minor), Some(due));
     assert_eq!(s.outstanding(), 0);
     assert!(
-        orders(&lot).iter().all(|o| o.session_id != s.id),
+        orders(&lot).iter().all(|o| !o.is_for(&s.id)),
         "no card, no charge"
     );
 }
@@ -922,7 +922,7 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     );
     let refunds: Vec<PaymentOrder> = orders(&lot)
         .into_iter()
-        .filter(|o| o.session_id == aiko.id && o.kind == PaymentKind::Refund)
+        .filter(|o| o.is_for(&aiko.id) && o.kind == PaymentKind::Refund)
         .collect();
     assert_eq!(refunds.len(), 1);
     let a = at(&lot, t("11:12:00"), refund(paid, "r-2")).await;
@@ -1103,4 +1103,263 @@ async fn an_unresolved_session_is_in_no_state_to_charge_until_staff_decide() {
     .await;
     assert_eq!(a.json()["resolution"], "charged");
     assert_eq!(a.json()["state"], "priced");
+}
+
+#[tokio::test]
+async fn a_late_cancellation_is_charged_under_the_lots_policy() {
+    let lot = Lot::new().await;
+    // The operator sets the policy: free until 60 minutes before, 500 after.
+    let got = at(&lot, t("08:00:00"), Call::new("GET", format!("/v1/operator/lots/{LOT}"), OP)).await;
+    let mut body = got.json();
+    let revision = body["revision"].to_string();
+    body["settings"]["cancellation_free_minutes"] = json!(60);
+    body["settings"]["cancellation_fee"] = json!(500);
+    let change = json!({
+        "name": body["name"], "time_zone": body["time_zone"], "capacity": body["capacity"],
+        "reservable": body["reservable"], "slot_minutes": body["slot_minutes"],
+        "settings": body["settings"],
+    });
+    let a = at(
+        &lot,
+        t("08:00:00"),
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}"), OP)
+            .header("if-match", &format!("\"{revision}\""))
+            .json(change),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+
+    // Aiko reserves 15:00 to 16:00 and cancels at 09:00: free.
+    let made = at(
+        &lot,
+        t("08:30:00"),
+        Call::new("POST", "/v1/me/reservations", Who::Driver("d-1"))
+            .header("idempotency-key", "trip-1")
+            .json(json!({"lot_id": LOT, "plate": AIKO,
+                         "start": t("15:00:00").to_string(), "end": t("16:00:00").to_string()})),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let early = made.json()["id"].as_str().expect("id").to_owned();
+    let a = at(&lot, t("09:00:00"), Call::new("DELETE", format!("/v1/me/reservations/{early}"), Who::Driver("d-1"))).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["state"], "cancelled");
+    assert_eq!(a.json()["cancellation_fee"], Value::Null);
+
+    // Chika's 10:00 reservation, cancelled at 09:30: 500, queued as a charge.
+    let a = at(&lot, t("09:30:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["cancellation_fee"]["amount"], 500);
+    let again = at(&lot, t("09:31:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    assert_eq!(again.json()["cancellation_fee"]["amount"], 500);
+    let fees: Vec<PaymentOrder> = orders(&lot)
+        .into_iter()
+        .filter(|o| o.reservation_id.is_some())
+        .collect();
+    assert_eq!(fees.len(), 1, "one charge however often it is cancelled");
+    assert_eq!(fees[0].reservation_id.as_ref().map(|r| r.as_str()), Some("r-3"));
+    assert_eq!(fees[0].session_id, None);
+    assert_eq!((fees[0].amount.minor, fees[0].method_id.as_str()), (500, "pm-3"));
+    assert_eq!(fees[0].kind, PaymentKind::Charge);
+    let got = at(&lot, t("09:32:00"), Call::new("GET", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    assert_eq!(got.json()["cancellation_fee"]["amount"], 500);
+}
+
+/// The staff flows on a store: tariff versions (several tariffs read with
+/// the lot), a stale configuration write, passes, the audit trail, the
+/// kiosk's lookup by entry time and a late cancellation's fee, each
+/// through the API and the device handler.
+async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
+    use parking_app::usecases::device_events::DeviceEvents;
+    set_up(&store, &scenario(), t("08:00:00")).await.expect("set up");
+    let events = DeviceEvents::new(store.clone(), MemoryLink::default(), SignedDuration::ZERO);
+    let send = |m: Value| {
+        let events = &events;
+        async move {
+            let at = Timestamp::from_millisecond(m["received_at"].as_i64().expect("ms")).expect("t");
+            let r = events
+                .handle(&serde_json::to_vec(&m).expect("json"), at)
+                .await
+                .expect("handled");
+            assert_eq!(r.applied, 1, "{r:?}");
+        }
+    };
+    let api_at = |now: Timestamp| {
+        parking_api::router(Arc::new(
+            Api::new(store.clone(), Arc::new(FixedClock(now))).with_link(Arc::new(MemoryLink::default())),
+        ))
+    };
+    let ask = |now: Timestamp, c: Call| {
+        let app = api_at(now);
+        async move { call(&app, c).await }
+    };
+
+    send(read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None)).await;
+    send(read("g-in", "in-2", STRANGER, 0.97, t("09:10:00"), None)).await;
+    let a = ask(
+        t("09:30:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/tariffs"), OP)
+            .json(json!({"effective_from": t("10:00:00").to_string(), "tariff": dearer_tariff()})),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let stale = ask(
+        t("09:31:00"),
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}"), OP)
+            .header("if-match", "\"0\"")
+            .json(json!({"name": "West", "time_zone": "Asia/Tokyo", "capacity": 6, "reservable": 2,
+                         "slot_minutes": 15, "settings": serde_json::to_value(parking_api::dto::LotSettingsDto::from(LotSettings::default())).expect("json")})),
+    )
+    .await;
+    assert_eq!(stale.status, 412, "the tariff version moved the revision on: {}", stale.text);
+    send(read("g-in", "in-3", DAISUKE, 0.97, t("10:30:00"), None)).await;
+    send(read("g-out", "out-1", AIKO, 0.97, t("10:20:00"), None)).await;
+    send(read("g-out", "out-2", DAISUKE, 0.97, t("12:00:00"), None)).await;
+    let old = day_one_tariff();
+    let new = Tariff::from_json(&dearer_tariff().to_string()).expect("tariff");
+    let charges: Vec<PaymentOrder> = store
+        .outbox_pending(usize::MAX)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter_map(|m| match m {
+            OutboxMessage::Payments(o) => Some(o),
+            OutboxMessage::Notifications(_) => None,
+        })
+        .collect();
+    let by = |d: &str| -> i64 {
+        charges
+            .iter()
+            .filter(|o| o.driver_id.as_str() == d)
+            .map(PaymentOrder::signed_minor)
+            .sum()
+    };
+    assert_eq!(by("d-1"), price(&old, t("09:00:00"), t("10:20:00"), Discount::default()));
+    assert_eq!(by("d-5"), price(&new, t("10:30:00"), t("12:00:00"), Discount::default()));
+
+    let a = ask(
+        t("12:10:00"),
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/passes"), OP)
+            .header("idempotency-key", "p-1")
+            .json(json!({"plate": BEN, "valid_from": t("00:00:00").to_string(),
+                         "valid_until": "2026-12-31T00:00:00+09:00"})),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = ask(t("12:11:00"), Call::new("GET", format!("/v1/operator/lots/{LOT}/passes"), OP)).await;
+    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(1));
+
+    let a = ask(t("12:12:00"), Call::new("GET", format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122"), KIOSK)).await;
+    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(1), "{}", a.text);
+
+    let a = ask(t("09:45:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["cancellation_fee"], Value::Null, "the lot charges nothing by default");
+
+    let a = ask(
+        t("23:00:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"), OP),
+    )
+    .await;
+    let actions: Vec<&str> = a.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .map(|s| if s == "tariff.schedule" { "tariff.schedule" } else if s == "pass.issue" { "pass.issue" } else { "other" })
+        .collect();
+    assert_eq!(actions, ["tariff.schedule", "pass.issue"]);
+    let a = ask(
+        t("23:00:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/audit?date=2026-12-01"), OP),
+    )
+    .await;
+    assert_eq!(a.json()["items"], json!([]), "another day's trail is empty");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_flows_on_memory() {
+    staff_flows_on(parking_aws::MemoryStore::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_flows_on_dynamodb() {
+    staff_flows_on(parking_tests::fresh_dynamo_store(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_cancellation_fee_is_queued_with_the_cancellation_on_dynamodb() {
+    let store = parking_tests::fresh_dynamo_store(None).await;
+    set_up(&store, &scenario(), t("08:00:00")).await.expect("set up");
+    let r: ReservationId = "r-3".parse().expect("id");
+    let held = store.get_reservation(&r).await.expect("reservation");
+    let lot = store.get_lot(&LOT.parse().expect("id")).await.expect("lot");
+    let late = parking_app::Lot {
+        settings: LotSettings {
+            cancellation_fee: 500,
+            ..lot.settings.clone()
+        },
+        ..lot
+    };
+    let method: PaymentMethodId = "pm-3".parse().expect("id");
+    let fee = parking_app::usecases::reservations::cancellation_charge(
+        &late,
+        &held,
+        Some(&method),
+        parking_core::Currency::JPY,
+        t("09:30:00"),
+    )
+    .expect("a late cancellation costs the fee");
+    assert!(
+        parking_app::usecases::reservations::cancellation_charge(
+            &late,
+            &held,
+            Some(&method),
+            parking_core::Currency::JPY,
+            t("08:59:59"),
+        )
+        .is_none(),
+        "free until an hour before"
+    );
+    let done = store.cancel_reservation_with_fee(&r, &fee).await.expect("cancel");
+    assert_eq!(done.cancellation_fee.map(|m| m.minor), Some(500));
+    let again = store.cancel_reservation_with_fee(&r, &fee).await.expect("again");
+    assert_eq!(again.state, ReservationState::Cancelled);
+    let queued: Vec<OutboxMessage> = store
+        .outbox_pending(usize::MAX)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|m| matches!(m, OutboxMessage::Payments(o) if o.reservation_id.is_some()))
+        .collect();
+    assert_eq!(queued, vec![OutboxMessage::Payments(fee)]);
+}
+
+#[tokio::test]
+async fn sample_staff_events_are_answered() {
+    use super::api::call_event;
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", AIKO, t("09:00:00")).await;
+    enter(&lot, "in-2", STRANGER, t("09:05:00")).await;
+    let (app, link) = api(&lot, t("10:00:00"));
+    let a = call_event(&app, "events/api/operator-get-lot.json").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["revision"], 0);
+    let a = call_event(&app, "events/api/operator-put-lot.json").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["settings"]["cancellation_fee"], 500);
+    let a = call_event(&app, "events/api/operator-put-lot.json").await;
+    assert_eq!(a.status, 412, "the same If-Match again is stale");
+    let a = call_event(&app, "events/api/operator-list-reviews.json").await;
+    assert_eq!((a.status, a.json()["items"].clone()), (200, json!([])));
+    let a = call_event(&app, "events/api/operator-open-barrier.json").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(link.published().len(), 1);
+    let a = call_event(&app, "events/api/operator-other-lot.json").await;
+    assert_eq!((a.status, a.code()), (403, "forbidden".into()));
+    let a = call_event(&app, "events/api/merchant-validate.json").await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = call_event(&app, "events/api/kiosk-find-sessions.json").await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["items"][0]["plate"], STRANGER);
 }

@@ -326,12 +326,26 @@ pub async fn cancel_for_driver<S: Store>(
         });
     }
     if r.state == ReservationState::Active {
-        let config = store.lot_config(&r.lot_id).await.map_err(DriverReserveError::Store)?;
-        let currency = config.compiled().map_err(DriverReserveError::Store)?.base().currency();
-        let methods = store.payment_methods(driver).await.map_err(DriverReserveError::Store)?;
-        if let Some(fee) =
-            cancellation_charge(&config.lot, &r, methods.first().map(|m| &m.id), currency, now)
-        {
+        let config = store
+            .lot_config(&r.lot_id)
+            .await
+            .map_err(DriverReserveError::Store)?;
+        let currency = config
+            .compiled()
+            .map_err(DriverReserveError::Store)?
+            .base()
+            .currency();
+        let methods = store
+            .payment_methods(driver)
+            .await
+            .map_err(DriverReserveError::Store)?;
+        if let Some(fee) = cancellation_charge(
+            &config.lot,
+            &r,
+            methods.first().map(|m| &m.id),
+            currency,
+            now,
+        ) {
             return store
                 .cancel_reservation_with_fee(id, &fee)
                 .await

@@ -144,7 +144,8 @@ impl ReservationStore for DynamoStore {
                 })
             }
             _ => Ok(0),
-        }    }
+        }
+    }
 }
 
 impl DynamoStore {
