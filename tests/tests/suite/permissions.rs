@@ -307,10 +307,16 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
             .json(json!({"note": "stuck barrier"})),
         Call::new("POST", format!("{lot}/passes"), op.clone())
             .header("idempotency-key", "perm-pass")
-            .json(json!({"plate": "品川 500 あ 77-01", "valid_from": "2026-12-01T00:00:00+09:00",
-                         "valid_until": "2026-12-31T00:00:00+09:00"})),
+            .json(
+                json!({"plate": "品川 500 あ 77-01", "valid_from": "2026-12-01T00:00:00+09:00",
+                         "valid_until": "2026-12-31T00:00:00+09:00"}),
+            ),
         Call::new("GET", format!("{lot}/passes"), op.clone()),
-        Call::new("GET", format!("{lot}/reports/daily?date=2026-11-30"), op.clone()),
+        Call::new(
+            "GET",
+            format!("{lot}/reports/daily?date=2026-11-30"),
+            op.clone(),
+        ),
         Call::new("GET", format!("{lot}/audit?date=2026-12-01"), op.clone()),
         Call::new(
             "GET",
@@ -321,8 +327,12 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
     let s = call(&app, Call::new("GET", format!("{lot}/reviews"), op.clone())).await;
     if let Some(id) = s.json()["items"][0]["id"].as_str() {
         calls.push(
-            Call::new("POST", format!("{lot}/sessions/{id}/resolution"), op.clone())
-                .json(json!({"action": "void", "note": "duplicate read"})),
+            Call::new(
+                "POST",
+                format!("{lot}/sessions/{id}/resolution"),
+                op.clone(),
+            )
+            .json(json!({"action": "void", "note": "duplicate read"})),
         );
     }
     for c in calls {

@@ -1109,7 +1109,12 @@ async fn an_unresolved_session_is_in_no_state_to_charge_until_staff_decide() {
 async fn a_late_cancellation_is_charged_under_the_lots_policy() {
     let lot = Lot::new().await;
     // The operator sets the policy: free until 60 minutes before, 500 after.
-    let got = at(&lot, t("08:00:00"), Call::new("GET", format!("/v1/operator/lots/{LOT}"), OP)).await;
+    let got = at(
+        &lot,
+        t("08:00:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}"), OP),
+    )
+    .await;
     let mut body = got.json();
     let revision = body["revision"].to_string();
     body["settings"]["cancellation_free_minutes"] = json!(60);
@@ -1141,27 +1146,57 @@ async fn a_late_cancellation_is_charged_under_the_lots_policy() {
     .await;
     assert_eq!(made.status, 201, "{}", made.text);
     let early = made.json()["id"].as_str().expect("id").to_owned();
-    let a = at(&lot, t("09:00:00"), Call::new("DELETE", format!("/v1/me/reservations/{early}"), Who::Driver("d-1"))).await;
+    let a = at(
+        &lot,
+        t("09:00:00"),
+        Call::new(
+            "DELETE",
+            format!("/v1/me/reservations/{early}"),
+            Who::Driver("d-1"),
+        ),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["state"], "cancelled");
     assert_eq!(a.json()["cancellation_fee"], Value::Null);
 
     // Chika's 10:00 reservation, cancelled at 09:30: 500, queued as a charge.
-    let a = at(&lot, t("09:30:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    let a = at(
+        &lot,
+        t("09:30:00"),
+        Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3")),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["cancellation_fee"]["amount"], 500);
-    let again = at(&lot, t("09:31:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    let again = at(
+        &lot,
+        t("09:31:00"),
+        Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3")),
+    )
+    .await;
     assert_eq!(again.json()["cancellation_fee"]["amount"], 500);
     let fees: Vec<PaymentOrder> = orders(&lot)
         .into_iter()
         .filter(|o| o.reservation_id.is_some())
         .collect();
     assert_eq!(fees.len(), 1, "one charge however often it is cancelled");
-    assert_eq!(fees[0].reservation_id.as_ref().map(|r| r.as_str()), Some("r-3"));
+    assert_eq!(
+        fees[0].reservation_id.as_ref().map(|r| r.as_str()),
+        Some("r-3")
+    );
     assert_eq!(fees[0].session_id, None);
-    assert_eq!((fees[0].amount.minor, fees[0].method_id.as_str()), (500, "pm-3"));
+    assert_eq!(
+        (fees[0].amount.minor, fees[0].method_id.as_str()),
+        (500, "pm-3")
+    );
     assert_eq!(fees[0].kind, PaymentKind::Charge);
-    let got = at(&lot, t("09:32:00"), Call::new("GET", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    let got = at(
+        &lot,
+        t("09:32:00"),
+        Call::new("GET", "/v1/me/reservations/r-3", Who::Driver("d-3")),
+    )
+    .await;
     assert_eq!(got.json()["cancellation_fee"]["amount"], 500);
 }
 
@@ -1171,12 +1206,15 @@ async fn a_late_cancellation_is_charged_under_the_lots_policy() {
 /// through the API and the device handler.
 async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
     use parking_app::usecases::device_events::DeviceEvents;
-    set_up(&store, &scenario(), t("08:00:00")).await.expect("set up");
+    set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
     let events = DeviceEvents::new(store.clone(), MemoryLink::default(), SignedDuration::ZERO);
     let send = |m: Value| {
         let events = &events;
         async move {
-            let at = Timestamp::from_millisecond(m["received_at"].as_i64().expect("ms")).expect("t");
+            let at =
+                Timestamp::from_millisecond(m["received_at"].as_i64().expect("ms")).expect("t");
             let r = events
                 .handle(&serde_json::to_vec(&m).expect("json"), at)
                 .await
@@ -1186,7 +1224,8 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
     };
     let api_at = |now: Timestamp| {
         parking_api::router(Arc::new(
-            Api::new(store.clone(), Arc::new(FixedClock(now))).with_link(Arc::new(MemoryLink::default())),
+            Api::new(store.clone(), Arc::new(FixedClock(now)))
+                .with_link(Arc::new(MemoryLink::default())),
         ))
     };
     let ask = |now: Timestamp, c: Call| {
@@ -1211,7 +1250,11 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
                          "slot_minutes": 15, "settings": serde_json::to_value(parking_api::dto::LotSettingsDto::from(LotSettings::default())).expect("json")})),
     )
     .await;
-    assert_eq!(stale.status, 412, "the tariff version moved the revision on: {}", stale.text);
+    assert_eq!(
+        stale.status, 412,
+        "the tariff version moved the revision on: {}",
+        stale.text
+    );
     send(read("g-in", "in-3", DAISUKE, 0.97, t("10:30:00"), None)).await;
     send(read("g-out", "out-1", AIKO, 0.97, t("10:20:00"), None)).await;
     send(read("g-out", "out-2", DAISUKE, 0.97, t("12:00:00"), None)).await;
@@ -1234,31 +1277,68 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
             .map(PaymentOrder::signed_minor)
             .sum()
     };
-    assert_eq!(by("d-1"), price(&old, t("09:00:00"), t("10:20:00"), Discount::default()));
-    assert_eq!(by("d-5"), price(&new, t("10:30:00"), t("12:00:00"), Discount::default()));
+    assert_eq!(
+        by("d-1"),
+        price(&old, t("09:00:00"), t("10:20:00"), Discount::default())
+    );
+    assert_eq!(
+        by("d-5"),
+        price(&new, t("10:30:00"), t("12:00:00"), Discount::default())
+    );
 
     let a = ask(
         t("12:10:00"),
         Call::new("POST", format!("/v1/operator/lots/{LOT}/passes"), OP)
             .header("idempotency-key", "p-1")
-            .json(json!({"plate": BEN, "valid_from": t("00:00:00").to_string(),
-                         "valid_until": "2026-12-31T00:00:00+09:00"})),
+            .json(
+                json!({"plate": BEN, "valid_from": t("00:00:00").to_string(),
+                         "valid_until": "2026-12-31T00:00:00+09:00"}),
+            ),
     )
     .await;
     assert_eq!(a.status, 201, "{}", a.text);
-    let a = ask(t("12:11:00"), Call::new("GET", format!("/v1/operator/lots/{LOT}/passes"), OP)).await;
+    let a = ask(
+        t("12:11:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/passes"), OP),
+    )
+    .await;
     assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(1));
 
-    let a = ask(t("12:12:00"), Call::new("GET", format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122"), KIOSK)).await;
-    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(1), "{}", a.text);
+    let a = ask(
+        t("12:12:00"),
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122"),
+            KIOSK,
+        ),
+    )
+    .await;
+    assert_eq!(
+        a.json()["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        a.text
+    );
 
-    let a = ask(t("09:45:00"), Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3"))).await;
+    let a = ask(
+        t("09:45:00"),
+        Call::new("DELETE", "/v1/me/reservations/r-3", Who::Driver("d-3")),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.text);
-    assert_eq!(a.json()["cancellation_fee"], Value::Null, "the lot charges nothing by default");
+    assert_eq!(
+        a.json()["cancellation_fee"],
+        Value::Null,
+        "the lot charges nothing by default"
+    );
 
     let a = ask(
         t("23:00:00"),
-        Call::new("GET", format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"), OP),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            OP,
+        ),
     )
     .await;
     let actions: Vec<&str> = a.json()["items"]
@@ -1266,12 +1346,24 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
         .expect("items")
         .iter()
         .filter_map(|e| e["action"].as_str())
-        .map(|s| if s == "tariff.schedule" { "tariff.schedule" } else if s == "pass.issue" { "pass.issue" } else { "other" })
+        .map(|s| {
+            if s == "tariff.schedule" {
+                "tariff.schedule"
+            } else if s == "pass.issue" {
+                "pass.issue"
+            } else {
+                "other"
+            }
+        })
         .collect();
     assert_eq!(actions, ["tariff.schedule", "pass.issue"]);
     let a = ask(
         t("23:00:00"),
-        Call::new("GET", format!("/v1/operator/lots/{LOT}/audit?date=2026-12-01"), OP),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-12-01"),
+            OP,
+        ),
     )
     .await;
     assert_eq!(a.json()["items"], json!([]), "another day's trail is empty");
@@ -1290,7 +1382,9 @@ async fn staff_flows_on_dynamodb() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_cancellation_fee_is_queued_with_the_cancellation_on_dynamodb() {
     let store = parking_tests::fresh_dynamo_store(None).await;
-    set_up(&store, &scenario(), t("08:00:00")).await.expect("set up");
+    set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
     let r: ReservationId = "r-3".parse().expect("id");
     let held = store.get_reservation(&r).await.expect("reservation");
     let lot = store.get_lot(&LOT.parse().expect("id")).await.expect("lot");
@@ -1321,9 +1415,15 @@ async fn a_late_cancellation_fee_is_queued_with_the_cancellation_on_dynamodb() {
         .is_none(),
         "free until an hour before"
     );
-    let done = store.cancel_reservation_with_fee(&r, &fee).await.expect("cancel");
+    let done = store
+        .cancel_reservation_with_fee(&r, &fee)
+        .await
+        .expect("cancel");
     assert_eq!(done.cancellation_fee.map(|m| m.minor), Some(500));
-    let again = store.cancel_reservation_with_fee(&r, &fee).await.expect("again");
+    let again = store
+        .cancel_reservation_with_fee(&r, &fee)
+        .await
+        .expect("again");
     assert_eq!(again.state, ReservationState::Cancelled);
     let queued: Vec<OutboxMessage> = store
         .outbox_pending(usize::MAX)
