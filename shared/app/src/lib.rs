@@ -15,6 +15,7 @@ pub mod ports;
 pub mod redact;
 pub mod rules;
 pub mod scenario;
+pub mod settlement;
 pub mod sim;
 pub mod timeline;
 pub mod usecases;

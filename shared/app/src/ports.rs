@@ -531,11 +531,17 @@ impl<T> RecordStore for T where
 {
 }
 
-/// All state, as one store: the records, what the device flows keep and
-/// what the APIs list.
-pub trait Store: RecordStore + DeviceStore + OutboxStore + ApiStore {}
+/// All state, as one store: the records, what the device flows keep,
+/// what the APIs list, and settlement's attempts.
+pub trait Store:
+    RecordStore + DeviceStore + OutboxStore + ApiStore + crate::settlement::AttemptStore
+{
+}
 
-impl<T> Store for T where T: RecordStore + DeviceStore + OutboxStore + ApiStore {}
+impl<T> Store for T where
+    T: RecordStore + DeviceStore + OutboxStore + ApiStore + crate::settlement::AttemptStore
+{
+}
 
 /// Why a queue or the device link did not take a message. Every such
 /// failure may succeed when tried again.

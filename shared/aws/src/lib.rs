@@ -25,4 +25,4 @@ pub use clock::SystemClock;
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
-pub use twins::{MemoryLink, MemoryQueues};
+pub use twins::{DevProvider, MemoryLink, MemoryQueues};

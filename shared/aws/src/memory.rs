@@ -48,6 +48,7 @@ struct State {
     /// (lot, time, id) → audit entry.
     audit: BTreeMap<(LotId, Timestamp, ActionId), AuditEntry>,
     passes: BTreeMap<(LotId, PassId), Pass>,
+    attempts: HashMap<IdempotencyKey, parking_app::settlement::Attempt>,
     /// (lot, plate key) → the plate's timeline there.
     timelines: HashMap<(LotId, String), PlateTimeline>,
     /// OCR skeleton → keys of registered plates.
@@ -1042,5 +1043,48 @@ impl MemoryStore {
     /// order.
     pub fn outbox_all(&self) -> Vec<OutboxMessage> {
         self.state().outbox.iter().map(|(m, _)| m.clone()).collect()
+    }
+}
+
+impl parking_app::settlement::AttemptStore for MemoryStore {
+    async fn claim_attempt(
+        &self,
+        attempt: &parking_app::settlement::Attempt,
+        now: Timestamp,
+    ) -> StoreResult<parking_app::settlement::Claim> {
+        use parking_app::settlement::{AttemptState, Claim};
+        self.write();
+        let mut s = self.state();
+        let taken_over = match s.attempts.get(&attempt.key) {
+            None => None,
+            Some(a) => match &a.state {
+                AttemptState::Claimed { until, .. } if *until < now => Some(a.clone()),
+                AttemptState::Claimed { .. } => return Ok(Claim::Busy),
+                _ => return Ok(Claim::Finished(a.clone())),
+            },
+        };
+        s.attempts.insert(attempt.key.clone(), attempt.clone());
+        Ok(Claim::Claimed { taken_over })
+    }
+
+    async fn finish_attempt(
+        &self,
+        key: &IdempotencyKey,
+        holder: u64,
+        state: &parking_app::settlement::AttemptState,
+        now: Timestamp,
+    ) -> StoreResult<parking_app::settlement::Attempt> {
+        use parking_app::settlement::AttemptState;
+        self.write();
+        let mut s = self.state();
+        let a = s
+            .attempts
+            .get_mut(key)
+            .ok_or_else(|| StoreError::not_found(format!("attempt {key}")))?;
+        if matches!(a.state, AttemptState::Claimed { holder: h, .. } if h == holder) {
+            a.state = state.clone();
+            a.updated_at = now;
+        }
+        Ok(a.clone())
     }
 }

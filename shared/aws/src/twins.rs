@@ -99,3 +99,98 @@ impl DeviceLink for MemoryLink {
         Ok(())
     }
 }
+
+/// The development payment provider, in memory. Test tokens:
+/// `pm_card_chargeCustomerFail` and `pm_card_chargeDeclined` are declined,
+/// `pm_card_authenticationRequired` needs the cardholder; any other token
+/// is charged. Like the fakes settlement is tested against, it does *not*
+/// honour idempotency keys: a second charge under one key is a second
+/// charge, so exactly-once has to come from the caller.
+#[derive(Debug, Default, Clone)]
+pub struct DevProvider {
+    state: std::sync::Arc<Mutex<DevState>>,
+}
+
+#[derive(Debug, Default)]
+struct DevState {
+    charges: Vec<(
+        parking_app::IdempotencyKey,
+        parking_app::settlement::ProviderCharge,
+    )>,
+    /// Charges that time out after charging.
+    lose_answers: u32,
+    /// Calls that fail before charging.
+    unavailable: u32,
+}
+
+impl DevProvider {
+    /// Every charge made, in order.
+    pub fn charges(&self) -> Vec<parking_app::settlement::ProviderCharge> {
+        lock(&self.state)
+            .charges
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    /// The next `n` charges are made and then time out, as a provider
+    /// that charged but whose answer was lost.
+    pub fn lose_answers(&self, n: u32) {
+        lock(&self.state).lose_answers = n;
+    }
+
+    /// The next `n` calls fail before charging (a 5xx).
+    pub fn fail_next(&self, n: u32) {
+        lock(&self.state).unavailable = n;
+    }
+}
+
+impl parking_app::settlement::PaymentProvider for DevProvider {
+    async fn charge(
+        &self,
+        request: &parking_app::settlement::ChargeRequest<'_>,
+    ) -> Result<parking_app::settlement::ProviderCharge, parking_app::settlement::ProviderError>
+    {
+        use parking_app::settlement::{ProviderCharge, ProviderError};
+        let mut s = lock(&self.state);
+        if s.unavailable > 0 {
+            s.unavailable -= 1;
+            return Err(ProviderError::Unavailable(
+                "503 from the development provider".into(),
+            ));
+        }
+        match request.token.expose() {
+            "pm_card_chargeCustomerFail" | "pm_card_chargeDeclined" => {
+                return Err(ProviderError::Declined {
+                    code: "card_declined".into(),
+                });
+            }
+            "pm_card_authenticationRequired" => return Err(ProviderError::AuthenticationRequired),
+            _ => {}
+        }
+        let charge = ProviderCharge {
+            id: format!("pi_dev_{:06}", s.charges.len() + 1),
+            amount: request.amount,
+        };
+        s.charges.push((request.key.clone(), charge.clone()));
+        if s.lose_answers > 0 {
+            s.lose_answers -= 1;
+            return Err(ProviderError::Timeout);
+        }
+        Ok(charge)
+    }
+
+    async fn find_charge(
+        &self,
+        key: &parking_app::IdempotencyKey,
+    ) -> Result<
+        Option<parking_app::settlement::ProviderCharge>,
+        parking_app::settlement::ProviderError,
+    > {
+        Ok(lock(&self.state)
+            .charges
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, c)| c.clone()))
+    }
+}

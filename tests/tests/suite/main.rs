@@ -9,6 +9,7 @@ mod events;
 mod faults;
 mod order;
 mod permissions;
+mod settle;
 mod simulate;
 mod staff;
 mod usecases;

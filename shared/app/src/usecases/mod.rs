@@ -16,5 +16,6 @@ pub mod plate_read;
 pub mod presence;
 pub mod reservations;
 pub mod sessions;
+pub mod settle;
 pub mod simulate;
 pub mod trips;

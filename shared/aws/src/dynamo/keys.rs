@@ -332,6 +332,11 @@ pub(crate) fn passes_of(lot: &LotId) -> (String, &'static str) {
     (lot_pk(lot), "PASS#")
 }
 
+/// A settlement attempt.
+pub(crate) fn attempt(key: &IdempotencyKey) -> Keys {
+    Keys::new(format!("ATTEMPT#{key}"), "ATTEMPT", "attempt")
+}
+
 pub(crate) fn reservation(id: &ReservationId) -> Keys {
     Keys::new(format!("RES#{id}"), "RES", "reservation")
 }

@@ -63,6 +63,7 @@
 //! success: a caller can always tell its own success from someone else's.
 
 mod api;
+mod attempts;
 mod devices;
 mod drivers;
 pub mod errors;
