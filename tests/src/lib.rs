@@ -357,6 +357,7 @@ pub mod fx {
             resolution: None,
             refunded: 0,
             kiosk_paid: 0,
+            payment_failure: None,
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }

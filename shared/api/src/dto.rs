@@ -288,6 +288,9 @@ pub struct SessionOut {
     pub reservation_id: Option<String>,
     /// `plate_corrected`, `plate_unverified`.
     pub flags: Vec<String>,
+    /// While `payment_failed`: why the card was not charged. The app asks
+    /// the driver to update the card; the charge is tried again.
+    pub payment_failure: Option<String>,
 }
 
 impl SessionOut {
@@ -304,6 +307,7 @@ impl SessionOut {
             fee_if_left_now: now_fee.map(Amount::from),
             reservation_id: s.reservation_id.map(|r| r.to_string()),
             flags: s.flags.iter().map(|f| f.name().to_owned()).collect(),
+            payment_failure: s.payment_failure,
         }
     }
 }
@@ -668,6 +672,8 @@ pub struct StaffSessionOut {
     pub resolution: Option<String>,
     /// The tariff version that priced it.
     pub tariff_id: Option<String>,
+    /// While `payment_failed`: why the card was not charged.
+    pub payment_failure: Option<String>,
     pub needs_review: bool,
 }
 
@@ -701,6 +707,7 @@ impl From<Session> for StaffSessionOut {
                 .to_owned()
             }),
             tariff_id: s.tariff_id.map(|t| t.to_string()),
+            payment_failure: s.payment_failure,
             needs_review,
         }
     }

@@ -346,6 +346,9 @@ pub struct Session {
     /// Paid at the kiosk, in minor units.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub kiosk_paid: i64,
+    /// Why the card payment failed, while it has (`payment_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_failure: Option<String>,
     pub updated_at: Timestamp,
 }
 

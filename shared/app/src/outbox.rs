@@ -81,6 +81,8 @@ pub enum NotificationKind {
     Entry { bays: Vec<BayId> },
     /// Goodbye, with what the stay cost.
     Exit { amount: Option<Money> },
+    /// The card payment failed: why, and what to do.
+    PaymentFailed { amount: Money, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -77,6 +77,25 @@ pub struct PlateTimeline {
     /// What operators, shops and the kiosk did to its sessions, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adjustments: Vec<Adjustment>,
+    /// What settlement made of its charge orders, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settlements: Vec<SettlementRecord>,
+}
+
+/// The outcome of one attempt at a charge order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRecord {
+    /// The action id it was recorded under (from the attempt's key).
+    pub id: ActionId,
+    pub order_key: IdempotencyKey,
+    pub attempt: u32,
+    /// The provider's charge, when it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_id: Option<String>,
+    /// Why it failed, in words the app can show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub at: Timestamp,
 }
 
 /// Something done to a session through the APIs, kept with the plate's
@@ -178,7 +197,17 @@ impl PlateTimeline {
             archived_until: None,
             passes: Vec::new(),
             adjustments: Vec::new(),
+            settlements: Vec::new(),
         }
+    }
+
+    /// Whether a charge order was paid, failed (with the reason of its
+    /// latest attempt), or is not settled yet.
+    pub fn settlement_of(&self, order: &IdempotencyKey) -> Option<&SettlementRecord> {
+        let mine = self.settlements.iter().filter(|r| &r.order_key == order);
+        mine.clone()
+            .find(|r| r.charge_id.is_some())
+            .or_else(|| mine.max_by_key(|r| r.attempt))
     }
 
     pub fn read(&self, key: &str) -> Option<&TimelineRead> {
@@ -447,6 +476,7 @@ pub fn reconcile(
             resolution: settled.resolution,
             refunded: settled.refunded,
             kiosk_paid: settled.kiosk_paid,
+            payment_failure: None,
             updated_at: before.map_or(now, |s| s.updated_at),
         });
     }
@@ -473,6 +503,7 @@ pub fn reconcile(
     let mut changed = Vec::new();
     let mut orders = Vec::new();
     for mut s in sessions {
+        settlement_state(current, &mut s);
         let before = stored.get(&s.id).copied();
         if before != Some(&s) {
             s.version = before.map_or(1, |b| b.version + 1);
@@ -519,6 +550,43 @@ pub fn reconcile(
     }
 }
 
+/// A priced session whose card orders are settled is `paid`; one whose
+/// latest attempt at an order failed is `payment_failed` (until a retry
+/// succeeds). Orders still to be made (the fee changed) leave it priced.
+fn settlement_state(t: &PlateTimeline, s: &mut Session) {
+    if !matches!(s.state, SessionState::Priced | SessionState::EntryMissing)
+        || s.method_id.is_none()
+    {
+        return;
+    }
+    let charges: Vec<&PaymentOrder> = t
+        .orders
+        .iter()
+        .filter(|o| o.is_for(&s.id) && o.kind == PaymentKind::Charge)
+        .collect();
+    if charges.is_empty() || owed(s) != t.net_ordered(&s.id) {
+        return;
+    }
+    let records: Vec<Option<&SettlementRecord>> = charges
+        .iter()
+        .map(|o| t.settlement_of(&o.idempotency_key))
+        .collect();
+    if records
+        .iter()
+        .all(|r| r.is_some_and(|r| r.charge_id.is_some()))
+    {
+        s.state = SessionState::Paid;
+    } else if let Some(reason) = records
+        .iter()
+        .flatten()
+        .find(|r| r.charge_id.is_none())
+        .and_then(|r| r.failure.clone())
+    {
+        s.state = SessionState::PaymentFailed;
+        s.payment_failure = Some(reason);
+    }
+}
+
 fn first_gate(first: &core_timeline::Read) -> GateId {
     GateId::parse(&first.gate).unwrap_or_else(|_| unreachable!("gate ids come from GateId"))
 }
@@ -528,7 +596,13 @@ fn first_gate(first: &core_timeline::Read) -> GateId {
 /// decided to charge it).
 pub fn owed(s: &Session) -> i64 {
     let sure = !s.flags.contains(&SessionFlag::PlateUnverified) || s.resolution.is_some();
-    let billable = matches!(s.state, SessionState::Priced | SessionState::EntryMissing) && sure;
+    let billable = matches!(
+        s.state,
+        SessionState::Priced
+            | SessionState::EntryMissing
+            | SessionState::Paid
+            | SessionState::PaymentFailed
+    ) && sure;
     match (billable, &s.method_id) {
         (true, Some(_)) => s.outstanding(),
         _ => 0,

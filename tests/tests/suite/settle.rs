@@ -283,3 +283,134 @@ both!(
     declines_and_authentication_are_final_for_the_attempt,
     a_claim_is_held_until_its_lease_runs_out
 );
+
+mod flow {
+    use super::super::devices::{AIKO, DAISUKE, Lot, read, t};
+    use parking_app::outbox::{NotificationKind, OutboxMessage, PaymentOrder};
+    use parking_app::usecases::settle::{Settled, settle_order};
+    use parking_app::*;
+    use parking_aws::DevProvider;
+    use parking_core::SessionState;
+
+    fn charges(lot: &Lot) -> Vec<PaymentOrder> {
+        lot.outbox()
+            .into_iter()
+            .filter_map(|m| match m {
+                OutboxMessage::Payments(o) => Some(o),
+                OutboxMessage::Notifications(_) => None,
+            })
+            .collect()
+    }
+
+    async fn stay(lot: &Lot, plate: &str, n: u32) {
+        for (gate, at) in [("g-in", "09:00:00"), ("g-out", "10:30:00")] {
+            let r = lot
+                .send(&read(
+                    gate,
+                    &format!("{gate}-{n}"),
+                    plate,
+                    0.97,
+                    t(at),
+                    None,
+                ))
+                .await;
+            assert_eq!(r.applied, 1, "{r:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_settled_charge_makes_the_session_paid_and_a_decline_payment_failed() {
+        let lot = Lot::new().await;
+        let store = lot.events.store.clone();
+        store
+            .add_payment_method(&PaymentMethod {
+                id: "pm-5".parse().expect("id"),
+                driver_id: "d-5".parse().expect("id"),
+                brand: "mastercard".into(),
+                last4: "0341".into(),
+                token: PaymentToken::new("pm_card_chargeCustomerFail"),
+            })
+            .await
+            .expect("card");
+        stay(&lot, AIKO, 1).await;
+        stay(&lot, DAISUKE, 2).await;
+        let provider = DevProvider::default();
+        let orders = charges(&lot);
+        assert_eq!(orders.len(), 2);
+        let mut outcomes = Vec::new();
+        for o in &orders {
+            // Delivered twice: settled once.
+            settle_order(&store, &provider, o, 1, t("10:31:00"))
+                .await
+                .expect("settled");
+            outcomes.push(
+                settle_order(&store, &provider, o, 1, t("10:32:00"))
+                    .await
+                    .expect("settled"),
+            );
+        }
+        assert_eq!(provider.charges().len(), 1, "one card charged, once");
+        let session = |o: &PaymentOrder| {
+            let store = store.clone();
+            let id = o.session_id.clone().expect("a stay's order");
+            async move { store.get_session(&id).await.expect("session") }
+        };
+        let aiko = orders
+            .iter()
+            .find(|o| o.driver_id.as_str() == "d-1")
+            .expect("aiko");
+        let daisuke = orders
+            .iter()
+            .find(|o| o.driver_id.as_str() == "d-5")
+            .expect("daisuke");
+        assert_eq!(session(aiko).await.state, SessionState::Paid);
+        let failed = session(daisuke).await;
+        assert_eq!(failed.state, SessionState::PaymentFailed);
+        assert_eq!(
+            failed.payment_failure.as_deref(),
+            Some("the card was declined (card_declined)")
+        );
+        assert!(outcomes.iter().any(|o| matches!(o, Settled::Failed(_))));
+        let told: Vec<OutboxMessage> = lot
+            .outbox()
+            .into_iter()
+            .filter(|m| matches!(m, OutboxMessage::Notifications(n) if matches!(n.kind, NotificationKind::PaymentFailed { .. })))
+            .collect();
+        assert_eq!(told.len(), 1, "the driver is told once");
+        assert_eq!(
+            charges(&lot).len(),
+            2,
+            "recording an outcome orders nothing"
+        );
+
+        // The driver fixes the card; the retry is a new attempt and pays.
+        store
+            .add_payment_method(&PaymentMethod {
+                id: "pm-5".parse().expect("id"),
+                driver_id: "d-5".parse().expect("id"),
+                brand: "mastercard".into(),
+                last4: "4444".into(),
+                token: PaymentToken::new("pm_card_mastercard"),
+            })
+            .await
+            .expect("card");
+        let again = settle_order(&store, &provider, daisuke, 2, t("18:00:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(again, Settled::Charged(_)), "{again:?}");
+        let paid = session(daisuke).await;
+        assert_eq!(
+            (paid.state, paid.payment_failure),
+            (SessionState::Paid, None)
+        );
+        assert_eq!(provider.charges().len(), 2);
+        // A later read of the plate reconciles its timeline again: the
+        // stay stays paid, and nothing more is ordered.
+        let r = lot
+            .send(&read("g-in", "g-in-3", DAISUKE, 0.97, t("13:00:00"), None))
+            .await;
+        assert_eq!(r.applied, 1, "{r:?}");
+        assert_eq!(session(daisuke).await.state, SessionState::Paid);
+        assert_eq!(charges(&lot).len(), 2);
+    }
+}

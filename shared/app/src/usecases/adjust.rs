@@ -90,18 +90,20 @@ pub struct Amended {
 }
 
 /// An action on a plate's timeline.
-struct Action<'a> {
-    lot_id: &'a LotId,
-    plate: &'a Plate,
-    id: ActionId,
-    session: Option<&'a SessionId>,
-    audit: AuditEntry,
-    pass: Option<Pass>,
+pub(crate) struct Action<'a> {
+    pub lot_id: &'a LotId,
+    pub plate: &'a Plate,
+    pub id: ActionId,
+    pub session: Option<&'a SessionId>,
+    pub audit: Option<AuditEntry>,
+    pub pass: Option<Pass>,
+    /// Messages to queue with the change (beyond its charges and refunds).
+    pub outbox: Vec<crate::outbox::OutboxMessage>,
 }
 
 /// Applies a change to a plate's timeline and commits it with its audit
 /// entry. `change` sees the current timeline and refuses or changes it.
-async fn amend<S: Store>(
+pub(crate) async fn amend<S: Store>(
     store: &S,
     now: Timestamp,
     action: Action<'_>,
@@ -124,6 +126,7 @@ async fn amend<S: Store>(
             .timeline
             .unwrap_or_else(|| PlateTimeline::new(action.lot_id.clone(), action.plate.clone()));
         let done = current.adjustments.iter().any(|a| a.id == action.id)
+            || current.settlements.iter().any(|r| r.id == action.id)
             || action
                 .pass
                 .as_ref()
@@ -147,6 +150,7 @@ async fn amend<S: Store>(
                 .orders
                 .into_iter()
                 .map(crate::outbox::OutboxMessage::Payments)
+                .chain(action.outbox.iter().cloned())
                 .collect(),
             open_delta: rec.open_delta,
             check_in: None,
@@ -158,7 +162,7 @@ async fn amend<S: Store>(
                 processed_at: now,
             },
             attempt: nonce(),
-            audit: Some(action.audit.clone()),
+            audit: action.audit.clone(),
             pass: action.pass.clone(),
         };
         match store.commit_read(&commit).await {
@@ -319,8 +323,9 @@ pub async fn resolve<S: Store>(
             plate: &s.plate,
             id: id.clone(),
             session: Some(session_id),
-            audit: entry,
+            audit: Some(entry),
             pass: None,
+            outbox: Vec::new(),
         },
         |t| {
             let current = t
@@ -407,8 +412,9 @@ pub async fn refund<S: Store>(
             plate: &s.plate,
             id: id.clone(),
             session: Some(session_id),
-            audit: entry,
+            audit: Some(entry),
             pass: None,
+            outbox: Vec::new(),
         },
         |t| {
             let current = t
@@ -504,8 +510,9 @@ pub async fn validate<S: Store>(
             plate,
             id: id.clone(),
             session: Some(&session_id),
-            audit: entry,
+            audit: Some(entry),
             pass: None,
+            outbox: Vec::new(),
         },
         |t| {
             if t.adjustments
@@ -735,8 +742,9 @@ pub async fn kiosk_pay<S: Store>(
             plate: &s.plate,
             id: id.clone(),
             session: Some(session_id),
-            audit: entry,
+            audit: Some(entry),
             pass: None,
+            outbox: Vec::new(),
         },
         |t| {
             let Some(due) = due.filter(|d| d.minor > 0) else {
@@ -827,8 +835,9 @@ pub async fn issue_pass<S: Store>(
             plate: &new.plate,
             id,
             session: None,
-            audit: entry,
+            audit: Some(entry),
             pass: Some(pass.clone()),
+            outbox: Vec::new(),
         },
         |t| {
             t.passes.push(p.clone());

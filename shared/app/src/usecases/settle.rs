@@ -13,9 +13,12 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::ids::*;
-use crate::outbox::{PaymentKind, PaymentOrder};
+use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
 use crate::ports::*;
 use crate::settlement::*;
+use crate::timeline::SettlementRecord;
+
+use super::adjust::{Action, ActionError, amend};
 
 /// How long a claim holds an attempt: longer than a provider call can
 /// take (the HTTP client's timeout), shorter than the queue's visibility
@@ -119,6 +122,87 @@ where
             finish(store, &key, holder, failed, now).await
         }
     }
+}
+
+/// Settles attempt `n` of a charge order, and records a final outcome with
+/// the order's session, which becomes `paid` or `payment_failed` (with a
+/// notification to the driver, in the same step). An order with no
+/// session (a cancellation fee) keeps its outcome in its attempt.
+///
+/// # Errors
+///
+/// As [`settle_charge`]; the order's session must exist.
+pub async fn settle_order<S, P>(
+    store: &S,
+    provider: &P,
+    order: &PaymentOrder,
+    n: u32,
+    now: Timestamp,
+) -> Result<Settled, SettleError>
+where
+    S: Store,
+    P: PaymentProvider,
+{
+    let settled = settle_charge(store, provider, order, n, now).await?;
+    let (charge_id, failure) = match &settled {
+        Settled::Charged(id) => (Some(id.clone()), None),
+        Settled::Failed(reason) => (None, Some(reason.clone())),
+        Settled::Retry(_) => return Ok(settled),
+    };
+    let Some(session_id) = &order.session_id else {
+        return Ok(settled);
+    };
+    let session = store.get_session(session_id).await?;
+    let key = attempt_key(order, n);
+    let id = ActionId::parse(&format!("settle-{key}"))
+        .unwrap_or_else(|_| unreachable!("a key makes a valid action id"));
+    let record = SettlementRecord {
+        id: id.clone(),
+        order_key: order.idempotency_key.clone(),
+        attempt: n,
+        charge_id,
+        failure: failure.clone(),
+        at: now,
+    };
+    let outbox = failure
+        .map(|reason| {
+            OutboxMessage::Notifications(Notification {
+                id: format!("{key}/payment_failed"),
+                driver_id: order.driver_id.clone(),
+                lot_id: order.lot_id.clone(),
+                session_id: session_id.clone(),
+                kind: NotificationKind::PaymentFailed {
+                    amount: order.amount,
+                    reason,
+                },
+                at: now,
+            })
+        })
+        .into_iter()
+        .collect();
+    amend(
+        store,
+        now,
+        Action {
+            lot_id: &session.lot_id,
+            plate: &session.plate,
+            id,
+            session: Some(session_id),
+            audit: None,
+            pass: None,
+            outbox,
+        },
+        |t| {
+            t.settlements.push(record.clone());
+            Ok(())
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        ActionError::Store(e) => SettleError::Store(e),
+        other => SettleError::Store(StoreError::invalid(other.to_string())),
+    })?;
+    Ok(settled)
 }
 
 fn succeeded(c: ProviderCharge) -> AttemptState {
