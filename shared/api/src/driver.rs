@@ -315,7 +315,7 @@ pub(crate) async fn list_reservations<S: Store>(
     let v = api.store.driver_reservations(&d).await?;
     let page = paginate(
         v,
-        |r| format!("{:012}#{}", r.start.as_second(), r.id),
+        |r| format!("{:025}#{}", r.start.as_nanosecond(), r.id),
         &scope(&d, "reservations"),
         &q,
     )?;
@@ -413,7 +413,7 @@ pub(crate) async fn list_sessions<S: Store>(
     let v = trips::sessions(&api.store, &d).await.map_err(trip_error)?;
     let page = paginate(
         v,
-        |s| format!("{:012}#{}", s.entry_at.as_second(), s.id),
+        |s| format!("{:025}#{}", s.entry_at.as_nanosecond(), s.id),
         &scope(&d, "sessions"),
         &q,
     )?;

@@ -1,6 +1,8 @@
 //! The bodies the APIs send and accept: the contract, with their JSON
 //! schemas for the OpenAPI document. Times are RFC 3339; money is an
 //! integer amount in the currency's minor units with its ISO 4217 code.
+//!
+//! No body derives `Debug`: the plates in them never reach a log.
 
 use jiff::Timestamp;
 use parking_app::usecases::availability::Availability;
@@ -23,7 +25,7 @@ pub(crate) fn object(_: &mut SchemaGenerator) -> Schema {
 }
 
 /// An amount of money.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Clone, Serialize, JsonSchema)]
 pub struct Amount {
     /// In the currency's minor units (yen have none).
     pub amount: i64,
@@ -40,7 +42,7 @@ impl From<Money> for Amount {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct ProfileOut {
     pub id: String,
     pub name: String,
@@ -58,14 +60,14 @@ impl From<Driver> for ProfileOut {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileIn {
     /// 1 to 100 characters.
     pub name: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct VehicleOut {
     /// The plate's canonical form: the key to remove it with.
     pub plate: String,
@@ -85,14 +87,14 @@ impl From<PlateRegistration> for VehicleOut {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VehicleIn {
     /// The plate as typed: `品川 300 さ 12-34`, full-width or half-width.
     pub plate: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct PaymentMethodOut {
     pub id: String,
     pub brand: String,
@@ -122,7 +124,7 @@ pub struct PaymentMethodIn {
     pub last4: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct AvailabilityOut {
     pub capacity: u32,
     pub occupied: u32,
@@ -155,7 +157,7 @@ impl From<Availability> for AvailabilityOut {
 }
 
 /// The tariff as posted at the lot, with its headline terms.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct TariffSummary {
     pub id: String,
     pub currency: String,
@@ -171,7 +173,7 @@ pub struct TariffSummary {
     pub posted: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct LotOut {
     pub id: String,
     pub name: String,
@@ -184,13 +186,13 @@ pub struct LotOut {
     pub tariff: TariffSummary,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct QuoteQuery {
     pub entry: Option<String>,
     pub exit: Option<String>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct QuoteLine {
     #[schemars(schema_with = "ts")]
     pub start: Timestamp,
@@ -203,7 +205,7 @@ pub struct QuoteLine {
     pub amount: i64,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct QuoteOut {
     pub lot_id: String,
     pub tariff_id: String,
@@ -220,7 +222,7 @@ pub struct QuoteOut {
     pub lines: Vec<QuoteLine>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationIn {
     pub lot_id: String,
@@ -232,7 +234,7 @@ pub struct ReservationIn {
     pub end: Timestamp,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct ReservationOut {
     pub id: String,
     pub lot_id: String,
@@ -268,7 +270,7 @@ impl From<Reservation> for ReservationOut {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct SessionOut {
     pub id: String,
     pub lot_id: String,
@@ -312,7 +314,7 @@ impl SessionOut {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct TaxLineOut {
     /// Basis points (1000 = 10%).
     pub rate_bp: u32,
@@ -323,7 +325,7 @@ pub struct TaxLineOut {
 
 /// A receipt that is a Japanese qualified invoice (適格請求書) when the lot
 /// has an issuer registration number.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct ReceiptOut {
     pub number: String,
     pub issuer_name: Option<String>,
@@ -386,7 +388,7 @@ impl From<Receipt> for ReceiptOut {
 // ---- Operators, shops and kiosks ----
 
 /// A receipt issuer: name and qualified invoice registration number.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssuerDto {
     pub name: String,
@@ -395,7 +397,7 @@ pub struct IssuerDto {
 }
 
 /// A lot's thresholds, windows and fees.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LotSettingsDto {
     /// What a stay whose entry nobody saw costs (minor units).
@@ -465,7 +467,7 @@ impl From<LotSettingsDto> for LotSettings {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct ScheduledTariffOut {
     pub tariff_id: String,
     #[schemars(schema_with = "ts")]
@@ -474,7 +476,7 @@ pub struct ScheduledTariffOut {
 
 /// A lot's configuration. Its `revision` is the `ETag`: send it back as
 /// `If-Match` to change the lot.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct LotConfigOut {
     pub id: String,
     pub name: String,
@@ -515,7 +517,7 @@ impl From<Lot> for LotConfigOut {
 }
 
 /// What an operator may change of a lot (all of it, every time).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LotConfigIn {
     pub name: String,
@@ -527,14 +529,14 @@ pub struct LotConfigIn {
     pub settings: LotSettingsDto,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema, Clone, Copy)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum DirectionDto {
     Entry,
     Exit,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct GateOut {
     pub id: String,
     pub direction: DirectionDto,
@@ -554,7 +556,7 @@ impl From<Gate> for GateOut {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateIn {
     pub direction: DirectionDto,
@@ -562,7 +564,7 @@ pub struct GateIn {
     pub camera_id: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema, Clone, Copy)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKindDto {
     Camera,
@@ -571,7 +573,7 @@ pub enum DeviceKindDto {
     Kiosk,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct DeviceOut {
     /// The IoT client id.
     pub id: String,
@@ -602,7 +604,7 @@ impl From<Device> for DeviceOut {
     }
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceIn {
     pub kind: DeviceKindDto,
@@ -614,7 +616,7 @@ pub struct DeviceIn {
     pub bay_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct BayOut {
     pub id: String,
     /// `occupied`, `free` or `unknown`.
@@ -623,7 +625,7 @@ pub struct BayOut {
     pub reported_at: Timestamp,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct TariffVersionOut {
     pub tariff_id: String,
     /// When it takes effect; `null` for the lot's first tariff.
@@ -635,7 +637,7 @@ pub struct TariffVersionOut {
 }
 
 /// A new tariff version.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TariffVersionIn {
     /// When it takes effect (RFC 3339, not in the past). Stays that entered
@@ -648,7 +650,7 @@ pub struct TariffVersionIn {
 }
 
 /// A session as staff see it.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct StaffSessionOut {
     pub id: String,
     pub lot_id: String,
@@ -713,7 +715,7 @@ impl From<Session> for StaffSessionOut {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResolutionAction {
     /// Charge the priced fee, or `amount`.
@@ -724,7 +726,7 @@ pub enum ResolutionAction {
     Adjust,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolutionIn {
     pub action: ResolutionAction,
@@ -735,7 +737,7 @@ pub struct ResolutionIn {
     pub note: String,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundIn {
     /// Minor units, at most what was paid and not yet refunded.
@@ -743,14 +745,14 @@ pub struct RefundIn {
     pub note: String,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BarrierOpenIn {
     /// Why (required; kept in the audit trail).
     pub note: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct BarrierOpenOut {
     /// The topic the command was published to.
     pub topic: String,
@@ -758,7 +760,7 @@ pub struct BarrierOpenOut {
     pub event_id: String,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassIn {
     /// The plate as typed.
@@ -769,7 +771,7 @@ pub struct PassIn {
     pub valid_until: String,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct PassOut {
     pub id: String,
     pub plate: String,
@@ -795,14 +797,14 @@ impl From<Pass> for PassOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct DateQuery {
     pub date: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct DailyReportOut {
     pub lot_id: String,
     /// The lot's local date (`YYYY-MM-DD`).
@@ -824,7 +826,7 @@ pub struct DailyReportOut {
     pub needs_review: u32,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct AuditOut {
     pub id: String,
     #[schemars(schema_with = "ts")]
@@ -854,7 +856,7 @@ impl From<AuditEntry> for AuditOut {
 
 /// A shop's validation of a customer's stay: minutes free from entry, or
 /// an amount off (one of them).
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationIn {
     /// The customer's plate as typed.
@@ -866,7 +868,7 @@ pub struct ValidationIn {
     pub amount: i64,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct ValidationOut {
     pub session_id: String,
     #[schemars(schema_with = "ts")]
@@ -877,7 +879,7 @@ pub struct ValidationOut {
     pub fee_if_left_now: Option<Amount>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct DigitsQuery {
     pub digits: Option<String>,
     pub cursor: Option<String>,
@@ -885,7 +887,7 @@ pub struct DigitsQuery {
 }
 
 /// An unpaid stay as the kiosk shows it.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct KioskSessionOut {
     pub session_id: String,
     /// The plate as printed.
@@ -896,14 +898,14 @@ pub struct KioskSessionOut {
     pub due: Amount,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KioskPaymentIn {
     /// Minor units: exactly what is due.
     pub amount: i64,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Serialize, JsonSchema)]
 pub struct KioskPaymentOut {
     pub session_id: String,
     pub paid: Amount,

@@ -38,7 +38,7 @@ pub(crate) async fn find_sessions<S: Store>(
         })?;
     let page = paginate(
         found,
-        |k| format!("{:012}#{}", k.entry_at.as_second(), k.session_id),
+        |k| format!("{:025}#{}", k.entry_at.as_nanosecond(), k.session_id),
         &format!("kiosk:{}:{lot_id}:{digits}", kiosk.subject),
         &PageQuery {
             cursor: q.cursor,

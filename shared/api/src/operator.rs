@@ -340,7 +340,7 @@ pub(crate) async fn list_reviews<S: Store>(
         .map_err(body_error)?;
     page_of(
         v,
-        |s| format!("{:012}#{}", s.entry_at.as_second(), s.id),
+        |s| format!("{:025}#{}", s.entry_at.as_nanosecond(), s.id),
         &scope(&actor, &lot_id, "reviews"),
         &q,
         StaffSessionOut::from,

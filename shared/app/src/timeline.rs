@@ -439,7 +439,16 @@ pub fn reconcile(
             .iter()
             .filter(|a| a.session_id == id)
             .collect();
-        let (fee, tariff_id) = price(pricing, d, &fresh, &mine, &current.passes);
+        let (fee, tariff_id) = match (d, before) {
+            // A lost-entry fee, once priced, is the fee of that stay: a
+            // later change of the lot's setting does not re-price it.
+            (Derived::EntryMissing { .. }, Some(b))
+                if b.fee.is_some() && b.exit_at == fresh.exit_at =>
+            {
+                (b.fee, None)
+            }
+            _ => price(pricing, d, &fresh, &mine, &current.passes),
+        };
         // A stay the tariff cannot price (longer than it allows) is for
         // staff to settle.
         let state = match d {

@@ -394,7 +394,23 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     let again = at(&lot, t("10:00:30"), pay(due, "k-1")).await;
     assert_eq!(again.status, 200, "the same payment again changes nothing");
     let after = at(&lot, t("10:01:00"), find(KIOSK, "1122")).await;
-    assert_eq!(after.json()["items"][0]["due"]["amount"], 0);
+    assert_eq!(
+        after.json()["items"],
+        json!([]),
+        "a paid stay is no longer listed"
+    );
+    let twice = at(&lot, t("10:02:00"), pay(due, "k-2")).await;
+    assert_eq!(
+        (twice.status, twice.code()),
+        (409, "nothing_due".into()),
+        "a second payment inside the window is refused"
+    );
+    let replay = at(&lot, t("10:05:00"), pay(due, "k-1")).await;
+    assert_eq!(
+        replay.json()["exit_by"],
+        paid.json()["exit_by"],
+        "the recorded payment"
+    );
 
     // Out within the window (15 minutes): the gate opens for what was paid.
     let command = leave(&lot, "out-1", STRANGER, t("10:10:00")).await;
@@ -433,7 +449,11 @@ async fn a_car_that_paid_at_the_kiosk_and_lingered_pays_the_difference() {
     let s = session_of(&lot, STRANGER).await;
     let full = price(&tariff, t("09:00:00"), t("11:00:00"), Discount::default());
     assert_eq!(s.outstanding(), full - due);
-    assert_eq!(command.amount, Some(full));
+    assert_eq!(
+        command.amount,
+        Some(full - due),
+        "the gate asks for what is still owed"
+    );
 }
 
 /// A second lot in the same store, with its own devices.
@@ -1462,4 +1482,274 @@ async fn sample_staff_events_are_answered() {
     let a = call_event(&app, "events/api/kiosk-find-sessions.json").await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["items"][0]["plate"], STRANGER);
+}
+
+#[tokio::test]
+async fn staff_never_reach_another_lots_session_through_their_own_lots_path() {
+    let lot = Lot::new().await;
+    second_lot(&lot).await;
+    let r = lot.send(&east_read("e-1", STRANGER, t("09:10:00"))).await;
+    assert_eq!(r.applied, 1);
+    let east = lot
+        .events
+        .store
+        .lot_sessions(&"shinjuku-east".parse().expect("id"))
+        .await
+        .expect("sessions");
+    let id = east[0].id.clone();
+    let calls = [
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/sessions/{id}"), OP),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{id}/resolution"),
+            OP,
+        )
+        .json(json!({"action": "void", "note": "not ours"})),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{id}/refunds"),
+            OP,
+        )
+        .header("idempotency-key", "x")
+        .json(json!({"amount": 100, "note": "not ours"})),
+    ];
+    for c in calls {
+        let a = at(&lot, t("10:00:00"), c).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (404, "not_found".into()),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("11-22"));
+    }
+    let after = lot.events.store.get_session(&id).await.expect("session");
+    assert_eq!(after, east[0], "nothing changed in the other lot");
+}
+
+#[tokio::test]
+async fn staff_lists_page_with_cursors_and_answer_their_bodies() {
+    let lot = Lot::new().await;
+    for (i, plate) in [STRANGER, BEN, "大阪 500 あ 11-22"].iter().enumerate() {
+        enter(&lot, &format!("in-{i}"), plate, t("09:00:00")).await;
+    }
+    // Same-second entries page in order without skipping.
+    let first = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122&limit=1"),
+            KIOSK,
+        ),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    let cursor = first.json()["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let second = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122&limit=1&cursor={cursor}"),
+            KIOSK,
+        ),
+    )
+    .await;
+    assert_eq!(second.status, 200);
+    assert_ne!(
+        first.json()["items"][0]["session_id"],
+        second.json()["items"][0]["session_id"]
+    );
+    assert_eq!(second.json()["next_cursor"], Value::Null);
+    let stolen = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/gates?cursor={cursor}"),
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (stolen.status, stolen.code()),
+        (400, "invalid_cursor".into())
+    );
+
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "PUT",
+            format!("/v1/operator/lots/{LOT}/devices/cam-in-2"),
+            OP,
+        )
+        .json(json!({"kind": "camera", "gate_id": "g-in-2"})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.json(),
+        json!({"id": "cam-in-2", "kind": "camera", "gate_id": "g-in-2", "bay_id": null, "connected": null, "seen_at": null})
+    );
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}/gates/g-in-2"), OP)
+            .json(json!({"direction": "entry", "camera_id": "cam-in-2"})),
+    )
+    .await;
+    assert_eq!(
+        a.json(),
+        json!({"id": "g-in-2", "direction": "entry", "camera_id": "cam-in-2"})
+    );
+    for path in ["gates", "devices", "passes", "bays", "tariffs"] {
+        let a = at(
+            &lot,
+            t("10:00:00"),
+            Call::new("GET", format!("/v1/operator/lots/{LOT}/{path}?limit=1"), OP),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{path}: {}", a.text);
+        assert!(a.json()["items"].is_array());
+    }
+    let v = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("POST", format!("/v1/merchant/lots/{LOT}/validations"), SHOP)
+            .json(json!({"plate": BEN, "minutes": 60})),
+    )
+    .await;
+    assert_eq!(v.status, 201);
+    let tariff = day_one_tariff();
+    assert_eq!(
+        v.json()["fee_if_left_now"]["amount"],
+        price(
+            &tariff,
+            t("09:00:00"),
+            t("10:00:00"),
+            Discount {
+                minutes: 60,
+                amount: 0
+            }
+        )
+    );
+}
+
+#[tokio::test]
+async fn what_is_priced_stays_priced_and_money_back_never_exceeds_money_in() {
+    let lot = Lot::new().await;
+    // A lost-entry fee keeps its amount when the lot's setting changes.
+    leave(&lot, "out-1", DAISUKE, t("09:00:00")).await;
+    let got = at(
+        &lot,
+        t("09:10:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}"), OP),
+    )
+    .await;
+    let body = got.json();
+    let mut settings = body["settings"].clone();
+    settings["lost_entry_fee"] = json!(5000);
+    let change = |slot: u32| {
+        json!({"name": body["name"], "time_zone": body["time_zone"], "capacity": body["capacity"],
+               "reservable": body["reservable"], "slot_minutes": slot, "settings": settings})
+    };
+    let a = at(
+        &lot,
+        t("09:11:00"),
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}"), OP)
+            .header("if-match", "\"0\"")
+            .json(change(30)),
+    )
+    .await;
+    assert_eq!(
+        a.status, 422,
+        "the slot grid is fixed while the lot takes reservations"
+    );
+    assert_eq!(a.json()["errors"][0]["field"], "body.slot_minutes");
+    let a = at(
+        &lot,
+        t("09:11:00"),
+        Call::new("PUT", format!("/v1/operator/lots/{LOT}"), OP)
+            .header("if-match", "\"0\"")
+            .json(change(15)),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    enter(&lot, "in-1", DAISUKE, t("10:00:00")).await;
+    let lost = lot
+        .live_sessions()
+        .await
+        .into_iter()
+        .find(|s| s.state == SessionState::EntryMissing)
+        .expect("the lost-entry stay");
+    assert_eq!(lost.fee.map(|f| f.minor), Some(3000));
+    assert_eq!(
+        net_for(&lot, &lost.id),
+        3000,
+        "no second charge for the new setting"
+    );
+
+    // A kiosk-paid stay is refunded at most what was paid, over any keys.
+    enter(&lot, "in-2", STRANGER, t("09:00:00")).await;
+    let s = session_of(&lot, STRANGER).await;
+    let due = price(
+        &day_one_tariff(),
+        t("09:00:00"),
+        t("10:00:00"),
+        Discount::default(),
+    );
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{}/payments", s.id),
+            KIOSK,
+        )
+        .header("idempotency-key", "k")
+        .json(json!({"amount": due})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let refund = |key: &str| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{}/refunds", s.id),
+            OP,
+        )
+        .header("idempotency-key", key)
+        .json(json!({"amount": due, "note": "paid twice at the kiosk"}))
+    };
+    assert_eq!(at(&lot, t("10:05:00"), refund("r-1")).await.status, 200);
+    let again = at(&lot, t("10:06:00"), refund("r-2")).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "nothing_to_refund".into())
+    );
+
+    // The same pass key with another plate never rewrites the first pass.
+    let pass = |plate: &str| {
+        Call::new("POST", format!("/v1/operator/lots/{LOT}/passes"), OP)
+            .header("idempotency-key", "p-1")
+            .json(json!({"plate": plate, "valid_from": t("00:00:00").to_string(), "valid_until": t("23:00:00").to_string()}))
+    };
+    let one = at(&lot, t("11:00:00"), pass(AIKO)).await;
+    let two = at(&lot, t("11:00:00"), pass(BEN)).await;
+    assert_ne!(one.json()["id"], two.json()["id"]);
+    let list = at(
+        &lot,
+        t("11:01:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/passes"), OP),
+    )
+    .await;
+    assert_eq!(
+        list.json()["items"].as_array().map(Vec::len),
+        Some(2),
+        "both passes, each as issued"
+    );
 }

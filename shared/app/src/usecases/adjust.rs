@@ -422,9 +422,15 @@ pub async fn refund<S: Store>(
                 .iter()
                 .find(|x| &x.id == session_id)
                 .ok_or(ActionError::NotFound("session"))?;
-            // What the driver paid: by card (charges less refunds ordered)
-            // and at the kiosk.
-            let paid = t.net_ordered(session_id) + current.kiosk_paid;
+            // What the driver paid and has not had back: by card, the
+            // charges less the refunds ordered; at the kiosk, what was paid
+            // less what was refunded of it (no refund order moves it).
+            let at_kiosk = if current.method_id.is_none() {
+                current.kiosk_paid - current.refunded
+            } else {
+                0
+            };
+            let paid = t.net_ordered(session_id) + at_kiosk;
             if paid <= 0 {
                 return Err(ActionError::conflict(
                     "nothing_to_refund",
@@ -656,7 +662,7 @@ pub async fn kiosk_lookup<S: Store>(
         if &s.lot_id != lot_id || s.plate.serial_digits().as_deref() != Some(wanted.as_str()) {
             continue;
         }
-        if let Some(due) = kiosk_due(store, &s, now).await? {
+        if let Some(due) = kiosk_due(store, &s, now).await?.filter(|d| d.minor > 0) {
             out.push(KioskSession {
                 session_id: s.id.clone(),
                 plate: s.plate.display(),
@@ -747,7 +753,11 @@ pub async fn kiosk_pay<S: Store>(
             outbox: Vec::new(),
         },
         |t| {
-            let Some(due) = due.filter(|d| d.minor > 0) else {
+            let paid_before = t.adjustments.iter().any(|a| {
+                a.session_id == *session_id
+                    && matches!(a.kind, AdjustmentKind::KioskPayment { exit_by, .. } if now <= exit_by)
+            });
+            let Some(due) = due.filter(|d| d.minor > 0 && !paid_before) else {
                 return Err(ActionError::conflict(
                     "nothing_due",
                     "the session has nothing to pay at the kiosk",
@@ -770,6 +780,21 @@ pub async fn kiosk_pay<S: Store>(
         },
     )
     .await?;
+    if out.repeated {
+        // The payment as it was recorded, not as it would be now.
+        let view = store.plate_view(lot_id, &s.plate).await?;
+        if let Some((paid, by)) = view.timeline.and_then(|t| {
+            t.adjustments
+                .iter()
+                .find(|a| a.id == id)
+                .and_then(|a| match a.kind {
+                    AdjustmentKind::KioskPayment { amount, exit_by } => Some((amount, exit_by)),
+                    _ => None,
+                })
+        }) {
+            return Ok((out, by, Money::new(paid, currency)));
+        }
+    }
     Ok((out, exit_by, Money::new(amount, currency)))
 }
 
@@ -815,7 +840,19 @@ pub async fn issue_pass<S: Store>(
     if !new.plate.is_readable() {
         return Err(ActionError::invalid("plate", "not a plate"));
     }
-    let id = action_id("pass", &[lot_id.as_str(), &actor.subject, key]);
+    // The whole request names the pass: the same key with another plate or
+    // period is another pass, never a change of the first.
+    let id = action_id(
+        "pass",
+        &[
+            lot_id.as_str(),
+            &actor.subject,
+            key,
+            &new.plate.key(),
+            &new.valid_from.to_string(),
+            &new.valid_until.to_string(),
+        ],
+    );
     let pass = Pass {
         id: PassId::parse(id.as_str()).unwrap_or_else(|_| unreachable!("action ids are pass ids")),
         lot_id: lot_id.clone(),

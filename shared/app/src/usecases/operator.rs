@@ -160,6 +160,14 @@ pub async fn update_lot<S: Store>(
     if current.revision != revision {
         return Err(stale(lot_id));
     }
+    // Reservations are counted on the slot grid they were made on: a new
+    // grid would start empty and take more than the lot allows.
+    if change.slot_minutes != current.slot_minutes && current.reservable > 0 {
+        return Err(ActionError::invalid(
+            "slot_minutes",
+            "cannot change while the lot takes reservations: set reservable to 0 first",
+        ));
+    }
     let next = Lot {
         name: change.name,
         time_zone: change.time_zone,
@@ -413,8 +421,12 @@ pub async fn schedule_tariff<S: Store>(
                 detail: "a version takes effect at that time already".into(),
             });
         }
-        let n = lot.tariff_schedule.len() + 2;
-        let id = TariffId::parse(&format!("{lot_id}.v{n}"))
+        // Named by its content and start: two versions posted at once
+        // never overwrite each other's tariff.
+        let spec_text = serde_json::to_string(tariff.spec()).unwrap_or_default();
+        let digest =
+            super::adjust::action_id("v", &[&spec_text, &effective_from.as_second().to_string()]);
+        let id = TariffId::parse(&format!("{lot_id}.{digest}"))
             .map_err(|e| ActionError::invalid("lot_id", e.to_string()))?;
         let record = TariffRecord {
             id: id.clone(),

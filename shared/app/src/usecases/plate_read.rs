@@ -301,13 +301,23 @@ async fn attempt<S: Store>(
                     bays,
                 )
             }
-            (Some(s), false) => GateCommand::new(
-                read.event_id.clone(),
-                Some(s.id.clone()),
-                exit_reason(s),
-                s.fee,
-                vec![],
-            ),
+            (Some(s), false) => {
+                let reason = exit_reason(s);
+                // At the kiosk the car pays what is still owed.
+                let amount = match reason {
+                    Reason::PayAtKiosk => s
+                        .fee
+                        .map(|f| parking_core::Money::new(s.outstanding(), f.currency)),
+                    _ => s.fee,
+                };
+                GateCommand::new(
+                    read.event_id.clone(),
+                    Some(s.id.clone()),
+                    reason,
+                    amount,
+                    vec![],
+                )
+            }
         })
     } else {
         None
