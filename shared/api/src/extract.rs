@@ -176,6 +176,20 @@ impl StaffCaller {
     }
 }
 
+/// An operator, whatever the lot (for the list of their lots), checked
+/// before the query is read.
+pub struct OperatorCaller(pub Claims);
+
+impl<S: Send + Sync> FromRequestParts<S> for OperatorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let c = StaffCaller(claims(parts)?.clone());
+        c.operator()?;
+        Ok(OperatorCaller(c.0))
+    }
+}
+
 /// The caller as `role` acting on the lot in the path, checked before
 /// anything of the request is read (so a caller out of scope learns
 /// nothing, not even whether the body would have been acceptable).

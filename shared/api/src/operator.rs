@@ -19,7 +19,7 @@ use parking_core::Plate;
 
 use crate::driver::idempotency_key;
 use crate::dto::*;
-use crate::extract::{JsonBody, OperatorLot, Params, StaffCaller, path_id};
+use crate::extract::{JsonBody, OperatorCaller, OperatorLot, Params, path_id};
 use crate::page::{Page, PageQuery, paginate};
 use crate::problem::ApiError;
 use crate::{Api, json};
@@ -57,17 +57,25 @@ fn with_etag(mut r: Response, revision: u64) -> Response {
     r
 }
 
-/// The revision an `If-Match` header names.
-fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
-    let v = headers
-        .get(header::IF_MATCH)
-        .ok_or(ApiError::PreconditionRequired)?;
-    let text = v.to_str().map_err(|_| ApiError::PreconditionFailed)?;
-    text.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
-        .map_err(|_| ApiError::PreconditionFailed)
+/// The revision an `If-Match` header names, read before the body.
+pub(crate) struct IfMatch(u64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let v = parts
+            .headers
+            .get(header::IF_MATCH)
+            .ok_or(ApiError::PreconditionRequired)?;
+        let text = v.to_str().map_err(|_| ApiError::PreconditionFailed)?;
+        text.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse::<u64>()
+            .map(IfMatch)
+            .map_err(|_| ApiError::PreconditionFailed)
+    }
 }
 
 fn page_of<T, U: serde::Serialize>(
@@ -93,10 +101,10 @@ fn scope(actor: &Actor, lot: &LotId, list: &str) -> String {
 
 pub(crate) async fn list_lots<S: Store>(
     State(api): St<S>,
-    caller: StaffCaller,
+    OperatorCaller(claims): OperatorCaller,
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let claims = caller.operator()?;
+    let claims = &claims;
     let lots: Vec<Lot> = api
         .store
         .lots()
@@ -128,10 +136,9 @@ pub(crate) async fn get_lot<S: Store>(
 pub(crate) async fn put_lot<S: Store>(
     State(api): St<S>,
     OperatorLot(actor, lot_id): OperatorLot,
-    headers: HeaderMap,
+    IfMatch(revision): IfMatch,
     JsonBody(body): JsonBody<LotConfigIn>,
 ) -> Result<Response, ApiError> {
-    let revision = if_match(&headers)?;
     let change = LotChange {
         name: body.name,
         time_zone: body.time_zone,

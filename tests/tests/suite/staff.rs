@@ -697,6 +697,15 @@ async fn a_lot_configuration_changes_only_at_the_revision_it_was_read() {
     };
     let a = at(&lot, t("09:01:00"), put(None, change.clone())).await;
     assert_eq!((a.status, a.code()), (428, "precondition_required".into()));
+    let a = at(&lot, t("09:01:00"), put(None, json!({"surprise": 1}))).await;
+    assert_eq!(a.status, 428, "the precondition is checked before the body");
+    let a = at(
+        &lot,
+        t("09:01:00"),
+        Call::new("GET", "/v1/operator/lots?limit=0", SHOP),
+    )
+    .await;
+    assert_eq!(a.status, 403, "the role is checked before the query");
     let a = at(&lot, t("09:01:00"), put(Some("\"0\""), change.clone())).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["revision"], 1);
