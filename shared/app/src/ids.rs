@@ -136,6 +136,22 @@ ids! {
     ActionId => "action id";
 }
 
+impl IdempotencyKey {
+    /// The key named `text` when that is a valid key; for a name too long
+    /// to be one (it is built from other ids), `k-` and a digest of it.
+    /// Either way the same name always gives the same key.
+    pub fn derived(text: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(text).unwrap_or_else(|_| {
+            use sha2::{Digest, Sha256};
+            let hex: String = Sha256::digest(text.as_bytes())[..16]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            IdempotencyKey(format!("k-{hex}"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +174,14 @@ mod tests {
         let json = serde_json::to_string(&GateId::parse("g-1").expect("id")).expect("json");
         assert_eq!(json, "\"g-1\"");
         assert!(serde_json::from_str::<GateId>("\"bad id\"").is_err());
+    }
+
+    #[test]
+    fn derived_keys_stay_valid_however_long_their_name() {
+        let long = "r".repeat(MAX_ID_LEN);
+        let k = IdempotencyKey::derived(&format!("{long}.cancel"));
+        assert!(IdempotencyKey::parse(k.as_str()).is_ok());
+        assert_eq!(k, IdempotencyKey::derived(&format!("{long}.cancel")));
+        assert_eq!(IdempotencyKey::derived("s-1.a1").as_str(), "s-1.a1");
     }
 }

@@ -101,6 +101,35 @@ pub(crate) struct Action<'a> {
     pub outbox: Vec<crate::outbox::OutboxMessage>,
 }
 
+impl<'a> Action<'a> {
+    /// An audited action on one session of a plate.
+    fn audited(
+        lot_id: &'a LotId,
+        plate: &'a Plate,
+        id: &ActionId,
+        session: &'a SessionId,
+        audit: AuditEntry,
+    ) -> Self {
+        Action {
+            lot_id,
+            plate,
+            id: id.clone(),
+            session: Some(session),
+            audit: Some(audit),
+            pass: None,
+            outbox: Vec::new(),
+        }
+    }
+}
+
+/// A session of the timeline being changed.
+fn session_in<'t>(t: &'t PlateTimeline, id: &SessionId) -> Result<&'t Session, ActionError> {
+    t.sessions
+        .iter()
+        .find(|x| &x.id == id)
+        .ok_or(ActionError::NotFound("session"))
+}
+
 /// Applies a change to a plate's timeline and commits it with its audit
 /// entry. `change` sees the current timeline and refuses or changes it.
 pub(crate) async fn amend<S: Store>(
@@ -318,21 +347,9 @@ pub async fn resolve<S: Store>(
     amend(
         store,
         now,
-        Action {
-            lot_id,
-            plate: &s.plate,
-            id: id.clone(),
-            session: Some(session_id),
-            audit: Some(entry),
-            pass: None,
-            outbox: Vec::new(),
-        },
+        Action::audited(lot_id, &s.plate, &id, session_id, entry),
         |t| {
-            let current = t
-                .sessions
-                .iter()
-                .find(|x| &x.id == session_id)
-                .ok_or(ActionError::NotFound("session"))?;
+            let current = session_in(t, session_id)?;
             match current.state {
                 SessionState::Open | SessionState::Closing => {
                     return Err(ActionError::conflict(
@@ -407,21 +424,9 @@ pub async fn refund<S: Store>(
     amend(
         store,
         now,
-        Action {
-            lot_id,
-            plate: &s.plate,
-            id: id.clone(),
-            session: Some(session_id),
-            audit: Some(entry),
-            pass: None,
-            outbox: Vec::new(),
-        },
+        Action::audited(lot_id, &s.plate, &id, session_id, entry),
         |t| {
-            let current = t
-                .sessions
-                .iter()
-                .find(|x| &x.id == session_id)
-                .ok_or(ActionError::NotFound("session"))?;
+            let current = session_in(t, session_id)?;
             // What the driver paid and has not had back: by card, the
             // charges less the refunds ordered; at the kiosk, what was paid
             // less what was refunded of it (no refund order moves it).
@@ -511,15 +516,7 @@ pub async fn validate<S: Store>(
     let out = amend(
         store,
         now,
-        Action {
-            lot_id,
-            plate,
-            id: id.clone(),
-            session: Some(&session_id),
-            audit: Some(entry),
-            pass: None,
-            outbox: Vec::new(),
-        },
+        Action::audited(lot_id, plate, &id, &session_id, entry),
         |t| {
             if t.adjustments
                 .iter()
@@ -743,15 +740,7 @@ pub async fn kiosk_pay<S: Store>(
     let out = amend(
         store,
         now,
-        Action {
-            lot_id,
-            plate: &s.plate,
-            id: id.clone(),
-            session: Some(session_id),
-            audit: Some(entry),
-            pass: None,
-            outbox: Vec::new(),
-        },
+        Action::audited(lot_id, &s.plate, &id, session_id, entry),
         |t| {
             let paid_before = t.adjustments.iter().any(|a| {
                 a.session_id == *session_id

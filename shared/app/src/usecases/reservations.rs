@@ -289,7 +289,7 @@ pub fn cancellation_charge(
     if fee <= 0 || now < free_until || r.state != ReservationState::Active {
         return None;
     }
-    let key = IdempotencyKey::parse(&format!("{}.cancel", r.id)).ok()?;
+    let key = IdempotencyKey::derived(&format!("{}.cancel", r.id));
     Some(PaymentOrder {
         idempotency_key: key,
         session_id: None,

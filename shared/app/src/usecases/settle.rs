@@ -49,8 +49,7 @@ pub enum SettleError {
 
 /// The key of attempt `n` (1, 2, …) of an order.
 pub fn attempt_key(order: &PaymentOrder, n: u32) -> IdempotencyKey {
-    IdempotencyKey::parse(&format!("{}.a{n}", order.idempotency_key))
-        .unwrap_or_else(|_| unreachable!("a key and a number make a valid key"))
+    IdempotencyKey::derived(&format!("{}.a{n}", order.idempotency_key))
 }
 
 /// Settles attempt `n` of a charge order.
@@ -154,8 +153,7 @@ where
     };
     let session = store.get_session(session_id).await?;
     let key = attempt_key(order, n);
-    let id = ActionId::parse(&format!("settle-{key}"))
-        .unwrap_or_else(|_| unreachable!("a key makes a valid action id"));
+    let id = super::adjust::action_id("settle", &[key.as_str()]);
     let record = SettlementRecord {
         id: id.clone(),
         order_key: order.idempotency_key.clone(),
