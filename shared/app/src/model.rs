@@ -267,6 +267,10 @@ pub struct PaymentMethod {
     pub brand: String,
     pub last4: String,
     pub token: PaymentToken,
+    /// The payment provider's customer the card is saved with, once it is
+    /// (settlement saves it before its first charge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,6 +55,18 @@ pub struct PaymentOrder {
     /// Always positive; `kind` says which way it goes.
     pub amount: Money,
     pub created_at: Timestamp,
+    /// Which attempt at the order this message asks for: 1 when the
+    /// order is made, more when a failed charge is retried.
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first")]
+    pub attempt: u32,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+fn is_first(n: &u32) -> bool {
+    *n == 1
 }
 
 impl PaymentOrder {
@@ -110,6 +122,9 @@ impl OutboxMessage {
     /// deduplication id.
     pub fn id(&self) -> String {
         match self {
+            OutboxMessage::Payments(o) if o.attempt > 1 => {
+                format!("pay/{}/a{}", o.idempotency_key, o.attempt)
+            }
             OutboxMessage::Payments(o) => format!("pay/{}", o.idempotency_key),
             OutboxMessage::Notifications(n) => format!("note/{}", n.id),
         }

@@ -408,6 +408,7 @@ pub async fn set_up<S: Store>(
                     brand: m.brand.clone(),
                     last4: m.last4.clone(),
                     token: m.token.clone(),
+                    customer: None,
                 })
                 .await
                 .map_err(|e| setup(&e))?;

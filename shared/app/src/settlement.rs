@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::*;
 use crate::model::PaymentToken;
+use crate::outbox::PaymentKind;
 use crate::ports::StoreResult;
 
 /// A charge as the provider reports it.
@@ -61,21 +62,82 @@ impl ProviderError {
 pub struct ChargeRequest<'a> {
     pub key: &'a IdempotencyKey,
     pub token: &'a PaymentToken,
+    /// The provider's customer the card is saved with, if it is.
+    pub customer: Option<&'a str>,
     pub amount: Money,
 }
 
-/// The payment provider.
+/// A refund to ask for: part or all of a charge, under an attempt's key.
+#[derive(Debug, Clone)]
+pub struct RefundRequest<'a> {
+    pub key: &'a IdempotencyKey,
+    /// The provider's id of the charge (its payment intent).
+    pub charge_id: &'a str,
+    pub amount: Money,
+}
+
+/// Where a payment intent stands at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntentStatus {
+    /// Created, not confirmed: nothing was charged.
+    Unconfirmed,
+    /// Charged.
+    Succeeded(ProviderCharge),
+    /// The provider is still at it.
+    Processing,
+    /// Confirmed and refused (declined, or needs authentication).
+    Failed(ProviderError),
+}
+
+/// A refund as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRefund {
+    /// The provider's id (`re_…`).
+    pub id: String,
+    pub amount: Money,
+}
+
+/// The payment provider. A charge is made in two steps, so that the
+/// intent's id is recorded before anything can be charged: `create_intent`
+/// charges nothing, `confirm` charges, and `intent` tells afterwards what
+/// a confirmation whose answer was lost did.
 pub trait PaymentProvider: Send + Sync {
-    /// Charges a stored card off-session.
-    fn charge(
+    /// Saves a card token with the driver's customer at the provider
+    /// (creating the customer when `customer` is `None`); returns the
+    /// customer's id.
+    fn save_card(
+        &self,
+        driver: &DriverId,
+        customer: Option<&str>,
+        token: &PaymentToken,
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// Creates an unconfirmed payment intent for a charge; returns its id.
+    fn create_intent(
         &self,
         request: &ChargeRequest<'_>,
-    ) -> impl Future<Output = Result<ProviderCharge, ProviderError>> + Send;
-    /// The successful charge made under `key`, if any.
-    fn find_charge(
+    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// Confirms an intent off-session: charges the card.
+    fn confirm(
         &self,
+        intent: &str,
+        request: &ChargeRequest<'_>,
+    ) -> impl Future<Output = Result<ProviderCharge, ProviderError>> + Send;
+    /// Where an intent stands.
+    fn intent(
+        &self,
+        intent: &str,
+    ) -> impl Future<Output = Result<IntentStatus, ProviderError>> + Send;
+    /// Refunds part or all of a charge.
+    fn refund(
+        &self,
+        request: &RefundRequest<'_>,
+    ) -> impl Future<Output = Result<ProviderRefund, ProviderError>> + Send;
+    /// The refund made under `key` on a charge, if any.
+    fn find_refund(
+        &self,
+        charge_id: &str,
         key: &IdempotencyKey,
-    ) -> impl Future<Output = Result<Option<ProviderCharge>, ProviderError>> + Send;
+    ) -> impl Future<Output = Result<Option<ProviderRefund>, ProviderError>> + Send;
 }
 
 /// What became of an attempt.
@@ -87,7 +149,12 @@ pub enum AttemptState {
     Claimed {
         holder: u64,
         until: Timestamp,
+        /// The provider's intent, once created: a holder that takes the
+        /// attempt over asks the provider what became of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
     },
+    /// Charged (or refunded): the provider's id of the charge (or refund).
     Succeeded {
         charge_id: String,
     },
@@ -102,10 +169,28 @@ pub struct Attempt {
     pub key: IdempotencyKey,
     /// The order it settles.
     pub order_key: IdempotencyKey,
+    pub kind: PaymentKind,
     pub amount: Money,
+    /// For a charge: the refunds taken from it so far, reserved when each
+    /// refund attempt is first claimed, so no two refunds together take
+    /// more than was charged.
+    #[serde(default)]
+    pub refunded_minor: i64,
+    /// For a refund: the charge it takes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<RefundOf>,
     #[serde(flatten)]
     pub state: AttemptState,
     pub updated_at: Timestamp,
+}
+
+/// The charge a refund takes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOf {
+    /// The charge's attempt (where the refunds are reserved).
+    pub attempt: IdempotencyKey,
+    /// The provider's id of the charge.
+    pub charge_id: String,
 }
 
 /// The answer to a claim.
@@ -118,6 +203,9 @@ pub enum Claim {
     Busy,
     /// It is finished.
     Finished(Attempt),
+    /// A refund that would take more than remains of its charge: refused,
+    /// and nothing was reserved. `remaining` is what the charge has left.
+    Exceeds { remaining: i64 },
 }
 
 /// Attempts, kept by the store.
@@ -130,6 +218,22 @@ pub trait AttemptStore: Send + Sync {
         attempt: &Attempt,
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<Claim>> + Send;
+    /// Claims a refund attempt as [`AttemptStore::claim_attempt`] does; the
+    /// first claim also reserves its amount on the charge attempt it
+    /// refunds (`attempt.refunds`, which must have succeeded), in the same
+    /// atomic write, unless the charge's refunds would then exceed
+    /// `charged`.
+    fn claim_refund(
+        &self,
+        attempt: &Attempt,
+        charged: Money,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Claim>> + Send;
+    /// The attempt stored under `key`.
+    fn attempt(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = StoreResult<Option<Attempt>>> + Send;
     /// Records the outcome, if `holder` still holds the attempt; returns
     /// the attempt as stored after the call.
     fn finish_attempt(

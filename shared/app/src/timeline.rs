@@ -88,13 +88,18 @@ pub struct SettlementRecord {
     /// The action id it was recorded under (from the attempt's key).
     pub id: ActionId,
     pub order_key: IdempotencyKey,
+    pub kind: PaymentKind,
+    pub amount: Money,
     pub attempt: u32,
-    /// The provider's charge, when it succeeded.
+    /// The provider's charge (or refund), when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_id: Option<String>,
     /// Why it failed, in words the app can show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Retries stopped here: the session waits for a person.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gave_up: bool,
     pub at: Timestamp,
 }
 
@@ -204,7 +209,10 @@ impl PlateTimeline {
     /// Whether a charge order was paid, failed (with the reason of its
     /// latest attempt), or is not settled yet.
     pub fn settlement_of(&self, order: &IdempotencyKey) -> Option<&SettlementRecord> {
-        let mine = self.settlements.iter().filter(|r| &r.order_key == order);
+        let mine = self
+            .settlements
+            .iter()
+            .filter(|r| &r.order_key == order && r.kind == PaymentKind::Charge);
         mine.clone()
             .find(|r| r.charge_id.is_some())
             .or_else(|| mine.max_by_key(|r| r.attempt))
@@ -543,6 +551,7 @@ pub fn reconcile(
                 kind,
                 amount: Money::new((owed - ordered).abs(), currency),
                 created_at: now,
+                attempt: 1,
             });
         }
         timeline.sessions.push(s);
@@ -585,14 +594,18 @@ fn settlement_state(t: &PlateTimeline, s: &mut Session) {
         .all(|r| r.is_some_and(|r| r.charge_id.is_some()))
     {
         s.state = SessionState::Paid;
-    } else if let Some(reason) = records
+    } else if let Some(failed) = records
         .iter()
         .flatten()
-        .find(|r| r.charge_id.is_none())
-        .and_then(|r| r.failure.clone())
+        .find(|r| r.charge_id.is_none() && r.failure.is_some())
     {
-        s.state = SessionState::PaymentFailed;
-        s.payment_failure = Some(reason);
+        // Retries given up wait for a person.
+        s.state = if failed.gave_up {
+            SessionState::NeedsReview
+        } else {
+            SessionState::PaymentFailed
+        };
+        s.payment_failure = failed.failure.clone();
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod clock;
 #[cfg(feature = "aws")]
 pub mod config;
+pub mod dev_provider;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 #[cfg(feature = "http")]
@@ -22,7 +23,8 @@ pub mod sqs;
 pub mod twins;
 
 pub use clock::SystemClock;
+pub use dev_provider::{DevProvider, Faulty};
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
-pub use twins::{DevProvider, MemoryLink, MemoryQueues};
+pub use twins::{MemoryLink, MemoryQueues};

@@ -1046,25 +1046,76 @@ impl MemoryStore {
     }
 }
 
+/// A claim on an attempt, under the store's lock.
+fn claim_in(
+    s: &mut State,
+    attempt: &parking_app::settlement::Attempt,
+    now: Timestamp,
+) -> parking_app::settlement::Claim {
+    use parking_app::settlement::{AttemptState, Claim};
+    let taken_over = match s.attempts.get(&attempt.key) {
+        None => None,
+        Some(a) => match &a.state {
+            AttemptState::Claimed { until, .. } if *until < now => Some(a.clone()),
+            AttemptState::Claimed { .. } => return Claim::Busy,
+            _ => return Claim::Finished(a.clone()),
+        },
+    };
+    // A refund's reservation on its charge stays with the attempt.
+    let kept = taken_over.as_ref().map_or(0, |a| a.refunded_minor);
+    let mut claimed = attempt.clone();
+    claimed.refunded_minor = kept;
+    if let Some(old) = &taken_over {
+        claimed.refunds = old.refunds.clone().or(claimed.refunds);
+    }
+    s.attempts.insert(attempt.key.clone(), claimed);
+    Claim::Claimed { taken_over }
+}
+
 impl parking_app::settlement::AttemptStore for MemoryStore {
     async fn claim_attempt(
         &self,
         attempt: &parking_app::settlement::Attempt,
         now: Timestamp,
     ) -> StoreResult<parking_app::settlement::Claim> {
+        self.write();
+        Ok(claim_in(&mut self.state(), attempt, now))
+    }
+
+    async fn claim_refund(
+        &self,
+        attempt: &parking_app::settlement::Attempt,
+        charged: parking_core::Money,
+        now: Timestamp,
+    ) -> StoreResult<parking_app::settlement::Claim> {
         use parking_app::settlement::{AttemptState, Claim};
+        let Some(of) = &attempt.refunds else {
+            return Err(StoreError::invalid("a refund attempt names its charge"));
+        };
         self.write();
         let mut s = self.state();
-        let taken_over = match s.attempts.get(&attempt.key) {
-            None => None,
-            Some(a) => match &a.state {
-                AttemptState::Claimed { until, .. } if *until < now => Some(a.clone()),
-                AttemptState::Claimed { .. } => return Ok(Claim::Busy),
-                _ => return Ok(Claim::Finished(a.clone())),
-            },
-        };
+        if s.attempts.contains_key(&attempt.key) {
+            return Ok(claim_in(&mut s, attempt, now));
+        }
+        let charge = s
+            .attempts
+            .get_mut(&of.attempt)
+            .filter(|c| matches!(c.state, AttemptState::Succeeded { .. }))
+            .ok_or_else(|| StoreError::not_found(format!("charge attempt {}", of.attempt)))?;
+        let remaining = charged.minor - charge.refunded_minor;
+        if attempt.amount.minor > remaining {
+            return Ok(Claim::Exceeds { remaining });
+        }
+        charge.refunded_minor += attempt.amount.minor;
         s.attempts.insert(attempt.key.clone(), attempt.clone());
-        Ok(Claim::Claimed { taken_over })
+        Ok(Claim::Claimed { taken_over: None })
+    }
+
+    async fn attempt(
+        &self,
+        key: &IdempotencyKey,
+    ) -> StoreResult<Option<parking_app::settlement::Attempt>> {
+        Ok(self.state().attempts.get(key).cloned())
     }
 
     async fn finish_attempt(

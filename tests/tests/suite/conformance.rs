@@ -764,6 +764,7 @@ pub async fn a_plate_and_a_card_belong_to_one_driver<S: RecordStore>(store: &S) 
         brand: "visa".into(),
         last4: "4242".into(),
         token: PaymentToken::new("tok_abc"),
+        customer: None,
     };
     store.add_payment_method(&card("d-1")).await.expect("card");
     store.add_payment_method(&card("d-1")).await.expect("again");
@@ -1212,6 +1213,7 @@ pub async fn store_errors_never_show_a_plate<S: RecordStore>(store: &S) {
         brand: "visa".into(),
         last4: "4242".into(),
         token: PaymentToken::new("tok_secret_4242"),
+        customer: None,
     };
     store.add_payment_method(&card).await.expect("card");
     errors.extend(

@@ -169,6 +169,7 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
         brand: "visa".into(),
         last4: "4242".into(),
         token: PaymentToken::new("tok_abc"),
+        customer: None,
     };
     counts!(
         c,

@@ -267,7 +267,18 @@ pub async fn add_payment_method<S: RecordStore>(
         brand: new.brand.clone(),
         last4: new.last4.clone(),
         token: PaymentToken::new(new.token.clone()),
+        customer: None,
     };
+    // The same card again is the card as saved, with its provider's
+    // customer kept.
+    if let Some(saved) = store
+        .payment_methods(driver)
+        .await?
+        .into_iter()
+        .find(|held| held.id == m.id)
+    {
+        return Ok(saved);
+    }
     match store.add_payment_method(&m).await {
         Ok(()) => Ok(m),
         // Ids are derived from the driver: another driver's cannot match.

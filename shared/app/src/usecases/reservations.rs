@@ -300,6 +300,7 @@ pub fn cancellation_charge(
         kind: PaymentKind::Charge,
         amount: Money::new(fee, currency),
         created_at: now,
+        attempt: 1,
     })
 }
 

@@ -11,8 +11,10 @@
 //! attempt: a later retry is a new attempt with a new key.
 
 use jiff::{SignedDuration, Timestamp};
+use parking_core::Money;
 
 use crate::ids::*;
+use crate::model::PaymentMethod;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
 use crate::ports::*;
 use crate::settlement::*;
@@ -43,13 +45,105 @@ pub enum Settled {
 pub enum SettleError {
     #[error("order {0} is not a charge")]
     NotACharge(IdempotencyKey),
+    #[error("order {0} is not a refund")]
+    NotARefund(IdempotencyKey),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// The key of attempt `n` (1, 2, …) of an order.
-pub fn attempt_key(order: &PaymentOrder, n: u32) -> IdempotencyKey {
-    IdempotencyKey::derived(&format!("{}.a{n}", order.idempotency_key))
+pub fn attempt_key(order: &IdempotencyKey, n: u32) -> IdempotencyKey {
+    IdempotencyKey::derived(&format!("{order}.a{n}"))
+}
+
+/// A claim held on an attempt, and what the holder may do with it.
+struct Held<'a, S> {
+    store: &'a S,
+    key: IdempotencyKey,
+    holder: u64,
+    now: Timestamp,
+}
+
+impl<S: AttemptStore> Held<'_, S> {
+    /// Records the outcome.
+    async fn finish(&self, state: AttemptState) -> Result<Settled, SettleError> {
+        let stored = self
+            .store
+            .finish_attempt(&self.key, self.holder, &state, self.now)
+            .await?;
+        Ok(outcome(&stored.state))
+    }
+
+    async fn failed(&self, reason: impl Into<String>) -> Result<Settled, SettleError> {
+        self.finish(AttemptState::Failed {
+            reason: reason.into(),
+        })
+        .await
+    }
+
+    /// Gives the attempt up at once (its lease ends now, keeping what it
+    /// knows of the intent), so the next delivery need not wait out the
+    /// lease; that delivery asks the provider before doing anything.
+    async fn release(
+        &self,
+        intent: Option<String>,
+        why: &ProviderError,
+    ) -> Result<Settled, SettleError> {
+        let until = self
+            .now
+            .checked_sub(SignedDuration::from_secs(1))
+            .unwrap_or(self.now);
+        let state = AttemptState::Claimed {
+            holder: self.holder,
+            until,
+            intent,
+        };
+        self.store
+            .finish_attempt(&self.key, self.holder, &state, self.now)
+            .await?;
+        Ok(Settled::Retry(why.to_string()))
+    }
+
+    /// Records the intent before it is confirmed. `false` when the claim
+    /// was lost meanwhile (its lease ran out and another took it over).
+    async fn note_intent(&self, intent: &str) -> Result<bool, SettleError> {
+        let until = self.now.checked_add(LEASE).unwrap_or(self.now);
+        let state = AttemptState::Claimed {
+            holder: self.holder,
+            until,
+            intent: Some(intent.to_owned()),
+        };
+        let stored = self
+            .store
+            .finish_attempt(&self.key, self.holder, &state, self.now)
+            .await?;
+        Ok(stored.state == state)
+    }
+}
+
+fn claimed(key: &IdempotencyKey, order: &PaymentOrder, holder: u64, now: Timestamp) -> Attempt {
+    Attempt {
+        key: key.clone(),
+        order_key: order.idempotency_key.clone(),
+        kind: order.kind,
+        amount: order.amount,
+        refunded_minor: 0,
+        refunds: None,
+        state: AttemptState::Claimed {
+            holder,
+            until: now.checked_add(LEASE).unwrap_or(now),
+            intent: None,
+        },
+        updated_at: now,
+    }
+}
+
+/// The intent an earlier holder left behind, if it got that far.
+fn left_intent(taken_over: Option<Attempt>) -> Option<String> {
+    match taken_over?.state {
+        AttemptState::Claimed { intent, .. } => intent,
+        _ => None,
+    }
 }
 
 /// Settles attempt `n` of a charge order.
@@ -71,67 +165,102 @@ where
     if order.kind != PaymentKind::Charge {
         return Err(SettleError::NotACharge(order.idempotency_key.clone()));
     }
-    let key = attempt_key(order, n);
-    let holder = nonce();
-    let until = now.checked_add(LEASE).unwrap_or(now);
-    let claim = store
-        .claim_attempt(
-            &Attempt {
-                key: key.clone(),
-                order_key: order.idempotency_key.clone(),
-                amount: order.amount,
-                state: AttemptState::Claimed { holder, until },
-                updated_at: now,
-            },
-            now,
-        )
-        .await?;
-    let taken_over = match claim {
+    let key = attempt_key(&order.idempotency_key, n);
+    let held = Held {
+        store,
+        key: key.clone(),
+        holder: nonce(),
+        now,
+    };
+    let taken_over = match store
+        .claim_attempt(&claimed(&key, order, held.holder, now), now)
+        .await?
+    {
         Claim::Busy => return Ok(Settled::Retry("another delivery is settling it".into())),
         Claim::Finished(a) => return Ok(outcome(&a.state)),
-        Claim::Claimed { taken_over } => taken_over.is_some(),
+        Claim::Exceeds { .. } => return Ok(Settled::Retry("the claim was refused".into())),
+        Claim::Claimed { taken_over } => taken_over,
     };
-    // An earlier holder may have charged and vanished before recording.
-    if taken_over {
-        match provider.find_charge(&key).await {
-            Ok(Some(c)) => return finish(store, &key, holder, succeeded(c), now).await,
-            Ok(None) => {}
-            Err(e) => return Ok(Settled::Retry(e.to_string())),
+    let methods = store.payment_methods(&order.driver_id).await?;
+    let method = methods.iter().find(|m| m.id == order.method_id);
+    // An earlier holder created an intent and vanished: what became of it
+    // decides, before anything else is asked of the provider.
+    let prior = left_intent(taken_over);
+    if let Some(intent) = &prior {
+        match provider.intent(intent).await {
+            Ok(IntentStatus::Succeeded(c)) => return held.finish(succeeded(c)).await,
+            Ok(IntentStatus::Failed(e)) => return held.failed(e.to_string()).await,
+            Ok(IntentStatus::Processing) => {
+                return held
+                    .release(
+                        prior.clone(),
+                        &ProviderError::Unavailable("processing".into()),
+                    )
+                    .await;
+            }
+            Ok(IntentStatus::Unconfirmed) => {}
+            Err(e) => return held.release(prior.clone(), &e).await,
         }
     }
-    let methods = store.payment_methods(&order.driver_id).await?;
-    let Some(method) = methods.iter().find(|m| m.id == order.method_id) else {
-        let failed = AttemptState::Failed {
-            reason: "the card was removed".into(),
-        };
-        return finish(store, &key, holder, failed, now).await;
+    let Some(method) = method else {
+        return held.failed("the card was removed").await;
+    };
+    let customer = match &method.customer {
+        Some(c) => c.clone(),
+        None => {
+            let known = methods.iter().find_map(|m| m.customer.as_deref());
+            match provider
+                .save_card(&order.driver_id, known, &method.token)
+                .await
+            {
+                Ok(c) => {
+                    let saved = PaymentMethod {
+                        customer: Some(c.clone()),
+                        ..method.clone()
+                    };
+                    store.add_payment_method(&saved).await?;
+                    c
+                }
+                Err(e) if e.is_retryable() => return held.release(None, &e).await,
+                Err(e) => return held.failed(e.to_string()).await,
+            }
+        }
     };
     let request = ChargeRequest {
         key: &key,
         token: &method.token,
+        customer: Some(&customer),
         amount: order.amount,
     };
-    match provider.charge(&request).await {
-        Ok(c) => finish(store, &key, holder, succeeded(c), now).await,
-        Err(e) if e.is_retryable() => Ok(Settled::Retry(e.to_string())),
-        Err(e) => {
-            let failed = AttemptState::Failed {
-                reason: e.to_string(),
-            };
-            finish(store, &key, holder, failed, now).await
-        }
+    let intent = match prior {
+        Some(intent) => intent,
+        None => match provider.create_intent(&request).await {
+            Ok(intent) => intent,
+            Err(e) if e.is_retryable() => return held.release(None, &e).await,
+            Err(e) => return held.failed(e.to_string()).await,
+        },
+    };
+    if !held.note_intent(&intent).await? {
+        return Ok(Settled::Retry(
+            "another delivery took the attempt over".into(),
+        ));
+    }
+    match provider.confirm(&intent, &request).await {
+        Ok(c) => held.finish(succeeded(c)).await,
+        Err(e) if e.is_retryable() => held.release(Some(intent), &e).await,
+        Err(e) => held.failed(e.to_string()).await,
     }
 }
 
-/// Settles attempt `n` of a charge order, and records a final outcome with
-/// the order's session, which becomes `paid` or `payment_failed` (with a
-/// notification to the driver, in the same step). An order with no
-/// session (a cancellation fee) keeps its outcome in its attempt.
+/// Settles attempt `n` of a refund order: it refunds the latest charge of
+/// the order's session that still has the amount left. The amount is
+/// reserved on that charge when the attempt is first claimed, so no two
+/// refunds ever take more than was charged, whatever the provider allows.
 ///
 /// # Errors
 ///
-/// As [`settle_charge`]; the order's session must exist.
-pub async fn settle_order<S, P>(
+/// [`SettleError::NotARefund`] for a charge order, or the store's.
+pub async fn settle_refund<S, P>(
     store: &S,
     provider: &P,
     order: &PaymentOrder,
@@ -142,7 +271,163 @@ where
     S: Store,
     P: PaymentProvider,
 {
-    let settled = settle_charge(store, provider, order, n, now).await?;
+    if order.kind != PaymentKind::Refund {
+        return Err(SettleError::NotARefund(order.idempotency_key.clone()));
+    }
+    let key = attempt_key(&order.idempotency_key, n);
+    let held = Held {
+        store,
+        key: key.clone(),
+        holder: nonce(),
+        now,
+    };
+    let mut attempt = claimed(&key, order, held.holder, now);
+    // An attempt already made or being made is what it is.
+    if let Some(existing) = store.attempt(&key).await? {
+        return match store.claim_attempt(&attempt, now).await? {
+            Claim::Busy | Claim::Exceeds { .. } => {
+                Ok(Settled::Retry("another delivery is settling it".into()))
+            }
+            Claim::Finished(a) => Ok(outcome(&a.state)),
+            Claim::Claimed { .. } => match existing.refunds {
+                Some(of) => refund_at_provider(&held, provider, order, &of, true).await,
+                None => held.failed("the refund's charge is not known").await,
+            },
+        };
+    }
+    let Some(of) = refundable_charge(store, order).await? else {
+        return Ok(Settled::Failed(format!(
+            "nothing charged to the stay has {} left to refund",
+            order.amount
+        )));
+    };
+    attempt.refunds = Some(of.clone());
+    let charged = store
+        .attempt(&of.attempt)
+        .await?
+        .map_or(order.amount, |a| a.amount);
+    match store.claim_refund(&attempt, charged, now).await? {
+        Claim::Claimed { taken_over } => {
+            let again = taken_over.is_some();
+            refund_at_provider(&held, provider, order, &of, again).await
+        }
+        Claim::Busy => Ok(Settled::Retry("another delivery is settling it".into())),
+        Claim::Finished(a) => Ok(outcome(&a.state)),
+        Claim::Exceeds { remaining } => Ok(Settled::Failed(format!(
+            "a refund of {} exceeds what remains of the charge ({})",
+            order.amount,
+            Money::new(remaining, order.amount.currency)
+        ))),
+    }
+}
+
+async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
+    held: &Held<'_, S>,
+    provider: &P,
+    order: &PaymentOrder,
+    of: &RefundOf,
+    again: bool,
+) -> Result<Settled, SettleError> {
+    if again {
+        match provider.find_refund(&of.charge_id, &held.key).await {
+            Ok(Some(r)) => {
+                return held
+                    .finish(AttemptState::Succeeded { charge_id: r.id })
+                    .await;
+            }
+            Ok(None) => {}
+            Err(e) => return held.release(None, &e).await,
+        }
+    }
+    let request = RefundRequest {
+        key: &held.key,
+        charge_id: &of.charge_id,
+        amount: order.amount,
+    };
+    match provider.refund(&request).await {
+        Ok(r) => {
+            held.finish(AttemptState::Succeeded { charge_id: r.id })
+                .await
+        }
+        Err(e) if e.is_retryable() => held.release(None, &e).await,
+        Err(e) => held.failed(e.to_string()).await,
+    }
+}
+
+/// The latest successful charge of the order's session with the order's
+/// amount still left (or else the latest): its attempt's key and the
+/// provider's charge id.
+async fn refundable_charge<S: Store>(
+    store: &S,
+    order: &PaymentOrder,
+) -> Result<Option<RefundOf>, SettleError> {
+    let Some(session_id) = &order.session_id else {
+        return Ok(None);
+    };
+    let session = store.get_session(session_id).await?;
+    let Some(timeline) = store
+        .plate_view(&session.lot_id, &session.plate)
+        .await?
+        .timeline
+    else {
+        return Ok(None);
+    };
+    let charged: Vec<&PaymentOrder> = timeline
+        .orders
+        .iter()
+        .filter(|o| o.is_for(session_id) && o.kind == PaymentKind::Charge)
+        .collect();
+    // The latest charge with enough left; failing that the latest charge,
+    // whose claim then says how much remains.
+    let mut latest = None;
+    for o in charged.iter().rev() {
+        let Some(record) = timeline.settlement_of(&o.idempotency_key) else {
+            continue;
+        };
+        let Some(charge_id) = &record.charge_id else {
+            continue;
+        };
+        let key = attempt_key(&o.idempotency_key, record.attempt);
+        let Some(a) = store.attempt(&key).await? else {
+            continue;
+        };
+        let of = RefundOf {
+            attempt: key,
+            charge_id: charge_id.clone(),
+        };
+        if a.amount.minor - a.refunded_minor >= order.amount.minor {
+            return Ok(Some(of));
+        }
+        latest.get_or_insert(of);
+    }
+    Ok(latest)
+}
+
+/// Settles a payment order's attempt (`order.attempt`) and records a
+/// final outcome on the plate's timeline with the order's session. A
+/// charge's session becomes `paid`, or `payment_failed` with a
+/// notification to the driver in the same step; a refund's outcome is
+/// kept for the reports and the review queue. An order with no session (a
+/// cancellation fee) keeps its outcome in its attempt.
+///
+/// # Errors
+///
+/// The store's; the order's session must exist.
+pub async fn settle_order<S, P>(
+    store: &S,
+    provider: &P,
+    order: &PaymentOrder,
+    now: Timestamp,
+) -> Result<Settled, SettleError>
+where
+    S: Store,
+    P: PaymentProvider,
+{
+    let n = order.attempt.max(1);
+    let settled = match order.kind {
+        PaymentKind::Charge => settle_charge(store, provider, order, n, now).await?,
+        PaymentKind::Refund => settle_refund(store, provider, order, n, now).await?,
+    };
     let (charge_id, failure) = match &settled {
         Settled::Charged(id) => (Some(id.clone()), None),
         Settled::Failed(reason) => (None, Some(reason.clone())),
@@ -151,21 +436,39 @@ where
     let Some(session_id) = &order.session_id else {
         return Ok(settled);
     };
-    let session = store.get_session(session_id).await?;
-    let key = attempt_key(order, n);
-    let id = super::adjust::action_id("settle", &[key.as_str()]);
     let record = SettlementRecord {
-        id: id.clone(),
+        id: super::adjust::action_id("settle", &[attempt_key(&order.idempotency_key, n).as_str()]),
         order_key: order.idempotency_key.clone(),
+        kind: order.kind,
+        amount: order.amount,
         attempt: n,
         charge_id,
-        failure: failure.clone(),
+        failure,
+        gave_up: false,
         at: now,
     };
-    let outbox = failure
+    record_settlement(store, order, session_id, record, now).await?;
+    Ok(settled)
+}
+
+/// Records a settlement's outcome on the session's plate timeline; a
+/// failed charge also tells the driver, in the same write.
+pub(crate) async fn record_settlement<S: Store>(
+    store: &S,
+    order: &PaymentOrder,
+    session_id: &SessionId,
+    record: SettlementRecord,
+    now: Timestamp,
+) -> Result<(), SettleError> {
+    let session = store.get_session(session_id).await?;
+    let notify = order.kind == PaymentKind::Charge;
+    let outbox = record
+        .failure
+        .clone()
+        .filter(|_| notify)
         .map(|reason| {
             OutboxMessage::Notifications(Notification {
-                id: format!("{key}/payment_failed"),
+                id: format!("{}/payment_failed", record.id),
                 driver_id: order.driver_id.clone(),
                 lot_id: order.lot_id.clone(),
                 session_id: session_id.clone(),
@@ -184,7 +487,7 @@ where
         Action {
             lot_id: &session.lot_id,
             plate: &session.plate,
-            id,
+            id: record.id.clone(),
             session: Some(session_id),
             audit: None,
             pass: None,
@@ -200,7 +503,7 @@ where
         ActionError::Store(e) => SettleError::Store(e),
         other => SettleError::Store(StoreError::invalid(other.to_string())),
     })?;
-    Ok(settled)
+    Ok(())
 }
 
 fn succeeded(c: ProviderCharge) -> AttemptState {
@@ -213,17 +516,6 @@ fn outcome(state: &AttemptState) -> Settled {
         AttemptState::Failed { reason } => Settled::Failed(reason.clone()),
         AttemptState::Claimed { .. } => Settled::Retry("in progress".into()),
     }
-}
-
-async fn finish<S: AttemptStore>(
-    store: &S,
-    key: &IdempotencyKey,
-    holder: u64,
-    state: AttemptState,
-    now: Timestamp,
-) -> Result<Settled, SettleError> {
-    let stored = store.finish_attempt(key, holder, &state, now).await?;
-    Ok(outcome(&stored.state))
 }
 
 fn nonce() -> u64 {

@@ -9,18 +9,28 @@ use parking_app::ids::IdempotencyKey;
 use parking_app::settlement::{Attempt, AttemptState, AttemptStore, Claim};
 use parking_app::*;
 
+use parking_core::Money;
+
 use super::DynamoStore;
 use super::errors::from_sdk;
 use super::keys::{self, body, n, s};
+use super::txn::{Cond, Step};
+
+/// An attempt's item; a claim's lease end is also kept in seconds, for
+/// the claim's condition.
+fn attempt_item(attempt: &Attempt) -> StoreResult<keys::Item> {
+    let mut item = keys::attempt(&attempt.key).item(attempt)?;
+    if let AttemptState::Claimed { until, .. } = &attempt.state {
+        item.insert("until_s".into(), n(until.as_second()));
+    }
+    Ok(item)
+}
 
 impl AttemptStore for DynamoStore {
     /// One conditional put: free, or claimed by a holder whose lease ran
     /// out (the old item comes back either way, so there is no read).
     async fn claim_attempt(&self, attempt: &Attempt, now: Timestamp) -> StoreResult<Claim> {
-        let mut item = keys::attempt(&attempt.key).item(attempt)?;
-        if let AttemptState::Claimed { until, .. } = &attempt.state {
-            item.insert("until_s".into(), n(until.as_second()));
-        }
+        let item = attempt_item(attempt)?;
         let result = self
             .client
             .put_item()
@@ -65,6 +75,75 @@ impl AttemptStore for DynamoStore {
         }
     }
 
+    /// A refund's first claim is one transaction: the refund attempt is
+    /// put if absent, and its amount is added to its charge's refunds on
+    /// condition that they stay within what was charged. Any later claim
+    /// of the same attempt is [`AttemptStore::claim_attempt`]'s.
+    async fn claim_refund(
+        &self,
+        attempt: &Attempt,
+        charged: Money,
+        now: Timestamp,
+    ) -> StoreResult<Claim> {
+        let Some(of) = &attempt.refunds else {
+            return Err(StoreError::invalid("a refund attempt names its charge"));
+        };
+        let limit = charged.minor - attempt.amount.minor;
+        if limit < 0 {
+            return Ok(Claim::Exceeds {
+                remaining: charged.minor,
+            });
+        }
+        let txn = self
+            .txn(None)
+            .put(
+                Step::Attempt,
+                attempt_item(attempt)?,
+                Some(Cond::new("attribute_not_exists(PK)")),
+            )?
+            .update(
+                Step::Charge,
+                &keys::attempt(&of.attempt),
+                "SET refunded_minor = if_not_exists(refunded_minor, :zero) + :amount",
+                &[("#state", "state")],
+                vec![
+                    (":zero", n(0)),
+                    (":amount", n(attempt.amount.minor)),
+                ],
+                Some(
+                    Cond::new(
+                        "#state = :succeeded AND (attribute_not_exists(refunded_minor) OR refunded_minor <= :limit)",
+                    )
+                    .value(":succeeded", s("succeeded"))
+                    .value(":limit", n(limit))
+                    .found_on_failure(),
+                ),
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(Claim::Claimed { taken_over: None }),
+            Err(failed) if failed.has(Step::Attempt) => self.claim_attempt(attempt, now).await,
+            Err(failed) => {
+                let charge: Option<Attempt> =
+                    failed.found(Step::Charge).cloned().map(body).transpose()?;
+                match charge {
+                    Some(c) if matches!(c.state, AttemptState::Succeeded { .. }) => {
+                        Ok(Claim::Exceeds {
+                            remaining: charged.minor - c.refunded_minor,
+                        })
+                    }
+                    _ => Err(StoreError::not_found(format!(
+                        "charge attempt {}",
+                        of.attempt
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, key: &IdempotencyKey) -> StoreResult<Option<Attempt>> {
+        self.get_opt(&keys::attempt(key)).await
+    }
+
     /// A read, then a put conditional on the holder; a holder that lost
     /// the attempt gets it as it is.
     async fn finish_attempt(
@@ -88,7 +167,7 @@ impl AttemptStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(k.item(&done)?))
+            .set_item(Some(attempt_item(&done)?))
             .condition_expression("#state = :claimed AND holder = :holder")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claimed", s("claimed"))

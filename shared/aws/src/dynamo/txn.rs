@@ -83,6 +83,10 @@ pub(crate) enum Step {
     Audit,
     /// A pass listed under its lot.
     Pass,
+    /// A settlement attempt.
+    Attempt,
+    /// The charge a refund takes from.
+    Charge,
 }
 
 /// A transaction being built.

@@ -1,0 +1,302 @@
+//! The development payment provider, in memory, and a wrapper that makes
+//! any provider misbehave on request.
+//!
+//! Like the fakes settlement is tested against, the development provider
+//! does *not* honour idempotency keys (a second intent under one key is a
+//! second intent) and refunds whatever it is asked to, however much was
+//! charged: exactly-once charging and the refund limit have to come from
+//! the caller.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use parking_app::settlement::*;
+use parking_app::{DriverId, IdempotencyKey, PaymentToken};
+use parking_core::Money;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Test tokens: `pm_card_chargeCustomerFail` and `pm_card_chargeDeclined`
+/// are declined when charged, `pm_card_authenticationRequired` needs the
+/// cardholder; any other token is charged. Clones share their state.
+#[derive(Debug, Default, Clone)]
+pub struct DevProvider {
+    state: Arc<Mutex<DevState>>,
+}
+
+#[derive(Debug, Default)]
+struct DevState {
+    customers: u32,
+    intents: BTreeMap<String, DevIntent>,
+    refunds: Vec<DevRefund>,
+}
+
+#[derive(Debug)]
+struct DevIntent {
+    amount: Money,
+    token: String,
+    charged: bool,
+    failure: Option<ProviderError>,
+}
+
+#[derive(Debug, Clone)]
+struct DevRefund {
+    id: String,
+    charge: String,
+    key: IdempotencyKey,
+    amount: Money,
+}
+
+impl DevProvider {
+    /// Every successful charge, in order.
+    pub fn charges(&self) -> Vec<ProviderCharge> {
+        lock(&self.state)
+            .intents
+            .iter()
+            .filter(|(_, i)| i.charged)
+            .map(|(id, i)| ProviderCharge {
+                id: id.clone(),
+                amount: i.amount,
+            })
+            .collect()
+    }
+
+    /// Every refund, in order.
+    pub fn refunds(&self) -> Vec<ProviderRefund> {
+        lock(&self.state)
+            .refunds
+            .iter()
+            .map(|r| ProviderRefund {
+                id: r.id.clone(),
+                amount: r.amount,
+            })
+            .collect()
+    }
+}
+
+fn refusal(token: &str) -> Option<ProviderError> {
+    match token {
+        "pm_card_chargeCustomerFail" | "pm_card_chargeDeclined" => Some(ProviderError::Declined {
+            code: "card_declined".into(),
+        }),
+        "pm_card_authenticationRequired" => Some(ProviderError::AuthenticationRequired),
+        _ => None,
+    }
+}
+
+impl PaymentProvider for DevProvider {
+    async fn save_card(
+        &self,
+        _driver: &DriverId,
+        customer: Option<&str>,
+        _token: &PaymentToken,
+    ) -> Result<String, ProviderError> {
+        if let Some(c) = customer {
+            return Ok(c.to_owned());
+        }
+        let mut s = lock(&self.state);
+        s.customers += 1;
+        Ok(format!("cus_dev_{:06}", s.customers))
+    }
+
+    async fn create_intent(&self, request: &ChargeRequest<'_>) -> Result<String, ProviderError> {
+        let mut s = lock(&self.state);
+        let id = format!("pi_dev_{:06}", s.intents.len() + 1);
+        s.intents.insert(
+            id.clone(),
+            DevIntent {
+                amount: request.amount,
+                token: request.token.expose().to_owned(),
+                charged: false,
+                failure: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn confirm(
+        &self,
+        intent: &str,
+        _request: &ChargeRequest<'_>,
+    ) -> Result<ProviderCharge, ProviderError> {
+        let mut s = lock(&self.state);
+        let i = s
+            .intents
+            .get_mut(intent)
+            .ok_or_else(|| ProviderError::Rejected(format!("no such payment intent: {intent}")))?;
+        if i.charged || i.failure.is_some() {
+            return Err(ProviderError::Rejected(
+                "the payment intent was confirmed already".into(),
+            ));
+        }
+        if let Some(e) = refusal(&i.token) {
+            i.failure = Some(e.clone());
+            return Err(e);
+        }
+        i.charged = true;
+        Ok(ProviderCharge {
+            id: intent.to_owned(),
+            amount: i.amount,
+        })
+    }
+
+    async fn intent(&self, intent: &str) -> Result<IntentStatus, ProviderError> {
+        let s = lock(&self.state);
+        let i = s
+            .intents
+            .get(intent)
+            .ok_or_else(|| ProviderError::Rejected(format!("no such payment intent: {intent}")))?;
+        Ok(match (&i.failure, i.charged) {
+            (Some(e), _) => IntentStatus::Failed(e.clone()),
+            (None, true) => IntentStatus::Succeeded(ProviderCharge {
+                id: intent.to_owned(),
+                amount: i.amount,
+            }),
+            (None, false) => IntentStatus::Unconfirmed,
+        })
+    }
+
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
+        let mut s = lock(&self.state);
+        if !s.intents.get(request.charge_id).is_some_and(|i| i.charged) {
+            return Err(ProviderError::Rejected(format!(
+                "no charge to refund: {}",
+                request.charge_id
+            )));
+        }
+        let refund = DevRefund {
+            id: format!("re_dev_{:06}", s.refunds.len() + 1),
+            charge: request.charge_id.to_owned(),
+            key: request.key.clone(),
+            amount: request.amount,
+        };
+        s.refunds.push(refund.clone());
+        Ok(ProviderRefund {
+            id: refund.id,
+            amount: refund.amount,
+        })
+    }
+
+    async fn find_refund(
+        &self,
+        charge_id: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<ProviderRefund>, ProviderError> {
+        Ok(lock(&self.state)
+            .refunds
+            .iter()
+            .find(|r| r.charge == charge_id && &r.key == key)
+            .map(|r| ProviderRefund {
+                id: r.id.clone(),
+                amount: r.amount,
+            }))
+    }
+}
+
+/// Wraps a provider to misbehave on request: calls that fail before
+/// reaching it (a 5xx), and confirmations or refunds that it makes whose
+/// answers are then lost (a timeout after the money moved). Clones share
+/// their plan.
+#[derive(Debug, Default, Clone)]
+pub struct Faulty<P> {
+    inner: P,
+    plan: Arc<Mutex<Plan>>,
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    lose_answers: u32,
+    unavailable: u32,
+}
+
+impl<P> Faulty<P> {
+    pub fn new(inner: P) -> Self {
+        Faulty {
+            inner,
+            plan: Arc::default(),
+        }
+    }
+
+    /// The provider it wraps.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// The next `n` confirmations or refunds are made, and their answers
+    /// lost: the caller sees a timeout.
+    pub fn lose_answers(&self, n: u32) {
+        lock(&self.plan).lose_answers = n;
+    }
+
+    /// The next `n` calls fail without reaching the provider.
+    pub fn fail_next(&self, n: u32) {
+        lock(&self.plan).unavailable = n;
+    }
+
+    fn before(&self) -> Result<(), ProviderError> {
+        let mut p = lock(&self.plan);
+        if p.unavailable > 0 {
+            p.unavailable -= 1;
+            return Err(ProviderError::Unavailable("injected 503".into()));
+        }
+        Ok(())
+    }
+
+    fn after<T>(&self, answer: Result<T, ProviderError>) -> Result<T, ProviderError> {
+        let mut p = lock(&self.plan);
+        if answer.is_ok() && p.lose_answers > 0 {
+            p.lose_answers -= 1;
+            return Err(ProviderError::Timeout);
+        }
+        answer
+    }
+}
+
+impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
+    async fn save_card(
+        &self,
+        driver: &DriverId,
+        customer: Option<&str>,
+        token: &PaymentToken,
+    ) -> Result<String, ProviderError> {
+        self.before()?;
+        self.inner.save_card(driver, customer, token).await
+    }
+
+    async fn create_intent(&self, request: &ChargeRequest<'_>) -> Result<String, ProviderError> {
+        self.before()?;
+        self.inner.create_intent(request).await
+    }
+
+    async fn confirm(
+        &self,
+        intent: &str,
+        request: &ChargeRequest<'_>,
+    ) -> Result<ProviderCharge, ProviderError> {
+        self.before()?;
+        let answer = self.inner.confirm(intent, request).await;
+        self.after(answer)
+    }
+
+    async fn intent(&self, intent: &str) -> Result<IntentStatus, ProviderError> {
+        self.before()?;
+        self.inner.intent(intent).await
+    }
+
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
+        self.before()?;
+        let answer = self.inner.refund(request).await;
+        self.after(answer)
+    }
+
+    async fn find_refund(
+        &self,
+        charge_id: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<ProviderRefund>, ProviderError> {
+        self.before()?;
+        self.inner.find_refund(charge_id, key).await
+    }
+}
