@@ -76,19 +76,6 @@ pub struct RefundRequest<'a> {
     pub amount: Money,
 }
 
-/// Where a payment intent stands at the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IntentStatus {
-    /// Created, not confirmed: nothing was charged.
-    Unconfirmed,
-    /// Charged.
-    Succeeded(ProviderCharge),
-    /// The provider is still at it.
-    Processing,
-    /// Confirmed and refused (declined, or needs authentication).
-    Failed(ProviderError),
-}
-
 /// A refund as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderRefund {
@@ -97,10 +84,10 @@ pub struct ProviderRefund {
     pub amount: Money,
 }
 
-/// The payment provider. A charge is made in two steps, so that the
-/// intent's id is recorded before anything can be charged: `create_intent`
-/// charges nothing, `confirm` charges, and `intent` tells afterwards what
-/// a confirmation whose answer was lost did.
+/// The payment provider. Every call that moves money carries the
+/// attempt's key (the provider's idempotency key); because a provider or
+/// a fake may not honour it, every such call can also be looked up
+/// afterwards by that key.
 pub trait PaymentProvider: Send + Sync {
     /// Saves a card token with the driver's customer at the provider
     /// (creating the customer when `customer` is `None`); returns the
@@ -111,22 +98,18 @@ pub trait PaymentProvider: Send + Sync {
         customer: Option<&str>,
         token: &PaymentToken,
     ) -> impl Future<Output = Result<String, ProviderError>> + Send;
-    /// Creates an unconfirmed payment intent for a charge; returns its id.
-    fn create_intent(
+    /// Charges a saved card off-session.
+    fn charge(
         &self,
-        request: &ChargeRequest<'_>,
-    ) -> impl Future<Output = Result<String, ProviderError>> + Send;
-    /// Confirms an intent off-session: charges the card.
-    fn confirm(
-        &self,
-        intent: &str,
         request: &ChargeRequest<'_>,
     ) -> impl Future<Output = Result<ProviderCharge, ProviderError>> + Send;
-    /// Where an intent stands.
-    fn intent(
+    /// The successful charge made for `request` (by its key) since
+    /// `since`, if any.
+    fn find_charge(
         &self,
-        intent: &str,
-    ) -> impl Future<Output = Result<IntentStatus, ProviderError>> + Send;
+        request: &ChargeRequest<'_>,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Option<ProviderCharge>, ProviderError>> + Send;
     /// Refunds part or all of a charge.
     fn refund(
         &self,
@@ -149,10 +132,6 @@ pub enum AttemptState {
     Claimed {
         holder: u64,
         until: Timestamp,
-        /// The provider's intent, once created: a holder that takes the
-        /// attempt over asks the provider what became of it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        intent: Option<String>,
     },
     /// Charged (or refunded): the provider's id of the charge (or refund).
     Succeeded {

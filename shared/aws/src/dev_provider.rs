@@ -2,12 +2,11 @@
 //! any provider misbehave on request.
 //!
 //! Like the fakes settlement is tested against, the development provider
-//! does *not* honour idempotency keys (a second intent under one key is a
-//! second intent) and refunds whatever it is asked to, however much was
+//! does *not* honour idempotency keys (a second charge under one key is a
+//! second charge) and refunds whatever it is asked to, however much was
 //! charged: exactly-once charging and the refund limit have to come from
 //! the caller.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use parking_app::settlement::*;
@@ -29,16 +28,16 @@ pub struct DevProvider {
 #[derive(Debug, Default)]
 struct DevState {
     customers: u32,
-    intents: BTreeMap<String, DevIntent>,
+    charges: Vec<DevCharge>,
     refunds: Vec<DevRefund>,
 }
 
 #[derive(Debug)]
-struct DevIntent {
+struct DevCharge {
+    id: String,
+    key: IdempotencyKey,
+    customer: Option<String>,
     amount: Money,
-    token: String,
-    charged: bool,
-    failure: Option<ProviderError>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,12 +52,11 @@ impl DevProvider {
     /// Every successful charge, in order.
     pub fn charges(&self) -> Vec<ProviderCharge> {
         lock(&self.state)
-            .intents
+            .charges
             .iter()
-            .filter(|(_, i)| i.charged)
-            .map(|(id, i)| ProviderCharge {
-                id: id.clone(),
-                amount: i.amount,
+            .map(|c| ProviderCharge {
+                id: c.id.clone(),
+                amount: c.amount,
             })
             .collect()
     }
@@ -101,66 +99,43 @@ impl PaymentProvider for DevProvider {
         Ok(format!("cus_dev_{:06}", s.customers))
     }
 
-    async fn create_intent(&self, request: &ChargeRequest<'_>) -> Result<String, ProviderError> {
-        let mut s = lock(&self.state);
-        let id = format!("pi_dev_{:06}", s.intents.len() + 1);
-        s.intents.insert(
-            id.clone(),
-            DevIntent {
-                amount: request.amount,
-                token: request.token.expose().to_owned(),
-                charged: false,
-                failure: None,
-            },
-        );
-        Ok(id)
-    }
-
-    async fn confirm(
-        &self,
-        intent: &str,
-        _request: &ChargeRequest<'_>,
-    ) -> Result<ProviderCharge, ProviderError> {
-        let mut s = lock(&self.state);
-        let i = s
-            .intents
-            .get_mut(intent)
-            .ok_or_else(|| ProviderError::Rejected(format!("no such payment intent: {intent}")))?;
-        if i.charged || i.failure.is_some() {
-            return Err(ProviderError::Rejected(
-                "the payment intent was confirmed already".into(),
-            ));
-        }
-        if let Some(e) = refusal(&i.token) {
-            i.failure = Some(e.clone());
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
+        if let Some(e) = refusal(request.token.expose()) {
             return Err(e);
         }
-        i.charged = true;
-        Ok(ProviderCharge {
-            id: intent.to_owned(),
-            amount: i.amount,
-        })
+        let mut s = lock(&self.state);
+        let charge = DevCharge {
+            id: format!("pi_dev_{:06}", s.charges.len() + 1),
+            key: request.key.clone(),
+            customer: request.customer.map(str::to_owned),
+            amount: request.amount,
+        };
+        let made = ProviderCharge {
+            id: charge.id.clone(),
+            amount: charge.amount,
+        };
+        s.charges.push(charge);
+        Ok(made)
     }
 
-    async fn intent(&self, intent: &str) -> Result<IntentStatus, ProviderError> {
-        let s = lock(&self.state);
-        let i = s
-            .intents
-            .get(intent)
-            .ok_or_else(|| ProviderError::Rejected(format!("no such payment intent: {intent}")))?;
-        Ok(match (&i.failure, i.charged) {
-            (Some(e), _) => IntentStatus::Failed(e.clone()),
-            (None, true) => IntentStatus::Succeeded(ProviderCharge {
-                id: intent.to_owned(),
-                amount: i.amount,
-            }),
-            (None, false) => IntentStatus::Unconfirmed,
-        })
+    async fn find_charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        _since: jiff::Timestamp,
+    ) -> Result<Option<ProviderCharge>, ProviderError> {
+        Ok(lock(&self.state)
+            .charges
+            .iter()
+            .find(|c| &c.key == request.key && c.customer.as_deref() == request.customer)
+            .map(|c| ProviderCharge {
+                id: c.id.clone(),
+                amount: c.amount,
+            }))
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
         let mut s = lock(&self.state);
-        if !s.intents.get(request.charge_id).is_some_and(|i| i.charged) {
+        if !s.charges.iter().any(|c| c.id == request.charge_id) {
             return Err(ProviderError::Rejected(format!(
                 "no charge to refund: {}",
                 request.charge_id
@@ -196,8 +171,8 @@ impl PaymentProvider for DevProvider {
 }
 
 /// Wraps a provider to misbehave on request: calls that fail before
-/// reaching it (a 5xx), and confirmations or refunds that it makes whose
-/// answers are then lost (a timeout after the money moved). Clones share
+/// reaching it (a 5xx), and charges or refunds that it makes whose answers
+/// are then lost (a timeout after the money moved). Clones share
 /// their plan.
 #[derive(Debug, Default, Clone)]
 pub struct Faulty<P> {
@@ -224,8 +199,8 @@ impl<P> Faulty<P> {
         &self.inner
     }
 
-    /// The next `n` confirmations or refunds are made, and their answers
-    /// lost: the caller sees a timeout.
+    /// The next `n` charges or refunds are made, and their answers lost:
+    /// the caller sees a timeout.
     pub fn lose_answers(&self, n: u32) {
         lock(&self.plan).lose_answers = n;
     }
@@ -265,24 +240,19 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
         self.inner.save_card(driver, customer, token).await
     }
 
-    async fn create_intent(&self, request: &ChargeRequest<'_>) -> Result<String, ProviderError> {
+    async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
         self.before()?;
-        self.inner.create_intent(request).await
-    }
-
-    async fn confirm(
-        &self,
-        intent: &str,
-        request: &ChargeRequest<'_>,
-    ) -> Result<ProviderCharge, ProviderError> {
-        self.before()?;
-        let answer = self.inner.confirm(intent, request).await;
+        let answer = self.inner.charge(request).await;
         self.after(answer)
     }
 
-    async fn intent(&self, intent: &str) -> Result<IntentStatus, ProviderError> {
+    async fn find_charge(
+        &self,
+        request: &ChargeRequest<'_>,
+        since: jiff::Timestamp,
+    ) -> Result<Option<ProviderCharge>, ProviderError> {
         self.before()?;
-        self.inner.intent(intent).await
+        self.inner.find_charge(request, since).await
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {

@@ -1061,14 +1061,7 @@ fn claim_in(
             _ => return Claim::Finished(a.clone()),
         },
     };
-    // A refund's reservation on its charge stays with the attempt.
-    let kept = taken_over.as_ref().map_or(0, |a| a.refunded_minor);
-    let mut claimed = attempt.clone();
-    claimed.refunded_minor = kept;
-    if let Some(old) = &taken_over {
-        claimed.refunds = old.refunds.clone().or(claimed.refunds);
-    }
-    s.attempts.insert(attempt.key.clone(), claimed);
+    s.attempts.insert(attempt.key.clone(), attempt.clone());
     Claim::Claimed { taken_over }
 }
 

@@ -196,11 +196,7 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
         amount: yen(500),
         refunded_minor: 0,
         refunds: None,
-        state: AttemptState::Claimed {
-            holder,
-            until,
-            intent: None,
-        },
+        state: AttemptState::Claimed { holder, until },
         updated_at: now(),
     };
     let lease = now() + SignedDuration::from_secs(60);
@@ -301,7 +297,6 @@ pub async fn refunds_never_take_more_than_was_charged<S: Store + Clone + 'static
         state: AttemptState::Claimed {
             holder: 7,
             until: now() + SignedDuration::from_secs(60),
-            intent: None,
         },
         updated_at: now(),
     };

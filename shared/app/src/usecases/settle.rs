@@ -1,10 +1,10 @@
 //! Charging a payment order's card, exactly once.
 //!
-//! Per attempt: claim it in the store; if an earlier holder vanished (its
-//! lease ran out), ask the provider whether it charged under the
-//! attempt's key before charging; call the provider with the attempt's
-//! key; record the outcome. A timeout or a provider failure leaves the
-//! claim to run out, and the message is delivered again: the next
+//! Per attempt: claim it in the store; if an earlier holder gave it up or
+//! vanished (its lease ran out), ask the provider whether it charged under
+//! the attempt's key before charging; call the provider with the
+//! attempt's key; record the outcome. A timeout or a provider failure
+//! gives the claim up and the message is delivered again: the next
 //! delivery finds the charge by its key instead of making a second one.
 //! A second delivery while the first is still at it is told to come back
 //! later. A decline or a card that needs authentication is final for the
@@ -26,6 +26,9 @@ use super::adjust::{Action, ActionError, amend};
 /// take (the HTTP client's timeout), shorter than the queue's visibility
 /// timeout, so a redelivery finds it free.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+/// How far before its order a charge is looked for: clocks differ.
+const LOOKUP_SLACK: SignedDuration = SignedDuration::from_secs(300);
 
 /// What became of a charge order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,14 +84,10 @@ impl<S: AttemptStore> Held<'_, S> {
         .await
     }
 
-    /// Gives the attempt up at once (its lease ends now, keeping what it
-    /// knows of the intent), so the next delivery need not wait out the
-    /// lease; that delivery asks the provider before doing anything.
-    async fn release(
-        &self,
-        intent: Option<String>,
-        why: &ProviderError,
-    ) -> Result<Settled, SettleError> {
+    /// Gives the attempt up at once, so the next delivery need not wait
+    /// out the lease; that delivery asks the provider before doing
+    /// anything.
+    async fn release(&self, why: &ProviderError) -> Result<Settled, SettleError> {
         let until = self
             .now
             .checked_sub(SignedDuration::from_secs(1))
@@ -96,28 +95,11 @@ impl<S: AttemptStore> Held<'_, S> {
         let state = AttemptState::Claimed {
             holder: self.holder,
             until,
-            intent,
         };
         self.store
             .finish_attempt(&self.key, self.holder, &state, self.now)
             .await?;
         Ok(Settled::Retry(why.to_string()))
-    }
-
-    /// Records the intent before it is confirmed. `false` when the claim
-    /// was lost meanwhile (its lease ran out and another took it over).
-    async fn note_intent(&self, intent: &str) -> Result<bool, SettleError> {
-        let until = self.now.checked_add(LEASE).unwrap_or(self.now);
-        let state = AttemptState::Claimed {
-            holder: self.holder,
-            until,
-            intent: Some(intent.to_owned()),
-        };
-        let stored = self
-            .store
-            .finish_attempt(&self.key, self.holder, &state, self.now)
-            .await?;
-        Ok(stored.state == state)
     }
 }
 
@@ -132,17 +114,8 @@ fn claimed(key: &IdempotencyKey, order: &PaymentOrder, holder: u64, now: Timesta
         state: AttemptState::Claimed {
             holder,
             until: now.checked_add(LEASE).unwrap_or(now),
-            intent: None,
         },
         updated_at: now,
-    }
-}
-
-/// The intent an earlier holder left behind, if it got that far.
-fn left_intent(taken_over: Option<Attempt>) -> Option<String> {
-    match taken_over?.state {
-        AttemptState::Claimed { intent, .. } => intent,
-        _ => None,
     }
 }
 
@@ -182,27 +155,7 @@ where
         Claim::Claimed { taken_over } => taken_over,
     };
     let methods = store.payment_methods(&order.driver_id).await?;
-    let method = methods.iter().find(|m| m.id == order.method_id);
-    // An earlier holder created an intent and vanished: what became of it
-    // decides, before anything else is asked of the provider.
-    let prior = left_intent(taken_over);
-    if let Some(intent) = &prior {
-        match provider.intent(intent).await {
-            Ok(IntentStatus::Succeeded(c)) => return held.finish(succeeded(c)).await,
-            Ok(IntentStatus::Failed(e)) => return held.failed(e.to_string()).await,
-            Ok(IntentStatus::Processing) => {
-                return held
-                    .release(
-                        prior.clone(),
-                        &ProviderError::Unavailable("processing".into()),
-                    )
-                    .await;
-            }
-            Ok(IntentStatus::Unconfirmed) => {}
-            Err(e) => return held.release(prior.clone(), &e).await,
-        }
-    }
-    let Some(method) = method else {
+    let Some(method) = methods.iter().find(|m| m.id == order.method_id) else {
         return held.failed("the card was removed").await;
     };
     let customer = match &method.customer {
@@ -221,7 +174,7 @@ where
                     store.add_payment_method(&saved).await?;
                     c
                 }
-                Err(e) if e.is_retryable() => return held.release(None, &e).await,
+                Err(e) if e.is_retryable() => return held.release(&e).await,
                 Err(e) => return held.failed(e.to_string()).await,
             }
         }
@@ -232,22 +185,21 @@ where
         customer: Some(&customer),
         amount: order.amount,
     };
-    let intent = match prior {
-        Some(intent) => intent,
-        None => match provider.create_intent(&request).await {
-            Ok(intent) => intent,
-            Err(e) if e.is_retryable() => return held.release(None, &e).await,
-            Err(e) => return held.failed(e.to_string()).await,
-        },
-    };
-    if !held.note_intent(&intent).await? {
-        return Ok(Settled::Retry(
-            "another delivery took the attempt over".into(),
-        ));
+    // An earlier holder may have charged and gone before recording it.
+    if taken_over.is_some() {
+        let since = order
+            .created_at
+            .checked_sub(LOOKUP_SLACK)
+            .unwrap_or(order.created_at);
+        match provider.find_charge(&request, since).await {
+            Ok(Some(c)) => return held.finish(succeeded(c)).await,
+            Ok(None) => {}
+            Err(e) => return held.release(&e).await,
+        }
     }
-    match provider.confirm(&intent, &request).await {
+    match provider.charge(&request).await {
         Ok(c) => held.finish(succeeded(c)).await,
-        Err(e) if e.is_retryable() => held.release(Some(intent), &e).await,
+        Err(e) if e.is_retryable() => held.release(&e).await,
         Err(e) => held.failed(e.to_string()).await,
     }
 }
@@ -284,6 +236,7 @@ where
     let mut attempt = claimed(&key, order, held.holder, now);
     // An attempt already made or being made is what it is.
     if let Some(existing) = store.attempt(&key).await? {
+        attempt.refunds = existing.refunds.clone();
         return match store.claim_attempt(&attempt, now).await? {
             Claim::Busy | Claim::Exceeds { .. } => {
                 Ok(Settled::Retry("another delivery is settling it".into()))
@@ -336,7 +289,7 @@ async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
                     .await;
             }
             Ok(None) => {}
-            Err(e) => return held.release(None, &e).await,
+            Err(e) => return held.release(&e).await,
         }
     }
     let request = RefundRequest {
@@ -349,7 +302,7 @@ async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
             held.finish(AttemptState::Succeeded { charge_id: r.id })
                 .await
         }
-        Err(e) if e.is_retryable() => held.release(None, &e).await,
+        Err(e) if e.is_retryable() => held.release(&e).await,
         Err(e) => held.failed(e.to_string()).await,
     }
 }
