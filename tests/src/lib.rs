@@ -415,3 +415,81 @@ pub mod fx {
         }
     }
 }
+
+/// The variable naming the local payment provider (localstripe) the test
+/// command starts.
+pub const STRIPE_VAR: &str = "PARKING_TEST_STRIPE";
+
+/// The local payment provider, one test at a time: the guard holds it,
+/// emptied, for the test.
+pub mod stripe {
+    use parking_aws::stripe::{StripeKey, StripeProvider};
+
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    /// The local provider's address. Tests that need it fail with a clear
+    /// message when it is not running: run them through `./scripts/test`.
+    pub fn base() -> String {
+        std::env::var(super::STRIPE_VAR).unwrap_or_else(|_| {
+            panic!("{} is not set: run ./scripts/test, which starts a local payment provider (localstripe)", super::STRIPE_VAR)
+        })
+    }
+
+    pub const KEY: &str = "sk_test_parking";
+
+    /// Holds the local provider, emptied, until the guard is dropped.
+    pub async fn hold() -> tokio::sync::MutexGuard<'static, ()> {
+        let guard = ONE_AT_A_TIME.lock().await;
+        let emptied = reqwest::Client::new()
+            .delete(format!("{}/_config/data", base()))
+            .send()
+            .await
+            .map(|r| r.status().is_success());
+        assert!(
+            matches!(emptied, Ok(true)),
+            "emptying localstripe: {emptied:?}"
+        );
+        guard
+    }
+
+    pub fn provider() -> StripeProvider {
+        StripeProvider::new(&base(), StripeKey::new(KEY)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A call straight to the provider (listing what it holds, making a
+    /// test card): the JSON it answers.
+    pub async fn call(
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let request = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", base()))
+            .basic_auth(KEY, Some(""));
+        let request = if method == reqwest::Method::GET {
+            request.query(form)
+        } else {
+            request.form(form)
+        };
+        let body = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The charges that succeeded, as the provider lists them.
+    pub async fn succeeded_charges() -> Vec<serde_json::Value> {
+        let list = call(reqwest::Method::GET, "/v1/charges", &[("limit", "100")]).await;
+        list["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["status"] == "succeeded")
+            .collect()
+    }
+}

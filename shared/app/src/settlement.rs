@@ -115,11 +115,10 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &RefundRequest<'_>,
     ) -> impl Future<Output = Result<ProviderRefund, ProviderError>> + Send;
-    /// The refund made under `key` on a charge, if any.
+    /// The refund made for `request` (by its key), if any.
     fn find_refund(
         &self,
-        charge_id: &str,
-        key: &IdempotencyKey,
+        request: &RefundRequest<'_>,
     ) -> impl Future<Output = Result<Option<ProviderRefund>, ProviderError>> + Send;
 }
 

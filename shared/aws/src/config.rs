@@ -8,6 +8,10 @@
 //! | `PARKING_PAYMENTS_QUEUE_URL` | the payments FIFO queue (outbox forwarder) | required there |
 //! | `PARKING_NOTIFICATIONS_QUEUE_URL` | the notifications FIFO queue (outbox forwarder) | required there |
 //! | `PARKING_IOT_ENDPOINT` | the account's IoT data endpoint (`https://…-ats.iot.{region}.amazonaws.com`) | the SDK's default |
+//! | `PARKING_STRIPE_API` | the payment provider's API (payments) | `https://api.stripe.com` |
+//! | `PARKING_STRIPE_SECRET_ID` | the Secrets Manager secret holding the provider's secret key, read once at start-up (payments, deployed) | — |
+//! | `PARKING_STRIPE_SECRET_KEY` | the provider's secret key itself (payments, development only) | — |
+//! | `PARKING_RETRY_BASE_SECONDS` | the first pause before a payments message is tried again; doubled each time, at most 900 | 30 |
 //! | `AWS_REGION` | the AWS region | from the SDK's usual chain |
 //! | `AWS_ENDPOINT_URL` | a local AWS endpoint (e.g. `http://127.0.0.1:5000`) instead of AWS | unset |
 //!
@@ -217,4 +221,126 @@ mod tests {
             "PARKING_EVENT_RETENTION_DAYS: expected a number of days from 1 to 3650, got \"forever\""
         );
     }
+}
+
+/// Where the payment provider's secret key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ProviderSecret {
+    /// A Secrets Manager secret's id, read once at start-up.
+    SecretId(String),
+    /// The key itself (development).
+    Key(String),
+}
+
+impl std::fmt::Debug for ProviderSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProviderSecret::SecretId(id) => f.debug_tuple("SecretId").field(id).finish(),
+            ProviderSecret::Key(_) => f.write_str("Key(<redacted>)"),
+        }
+    }
+}
+
+/// The payments function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentsConfig {
+    /// The queue it consumes (for the retries' back-off).
+    pub queue_url: String,
+    pub provider_api: String,
+    pub secret: ProviderSecret,
+    pub retry_base_seconds: i32,
+}
+
+impl PaymentsConfig {
+    pub fn from_env() -> Result<PaymentsConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<PaymentsConfig, ConfigError> {
+        let queue_url = required(
+            &get,
+            "PARKING_PAYMENTS_QUEUE_URL",
+            "the payments queue's URL",
+        )?;
+        let provider_api = get("PARKING_STRIPE_API")
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "https://api.stripe.com".into());
+        if !(provider_api.starts_with("https://") || provider_api.starts_with("http://127.0.0.1")) {
+            return Err(ConfigError {
+                variable: "PARKING_STRIPE_API",
+                problem: "must be an https URL (or http://127.0.0.1 for a local fake)".into(),
+            });
+        }
+        let secret = match (
+            get("PARKING_STRIPE_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            get("PARKING_STRIPE_SECRET_KEY").filter(|v| !v.trim().is_empty()),
+        ) {
+            (Some(id), _) => ProviderSecret::SecretId(id),
+            (None, Some(key)) => ProviderSecret::Key(key),
+            (None, None) => {
+                return Err(ConfigError {
+                    variable: "PARKING_STRIPE_SECRET_ID",
+                    problem: "must name the secret holding the provider's key (or set PARKING_STRIPE_SECRET_KEY in development)".into(),
+                });
+            }
+        };
+        let retry_base_seconds = match get("PARKING_RETRY_BASE_SECONDS") {
+            None => 30,
+            Some(v) => match v.trim().parse::<i32>() {
+                Ok(n) if (0..=900).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError {
+                        variable: "PARKING_RETRY_BASE_SECONDS",
+                        problem: format!("expected seconds from 0 to 900, got {v:?}"),
+                    });
+                }
+            },
+        };
+        Ok(PaymentsConfig {
+            queue_url,
+            provider_api,
+            secret,
+            retry_base_seconds,
+        })
+    }
+}
+
+/// The payment provider, with its secret read once (from Secrets Manager
+/// when deployed).
+///
+/// # Errors
+///
+/// The secret cannot be read, or the HTTP client cannot be built.
+#[cfg(feature = "stripe")]
+pub async fn stripe_provider(
+    sdk: &SdkConfig,
+    config: &PaymentsConfig,
+) -> Result<crate::stripe::StripeProvider, ConfigError> {
+    let key = match &config.secret {
+        ProviderSecret::Key(k) => k.clone(),
+        ProviderSecret::SecretId(id) => aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| ConfigError {
+                variable: "PARKING_STRIPE_SECRET_ID",
+                problem: format!(
+                    "the secret cannot be read: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ),
+            })?
+            .secret_string
+            .ok_or(ConfigError {
+                variable: "PARKING_STRIPE_SECRET_ID",
+                problem: "the secret holds no string".into(),
+            })?,
+    };
+    crate::stripe::StripeProvider::new(&config.provider_api, crate::stripe::StripeKey::new(key))
+        .map_err(|problem| ConfigError {
+            variable: "PARKING_STRIPE_API",
+            problem,
+        })
 }

@@ -156,13 +156,12 @@ impl PaymentProvider for DevProvider {
 
     async fn find_refund(
         &self,
-        charge_id: &str,
-        key: &IdempotencyKey,
+        request: &RefundRequest<'_>,
     ) -> Result<Option<ProviderRefund>, ProviderError> {
         Ok(lock(&self.state)
             .refunds
             .iter()
-            .find(|r| r.charge == charge_id && &r.key == key)
+            .find(|r| r.charge == request.charge_id && &r.key == request.key)
             .map(|r| ProviderRefund {
                 id: r.id.clone(),
                 amount: r.amount,
@@ -263,10 +262,9 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
 
     async fn find_refund(
         &self,
-        charge_id: &str,
-        key: &IdempotencyKey,
+        request: &RefundRequest<'_>,
     ) -> Result<Option<ProviderRefund>, ProviderError> {
         self.before()?;
-        self.inner.find_refund(charge_id, key).await
+        self.inner.find_refund(request).await
     }
 }

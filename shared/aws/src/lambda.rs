@@ -134,3 +134,139 @@ pub async fn run_device_function() -> Result<(), Error> {
     }))
     .await
 }
+
+/// Puts a failed queue message back after a pause (its visibility
+/// timeout), so retries back off instead of hammering a provider that is
+/// down.
+pub trait Redelivery: Send + Sync {
+    /// Makes the message with `receipt` visible again in `seconds`.
+    fn delay(&self, receipt: &str, seconds: i32) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// The pause before the `n`th delivery of a message (n ≥ 1 is the one
+/// that just failed): `base` doubled each time, at most 15 minutes.
+pub fn backoff(base_seconds: i32, n: u32) -> i32 {
+    let doubled = i64::from(base_seconds.max(0)) << n.saturating_sub(1).min(16);
+    i32::try_from(doubled.min(900)).unwrap_or(900)
+}
+
+/// Redelivery on SQS: `ChangeMessageVisibility` on the consumed queue.
+#[derive(Debug, Clone)]
+pub struct SqsRedelivery {
+    pub client: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl Redelivery for SqsRedelivery {
+    async fn delay(&self, receipt: &str, seconds: i32) {
+        let changed = self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
+        // Without the pause the message comes back after the queue's own
+        // visibility timeout: sooner, never lost.
+        if let Err(e) = changed {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "backoff not set");
+        }
+    }
+}
+
+/// Settles a batch of payments messages from SQS and reports the ones to
+/// deliver again (`ReportBatchItemFailures`): those that will settle
+/// later come back after a growing pause; one that can never settle comes
+/// back until the queue moves it to its dead-letter queue. Nothing in the
+/// batch is lost, and a message that settled is never reported.
+pub async fn settle_payments<S, P, R>(
+    store: &S,
+    provider: &P,
+    redelivery: &R,
+    base_backoff: i32,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+    now: jiff::Timestamp,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse
+where
+    S: Store,
+    P: parking_app::settlement::PaymentProvider,
+    R: Redelivery,
+{
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    use parking_app::usecases::settle::{Delivered, Verdict, settle_batch};
+    let records = event.records;
+    let batch: Vec<Delivered<'_>> = records
+        .iter()
+        .map(|r| Delivered {
+            id: r.message_id.as_deref().unwrap_or_default(),
+            group: r.attributes.get("MessageGroupId").map(String::as_str),
+            body: r.body.as_deref().unwrap_or_default(),
+        })
+        .collect();
+    let verdicts = settle_batch(store, provider, &batch, now).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, verdict) in records.iter().zip(verdicts) {
+        let id = record.message_id.clone().unwrap_or_default();
+        let received: u32 = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        match verdict {
+            Verdict::Done(settled) => {
+                tracing::info!(message = %id, outcome = ?settled, "settled");
+                continue;
+            }
+            Verdict::Again(why) => {
+                tracing::warn!(message = %id, received, reason = %why, "settle again later");
+                if let Some(receipt) = &record.receipt_handle {
+                    redelivery
+                        .delay(receipt, backoff(base_backoff, received))
+                        .await;
+                }
+            }
+            Verdict::Poison(why) => {
+                tracing::error!(message = %id, received, reason = %why, "cannot settle; bound for the dead-letter queue");
+            }
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// The composition of the payments function: configuration read once,
+/// one SDK configuration, the store with its connection warmed, the
+/// payment provider with its secret read once, then the handler.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, the secret cannot be read, or the
+/// runtime stopped.
+#[cfg(feature = "stripe")]
+pub async fn run_payments_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{PaymentsConfig, StoreConfig, dynamo_store, sdk_config, stripe_provider};
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use parking_app::Clock;
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let config = PaymentsConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let provider = stripe_provider(&sdk, &config).await?;
+    let redelivery = SqsRedelivery {
+        client: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: config.queue_url.clone(),
+    };
+    let (store, provider, redelivery) = (&store, &provider, &redelivery);
+    let base = config.retry_base_seconds;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let now = SystemClock.now();
+        Ok::<_, Error>(settle_payments(store, provider, redelivery, base, event.payload, now).await)
+    }))
+    .await
+}

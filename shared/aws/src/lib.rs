@@ -20,6 +20,8 @@ pub mod lambda;
 pub mod memory;
 #[cfg(feature = "aws")]
 pub mod sqs;
+#[cfg(feature = "stripe")]
+pub mod stripe;
 pub mod twins;
 
 pub use clock::SystemClock;

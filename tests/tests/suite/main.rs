@@ -8,6 +8,7 @@ mod e2e;
 mod events;
 mod faults;
 mod order;
+mod payments;
 mod permissions;
 mod settle;
 mod simulate;

@@ -281,8 +281,13 @@ async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
     of: &RefundOf,
     again: bool,
 ) -> Result<Settled, SettleError> {
+    let request = RefundRequest {
+        key: &held.key,
+        charge_id: &of.charge_id,
+        amount: order.amount,
+    };
     if again {
-        match provider.find_refund(&of.charge_id, &held.key).await {
+        match provider.find_refund(&request).await {
             Ok(Some(r)) => {
                 return held
                     .finish(AttemptState::Succeeded { charge_id: r.id })
@@ -292,11 +297,6 @@ async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
             Err(e) => return held.release(&e).await,
         }
     }
-    let request = RefundRequest {
-        key: &held.key,
-        charge_id: &of.charge_id,
-        amount: order.amount,
-    };
     match provider.refund(&request).await {
         Ok(r) => {
             held.finish(AttemptState::Succeeded { charge_id: r.id })
@@ -476,4 +476,104 @@ fn nonce() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()
+}
+
+/// Why a payments message could not be settled.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// The body is not a payment order: it will never settle, and goes
+    /// to the dead-letter queue after its retries with nothing lost.
+    #[error("the message is not a payment order: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Settle(#[from] SettleError),
+}
+
+/// Reads a payments message's body.
+///
+/// # Errors
+///
+/// [`MessageError::Malformed`], naming the field that is wrong.
+pub fn read_order(body: &str) -> Result<PaymentOrder, MessageError> {
+    let de = &mut serde_json::Deserializer::from_str(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // A quoted value is left out: it is whatever was sent.
+        let problem = if inner.contains('"') {
+            "has a value of the wrong type or form".to_owned()
+        } else {
+            inner
+        };
+        MessageError::Malformed(if path == "." {
+            problem
+        } else {
+            format!("{path}: {problem}")
+        })
+    })
+}
+
+/// A message as the queue delivered it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivered<'a> {
+    /// The queue's id of the message.
+    pub id: &'a str,
+    /// Its message group (FIFO queues): order holds within a group.
+    pub group: Option<&'a str>,
+    pub body: &'a str,
+}
+
+/// What became of one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Settled (charged, refunded or finally failed): delete it.
+    Done(Settled),
+    /// Deliver it again later, after a pause.
+    Again(String),
+    /// It can never be settled: deliver it again until the queue moves
+    /// it to its dead-letter queue.
+    Poison(String),
+}
+
+/// Settles a batch of payments messages in order. A message whose group
+/// already had a failure in this batch is not tried (it goes back with
+/// it, so a group's orders stay in order); other groups go on.
+pub async fn settle_batch<S, P>(
+    store: &S,
+    provider: &P,
+    batch: &[Delivered<'_>],
+    now: Timestamp,
+) -> Vec<Verdict>
+where
+    S: Store,
+    P: PaymentProvider,
+{
+    let mut held_back: Vec<&str> = Vec::new();
+    let mut verdicts = Vec::with_capacity(batch.len());
+    for m in batch {
+        if let Some(g) = m.group
+            && held_back.contains(&g)
+        {
+            verdicts.push(Verdict::Again(
+                "an earlier message of its group is not settled".into(),
+            ));
+            continue;
+        }
+        let verdict = match read_order(m.body) {
+            Err(e) => Verdict::Poison(e.to_string()),
+            Ok(order) => match settle_order(store, provider, &order, now).await {
+                Ok(Settled::Retry(why)) => Verdict::Again(why),
+                Ok(done) => Verdict::Done(done),
+                Err(SettleError::Store(e)) if e.is_retryable() => Verdict::Again(e.to_string()),
+                Err(e) => Verdict::Poison(e.to_string()),
+            },
+        };
+        if !matches!(verdict, Verdict::Done(_))
+            && let Some(g) = m.group
+        {
+            held_back.push(g);
+        }
+        verdicts.push(verdict);
+    }
+    verdicts
 }
