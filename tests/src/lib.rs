@@ -437,10 +437,14 @@ pub mod stripe {
 
     pub const KEY: &str = "sk_test_parking";
 
+    fn http() -> reqwest::Client {
+        parking_aws::stripe::client().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Holds the local provider, emptied, until the guard is dropped.
     pub async fn hold() -> tokio::sync::MutexGuard<'static, ()> {
         let guard = ONE_AT_A_TIME.lock().await;
-        let emptied = reqwest::Client::new()
+        let emptied = http()
             .delete(format!("{}/_config/data", base()))
             .send()
             .await
@@ -463,7 +467,7 @@ pub mod stripe {
         path: &str,
         form: &[(&str, &str)],
     ) -> serde_json::Value {
-        let request = reqwest::Client::new()
+        let request = http()
             .request(method.clone(), format!("{}{path}", base()))
             .basic_auth(KEY, Some(""));
         let request = if method == reqwest::Method::GET {

@@ -49,6 +49,22 @@ pub struct StripeProvider {
     key: StripeKey,
 }
 
+/// An HTTP client on rustls with the crypto provider the AWS SDK links
+/// (installed as the process's default), the system's roots, and the
+/// call timeouts.
+///
+/// # Errors
+///
+/// When the client cannot be built (no TLS roots).
+pub fn client() -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| format!("the payment provider's HTTP client: {}", e.without_url()))
+}
+
 /// Smallest charge Stripe accepts, in minor units, for the currencies a
 /// lot may price in (Stripe's published minimums); others: one unit.
 fn minimum(currency: Currency) -> i64 {
@@ -130,15 +146,8 @@ impl StripeProvider {
     ///
     /// When the HTTP client cannot be built (no TLS roots).
     pub fn new(base: &str, key: StripeKey) -> Result<Self, String> {
-        // One crypto provider for every TLS connection of the process.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(CALL_TIMEOUT)
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .map_err(|e| format!("the payment provider's HTTP client: {}", e.without_url()))?;
         Ok(StripeProvider {
-            http,
+            http: client()?,
             base: base.trim_end_matches('/').to_owned(),
             key,
         })

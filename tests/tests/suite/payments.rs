@@ -160,3 +160,341 @@ async fn an_unreachable_provider_is_retryable_and_says_nothing_of_the_card() {
     assert!(!e.to_string().contains("pm_secret"), "{e}");
     assert!(!format!("{e:?}").contains("pm_secret"), "{e:?}");
 }
+
+mod end_to_end {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+    use jiff::{SignedDuration, Timestamp};
+    use parking_app::outbox::{NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
+    use parking_app::scenario::set_up;
+    use parking_app::usecases::device_events::DeviceEvents;
+    use parking_app::usecases::outbox::drain;
+    use parking_app::*;
+    use parking_aws::lambda::{SqsRedelivery, settle_payments};
+    use parking_aws::sqs::SqsQueues;
+    use parking_aws::{DynamoStore, Faulty, MemoryLink};
+    use parking_core::SessionState;
+    use parking_tests::stripe;
+
+    use super::super::devices::{AIKO, DAISUKE, read, scenario};
+
+    async fn fifo(sqs: &aws_sdk_sqs::Client, name: &str, dlq: Option<&str>) -> (String, String) {
+        let mut create = sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::VisibilityTimeout, "1");
+        if let Some(arn) = dlq {
+            create = create.attributes(
+                QueueAttributeName::RedrivePolicy,
+                format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"2"}}"#),
+            );
+        }
+        let url = create.send().await.expect("queue").queue_url.expect("url");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("attributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("arn");
+        (url, arn)
+    }
+
+    fn record(
+        id: &str,
+        receipt: Option<String>,
+        body: String,
+        attributes: HashMap<String, String>,
+    ) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_owned());
+        m.receipt_handle = receipt;
+        m.body = Some(body);
+        m.attributes = attributes;
+        m
+    }
+
+    fn event(records: Vec<SqsMessage>) -> SqsEvent {
+        let mut e = SqsEvent::default();
+        e.records = records;
+        e
+    }
+
+    async fn session(store: &DynamoStore, o: &PaymentOrder) -> Session {
+        store
+            .get_session(o.session_id.as_ref().expect("a stay"))
+            .await
+            .expect("session")
+    }
+
+    /// Each charge delivered three times at once with the provider's first
+    /// answer lost: one charge at the provider. Then the payments queue on
+    /// SQS with a poison message: only it is reported, the others settle,
+    /// and it ends in the dead-letter queue after its retries.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn charges_settle_once_and_a_poison_message_ends_in_the_dead_letter_queue() {
+        let _held = stripe::hold().await;
+        // localstripe dates its charges by the real clock, so the stays do too.
+        let now = Timestamp::now();
+        let hours = |h: i64| now - SignedDuration::from_hours(h);
+        let events = DeviceEvents::new(
+            parking_tests::fresh_dynamo_store(None).await,
+            MemoryLink::default(),
+            SignedDuration::ZERO,
+        );
+        let store = events.store.clone();
+        set_up(&store, &scenario(), hours(6)).await.expect("set up");
+        store
+            .add_payment_method(&PaymentMethod {
+                id: "pm-5".parse().expect("id"),
+                driver_id: "d-5".parse().expect("id"),
+                brand: "visa".into(),
+                last4: "0341".into(),
+                token: PaymentToken::new("pm_card_chargeCustomerFail"),
+                customer: None,
+            })
+            .await
+            .expect("card");
+        for (n, plate) in [AIKO, DAISUKE].into_iter().enumerate() {
+            for (gate, at) in [("g-in", hours(3)), ("g-out", hours(1))] {
+                let m = read(gate, &format!("{gate}-{n}"), plate, 0.97, at, None);
+                let report = events
+                    .handle(&serde_json::to_vec(&m).expect("json"), at)
+                    .await
+                    .expect("handled");
+                assert_eq!(report.applied, 1, "{report:?}");
+            }
+        }
+        let orders: Vec<PaymentOrder> = store
+            .outbox_pending(100)
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter_map(|m| match m {
+                OutboxMessage::Payments(o) => Some(o),
+                OutboxMessage::Notifications(_) => None,
+            })
+            .collect();
+        assert_eq!(orders.len(), 2, "{orders:?}");
+        assert!(orders.iter().all(|o| o.kind == PaymentKind::Charge));
+
+        let sqs = aws_sdk_sqs::Client::new(&parking_tests::local_sdk_config().await);
+        let tag = std::process::id();
+        let (_, dlq_arn) = fifo(&sqs, &format!("payments-dlq-{tag}.fifo"), None).await;
+        let dlq_url = sqs
+            .get_queue_url()
+            .queue_name(format!("payments-dlq-{tag}.fifo"))
+            .send()
+            .await
+            .expect("dlq")
+            .queue_url
+            .expect("url");
+        let (queue_url, _) = fifo(&sqs, &format!("payments-{tag}.fifo"), Some(&dlq_arn)).await;
+        let (notes_url, _) = fifo(&sqs, &format!("notifications-{tag}.fifo"), None).await;
+        let redelivery = SqsRedelivery {
+            client: sqs.clone(),
+            queue_url: queue_url.clone(),
+        };
+
+        // Three deliveries of the batch at once; the first charge's answer
+        // is lost after the provider charged.
+        let provider = Arc::new(Faulty::new(stripe::provider()));
+        provider.lose_answers(1);
+        let store = Arc::new(store);
+        let batch: Vec<SqsMessage> = orders
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let m = OutboxMessage::Payments(o.clone());
+                let attributes = HashMap::from([
+                    ("MessageGroupId".to_owned(), m.group()),
+                    ("ApproximateReceiveCount".to_owned(), "1".to_owned()),
+                ]);
+                record(&format!("m-{i}"), None, m.body(), attributes)
+            })
+            .collect();
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                let (store, provider, redelivery) =
+                    (store.clone(), provider.clone(), redelivery.clone());
+                let e = event(batch.clone());
+                tokio::spawn(async move {
+                    settle_payments(&*store, &*provider, &redelivery, 0, e, Timestamp::now()).await
+                })
+            })
+            .collect();
+        for r in runs {
+            r.await.expect("task");
+        }
+        let charged = stripe::succeeded_charges().await;
+        assert_eq!(charged.len(), 1, "one charge at the provider: {charged:?}");
+        let aiko = orders
+            .iter()
+            .find(|o| o.driver_id.as_str() == "d-1")
+            .expect("aiko");
+        let daisuke = orders
+            .iter()
+            .find(|o| o.driver_id.as_str() == "d-5")
+            .expect("daisuke");
+        assert_eq!(charged[0]["amount"], aiko.amount.minor);
+
+        // The payments queue on SQS: the outbox forwarded, and a poison
+        // message among them.
+        let queues = SqsQueues::new(sqs.clone(), queue_url.clone(), notes_url.clone());
+        drain(&*store, &queues).await.expect("forwarded");
+        let poison = r#"{"idempotency_key":42}"#;
+        sqs.send_message()
+            .queue_url(&queue_url)
+            .message_body(poison)
+            .message_group_id("poison")
+            .message_deduplication_id("poison-1")
+            .send()
+            .await
+            .expect("sent");
+        let mut reports = Vec::new();
+        let mut dead = Vec::new();
+        for _ in 0..30 {
+            let got = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .expect("receive");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                let d = sqs
+                    .receive_message()
+                    .queue_url(&dlq_url)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .expect("receive dlq");
+                dead.extend(d.messages.unwrap_or_default());
+                if !dead.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+                continue;
+            }
+            let records: Vec<SqsMessage> = messages
+                .iter()
+                .map(|m| {
+                    let attributes = m
+                        .attributes
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v))
+                        .collect();
+                    record(
+                        m.message_id.as_deref().unwrap_or_default(),
+                        m.receipt_handle.clone(),
+                        m.body.clone().unwrap_or_default(),
+                        attributes,
+                    )
+                })
+                .collect();
+            let response = settle_payments(
+                &*store,
+                &*provider,
+                &redelivery,
+                0,
+                event(records),
+                Timestamp::now(),
+            )
+            .await;
+            let failed: Vec<String> = response
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.clone())
+                .collect();
+            // As Lambda does: what was not reported is deleted.
+            for m in &messages {
+                if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
+                    sqs.delete_message()
+                        .queue_url(&queue_url)
+                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("delete");
+                }
+            }
+            let bodies: Vec<String> = messages
+                .iter()
+                .filter(|m| failed.contains(&m.message_id.clone().unwrap_or_default()))
+                .map(|m| m.body.clone().unwrap_or_default())
+                .collect();
+            reports.push((messages.len(), bodies));
+        }
+        assert!(
+            reports
+                .first()
+                .is_some_and(|(n, failed)| *n == 3 && failed == &vec![poison.to_owned()]),
+            "the first batch reports exactly the poison message: {reports:?}"
+        );
+        assert!(
+            reports
+                .iter()
+                .all(|(_, failed)| failed.iter().all(|b| b == poison)),
+            "{reports:?}"
+        );
+        assert_eq!(
+            dead.len(),
+            1,
+            "the poison message is in the dead-letter queue"
+        );
+        assert_eq!(dead[0].body.as_deref(), Some(poison));
+        assert_eq!(
+            stripe::succeeded_charges().await.len(),
+            1,
+            "still one charge"
+        );
+        assert_eq!(session(&store, aiko).await.state, SessionState::Paid);
+        let failed = session(&store, daisuke).await;
+        assert_eq!(failed.state, SessionState::PaymentFailed);
+        assert_eq!(
+            failed.payment_failure.as_deref(),
+            Some("the card was declined (card_declined)")
+        );
+        // The failure's notification went out through the outbox.
+        let mut told = 0;
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(&notes_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive notifications")
+                .messages
+                .unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            for m in &got {
+                let n: parking_app::outbox::Notification =
+                    serde_json::from_str(m.body.as_deref().unwrap_or_default())
+                        .expect("a notification");
+                if matches!(n.kind, NotificationKind::PaymentFailed { .. }) {
+                    told += 1;
+                }
+                sqs.delete_message()
+                    .queue_url(&notes_url)
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        assert_eq!(told, 1, "the driver is told once");
+    }
+}
