@@ -244,9 +244,10 @@ pub struct ReservationOut {
     pub start: Timestamp,
     #[schemars(schema_with = "ts")]
     pub end: Timestamp,
-    /// `active`, `cancelled` or `checked_in`.
+    /// `active`, `cancelled`, `checked_in` or `no_show`.
     pub state: String,
-    /// What cancelling it late cost (charged to the driver's card).
+    /// What cancelling it late, or not coming, cost (charged to the
+    /// driver's card).
     pub cancellation_fee: Option<Amount>,
 }
 
@@ -263,6 +264,7 @@ impl From<Reservation> for ReservationOut {
                 ReservationState::Active => "active",
                 ReservationState::Cancelled => "cancelled",
                 ReservationState::CheckedIn => "checked_in",
+                ReservationState::NoShow => "no_show",
             }
             .to_owned(),
             cancellation_fee: r.cancellation_fee.map(Amount::from),
@@ -421,8 +423,26 @@ pub struct LotSettingsDto {
     pub cancellation_fee: i64,
     /// After paying at the kiosk, the car may leave within this many minutes.
     pub kiosk_exit_minutes: u32,
+    /// A reservation nobody checked in on this many minutes after its
+    /// start is a no-show (default 30).
+    #[serde(default = "no_show_grace_minutes")]
+    pub no_show_grace_minutes: u32,
+    /// What a no-show costs (minor units; default 0).
+    #[serde(default)]
+    pub no_show_fee: i64,
+    /// A device silent this many minutes is shown offline (default 15).
+    #[serde(default = "heartbeat_timeout_minutes")]
+    pub heartbeat_timeout_minutes: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
+}
+
+fn no_show_grace_minutes() -> u32 {
+    LotSettings::default().no_show_grace_minutes
+}
+
+fn heartbeat_timeout_minutes() -> u32 {
+    LotSettings::default().heartbeat_timeout_minutes
 }
 
 impl From<LotSettings> for LotSettingsDto {
@@ -438,6 +458,9 @@ impl From<LotSettings> for LotSettingsDto {
             cancellation_free_minutes: s.cancellation_free_minutes,
             cancellation_fee: s.cancellation_fee,
             kiosk_exit_minutes: s.kiosk_exit_minutes,
+            no_show_grace_minutes: s.no_show_grace_minutes,
+            no_show_fee: s.no_show_fee,
+            heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -459,6 +482,9 @@ impl From<LotSettingsDto> for LotSettings {
             cancellation_free_minutes: s.cancellation_free_minutes,
             cancellation_fee: s.cancellation_fee,
             kiosk_exit_minutes: s.kiosk_exit_minutes,
+            no_show_grace_minutes: s.no_show_grace_minutes,
+            no_show_fee: s.no_show_fee,
+            heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,

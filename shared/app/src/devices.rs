@@ -13,6 +13,7 @@
 //! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq"}` |
 //! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it |
 //! | `parking/{lot}/bays/{bay}/state` | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor |
+//! | `parking/{lot}/gates/{gate}/events` or `parking/{lot}/bays/{bay}/state` | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again |
 //! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
 //!
 //! A message is refused with the field that is wrong and why, never with
@@ -195,6 +196,13 @@ pub enum DeviceMessage {
         reading: BayReading,
     },
     Presence(Presence),
+    /// A device saying it is alive (`{"type": "heartbeat"}` on its gate's
+    /// events topic or its bay's state topic).
+    Heartbeat {
+        lot: LotId,
+        device: DeviceId,
+        received_at: Timestamp,
+    },
 }
 
 #[derive(Deserialize)]
@@ -382,7 +390,15 @@ impl DeviceMessage {
                     DeviceId::parse(c).map_err(|e| MessageError::new("clientid", e.to_string()))
                 })
         };
+        let heartbeat = value.get("type").and_then(|t| t.as_str()) == Some("heartbeat");
         Ok(match topic {
+            Topic::GateEvents { lot, .. } | Topic::BayState { lot, .. } if heartbeat => {
+                DeviceMessage::Heartbeat {
+                    lot,
+                    device: device()?,
+                    received_at,
+                }
+            }
             Topic::GateEvents { lot, gate } => DeviceMessage::PlateRead {
                 lot,
                 gate,
@@ -514,7 +530,7 @@ mod tests {
                 "seq: invalid type",
             ),
             (
-                gate_read("").replace(r#""type": "plate_read""#, r#""type": "heartbeat""#),
+                gate_read("").replace(r#""type": "plate_read""#, r#""type": "sneeze""#),
                 "type: must be plate_read",
             ),
             (

@@ -25,5 +25,5 @@ pub use model::*;
 pub use ports::{
     ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, LotStore,
     OutboxStore, PaymentStore, Queues, RecordStore, Refusal, ReservationStore, SendError,
-    SessionStore, Store, StoreError, StoreResult,
+    SessionStore, Store, StoreError, StoreResult, SweepStore,
 };

@@ -93,6 +93,14 @@ pub struct LotSettings {
     /// After paying at the kiosk, the car may leave within this many
     /// minutes for what it paid.
     pub kiosk_exit_minutes: u32,
+    /// A reservation nobody checked in on this many minutes after its
+    /// start is a no-show.
+    pub no_show_grace_minutes: u32,
+    /// What a no-show costs, in minor units (0: nothing).
+    pub no_show_fee: i64,
+    /// A device that sent nothing (no read, no heartbeat, no connection
+    /// event) for this many minutes is shown offline.
+    pub heartbeat_timeout_minutes: u32,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -136,6 +144,9 @@ impl Default for LotSettings {
             cancellation_free_minutes: 60,
             cancellation_fee: 0,
             kiosk_exit_minutes: 15,
+            no_show_grace_minutes: 30,
+            no_show_fee: 0,
+            heartbeat_timeout_minutes: 15,
         }
     }
 }
@@ -280,6 +291,8 @@ pub enum ReservationState {
     Cancelled,
     /// The car came in on it.
     CheckedIn,
+    /// Nobody came by its start and the lot's grace period.
+    NoShow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -428,6 +441,9 @@ pub enum SessionFlag {
     /// A doubtful read matched no single known plate: nothing is charged
     /// automatically and the exit holds.
     PlateUnverified,
+    /// Still open beyond the tariff's longest stay: for a person to look
+    /// at (an abandoned car, or a missed exit).
+    Overstay,
 }
 
 impl SessionFlag {
@@ -435,6 +451,7 @@ impl SessionFlag {
         match self {
             SessionFlag::PlateCorrected => "plate_corrected",
             SessionFlag::PlateUnverified => "plate_unverified",
+            SessionFlag::Overstay => "overstay",
         }
     }
 }

@@ -95,6 +95,13 @@ pub enum NotificationKind {
     Exit { amount: Option<Money> },
     /// The card payment failed: why, and what to do.
     PaymentFailed { amount: Money, reason: String },
+    /// A reservation starts soon.
+    ReservationReminder { start: Timestamp },
+    /// A reservation ended unused: cancelled by the driver (with its fee,
+    /// if late), or nobody came (with the no-show fee, if any).
+    ReservationEnded { no_show: bool, fee: Option<Money> },
+    /// A monthly pass ends soon.
+    PassExpiring { until: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,7 +110,12 @@ pub struct Notification {
     pub id: String,
     pub driver_id: DriverId,
     pub lot_id: LotId,
-    pub session_id: SessionId,
+    /// The stay it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// The reservation it is about, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<ReservationId>,
     #[serde(flatten)]
     pub kind: NotificationKind,
     pub at: Timestamp,
@@ -127,6 +139,14 @@ impl OutboxMessage {
             }
             OutboxMessage::Payments(o) => format!("pay/{}", o.idempotency_key),
             OutboxMessage::Notifications(n) => format!("note/{}", n.id),
+        }
+    }
+
+    /// When it was written.
+    pub fn created_at(&self) -> Timestamp {
+        match self {
+            OutboxMessage::Payments(o) => o.created_at,
+            OutboxMessage::Notifications(n) => n.at,
         }
     }
 

@@ -534,13 +534,56 @@ impl<T> RecordStore for T where
 /// All state, as one store: the records, what the device flows keep,
 /// what the APIs list, and settlement's attempts.
 pub trait Store:
-    RecordStore + DeviceStore + OutboxStore + ApiStore + crate::settlement::AttemptStore
+    RecordStore + DeviceStore + OutboxStore + ApiStore + SweepStore + crate::settlement::AttemptStore
 {
 }
 
 impl<T> Store for T where
-    T: RecordStore + DeviceStore + OutboxStore + ApiStore + crate::settlement::AttemptStore
+    T: RecordStore
+        + DeviceStore
+        + OutboxStore
+        + ApiStore
+        + SweepStore
+        + crate::settlement::AttemptStore
 {
+}
+
+/// What the scheduled sweeps read and write: windows of a lot's indexes,
+/// never a scan.
+pub trait SweepStore: Send + Sync {
+    /// A lot's reservations starting in `[from, to)`, every state, in
+    /// start order. One query of an index.
+    fn lot_reservations_starting(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<Reservation>>> + Send;
+    /// A lot's sessions entered in `[from, to)`, every state, in entry
+    /// order. One query of an index.
+    fn lot_sessions_entered(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+    /// Ends an active reservation as a no-show, frees its slots and, in
+    /// the same atomic step, queues `outbox` (its fee, if any, and the
+    /// driver's notification); the fee's amount is kept on the
+    /// reservation. One that is not active any more is returned as it is,
+    /// and queues nothing.
+    fn mark_no_show(
+        &self,
+        reservation_id: &ReservationId,
+        outbox: &[OutboxMessage],
+    ) -> impl Future<Output = StoreResult<Reservation>> + Send;
+    /// Outbox messages still undelivered that were written before
+    /// `before`, oldest first, at most `limit`.
+    fn outbox_stale(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
 }
 
 /// Why a queue or the device link did not take a message. Every such

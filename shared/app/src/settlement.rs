@@ -128,16 +128,14 @@ pub trait PaymentProvider: Send + Sync {
 pub enum AttemptState {
     /// Being made by `holder` until `until`; after that, another may take
     /// it over (and must look the charge up first).
-    Claimed {
-        holder: u64,
-        until: Timestamp,
-    },
+    Claimed { holder: u64, until: Timestamp },
     /// Charged (or refunded): the provider's id of the charge (or refund).
-    Succeeded {
-        charge_id: String,
-    },
+    Succeeded { charge_id: String },
     Failed {
         reason: String,
+        /// When the order is to be tried again (a new attempt), if it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_at: Option<Timestamp>,
     },
 }
 
@@ -157,6 +155,9 @@ pub struct Attempt {
     /// For a refund: the charge it takes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refunds: Option<RefundOf>,
+    /// The order it settles, to try it again from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::outbox::PaymentOrder>,
     #[serde(flatten)]
     pub state: AttemptState,
     pub updated_at: Timestamp,
@@ -212,6 +213,16 @@ pub trait AttemptStore: Send + Sync {
         &self,
         key: &IdempotencyKey,
     ) -> impl Future<Output = StoreResult<Option<Attempt>>> + Send;
+    /// Failed attempts whose retry is due at `now`, soonest first, at
+    /// most `limit`. One query of an index.
+    fn due_retries(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<Attempt>>> + Send;
+    /// Takes a failed attempt off the retry schedule (its retry was
+    /// queued).
+    fn clear_retry(&self, key: &IdempotencyKey) -> impl Future<Output = StoreResult<()>> + Send;
     /// Records the outcome, if `holder` still holds the attempt; returns
     /// the attempt as stored after the call.
     fn finish_attempt(

@@ -131,6 +131,8 @@ pub enum AdjustmentKind {
     Refund { amount: i64 },
     /// Paid at the kiosk; the car may leave until `exit_by` for it.
     KioskPayment { amount: i64, exit_by: Timestamp },
+    /// Found still open beyond the tariff's longest stay.
+    Overstay,
 }
 
 impl Adjustment {
@@ -447,6 +449,14 @@ pub fn reconcile(
             .iter()
             .filter(|a| a.session_id == id)
             .collect();
+        let mut fresh = fresh;
+        if fresh.state == SessionState::Open
+            && mine
+                .iter()
+                .any(|a| matches!(a.kind, AdjustmentKind::Overstay))
+        {
+            fresh.flags.push(SessionFlag::Overstay);
+        }
         let (fee, tariff_id) = match (d, before) {
             // A lost-entry fee, once priced, is the fee of that stay: a
             // later change of the lot's setting does not re-price it.
@@ -755,7 +765,7 @@ fn settle(
     let mut exit_by: Option<Timestamp> = None;
     for a in adjustments {
         match a.kind {
-            AdjustmentKind::Validation { .. } => {}
+            AdjustmentKind::Validation { .. } | AdjustmentKind::Overstay => {}
             AdjustmentKind::Resolve { resolution, amount } => {
                 out.resolution = Some(resolution);
                 match resolution {

@@ -421,11 +421,27 @@ impl MemoryStore {
         reservation_id: &ReservationId,
         fee: Option<&parking_app::outbox::PaymentOrder>,
     ) -> StoreResult<Reservation> {
+        let outbox: Vec<OutboxMessage> = fee
+            .cloned()
+            .map(OutboxMessage::Payments)
+            .into_iter()
+            .collect();
+        self.end(reservation_id, &outbox, ReservationState::Cancelled)
+    }
+
+    /// Ends an active reservation (cancelled, or a no-show), freeing its
+    /// slots and queuing its fee; one not active is returned as it is.
+    fn end(
+        &self,
+        reservation_id: &ReservationId,
+        outbox: &[OutboxMessage],
+        to: ReservationState,
+    ) -> StoreResult<Reservation> {
         let mut s = self.state();
         let mut r = found(s.reservations.get(reservation_id), || {
             format!("reservation {reservation_id}")
         })?;
-        if r.state == ReservationState::Cancelled {
+        if r.state != ReservationState::Active {
             return Ok(r);
         }
         for slot in rules::slots_of(&r)? {
@@ -433,14 +449,13 @@ impl MemoryStore {
                 *n = n.saturating_sub(1);
             }
         }
-        r.state = ReservationState::Cancelled;
-        r.cancellation_fee = fee.map(|f| f.amount);
+        r.state = to;
+        r.cancellation_fee = fee_of(outbox);
         s.reservations.insert(r.id.clone(), r.clone());
-        if let Some(fee) = fee {
-            let m = OutboxMessage::Payments(fee.clone());
+        for m in outbox {
             let at = s.outbox.len();
             s.outbox_pending.insert(at, m.id());
-            s.outbox.push((m, false));
+            s.outbox.push((m.clone(), false));
         }
         Ok(r)
     }
@@ -1046,6 +1061,14 @@ impl MemoryStore {
     }
 }
 
+/// The fee among what ending a reservation queues.
+fn fee_of(outbox: &[OutboxMessage]) -> Option<parking_core::Money> {
+    outbox.iter().find_map(|m| match m {
+        OutboxMessage::Payments(o) => Some(o.amount),
+        OutboxMessage::Notifications(_) => None,
+    })
+}
+
 /// A claim on an attempt, under the store's lock.
 fn claim_in(
     s: &mut State,
@@ -1065,7 +1088,104 @@ fn claim_in(
     Claim::Claimed { taken_over }
 }
 
+impl parking_app::SweepStore for MemoryStore {
+    async fn lot_reservations_starting(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Reservation>> {
+        self.read();
+        let mut v: Vec<Reservation> = self
+            .state()
+            .reservations
+            .values()
+            .filter(|r| &r.lot_id == lot_id && r.start >= from && r.start < to)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        Ok(v)
+    }
+
+    async fn lot_sessions_entered(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && x.entry_at >= from && x.entry_at < to)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn mark_no_show(
+        &self,
+        reservation_id: &ReservationId,
+        outbox: &[OutboxMessage],
+    ) -> StoreResult<Reservation> {
+        self.write();
+        self.end(reservation_id, outbox, ReservationState::NoShow)
+    }
+
+    async fn outbox_stale(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        self.read();
+        let s = self.state();
+        Ok(s.outbox_pending
+            .keys()
+            .map(|&i| &s.outbox[i].0)
+            .filter(|m| m.created_at() < before)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
 impl parking_app::settlement::AttemptStore for MemoryStore {
+    async fn due_retries(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::settlement::Attempt>> {
+        use parking_app::settlement::AttemptState;
+        self.read();
+        let due = |a: &parking_app::settlement::Attempt| match a.state {
+            AttemptState::Failed {
+                retry_at: Some(t), ..
+            } if t <= now => Some(t),
+            _ => None,
+        };
+        let mut v: Vec<_> = self
+            .state()
+            .attempts
+            .values()
+            .filter_map(|a| due(a).map(|t| (t, a.key.clone(), a.clone())))
+            .collect();
+        v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(v.into_iter().take(limit).map(|(_, _, a)| a).collect())
+    }
+
+    async fn clear_retry(&self, key: &IdempotencyKey) -> StoreResult<()> {
+        use parking_app::settlement::AttemptState;
+        self.write();
+        if let Some(a) = self.state().attempts.get_mut(key)
+            && let AttemptState::Failed { retry_at, .. } = &mut a.state
+        {
+            *retry_at = None;
+        }
+        Ok(())
+    }
+
     async fn claim_attempt(
         &self,
         attempt: &parking_app::settlement::Attempt,

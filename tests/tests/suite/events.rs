@@ -36,6 +36,7 @@ fn every_sample_event_parses_as_its_kind() {
                 name.starts_with("gate-backlog")
             }
             DeviceMessage::Bay { .. } => name.starts_with("bay-state"),
+            DeviceMessage::Heartbeat { .. } => name.starts_with("heartbeat"),
             DeviceMessage::Presence(p) => name.starts_with(if p.connected {
                 "presence-connected"
             } else {

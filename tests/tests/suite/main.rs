@@ -13,6 +13,7 @@ mod permissions;
 mod settle;
 mod simulate;
 mod staff;
+mod sweeps;
 mod usecases;
 
 /// Runs each conformance test against the in-memory store and against

@@ -196,6 +196,7 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
         amount: yen(500),
         refunded_minor: 0,
         refunds: None,
+        order: None,
         state: AttemptState::Claimed { holder, until },
         updated_at: now(),
     };
@@ -235,6 +236,7 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
             1,
             &AttemptState::Failed {
                 reason: "late".into(),
+                retry_at: None,
             },
             later,
         )
@@ -294,6 +296,7 @@ pub async fn refunds_never_take_more_than_was_charged<S: Store + Clone + 'static
         amount: yen(amount),
         refunded_minor: 0,
         refunds: Some(of.clone()),
+        order: None,
         state: AttemptState::Claimed {
             holder: 7,
             until: now() + SignedDuration::from_secs(60),

@@ -339,6 +339,11 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                 bay_state::apply(&self.store, &cfg, &bay, &device, &reading, now).await
             }
             DeviceMessage::Presence(p) => presence::apply(&self.store, &p).await,
+            DeviceMessage::Heartbeat {
+                lot,
+                device,
+                received_at,
+            } => presence::heartbeat(&self.store, &lot, &device, received_at).await,
         }
     }
 

@@ -18,4 +18,5 @@ pub mod reservations;
 pub mod sessions;
 pub mod settle;
 pub mod simulate;
+pub mod sweeps;
 pub mod trips;

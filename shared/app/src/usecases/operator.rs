@@ -516,8 +516,9 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
     Ok((topic, command))
 }
 
-/// Whether a session needs a person: a state no rule settles, or a plate
-/// no read confirmed, and no decision yet.
+/// Whether a session needs a person: a state no rule settles, a plate no
+/// read confirmed, or a car in beyond the longest stay, and no decision
+/// yet.
 pub fn needs_review(s: &Session) -> bool {
     if s.resolution.is_some() {
         return false;
@@ -527,6 +528,7 @@ pub fn needs_review(s: &Session) -> bool {
         SessionState::NeedsReview | SessionState::ExitMissing | SessionState::EntryMissing
     ) || (s.flags.contains(&SessionFlag::PlateUnverified)
         && !matches!(s.state, SessionState::Open | SessionState::Superseded))
+        || s.flags.contains(&SessionFlag::Overstay)
 }
 
 /// The lot's sessions that need a person, oldest first.

@@ -340,7 +340,8 @@ async fn attempt<S: Store>(
             id: format!("{key}/{label}"),
             driver_id: (*driver_id).clone(),
             lot_id: lot.id.clone(),
-            session_id: s.id.clone(),
+            session_id: Some(s.id.clone()),
+            reservation_id: s.reservation_id.clone(),
             kind,
             at: input.now,
         }));

@@ -3,6 +3,7 @@
 //! never overrides a newer `connected`.
 
 use crate::devices;
+use crate::ids::{DeviceId, LotId};
 use crate::model::Presence;
 use crate::ports::*;
 
@@ -24,6 +25,45 @@ pub(crate) async fn apply<S: Store>(store: &S, event: &devices::Presence) -> Ste
                 rejection: Rejection::UnknownDevice(event.client.clone()),
             });
         }
+        Err(e) => return store_failure(None, e),
+    }
+    Ok(report)
+}
+
+/// A device's heartbeat: it was heard at `at`. Recorded as a presence
+/// event of its current connection (same version, later time), so it
+/// brings back a device a sweep had shown offline, and never outweighs a
+/// newer connection event.
+pub(crate) async fn heartbeat<S: Store>(
+    store: &S,
+    lot: &LotId,
+    device: &DeviceId,
+    at: jiff::Timestamp,
+) -> Step {
+    let mut report = Report::default();
+    let unknown = |report: &mut Report| {
+        report.rejected.push(super::device_events::Rejected {
+            event_id: None,
+            rejection: Rejection::UnknownDevice(device.clone()),
+        });
+    };
+    let d = match store.get_device(device).await {
+        Ok(d) if &d.lot_id == lot => d,
+        Ok(_) | Err(StoreError::NotFound { .. }) => {
+            unknown(&mut report);
+            return Ok(report);
+        }
+        Err(e) => return store_failure(None, e),
+    };
+    let presence = Presence {
+        connected: true,
+        at,
+        version: d.presence.map_or(0, |p| p.version),
+    };
+    match store.record_presence(device, &presence).await {
+        Ok(PresenceOutcome::Updated) => report.applied = 1,
+        Ok(PresenceOutcome::Stale) => report.stale = 1,
+        Err(StoreError::NotFound { .. }) => unknown(&mut report),
         Err(e) => return store_failure(None, e),
     }
     Ok(report)

@@ -27,6 +27,16 @@ use super::adjust::{Action, ActionError, amend};
 /// timeout, so a redelivery finds it free.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
+/// After a declined attempt `n`, the next is tried `RETRY_AFTER[n - 1]`
+/// later; after the last, the stay waits for a person (`needs_review`).
+/// A card that needs its holder is never tried again on its own: the
+/// driver acts in the app.
+pub const RETRY_AFTER: [SignedDuration; 3] = [
+    SignedDuration::from_hours(1),
+    SignedDuration::from_hours(6),
+    SignedDuration::from_hours(24),
+];
+
 /// How far before its order a charge is looked for: clocks differ.
 const LOOKUP_SLACK: SignedDuration = SignedDuration::from_secs(300);
 
@@ -38,6 +48,8 @@ pub enum Settled {
     /// Declined or needs authentication: final for this attempt, with a
     /// reason the app can show.
     Failed(String),
+    /// Declined on the last attempt: retries stop, and a person decides.
+    GaveUp(String),
     /// Not known yet (the provider timed out or failed, or another
     /// delivery holds the attempt): deliver the message again later.
     Retry(String),
@@ -80,6 +92,22 @@ impl<S: AttemptStore> Held<'_, S> {
     async fn failed(&self, reason: impl Into<String>) -> Result<Settled, SettleError> {
         self.finish(AttemptState::Failed {
             reason: reason.into(),
+            retry_at: None,
+        })
+        .await
+    }
+
+    /// A declined charge: tried again later under a new attempt, until
+    /// the last attempt, after which a person decides.
+    async fn declined(&self, e: &ProviderError, n: u32) -> Result<Settled, SettleError> {
+        let reason = e.to_string();
+        let Some(wait) = RETRY_AFTER.get(n.saturating_sub(1) as usize) else {
+            self.failed(reason.clone()).await?;
+            return Ok(Settled::GaveUp(reason));
+        };
+        self.finish(AttemptState::Failed {
+            reason,
+            retry_at: self.now.checked_add(*wait).ok(),
         })
         .await
     }
@@ -111,6 +139,7 @@ fn claimed(key: &IdempotencyKey, order: &PaymentOrder, holder: u64, now: Timesta
         amount: order.amount,
         refunded_minor: 0,
         refunds: None,
+        order: Some(order.clone()),
         state: AttemptState::Claimed {
             holder,
             until: now.checked_add(LEASE).unwrap_or(now),
@@ -200,6 +229,7 @@ where
     match provider.charge(&request).await {
         Ok(c) => held.finish(succeeded(c)).await,
         Err(e) if e.is_retryable() => held.release(&e).await,
+        Err(e @ ProviderError::Declined { .. }) => held.declined(&e, n).await,
         Err(e) => held.failed(e.to_string()).await,
     }
 }
@@ -381,9 +411,10 @@ where
         PaymentKind::Charge => settle_charge(store, provider, order, n, now).await?,
         PaymentKind::Refund => settle_refund(store, provider, order, n, now).await?,
     };
-    let (charge_id, failure) = match &settled {
-        Settled::Charged(id) => (Some(id.clone()), None),
-        Settled::Failed(reason) => (None, Some(reason.clone())),
+    let (charge_id, failure, gave_up) = match &settled {
+        Settled::Charged(id) => (Some(id.clone()), None, false),
+        Settled::Failed(reason) => (None, Some(reason.clone()), false),
+        Settled::GaveUp(reason) => (None, Some(reason.clone()), true),
         Settled::Retry(_) => return Ok(settled),
     };
     let Some(session_id) = &order.session_id else {
@@ -397,7 +428,7 @@ where
         attempt: n,
         charge_id,
         failure,
-        gave_up: false,
+        gave_up,
         at: now,
     };
     record_settlement(store, order, session_id, record, now).await?;
@@ -424,7 +455,8 @@ pub(crate) async fn record_settlement<S: Store>(
                 id: format!("{}/payment_failed", record.id),
                 driver_id: order.driver_id.clone(),
                 lot_id: order.lot_id.clone(),
-                session_id: session_id.clone(),
+                session_id: Some(session_id.clone()),
+                reservation_id: None,
                 kind: NotificationKind::PaymentFailed {
                     amount: order.amount,
                     reason,
@@ -466,7 +498,7 @@ fn succeeded(c: ProviderCharge) -> AttemptState {
 fn outcome(state: &AttemptState) -> Settled {
     match state {
         AttemptState::Succeeded { charge_id } => Settled::Charged(charge_id.clone()),
-        AttemptState::Failed { reason } => Settled::Failed(reason.clone()),
+        AttemptState::Failed { reason, .. } => Settled::Failed(reason.clone()),
         AttemptState::Claimed { .. } => Settled::Retry("in progress".into()),
     }
 }

@@ -19,7 +19,7 @@ use super::txn::{Cond, Step};
 /// An attempt's item; a claim's lease end is also kept in seconds, for
 /// the claim's condition.
 fn attempt_item(attempt: &Attempt) -> StoreResult<keys::Item> {
-    let mut item = keys::attempt(&attempt.key).item(attempt)?;
+    let mut item = keys::attempt_listed(attempt).item(attempt)?;
     if let AttemptState::Claimed { until, .. } = &attempt.state {
         item.insert("until_s".into(), n(until.as_second()));
     }
@@ -137,6 +137,47 @@ impl AttemptStore for DynamoStore {
                     ))),
                 }
             }
+        }
+    }
+
+    /// One query of the `RETRY` index, up to `now`.
+    async fn due_retries(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Attempt>> {
+        let to = format!("{:012}~", now.as_second());
+        self.query_index_window("RETRY", "0", &to, Some(limit))
+            .await?
+            .into_iter()
+            .map(body)
+            .collect()
+    }
+
+    /// A put of the failed attempt without its retry (so off the index),
+    /// on condition that it is still the failed attempt it was.
+    async fn clear_retry(&self, key: &IdempotencyKey) -> StoreResult<()> {
+        let Some(mut a) = self.get_opt::<Attempt>(&keys::attempt(key)).await? else {
+            return Ok(());
+        };
+        let AttemptState::Failed { retry_at, .. } = &mut a.state else {
+            return Ok(());
+        };
+        if retry_at.take().is_none() {
+            return Ok(());
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attempt_item(&a)?))
+            .condition_expression("#state = :failed")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":failed", s("failed"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(e)),
         }
     }
 

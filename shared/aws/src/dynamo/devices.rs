@@ -133,6 +133,44 @@ impl DynamoStore {
         }
     }
 
+    /// Items of an index partition with sort keys from `from` to `to`
+    /// (inclusive), in order, page by page until `limit` items (or all).
+    pub(super) async fn query_index_window(
+        &self,
+        gsi_pk: &str,
+        from: &str,
+        to: &str,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let left = limit.map(|l| l.saturating_sub(items.len()));
+            if left == Some(0) {
+                return Ok(items);
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(gsi_pk))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(to))
+                .set_limit(left.and_then(|l| i32::try_from(l).ok()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// Several items by key in one request (strongly consistent); keys
     /// DynamoDB leaves unprocessed are asked again.
     async fn batch_get(&self, wanted: Vec<Item>) -> StoreResult<Vec<Item>> {

@@ -337,6 +337,18 @@ pub(crate) fn attempt(key: &IdempotencyKey) -> Keys {
     Keys::new(format!("ATTEMPT#{key}"), "ATTEMPT", "attempt")
 }
 
+/// A settlement attempt; a failed one to be tried again is listed under
+/// `RETRY` by when.
+pub(crate) fn attempt_listed(a: &parking_app::settlement::Attempt) -> Keys {
+    let k = attempt(&a.key);
+    match &a.state {
+        parking_app::settlement::AttemptState::Failed {
+            retry_at: Some(at), ..
+        } => k.gsi("RETRY", format!("{:012}#{}", at.as_second(), a.key)),
+        _ => k,
+    }
+}
+
 pub(crate) fn reservation(id: &ReservationId) -> Keys {
     Keys::new(format!("RES#{id}"), "RES", "reservation")
 }

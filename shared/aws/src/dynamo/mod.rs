@@ -73,6 +73,7 @@ mod lots;
 mod payments;
 mod reservations;
 mod sessions;
+mod sweeps;
 pub mod table;
 pub mod txn;
 

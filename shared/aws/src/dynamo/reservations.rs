@@ -156,17 +156,38 @@ impl DynamoStore {
         reservation_id: &ReservationId,
         fee: Option<&parking_app::outbox::PaymentOrder>,
     ) -> StoreResult<Reservation> {
+        let outbox: Vec<parking_app::outbox::OutboxMessage> = fee
+            .cloned()
+            .map(parking_app::outbox::OutboxMessage::Payments)
+            .into_iter()
+            .collect();
+        self.end(reservation_id, &outbox, ReservationState::Cancelled)
+            .await
+    }
+
+    /// Ends an active reservation (cancelled, or a no-show): one
+    /// transaction as [`Self::cancel`]'s; one not active any more is
+    /// returned as it is.
+    pub(super) async fn end(
+        &self,
+        reservation_id: &ReservationId,
+        outbox: &[parking_app::outbox::OutboxMessage],
+        to: ReservationState,
+    ) -> StoreResult<Reservation> {
         let mut r: Reservation = self
             .get_body(&keys::reservation(reservation_id), || {
                 format!("reservation {reservation_id}")
             })
             .await?;
-        if r.state == ReservationState::Cancelled {
+        if r.state != ReservationState::Active {
             return Ok(r);
         }
         let slots = rules::slots_of(&r)?;
-        r.state = ReservationState::Cancelled;
-        r.cancellation_fee = fee.map(|f| f.amount);
+        r.state = to;
+        r.cancellation_fee = outbox.iter().find_map(|m| match m {
+            parking_app::outbox::OutboxMessage::Payments(o) => Some(o.amount),
+            parking_app::outbox::OutboxMessage::Notifications(_) => None,
+        });
         let mut txn = self
             .txn(Some(rules::write_token("cancel_reservation", &r)))
             .put(
@@ -188,19 +209,18 @@ impl DynamoStore {
         for slot in slots {
             txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
         }
-        if let Some(fee) = fee {
-            let m = parking_app::outbox::OutboxMessage::Payments(fee.clone());
+        for m in outbox {
             txn = txn.put(
                 Step::Outbox,
-                keys::outbox(&m.id(), fee.created_at.as_second()).item(&m)?,
+                keys::outbox(&m.id(), m.created_at().as_second()).item(m)?,
                 None,
             )?;
         }
         match txn.run(&self.client).await? {
             Ok(()) => Ok(r),
             Err(failed) if failed.has(Step::Reservation) => {
-                // Cancelled meanwhile, by this caller's earlier attempt or
-                // another: either way it is cancelled.
+                // Ended meanwhile, by this caller's earlier attempt or
+                // another: it is as it is now.
                 self.get_body(&keys::reservation(reservation_id), || {
                     format!("reservation {reservation_id}")
                 })

@@ -1,0 +1,351 @@
+//! The car park's own clock: what happens because time passed, not
+//! because a device spoke. Run on a schedule, each sweep is idempotent
+//! (running it twice does nothing more than once), reads windows of the
+//! lots' indexes (never a scan), and does at most its budget of work per
+//! run; what is left is found by the next run.
+//!
+//! - **No-shows.** A reservation nobody checked in on by its start plus
+//!   the lot's `no_show_grace_minutes` ends as a no-show, charged the
+//!   lot's `no_show_fee` (to the driver's first card), with the driver
+//!   told; the fee's order is keyed by the reservation, so it is charged
+//!   once.
+//! - **Overstays.** A session still open beyond its tariff's
+//!   `max_stay_hours` is flagged `overstay` for a person.
+//! - **Silent devices.** A device that has sent nothing (no read, no
+//!   heartbeat, no connection event) for the lot's
+//!   `heartbeat_timeout_minutes` is shown offline; its next heartbeat or
+//!   connection brings it back.
+//! - **Payment retries.** A declined charge's next attempt, when due, is
+//!   queued under a new key (see [`super::settle::RETRY_AFTER`]).
+//! - **The outbox.** Messages the stream did not deliver within
+//!   [`OUTBOX_AGE`] are sent again (the queues and the consumers drop
+//!   what they already had).
+
+use jiff::{SignedDuration, Timestamp};
+use parking_core::Money;
+
+use crate::ids::*;
+use crate::model::*;
+use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
+use crate::ports::*;
+use crate::timeline::AdjustmentKind;
+
+use super::adjust::{Action, ActionError, action_id, amend};
+
+/// How much one sweep does per run at most.
+pub const BUDGET: usize = 100;
+/// How far back a no-show is looked for (the sweep runs far more often).
+pub const NO_SHOW_WINDOW: SignedDuration = SignedDuration::from_hours(48);
+/// How far back past the longest stay an overstay is looked for.
+pub const OVERSTAY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+/// How long the outbox's stream has to deliver a message.
+pub const OUTBOX_AGE: SignedDuration = SignedDuration::from_mins(5);
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Items it changed (or sent).
+    pub acted: usize,
+    /// Whether it stopped at its budget with more to do.
+    pub more: bool,
+}
+
+impl Swept {
+    fn full(&mut self, budget: usize) -> bool {
+        if self.acted >= budget {
+            self.more = true;
+        }
+        self.more
+    }
+}
+
+fn ago(now: Timestamp, d: SignedDuration) -> Timestamp {
+    now.checked_sub(d).unwrap_or(Timestamp::MIN)
+}
+
+/// Ends the reservations nobody came for.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn no_shows<S: Store>(store: &S, now: Timestamp, budget: usize) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    for lot in store.lots().await? {
+        let grace = SignedDuration::from_mins(i64::from(lot.settings.no_show_grace_minutes));
+        let to = ago(now, grace);
+        let from = ago(to, NO_SHOW_WINDOW);
+        for r in store.lot_reservations_starting(&lot.id, from, to).await? {
+            if r.state != ReservationState::Active {
+                continue;
+            }
+            if swept.full(budget) {
+                return Ok(swept);
+            }
+            let outbox = no_show_messages(store, &lot, &r, now).await?;
+            let ended = store.mark_no_show(&r.id, &outbox).await?;
+            if ended.state == ReservationState::NoShow {
+                swept.acted += 1;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+/// A no-show's fee (if the lot charges one and the driver has a card)
+/// and the driver's notification.
+async fn no_show_messages<S: Store>(
+    store: &S,
+    lot: &Lot,
+    r: &Reservation,
+    now: Timestamp,
+) -> StoreResult<Vec<OutboxMessage>> {
+    let fee = lot.settings.no_show_fee;
+    let mut charged = None;
+    let mut outbox = Vec::new();
+    if fee > 0 {
+        let methods = store.payment_methods(&r.driver_id).await?;
+        if let Some(method) = methods.first() {
+            let currency = store
+                .lot_config(&lot.id)
+                .await?
+                .compiled()?
+                .base()
+                .currency();
+            let amount = Money::new(fee, currency);
+            charged = Some(amount);
+            outbox.push(OutboxMessage::Payments(PaymentOrder {
+                idempotency_key: IdempotencyKey::derived(&format!("{}.noshow", r.id)),
+                session_id: None,
+                reservation_id: Some(r.id.clone()),
+                lot_id: r.lot_id.clone(),
+                driver_id: r.driver_id.clone(),
+                method_id: method.id.clone(),
+                kind: PaymentKind::Charge,
+                amount,
+                created_at: now,
+                attempt: 1,
+            }));
+        }
+    }
+    outbox.push(OutboxMessage::Notifications(Notification {
+        id: format!("{}/no_show", r.id),
+        driver_id: r.driver_id.clone(),
+        lot_id: r.lot_id.clone(),
+        session_id: None,
+        reservation_id: Some(r.id.clone()),
+        kind: NotificationKind::ReservationEnded {
+            no_show: true,
+            fee: charged,
+        },
+        at: now,
+    }));
+    Ok(outbox)
+}
+
+/// Flags the sessions still open beyond their tariff's longest stay.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn overstays<S: Store>(store: &S, now: Timestamp, budget: usize) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    for lot in store.lots().await? {
+        let config = store.lot_config(&lot.id).await?;
+        let tariffs = config.compiled()?;
+        let longest = |t: &parking_core::Tariff| {
+            t.spec()
+                .max_stay_hours
+                .map(|h| SignedDuration::from_hours(i64::from(h)))
+        };
+        let Some(base) = longest(tariffs.base()) else {
+            continue;
+        };
+        let to = ago(now, base);
+        let from = ago(to, OVERSTAY_WINDOW);
+        for s in store.lot_sessions_entered(&lot.id, from, to).await? {
+            let (_, tariff) = tariffs.at(&config.lot, s.entry_at);
+            let over = longest(tariff).is_some_and(|max| s.entry_at < ago(now, max));
+            if s.state != parking_core::SessionState::Open
+                || s.flags.contains(&SessionFlag::Overstay)
+                || !over
+            {
+                continue;
+            }
+            if swept.full(budget) {
+                return Ok(swept);
+            }
+            let id = action_id("overstay", &[s.id.as_str()]);
+            let session_id = s.id.clone();
+            let changed = amend(
+                store,
+                now,
+                Action {
+                    lot_id: &s.lot_id,
+                    plate: &s.plate,
+                    id: id.clone(),
+                    session: Some(&s.id),
+                    audit: None,
+                    pass: None,
+                    outbox: Vec::new(),
+                },
+                |t| {
+                    t.adjustments.push(crate::timeline::Adjustment {
+                        id: id.clone(),
+                        session_id: session_id.clone(),
+                        by: Actor {
+                            role: "system".into(),
+                            subject: "overstay-sweep".into(),
+                        },
+                        at: now,
+                        kind: AdjustmentKind::Overstay,
+                    });
+                    Ok(())
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                ActionError::Store(e) => e,
+                other => StoreError::invalid(other.to_string()),
+            })?;
+            if !changed.repeated {
+                swept.acted += 1;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+/// Shows offline the devices silent beyond their lot's heartbeat timeout.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn silent_devices<S: Store>(
+    store: &S,
+    now: Timestamp,
+    budget: usize,
+) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    for lot in store.lots().await? {
+        let timeout = SignedDuration::from_mins(i64::from(lot.settings.heartbeat_timeout_minutes));
+        let live = store.lot_live(&lot, now).await?;
+        for d in live.devices {
+            let Some(p) = d.presence else {
+                continue;
+            };
+            if !p.connected || p.at >= ago(now, timeout) {
+                continue;
+            }
+            if swept.full(budget) {
+                return Ok(swept);
+            }
+            let silent = Presence {
+                connected: false,
+                at: now,
+                version: p.version,
+            };
+            if store.record_presence(&d.id, &silent).await? == PresenceOutcome::Updated {
+                swept.acted += 1;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+/// Queues the declined charges whose next attempt is due, each under its
+/// new attempt's key.
+///
+/// # Errors
+///
+/// The store's, or the first failed send (what was queued before it is
+/// off the schedule).
+pub async fn payment_retries<S: Store, Q: Queues>(
+    store: &S,
+    queues: &Q,
+    now: Timestamp,
+    budget: usize,
+) -> Result<Swept, SweepError> {
+    let mut swept = Swept::default();
+    let due = store.due_retries(now, budget + 1).await?;
+    swept.more = due.len() > budget;
+    for a in due.into_iter().take(budget) {
+        if let Some(order) = &a.order {
+            let next = PaymentOrder {
+                attempt: order.attempt.max(1) + 1,
+                created_at: now,
+                ..order.clone()
+            };
+            queues.send(&OutboxMessage::Payments(next)).await?;
+            swept.acted += 1;
+        }
+        store.clear_retry(&a.key).await?;
+    }
+    Ok(swept)
+}
+
+/// Sends again what the outbox still holds after [`OUTBOX_AGE`].
+///
+/// # Errors
+///
+/// The store's, or the first failed send (what was sent before it is
+/// marked).
+pub async fn stale_outbox<S: Store, Q: Queues>(
+    store: &S,
+    queues: &Q,
+    now: Timestamp,
+    budget: usize,
+) -> Result<Swept, SweepError> {
+    let stale = store.outbox_stale(ago(now, OUTBOX_AGE), budget + 1).await?;
+    let more = stale.len() > budget;
+    let mut sent = Vec::new();
+    for m in stale.iter().take(budget) {
+        if let Err(e) = queues.send(m).await {
+            store.outbox_delivered(&sent).await?;
+            return Err(e.into());
+        }
+        sent.push(m.id());
+    }
+    store.outbox_delivered(&sent).await?;
+    Ok(Swept {
+        acted: sent.len(),
+        more,
+    })
+}
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+/// Every sweep once, each within its budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub no_shows: Swept,
+    pub overstays: Swept,
+    pub silent_devices: Swept,
+    pub payment_retries: Swept,
+    pub stale_outbox: Swept,
+}
+
+/// Runs every sweep once.
+///
+/// # Errors
+///
+/// The first sweep that failed (the ones before it did their work).
+pub async fn sweep_all<S: Store, Q: Queues>(
+    store: &S,
+    queues: &Q,
+    now: Timestamp,
+) -> Result<SweepReport, SweepError> {
+    Ok(SweepReport {
+        no_shows: no_shows(store, now, BUDGET).await?,
+        overstays: overstays(store, now, BUDGET).await?,
+        silent_devices: silent_devices(store, now, BUDGET).await?,
+        payment_retries: payment_retries(store, queues, now, BUDGET).await?,
+        stale_outbox: stale_outbox(store, queues, now, BUDGET).await?,
+    })
+}
