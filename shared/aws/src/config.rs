@@ -11,7 +11,7 @@
 //! | `PARKING_STRIPE_API` | the payment provider's API (payments) | `https://api.stripe.com` |
 //! | `PARKING_STRIPE_SECRET_ID` | the Secrets Manager secret holding the provider's secret key, read once at start-up (payments, deployed) | — |
 //! | `PARKING_STRIPE_SECRET_KEY` | the provider's secret key itself (payments, development only) | — |
-//! | `PARKING_RETRY_BASE_SECONDS` | the first pause before a payments message is tried again; doubled each time, at most 900 | 30 |
+//! | `PARKING_RETRY_BASE_SECONDS` | the first pause before a payments or notifications message is tried again; doubled each time, at most 900 | 30 |
 //! | `AWS_REGION` | the AWS region | from the SDK's usual chain |
 //! | `AWS_ENDPOINT_URL` | a local AWS endpoint (e.g. `http://127.0.0.1:5000`) instead of AWS | unset |
 //!
@@ -223,6 +223,46 @@ mod tests {
     }
 }
 
+/// The notifications function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationsConfig {
+    /// The queue it consumes (for the retries' back-off).
+    pub queue_url: String,
+    pub retry_base_seconds: i32,
+}
+
+impl NotificationsConfig {
+    pub fn from_env() -> Result<NotificationsConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<NotificationsConfig, ConfigError> {
+        Ok(NotificationsConfig {
+            queue_url: required(
+                &get,
+                "PARKING_NOTIFICATIONS_QUEUE_URL",
+                "the notifications queue's URL",
+            )?,
+            retry_base_seconds: retry_base(&get)?,
+        })
+    }
+}
+
+fn retry_base(get: &impl Fn(&str) -> Option<String>) -> Result<i32, ConfigError> {
+    match get("PARKING_RETRY_BASE_SECONDS") {
+        None => Ok(30),
+        Some(v) => match v.trim().parse::<i32>() {
+            Ok(n) if (0..=900).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                variable: "PARKING_RETRY_BASE_SECONDS",
+                problem: format!("expected seconds from 0 to 900, got {v:?}"),
+            }),
+        },
+    }
+}
+
 /// Where the payment provider's secret key comes from.
 #[derive(Clone, PartialEq, Eq)]
 pub enum ProviderSecret {
@@ -286,18 +326,7 @@ impl PaymentsConfig {
                 });
             }
         };
-        let retry_base_seconds = match get("PARKING_RETRY_BASE_SECONDS") {
-            None => 30,
-            Some(v) => match v.trim().parse::<i32>() {
-                Ok(n) if (0..=900).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError {
-                        variable: "PARKING_RETRY_BASE_SECONDS",
-                        problem: format!("expected seconds from 0 to 900, got {v:?}"),
-                    });
-                }
-            },
-        };
+        let retry_base_seconds = retry_base(&get)?;
         Ok(PaymentsConfig {
             queue_url,
             provider_api,

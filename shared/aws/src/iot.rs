@@ -40,3 +40,30 @@ impl DeviceLink for IotLink {
         Ok(())
     }
 }
+
+impl parking_app::usecases::notify::DriverLink for IotLink {
+    async fn notify(
+        &self,
+        topic: &str,
+        message: &parking_app::usecases::notify::Rendered,
+    ) -> Result<(), SendError> {
+        let payload = serde_json::to_vec(message).map_err(|e| SendError {
+            what: "encoding a notification",
+            source: Box::new(e),
+        })?;
+        self.client
+            .publish()
+            .topic(topic)
+            .qos(1)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| SendError {
+                what: "publishing to IoT Core",
+                source: aws_sdk_iotdataplane::error::DisplayErrorContext(&e)
+                    .to_string()
+                    .into(),
+            })?;
+        Ok(())
+    }
+}

@@ -196,23 +196,12 @@ where
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
     use parking_app::usecases::settle::{Delivered, Verdict, settle_batch};
     let records = event.records;
-    let batch: Vec<Delivered<'_>> = records
-        .iter()
-        .map(|r| Delivered {
-            id: r.message_id.as_deref().unwrap_or_default(),
-            group: r.attributes.get("MessageGroupId").map(String::as_str),
-            body: r.body.as_deref().unwrap_or_default(),
-        })
-        .collect();
+    let batch: Vec<Delivered<'_>> = records.iter().map(delivered).collect();
     let verdicts = settle_batch(store, provider, &batch, now).await;
     let mut response = SqsBatchResponse::default();
     for (record, verdict) in records.iter().zip(verdicts) {
         let id = record.message_id.clone().unwrap_or_default();
-        let received: u32 = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
+        let received = receive_count(record);
         match verdict {
             Verdict::Done(settled) => {
                 tracing::info!(message = %id, outcome = ?settled, "settled");
@@ -267,6 +256,133 @@ pub async fn run_payments_function() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let now = SystemClock.now();
         Ok::<_, Error>(settle_payments(store, provider, redelivery, base, event.payload, now).await)
+    }))
+    .await
+}
+
+/// Publishes a batch of notifications messages from SQS to the drivers'
+/// topics and reports the ones to deliver again
+/// (`ReportBatchItemFailures`), with a growing pause; one that is not a
+/// notification comes back until the queue moves it to its dead-letter
+/// queue. Nothing in the batch is lost.
+pub async fn notify_drivers<L, R>(
+    link: &L,
+    redelivery: &R,
+    base_backoff: i32,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse
+where
+    L: parking_app::usecases::notify::DriverLink,
+    R: Redelivery,
+{
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    use parking_app::usecases::notify::{Told, notify_batch};
+    use parking_app::usecases::settle::Delivered;
+    let records = event.records;
+    let batch: Vec<Delivered<'_>> = records.iter().map(delivered).collect();
+    let told = notify_batch(link, &batch).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, told) in records.iter().zip(told) {
+        let id = record.message_id.clone().unwrap_or_default();
+        let received = receive_count(record);
+        match told {
+            Told::Sent => continue,
+            Told::Again(why) => {
+                tracing::warn!(message = %id, received, reason = %why, "notify again later");
+                if let Some(receipt) = &record.receipt_handle {
+                    redelivery
+                        .delay(receipt, backoff(base_backoff, received))
+                        .await;
+                }
+            }
+            Told::Poison(why) => {
+                tracing::error!(message = %id, received, reason = %why, "cannot notify; bound for the dead-letter queue");
+            }
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+fn delivered(
+    r: &aws_lambda_events::event::sqs::SqsMessage,
+) -> parking_app::usecases::settle::Delivered<'_> {
+    parking_app::usecases::settle::Delivered {
+        id: r.message_id.as_deref().unwrap_or_default(),
+        group: r.attributes.get("MessageGroupId").map(String::as_str),
+        body: r.body.as_deref().unwrap_or_default(),
+    }
+}
+
+fn receive_count(r: &aws_lambda_events::event::sqs::SqsMessage) -> u32 {
+    r.attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The composition of the notifications function: the IoT data plane
+/// client once, then the handler.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_notifications_function() -> Result<(), Error> {
+    use crate::config::{DeviceConfig, NotificationsConfig, iot_link, sdk_config};
+    use aws_lambda_events::event::sqs::SqsEvent;
+    lambda_runtime::tracing::init_default_subscriber();
+    let device_config = DeviceConfig::from_env()?;
+    let config = NotificationsConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let link = iot_link(&sdk, &device_config);
+    let redelivery = SqsRedelivery {
+        client: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: config.queue_url.clone(),
+    };
+    let (link, redelivery) = (&link, &redelivery);
+    let base = config.retry_base_seconds;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(notify_drivers(link, redelivery, base, event.payload).await)
+    }))
+    .await
+}
+
+/// The composition of the sweeps function: configuration read once, one
+/// SDK configuration, the store with its connection warmed, the queues,
+/// then the handler, which runs every sweep once per scheduled event and
+/// answers what each did.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped; a sweep that
+/// failed fails the invocation (the schedule's retry runs it again, and
+/// every sweep is idempotent).
+pub async fn run_sweeps_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{QueueConfig, StoreConfig, dynamo_store, sdk_config, sqs_queues};
+    use parking_app::usecases::sweeps::sweep_all;
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let queue_config = QueueConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let queues = sqs_queues(&sdk, &queue_config);
+    let (store, queues) = (&store, &queues);
+    run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let report = sweep_all(store, queues, SystemClock.now()).await?;
+        tracing::info!(?report, "swept");
+        Ok::<_, Error>(json!({
+            "no_shows": report.no_shows.acted,
+            "overstays": report.overstays.acted,
+            "silent_devices": report.silent_devices.acted,
+            "payment_retries": report.payment_retries.acted,
+            "stale_outbox": report.stale_outbox.acted,
+            "more": report.no_shows.more || report.overstays.more || report.silent_devices.more
+                || report.payment_retries.more || report.stale_outbox.more,
+        }))
     }))
     .await
 }

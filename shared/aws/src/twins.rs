@@ -77,6 +77,7 @@ impl Queues for MemoryQueues {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryLink {
     published: std::sync::Arc<Mutex<Vec<(String, GateCommand)>>>,
+    notified: std::sync::Arc<Mutex<Vec<(String, parking_app::usecases::notify::Rendered)>>>,
     faults: std::sync::Arc<Faults>,
 }
 
@@ -86,9 +87,26 @@ impl MemoryLink {
         lock(&self.published).clone()
     }
 
+    /// Drivers' notifications published, in order: topic and message.
+    pub fn notified(&self) -> Vec<(String, parking_app::usecases::notify::Rendered)> {
+        lock(&self.notified).clone()
+    }
+
     /// The next `n` publishes fail.
     pub fn fail_next(&self, n: u32) {
         self.faults.0.store(n, Ordering::Relaxed);
+    }
+}
+
+impl parking_app::usecases::notify::DriverLink for MemoryLink {
+    async fn notify(
+        &self,
+        topic: &str,
+        message: &parking_app::usecases::notify::Rendered,
+    ) -> Result<(), SendError> {
+        self.faults.take("publish")?;
+        lock(&self.notified).push((topic.to_owned(), message.clone()));
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod availability;
 pub mod bay_state;
 pub mod device_events;
 pub mod drivers;
+pub mod notify;
 pub mod operator;
 pub mod outbox;
 pub mod plate_read;
