@@ -844,6 +844,14 @@ pub struct DailyReportOut {
     pub kiosk_revenue: i64,
     /// Refunds made that day.
     pub refunds: i64,
+    /// Of the stays that ended that day: charged to the card (before
+    /// refunds).
+    pub card_charged: i64,
+    /// Card payments that failed (declined, needs the cardholder, given
+    /// up after the retries).
+    pub card_failed: i64,
+    /// Not settled yet, or to pay at the kiosk.
+    pub outstanding: i64,
     /// Cars inside during each local hour.
     pub occupancy_by_hour: Vec<u32>,
     /// Exits per bay.

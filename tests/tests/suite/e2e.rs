@@ -318,7 +318,10 @@ async fn the_sample_events_run_through_the_handler() {
     for path in names {
         let payload: Value =
             serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.starts_with("sqs-") {
             // A queue consumer's event: notifications.rs runs it.
             continue;

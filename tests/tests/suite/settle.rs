@@ -474,6 +474,21 @@ mod flow {
             "recording an outcome orders nothing"
         );
 
+        // The day's report separates what was charged from what failed.
+        let report = parking_app::usecases::operator::daily_report(
+            &store,
+            &aiko.lot_id,
+            "2026-11-30".parse().expect("date"),
+        )
+        .await
+        .expect("report");
+        assert_eq!(report.card_charged, aiko.amount.minor);
+        assert_eq!(report.card_failed, daisuke.amount.minor);
+        assert_eq!(
+            report.revenue,
+            report.card_charged + report.card_failed + report.outstanding + report.kiosk_revenue
+        );
+
         // The driver fixes the card; the retry is a new attempt and pays.
         store
             .add_payment_method(&PaymentMethod {

@@ -567,6 +567,13 @@ pub struct DailyReport {
     pub kiosk_revenue: i64,
     /// Refunds made that day.
     pub refunds: i64,
+    /// Of the stays that ended that day, by where their card payment
+    /// stands (minor units): charged to the card (before refunds), failed
+    /// (declined, needs the cardholder, or given up), and outstanding
+    /// (not settled yet, or to pay at the kiosk).
+    pub card_charged: i64,
+    pub card_failed: i64,
+    pub outstanding: i64,
     /// Cars inside during each local hour (0 to 23; a day with a clock
     /// change has 23 or 25).
     pub occupancy_by_hour: Vec<u32>,
@@ -617,6 +624,9 @@ pub async fn daily_report<S: Store>(
         revenue: 0,
         kiosk_revenue: 0,
         refunds: 0,
+        card_charged: 0,
+        card_failed: 0,
+        outstanding: 0,
         occupancy_by_hour: Vec::new(),
         turnover: 0.0,
         needs_review: 0,
@@ -634,6 +644,15 @@ pub async fn daily_report<S: Store>(
             if billed && let Some(fee) = s.fee {
                 report.revenue += fee.minor;
                 report.kiosk_revenue += s.kiosk_paid.min(fee.minor);
+                match s.state {
+                    SessionState::Paid => {
+                        report.card_charged += (fee.minor - s.kiosk_paid).max(0);
+                    }
+                    SessionState::PaymentFailed => report.card_failed += s.outstanding(),
+                    _ => report.outstanding += s.outstanding(),
+                }
+            } else if s.state == SessionState::NeedsReview && s.payment_failure.is_some() {
+                report.card_failed += s.outstanding();
             }
         }
         if (within(s.entry_at) || left.is_some_and(within)) && needs_review(s) {
