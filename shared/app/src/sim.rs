@@ -338,7 +338,13 @@ fn lot(
                 id: id(&format!("pm-{lot_id}-{d}")),
                 brand: "visa".into(),
                 last4: format!("{:04}", 4242 + d % 5000),
-                token: crate::model::PaymentToken::new(format!("pm_card_{lot_id}_{d}")),
+                // Some cards decline, one needs its holder: the
+                // development provider's test tokens.
+                token: crate::model::PaymentToken::new(match d % 37 {
+                    17 => "pm_card_chargeCustomerFail".to_owned(),
+                    29 => "pm_card_authenticationRequired".to_owned(),
+                    _ => format!("pm_card_{lot_id}_{d}"),
+                }),
             }]
         };
         drivers.push(DriverSpec {

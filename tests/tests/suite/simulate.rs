@@ -8,6 +8,10 @@ use parking_app::usecases::simulate::{Summary, run};
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 
 async fn simulate(cfg: &SimConfig) -> Summary {
+    simulate_with(cfg, &parking_aws::DevProvider::default()).await
+}
+
+async fn simulate_with(cfg: &SimConfig, provider: &parking_aws::DevProvider) -> Summary {
     let scenarios = generate(cfg).expect("generate");
     let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(
@@ -18,6 +22,7 @@ async fn simulate(cfg: &SimConfig) -> Summary {
     run(
         &handler,
         &queues,
+        provider,
         &scenarios,
         || handler.store.requests().total(),
         || queues.all(),
@@ -25,6 +30,50 @@ async fn simulate(cfg: &SimConfig) -> Summary {
     )
     .await
     .expect("simulation")
+}
+
+/// The day's charges settled with the development provider: what it
+/// charged and refunded is what the summary says, every stay a card paid
+/// for is `paid`, the declining cards' are `payment_failed`, and paid less
+/// refunded plus failed is the fees due from cards.
+#[tokio::test]
+async fn the_days_charges_are_settled_and_add_up() {
+    let provider = parking_aws::DevProvider::default();
+    let s = simulate_with(&SimConfig::default(), &provider).await;
+    let t = &s.settlement;
+    assert!(s.checks.settlement_adds_up, "{:?}", s.checks);
+    assert!(
+        t.paid.count > 100 && t.failed.count > 0 && t.refunded.count > 0,
+        "{t:?}"
+    );
+    assert_eq!(
+        provider
+            .charges()
+            .iter()
+            .map(|c| c.amount.minor)
+            .sum::<i64>(),
+        t.paid.amount
+    );
+    assert_eq!(provider.charges().len() as u64, t.paid.count);
+    assert_eq!(
+        provider
+            .refunds()
+            .iter()
+            .map(|r| r.amount.minor)
+            .sum::<i64>(),
+        t.refunded.amount
+    );
+    assert_eq!(t.paid.amount + t.failed.amount, s.charges_queued.amount);
+    assert_eq!(
+        t.refunded.amount + t.refunds_refused.amount,
+        s.refunds_queued.amount
+    );
+    assert_eq!(
+        t.paid.amount - t.refunded.amount + t.failed.amount - t.refunds_refused.amount,
+        s.charged_to_cards
+    );
+    assert_eq!(t.paid_sessions, t.paid.count);
+    assert_eq!(t.payment_failed_sessions, t.failed.count);
 }
 
 #[tokio::test]
@@ -39,7 +88,7 @@ async fn the_default_day_adds_up() {
     );
     assert_eq!(
         s.revenue,
-        s.charged_to_cards + s.owed_at_kiosks + s.held_for_review
+        s.charged_to_cards + s.refunded + s.owed_at_kiosks + s.held_for_review
     );
     assert_eq!(
         s.charges_queued.amount - s.refunds_queued.amount,

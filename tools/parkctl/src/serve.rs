@@ -76,9 +76,17 @@ async fn seed<S: Store>(store: S, seed: u64) -> Result<S, UsageError> {
     let scenarios = generate(&cfg).map_err(UsageError)?;
     let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
-    let summary = run(&handler, &queues, &scenarios, || 0, || queues.all(), |_| {})
-        .await
-        .map_err(|e| UsageError(e.to_string()))?;
+    let summary = run(
+        &handler,
+        &queues,
+        &parking_aws::DevProvider::default(),
+        &scenarios,
+        || 0,
+        || queues.all(),
+        |_| {},
+    )
+    .await
+    .map_err(|e| UsageError(e.to_string()))?;
     eprintln!(
         "parkctl: seeded lot {} with {} stays of {}",
         scenarios

@@ -72,6 +72,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
     };
     let store = MemoryStore::default();
     let queues = MemoryQueues::default();
+    let provider = parking_aws::DevProvider::default();
     let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -81,6 +82,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
         .block_on(run(
             &handler,
             &queues,
+            &provider,
             &scenarios,
             || handler.store.requests().total(),
             || queues.all(),
@@ -128,6 +130,7 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         "    charged to cards  {:>14}\n",
         money(s.charged_to_cards, c)
     );
+    out += &format!("    refunded          {:>14}\n", money(s.refunded, c));
     out += &format!("    owed at kiosks    {:>14}\n", money(s.owed_at_kiosks, c));
     out += &format!(
         "    held for review   {:>14}\n",
@@ -143,6 +146,32 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         s.refunds_queued.count,
         money(s.refunds_queued.amount, c)
     );
+    let t = &s.settlement;
+    out += "  settled with the payment provider\n";
+    out += &format!(
+        "    paid              {:>10}  ({})  {} stays paid\n",
+        t.paid.count,
+        money(t.paid.amount, c),
+        t.paid_sessions
+    );
+    out += &format!(
+        "    failed            {:>10}  ({})  {} stays payment_failed\n",
+        t.failed.count,
+        money(t.failed.amount, c),
+        t.payment_failed_sessions
+    );
+    out += &format!(
+        "    refunded          {:>10}  ({})\n",
+        t.refunded.count,
+        money(t.refunded.amount, c)
+    );
+    if t.refunds_refused.count > 0 {
+        out += &format!(
+            "    refunds refused   {:>10}  ({})\n",
+            t.refunds_refused.count,
+            money(t.refunds_refused.amount, c)
+        );
+    }
     out += &format!("  notifications       {:>10}\n", s.notifications_queued);
     out += &format!(
         "  gate commands       {:>10}  ({} holds)\n",
@@ -180,10 +209,11 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         s.messages_per_second, s.elapsed_ms
     );
     out += &format!(
-        "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}\n",
+        "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}; settlement adds up {}\n",
         ok(s.checks.every_entry_is_a_session),
         ok(s.checks.revenue_is_the_sum_of_fees),
-        ok(s.checks.charges_match_fees_due)
+        ok(s.checks.charges_match_fees_due),
+        ok(s.checks.settlement_adds_up)
     );
     out
 }

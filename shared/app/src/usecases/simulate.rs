@@ -14,9 +14,12 @@ use crate::model::*;
 use crate::outbox::{OutboxMessage, PaymentKind};
 use crate::ports::*;
 use crate::scenario::{ReplayError, Scenario, set_up};
+use crate::settlement::PaymentProvider;
 use crate::timeline::owed;
+use crate::usecases::adjust::{Staff, refund};
 use crate::usecases::device_events::DeviceEvents;
 use crate::usecases::outbox::{DrainError, drain};
+use crate::usecases::settle::{SettleError, Settled, settle_order};
 
 /// Money in the lots' currency, minor units.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -48,11 +51,16 @@ pub struct Checks {
     /// operator, or superseded by one that holds its entry.
     pub every_entry_is_a_session: bool,
     /// Revenue (the fees of closed stays) is what cards are charged, plus
-    /// what kiosks are owed, plus what waits for an operator.
+    /// what was refunded, plus what kiosks are owed, plus what waits for
+    /// an operator.
     pub revenue_is_the_sum_of_fees: bool,
     /// Charges minus refunds delivered to the payments queue equal the
     /// fees due from registered drivers with a card.
     pub charges_match_fees_due: bool,
+    /// Every charge and refund queued was settled, one way or the other,
+    /// and what cards paid less what went back, plus what failed, is the
+    /// fees due from cards.
+    pub settlement_adds_up: bool,
 }
 
 impl Checks {
@@ -60,7 +68,25 @@ impl Checks {
         self.every_entry_is_a_session
             && self.revenue_is_the_sum_of_fees
             && self.charges_match_fees_due
+            && self.settlement_adds_up
     }
+}
+
+/// What settling the queued payments did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Settlement {
+    /// Charges the provider made.
+    pub paid: Tally,
+    /// Charges that failed (declined, or the card needs its holder).
+    pub failed: Tally,
+    /// Refunds the provider made.
+    pub refunded: Tally,
+    /// Refunds refused (nothing charged to take them from).
+    pub refunds_refused: Tally,
+    /// Sessions left `payment_failed`.
+    pub payment_failed_sessions: u64,
+    /// Sessions `paid`.
+    pub paid_sessions: u64,
 }
 
 /// What a simulation did.
@@ -76,11 +102,16 @@ pub struct Summary {
     pub currency: String,
     /// Fees of every stay that left.
     pub revenue: i64,
+    /// What cards owe for those stays, after refunds.
     pub charged_to_cards: i64,
+    /// What operators gave back.
+    pub refunded: i64,
     pub owed_at_kiosks: i64,
     pub held_for_review: i64,
     pub charges_queued: Tally,
     pub refunds_queued: Tally,
+    /// The queued charges and refunds, settled with the payment provider.
+    pub settlement: Settlement,
     pub notifications_queued: u64,
     pub commands_sent: u64,
     pub holds: u64,
@@ -117,9 +148,10 @@ pub struct Summary {
 ///
 /// Setting a lot up failed, a message failed in a way a retry could cure,
 /// or the outbox could not be delivered.
-pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
+pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     handler: &DeviceEvents<S, L>,
     queues: &Q,
+    provider: &P,
     scenarios: &[Scenario],
     requests: impl Fn() -> u64,
     taken: impl Fn() -> Vec<OutboxMessage>,
@@ -205,6 +237,64 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
     };
     summary.handler_time = latency(&mut times);
 
+    // The payments queue's consumer: every order settled a minute after
+    // it was queued, in queue order.
+    let mut settled_keys = BTreeSet::new();
+    settle_queued(
+        handler,
+        provider,
+        &taken(),
+        &mut settled_keys,
+        &mut summary.settlement,
+    )
+    .await?;
+    // Operators give some money back: one stay in 25 that was paid by card
+    // gets up to 300 back two hours after it left, as a goodwill refund.
+    let operator = Actor {
+        role: "operator".into(),
+        subject: "simulated-operator".into(),
+    };
+    for lot in &lots {
+        let paid: Vec<Session> = handler
+            .store
+            .lot_sessions(&lot.id)
+            .await?
+            .into_iter()
+            .filter(|s| s.state == SessionState::Paid)
+            .collect();
+        for s in paid.iter().step_by(25) {
+            let (Some(fee), Some(exit)) = (s.fee, s.exit_at) else {
+                continue;
+            };
+            let who = Staff {
+                actor: &operator,
+                lot_id: &s.lot_id,
+                now: exit
+                    .checked_add(jiff::SignedDuration::from_hours(2))
+                    .unwrap_or(exit),
+            };
+            refund(
+                &handler.store,
+                who,
+                &s.id,
+                fee.minor.min(300),
+                "goodwill",
+                "simulated",
+            )
+            .await
+            .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
+        }
+    }
+    drain(&handler.store, queues).await?;
+    settle_queued(
+        handler,
+        provider,
+        &taken(),
+        &mut settled_keys,
+        &mut summary.settlement,
+    )
+    .await?;
+
     // What the store holds, lot by lot, and what reached the queues.
     let mut sessions: BTreeMap<SessionId, Session> = BTreeMap::new();
     for lot in &lots {
@@ -233,6 +323,8 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
             summary.plates_unverified += 1;
         }
         match s.state {
+            SessionState::Paid => summary.settlement.paid_sessions += 1,
+            SessionState::PaymentFailed => summary.settlement.payment_failed_sessions += 1,
             SessionState::Open => summary.open_sessions += 1,
             SessionState::EntryMissing => summary.entry_missing += 1,
             SessionState::ExitMissing => summary.exit_missing += 1,
@@ -251,8 +343,11 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
             summary.revenue += fee;
             let owes = owed(s);
             due += owes;
+            summary.refunded += s.refunded;
             if owes > 0 {
                 summary.charged_to_cards += owes;
+            } else if s.refunded > 0 {
+                // Paid, and all of it given back.
             } else if s.state == SessionState::NeedsReview {
                 summary.held_for_review += fee;
             } else {
@@ -290,10 +385,58 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues>(
     summary.checks = Checks {
         every_entry_is_a_session: entry_sessions.iter().all(kept),
         revenue_is_the_sum_of_fees: summary.revenue
-            == summary.charged_to_cards + summary.owed_at_kiosks + summary.held_for_review,
+            == summary.charged_to_cards
+                + summary.refunded
+                + summary.owed_at_kiosks
+                + summary.held_for_review,
         charges_match_fees_due: net == due,
+        settlement_adds_up: {
+            let t = &summary.settlement;
+            t.paid.count + t.failed.count == summary.charges_queued.count
+                && t.refunded.count + t.refunds_refused.count == summary.refunds_queued.count
+                && (t.paid.amount - t.refunded.amount)
+                    + (t.failed.amount - t.refunds_refused.amount)
+                    == summary.charged_to_cards
+        },
     };
     Ok(summary)
+}
+
+/// Settles, a minute after it was queued, every payment order not settled
+/// yet, and tallies the outcomes.
+async fn settle_queued<S: Store, L: DeviceLink, P: PaymentProvider>(
+    handler: &DeviceEvents<S, L>,
+    provider: &P,
+    taken: &[OutboxMessage],
+    done: &mut BTreeSet<IdempotencyKey>,
+    t: &mut Settlement,
+) -> Result<(), RunError> {
+    for m in taken {
+        let OutboxMessage::Payments(o) = m else {
+            continue;
+        };
+        if !done.insert(o.idempotency_key.clone()) {
+            continue;
+        }
+        let at = o
+            .created_at
+            .checked_add(jiff::SignedDuration::from_mins(1))
+            .unwrap_or(o.created_at);
+        let settled = settle_order(&handler.store, provider, o, at)
+            .await
+            .map_err(|e| match e {
+                SettleError::Store(e) => RunError::Store(e),
+                other => RunError::Store(StoreError::invalid(other.to_string())),
+            })?;
+        let tally = match (o.kind, &settled) {
+            (PaymentKind::Charge, Settled::Charged(_)) => &mut t.paid,
+            (PaymentKind::Charge, _) => &mut t.failed,
+            (PaymentKind::Refund, Settled::Charged(_)) => &mut t.refunded,
+            (PaymentKind::Refund, _) => &mut t.refunds_refused,
+        };
+        tally.add(o.amount.minor);
+    }
+    Ok(())
 }
 
 fn per_second(n: u64, d: Duration) -> f64 {
