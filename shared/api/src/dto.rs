@@ -947,3 +947,67 @@ pub struct KioskPaymentOut {
     #[schemars(schema_with = "ts")]
     pub exit_by: Timestamp,
 }
+
+/// A queue with a dead-letter queue.
+#[derive(Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    Payments,
+    Notifications,
+}
+
+impl From<QueueName> for parking_app::outbox::Queue {
+    fn from(q: QueueName) -> Self {
+        match q {
+            QueueName::Payments => parking_app::outbox::Queue::Payments,
+            QueueName::Notifications => parking_app::outbox::Queue::Notifications,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    pub queue: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// A message a consumer gave up on, without its body.
+#[derive(Serialize, JsonSchema)]
+pub struct DeadLetterOut {
+    /// The queue's id of the message.
+    pub id: String,
+    /// `charge`, `refund`, or a notification's kind.
+    pub kind: String,
+    /// How many times it was delivered.
+    pub received: u32,
+    #[schemars(schema_with = "ts_opt")]
+    pub sent_at: Option<Timestamp>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct DeadLettersOut {
+    pub queue: QueueName,
+    pub items: Vec<DeadLetterOut>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveIn {
+    pub queue: QueueName,
+    /// At most this many (1 to 100; default 100).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Why (required; kept in the audit trail).
+    pub note: String,
+}
+
+impl From<parking_app::usecases::dead_letters::DeadLetter> for DeadLetterOut {
+    fn from(d: parking_app::usecases::dead_letters::DeadLetter) -> Self {
+        DeadLetterOut {
+            id: d.id,
+            kind: d.kind,
+            received: d.received,
+            sent_at: d.sent_at,
+        }
+    }
+}

@@ -17,7 +17,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use http::{HeaderValue, Method, StatusCode, header};
 use parking_app::commands::GateCommand;
-use parking_app::{Clock, DeviceLink, SendError, Store};
+use parking_app::ids::LotId;
+use parking_app::usecases::{adjust, dead_letters};
+use parking_app::{
+    ApiStore, AuditEntry, Clock, DeviceLink, SendError, Store, StoreError, StoreResult,
+};
 use serde::Serialize;
 
 pub mod claims;
@@ -44,6 +48,8 @@ pub struct Api<S> {
     /// The gates' command topics, for the manual barrier open (without
     /// it, that route answers `503`).
     pub link: Option<Arc<dyn Publish>>,
+    /// The dead-letter queues (without them, their routes answer `503`).
+    pub dead_letters: Option<Arc<dyn DeadLetterAccess>>,
 }
 
 impl<S> Api<S> {
@@ -52,6 +58,7 @@ impl<S> Api<S> {
             store,
             clock,
             link: None,
+            dead_letters: None,
         }
     }
 
@@ -80,6 +87,72 @@ impl<L: DeviceLink> Publish for L {
         command: &'a GateCommand,
     ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(self.publish(topic, command))
+    }
+}
+
+/// The dead-letter queues, as the API holds them.
+pub trait DeadLetterAccess: Send + Sync {
+    /// The lot's dead letters of `queue`.
+    fn list_lot<'a>(
+        &'a self,
+        queue: parking_app::outbox::Queue,
+        lot: &'a LotId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<dead_letters::DeadLetter>, SendError>>;
+    /// Sends the lot's dead letters of `queue` back, with a note; audited.
+    fn redrive_lot<'a>(
+        &'a self,
+        store: &'a dyn AuditSink,
+        who: adjust::Staff<'a>,
+        queue: parking_app::outbox::Queue,
+        limit: usize,
+        note: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<dead_letters::DeadLetter>, adjust::ActionError>>;
+}
+
+/// Where an audited action is recorded.
+pub trait AuditSink: Send + Sync {
+    fn record<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<()>>;
+}
+
+impl<S: ApiStore> AuditSink for S {
+    fn record<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(self.record_audit(entry))
+    }
+}
+
+impl<D: dead_letters::DeadLetterQueues> DeadLetterAccess for D {
+    fn list_lot<'a>(
+        &'a self,
+        queue: parking_app::outbox::Queue,
+        lot: &'a LotId,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<dead_letters::DeadLetter>, SendError>> {
+        Box::pin(dead_letters::list(self, queue, Some(lot), limit))
+    }
+
+    fn redrive_lot<'a>(
+        &'a self,
+        store: &'a dyn AuditSink,
+        who: adjust::Staff<'a>,
+        queue: parking_app::outbox::Queue,
+        limit: usize,
+        note: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<dead_letters::DeadLetter>, adjust::ActionError>> {
+        Box::pin(async move {
+            adjust::check_note(note)?;
+            let sent = dead_letters::redrive(self, queue, Some(who.lot_id), limit)
+                .await
+                .map_err(|e| {
+                    adjust::ActionError::Store(StoreError::Unavailable {
+                        source: e.to_string().into(),
+                    })
+                })?;
+            if let Some(entry) = dead_letters::redrive_audit(who, queue, &sent, note) {
+                store.record(&entry).await?;
+            }
+            Ok(sent)
+        })
     }
 }
 
@@ -213,6 +286,8 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorAddPass, o::add_pass::<S>)
             .op(Op::OperatorDailyReport, o::daily_report::<S>)
             .op(Op::OperatorListAudit, o::list_audit::<S>)
+            .op(Op::OperatorListDeadLetters, o::list_dead_letters::<S>)
+            .op(Op::OperatorRedriveDeadLetters, o::redrive_dead_letters::<S>)
             .op(Op::MerchantValidate, m::validate::<S>)
             .op(Op::KioskFindSessions, k::find_sessions::<S>)
             .op(Op::KioskPay, k::pay::<S>)

@@ -583,3 +583,72 @@ pub(crate) async fn list_audit<S: Store>(
         AuditOut::from,
     )
 }
+
+fn queue_param(q: &QueueQuery) -> Result<(QueueName, usize), ApiError> {
+    let bad = |field: &str, detail: &str| {
+        ApiError::bad_request("invalid_query", Some(format!("query.{field}")), detail)
+    };
+    let queue = match q.queue.as_deref() {
+        Some("payments") => QueueName::Payments,
+        Some("notifications") => QueueName::Notifications,
+        Some(_) => return Err(bad("queue", "queue must be payments or notifications")),
+        None => return Err(bad("queue", "queue is required")),
+    };
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => return Err(bad("limit", "limit must be a number from 1 to 100")),
+        },
+    };
+    Ok((queue, limit))
+}
+
+pub(crate) async fn list_dead_letters<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Params(q): Params<QueueQuery>,
+) -> Result<Response, ApiError> {
+    let (queue, limit) = queue_param(&q)?;
+    let dlq = api.dead_letters.as_ref().ok_or(ApiError::Unavailable)?;
+    let items = dlq
+        .list_lot(queue.into(), &lot_id, limit)
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    Ok(json(
+        StatusCode::OK,
+        &DeadLettersOut {
+            queue,
+            items: items.into_iter().map(DeadLetterOut::from).collect(),
+        },
+    ))
+}
+
+pub(crate) async fn redrive_dead_letters<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    JsonBody(body): JsonBody<RedriveIn>,
+) -> Result<Response, ApiError> {
+    let limit = match body.limit {
+        None => 100,
+        Some(n @ 1..=100) => n as usize,
+        Some(_) => return Err(ApiError::invalid("limit", "must be from 1 to 100")),
+    };
+    let dlq = api.dead_letters.as_ref().ok_or(ApiError::Unavailable)?;
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let sent = dlq
+        .redrive_lot(&api.store, who, body.queue.into(), limit, &body.note)
+        .await
+        .map_err(body_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &DeadLettersOut {
+            queue: body.queue,
+            items: sent.into_iter().map(DeadLetterOut::from).collect(),
+        },
+    ))
+}

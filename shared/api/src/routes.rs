@@ -124,6 +124,21 @@ const DATE: &[Param] = &[
     },
 ];
 
+const QUEUE: &[Param] = &[
+    Param {
+        name: "queue",
+        required: true,
+        description: "payments or notifications.",
+        format: None,
+    },
+    Param {
+        name: "limit",
+        required: false,
+        description: "At most this many messages, 1 to 100 (default 100).",
+        format: None,
+    },
+];
+
 const DIGITS: &[Param] = &[
     Param {
         name: "digits",
@@ -253,6 +268,10 @@ ops! {
         query DATE, headers &[], body None, ok Success::Json(200, schema::<DailyReportOut>), errors &[400, 404, 422];
     OperatorListAudit = GET "/v1/operator/lots/{lot_id}/audit" Operator "operator" "The lot's audit trail for a day: who did what, when and why."
         query DATE, headers &[], body None, ok Success::Json(200, schema::<Page<AuditOut>>), errors &[400, 404, 422];
+    OperatorListDeadLetters = GET "/v1/operator/lots/{lot_id}/dead-letters" Operator "operator" "The lot's messages a queue's consumer gave up on after its retries (payments or notifications), without their bodies."
+        query QUEUE, headers &[], body None, ok Success::Json(200, schema::<DeadLettersOut>), errors &[400, 404];
+    OperatorRedriveDeadLetters = POST "/v1/operator/lots/{lot_id}/dead-letters/redrive" Operator "operator" "Sends the lot's dead letters of a queue back to it once the cause is fixed, with a note; audited."
+        query &[], headers &[], body Some(schema::<RedriveIn>), ok Success::Json(200, schema::<DeadLettersOut>), errors &[400, 404, 413, 415, 422];
     MerchantValidate = POST "/v1/merchant/lots/{lot_id}/validations" Merchant "merchant" "Validates a customer's open stay by plate (free minutes or an amount off), once per shop and stay; audited."
         query &[], headers &[], body Some(schema::<ValidationIn>), ok Success::Json(201, schema::<ValidationOut>), errors &[400, 404, 409, 413, 415, 422];
     KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits: the plate as printed, the entry time and what is due."

@@ -7,6 +7,7 @@
 //! | `PARKING_LOT_CACHE_SECONDS` | how long a function keeps a lot's configuration and tariff | 60 |
 //! | `PARKING_PAYMENTS_QUEUE_URL` | the payments FIFO queue (outbox forwarder) | required there |
 //! | `PARKING_NOTIFICATIONS_QUEUE_URL` | the notifications FIFO queue (outbox forwarder) | required there |
+//! | `PARKING_PAYMENTS_DLQ_URL`, `PARKING_NOTIFICATIONS_DLQ_URL` | the queues' dead-letter queues (staff API, `parkctl dead-letters`) | required there |
 //! | `PARKING_IOT_ENDPOINT` | the account's IoT data endpoint (`https://…-ats.iot.{region}.amazonaws.com`) | the SDK's default |
 //! | `PARKING_STRIPE_API` | the payment provider's API (payments) | `https://api.stripe.com` |
 //! | `PARKING_STRIPE_SECRET_ID` | the Secrets Manager secret holding the provider's secret key, read once at start-up (payments, deployed) | — |
@@ -372,4 +373,57 @@ pub async fn stripe_provider(
             variable: "PARKING_STRIPE_API",
             problem,
         })
+}
+
+/// The queues and their dead-letter queues, for listing and redriving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterConfig {
+    pub payments: (String, String),
+    pub notifications: (String, String),
+}
+
+impl DeadLetterConfig {
+    pub fn from_env() -> Result<DeadLetterConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<DeadLetterConfig, ConfigError> {
+        Ok(DeadLetterConfig {
+            payments: (
+                required(
+                    &get,
+                    "PARKING_PAYMENTS_QUEUE_URL",
+                    "the payments queue's URL",
+                )?,
+                required(
+                    &get,
+                    "PARKING_PAYMENTS_DLQ_URL",
+                    "the payments dead-letter queue's URL",
+                )?,
+            ),
+            notifications: (
+                required(
+                    &get,
+                    "PARKING_NOTIFICATIONS_QUEUE_URL",
+                    "the notifications queue's URL",
+                )?,
+                required(
+                    &get,
+                    "PARKING_NOTIFICATIONS_DLQ_URL",
+                    "the notifications dead-letter queue's URL",
+                )?,
+            ),
+        })
+    }
+}
+
+/// The dead-letter queues on SQS.
+pub fn dead_letters(sdk: &SdkConfig, config: &DeadLetterConfig) -> crate::sqs::SqsDeadLetters {
+    crate::sqs::SqsDeadLetters::new(
+        aws_sdk_sqs::Client::new(sdk),
+        config.payments.clone(),
+        config.notifications.clone(),
+    )
 }

@@ -57,6 +57,19 @@ pub fn api_router_with_link<S: Store + 'static, L: DeviceLink + 'static>(
     parking_api::router(Arc::new(api))
 }
 
+/// The staff API's router: gate commands through `link`, and the
+/// dead-letter queues.
+pub fn staff_router<S, L, D>(store: S, link: L, dead_letters: D) -> Router
+where
+    S: Store + 'static,
+    L: DeviceLink + 'static,
+    D: parking_app::usecases::dead_letters::DeadLetterQueues + 'static,
+{
+    let mut api = Api::new(store, Arc::new(crate::SystemClock)).with_link(Arc::new(link));
+    api.dead_letters = Some(Arc::new(dead_letters));
+    parking_api::router(Arc::new(api))
+}
+
 /// Which API a function serves: API Gateway sends it only its own routes,
 /// and its role allows only what those routes do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,18 +89,23 @@ pub enum ApiFunction {
 ///
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
-    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    use crate::config::{
+        DeadLetterConfig, DeviceConfig, StoreConfig, dead_letters, dynamo_store, iot_link,
+        sdk_config,
+    };
     lambda_http::tracing::init_default_subscriber();
     let store_config = StoreConfig::from_env()?;
-    let device_config = match kind {
-        ApiFunction::Staff => Some(DeviceConfig::from_env()?),
+    let staff = match kind {
+        ApiFunction::Staff => Some((DeviceConfig::from_env()?, DeadLetterConfig::from_env()?)),
         ApiFunction::Driver => None,
     };
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
-    let app = match device_config {
-        Some(c) => api_router_with_link(store, iot_link(&sdk, &c)),
+    let app = match staff {
+        Some((devices, dlq)) => {
+            staff_router(store, iot_link(&sdk, &devices), dead_letters(&sdk, &dlq))
+        }
         None => api_router(store),
     };
     let app = &app;

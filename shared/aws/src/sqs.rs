@@ -65,3 +65,144 @@ impl Queues for SqsQueues {
         Ok(())
     }
 }
+
+/// The payments and notifications dead-letter queues on SQS, with the
+/// queues their messages go back to.
+#[derive(Clone)]
+pub struct SqsDeadLetters {
+    client: Client,
+    /// (queue's URL, its dead-letter queue's URL) for payments, then for
+    /// notifications.
+    payments: (String, String),
+    notifications: (String, String),
+}
+
+/// How long a dead letter is held while it is looked at.
+const HOLD_SECONDS: i32 = 30;
+
+impl SqsDeadLetters {
+    pub fn new(
+        client: Client,
+        payments: (String, String),
+        notifications: (String, String),
+    ) -> Self {
+        SqsDeadLetters {
+            client,
+            payments,
+            notifications,
+        }
+    }
+
+    fn urls(&self, queue: Queue) -> &(String, String) {
+        match queue {
+            Queue::Payments => &self.payments,
+            Queue::Notifications => &self.notifications,
+        }
+    }
+}
+
+fn sqs_error<E: std::error::Error + 'static>(
+    what: &'static str,
+) -> impl FnOnce(
+    aws_sdk_sqs::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> SendError {
+    move |e| SendError {
+        what,
+        source: aws_sdk_sqs::error::DisplayErrorContext(&e)
+            .to_string()
+            .into(),
+    }
+}
+
+impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
+    async fn hold(
+        &self,
+        queue: Queue,
+        limit: usize,
+    ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
+        use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+        let mut held = Vec::new();
+        while held.len() < limit {
+            let want = i32::try_from((limit - held.len()).min(10)).unwrap_or(10);
+            let got = self
+                .client
+                .receive_message()
+                .queue_url(&self.urls(queue).1)
+                .max_number_of_messages(want)
+                .visibility_timeout(HOLD_SECONDS)
+                .message_system_attribute_names(A::All)
+                .send()
+                .await
+                .map_err(sqs_error("reading a dead-letter queue"))?
+                .messages
+                .unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            for m in got {
+                let attributes = m.attributes.unwrap_or_default();
+                held.push(parking_app::usecases::dead_letters::Held {
+                    id: m.message_id.unwrap_or_default(),
+                    receipt: m.receipt_handle.unwrap_or_default(),
+                    body: m.body.unwrap_or_default(),
+                    group: attributes.get(&A::MessageGroupId).cloned(),
+                    received: attributes
+                        .get(&A::ApproximateReceiveCount)
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1),
+                    sent_at: attributes
+                        .get(&A::SentTimestamp)
+                        .and_then(|ms| ms.parse().ok())
+                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                });
+            }
+        }
+        Ok(held)
+    }
+
+    async fn release(
+        &self,
+        queue: Queue,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.urls(queue).1)
+            .receipt_handle(&message.receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(sqs_error("releasing a dead letter"))?;
+        Ok(())
+    }
+
+    /// A new deduplication id (the message's own, with the redrive's
+    /// receive count), so the queue takes it again within its window.
+    async fn send_back(
+        &self,
+        queue: Queue,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        let (url, dlq) = self.urls(queue);
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(&message.body)
+            .message_group_id(message.group.clone().unwrap_or_else(|| "redriven".into()))
+            .message_deduplication_id(sqs_id(&format!(
+                "redrive/{}/{}",
+                message.id, message.received
+            )))
+            .send()
+            .await
+            .map_err(sqs_error("sending a dead letter back"))?;
+        self.client
+            .delete_message()
+            .queue_url(dlq)
+            .receipt_handle(&message.receipt)
+            .send()
+            .await
+            .map_err(sqs_error("deleting a dead letter sent back"))?;
+        Ok(())
+    }
+}

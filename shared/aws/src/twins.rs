@@ -117,3 +117,67 @@ impl DeviceLink for MemoryLink {
         Ok(())
     }
 }
+
+/// Dead-letter queues in memory: messages put there by a test (or by
+/// `parkctl serve`'s demo), listed, released and sent back to a
+/// [`MemoryQueues`]-like record of what was redriven. Clones share them.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDeadLetters {
+    held: std::sync::Arc<Mutex<Vec<(Queue, parking_app::usecases::dead_letters::Held)>>>,
+    sent_back: std::sync::Arc<Mutex<Vec<(Queue, String)>>>,
+}
+
+impl MemoryDeadLetters {
+    /// Puts a message in `queue`'s dead-letter queue.
+    pub fn push(&self, queue: Queue, id: &str, group: Option<&str>, body: &str) {
+        lock(&self.held).push((
+            queue,
+            parking_app::usecases::dead_letters::Held {
+                id: id.to_owned(),
+                receipt: id.to_owned(),
+                body: body.to_owned(),
+                group: group.map(str::to_owned),
+                received: 5,
+                sent_at: None,
+            },
+        ));
+    }
+
+    /// The bodies sent back, in order.
+    pub fn sent_back(&self) -> Vec<(Queue, String)> {
+        lock(&self.sent_back).clone()
+    }
+}
+
+impl parking_app::usecases::dead_letters::DeadLetterQueues for MemoryDeadLetters {
+    async fn hold(
+        &self,
+        queue: Queue,
+        limit: usize,
+    ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
+        Ok(lock(&self.held)
+            .iter()
+            .filter(|(q, _)| *q == queue)
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect())
+    }
+
+    async fn release(
+        &self,
+        _queue: Queue,
+        _message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn send_back(
+        &self,
+        queue: Queue,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        lock(&self.sent_back).push((queue, message.body.clone()));
+        lock(&self.held).retain(|(q, m)| !(*q == queue && m.id == message.id));
+        Ok(())
+    }
+}

@@ -170,6 +170,7 @@ mod end_to_end {
     use jiff::{SignedDuration, Timestamp};
     use parking_app::outbox::{NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
     use parking_app::scenario::set_up;
+    use parking_app::usecases::dead_letters;
     use parking_app::usecases::device_events::DeviceEvents;
     use parking_app::usecases::outbox::drain;
     use parking_app::*;
@@ -457,6 +458,52 @@ mod end_to_end {
             stripe::succeeded_charges().await.len(),
             1,
             "still one charge"
+        );
+        // Listed (never its body), then sent back to its queue, with nothing
+        // lost on the way: it leaves the dead-letter queue only once back.
+        sqs.change_message_visibility()
+            .queue_url(&dlq_url)
+            .receipt_handle(dead[0].receipt_handle.clone().unwrap_or_default())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("released");
+        let letters = parking_aws::sqs::SqsDeadLetters::new(
+            sqs.clone(),
+            (queue_url.clone(), dlq_url.clone()),
+            (notes_url.clone(), notes_url.clone()),
+        );
+        let queue = parking_app::outbox::Queue::Payments;
+        let listed = dead_letters::list(&letters, queue, None, 100)
+            .await
+            .expect("listed");
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].kind, "unreadable");
+        assert!(listed[0].received >= 3, "{listed:?}");
+        let mine: LotId = "shinjuku-west".parse().expect("lot");
+        let theirs = dead_letters::redrive(&letters, queue, Some(&mine), 100)
+            .await
+            .expect("redrive");
+        assert!(theirs.is_empty(), "an unreadable message has no lot");
+        let back = dead_letters::redrive(&letters, queue, None, 100)
+            .await
+            .expect("redrive");
+        assert_eq!(back.len(), 1);
+        let again = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].body.as_deref(), Some(poison));
+        assert!(
+            dead_letters::list(&letters, queue, None, 100)
+                .await
+                .expect("listed")
+                .is_empty()
         );
         assert_eq!(session(&store, aiko).await.state, SessionState::Paid);
         let failed = session(&store, daisuke).await;

@@ -1762,3 +1762,110 @@ async fn what_is_priced_stays_priced_and_money_back_never_exceeds_money_in() {
         "both passes, each as issued"
     );
 }
+
+/// An operator lists and redrives only their own lot's dead letters, never
+/// sees a body, and the redrive is audited.
+#[tokio::test]
+async fn an_operator_lists_and_redrives_their_lots_dead_letters() {
+    use parking_app::outbox::Queue;
+    let lot = Lot::new().await;
+    let now = t("12:00:00");
+    let dlq = parking_aws::MemoryDeadLetters::default();
+    let order = |lot_id: &str| {
+        format!(
+            r#"{{"idempotency_key":"s-9.1","session_id":"s-9","lot_id":"{lot_id}","driver_id":"d-1","method_id":"pm-1","kind":"charge","amount":{{"minor":800,"currency":"JPY"}},"created_at":"2026-11-30T01:00:00Z"}}"#
+        )
+    };
+    dlq.push(Queue::Payments, "m-a", Some("s-9"), &order(LOT));
+    dlq.push(Queue::Payments, "m-b", Some("s-8"), &order("shinjuku-east"));
+    dlq.push(Queue::Payments, "m-x", Some("poison"), "{not json");
+    let mut api = Api::new(lot.events.store.clone(), Arc::new(FixedClock(now)));
+    api.dead_letters = Some(Arc::new(dlq.clone()));
+    let router = parking_api::router(Arc::new(api));
+    let path = format!("/v1/operator/lots/{LOT}/dead-letters");
+
+    let listed = call(
+        &router,
+        Call::new("GET", format!("{path}?queue=payments"), OP),
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let items = listed.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items}");
+    assert_eq!(items[0]["id"], "m-a");
+    assert_eq!(items[0]["kind"], "charge");
+    assert!(!listed.text.contains("pm-1"), "no body: {}", listed.text);
+    let theirs = call(
+        &router,
+        Call::new(
+            "GET",
+            "/v1/operator/lots/shinjuku-east/dead-letters?queue=payments",
+            OP,
+        ),
+    )
+    .await;
+    assert_eq!(theirs.status, 403, "{}", theirs.text);
+    let bad = call(
+        &router,
+        Call::new("GET", format!("{path}?queue=orders"), OP),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(
+        bad.json()["errors"][0]["field"],
+        "query.queue",
+        "{}",
+        bad.text
+    );
+
+    let no_note = call(
+        &router,
+        Call::new("POST", format!("{path}/redrive"), OP)
+            .json(json!({"queue": "payments", "note": ""})),
+    )
+    .await;
+    assert_eq!(no_note.status, 422, "{}", no_note.text);
+    let sent = call(
+        &router,
+        Call::new("POST", format!("{path}/redrive"), OP)
+            .json(json!({"queue": "payments", "note": "card provider was down"})),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(sent.json()["items"][0]["id"], "m-a");
+    let back = dlq.sent_back();
+    assert_eq!(back.len(), 1);
+    assert!(back[0].1.contains(LOT));
+    // The other lot's and the unreadable one stay for their people.
+    assert_eq!(
+        parking_app::usecases::dead_letters::list(&dlq, Queue::Payments, None, 100)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    let audit = lot
+        .events
+        .store
+        .audit_trail(&LOT.parse().expect("lot"), t("00:00:00"), t("23:59:59"))
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "dead_letters.redrive" && e.note == "card provider was down"),
+        "{audit:?}"
+    );
+
+    // Without the queues, the routes say so.
+    let bare = parking_api::router(Arc::new(Api::new(
+        lot.events.store.clone(),
+        Arc::new(FixedClock(now)),
+    )));
+    let down = call(
+        &bare,
+        Call::new("GET", format!("{path}?queue=payments"), OP),
+    )
+    .await;
+    assert_eq!(down.status, 503, "{}", down.text);
+}

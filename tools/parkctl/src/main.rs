@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 mod aws;
+#[cfg(feature = "dynamodb")]
+mod dead_letters;
 mod quote;
 mod replay;
 mod serve;
@@ -32,6 +34,12 @@ enum Command {
     Serve(serve::Args),
     /// Print the APIs' OpenAPI 3.1 document.
     Openapi,
+    /// List or redrive the payments and notifications dead-letter queues
+    /// (needs a parkctl built with --features dynamodb, and the queues'
+    /// URLs in the environment).
+    #[cfg(feature = "dynamodb")]
+    #[command(subcommand)]
+    DeadLetters(dead_letters::Action),
 }
 
 /// A failure the user can act on: printed as one line, exit code 2.
@@ -48,6 +56,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
         Command::Simulate(args) => simulate::run_cli(&args),
         Command::Serve(args) => serve::run_cli(&args),
+        #[cfg(feature = "dynamodb")]
+        Command::DeadLetters(action) => dead_letters::run_cli(&action),
         Command::Openapi => {
             print!("{}", parking_api::openapi::document_text());
             Ok(())

@@ -132,10 +132,24 @@ impl parking_app::DeviceLink for PrintedLink {
     }
 }
 
+/// The dead-letter queues of `parkctl serve`: in memory, with one demo
+/// lot charge that gave up, to list and redrive.
+fn demo_dead_letters() -> parking_aws::MemoryDeadLetters {
+    let dlq = parking_aws::MemoryDeadLetters::default();
+    dlq.push(
+        parking_app::outbox::Queue::Payments,
+        "dlq-demo-1",
+        Some("s-demo"),
+        r#"{"idempotency_key":"s-demo.1","session_id":"s-demo","lot_id":"demo-1","driver_id":"d-demo-1-11","method_id":"pm-demo-1-11","kind":"charge","amount":{"minor":800,"currency":"JPY"},"created_at":"2026-11-28T00:00:00Z"}"#,
+    );
+    dlq
+}
+
 /// The router `parkctl serve` runs: the API, the OpenAPI document at
 /// `/openapi.json`, and with `dev_claims` the development header.
 pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
-    let api = Api::new(store, Arc::new(SystemClock)).with_link(Arc::new(PrintedLink));
+    let mut api = Api::new(store, Arc::new(SystemClock)).with_link(Arc::new(PrintedLink));
+    api.dead_letters = Some(Arc::new(demo_dead_letters()));
     let api = parking_api::router(Arc::new(api));
     let doc = Router::new().route(
         "/openapi.json",

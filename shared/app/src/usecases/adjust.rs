@@ -241,7 +241,7 @@ pub async fn lot_session<S: RecordStore>(
     }
 }
 
-fn audit(
+pub(crate) fn audit(
     who: Staff<'_>,
     id: &ActionId,
     action: &str,
