@@ -348,3 +348,73 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
     let missing: Vec<&String> = needed.difference(&allowed).collect();
     assert!(missing.is_empty(), "the operator API lacks {missing:?}");
 }
+
+/// The payments function (charges that succeed and fail, a refund) and the
+/// sweeps (every one of them with work to do) may do what their code does.
+#[tokio::test]
+async fn settlement_and_the_sweeps_may_do_what_their_code_does_on_dynamodb() {
+    use parking_app::outbox::{OutboxMessage, PaymentKind};
+    use parking_app::usecases::settle::settle_order;
+    use parking_app::usecases::sweeps::sweep_all;
+    use parking_app::*;
+
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    let sc = day_one();
+    let first = sc.messages[0].received_at;
+    set_up(&events.store, &sc, first).await.expect("set up");
+    let mut lot = events.store.lot_config(&sc.lot.id).await.expect("lot").lot;
+    lot.settings.no_show_fee = 500;
+    events.store.put_lot(&lot).await.expect("lot");
+    for m in &sc.messages {
+        events
+            .handle(&m.delivered(), m.received_at)
+            .await
+            .expect("handled");
+    }
+    let orders: Vec<_> = events
+        .store
+        .outbox_pending(100)
+        .await
+        .expect("pending")
+        .into_iter()
+        .filter_map(|m| match m {
+            OutboxMessage::Payments(o) => Some(o),
+            OutboxMessage::Notifications(_) => None,
+        })
+        .collect();
+    assert!(orders.iter().any(|o| o.kind == PaymentKind::Charge));
+    let provider = parking_aws::DevProvider::default();
+    let last = sc.messages.last().map_or(first, |m| m.received_at);
+    faults.take();
+    for o in &orders {
+        settle_order(&events.store, &provider, o, last)
+            .await
+            .expect("settled");
+    }
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:PutItem"), "{needed:?}");
+    let payments = allowed("PaymentsFunction");
+    let missing: Vec<&String> = needed.difference(&payments).collect();
+    assert!(
+        missing.is_empty(),
+        "the payments function lacks {missing:?}"
+    );
+
+    // A week later every sweep has something to look at.
+    let later = last + jiff::SignedDuration::from_hours(24 * 7);
+    faults.take();
+    sweep_all(&events.store, &MemoryQueues::default(), later)
+        .await
+        .expect("swept");
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:Query"), "{needed:?}");
+    let sweeps = allowed("SweepsFunction");
+    let missing: Vec<&String> = needed.difference(&sweeps).collect();
+    assert!(missing.is_empty(), "the sweeps lack {missing:?}");
+}
