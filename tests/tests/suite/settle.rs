@@ -589,4 +589,75 @@ mod flow {
         let s = store.get_session(&session_id).await.expect("session");
         assert_eq!(s.state, SessionState::Paid);
     }
+
+    /// Reconciliation's repricing refund (a lost-entry fee charged, then the
+    /// entry turns up in a backlog) moves the money once, even when its
+    /// answer is lost and the message comes twice; the stay's new charge is
+    /// settled on its own.
+    #[tokio::test]
+    async fn a_repricing_refund_moves_money_once() {
+        use super::super::devices::backlog;
+        use parking_app::outbox::PaymentKind;
+        use parking_aws::Faulty;
+
+        let lot = Lot::new().await;
+        let store = lot.events.store.clone();
+        let provider = Faulty::new(DevProvider::default());
+        lot.send(&read("g-out", "out-9", DAISUKE, 0.95, t("13:00:00"), None))
+            .await;
+        let lost_entry = charges(&lot).pop().expect("the lost-entry fee");
+        assert_eq!(lost_entry.amount.minor, 3000);
+        let paid = settle_order(&store, &provider, &lost_entry, t("13:01:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(paid, Settled::Charged(_)), "{paid:?}");
+        lot.send(&backlog(
+            "g-in",
+            vec![read("g-in", "in-20", DAISUKE, 0.93, t("12:00:00"), None)],
+            t("15:05:00"),
+        ))
+        .await;
+        let after = charges(&lot);
+        let refund = after
+            .iter()
+            .find(|o| o.kind == PaymentKind::Refund)
+            .expect("the repricing refund")
+            .clone();
+        let again = after
+            .iter()
+            .find(|o| {
+                o.kind == PaymentKind::Charge && o.idempotency_key != lost_entry.idempotency_key
+            })
+            .expect("the stay's own charge")
+            .clone();
+        assert_eq!((refund.amount.minor, again.amount.minor), (3000, 200));
+        provider.lose_answers(1);
+        let first = settle_order(&store, &provider, &refund, t("15:06:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(first, Settled::Retry(_)), "{first:?}");
+        for at in ["15:07:00", "15:08:00"] {
+            let r = settle_order(&store, &provider, &refund, t(at))
+                .await
+                .expect("settled");
+            assert!(matches!(r, Settled::Charged(_)), "{r:?}");
+        }
+        let charged = settle_order(&store, &provider, &again, t("15:09:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(charged, Settled::Charged(_)), "{charged:?}");
+        let refunds = provider.inner().refunds();
+        assert_eq!(refunds.len(), 1, "refunded once");
+        assert_eq!(refunds[0].amount.minor, 3000);
+        let amounts: Vec<i64> = provider
+            .inner()
+            .charges()
+            .iter()
+            .map(|c| c.amount.minor)
+            .collect();
+        assert_eq!(amounts, vec![3000, 200]);
+        let live = lot.live_sessions().await;
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].state, SessionState::Paid);
+    }
 }
