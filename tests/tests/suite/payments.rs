@@ -170,6 +170,7 @@ mod end_to_end {
     use jiff::{SignedDuration, Timestamp};
     use parking_app::outbox::{NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
     use parking_app::scenario::set_up;
+    use parking_app::settlement::AttemptStore;
     use parking_app::usecases::dead_letters;
     use parking_app::usecases::device_events::DeviceEvents;
     use parking_app::usecases::outbox::drain;
@@ -506,6 +507,36 @@ mod end_to_end {
                 .is_empty()
         );
         assert_eq!(session(&store, aiko).await.state, SessionState::Paid);
+        // One payment record: the attempt succeeded once, and the stay's
+        // timeline holds one settlement of the order.
+        let key = parking_app::usecases::settle::attempt_key(&aiko.idempotency_key, 1);
+        let attempt = store
+            .attempt(&key)
+            .await
+            .expect("read")
+            .expect("the attempt");
+        assert_eq!(
+            attempt.state,
+            parking_app::settlement::AttemptState::Succeeded {
+                charge_id: charged[0]["payment_intent"]
+                    .as_str()
+                    .expect("the charge's intent")
+                    .to_owned()
+            }
+        );
+        let aiko_session = session(&store, aiko).await;
+        let timeline = store
+            .plate_view(&aiko_session.lot_id, &aiko_session.plate)
+            .await
+            .expect("timeline")
+            .timeline
+            .expect("a timeline");
+        let records: Vec<_> = timeline
+            .settlements
+            .iter()
+            .filter(|r| r.order_key == aiko.idempotency_key)
+            .collect();
+        assert_eq!(records.len(), 1, "{records:?}");
         let failed = session(&store, daisuke).await;
         assert_eq!(failed.state, SessionState::PaymentFailed);
         assert_eq!(
