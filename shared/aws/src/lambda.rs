@@ -379,9 +379,11 @@ pub async fn run_sweeps_function() -> Result<(), Error> {
             "overstays": report.overstays.acted,
             "silent_devices": report.silent_devices.acted,
             "payment_retries": report.payment_retries.acted,
+            "reminders": report.reminders.acted,
             "stale_outbox": report.stale_outbox.acted,
             "more": report.no_shows.more || report.overstays.more || report.silent_devices.more
-                || report.payment_retries.more || report.stale_outbox.more,
+                || report.payment_retries.more || report.reminders.more
+                || report.stale_outbox.more,
         }))
     }))
     .await

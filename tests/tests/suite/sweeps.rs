@@ -396,6 +396,72 @@ pub async fn the_outbox_is_sent_again_when_the_stream_did_not<S: Store + Clone>(
     assert_eq!(again.acted, 0);
 }
 
+/// A driver is reminded once of a reservation about to start, and once of
+/// a monthly pass about to end.
+pub async fn reminders_go_out_once<S: Store + Clone>(store: S) {
+    use parking_app::usecases::adjust::{NewPass, Staff, issue_pass};
+    use parking_app::usecases::sweeps::reminders;
+    let _events = lot_with(&store).await;
+    let operator = Actor {
+        role: "operator".into(),
+        subject: "op-1".into(),
+    };
+    let lot_id: LotId = LOT.parse().expect("id");
+    issue_pass(
+        &store,
+        Staff {
+            actor: &operator,
+            lot_id: &lot_id,
+            now: t("08:30:00"),
+        },
+        &NewPass {
+            plate: parking_core::Plate::parse(AIKO).expect("plate"),
+            valid_from: t("00:00:00"),
+            valid_until: hours_after(t("00:00:00"), 48),
+        },
+        "pass-1",
+    )
+    .await
+    .expect("pass");
+    let queues = MemoryQueues::default();
+    let kinds = |queues: &MemoryQueues| -> Vec<(String, String)> {
+        queues
+            .all()
+            .into_iter()
+            .filter_map(|m| match m {
+                OutboxMessage::Notifications(n) => Some((
+                    n.driver_id.to_string(),
+                    match n.kind {
+                        NotificationKind::ReservationReminder { .. } => "reminder".into(),
+                        NotificationKind::PassExpiring { .. } => "pass".into(),
+                        other => format!("{other:?}"),
+                    },
+                )),
+                OutboxMessage::Payments(_) => None,
+            })
+            .collect()
+    };
+    // 09:20: the pass ends within three days; CHIKA's 10:00 reservation
+    // is not yet within half an hour.
+    let first = reminders(&store, &queues, t("09:20:00"), BUDGET)
+        .await
+        .expect("swept");
+    assert_eq!(first.acted, 1);
+    assert_eq!(kinds(&queues), vec![("d-1".to_owned(), "pass".to_owned())]);
+    let second = reminders(&store, &queues, t("09:35:00"), BUDGET)
+        .await
+        .expect("swept");
+    assert_eq!(second.acted, 1, "the reservation's reminder");
+    assert_eq!(kinds(&queues)[1], ("d-3".to_owned(), "reminder".to_owned()));
+    for at in ["09:40:00", "09:55:00"] {
+        let again = reminders(&store, &queues, t(at), BUDGET)
+            .await
+            .expect("swept");
+        assert_eq!(again.acted, 0, "at {at}");
+    }
+    assert_eq!(queues.all().len(), 2);
+}
+
 /// A sweep does at most its budget per run, and the next run the rest.
 pub async fn a_sweep_stops_at_its_budget<S: Store + Clone>(store: S) {
     let events = lot_with(&store).await;
@@ -437,5 +503,6 @@ both!(
     a_silent_device_is_shown_offline_until_it_speaks,
     a_declined_charge_is_retried_then_reviewed,
     the_outbox_is_sent_again_when_the_stream_did_not,
+    reminders_go_out_once,
     a_sweep_stops_at_its_budget
 );

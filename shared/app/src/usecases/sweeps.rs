@@ -17,6 +17,12 @@
 //!   connection brings it back.
 //! - **Payment retries.** A declined charge's next attempt, when due, is
 //!   queued under a new key (see [`super::settle::RETRY_AFTER`]).
+//! - **Reminders.** A driver is reminded once of a reservation starting
+//!   within [`REMINDER_AHEAD`], and once of a monthly pass ending within
+//!   [`PASS_NOTICE`] (the plate's registered driver). Each reminder is
+//!   remembered in the event ledger after it is sent, so it goes out at
+//!   least once and, but for a crash between the two, once; the app drops
+//!   a notification id it has shown.
 //! - **The outbox.** Messages the stream did not deliver within
 //!   [`OUTBOX_AGE`] are sent again (the queues and the consumers drop
 //!   what they already had).
@@ -38,6 +44,11 @@ pub const BUDGET: usize = 100;
 pub const NO_SHOW_WINDOW: SignedDuration = SignedDuration::from_hours(48);
 /// How far back past the longest stay an overstay is looked for.
 pub const OVERSTAY_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+/// How long before its start a reservation is reminded of.
+pub const REMINDER_AHEAD: SignedDuration = SignedDuration::from_mins(30);
+/// How long before its end a monthly pass is reminded of.
+pub const PASS_NOTICE: SignedDuration = SignedDuration::from_hours(72);
+
 /// How long the outbox's stream has to deliver a message.
 pub const OUTBOX_AGE: SignedDuration = SignedDuration::from_mins(5);
 
@@ -312,6 +323,92 @@ pub async fn stale_outbox<S: Store, Q: Queues>(
     })
 }
 
+/// Reminds drivers of reservations about to start and passes about to end,
+/// each once.
+///
+/// # Errors
+///
+/// The store's, or the first failed send (what was sent before it is
+/// remembered).
+pub async fn reminders<S: Store, Q: Queues>(
+    store: &S,
+    queues: &Q,
+    now: Timestamp,
+    budget: usize,
+) -> Result<Swept, SweepError> {
+    let mut swept = Swept::default();
+    let soon = now.checked_add(REMINDER_AHEAD).unwrap_or(now);
+    let pass_soon = now.checked_add(PASS_NOTICE).unwrap_or(now);
+    for lot in store.lots().await? {
+        let mut due: Vec<(ActionId, Notification)> = Vec::new();
+        for r in store.lot_reservations_starting(&lot.id, now, soon).await? {
+            if r.state != ReservationState::Active {
+                continue;
+            }
+            due.push((
+                action_id("remind", &[r.id.as_str()]),
+                Notification {
+                    id: format!("{}/reminder", r.id),
+                    driver_id: r.driver_id.clone(),
+                    lot_id: r.lot_id.clone(),
+                    session_id: None,
+                    reservation_id: Some(r.id.clone()),
+                    kind: NotificationKind::ReservationReminder { start: r.start },
+                    at: now,
+                },
+            ));
+        }
+        for p in store.passes(&lot.id).await? {
+            if p.valid_until < now || p.valid_until >= pass_soon {
+                continue;
+            }
+            let Some(owner) = store.plate_owner(&p.plate).await? else {
+                continue;
+            };
+            due.push((
+                action_id("pass-ending", &[p.id.as_str()]),
+                Notification {
+                    id: format!("{}/ending", p.id),
+                    driver_id: owner.driver_id,
+                    lot_id: p.lot_id.clone(),
+                    session_id: None,
+                    reservation_id: None,
+                    kind: NotificationKind::PassExpiring {
+                        until: p.valid_until,
+                    },
+                    at: now,
+                },
+            ));
+        }
+        for (id, note) in due {
+            let event = EventRef {
+                device_id: sweeps_device(),
+                event_id: EventId::parse(id.as_str())
+                    .unwrap_or_else(|_| unreachable!("action ids are valid event ids")),
+                processed_at: now,
+            };
+            if store
+                .is_processed(&event.device_id, &event.event_id, now)
+                .await?
+            {
+                continue;
+            }
+            if swept.full(budget) {
+                return Ok(swept);
+            }
+            queues.send(&OutboxMessage::Notifications(note)).await?;
+            store.record_event(&event).await?;
+            swept.acted += 1;
+        }
+    }
+    Ok(swept)
+}
+
+/// The sweeps' name in the event ledger.
+fn sweeps_device() -> DeviceId {
+    DeviceId::parse("sweeps").unwrap_or_else(|_| unreachable!("a valid device id"))
+}
+
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -328,6 +425,7 @@ pub struct SweepReport {
     pub overstays: Swept,
     pub silent_devices: Swept,
     pub payment_retries: Swept,
+    pub reminders: Swept,
     pub stale_outbox: Swept,
 }
 
@@ -346,6 +444,7 @@ pub async fn sweep_all<S: Store, Q: Queues>(
         overstays: overstays(store, now, BUDGET).await?,
         silent_devices: silent_devices(store, now, BUDGET).await?,
         payment_retries: payment_retries(store, queues, now, BUDGET).await?,
+        reminders: reminders(store, queues, now, BUDGET).await?,
         stale_outbox: stale_outbox(store, queues, now, BUDGET).await?,
     })
 }
