@@ -8,6 +8,7 @@
 
 pub mod commands;
 pub mod devices;
+pub mod flags;
 pub mod ids;
 pub mod model;
 pub mod outbox;

@@ -7,6 +7,7 @@ mod dynamodb;
 mod e2e;
 mod events;
 mod faults;
+mod flags;
 mod notifications;
 mod order;
 mod payments;
