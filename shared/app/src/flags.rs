@@ -203,6 +203,29 @@ impl<F: FlagSource> CachedFlags<F> {
     }
 }
 
+/// Flags as a handler reads them: boxed, so a handler holds any source.
+pub trait FlagReader: Send + Sync {
+    /// The flags in force at `now`; never fails (defaults at worst).
+    fn flags_at(&self, now: Timestamp) -> futures::future::BoxFuture<'_, FlagSet>;
+}
+
+impl<F: FlagSource> FlagReader for CachedFlags<F> {
+    fn flags_at(&self, now: Timestamp) -> futures::future::BoxFuture<'_, FlagSet> {
+        Box::pin(self.at(now))
+    }
+}
+
+/// A fixed set of flags (the built-in defaults when empty).
+#[derive(Debug, Clone, Default)]
+pub struct FixedFlags(pub FlagSet);
+
+impl FlagReader for FixedFlags {
+    fn flags_at(&self, _now: Timestamp) -> futures::future::BoxFuture<'_, FlagSet> {
+        let set = self.0.clone();
+        Box::pin(async move { set })
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -181,3 +181,16 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for MemoryDeadLetters
         Ok(())
     }
 }
+
+/// Feature flags from a JSON file (`parking_app::flags::FlagSet`'s form),
+/// for local runs: read again whenever the cache around it asks.
+#[derive(Debug, Clone)]
+pub struct FileFlags(pub std::path::PathBuf);
+
+impl parking_app::flags::FlagSource for FileFlags {
+    async fn load(&self) -> Result<parking_app::flags::FlagSet, parking_app::flags::FlagError> {
+        let text = std::fs::read_to_string(&self.0)
+            .map_err(|e| parking_app::flags::FlagError(format!("{}: {e}", self.0.display())))?;
+        parking_app::flags::FlagSet::parse(&text)
+    }
+}

@@ -78,3 +78,94 @@ async fn flags_are_kept_for_their_lifetime_and_survive_an_outage() {
 fn cached_source(c: &CachedFlags<Switchable>) -> &Switchable {
     c.source()
 }
+
+/// One flag document, two lots: fuzzy plate matching on for lot A and off
+/// for lot B. The same doubtful read of Ben's plate is matched to him in A
+/// and stays unverified in B; nothing else differs.
+#[tokio::test]
+async fn a_flag_on_for_one_lot_and_off_for_another_changes_exactly_there() {
+    use std::sync::Arc;
+
+    use parking_app::flags::FixedFlags;
+    use parking_app::scenario::{Scenario, set_up};
+    use parking_app::usecases::device_events::DeviceEvents;
+    use parking_app::*;
+    use parking_aws::{MemoryLink, MemoryStore};
+
+    use super::devices::{BEN, LOT, read, t};
+
+    const LOT_B: &str = "shinjuku-east";
+    let flags = FlagSet::parse(&format!(
+        r#"{{"flags": {{"fuzzy_plate_matching": {{"on_lots": ["{LOT}"], "off_lots": ["{LOT_B}"]}}}}}}"#
+    ))
+    .expect("flags");
+    let text = include_str!("../../../fixtures/scenarios/day-one.json");
+    let mut plate_of_ben = None;
+    for lot in [LOT, LOT_B] {
+        let mut sc = Scenario::parse(&text.replace(LOT, lot)).expect("scenario");
+        sc.messages.clear();
+        let events = DeviceEvents::new(
+            MemoryStore::default(),
+            MemoryLink::default(),
+            SignedDuration::from_mins(1),
+        )
+        .with_flags(Arc::new(FixedFlags(flags.clone())));
+        set_up(&events.store, &sc, t("08:00:00"))
+            .await
+            .expect("set up");
+        let doubtful = read(
+            "g-in",
+            "in-2",
+            "品川 500 あ 77-O1",
+            0.55,
+            t("09:10:00"),
+            None,
+        )
+        .to_string()
+        .replace(LOT, lot);
+        let at = t("09:10:01");
+        let report = events
+            .handle(doubtful.as_bytes(), at)
+            .await
+            .expect("handled");
+        assert_eq!(report.applied, 1, "{lot}: {report:?}");
+        let lot_id: LotId = lot.parse().expect("lot");
+        let sessions = events.store.lot_sessions(&lot_id).await.expect("sessions");
+        assert_eq!(sessions.len(), 1, "{lot}");
+        let s = &sessions[0];
+        if lot == LOT {
+            assert_eq!(s.flags, [SessionFlag::PlateCorrected], "matched in {lot}");
+            assert_eq!(s.driver_id.as_ref().map(|d| d.as_str()), Some("d-2"));
+            plate_of_ben = Some(s.plate.clone());
+        } else {
+            assert_eq!(
+                s.flags,
+                [SessionFlag::PlateUnverified],
+                "not matched in {lot}"
+            );
+            assert_eq!(s.driver_id, None);
+        }
+    }
+    assert_eq!(
+        plate_of_ben,
+        Some(parking_core::Plate::parse(BEN).expect("plate"))
+    );
+}
+
+#[tokio::test]
+async fn the_example_flag_file_reads_and_a_missing_one_gives_the_defaults() {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/flags/example.json");
+    let cached = CachedFlags::new(parking_aws::FileFlags(path), SignedDuration::from_secs(30));
+    let set = cached.at(Timestamp::UNIX_EPOCH).await;
+    assert!(!set.is_on(Flag::FuzzyPlateMatching, &lot("demo-2"), None));
+    assert!(!set.is_on(Flag::Reservations, &lot("demo-3"), None));
+    assert!(cached.last_error().is_none());
+    let missing = CachedFlags::new(
+        parking_aws::FileFlags("no/such/flags.json".into()),
+        SignedDuration::from_secs(30),
+    );
+    let set = missing.at(Timestamp::UNIX_EPOCH).await;
+    assert!(set.is_on(Flag::Reservations, &lot("demo-3"), None));
+    assert!(missing.last_error().is_some());
+}

@@ -211,6 +211,8 @@ pub struct DeviceEvents<S, L> {
     pub store: S,
     pub link: L,
     pub lots: LotCache,
+    /// The feature flags in force (the built-in defaults unless set).
+    pub flags: std::sync::Arc<dyn crate::flags::FlagReader>,
 }
 
 impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
@@ -219,7 +221,22 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
             store,
             link,
             lots: LotCache::new(cache_ttl),
+            flags: std::sync::Arc::new(crate::flags::FixedFlags::default()),
         }
+    }
+
+    /// The same handler, reading its feature flags from `flags`.
+    pub fn with_flags(mut self, flags: std::sync::Arc<dyn crate::flags::FlagReader>) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Whether doubtful reads are matched against known plates in `lot`.
+    async fn fuzzy(&self, lot: &LotId, now: Timestamp) -> bool {
+        self.flags
+            .flags_at(now)
+            .await
+            .is_on(crate::flags::Flag::FuzzyPlateMatching, lot, None)
     }
 
     /// Handles one message as an IoT rule delivers it.
@@ -260,6 +277,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                     received_at,
                     backlog: false,
                     now,
+                    fuzzy: self.fuzzy(&cfg.lot.id, now).await,
                 };
                 plate_read::apply(&self.store, &self.link, &input, &read).await
             }
@@ -281,6 +299,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                     received_at,
                     backlog: true,
                     now,
+                    fuzzy: self.fuzzy(&cfg.lot.id, now).await,
                 };
                 let mut report = Report::default();
                 let mut retry = None;

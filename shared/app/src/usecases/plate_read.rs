@@ -40,6 +40,9 @@ pub(crate) struct Input<'a> {
     /// Part of a gate's upload after an outage.
     pub backlog: bool,
     pub now: Timestamp,
+    /// Doubtful reads are matched against known plates (the lot's
+    /// `fuzzy_plate_matching` flag); without it they stay unverified.
+    pub fuzzy: bool,
 }
 
 impl Input<'_> {
@@ -67,6 +70,12 @@ async fn resolve<S: DeviceStore>(
         && read.confidence >= threshold
     {
         return Ok((p.clone(), None));
+    }
+    if !input.fuzzy {
+        return Ok(match parsed {
+            Some(p) => (p, Some(SessionFlag::PlateUnverified)),
+            None => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),
+        });
     }
     let like = store
         .plates_like(&input.cfg.lot.id, &skeleton(text))
