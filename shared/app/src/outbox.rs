@@ -94,7 +94,13 @@ pub enum NotificationKind {
     /// Goodbye, with what the stay cost.
     Exit { amount: Option<Money> },
     /// The card payment failed: why, and what to do.
-    PaymentFailed { amount: Money, reason: String },
+    PaymentFailed {
+        amount: Money,
+        reason: String,
+        /// Whether it will be tried again on its own.
+        #[serde(default)]
+        retrying: bool,
+    },
     /// A reservation starts soon.
     ReservationReminder { start: Timestamp },
     /// A reservation ended unused: cancelled by the driver (with its fee,

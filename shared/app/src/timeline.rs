@@ -628,13 +628,17 @@ fn first_gate(first: &core_timeline::Read) -> GateId {
 /// decided to charge it).
 pub fn owed(s: &Session) -> i64 {
     let sure = !s.flags.contains(&SessionFlag::PlateUnverified) || s.resolution.is_some();
-    let billable = matches!(
+    // A stay whose card payment was given up on still owes it: it waits
+    // for a person, and nothing is refunded or ordered again meanwhile.
+    let given_up = s.state == SessionState::NeedsReview && s.payment_failure.is_some();
+    let billable = (matches!(
         s.state,
         SessionState::Priced
             | SessionState::EntryMissing
             | SessionState::Paid
             | SessionState::PaymentFailed
-    ) && sure;
+    ) || given_up)
+        && sure;
     match (billable, &s.method_id) {
         (true, Some(_)) => s.outstanding(),
         _ => 0,

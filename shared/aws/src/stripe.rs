@@ -187,7 +187,12 @@ impl StripeProvider {
         if status.is_success() {
             return Ok(Answer::Ok(body.to_vec()));
         }
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        // 409: the same key is still being worked on (a retry overtook
+        // the first request); 429 and 5xx: try again later.
+        if status.is_server_error()
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            || status == reqwest::StatusCode::CONFLICT
+        {
             return Err(ProviderError::Unavailable(format!(
                 "HTTP {}",
                 status.as_u16()
@@ -200,8 +205,14 @@ impl StripeProvider {
     }
 
     fn parse<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, ProviderError> {
-        serde_json::from_slice(body)
-            .map_err(|e| ProviderError::Unavailable(format!("unreadable {what}: {e}")))
+        serde_json::from_slice(body).map_err(|e| {
+            // serde's words may quote the provider's values: kept out.
+            ProviderError::Unavailable(format!(
+                "unreadable {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     async fn send<T: for<'de> Deserialize<'de>>(

@@ -45,7 +45,7 @@ async fn the_sample_batch_reaches_each_drivers_topic() {
     assert_eq!(sent[1].1.kind, "payment_failed");
     assert!(sent[1].1.ja.body.contains("¥1,200"), "{:?}", sent[1].1);
     assert!(
-        sent[1].1.en.body.contains("we will try again"),
+        sent[1].1.en.body.contains("We will try again"),
         "{:?}",
         sent[1].1
     );

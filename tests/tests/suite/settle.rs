@@ -660,4 +660,73 @@ mod flow {
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].state, SessionState::Paid);
     }
+
+    /// A declined stay that staff void before its retry is not charged by
+    /// the retry.
+    #[tokio::test]
+    async fn a_retry_charges_nothing_once_nothing_is_owed() {
+        use parking_app::usecases::adjust::{Decision, Staff, resolve};
+
+        let lot = Lot::new().await;
+        let store = lot.events.store.clone();
+        store
+            .add_payment_method(&PaymentMethod {
+                id: "pm-5".parse().expect("id"),
+                driver_id: "d-5".parse().expect("id"),
+                brand: "visa".into(),
+                last4: "0341".into(),
+                token: PaymentToken::new("pm_card_chargeCustomerFail"),
+                customer: None,
+            })
+            .await
+            .expect("card");
+        stay(&lot, DAISUKE, 1).await;
+        let order = charges(&lot).pop().expect("a charge");
+        let provider = DevProvider::default();
+        let failed = settle_order(&store, &provider, &order, t("10:31:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(failed, Settled::Failed(_)), "{failed:?}");
+        // The card is fixed, but staff void the stay first.
+        store
+            .add_payment_method(&PaymentMethod {
+                id: "pm-5".parse().expect("id"),
+                driver_id: "d-5".parse().expect("id"),
+                brand: "visa".into(),
+                last4: "4242".into(),
+                token: PaymentToken::new("pm_card_visa"),
+                customer: None,
+            })
+            .await
+            .expect("card");
+        let operator = Actor {
+            role: "operator".into(),
+            subject: "op-1".into(),
+        };
+        let session_id = order.session_id.clone().expect("a stay");
+        resolve(
+            &store,
+            Staff {
+                actor: &operator,
+                lot_id: &order.lot_id,
+                now: t("11:00:00"),
+            },
+            &session_id,
+            Decision::Void,
+            "driver never parked",
+        )
+        .await
+        .expect("voided");
+        let retry = PaymentOrder {
+            attempt: 2,
+            ..order.clone()
+        };
+        let r = settle_order(&store, &provider, &retry, t("11:31:00"))
+            .await
+            .expect("settled");
+        assert_eq!(r, Settled::Failed("nothing is owed any more".into()));
+        assert!(provider.charges().is_empty());
+        let s = store.get_session(&session_id).await.expect("session");
+        assert_eq!(s.state, SessionState::Voided);
+    }
 }

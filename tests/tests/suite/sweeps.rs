@@ -275,6 +275,7 @@ pub async fn a_declined_charge_is_retried_then_reviewed<S: Store + Clone>(store:
         ));
     }
     assert_eq!(next.attempt, 4);
+    let ordered = orders(&store).await.len();
     let last = settle_order(&store, &provider, &next, at)
         .await
         .expect("settled");
@@ -289,6 +290,20 @@ pub async fn a_declined_charge_is_retried_then_reviewed<S: Store + Clone>(store:
         Some("the card was declined (card_declined)")
     );
     assert!(parking_app::usecases::operator::needs_review(&s));
+    // Giving up orders nothing: no refund of what was never paid, no new
+    // charge, also when the plate's timeline is reconciled again later.
+    assert_eq!(orders(&store).await.len(), ordered);
+    send(
+        &events,
+        &read("g-in", "in-5b", DAISUKE, 0.97, hours_after(at, 1), None),
+    )
+    .await;
+    assert_eq!(orders(&store).await.len(), ordered);
+    let still = store
+        .get_session(order.session_id.as_ref().expect("a stay"))
+        .await
+        .expect("session");
+    assert_eq!(still.state, SessionState::NeedsReview);
     let none = payment_retries(&store, &queues, hours_after(at, 100), BUDGET)
         .await
         .expect("swept");

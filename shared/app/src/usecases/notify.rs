@@ -129,8 +129,20 @@ pub fn render(n: &Notification) -> Rendered {
             };
             ("exit", link, text("出庫しました", ja), text("Goodbye", en))
         }
-        NotificationKind::PaymentFailed { amount, reason } => {
+        NotificationKind::PaymentFailed {
+            amount,
+            reason,
+            retrying,
+        } => {
             let needs_holder = reason.contains("authenticate");
+            let (again_ja, again_en) = if *retrying {
+                ("自動で再試行します。", " We will try again.")
+            } else {
+                (
+                    "担当者から連絡することがあります。",
+                    " We may contact you about it.",
+                )
+            };
             let (ja, en) = if needs_holder {
                 (
                     format!(
@@ -145,12 +157,12 @@ pub fn render(n: &Notification) -> Rendered {
             } else {
                 (
                     format!(
-                        "{}のお支払いができませんでした（{}）。アプリでカードを確認・変更してください。自動で再試行します。",
+                        "{}のお支払いができませんでした（{}）。アプリでカードを確認・変更してください。{again_ja}",
                         money(*amount),
                         reason_ja(reason)
                     ),
                     format!(
-                        "The payment of {} did not go through ({reason}). Check or change your card in the app; we will try again.",
+                        "The payment of {} did not go through ({reason}). Check or change your card in the app.{again_en}",
                         money(*amount)
                     ),
                 )
@@ -176,7 +188,12 @@ pub fn render(n: &Notification) -> Rendered {
         ),
         NotificationKind::ReservationEnded { no_show, fee } => {
             let charged_ja = fee.map_or(String::new(), |f| {
-                format!("キャンセル料{}を登録カードにご請求します。", money(f))
+                let what = if *no_show {
+                    "ご予約の料金"
+                } else {
+                    "キャンセル料"
+                };
+                format!("{what}{}を登録カードにご請求します。", money(f))
             });
             let charged_en = fee.map_or(String::new(), |f| {
                 format!(" A fee of {} is charged to your card.", money(f))
@@ -323,6 +340,7 @@ mod tests {
             NotificationKind::PaymentFailed {
                 amount: yen,
                 reason: "the card was declined (card_declined)".into(),
+                retrying: true,
             },
             NotificationKind::ReservationReminder {
                 start: "2026-11-30T09:00:00Z".parse().expect("time"),
@@ -355,6 +373,7 @@ mod tests {
         let auth = render(&note(NotificationKind::PaymentFailed {
             amount: yen,
             reason: "the card needs the cardholder to authenticate".into(),
+            retrying: false,
         }));
         assert!(
             auth.en.body.contains("Open the app to confirm"),

@@ -161,7 +161,7 @@ pub async fn settle_charge<S, P>(
     now: Timestamp,
 ) -> Result<Settled, SettleError>
 where
-    S: AttemptStore + DriverStore,
+    S: AttemptStore + DriverStore + SessionStore,
     P: PaymentProvider,
 {
     if order.kind != PaymentKind::Charge {
@@ -183,6 +183,19 @@ where
         Claim::Exceeds { .. } => return Ok(Settled::Retry("the claim was refused".into())),
         Claim::Claimed { taken_over } => taken_over,
     };
+    // A retry charges only what the stay still owes: one voided, paid at
+    // the kiosk or settled another way meanwhile is not charged again.
+    if n > 1
+        && let Some(session_id) = &order.session_id
+    {
+        match store.get_session(session_id).await {
+            Ok(s) if crate::timeline::owed(&s) <= 0 => {
+                return held.failed("nothing is owed any more").await;
+            }
+            Ok(_) | Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let methods = store.payment_methods(&order.driver_id).await?;
     let Some(method) = methods.iter().find(|m| m.id == order.method_id) else {
         return held.failed("the card was removed").await;
@@ -459,6 +472,8 @@ pub(crate) async fn record_settlement<S: Store>(
                 reservation_id: None,
                 kind: NotificationKind::PaymentFailed {
                     amount: order.amount,
+                    // Declines are tried again until the last attempt.
+                    retrying: reason.starts_with("the card was declined") && !record.gave_up,
                     reason,
                 },
                 at: now,
