@@ -22,10 +22,12 @@ use crate::timeline::SettlementRecord;
 
 use super::adjust::{Action, ActionError, amend};
 
-/// How long a claim holds an attempt: longer than a provider call can
-/// take (the HTTP client's timeout), shorter than the queue's visibility
-/// timeout, so a redelivery finds it free.
-pub const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How long a claim holds an attempt: longer than everything one
+/// delivery asks of the provider can take (a few calls of at most 20 s
+/// each, and the payments function's timeout), shorter than the queue's
+/// visibility timeout, so a redelivery finds it free. A holder that stops
+/// early gives the claim up at once.
+pub const LEASE: SignedDuration = SignedDuration::from_secs(300);
 
 /// After a declined attempt `n`, the next is tried `RETRY_AFTER[n - 1]`
 /// later; after the last, the stay waits for a person (`needs_review`).

@@ -429,22 +429,35 @@ pub struct SweepReport {
     pub stale_outbox: Swept,
 }
 
-/// Runs every sweep once.
+/// Runs every sweep once, each whatever the others met.
 ///
 /// # Errors
 ///
-/// The first sweep that failed (the ones before it did their work).
+/// The first sweep that failed (every sweep did its work).
 pub async fn sweep_all<S: Store, Q: Queues>(
     store: &S,
     queues: &Q,
     now: Timestamp,
 ) -> Result<SweepReport, SweepError> {
-    Ok(SweepReport {
-        no_shows: no_shows(store, now, BUDGET).await?,
-        overstays: overstays(store, now, BUDGET).await?,
-        silent_devices: silent_devices(store, now, BUDGET).await?,
-        payment_retries: payment_retries(store, queues, now, BUDGET).await?,
-        reminders: reminders(store, queues, now, BUDGET).await?,
-        stale_outbox: stale_outbox(store, queues, now, BUDGET).await?,
-    })
+    // Each sweep runs whatever another one met; the first failure is
+    // answered after all of them ran.
+    let mut first: Option<SweepError> = None;
+    let mut keep = |r: Result<Swept, SweepError>| {
+        r.unwrap_or_else(|e| {
+            first.get_or_insert(e);
+            Swept::default()
+        })
+    };
+    let report = SweepReport {
+        no_shows: keep(no_shows(store, now, BUDGET).await.map_err(Into::into)),
+        overstays: keep(overstays(store, now, BUDGET).await.map_err(Into::into)),
+        silent_devices: keep(silent_devices(store, now, BUDGET).await.map_err(Into::into)),
+        payment_retries: keep(payment_retries(store, queues, now, BUDGET).await),
+        reminders: keep(reminders(store, queues, now, BUDGET).await),
+        stale_outbox: keep(stale_outbox(store, queues, now, BUDGET).await),
+    };
+    match first {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
 }
