@@ -18,10 +18,16 @@ impl IotLink {
     }
 }
 
-impl DeviceLink for IotLink {
-    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
-        let payload = serde_json::to_vec(command).map_err(|e| SendError {
-            what: "encoding a gate command",
+impl IotLink {
+    /// Publishes a JSON payload to `topic`, at least once (QoS 1).
+    async fn publish_json<T: serde::Serialize>(
+        &self,
+        topic: &str,
+        what: &'static str,
+        payload: &T,
+    ) -> Result<(), SendError> {
+        let payload = serde_json::to_vec(payload).map_err(|e| SendError {
+            what,
             source: Box::new(e),
         })?;
         self.client
@@ -41,29 +47,20 @@ impl DeviceLink for IotLink {
     }
 }
 
+impl DeviceLink for IotLink {
+    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
+        self.publish_json(topic, "encoding a gate command", command)
+            .await
+    }
+}
+
 impl parking_app::usecases::notify::DriverLink for IotLink {
     async fn notify(
         &self,
         topic: &str,
         message: &parking_app::usecases::notify::Rendered,
     ) -> Result<(), SendError> {
-        let payload = serde_json::to_vec(message).map_err(|e| SendError {
-            what: "encoding a notification",
-            source: Box::new(e),
-        })?;
-        self.client
-            .publish()
-            .topic(topic)
-            .qos(1)
-            .payload(Blob::new(payload))
-            .send()
+        self.publish_json(topic, "encoding a notification", message)
             .await
-            .map_err(|e| SendError {
-                what: "publishing to IoT Core",
-                source: aws_sdk_iotdataplane::error::DisplayErrorContext(&e)
-                    .to_string()
-                    .into(),
-            })?;
-        Ok(())
     }
 }
