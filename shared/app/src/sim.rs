@@ -3,7 +3,9 @@
 //! so a simulated lot can be written out and replayed.
 //!
 //! A day at a lot: arrivals by hour (a commuter peak on working days, a
-//! midday crowd on weekends and holidays, from the tariff's calendar), a
+//! midday crowd on weekends and holidays, from the tariff's calendar; a
+//! busier Friday, a quieter Saturday and a quieter still Sunday or
+//! holiday), a
 //! mix of stay lengths from a quarter of an hour to overnight, most cars
 //! registered (some without a card), a few reservations, cameras that read
 //! a car one to three times, bay sensors that follow the cars. And the
@@ -235,7 +237,7 @@ impl Builder {
     }
 
     fn bay(&mut self, bay: &str, occupied: Option<bool>, at: Timestamp, confidence: f64) {
-        let device = format!("sensor-{bay}");
+        let device = format!("{}-sensor-{bay}", self.lot);
         let seq = self.next_seq(&device);
         let event_id = self.event_id(&device);
         let received = self.received(at);
@@ -388,8 +390,12 @@ fn lot(
             .map_err(|e| e.to_string())?;
         let day_type = tariff.calendar().day_type(day_number(day));
         let (profile, volume) = match day_type {
+            DayType::Weekday if day.weekday() == jiff::civil::Weekday::Friday => {
+                (&WORKDAY, cfg.arrivals_per_day * 11 / 10)
+            }
             DayType::Weekday => (&WORKDAY, cfg.arrivals_per_day),
-            _ => (&DAY_OFF, cfg.arrivals_per_day * 3 / 4),
+            DayType::Saturday => (&DAY_OFF, cfg.arrivals_per_day * 3 / 4),
+            DayType::Sunday | DayType::Holiday => (&DAY_OFF, cfg.arrivals_per_day * 13 / 20),
         };
         let total: u32 = profile.iter().sum();
         let mut arrivals: Vec<i64> = Vec::new();
@@ -446,7 +452,7 @@ fn lot(
 
             let misreads = !cfg.calm && (car.driver.is_some() || !cfg.order_free);
             let gate = entry_gates.choose(&mut b.rng).copied().unwrap_or("in-1");
-            let cam = format!("cam-{gate}");
+            let cam = format!("{lot_id}-cam-{gate}");
             let mut t = at;
             for _ in 0..reads(&mut b.rng) {
                 let (text, conf) = if misreads && b.rng.random_bool(0.02) {
@@ -539,7 +545,7 @@ fn lot(
                 doubtful,
             } => (gate, text, doubtful),
         };
-        let cam = format!("cam-{gate}");
+        let cam = format!("{lot_id}-cam-{gate}");
         let mut t = at;
         for _ in 0..reads(&mut b.rng) {
             let conf = if doubtful {
@@ -573,7 +579,8 @@ fn lot(
         }
         // The exit gate's outage: offline, then its backlog in uploads of
         // at most 300 reads, well inside IoT Core's 128 KB.
-        let cam = "cam-out-1";
+        let cam = format!("{lot_id}-cam-out-1");
+        let cam = cam.as_str();
         b.push(
             format!("$aws/events/presence/disconnected/{cam}"),
             cam,
@@ -605,14 +612,14 @@ fn lot(
             );
         }
         // A device that speaks for a gate that is not its own.
+        let rogue = format!("{lot_id}-rogue-7");
         for k in 0..3 {
             let at = b.local(first_day, 11 * 60 + k * 7);
             let car = random_plate(&mut b.rng);
-            let payload =
-                b.plate_read("in-1", "rogue-7", GateDirection::Entry, &car.text, 0.99, at);
+            let payload = b.plate_read("in-1", &rogue, GateDirection::Entry, &car.text, 0.99, at);
             b.push(
                 format!("parking/{lot_id}/gates/in-1/events"),
-                "rogue-7",
+                &rogue,
                 at,
                 payload,
             );
@@ -620,15 +627,17 @@ fn lot(
         // Junk: not JSON, a missing field, a clock far ahead, an unknown
         // gate, and 128 KB of noise.
         let at = b.local(first_day, 12 * 60);
+        let cam_in_1 = format!("{lot_id}-cam-in-1");
+        let cam_in_2 = format!("{lot_id}-cam-in-2");
         b.messages.push(MessageSpec {
             topic: format!("parking/{lot_id}/gates/in-1/events"),
-            client_id: Some("cam-in-1".into()),
+            client_id: Some(cam_in_1.clone()),
             received_at: at,
             payload: json!("{not json"),
         });
         let mut missing = b.plate_read(
             "in-1",
-            "cam-in-1",
+            &cam_in_1,
             GateDirection::Entry,
             "品川 300 さ 12-34",
             0.9,
@@ -639,14 +648,14 @@ fn lot(
         }
         b.push(
             format!("parking/{lot_id}/gates/in-1/events"),
-            "cam-in-1",
+            &cam_in_1,
             at,
             missing,
         );
         let future = at + SignedDuration::from_hours(30 * 24);
         let ahead = b.plate_read(
             "in-1",
-            "cam-in-1",
+            &cam_in_1,
             GateDirection::Entry,
             "品川 300 さ 12-34",
             0.9,
@@ -654,13 +663,13 @@ fn lot(
         );
         b.push(
             format!("parking/{lot_id}/gates/in-1/events"),
-            "cam-in-1",
+            &cam_in_1,
             at,
             ahead,
         );
         let unknown = b.plate_read(
             "in-9",
-            "cam-in-1",
+            &cam_in_1,
             GateDirection::Entry,
             "品川 300 さ 12-34",
             0.9,
@@ -668,7 +677,7 @@ fn lot(
         );
         b.push(
             format!("parking/{lot_id}/gates/in-9/events"),
-            "cam-in-1",
+            &cam_in_1,
             at,
             unknown,
         );
@@ -677,7 +686,7 @@ fn lot(
             .collect();
         b.push(
             format!("parking/{lot_id}/gates/in-2/backlog"),
-            "cam-in-2",
+            &cam_in_2,
             at,
             json!({"events": [noise]}),
         );
@@ -713,13 +722,13 @@ fn lot(
     let mut devices: Vec<DeviceSpec> = gates
         .iter()
         .map(|g| DeviceSpec {
-            client_id: id(&format!("cam-{}", g.id)),
+            client_id: id(&format!("{lot_id}-cam-{}", g.id)),
             gate_id: Some(g.id.clone()),
             bay_id: None,
         })
         .collect();
     devices.extend(bays.iter().map(|bay| DeviceSpec {
-        client_id: id(&format!("sensor-{bay}")),
+        client_id: id(&format!("{lot_id}-sensor-{bay}")),
         gate_id: None,
         bay_id: Some(id(bay)),
     }));

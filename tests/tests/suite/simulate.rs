@@ -137,4 +137,26 @@ async fn several_lots_and_days_add_up() {
     .await;
     assert!(s.checks.all(), "{:?}", s.checks);
     assert_eq!(s.lots, 2);
+    // Each lot's devices are its own: only the deliberate rogue device
+    // of each lot is refused, and both lots see their cars.
+    let refused: u64 = s
+        .rejected_by_reason
+        .iter()
+        .filter(|(reason, _)| reason.contains("is not registered"))
+        .map(|(_, n)| n)
+        .sum();
+    let one = simulate(&SimConfig {
+        seed: 3,
+        lots: 1,
+        days: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    assert_eq!(refused, 6, "{:?}", s.rejected_by_reason);
+    assert!(
+        s.entries > one.entries * 3 / 2,
+        "{} vs {}",
+        s.entries,
+        one.entries
+    );
 }
