@@ -295,6 +295,35 @@ async fn a_full_lot_holds_new_cars_but_not_a_due_reservation() {
 }
 
 #[tokio::test]
+async fn a_stay_whose_exit_was_missed_does_not_hold_a_bay_the_sensors_see_free() {
+    let mut s = scenario();
+    s.lot.capacity = 2;
+    s.reservations.clear();
+    let lot = Lot::with(s).await;
+    lot.send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))
+        .await;
+    lot.send(&read("g-in", "in-2", BEN, 0.97, t("09:01:00"), None))
+        .await;
+    // Two open stays in a lot of two: full by the count, and no sensor
+    // says otherwise.
+    let held = lot
+        .send(&read("g-in", "in-3", STRANGER, 0.97, t("09:30:00"), None))
+        .await;
+    assert_eq!(held.commands[0].1.reason, Reason::Full);
+    // Ben left and the exit camera missed him: his bay reads free.
+    free_bays(&lot, &["A-02"]).await;
+    let admitted = lot
+        .send(&read("g-in", "in-4", STRANGER, 0.97, t("09:40:00"), None))
+        .await;
+    let cmd = &admitted.commands[0].1;
+    assert_eq!(
+        (cmd.command, cmd.reason),
+        (CommandKind::Open, Reason::Welcome)
+    );
+    assert_eq!(lot.live_sessions().await.len(), 3);
+}
+
+#[tokio::test]
 async fn an_exit_is_priced_from_the_entry_and_charged_to_the_card() {
     let lot = Lot::new().await;
     lot.send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))

@@ -267,8 +267,12 @@ async fn attempt<S: Store>(
             .is_some_and(|s| !current.sessions.iter().any(|c| c.id == s.id))
     };
     // A full lot turns a new car away, unless it holds a due reservation.
+    // Full by the count of open sessions, unless the bay sensors see a
+    // free bay beyond those held: a car whose exit the cameras missed must
+    // not hold a bay until an operator closes its stay.
     let full = live.as_ref().is_some_and(|l| {
         u64::from(l.open_sessions) + u64::from(l.held_reservations) >= u64::from(lot.capacity)
+            && recommend(l, false).is_empty()
     });
     let mut turned_away = false;
     if full && due.is_none() && is_new(&rec) {
