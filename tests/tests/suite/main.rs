@@ -8,6 +8,7 @@ mod e2e;
 mod events;
 mod faults;
 mod flags;
+mod forecast;
 mod notifications;
 mod order;
 mod payments;

@@ -4,6 +4,7 @@
 mod aws;
 #[cfg(feature = "dynamodb")]
 mod dead_letters;
+mod forecast;
 mod quote;
 mod replay;
 mod serve;
@@ -32,6 +33,9 @@ enum Command {
     Simulate(simulate::Args),
     /// Serve the HTTP APIs on 127.0.0.1, seeded with the demo lot.
     Serve(serve::Args),
+    /// Occupancy forecasts: backtest the model on a history.
+    #[command(subcommand)]
+    Forecast(forecast::Action),
     /// Print the APIs' OpenAPI 3.1 document.
     Openapi,
     /// List or redrive the payments and notifications dead-letter queues
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args).and_then(|r| print_json(&r)),
         Command::Simulate(args) => simulate::run_cli(&args),
         Command::Serve(args) => serve::run_cli(&args),
+        Command::Forecast(action) => forecast::run_cli(&action),
         #[cfg(feature = "dynamodb")]
         Command::DeadLetters(action) => dead_letters::run_cli(&action),
         Command::Openapi => {

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 use jiff::civil::Date;
+use parking_app::scenario::Scenario;
 use parking_app::sim::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::forecast::{HISTORY_HEADER, lot_history};
 use parking_app::usecases::simulate::{Summary, run};
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 
@@ -35,6 +37,11 @@ pub struct Args {
     /// this directory.
     #[arg(long, value_name = "DIR")]
     emit: Option<PathBuf>,
+    /// Also write every lot's occupancy history, as its stays made it, to
+    /// this CSV file (`lot_id,observed_at,occupied,capacity`: the input of
+    /// `parkctl forecast backtest`).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
 }
 
 pub fn run_cli(args: &Args) -> Result<(), UsageError> {
@@ -90,6 +97,9 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
         ))
         .map_err(|e| UsageError(e.to_string()))?;
     bar.finish_and_clear();
+    if let Some(path) = &args.history {
+        rt.block_on(write_history(path, &handler.store, &scenarios))?;
+    }
     if args.json {
         crate::print_json(&summary)?;
     } else {
@@ -103,6 +113,37 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
             summary.checks
         )))
     }
+}
+
+/// Writes every lot's occupancy history as its stays made it, up to the
+/// last message the lot received.
+async fn write_history(
+    path: &PathBuf,
+    store: &MemoryStore,
+    scenarios: &[Scenario],
+) -> Result<(), UsageError> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| UsageError(format!("--history {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(fail)?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(HISTORY_HEADER.as_bytes()).map_err(fail)?;
+    for sc in scenarios {
+        let tz = jiff::tz::TimeZone::get(&sc.lot.time_zone)
+            .map_err(|e| UsageError(format!("lot {}: time zone: {e}", sc.lot.id)))?;
+        let until = sc
+            .messages
+            .iter()
+            .map(|m| m.received_at)
+            .max()
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let rows = lot_history(store, &sc.lot.id, sc.lot.capacity, until)
+            .await
+            .map_err(|e| UsageError(e.to_string()))?;
+        for row in rows {
+            out.write_all(row.csv(&tz).as_bytes()).map_err(fail)?;
+        }
+    }
+    out.flush().map_err(fail)
 }
 
 /// An amount as people read it (`JPY 217,300`).

@@ -11,6 +11,7 @@ pub mod bay_state;
 pub mod dead_letters;
 pub mod device_events;
 pub mod drivers;
+pub mod forecast;
 pub mod notify;
 pub mod operator;
 pub mod outbox;

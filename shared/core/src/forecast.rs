@@ -1,0 +1,843 @@
+//! Occupancy forecasts: how full a lot is expected to be in each 15-minute
+//! slot of the next day, learned from the lot's own history.
+//!
+//! A lot's history is a [`Series`]: the mean number of occupied bays in
+//! each 15-minute slot of its local days, built from occupancy observations
+//! (a value holds until the next observation, for at most [`MAX_HOLD`]) or
+//! from the lot's stays ([`occupancy_of_stays`]).
+//!
+//! The model ([`train`]) is a seasonal profile with a level correction:
+//!
+//! - **Profile.** For each class of day and each slot, a weighted mean (or
+//!   weighted median) of the same slot on earlier days of that class, the
+//!   weights halving every *half-life* days. Days are classed by day of
+//!   week, by day type (weekday / saturday / sunday and holidays) or as
+//!   working day or day off; holidays come from the core calendar, so a
+//!   holiday is forecast like a day off, not like the weekday it falls on.
+//! - **Level.** The recent trend: the ratio of what the last 7 days held to
+//!   what the profile says of them, applied with a damping factor.
+//! - **Training** picks the class grouping, half-life, damping and mean or
+//!   median by walk-forward validation on the last 14 days before the
+//!   forecast day (each validation day predicted only from the days before
+//!   it), so every lot gets the settings that forecast it best.
+//! - **Interval.** The 80th percentile of the validation errors in each
+//!   hour of the day, either side of the expected value.
+//!
+//! The baseline it is measured against ([`backtest`]) is the seasonal-naive
+//! forecast: the same slot one week earlier.
+//!
+//! ```
+//! use jiff::tz::TimeZone;
+//! use parking_core::Calendar;
+//! use parking_core::forecast::{Observation, Series, train};
+//!
+//! let tz = TimeZone::get("Asia/Tokyo")?;
+//! // Four weeks of a lot that holds 10 cars from 09:00 to 17:00.
+//! let mut obs = Vec::new();
+//! for day in 1..=28 {
+//!     let date = jiff::civil::date(2026, 11, day);
+//!     for (hour, occupied) in [(0, 0.0), (9, 10.0), (17, 0.0)] {
+//!         let at = date.at(hour, 0, 0, 0).to_zoned(tz.clone())?.timestamp();
+//!         obs.push(Observation { at, occupied });
+//!     }
+//! }
+//! let series = Series::from_observations(&tz, 20, &obs, None)?;
+//! let calendar = Calendar::default();
+//! let model = train(&series, &calendar, series.end_day());
+//! let next = model.day(series.end_day(), &calendar);
+//! assert!((next.expected[12 * 4] - 10.0).abs() < 0.5); // 12:00
+//! assert!(next.expected[20 * 4] < 0.5); // 20:00
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::calendar::{Calendar, DayType, date_of, day_number};
+
+/// Minutes in a slot.
+pub const SLOT_MINUTES: i32 = 15;
+/// Slots in a local day (by the wall clock: 00:00, 00:15, … 23:45).
+pub const SLOTS_PER_DAY: usize = 96;
+/// How long an observation's value holds when no other follows: a feed
+/// silent for longer has a gap there, not a flat line.
+pub const MAX_HOLD: SignedDuration = SignedDuration::from_hours(24);
+/// Days before the forecast day that training looks at.
+pub const LOOKBACK_DAYS: i32 = 70;
+/// Days at the end of the training data on which the settings are chosen.
+pub const VALIDATION_DAYS: i32 = 14;
+/// Days of the level (trend) correction.
+pub const LEVEL_DAYS: i32 = 7;
+
+/// What went wrong building a series or a backtest.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ForecastError {
+    #[error("no usable occupancy observations")]
+    Empty,
+    #[error("the history holds {days} day(s); the backtest needs at least {needed}")]
+    TooShort { days: i32, needed: i32 },
+    #[error("a time cannot be placed in the lot's time zone")]
+    TimeZone,
+}
+
+/// One reading of how many bays were occupied.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    pub at: Timestamp,
+    pub occupied: f64,
+}
+
+/// A lot's occupancy: the time-weighted mean of occupied bays in each
+/// 15-minute slot of consecutive local days; `None` where less than half
+/// the slot is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    first_day: i32,
+    values: Vec<Option<f64>>,
+    capacity: u32,
+}
+
+/// The local day number and slot of an instant.
+pub fn slot_of(tz: &TimeZone, at: Timestamp) -> (i32, usize) {
+    let dt = tz.to_datetime(at);
+    let minute = i32::from(dt.hour()) * 60 + i32::from(dt.minute());
+    (day_number(dt.date()), (minute / SLOT_MINUTES) as usize)
+}
+
+/// When a slot of a local day starts (the earlier instant of a repeated
+/// wall-clock time; a skipped one starts when the clock resumes).
+///
+/// # Errors
+///
+/// [`ForecastError::TimeZone`] outside the range jiff supports.
+pub fn slot_start(tz: &TimeZone, day: i32, slot: usize) -> Result<Timestamp, ForecastError> {
+    let minutes = slot as i32 * SLOT_MINUTES;
+    let date: Date = date_of(day);
+    let dt: DateTime = date.at((minutes / 60) as i8, (minutes % 60) as i8, 0, 0);
+    tz.to_ambiguous_timestamp(dt)
+        .compatible()
+        .map_err(|_| ForecastError::TimeZone)
+}
+
+impl Series {
+    /// Builds a series from observations in any order. Negative or
+    /// non-finite readings are dropped; of readings at the same instant the
+    /// last one counts. Each value holds until the next reading, for at
+    /// most [`MAX_HOLD`], and the last one until `until` (or only at its
+    /// own instant when `until` is `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`ForecastError::Empty`] when no reading is usable.
+    pub fn from_observations(
+        tz: &TimeZone,
+        capacity: u32,
+        observations: &[Observation],
+        until: Option<Timestamp>,
+    ) -> Result<Series, ForecastError> {
+        let mut obs: Vec<Observation> = observations
+            .iter()
+            .copied()
+            .filter(|o| o.occupied.is_finite() && o.occupied >= 0.0)
+            .collect();
+        obs.sort_by_key(|o| o.at);
+        let (Some(first), Some(last)) = (obs.first(), obs.last()) else {
+            return Err(ForecastError::Empty);
+        };
+        let end = until.unwrap_or(last.at).max(last.at);
+        // Held intervals [start, end) with their value.
+        let mut held: Vec<(Timestamp, Timestamp, f64)> = Vec::with_capacity(obs.len());
+        for (i, o) in obs.iter().enumerate() {
+            let next = obs.get(i + 1).map_or(end, |n| n.at);
+            let stop = next.min(o.at.saturating_add(MAX_HOLD).unwrap_or(next));
+            if stop > o.at {
+                held.push((o.at, stop, o.occupied));
+            }
+        }
+        let (first_day, _) = slot_of(tz, first.at);
+        let (last_day, _) = slot_of(tz, end);
+        let days = (last_day - first_day + 1).max(1);
+        let mut values = vec![None; days as usize * SLOTS_PER_DAY];
+        let mut k = 0;
+        for (index, value) in values.iter_mut().enumerate() {
+            let day = first_day + (index / SLOTS_PER_DAY) as i32;
+            let slot = index % SLOTS_PER_DAY;
+            let start = slot_start(tz, day, slot)?;
+            let stop = if slot + 1 == SLOTS_PER_DAY {
+                slot_start(tz, day + 1, 0)?
+            } else {
+                slot_start(tz, day, slot + 1)?
+            };
+            if stop <= start {
+                continue;
+            }
+            while k < held.len() && held[k].1 <= start {
+                k += 1;
+            }
+            let (mut covered, mut sum) = (0.0, 0.0);
+            for &(from, to, v) in held[k..].iter().take_while(|h| h.0 < stop) {
+                let overlap = (to.min(stop).as_second() - from.max(start).as_second()) as f64;
+                if overlap > 0.0 {
+                    covered += overlap;
+                    sum += v * overlap;
+                }
+            }
+            let length = (stop.as_second() - start.as_second()) as f64;
+            if covered * 2.0 >= length && covered > 0.0 {
+                *value = Some(sum / covered);
+            }
+        }
+        Ok(Series {
+            first_day,
+            values,
+            capacity,
+        })
+    }
+
+    /// The first local day (a day number).
+    pub fn first_day(&self) -> i32 {
+        self.first_day
+    }
+
+    /// The day after the last one.
+    pub fn end_day(&self) -> i32 {
+        self.first_day + (self.values.len() / SLOTS_PER_DAY) as i32
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// The value of one slot, if known.
+    pub fn get(&self, day: i32, slot: usize) -> Option<f64> {
+        if day < self.first_day || slot >= SLOTS_PER_DAY {
+            return None;
+        }
+        let index = (day - self.first_day) as usize * SLOTS_PER_DAY + slot;
+        self.values.get(index).copied().flatten()
+    }
+
+    /// The same series without the days before `day`.
+    #[must_use]
+    pub fn since(&self, day: i32) -> Series {
+        let skip = (day - self.first_day).clamp(0, self.end_day() - self.first_day);
+        Series {
+            first_day: self.first_day + skip,
+            values: self.values[skip as usize * SLOTS_PER_DAY..].to_vec(),
+            capacity: self.capacity,
+        }
+    }
+}
+
+/// How long a stay whose exit was never seen counts as inside: longer than
+/// nearly every stay, so a car whose exit the cameras missed is not parked
+/// for ever in the history.
+pub const UNSEEN_EXIT_HOLD: SignedDuration = SignedDuration::from_hours(36);
+
+/// The occupancy a set of stays makes: one observation wherever the count
+/// of cars inside changes. A stay is `(entered, exited)`; a stay with no
+/// exit counts for at most [`UNSEEN_EXIT_HOLD`]. Exits after `until` are
+/// not yet known and are left out.
+pub fn occupancy_of_stays(
+    stays: impl IntoIterator<Item = (Timestamp, Option<Timestamp>)>,
+    until: Timestamp,
+) -> Vec<Observation> {
+    let mut changes: Vec<(Timestamp, i64)> = Vec::new();
+    for (entered, exited) in stays {
+        if entered > until {
+            continue;
+        }
+        changes.push((entered, 1));
+        let left = exited
+            .filter(|x| *x >= entered)
+            .or_else(|| entered.checked_add(UNSEEN_EXIT_HOLD).ok());
+        if let Some(left) = left.filter(|x| *x <= until) {
+            changes.push((left, -1));
+        }
+    }
+    changes.sort_unstable();
+    let mut out: Vec<Observation> = Vec::new();
+    let mut inside = 0i64;
+    for (at, delta) in changes {
+        inside += delta;
+        let occupied = inside.max(0) as f64;
+        match out.last_mut() {
+            Some(last) if last.at == at => last.occupied = occupied,
+            _ => out.push(Observation { at, occupied }),
+        }
+    }
+    out
+}
+
+/// How days are put in classes that share a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    /// Monday … Sunday; a holiday is a Sunday.
+    DayOfWeek,
+    /// Weekday, Saturday, Sunday or holiday.
+    DayType,
+    /// A working day or a day off.
+    WorkOrOff,
+}
+
+impl Grouping {
+    const ALL: [Grouping; 3] = [Grouping::DayOfWeek, Grouping::DayType, Grouping::WorkOrOff];
+
+    fn classes(self) -> usize {
+        match self {
+            Grouping::DayOfWeek => 7,
+            Grouping::DayType => 3,
+            Grouping::WorkOrOff => 2,
+        }
+    }
+
+    fn class(self, calendar: &Calendar, day: i32) -> usize {
+        let kind = calendar.day_type(day);
+        match self {
+            Grouping::DayOfWeek => match kind {
+                DayType::Holiday => 6,
+                _ => (day + 3).rem_euclid(7) as usize,
+            },
+            Grouping::DayType => match kind {
+                DayType::Weekday => 0,
+                DayType::Saturday => 1,
+                DayType::Sunday | DayType::Holiday => 2,
+            },
+            Grouping::WorkOrOff => usize::from(kind != DayType::Weekday),
+        }
+    }
+}
+
+/// The settings training chooses between.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Settings {
+    pub grouping: Grouping,
+    /// Days after which an earlier day counts half.
+    pub half_life_days: f64,
+    /// How much of the recent level shift is applied: 0 none, 1 all.
+    pub trend: f64,
+    /// A weighted median instead of a weighted mean (robust to outliers).
+    pub median: bool,
+}
+
+impl Settings {
+    /// What a lot with too little history for validation is forecast with.
+    pub const DEFAULT: Settings = Settings {
+        grouping: Grouping::DayType,
+        half_life_days: 28.0,
+        trend: 0.5,
+        median: false,
+    };
+
+    fn candidates() -> Vec<Settings> {
+        let mut out = Vec::new();
+        for grouping in Grouping::ALL {
+            for half_life_days in [7.0, 28.0] {
+                for trend in [0.0, 1.0] {
+                    for median in [false, true] {
+                        out.push(Settings {
+                            grouping,
+                            half_life_days,
+                            trend,
+                            median,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A trained model of one lot: what it expects of the days from
+/// `trained_until` on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub settings: Settings,
+    /// The first day not in the training data.
+    pub trained_until: i32,
+    /// Mean absolute error per slot on the validation days, if validated.
+    pub validation_mae: Option<f64>,
+    /// Per class, per slot.
+    profiles: Vec<Vec<Option<f64>>>,
+    /// Per slot, whatever the class: the fallback.
+    overall: Vec<Option<f64>>,
+    level: f64,
+    /// Half-width of the interval per hour of the day.
+    spread: [f64; 24],
+}
+
+/// The forecast of one local day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayForecast {
+    pub day: i32,
+    pub expected: Vec<f64>,
+    pub low: Vec<f64>,
+    pub high: Vec<f64>,
+}
+
+/// The forecast of one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlotForecast {
+    pub start: Timestamp,
+    pub expected: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One weighted aggregate: a mean or a median.
+fn aggregate(samples: &mut [(f64, f64)], median: bool) -> Option<f64> {
+    let total: f64 = samples.iter().map(|s| s.1).sum();
+    if samples.is_empty() || total <= 0.0 {
+        return None;
+    }
+    if !median {
+        return Some(samples.iter().map(|s| s.0 * s.1).sum::<f64>() / total);
+    }
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut seen = 0.0;
+    for &(v, w) in samples.iter() {
+        seen += w;
+        if seen * 2.0 >= total {
+            return Some(v);
+        }
+    }
+    samples.last().map(|s| s.0)
+}
+
+/// The class of each day of the lookback window, computed once.
+struct Days {
+    from: i32,
+    classes: Vec<usize>,
+}
+
+fn fit(series: &Series, calendar: &Calendar, settings: Settings, until: i32) -> Model {
+    let from = (until - LOOKBACK_DAYS).max(series.first_day);
+    let days = Days {
+        from,
+        classes: (from..until)
+            .map(|d| settings.grouping.class(calendar, d))
+            .collect(),
+    };
+    fit_with(series, &days, settings, until, calendar)
+}
+
+fn fit_with(
+    series: &Series,
+    days: &Days,
+    settings: Settings,
+    until: i32,
+    calendar: &Calendar,
+) -> Model {
+    let classes = settings.grouping.classes();
+    let mut profiles = vec![vec![None; SLOTS_PER_DAY]; classes];
+    let mut overall = vec![None; SLOTS_PER_DAY];
+    let decay = std::f64::consts::LN_2 / settings.half_life_days.max(0.1);
+    let weights: Vec<f64> = (days.from..until)
+        .map(|d| (-(f64::from(until - d)) * decay).exp())
+        .collect();
+    let mut by_class: Vec<Vec<(f64, f64)>> = vec![Vec::new(); classes];
+    let mut all: Vec<(f64, f64)> = Vec::new();
+    for slot in 0..SLOTS_PER_DAY {
+        for samples in &mut by_class {
+            samples.clear();
+        }
+        all.clear();
+        for (i, day) in (days.from..until).enumerate() {
+            if let Some(v) = series.get(day, slot) {
+                let w = weights[i];
+                by_class[days.classes[i]].push((v, w));
+                all.push((v, w));
+            }
+        }
+        for (c, samples) in by_class.iter_mut().enumerate() {
+            profiles[c][slot] = aggregate(samples, settings.median);
+        }
+        overall[slot] = aggregate(&mut all, settings.median);
+    }
+    let mut model = Model {
+        settings,
+        trained_until: until,
+        validation_mae: None,
+        profiles,
+        overall,
+        level: 1.0,
+        spread: [0.0; 24],
+    };
+    // The level: what the last days held against what the profile says.
+    let (mut actual, mut expected) = (0.0, 0.0);
+    for day in (until - LEVEL_DAYS).max(days.from)..until {
+        for slot in 0..SLOTS_PER_DAY {
+            if let (Some(v), Some(p)) = (series.get(day, slot), model.profile(calendar, day, slot))
+            {
+                actual += v;
+                expected += p;
+            }
+        }
+    }
+    if expected > 1e-9 {
+        let ratio = (actual / expected).clamp(0.5, 2.0);
+        model.level = 1.0 + settings.trend * (ratio - 1.0);
+    }
+    model
+}
+
+impl Model {
+    fn profile(&self, calendar: &Calendar, day: i32, slot: usize) -> Option<f64> {
+        let class = self.settings.grouping.class(calendar, day);
+        self.profiles
+            .get(class)
+            .and_then(|p| p[slot])
+            .or(self.overall[slot])
+    }
+
+    fn expected(&self, calendar: &Calendar, day: i32, slot: usize) -> f64 {
+        self.profile(calendar, day, slot)
+            .map_or(0.0, |p| (p * self.level).max(0.0))
+    }
+
+    /// The forecast of one local day (a day number).
+    pub fn day(&self, day: i32, calendar: &Calendar) -> DayForecast {
+        let expected: Vec<f64> = (0..SLOTS_PER_DAY)
+            .map(|s| self.expected(calendar, day, s))
+            .collect();
+        let low = expected
+            .iter()
+            .enumerate()
+            .map(|(s, e)| (e - self.spread[s / 4]).max(0.0))
+            .collect();
+        let high = expected
+            .iter()
+            .enumerate()
+            .map(|(s, e)| e + self.spread[s / 4])
+            .collect();
+        DayForecast {
+            day,
+            expected,
+            low,
+            high,
+        }
+    }
+
+    /// The forecast of the `slots` slots from the one holding `from`.
+    ///
+    /// # Errors
+    ///
+    /// [`ForecastError::TimeZone`] outside the range jiff supports.
+    pub fn slots(
+        &self,
+        tz: &TimeZone,
+        calendar: &Calendar,
+        from: Timestamp,
+        slots: usize,
+    ) -> Result<Vec<SlotForecast>, ForecastError> {
+        let (mut day, mut slot) = slot_of(tz, from);
+        let mut forecast = self.day(day, calendar);
+        let mut out = Vec::with_capacity(slots);
+        for _ in 0..slots {
+            if slot == SLOTS_PER_DAY {
+                day += 1;
+                slot = 0;
+                forecast = self.day(day, calendar);
+            }
+            let start = slot_start(tz, day, slot)?;
+            if out.last().is_none_or(|l: &SlotForecast| l.start < start) {
+                out.push(SlotForecast {
+                    start,
+                    expected: forecast.expected[slot],
+                    low: forecast.low[slot],
+                    high: forecast.high[slot],
+                });
+            }
+            slot += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// Trains a lot's model on the days of `series` before `until` (a day
+/// number): the forecast for `until` uses nothing from that day or later.
+pub fn train(series: &Series, calendar: &Calendar, until: i32) -> Model {
+    let known = until.min(series.end_day()) - series.first_day;
+    if known < VALIDATION_DAYS + 7 {
+        let mut model = fit(series, calendar, Settings::DEFAULT, until);
+        model.spread = [series.capacity as f64 * 0.1; 24];
+        return model;
+    }
+    let mut best: Option<(f64, Settings, [f64; 24])> = None;
+    for settings in Settings::candidates() {
+        let mut errors: Vec<Vec<f64>> = vec![Vec::new(); 24];
+        let (mut sum, mut n) = (0.0, 0usize);
+        for day in until - VALIDATION_DAYS..until {
+            let model = fit(series, calendar, settings, day);
+            for slot in 0..SLOTS_PER_DAY {
+                if let Some(v) = series.get(day, slot) {
+                    let e = (model.expected(calendar, day, slot) - v).abs();
+                    errors[slot / 4].push(e);
+                    sum += e;
+                    n += 1;
+                }
+            }
+        }
+        if n == 0 {
+            continue;
+        }
+        let mae = sum / n as f64;
+        if best.as_ref().is_none_or(|b| mae < b.0) {
+            let mut spread = [0.0; 24];
+            for (hour, e) in errors.iter_mut().enumerate() {
+                e.sort_by(f64::total_cmp);
+                spread[hour] = e
+                    .get((e.len() * 4 / 5).min(e.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or(0.0);
+            }
+            best = Some((mae, settings, spread));
+        }
+    }
+    let Some((mae, settings, spread)) = best else {
+        return fit(series, calendar, Settings::DEFAULT, until);
+    };
+    let mut model = fit(series, calendar, settings, until);
+    model.validation_mae = Some(mae);
+    model.spread = spread;
+    model
+}
+
+/// A backtest of one lot over its last days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Backtest {
+    /// Slots compared: those whose actual value and baseline are known.
+    pub slots: usize,
+    /// The model's mean absolute error per slot, in bays.
+    pub model_mae: f64,
+    /// The seasonal-naive baseline's (the same slot a week earlier).
+    pub baseline_mae: f64,
+    /// What each test day was forecast.
+    #[serde(skip)]
+    pub days: Vec<DayForecast>,
+    /// The settings chosen for the last test day.
+    pub settings: Settings,
+}
+
+impl Backtest {
+    /// How much lower the model's error is than the baseline's (0.25 =
+    /// 25% lower).
+    pub fn improvement(&self) -> f64 {
+        if self.baseline_mae > 0.0 {
+            1.0 - self.model_mae / self.baseline_mae
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Forecasts each of the last `test_days` days of `series` from the days
+/// before it alone, and scores the forecasts and the seasonal-naive
+/// baseline against what happened.
+///
+/// # Errors
+///
+/// [`ForecastError::TooShort`] when the series does not hold the test days
+/// plus two weeks before them.
+pub fn backtest(
+    series: &Series,
+    calendar: &Calendar,
+    test_days: i32,
+) -> Result<Backtest, ForecastError> {
+    let days = series.end_day() - series.first_day;
+    let needed = test_days + 14;
+    if test_days < 1 || days < needed {
+        return Err(ForecastError::TooShort { days, needed });
+    }
+    let (mut model_sum, mut base_sum, mut slots) = (0.0, 0.0, 0usize);
+    let mut forecasts = Vec::new();
+    let mut settings = Settings::DEFAULT;
+    for day in series.end_day() - test_days..series.end_day() {
+        let model = train(series, calendar, day);
+        settings = model.settings;
+        let forecast = model.day(day, calendar);
+        for slot in 0..SLOTS_PER_DAY {
+            if let (Some(actual), Some(week_ago)) =
+                (series.get(day, slot), series.get(day - 7, slot))
+            {
+                model_sum += (forecast.expected[slot] - actual).abs();
+                base_sum += (week_ago - actual).abs();
+                slots += 1;
+            }
+        }
+        forecasts.push(forecast);
+    }
+    let mean = |sum: f64| if slots > 0 { sum / slots as f64 } else { 0.0 };
+    Ok(Backtest {
+        slots,
+        model_mae: mean(model_sum),
+        baseline_mae: mean(base_sum),
+        days: forecasts,
+        settings,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn tokyo() -> TimeZone {
+        TimeZone::get("Asia/Tokyo").unwrap()
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_value_holds_until_the_next_observation_and_slots_take_the_time_weighted_mean() {
+        let obs = [
+            Observation {
+                at: at("2026-11-30T09:00:00+09:00"),
+                occupied: 10.0,
+            },
+            Observation {
+                at: at("2026-11-30T09:05:00+09:00"),
+                occupied: 40.0,
+            },
+            Observation {
+                at: at("2026-11-30T10:00:00+09:00"),
+                occupied: 0.0,
+            },
+        ];
+        let s = Series::from_observations(&tokyo(), 50, &obs, None).unwrap();
+        let day = day_number(jiff::civil::date(2026, 11, 30));
+        assert_eq!(s.first_day(), day);
+        assert_eq!(s.get(day, 35), None, "before the first reading");
+        let nine = s.get(day, 36).unwrap();
+        assert!((nine - (10.0 * 5.0 + 40.0 * 10.0) / 15.0).abs() < 1e-9);
+        assert_eq!(s.get(day, 39), Some(40.0));
+        assert_eq!(s.get(day, 40), None, "the last reading has no length");
+    }
+
+    #[test]
+    fn a_silent_feed_leaves_a_gap_after_a_day() {
+        let obs = [
+            Observation {
+                at: at("2026-11-30T00:00:00+09:00"),
+                occupied: 5.0,
+            },
+            Observation {
+                at: at("2026-12-03T00:00:00+09:00"),
+                occupied: 7.0,
+            },
+        ];
+        let s = Series::from_observations(&tokyo(), 50, &obs, None).unwrap();
+        let day = s.first_day();
+        assert_eq!(s.get(day, 95), Some(5.0));
+        assert_eq!(s.get(day + 1, 0), None);
+        assert_eq!(s.get(day + 2, 50), None);
+    }
+
+    #[test]
+    fn junk_readings_are_dropped() {
+        let obs = [Observation {
+            at: at("2026-11-30T00:00:00+09:00"),
+            occupied: f64::NAN,
+        }];
+        assert_eq!(
+            Series::from_observations(&tokyo(), 5, &obs, None),
+            Err(ForecastError::Empty)
+        );
+    }
+
+    #[test]
+    fn stays_make_occupancy_changes() {
+        let stays = [
+            (at("2026-11-30T09:00:00Z"), Some(at("2026-11-30T11:00:00Z"))),
+            (at("2026-11-30T10:00:00Z"), None),
+            (at("2026-11-30T10:00:00Z"), Some(at("2026-11-30T13:00:00Z"))),
+        ];
+        let obs = occupancy_of_stays(stays, at("2026-11-30T12:00:00Z"));
+        let counts: Vec<f64> = obs.iter().map(|o| o.occupied).collect();
+        assert_eq!(counts, vec![1.0, 3.0, 2.0]);
+        // Two days on, the stay with no exit has stopped counting.
+        let obs = occupancy_of_stays(stays, at("2026-12-02T12:00:00Z"));
+        let counts: Vec<f64> = obs.iter().map(|o| o.occupied).collect();
+        assert_eq!(counts, vec![1.0, 3.0, 2.0, 1.0, 0.0]);
+    }
+
+    /// A lot that is busy on working days, quiet on days off, with noise.
+    fn synthetic(days: i32, calendar: &Calendar) -> Series {
+        let tz = tokyo();
+        let first = day_number(jiff::civil::date(2026, 11, 2));
+        let mut obs = Vec::new();
+        let mut noise = 7u64;
+        for day in first..first + days {
+            let off = calendar.day_type(day) != DayType::Weekday;
+            for slot in 0..SLOTS_PER_DAY {
+                noise = noise
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let jitter = ((noise >> 33) % 21) as f64 - 10.0;
+                let busy = (30..72).contains(&slot);
+                let base = match (busy, off) {
+                    (true, false) => 80.0,
+                    (true, true) => 30.0,
+                    _ => 10.0,
+                };
+                obs.push(Observation {
+                    at: slot_start(&tz, day, slot).unwrap(),
+                    occupied: base + jitter,
+                });
+            }
+        }
+        Series::from_observations(&tz, 100, &obs, None).unwrap()
+    }
+
+    #[test]
+    fn the_model_beats_last_week_on_a_noisy_lot_with_a_holiday() {
+        let calendar = Calendar::new(Some(crate::calendar::Country::Jp), []);
+        // 2 Nov 2026 to 11 Jan 2027: the last test days hold 1 January and
+        // Coming of Age Day (11 January), both holidays on weekdays.
+        let series = synthetic(71, &calendar);
+        let result = backtest(&series, &calendar, 14).unwrap();
+        assert!(result.slots > 14 * 90);
+        assert!(
+            result.improvement() > 0.2,
+            "model {} vs baseline {}",
+            result.model_mae,
+            result.baseline_mae
+        );
+        // The holiday is forecast as a day off.
+        let holiday = day_number(jiff::civil::date(2027, 1, 11));
+        let f = result.days.iter().find(|d| d.day == holiday).unwrap();
+        assert!((f.expected[50] - 30.0).abs() < 10.0, "{}", f.expected[50]);
+        assert!(f.low[50] <= f.expected[50] && f.expected[50] <= f.high[50]);
+    }
+
+    #[test]
+    fn a_backtest_needs_two_weeks_before_its_test_days() {
+        let calendar = Calendar::default();
+        let series = synthetic(20, &calendar);
+        assert_eq!(
+            backtest(&series, &calendar, 14),
+            Err(ForecastError::TooShort {
+                days: 20,
+                needed: 28
+            })
+        );
+    }
+
+    #[test]
+    fn slots_run_across_midnight() {
+        let calendar = Calendar::default();
+        let series = synthetic(30, &calendar);
+        let model = train(&series, &calendar, series.end_day());
+        let from = slot_start(&tokyo(), series.end_day() - 1, 90).unwrap();
+        let slots = model.slots(&tokyo(), &calendar, from, 96).unwrap();
+        assert_eq!(slots.len(), 96);
+        assert_eq!(slots[0].start, from);
+        assert_eq!(slots[95].start.as_second() - from.as_second(), 95 * 15 * 60);
+    }
+}
