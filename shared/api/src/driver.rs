@@ -12,6 +12,7 @@ use http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use parking_app::usecases::account::{self, AccountError, NewPaymentMethod};
 use parking_app::usecases::availability::lot_availability;
+use parking_app::usecases::forecast;
 use parking_app::usecases::reservations::{self as res, DriverReservation, DriverReserveError};
 use parking_app::usecases::trips::{self, TripError};
 use parking_app::*;
@@ -244,6 +245,22 @@ pub(crate) async fn get_lot<S: Store>(
 ) -> Result<Response, ApiError> {
     let lot = find_lot(&api, &id).await?;
     Ok(json(StatusCode::OK, &lot_out(&api, lot).await?))
+}
+
+pub(crate) async fn get_forecast<S: Store>(
+    State(api): St<S>,
+    DriverCaller(_): DriverCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let lot = find_lot(&api, &id).await?;
+    let outlook = forecast::outlook(
+        &api.store,
+        &lot.id,
+        api.clock.now(),
+        forecast::OUTLOOK_SLOTS,
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &ForecastOut::new(&lot, outlook)))
 }
 
 fn time_param(value: Option<&str>, name: &str) -> Result<Timestamp, ApiError> {

@@ -1011,3 +1011,59 @@ impl From<parking_app::usecases::dead_letters::DeadLetter> for DeadLetterOut {
         }
     }
 }
+
+/// A lot's expected occupancy for the next 24 hours, per 15-minute slot.
+#[derive(Serialize, JsonSchema)]
+pub struct ForecastOut {
+    pub lot_id: String,
+    pub capacity: u32,
+    /// When the forecast was made (once a day, after the lot's local
+    /// midnight); null until the lot has one, and then `slots` is empty.
+    #[schemars(schema_with = "ts_opt")]
+    pub made_at: Option<Timestamp>,
+    pub slots: Vec<ForecastSlotOut>,
+}
+
+/// One 15-minute slot of a forecast.
+#[derive(Serialize, JsonSchema)]
+pub struct ForecastSlotOut {
+    #[schemars(schema_with = "ts")]
+    pub start: Timestamp,
+    /// Expected occupied bays.
+    pub occupied: f32,
+    /// The interval around it: about four slots in five fall inside.
+    pub low: f32,
+    pub high: f32,
+    /// Expected free bays: "likely free at 18:00".
+    pub free: u32,
+}
+
+impl ForecastOut {
+    pub fn new(
+        lot: &parking_app::Lot,
+        outlook: Option<(
+            parking_app::usecases::forecast::LotForecast,
+            Vec<parking_app::usecases::forecast::OutlookSlot>,
+        )>,
+    ) -> ForecastOut {
+        let (made_at, slots) = match outlook {
+            Some((f, slots)) => (Some(f.made_at), slots),
+            None => (None, Vec::new()),
+        };
+        ForecastOut {
+            lot_id: lot.id.to_string(),
+            capacity: lot.capacity,
+            made_at,
+            slots: slots
+                .into_iter()
+                .map(|s| ForecastSlotOut {
+                    start: s.start,
+                    occupied: s.occupied,
+                    low: s.low,
+                    high: s.high,
+                    free: s.free,
+                })
+                .collect(),
+        }
+    }
+}

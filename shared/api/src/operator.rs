@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use jiff::civil::Date;
 use parking_app::usecases::adjust::{self, ActionError, Decision, NewPass};
 use parking_app::usecases::availability::{BayView, bay_view};
+use parking_app::usecases::forecast;
 use parking_app::usecases::operator::{self as ops, LotChange};
 use parking_app::*;
 use parking_core::Plate;
@@ -258,6 +259,21 @@ pub(crate) async fn put_device<S: Store>(
         .await
         .map_err(body_error)?;
     Ok(json(StatusCode::OK, &DeviceOut::from(d)))
+}
+
+pub(crate) async fn get_forecast<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let lot = ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let outlook = forecast::outlook(
+        &api.store,
+        &lot_id,
+        api.clock.now(),
+        forecast::OUTLOOK_SLOTS,
+    )
+    .await?;
+    Ok(json(StatusCode::OK, &ForecastOut::new(&lot, outlook)))
 }
 
 pub(crate) async fn list_bays<S: Store>(

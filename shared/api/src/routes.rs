@@ -212,6 +212,8 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<LotOut>>), errors &[400];
     GetLot = GET "/v1/lots/{lot_id}" Driver "lots" "One lot with live availability and its tariff."
         query &[], headers &[], body None, ok Success::Json(200, schema::<LotOut>), errors &[404];
+    GetForecast = GET "/v1/lots/{lot_id}/forecast" Driver "lots" "The lot's expected occupancy and free bays for the next 24 hours, per 15-minute slot."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<ForecastOut>), errors &[404];
     GetQuote = GET "/v1/lots/{lot_id}/quote" Driver "lots" "The price of a planned stay at the lot's tariff."
         query QUOTE, headers &[], body None, ok Success::Json(200, schema::<QuoteOut>), errors &[400, 404, 422];
     ListReservations = GET "/v1/me/reservations" Driver "reservations" "The driver's reservations, in start order."
@@ -244,6 +246,8 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<DeviceOut>>), errors &[400, 404];
     OperatorPutDevice = PUT "/v1/operator/lots/{lot_id}/devices/{device_id}" Operator "operator" "Adds or replaces a device of the lot; a device of another lot is refused."
         query &[], headers &[], body Some(schema::<DeviceIn>), ok Success::Json(200, schema::<DeviceOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorGetForecast = GET "/v1/operator/lots/{lot_id}/forecast" Operator "operator" "The lot's expected occupancy for the next 24 hours, per 15-minute slot."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<ForecastOut>), errors &[404];
     OperatorListBays = GET "/v1/operator/lots/{lot_id}/bays" Operator "operator" "The lot's bays as their sensors last reported."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<BayOut>>), errors &[400, 404];
     OperatorListTariffs = GET "/v1/operator/lots/{lot_id}/tariffs" Operator "operator" "The lot's tariff versions, oldest first."

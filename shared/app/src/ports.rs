@@ -532,9 +532,15 @@ impl<T> RecordStore for T where
 }
 
 /// All state, as one store: the records, what the device flows keep,
-/// what the APIs list, and settlement's attempts.
+/// what the APIs list, settlement's attempts and the forecasts.
 pub trait Store:
-    RecordStore + DeviceStore + OutboxStore + ApiStore + SweepStore + crate::settlement::AttemptStore
+    RecordStore
+    + DeviceStore
+    + OutboxStore
+    + ApiStore
+    + SweepStore
+    + crate::settlement::AttemptStore
+    + ForecastStore
 {
 }
 
@@ -545,7 +551,22 @@ impl<T> Store for T where
         + ApiStore
         + SweepStore
         + crate::settlement::AttemptStore
+        + ForecastStore
 {
+}
+
+/// Each lot's latest occupancy forecast: one item per lot.
+pub trait ForecastStore: Send + Sync {
+    /// Replaces the lot's forecast.
+    fn put_forecast(
+        &self,
+        forecast: &crate::usecases::forecast::LotForecast,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The lot's latest forecast, if one was made.
+    fn lot_forecast(
+        &self,
+        lot_id: &LotId,
+    ) -> impl Future<Output = StoreResult<Option<crate::usecases::forecast::LotForecast>>> + Send;
 }
 
 /// What the scheduled sweeps read and write: windows of a lot's indexes,

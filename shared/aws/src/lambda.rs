@@ -388,3 +388,36 @@ pub async fn run_sweeps_function() -> Result<(), Error> {
     }))
     .await
 }
+
+/// The forecasts function: every lot's occupancy forecast refreshed (see
+/// [`parking_app::usecases::forecast::refresh_all`]); a lot that fails is
+/// logged by id and tried again on the next run, the others go on.
+///
+/// # Errors
+///
+/// Configuration missing at start-up; listing the lots failed.
+pub async fn run_forecasts_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+    use parking_app::usecases::forecast::refresh_all;
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let store = &store;
+    run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let report = refresh_all(store, SystemClock.now()).await?;
+        for (lot, why) in &report.failed {
+            tracing::error!(lot = %lot, error = %why, "forecast failed");
+        }
+        tracing::info!(made = report.made, fresh = report.fresh, "forecasts");
+        Ok::<_, Error>(json!({
+            "made": report.made,
+            "fresh": report.fresh,
+            "no_history": report.no_history,
+            "failed": report.failed.len(),
+        }))
+    }))
+    .await
+}

@@ -30,6 +30,7 @@ struct LedgerEntry {
 #[derive(Default)]
 struct State {
     lots: HashMap<LotId, Lot>,
+    forecasts: HashMap<LotId, parking_app::usecases::forecast::LotForecast>,
     gates: HashMap<(LotId, GateId), Gate>,
     devices: HashMap<DeviceId, Device>,
     bays: BTreeMap<(LotId, BayId), Bay>,
@@ -1086,6 +1087,27 @@ fn claim_in(
     };
     s.attempts.insert(attempt.key.clone(), attempt.clone());
     Claim::Claimed { taken_over }
+}
+
+impl parking_app::ForecastStore for MemoryStore {
+    async fn put_forecast(
+        &self,
+        forecast: &parking_app::usecases::forecast::LotForecast,
+    ) -> StoreResult<()> {
+        self.write();
+        self.state()
+            .forecasts
+            .insert(forecast.lot_id.clone(), forecast.clone());
+        Ok(())
+    }
+
+    async fn lot_forecast(
+        &self,
+        lot_id: &LotId,
+    ) -> StoreResult<Option<parking_app::usecases::forecast::LotForecast>> {
+        self.read();
+        Ok(self.state().forecasts.get(lot_id).cloned())
+    }
 }
 
 impl parking_app::SweepStore for MemoryStore {

@@ -1,30 +1,26 @@
 //! The occupancy forecast: day-ahead forecasts beat the seasonal-naive
-//! baseline (the same slot a week earlier) on the simulator's history.
+//! baseline (the same slot a week earlier) on the simulator's history;
+//! the scheduled refresh stores each lot's, and the APIs serve it.
 
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
+use std::sync::Arc;
+
+use parking_app::FixedClock;
+use parking_app::scenario::Scenario;
 use parking_app::sim::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::forecast::{
-    HISTORY_HEADER, backtest_history, lot_history, read_history,
+    HISTORY_HEADER, backtest_history, lot_history, read_history, refresh_all,
 };
 use parking_app::usecases::simulate::run;
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 use parking_core::Calendar;
 use parking_core::calendar::Country;
 
-/// A smaller lot than the demo's, for six weeks from 30 November: the last
-/// two weeks hold New Year's Day, a holiday on a Friday.
-async fn simulated_history() -> String {
-    let cfg = SimConfig {
-        seed: 5,
-        days: 42,
-        capacity: 60,
-        arrivals_per_day: 150,
-        drivers: 120,
-        ..SimConfig::default()
-    };
-    let scenarios = generate(&cfg).expect("generate");
+/// Smaller lots than the demo's, simulated through the device handler.
+async fn simulated(cfg: &SimConfig) -> (MemoryStore, Vec<Scenario>) {
+    let scenarios = generate(cfg).expect("generate");
     let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(
         MemoryStore::default(),
@@ -43,6 +39,21 @@ async fn simulated_history() -> String {
     )
     .await
     .expect("simulation");
+    (handler.store, scenarios)
+}
+
+/// A smaller lot than the demo's, for six weeks from 30 November: the last
+/// two weeks hold New Year's Day, a holiday on a Friday.
+async fn simulated_history() -> String {
+    let (store, scenarios) = simulated(&SimConfig {
+        seed: 5,
+        days: 42,
+        capacity: 60,
+        arrivals_per_day: 150,
+        drivers: 120,
+        ..SimConfig::default()
+    })
+    .await;
     let tz = TimeZone::get("Asia/Tokyo").expect("zone");
     let mut csv = HISTORY_HEADER.to_owned();
     for sc in &scenarios {
@@ -52,7 +63,7 @@ async fn simulated_history() -> String {
             .map(|m| m.received_at)
             .max()
             .expect("messages");
-        for row in lot_history(&handler.store, &sc.lot.id, sc.lot.capacity, until)
+        for row in lot_history(&store, &sc.lot.id, sc.lot.capacity, until)
             .await
             .expect("history")
         {
@@ -87,4 +98,96 @@ async fn the_forecast_beats_last_week_by_a_fifth_on_the_simulators_history() {
     let first = predictions[0].slot_start.to_zoned(tz.clone());
     assert_eq!(first.date(), jiff::civil::date(2026, 12, 28));
     assert_eq!((first.hour(), first.minute()), (0, 0));
+}
+
+#[tokio::test]
+async fn the_scheduled_refresh_stores_each_lots_forecast_and_the_apis_serve_the_next_day() {
+    use crate::api::{Call, Who, call};
+    let (store, scenarios) = simulated(&SimConfig {
+        seed: 2,
+        lots: 2,
+        days: 8,
+        capacity: 40,
+        arrivals_per_day: 100,
+        drivers: 80,
+        calm: true,
+        ..SimConfig::default()
+    })
+    .await;
+    // 18:05 on the eighth day.
+    let now: jiff::Timestamp = "2026-12-07T18:05:00+09:00".parse().expect("now");
+    let app = |store: MemoryStore| {
+        parking_api::router(Arc::new(parking_api::Api::new(
+            store,
+            Arc::new(FixedClock(now)),
+        )))
+    };
+    let driver = Who::Driver("d-demo-1-1");
+    let before = app(store.clone());
+    let a = call(
+        &before,
+        Call::new("GET", "/v1/lots/demo-1/forecast", driver.clone()),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["made_at"], serde_json::Value::Null);
+    assert_eq!(a.json()["slots"].as_array().map(Vec::len), Some(0));
+
+    let report = refresh_all(&store, now).await.expect("refresh");
+    assert_eq!((report.made, report.failed.len()), (2, 0), "{report:?}");
+    let again = refresh_all(&store, now).await.expect("refresh");
+    assert_eq!((again.made, again.fresh), (0, 2), "made once a day");
+
+    let app = app(store);
+    let a = call(
+        &app,
+        Call::new("GET", "/v1/lots/demo-1/forecast", driver.clone()),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let f = a.json();
+    assert_eq!(f["capacity"], scenarios[0].lot.capacity);
+    let slots = f["slots"].as_array().expect("slots");
+    assert_eq!(slots.len(), 96, "the next 24 hours");
+    assert_eq!(
+        slots[0]["start"], "2026-12-07T09:00:00Z",
+        "from 18:00 local"
+    );
+    for s in slots {
+        let (occupied, low, high) = (
+            s["occupied"].as_f64().expect("occupied"),
+            s["low"].as_f64().expect("low"),
+            s["high"].as_f64().expect("high"),
+        );
+        assert!(low <= occupied && occupied <= high, "{s}");
+        let free = s["free"].as_f64().expect("free");
+        assert_eq!(free, (40.0 - occupied).round().max(0.0), "{s}");
+    }
+    // Busier at noon on a working day than at 03:00.
+    let at = |hhmm: &str| {
+        slots
+            .iter()
+            .find(|s| s["start"].as_str().is_some_and(|t| t.contains(hhmm)))
+            .and_then(|s| s["occupied"].as_f64())
+            .expect("slot")
+    };
+    assert!(at("T03:00:00Z") > at("T18:00:00Z"), "noon JST vs 03:00 JST");
+
+    // Operators read their own lots' forecasts only.
+    let op = Who::Role("op-1", "operator", "demo-1");
+    let a = call(
+        &app,
+        Call::new("GET", "/v1/operator/lots/demo-1/forecast", op.clone()),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["slots"], f["slots"]);
+    let a = call(
+        &app,
+        Call::new("GET", "/v1/operator/lots/demo-2/forecast", op),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.text);
+    let a = call(&app, Call::new("GET", "/v1/lots/nowhere/forecast", driver)).await;
+    assert_eq!(a.status, 404);
 }

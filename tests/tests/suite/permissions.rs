@@ -350,9 +350,10 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
 }
 
 /// The payments function (charges that succeed and fail, a refund) and the
-/// sweeps (every one of them with work to do) may do what their code does.
+/// sweeps (every one of them with work to do) and the forecasts may do
+/// what their code does.
 #[tokio::test]
-async fn settlement_and_the_sweeps_may_do_what_their_code_does_on_dynamodb() {
+async fn settlement_the_sweeps_and_the_forecasts_may_do_what_their_code_does_on_dynamodb() {
     use parking_app::outbox::{OutboxMessage, PaymentKind};
     use parking_app::usecases::settle::settle_order;
     use parking_app::usecases::sweeps::sweep_all;
@@ -417,4 +418,21 @@ async fn settlement_and_the_sweeps_may_do_what_their_code_does_on_dynamodb() {
     let sweeps = allowed("SweepsFunction");
     let missing: Vec<&String> = needed.difference(&sweeps).collect();
     assert!(missing.is_empty(), "the sweeps lack {missing:?}");
+
+    // The forecasts function learns from the day's stays and stores the
+    // forecast; its second run that day finds it made.
+    use parking_app::usecases::forecast::refresh_all;
+    faults.take();
+    let report = refresh_all(&events.store, last).await.expect("forecasts");
+    assert_eq!((report.made, report.failed.len()), (1, 0), "{report:?}");
+    let again = refresh_all(&events.store, last).await.expect("forecasts");
+    assert_eq!(again.fresh, 1);
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:PutItem"), "{needed:?}");
+    let forecasts = allowed("ForecastsFunction");
+    let missing: Vec<&String> = needed.difference(&forecasts).collect();
+    assert!(
+        missing.is_empty(),
+        "the forecasts function lacks {missing:?}"
+    );
 }

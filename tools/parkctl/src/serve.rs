@@ -21,6 +21,7 @@ use parking_api::{Api, Claims};
 use parking_app::Store;
 use parking_app::sim::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::usecases::forecast::refresh_all;
 use parking_app::usecases::simulate::run;
 use parking_aws::SystemClock;
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
@@ -52,28 +53,37 @@ pub struct Args {
     /// Do not seed the demo lot.
     #[arg(long)]
     empty: bool,
-    /// Seed of the demo lot's simulated day.
+    /// Seed of the demo lot's simulated days.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Days of the demo lot to simulate, ending with today up to now.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=120))]
+    days: u32,
 }
 
-/// Puts the simulator's demo lot in the store: yesterday (in the lot's
-/// time zone), as its devices reported it, so there are drivers, closed
-/// stays with receipts and live availability.
-async fn seed<S: Store>(store: S, seed: u64) -> Result<S, UsageError> {
-    let yesterday = Timestamp::now()
+/// Puts the simulator's demo lot in the store: the last `days` days (in
+/// the lot's time zone) up to now, as its devices reported them, so there
+/// are drivers, closed stays with receipts, cars parked now, live
+/// availability and a forecast.
+async fn seed<S: Store>(store: S, seed: u64, days: u32) -> Result<S, UsageError> {
+    let now = Timestamp::now();
+    let first = now
         .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").map_err(|e| UsageError(e.to_string()))?)
         .date()
-        .checked_sub(1.day())
+        .checked_sub(i64::from(days.saturating_sub(1)).days())
         .map_err(|e| UsageError(e.to_string()))?;
     let cfg = SimConfig {
         seed,
         lots: 1,
-        days: 1,
-        start: yesterday,
+        days,
+        start: first,
         ..SimConfig::default()
     };
-    let scenarios = generate(&cfg).map_err(UsageError)?;
+    let mut scenarios = generate(&cfg).map_err(UsageError)?;
+    // What the devices have not said yet stays unsaid.
+    for sc in &mut scenarios {
+        sc.messages.retain(|m| m.received_at <= now);
+    }
     let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
     let summary = run(
@@ -87,14 +97,16 @@ async fn seed<S: Store>(store: S, seed: u64) -> Result<S, UsageError> {
     )
     .await
     .map_err(|e| UsageError(e.to_string()))?;
+    refresh_all(&handler.store, now)
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
     eprintln!(
-        "parkctl: seeded lot {} with {} stays of {}",
+        "parkctl: seeded lot {} with {} stays from {first} to now",
         scenarios
             .first()
             .map(|s| s.lot.id.to_string())
             .unwrap_or_default(),
         summary.entries,
-        yesterday
     );
     Ok(handler.store)
 }
@@ -173,7 +185,7 @@ async fn serve<S: Store + 'static>(store: S, args: &Args) -> Result<(), UsageErr
     let store = if args.empty {
         store
     } else {
-        seed(store, args.seed).await?
+        seed(store, args.seed, args.days).await?
     };
     if !args.addr.ip().is_loopback() {
         return Err(UsageError(format!(

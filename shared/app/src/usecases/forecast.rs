@@ -5,17 +5,20 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use parking_core::Calendar;
 use parking_core::SessionState;
+use parking_core::calendar::{date_of, day_number};
 use parking_core::forecast::{
-    Backtest, Observation, SLOTS_PER_DAY, Series, Settings, backtest, slot_start,
+    Backtest, Observation, SLOTS_PER_DAY, Series, Settings, backtest, occupancy_of_stays, slot_of,
+    slot_start, train,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::LotId;
 use crate::model::Session;
-use crate::ports::{DeviceStore, StoreResult};
+use crate::ports::{DeviceStore, Store, StoreError, StoreResult};
 
 /// The stays that held a bay: every session but those superseded, voided
 /// or never seen entering, as `(entered, exited)`.
@@ -344,6 +347,210 @@ fn push_predictions(out: &mut Vec<Prediction>, lot_id: &LotId, tz: &TimeZone, b:
             });
         }
     }
+}
+
+/// How many days of stays a forecast is trained on.
+pub const HISTORY_DAYS: i64 = 56;
+
+/// A lot's stored forecast: today and tomorrow, per 15-minute slot, as
+/// the scheduled function made it after the lot's local midnight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LotForecast {
+    pub lot_id: LotId,
+    pub made_at: Timestamp,
+    pub time_zone: String,
+    pub capacity: u32,
+    /// Local days of stays it learned from.
+    pub history_days: i32,
+    /// Mean absolute error per slot on the validation days, in bays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_mae: Option<f64>,
+    pub days: Vec<ForecastDay>,
+}
+
+/// One local day of a stored forecast: occupied bays per slot, rounded to
+/// a tenth, with the interval around it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastDay {
+    pub date: Date,
+    pub expected: Vec<f32>,
+    pub low: Vec<f32>,
+    pub high: Vec<f32>,
+}
+
+/// One slot of the outlook drivers and operators read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutlookSlot {
+    pub start: Timestamp,
+    /// Expected occupied bays.
+    pub occupied: f32,
+    pub low: f32,
+    pub high: f32,
+    /// Expected free bays (capacity less expected occupied, never below 0).
+    pub free: u32,
+}
+
+/// What happened to one lot's forecast on a scheduled run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refreshed {
+    /// Made and stored.
+    Made(Box<LotForecast>),
+    /// Already made since the lot's local midnight.
+    Fresh,
+    /// The lot has no stays to learn from yet.
+    NoHistory,
+}
+
+fn tenth(v: f64) -> f32 {
+    ((v * 10.0).round() / 10.0) as f32
+}
+
+/// Makes and stores a lot's forecast for today and tomorrow (its local
+/// days) from its last [`HISTORY_DAYS`] days of stays, unless one was
+/// already made since its local midnight. Idempotent: a second run the
+/// same day changes nothing.
+///
+/// # Errors
+///
+/// The store's; a lot whose tariff no longer compiles is corrupt.
+pub async fn refresh<S: Store>(
+    store: &S,
+    lot_id: &LotId,
+    now: Timestamp,
+) -> StoreResult<Refreshed> {
+    let config = store.lot_config(lot_id).await?;
+    let tariffs = config.compiled()?;
+    let (_, tariff) = tariffs.at(&config.lot, now);
+    let tz = tariff.time_zone().clone();
+    let calendar = tariff.calendar();
+    let today = now.to_zoned(tz.clone()).date();
+    if let Some(stored) = store.lot_forecast(lot_id).await?
+        && stored.made_at.to_zoned(tz.clone()).date() == today
+        && stored.made_at <= now
+    {
+        return Ok(Refreshed::Fresh);
+    }
+    let from = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * (HISTORY_DAYS + 2)))
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let sessions = store.lot_sessions_entered(lot_id, from, now).await?;
+    let obs = occupancy_of_stays(stays(&sessions), now);
+    let Ok(series) = Series::from_observations(&tz, config.lot.capacity, &obs, Some(now)) else {
+        return Ok(Refreshed::NoHistory);
+    };
+    let today_n = day_number(today);
+    let series = series.since(today_n - HISTORY_DAYS as i32);
+    let model = train(&series, calendar, today_n);
+    let days = (today_n..today_n + 2)
+        .map(|d| {
+            let f = model.day(d, calendar);
+            ForecastDay {
+                date: date_of(d),
+                expected: f.expected.iter().copied().map(tenth).collect(),
+                low: f.low.iter().copied().map(tenth).collect(),
+                high: f.high.iter().copied().map(tenth).collect(),
+            }
+        })
+        .collect();
+    let forecast = LotForecast {
+        lot_id: lot_id.clone(),
+        made_at: now,
+        time_zone: config.lot.time_zone.clone(),
+        capacity: config.lot.capacity,
+        history_days: (today_n - series.first_day()).max(0),
+        validation_mae: model.validation_mae,
+        days,
+    };
+    store.put_forecast(&forecast).await?;
+    Ok(Refreshed::Made(Box::new(forecast)))
+}
+
+/// What a scheduled run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RefreshReport {
+    pub made: u32,
+    pub fresh: u32,
+    pub no_history: u32,
+    /// Lots whose forecast failed, with why; the other lots went on.
+    pub failed: Vec<(LotId, String)>,
+}
+
+/// Refreshes every lot's forecast; one lot's failure does not stop the
+/// others.
+///
+/// # Errors
+///
+/// Listing the lots failed.
+pub async fn refresh_all<S: Store>(store: &S, now: Timestamp) -> StoreResult<RefreshReport> {
+    let mut report = RefreshReport::default();
+    for lot in store.lots().await? {
+        match refresh(store, &lot.id, now).await {
+            Ok(Refreshed::Made(_)) => report.made += 1,
+            Ok(Refreshed::Fresh) => report.fresh += 1,
+            Ok(Refreshed::NoHistory) => report.no_history += 1,
+            Err(e) => report.failed.push((lot.id.clone(), e.to_string())),
+        }
+    }
+    Ok(report)
+}
+
+/// The slots of the outlook the APIs serve: the next 24 hours.
+pub const OUTLOOK_SLOTS: usize = SLOTS_PER_DAY;
+
+/// The next `slots` slots of a lot's stored forecast from the one holding
+/// `now`; `None` when no forecast covers now.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn outlook<S: Store>(
+    store: &S,
+    lot_id: &LotId,
+    now: Timestamp,
+    slots: usize,
+) -> StoreResult<Option<(LotForecast, Vec<OutlookSlot>)>> {
+    let Some(forecast) = store.lot_forecast(lot_id).await? else {
+        return Ok(None);
+    };
+    let Ok(tz) = TimeZone::get(&forecast.time_zone) else {
+        return Err(StoreError::Corrupt {
+            key: format!("forecast of lot {lot_id}"),
+            reason: "unknown time zone".into(),
+        });
+    };
+    let (mut day, mut slot) = slot_of(&tz, now);
+    let mut out: Vec<OutlookSlot> = Vec::with_capacity(slots);
+    while out.len() < slots {
+        if slot == SLOTS_PER_DAY {
+            day += 1;
+            slot = 0;
+        }
+        let date = date_of(day);
+        let Some(d) = forecast.days.iter().find(|d| d.date == date) else {
+            break;
+        };
+        let (Some(&occupied), Some(&low), Some(&high)) =
+            (d.expected.get(slot), d.low.get(slot), d.high.get(slot))
+        else {
+            break;
+        };
+        if let Ok(start) = slot_start(&tz, day, slot)
+            && out.last().is_none_or(|l| l.start < start)
+        {
+            out.push(OutlookSlot {
+                start,
+                occupied,
+                low,
+                high,
+                free: (forecast.capacity as f32 - occupied).round().max(0.0) as u32,
+            });
+        }
+        slot += 1;
+    }
+    if out.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((forecast, out)))
 }
 
 #[cfg(test)]

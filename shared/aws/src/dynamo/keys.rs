@@ -247,6 +247,11 @@ pub(crate) fn lot_device(lot: &LotId, device: &DeviceId) -> Keys {
     Keys::new(lot_pk(lot), format!("DEVICE#{device}"), "lot_device")
 }
 
+/// The lot's latest occupancy forecast.
+pub(crate) fn forecast(lot: &LotId) -> Keys {
+    Keys::new(lot_pk(lot), "FORECAST", "forecast")
+}
+
 /// The lot's live counters (`open_sessions`).
 pub(crate) fn live(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "LIVE", "live")

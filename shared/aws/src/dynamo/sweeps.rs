@@ -1,11 +1,12 @@
-//! What the scheduled sweeps read: windows of the lots' indexes (no scan).
+//! What the scheduled functions read and write: windows of the lots'
+//! indexes (no scan), and each lot's forecast.
 
 use jiff::Timestamp;
 use parking_app::outbox::OutboxMessage;
 use parking_app::*;
 
 use super::DynamoStore;
-use super::keys::body;
+use super::keys::{self, body};
 
 /// A window of an index sorted by `{seconds:012}#…`: `[from, to)`.
 fn window(from: Timestamp, to: Timestamp) -> (String, String) {
@@ -14,6 +15,24 @@ fn window(from: Timestamp, to: Timestamp) -> (String, String) {
         // Every key of second `to - 1`, none of second `to`.
         format!("{:012}", to.as_second().max(0)),
     )
+}
+
+/// One item per lot, replaced by each scheduled run.
+impl ForecastStore for DynamoStore {
+    async fn put_forecast(
+        &self,
+        forecast: &parking_app::usecases::forecast::LotForecast,
+    ) -> StoreResult<()> {
+        self.put_plain(&keys::forecast(&forecast.lot_id), forecast)
+            .await
+    }
+
+    async fn lot_forecast(
+        &self,
+        lot_id: &LotId,
+    ) -> StoreResult<Option<parking_app::usecases::forecast::LotForecast>> {
+        self.get_opt(&keys::forecast(lot_id)).await
+    }
 }
 
 impl SweepStore for DynamoStore {
