@@ -860,6 +860,116 @@ pub struct DailyReportOut {
     pub needs_review: u32,
 }
 
+impl From<parking_app::usecases::operator::DailyReport> for DailyReportOut {
+    fn from(r: parking_app::usecases::operator::DailyReport) -> Self {
+        DailyReportOut {
+            lot_id: r.lot_id.to_string(),
+            date: r.date.to_string(),
+            currency: r.currency,
+            entries: r.entries,
+            exits: r.exits,
+            revenue: r.revenue,
+            kiosk_revenue: r.kiosk_revenue,
+            card_charged: r.card_charged,
+            card_failed: r.card_failed,
+            outstanding: r.outstanding,
+            refunds: r.refunds,
+            occupancy_by_hour: r.occupancy_by_hour,
+            turnover: r.turnover,
+            needs_review: r.needs_review,
+        }
+    }
+}
+
+/// A lot at a glance: what the operator's dashboard page shows.
+#[derive(Serialize, JsonSchema)]
+pub struct DashboardOut {
+    pub lot: DashboardLotOut,
+    #[schemars(schema_with = "ts")]
+    pub as_of: Timestamp,
+    pub availability: AvailabilityOut,
+    /// Devices the lot has (`availability.offline_devices` are offline).
+    pub devices: u32,
+    /// Today's report, the lot's local date.
+    pub today: DailyReportOut,
+    /// Sessions that need a person, oldest first (the first 20).
+    pub reviews: SessionListOut,
+    /// Stays of the last 7 days whose card payment failed and are still
+    /// owed (the first 20).
+    pub payment_failures: SessionListOut,
+    /// Today's local hours: mean occupied bays so far, and the forecast.
+    pub hours: Vec<HourOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct DashboardLotOut {
+    pub id: String,
+    pub name: String,
+    pub capacity: u32,
+    pub time_zone: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionListOut {
+    /// All of them, not only those listed.
+    pub count: u32,
+    pub items: Vec<StaffSessionOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct HourOut {
+    #[schemars(schema_with = "ts")]
+    pub start: Timestamp,
+    /// Mean occupied bays over the part of the hour that has passed; null
+    /// for an hour to come.
+    pub occupied: Option<f64>,
+    /// The forecast's mean for the hour and its interval; null without a
+    /// forecast for today.
+    pub forecast: Option<f64>,
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+fn one_decimal(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+impl From<parking_app::usecases::dashboard::Dashboard> for DashboardOut {
+    fn from(d: parking_app::usecases::dashboard::Dashboard) -> Self {
+        DashboardOut {
+            lot: DashboardLotOut {
+                id: d.lot.id.to_string(),
+                name: d.lot.name,
+                capacity: d.lot.capacity,
+                time_zone: d.lot.time_zone,
+            },
+            as_of: d.as_of,
+            availability: d.availability.into(),
+            devices: d.devices,
+            today: d.today.into(),
+            reviews: SessionListOut {
+                count: d.review_count,
+                items: d.reviews.into_iter().map(Into::into).collect(),
+            },
+            payment_failures: SessionListOut {
+                count: d.payment_failure_count,
+                items: d.payment_failures.into_iter().map(Into::into).collect(),
+            },
+            hours: d
+                .hours
+                .into_iter()
+                .map(|h| HourOut {
+                    start: h.start,
+                    occupied: h.occupied.map(one_decimal),
+                    forecast: h.forecast.map(|f| one_decimal(f.0)),
+                    low: h.forecast.map(|f| one_decimal(f.1)),
+                    high: h.forecast.map(|f| one_decimal(f.2)),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct AuditOut {
     pub id: String,

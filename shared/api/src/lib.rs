@@ -275,6 +275,7 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorPutGate, o::put_gate::<S>)
             .op(Op::OperatorListDevices, o::list_devices::<S>)
             .op(Op::OperatorPutDevice, o::put_device::<S>)
+            .op(Op::OperatorDashboard, o::dashboard::<S>)
             .op(Op::OperatorGetForecast, o::get_forecast::<S>)
             .op(Op::OperatorListBays, o::list_bays::<S>)
             .op(Op::OperatorListTariffs, o::list_tariffs::<S>)

@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use jiff::civil::Date;
 use parking_app::usecases::adjust::{self, ActionError, Decision, NewPass};
 use parking_app::usecases::availability::{BayView, bay_view};
+use parking_app::usecases::dashboard::lot_dashboard;
 use parking_app::usecases::forecast;
 use parking_app::usecases::operator::{self as ops, LotChange};
 use parking_app::*;
@@ -548,25 +549,17 @@ pub(crate) async fn daily_report<S: Store>(
     let r = ops::daily_report(&api.store, &lot_id, date)
         .await
         .map_err(|e| action_error(e, "query"))?;
-    Ok(json(
-        StatusCode::OK,
-        &DailyReportOut {
-            lot_id: r.lot_id.to_string(),
-            date: r.date.to_string(),
-            currency: r.currency,
-            entries: r.entries,
-            exits: r.exits,
-            revenue: r.revenue,
-            kiosk_revenue: r.kiosk_revenue,
-            card_charged: r.card_charged,
-            card_failed: r.card_failed,
-            outstanding: r.outstanding,
-            refunds: r.refunds,
-            occupancy_by_hour: r.occupancy_by_hour,
-            turnover: r.turnover,
-            needs_review: r.needs_review,
-        },
-    ))
+    Ok(json(StatusCode::OK, &DailyReportOut::from(r)))
+}
+
+pub(crate) async fn dashboard<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let d = lot_dashboard(&api.store, &lot_id, api.clock.now())
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &DashboardOut::from(d)))
 }
 
 pub(crate) async fn list_audit<S: Store>(

@@ -246,6 +246,8 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<DeviceOut>>), errors &[400, 404];
     OperatorPutDevice = PUT "/v1/operator/lots/{lot_id}/devices/{device_id}" Operator "operator" "Adds or replaces a device of the lot; a device of another lot is refused."
         query &[], headers &[], body Some(schema::<DeviceIn>), ok Success::Json(200, schema::<DeviceOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorDashboard = GET "/v1/operator/lots/{lot_id}/dashboard" Operator "operator" "A lot at a glance: live availability, offline devices, today's figures, the review queue, failed card payments, and today's occupancy by hour against the forecast."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<DashboardOut>), errors &[404];
     OperatorGetForecast = GET "/v1/operator/lots/{lot_id}/forecast" Operator "operator" "The lot's expected occupancy for the next 24 hours, per 15-minute slot."
         query &[], headers &[], body None, ok Success::Json(200, schema::<ForecastOut>), errors &[404];
     OperatorListBays = GET "/v1/operator/lots/{lot_id}/bays" Operator "operator" "The lot's bays as their sensors last reported."

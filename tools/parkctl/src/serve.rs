@@ -56,16 +56,19 @@ pub struct Args {
     /// Seed of the demo lot's simulated days.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Days of the demo lot to simulate, ending with today up to now.
+    /// Demo lots to seed (`demo-1`, `demo-2`, …).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    lots: u32,
+    /// Days of the demo lots to simulate, ending with today up to now.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=120))]
     days: u32,
 }
 
-/// Puts the simulator's demo lot in the store: the last `days` days (in
+/// Puts the simulator's demo lots in the store: the last `days` days (in
 /// the lot's time zone) up to now, as its devices reported them, so there
 /// are drivers, closed stays with receipts, cars parked now, live
 /// availability and a forecast.
-async fn seed<S: Store>(store: S, seed: u64, days: u32) -> Result<S, UsageError> {
+async fn seed<S: Store>(store: S, seed: u64, lots: u32, days: u32) -> Result<S, UsageError> {
     let now = Timestamp::now();
     let first = now
         .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").map_err(|e| UsageError(e.to_string()))?)
@@ -74,7 +77,7 @@ async fn seed<S: Store>(store: S, seed: u64, days: u32) -> Result<S, UsageError>
         .map_err(|e| UsageError(e.to_string()))?;
     let cfg = SimConfig {
         seed,
-        lots: 1,
+        lots,
         days,
         start: first,
         ..SimConfig::default()
@@ -100,26 +103,27 @@ async fn seed<S: Store>(store: S, seed: u64, days: u32) -> Result<S, UsageError>
     refresh_all(&handler.store, now)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
+    let ids: Vec<String> = scenarios.iter().map(|s| s.lot.id.to_string()).collect();
     eprintln!(
-        "parkctl: seeded lot {} with {} stays from {first} to now",
-        scenarios
-            .first()
-            .map(|s| s.lot.id.to_string())
-            .unwrap_or_default(),
+        "parkctl: seeded lot(s) {} with {} stays from {first} to now",
+        ids.join(", "),
         summary.entries,
     );
     Ok(handler.store)
 }
 
-/// Reads the development header into claims; drops anything else that
-/// claims to be claims.
+/// Reads the development header (or a bearer token that is a JSON object
+/// of claims, as the dashboard page sends) into claims; drops anything
+/// else that claims to be claims.
 async fn dev_claims(mut req: Request, next: Next) -> Response {
     req.extensions_mut().remove::<Claims>();
-    let claims = req
-        .headers()
-        .get(DEV_CLAIMS_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Claims::from_json);
+    let claims = {
+        let headers = req.headers();
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        text(DEV_CLAIMS_HEADER)
+            .or_else(|| text(http::header::AUTHORIZATION.as_str())?.strip_prefix("Bearer "))
+            .and_then(Claims::from_json)
+    };
     if let Some(c) = claims {
         req.extensions_mut().insert(c);
     }
@@ -157,8 +161,28 @@ fn demo_dead_letters() -> parking_aws::MemoryDeadLetters {
     dlq
 }
 
+/// The operator's dashboard page, as deployed to the static site.
+fn dashboard() -> Router {
+    const PAGE: &str = include_str!("../../../web/dashboard/index.html");
+    const SCRIPT: &str = include_str!("../../../web/dashboard/dashboard.js");
+    const STYLE: &str = include_str!("../../../web/dashboard/dashboard.css");
+    let file = |body: &'static str, kind: &'static str| {
+        axum::routing::get(move || async move {
+            ([(http::header::CONTENT_TYPE, kind)], body).into_response()
+        })
+    };
+    Router::new()
+        .route("/", file(PAGE, "text/html; charset=utf-8"))
+        .route(
+            "/dashboard.js",
+            file(SCRIPT, "text/javascript; charset=utf-8"),
+        )
+        .route("/dashboard.css", file(STYLE, "text/css; charset=utf-8"))
+}
+
 /// The router `parkctl serve` runs: the API, the OpenAPI document at
-/// `/openapi.json`, and with `dev_claims` the development header.
+/// `/openapi.json`, the dashboard page at `/`, and with `dev_claims` the
+/// development header.
 pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
     let mut api = Api::new(store, Arc::new(SystemClock)).with_link(Arc::new(PrintedLink));
     api.dead_letters = Some(Arc::new(demo_dead_letters()));
@@ -173,7 +197,7 @@ pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
                 .into_response()
         }),
     );
-    let app = doc.merge(api);
+    let app = doc.merge(dashboard()).merge(api);
     if dev {
         app.layer(middleware::from_fn(dev_claims))
     } else {
@@ -185,7 +209,7 @@ async fn serve<S: Store + 'static>(store: S, args: &Args) -> Result<(), UsageErr
     let store = if args.empty {
         store
     } else {
-        seed(store, args.seed, args.days).await?
+        seed(store, args.seed, args.lots, args.days).await?
     };
     if !args.addr.ip().is_loopback() {
         return Err(UsageError(format!(

@@ -1,0 +1,414 @@
+// The operator's dashboard: every lot in the operator's scope at a glance,
+// from the operator API, refreshed every 30 seconds. Plain script, no
+// build step; every figure is written as text (never as markup).
+"use strict";
+
+const REFRESH_MS = 30000;
+const TOKEN_KEY = "seamless-parking.token";
+const LANG_KEY = "seamless-parking.lang";
+
+const TEXT = {
+  en: {
+    title: "Seamless Parking — lots",
+    token: "Operator token",
+    signIn: "Sign in",
+    signOut: "Sign out",
+    updated: "Updated",
+    noLots: "No lots in your scope.",
+    capacity: "bays",
+    live: "Now",
+    occupied: "Occupied",
+    free: "Free",
+    unknown: "Unknown",
+    freeEstimate: "Can take",
+    degraded: "Degraded: sensors cannot tell, counted at the gates",
+    healthy: "Sensors healthy",
+    offline: "offline device(s)",
+    allOnline: "All devices online",
+    today: "Today",
+    entries: "Entries",
+    exits: "Exits",
+    revenue: "Revenue",
+    cardFailed: "Card failed",
+    reviews: "Needs a person",
+    failures: "Failed card payments (7 days)",
+    none: "None.",
+    plate: "Plate",
+    state: "State",
+    entered: "Entered",
+    fee: "Fee",
+    why: "Why",
+    resolve: "Resolve",
+    chart: "Occupancy by hour today",
+    chartOccupied: "Occupied (mean)",
+    chartForecast: "Forecast and its range",
+    noForecast: "No forecast yet.",
+    resolveTitle: "Resolve a session",
+    decision: "Decision",
+    charge: "Charge the priced fee",
+    void: "Void: nothing is owed",
+    note: "Note (kept in the audit trail)",
+    cancel: "Cancel",
+    send: "Resolve",
+    signInFirst: "Sign in with an operator token.",
+    refused: "The operator API refused the token (HTTP {status}).",
+    failed: "The operator API could not be reached: {why}",
+    states: {
+      open: "open", closing: "closing", priced: "priced", paid: "paid",
+      payment_failed: "payment failed", needs_review: "needs review", voided: "voided",
+      entry_missing: "entry missing", exit_missing: "exit missing", superseded: "superseded",
+    },
+  },
+  ja: {
+    title: "Seamless Parking — 駐車場一覧",
+    token: "オペレーター トークン",
+    signIn: "サインイン",
+    signOut: "サインアウト",
+    updated: "更新",
+    noLots: "担当の駐車場はありません。",
+    capacity: "台",
+    live: "現在",
+    occupied: "駐車中",
+    free: "空き",
+    unknown: "不明",
+    freeEstimate: "受入可能",
+    degraded: "縮退運転: センサー不明のためゲートで集計",
+    healthy: "センサー正常",
+    offline: "台の機器がオフライン",
+    allOnline: "全機器オンライン",
+    today: "本日",
+    entries: "入庫",
+    exits: "出庫",
+    revenue: "売上",
+    cardFailed: "カード決済失敗",
+    reviews: "要対応",
+    failures: "カード決済の失敗 (7日間)",
+    none: "ありません。",
+    plate: "ナンバー",
+    state: "状態",
+    entered: "入庫時刻",
+    fee: "料金",
+    why: "理由",
+    resolve: "対応する",
+    chart: "本日の時間帯別の駐車台数",
+    chartOccupied: "駐車台数 (平均)",
+    chartForecast: "予測とその幅",
+    noForecast: "予測はまだありません。",
+    resolveTitle: "セッションの対応",
+    decision: "対応",
+    charge: "算定済みの料金を請求",
+    void: "取消: 請求なし",
+    note: "メモ (監査記録に残ります)",
+    cancel: "キャンセル",
+    send: "確定",
+    signInFirst: "オペレーター トークンでサインインしてください。",
+    refused: "オペレーター API がトークンを拒否しました (HTTP {status})。",
+    failed: "オペレーター API に接続できません: {why}",
+    states: {
+      open: "入庫中", closing: "精算中", priced: "料金確定", paid: "支払済",
+      payment_failed: "決済失敗", needs_review: "要確認", voided: "取消",
+      entry_missing: "入庫記録なし", exit_missing: "出庫記録なし", superseded: "置換済",
+    },
+  },
+};
+
+let lang = localStorage.getItem(LANG_KEY) || ((navigator.language || "en").startsWith("ja") ? "ja" : "en");
+let resolving = null;
+
+const t = (key) => TEXT[lang][key] ?? TEXT.en[key] ?? key;
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function money(minor, currency) {
+  try {
+    return new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-US", { style: "currency", currency }).format(minor);
+  } catch {
+    return `${currency} ${minor}`;
+  }
+}
+
+function count(n) {
+  return new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-US").format(n);
+}
+
+function localTime(iso, zone) {
+  return new Intl.DateTimeFormat(lang === "ja" ? "ja-JP" : "en-GB", {
+    timeZone: zone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  }).format(new Date(iso));
+}
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
+  if (options.body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+async function operatorLots() {
+  const lots = [];
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: "100" });
+    if (cursor) query.set("cursor", cursor);
+    const page = await api(`/v1/operator/lots?${query}`);
+    lots.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return lots;
+}
+
+function figure(key, value, label, text) {
+  return el("div", {},
+    el("dt", { text: label }),
+    el("dd", { "data-figure": key, "data-value": String(value), text: text ?? count(value) }));
+}
+
+function sessionsTable(list, zone, withResolve, lotId) {
+  if (list.items.length === 0) return el("p", { class: "empty", text: t("none") });
+  const head = el("tr", {},
+    el("th", { text: t("plate") }), el("th", { text: t("state") }), el("th", { text: t("entered") }),
+    el("th", { text: withResolve ? t("fee") : t("why") }), withResolve ? el("th", {}) : null);
+  const table = el("table", {}, el("thead", {}, head));
+  const body = el("tbody");
+  for (const s of list.items) {
+    const states = TEXT[lang].states;
+    const row = el("tr", { "data-session": s.id },
+      el("td", { text: s.plate }),
+      el("td", { text: states[s.state] || s.state }),
+      el("td", { text: localTime(s.entry_at, zone) }),
+      withResolve
+        ? el("td", { class: "num", text: s.fee ? money(s.fee.amount, s.fee.currency) : "—" })
+        : el("td", { text: s.payment_failure || "" }));
+    if (withResolve) {
+      const button = el("button", { type: "button", "data-resolve": s.id, text: t("resolve") });
+      button.addEventListener("click", () => openResolve(lotId, s));
+      row.append(el("td", {}, button));
+    }
+    body.append(row);
+  }
+  table.append(body);
+  return table;
+}
+
+function chart(d) {
+  const width = 480, height = 170, left = 28, bottom = 18, top = 8;
+  const plotW = width - left - 4, plotH = height - top - bottom;
+  const hours = d.hours;
+  const max = Math.max(d.lot.capacity, ...hours.map((h) => Math.max(h.occupied ?? 0, h.high ?? 0))) || 1;
+  const y = (v) => top + plotH - (v / max) * plotH;
+  const step = plotW / Math.max(hours.length, 1);
+  const x = (i) => left + i * step;
+  const root = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("chart") });
+  root.append(svg("line", { class: "axis", x1: left, y1: y(0), x2: width - 4, y2: y(0) }));
+  root.append(svg("line", { class: "axis", x1: left, y1: y(d.lot.capacity), x2: width - 4, y2: y(d.lot.capacity) }));
+  const cap = svg("text", { x: 2, y: y(d.lot.capacity) + 3 });
+  cap.textContent = String(d.lot.capacity);
+  root.append(cap);
+  const withForecast = hours.map((h, i) => [h, i]).filter(([h]) => h.forecast !== null);
+  if (withForecast.length > 0) {
+    const upper = withForecast.map(([h, i]) => `${x(i) + step / 2},${y(h.high)}`);
+    const lower = withForecast.slice().reverse().map(([h, i]) => `${x(i) + step / 2},${y(h.low)}`);
+    root.append(svg("polygon", { class: "band", points: [...upper, ...lower].join(" ") }));
+  }
+  hours.forEach((h, i) => {
+    if (h.occupied !== null) {
+      const bar = svg("rect", {
+        class: "bar", x: x(i) + 1, y: y(h.occupied), width: Math.max(step - 2, 1),
+        height: Math.max(y(0) - y(h.occupied), 0), "data-hour": i, "data-occupied": h.occupied,
+      });
+      root.append(bar);
+    }
+    if (i % 3 === 0) {
+      const label = svg("text", { x: x(i) + 1, y: height - 5 });
+      label.textContent = String(i).padStart(2, "0");
+      root.append(label);
+    }
+  });
+  if (withForecast.length > 0) {
+    const line = withForecast.map(([h, i]) => `${x(i) + step / 2},${y(h.forecast)}`).join(" ");
+    root.append(svg("polyline", { class: "line", points: line, "data-forecast-hours": withForecast.length }));
+  }
+  const legend = el("div", { class: "legend" },
+    el("span", {}, el("span", { class: "swatch", style: "background: var(--bar)" }), t("chartOccupied")),
+    el("span", {}, el("span", { class: "swatch", style: "background: var(--forecast)" }), t("chartForecast")));
+  const parts = [root, legend];
+  if (withForecast.length === 0) parts.push(el("p", { class: "empty", "data-no-forecast": "", text: t("noForecast") }));
+  return parts;
+}
+
+function lotCard(d) {
+  const a = d.availability;
+  const r = d.today;
+  const zone = d.lot.time_zone;
+  const badges = el("div", { class: "badges" },
+    el("span", { class: a.degraded ? "badge warn" : "badge", "data-figure": "degraded", "data-value": String(a.degraded),
+      text: a.degraded ? t("degraded") : t("healthy") }),
+    el("span", { class: a.offline_devices.length ? "badge bad" : "badge", "data-figure": "offline",
+      "data-value": String(a.offline_devices.length),
+      text: a.offline_devices.length ? `${a.offline_devices.length} ${t("offline")}` : t("allOnline") }));
+  const card = el("section", { class: "lot", "data-lot": d.lot.id },
+    el("h2", { text: `${d.lot.name} (${d.lot.id})` }),
+    el("p", { class: "empty", text: `${count(d.lot.capacity)} ${t("capacity")} · ${zone}` }),
+    badges,
+    el("h3", { text: t("live") }),
+    el("dl", { class: "figures" },
+      figure("occupied", a.occupied, t("occupied")),
+      figure("free", a.free, t("free")),
+      figure("unknown", a.unknown, t("unknown")),
+      figure("free_estimate", a.free_estimate, t("freeEstimate"))),
+    el("h3", { text: `${t("today")} (${r.date})` }),
+    el("dl", { class: "figures" },
+      figure("entries", r.entries, t("entries")),
+      figure("exits", r.exits, t("exits")),
+      figure("revenue", r.revenue, t("revenue"), money(r.revenue, r.currency)),
+      figure("card_failed", r.card_failed, t("cardFailed"), money(r.card_failed, r.currency))),
+    el("h3", { text: t("chart") }),
+    ...chart(d),
+    el("h3", {}, document.createTextNode(`${t("reviews")} `),
+      el("span", { "data-figure": "reviews", "data-value": String(d.reviews.count), text: `(${count(d.reviews.count)})` })),
+    sessionsTable(d.reviews, zone, true, d.lot.id),
+    el("h3", {}, document.createTextNode(`${t("failures")} `),
+      el("span", { "data-figure": "payment_failures", "data-value": String(d.payment_failures.count),
+        text: `(${count(d.payment_failures.count)})` })),
+    sessionsTable(d.payment_failures, zone, false, d.lot.id));
+  return card;
+}
+
+function showProblem(text) {
+  const p = $("problem");
+  p.textContent = text;
+  p.hidden = !text;
+}
+
+function signedIn(yes) {
+  $("sign-in").hidden = yes;
+  $("sign-out").hidden = !yes;
+}
+
+async function refresh() {
+  if (!sessionStorage.getItem(TOKEN_KEY)) {
+    signedIn(false);
+    showProblem(t("signInFirst"));
+    return;
+  }
+  signedIn(true);
+  try {
+    const lots = await operatorLots();
+    const boards = await Promise.all(lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
+    const main = $("lots");
+    main.replaceChildren(...(boards.length ? boards.map(lotCard) : [el("p", { class: "empty", text: t("noLots") })]));
+    main.dataset.loaded = String(Date.now());
+    showProblem("");
+    $("updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "ja" ? "ja-JP" : "en-GB")}`;
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      signedIn(false);
+      showProblem(t("refused").replace("{status}", e.status));
+    } else {
+      showProblem(t("failed").replace("{why}", e.message));
+    }
+  }
+}
+
+function openResolve(lotId, session) {
+  resolving = { lotId, session };
+  $("resolve-what").textContent = `${session.plate} · ${TEXT[lang].states[session.state] || session.state}`;
+  $("resolve-note").value = "";
+  $("resolve-problem").hidden = true;
+  $("resolve").showModal();
+}
+
+async function sendResolve(event) {
+  if (event.submitter?.value !== "send" || !resolving) return;
+  event.preventDefault();
+  const { lotId, session } = resolving;
+  try {
+    await api(`/v1/operator/lots/${encodeURIComponent(lotId)}/sessions/${encodeURIComponent(session.id)}/resolution`, {
+      method: "POST",
+      body: JSON.stringify({ action: $("resolve-action").value, note: $("resolve-note").value }),
+    });
+    $("resolve").close();
+    resolving = null;
+    await refresh();
+  } catch (e) {
+    const p = $("resolve-problem");
+    p.textContent = e.problem?.detail || e.message;
+    p.hidden = false;
+  }
+}
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+  $("lang-ja").setAttribute("aria-pressed", String(lang === "ja"));
+  $("lang-en").setAttribute("aria-pressed", String(lang === "en"));
+}
+
+function setLanguage(next) {
+  lang = next;
+  localStorage.setItem(LANG_KEY, next);
+  applyLanguage();
+  refresh();
+}
+
+function start() {
+  applyLanguage();
+  $("lang-ja").addEventListener("click", () => setLanguage("ja"));
+  $("lang-en").addEventListener("click", () => setLanguage("en"));
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    $("token").value = "";
+    refresh();
+  });
+  $("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("lots").replaceChildren();
+    refresh();
+  });
+  $("resolve-form").addEventListener("submit", sendResolve);
+  // A token in the address's fragment (#token=…) signs in and is removed
+  // from the address at once.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.get("token")) {
+    sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  if (fragment.get("lang") === "ja" || fragment.get("lang") === "en") lang = fragment.get("lang");
+  applyLanguage();
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+}
+
+document.addEventListener("DOMContentLoaded", start);
