@@ -66,6 +66,10 @@ fn reserve_error(e: DriverReserveError) -> ApiError {
             code: "slot_full",
             detail: e.to_string(),
         },
+        e @ DriverReserveError::ReservationsOff(_) => ApiError::Conflict {
+            code: "reservations_off",
+            detail: e.to_string(),
+        },
         e @ DriverReserveError::KeyReused => {
             ApiError::invalid("header.Idempotency-Key", e.to_string())
         }
@@ -387,7 +391,9 @@ pub(crate) async fn create_reservation<S: Store>(
         start: body.start,
         end: body.end,
     };
-    let r = res::reserve_for_driver(&api.store, api.clock.now(), &d, &key, &ask)
+    let now = api.clock.now();
+    let flags = api.flags.flags_at(now).await;
+    let r = res::reserve_for_driver(&api.store, now, &flags, &d, &key, &ask)
         .await
         .map_err(reserve_error)?;
     Ok(json(StatusCode::CREATED, &ReservationOut::from(r)))

@@ -1177,3 +1177,69 @@ impl ForecastOut {
         }
     }
 }
+
+/// The feature flags at a lot.
+#[derive(Serialize, JsonSchema)]
+pub struct FlagsOut {
+    /// The flag document's revision (all lots share one document).
+    pub revision: u64,
+    pub items: Vec<FlagOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct FlagOut {
+    /// `fuzzy_plate_matching`, `weather_fallback`, `reservations` or `kiosk_exit_window`.
+    pub name: String,
+    /// On for every car at the lot; null while a rollout decides per plate.
+    pub on: Option<bool>,
+    /// Why: `lot` (listed on), `lot_off` (listed off), `rollout` or `default`.
+    pub rule: String,
+    pub rollout_percent: Option<u8>,
+    pub default_on: bool,
+}
+
+impl From<parking_app::usecases::lot_flags::LotFlags> for FlagsOut {
+    fn from(f: parking_app::usecases::lot_flags::LotFlags) -> Self {
+        use parking_app::usecases::lot_flags::FlagRule;
+        FlagsOut {
+            revision: f.revision,
+            items: f
+                .flags
+                .into_iter()
+                .map(|x| FlagOut {
+                    name: x.flag.name().to_owned(),
+                    on: x.on,
+                    rule: match x.rule {
+                        FlagRule::Lot => "lot",
+                        FlagRule::LotOff => "lot_off",
+                        FlagRule::Rollout => "rollout",
+                        FlagRule::Default => "default",
+                    }
+                    .to_owned(),
+                    rollout_percent: x.rollout_percent,
+                    default_on: x.default_on,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A flag set at one lot.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlagIn {
+    pub state: FlagState,
+    /// Why (required; kept in the audit trail).
+    pub note: String,
+}
+
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagState {
+    /// On for every car at this lot.
+    On,
+    /// Off for every car at this lot.
+    Off,
+    /// No rule for this lot: the rollout and the default decide.
+    Inherit,
+}

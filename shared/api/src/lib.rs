@@ -50,7 +50,12 @@ pub struct Api<S> {
     pub link: Option<Arc<dyn Publish>>,
     /// The dead-letter queues (without them, their routes answer `503`).
     pub dead_letters: Option<Arc<dyn DeadLetterAccess>>,
+    /// The feature flags in force (the built-in defaults unless set).
+    pub flags: Arc<dyn parking_app::flags::FlagReader>,
 }
+
+/// How long a warm function keeps the flags it read.
+pub const FLAGS_CACHE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 impl<S> Api<S> {
     pub fn new(store: S, clock: Arc<dyn Clock>) -> Self {
@@ -59,7 +64,22 @@ impl<S> Api<S> {
             clock,
             link: None,
             dead_letters: None,
+            flags: Arc::new(parking_app::flags::FixedFlags::default()),
         }
+    }
+
+    /// The same, reading the flags from the store's flag document, kept
+    /// for [`FLAGS_CACHE`] (the defaults when it cannot be read).
+    #[must_use]
+    pub fn with_store_flags(mut self) -> Self
+    where
+        S: parking_app::FlagStore + Clone + 'static,
+    {
+        self.flags = Arc::new(parking_app::flags::CachedFlags::new(
+            parking_app::flags::StoreFlags(self.store.clone()),
+            FLAGS_CACHE,
+        ));
+        self
     }
 
     /// The same, publishing gate commands through `link`.
@@ -276,6 +296,8 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorListDevices, o::list_devices::<S>)
             .op(Op::OperatorPutDevice, o::put_device::<S>)
             .op(Op::OperatorDashboard, o::dashboard::<S>)
+            .op(Op::OperatorListFlags, o::list_flags::<S>)
+            .op(Op::OperatorSetFlag, o::set_flag::<S>)
             .op(Op::OperatorGetForecast, o::get_forecast::<S>)
             .op(Op::OperatorListBays, o::list_bays::<S>)
             .op(Op::OperatorListTariffs, o::list_tariffs::<S>)

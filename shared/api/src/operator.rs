@@ -15,6 +15,7 @@ use parking_app::usecases::adjust::{self, ActionError, Decision, NewPass};
 use parking_app::usecases::availability::{BayView, bay_view};
 use parking_app::usecases::dashboard::lot_dashboard;
 use parking_app::usecases::forecast;
+use parking_app::usecases::lot_flags;
 use parking_app::usecases::operator::{self as ops, LotChange};
 use parking_app::*;
 use parking_core::Plate;
@@ -260,6 +261,42 @@ pub(crate) async fn put_device<S: Store>(
         .await
         .map_err(body_error)?;
     Ok(json(StatusCode::OK, &DeviceOut::from(d)))
+}
+
+pub(crate) async fn list_flags<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let f = lot_flags::lot_flags(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &FlagsOut::from(f)))
+}
+
+pub(crate) async fn set_flag<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, flag)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FlagIn>,
+) -> Result<Response, ApiError> {
+    let flag = parking_app::flags::Flag::ALL
+        .into_iter()
+        .find(|f| f.name() == flag)
+        .ok_or(ApiError::NotFound("flag"))?;
+    let choice = match body.state {
+        FlagState::On => lot_flags::FlagChoice::On,
+        FlagState::Off => lot_flags::FlagChoice::Off,
+        FlagState::Inherit => lot_flags::FlagChoice::Inherit,
+    };
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let f = lot_flags::set_lot_flag(&api.store, who, flag, choice, &body.note)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &FlagsOut::from(f)))
 }
 
 pub(crate) async fn get_forecast<S: Store>(

@@ -248,6 +248,10 @@ ops! {
         query &[], headers &[], body Some(schema::<DeviceIn>), ok Success::Json(200, schema::<DeviceOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorDashboard = GET "/v1/operator/lots/{lot_id}/dashboard" Operator "operator" "A lot at a glance: live availability, offline devices, today's figures, the review queue, failed card payments, and today's occupancy by hour against the forecast."
         query &[], headers &[], body None, ok Success::Json(200, schema::<DashboardOut>), errors &[404];
+    OperatorListFlags = GET "/v1/operator/lots/{lot_id}/flags" Operator "operator" "The feature flags at the lot: on or off, and why."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<FlagsOut>), errors &[404];
+    OperatorSetFlag = PUT "/v1/operator/lots/{lot_id}/flags/{flag}" Operator "operator" "Turns a feature flag on or off at the lot, or leaves it to the rollout and the default, with a note; audited."
+        query &[], headers &[], body Some(schema::<FlagIn>), ok Success::Json(200, schema::<FlagsOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorGetForecast = GET "/v1/operator/lots/{lot_id}/forecast" Operator "operator" "The lot's expected occupancy for the next 24 hours, per 15-minute slot."
         query &[], headers &[], body None, ok Success::Json(200, schema::<ForecastOut>), errors &[404];
     OperatorListBays = GET "/v1/operator/lots/{lot_id}/bays" Operator "operator" "The lot's bays as their sensors last reported."

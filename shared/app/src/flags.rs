@@ -226,6 +226,27 @@ impl FlagReader for FixedFlags {
     }
 }
 
+/// The flag document as the store keeps it: the flags and a revision
+/// that grows with every change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFlags {
+    pub set: FlagSet,
+    pub revision: u64,
+}
+
+/// Flags read from the store (deployed: the table's flag document; none
+/// written yet: every flag at its default).
+pub struct StoreFlags<S>(pub S);
+
+impl<S: crate::ports::FlagStore> FlagSource for StoreFlags<S> {
+    async fn load(&self) -> Result<FlagSet, FlagError> {
+        match self.0.flag_document().await {
+            Ok(doc) => Ok(doc.map(|d| d.set).unwrap_or_default()),
+            Err(e) => Err(FlagError(format!("the flag store cannot be read: {e}"))),
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -24,7 +24,7 @@ pub mod usecases;
 pub use ids::*;
 pub use model::*;
 pub use ports::{
-    ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, ForecastStore,
-    LotStore, OutboxStore, PaymentStore, Queues, RecordStore, Refusal, ReservationStore, SendError,
-    SessionStore, Store, StoreError, StoreResult, SweepStore,
+    ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, FlagStore,
+    ForecastStore, LotStore, OutboxStore, PaymentStore, Queues, RecordStore, Refusal,
+    ReservationStore, SendError, SessionStore, Store, StoreError, StoreResult, SweepStore,
 };

@@ -85,6 +85,8 @@ pub enum Refusal {
     StaleTimeline { lot_id: LotId },
     #[error("lot {lot_id} is no longer at revision {revision}")]
     StaleLot { lot_id: LotId, revision: u64 },
+    #[error("the flags are no longer at revision {revision}")]
+    StaleFlags { revision: u64 },
 }
 
 impl StoreError {
@@ -541,6 +543,7 @@ pub trait Store:
     + SweepStore
     + crate::settlement::AttemptStore
     + ForecastStore
+    + FlagStore
 {
 }
 
@@ -552,7 +555,24 @@ impl<T> Store for T where
         + SweepStore
         + crate::settlement::AttemptStore
         + ForecastStore
+        + FlagStore
 {
+}
+
+/// The feature flags as operators set them: one document for all lots.
+pub trait FlagStore: Send + Sync {
+    /// The flag document, if one was ever written.
+    fn flag_document(
+        &self,
+    ) -> impl Future<Output = StoreResult<Option<crate::flags::StoredFlags>>> + Send;
+    /// Replaces the document whose stored revision is `flags.revision - 1`
+    /// (none stored: 0), with the change's audit entry, in one step;
+    /// refused with [`Refusal::StaleFlags`] otherwise.
+    fn put_flags(
+        &self,
+        flags: &crate::flags::StoredFlags,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Each lot's latest occupancy forecast: one item per lot.

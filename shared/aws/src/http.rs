@@ -44,16 +44,20 @@ pub async fn handle(app: &Router, mut req: Request) -> Result<http::Response<Bod
 
 /// The API router over a store (the manual barrier open answers `503`
 /// without a link to the gates).
-pub fn api_router<S: Store + 'static>(store: S) -> Router {
-    parking_api::router(Arc::new(Api::new(store, Arc::new(crate::SystemClock))))
+pub fn api_router<S: Store + Clone + 'static>(store: S) -> Router {
+    parking_api::router(Arc::new(
+        Api::new(store, Arc::new(crate::SystemClock)).with_store_flags(),
+    ))
 }
 
 /// The API router over a store, publishing gate commands through `link`.
-pub fn api_router_with_link<S: Store + 'static, L: DeviceLink + 'static>(
+pub fn api_router_with_link<S: Store + Clone + 'static, L: DeviceLink + 'static>(
     store: S,
     link: L,
 ) -> Router {
-    let api = Api::new(store, Arc::new(crate::SystemClock)).with_link(Arc::new(link));
+    let api = Api::new(store, Arc::new(crate::SystemClock))
+        .with_store_flags()
+        .with_link(Arc::new(link));
     parking_api::router(Arc::new(api))
 }
 
@@ -61,11 +65,13 @@ pub fn api_router_with_link<S: Store + 'static, L: DeviceLink + 'static>(
 /// dead-letter queues.
 pub fn staff_router<S, L, D>(store: S, link: L, dead_letters: D) -> Router
 where
-    S: Store + 'static,
+    S: Store + Clone + 'static,
     L: DeviceLink + 'static,
     D: parking_app::usecases::dead_letters::DeadLetterQueues + 'static,
 {
-    let mut api = Api::new(store, Arc::new(crate::SystemClock)).with_link(Arc::new(link));
+    let mut api = Api::new(store, Arc::new(crate::SystemClock))
+        .with_store_flags()
+        .with_link(Arc::new(link));
     api.dead_letters = Some(Arc::new(dead_letters));
     parking_api::router(Arc::new(api))
 }

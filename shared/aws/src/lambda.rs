@@ -123,11 +123,18 @@ pub async fn run_device_function() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
+    // Feature flags from the table's flag document, kept as long as the
+    // lot configuration; the defaults when the table cannot be read.
+    let flags = parking_app::flags::CachedFlags::new(
+        parking_app::flags::StoreFlags(store.clone()),
+        device_config.lot_cache,
+    );
     let events = DeviceEvents::new(
         store,
         iot_link(&sdk, &device_config),
         device_config.lot_cache,
-    );
+    )
+    .with_flags(std::sync::Arc::new(flags));
     let events = &events;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         device_message(events, &SystemClock, &event.payload).await

@@ -31,6 +31,7 @@ struct LedgerEntry {
 struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::usecases::forecast::LotForecast>,
+    flags: Option<parking_app::flags::StoredFlags>,
     gates: HashMap<(LotId, GateId), Gate>,
     devices: HashMap<DeviceId, Device>,
     bays: BTreeMap<(LotId, BayId), Bay>,
@@ -1087,6 +1088,32 @@ fn claim_in(
     };
     s.attempts.insert(attempt.key.clone(), attempt.clone());
     Claim::Claimed { taken_over }
+}
+
+impl parking_app::FlagStore for MemoryStore {
+    async fn flag_document(&self) -> StoreResult<Option<parking_app::flags::StoredFlags>> {
+        self.read();
+        Ok(self.state().flags.clone())
+    }
+
+    async fn put_flags(
+        &self,
+        flags: &parking_app::flags::StoredFlags,
+        audit: &AuditEntry,
+    ) -> StoreResult<()> {
+        self.write();
+        let mut s = self.state();
+        let stored = s.flags.as_ref().map_or(0, |f| f.revision);
+        if stored + 1 != flags.revision {
+            return Err(Refusal::StaleFlags { revision: stored }.into());
+        }
+        s.flags = Some(flags.clone());
+        s.audit.insert(
+            (audit.lot_id.clone(), audit.at, audit.id.clone()),
+            audit.clone(),
+        );
+        Ok(())
+    }
 }
 
 impl parking_app::ForecastStore for MemoryStore {

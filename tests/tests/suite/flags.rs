@@ -169,3 +169,179 @@ async fn the_example_flag_file_reads_and_a_missing_one_gives_the_defaults() {
     assert!(set.is_on(Flag::Reservations, &lot("demo-3"), None));
     assert!(missing.last_error().is_some());
 }
+
+/// An operator turns a flag off at their own lot through the operator API,
+/// with a note in the audit trail; the drivers' API follows it once a
+/// function's cached flags are renewed; another lot's operator cannot.
+#[tokio::test]
+async fn an_operator_sets_a_flag_at_their_lot_audited_and_reservations_follow_it() {
+    use std::sync::Arc;
+
+    use parking_api::Api;
+    use parking_app::FixedClock;
+    use serde_json::json;
+
+    use crate::api::{Call, Who, call};
+    use crate::devices::{AIKO, LOT, Lot, t};
+
+    let lot = Lot::new().await;
+    // A function started now: its flags are read afresh.
+    let app = || {
+        parking_api::router(Arc::new(
+            Api::new(
+                lot.events.store.clone(),
+                Arc::new(FixedClock(t("08:30:00"))),
+            )
+            .with_store_flags(),
+        ))
+    };
+    let op = Who::Role("op-1", "operator", LOT);
+    let flags = format!("/v1/operator/lots/{LOT}/flags");
+    let a = call(&app(), Call::new("GET", flags.clone(), op.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let body = a.json();
+    assert_eq!(body["revision"], 0);
+    let reservations = |b: &serde_json::Value| {
+        b["items"]
+            .as_array()
+            .and_then(|v| v.iter().find(|f| f["name"] == "reservations").cloned())
+            .expect("the reservations flag")
+    };
+    assert_eq!(reservations(&body)["on"], true);
+    assert_eq!(reservations(&body)["rule"], "default");
+
+    let set = |state: &str, note: &str| {
+        Call::new("PUT", format!("{flags}/reservations"), op.clone())
+            .json(json!({"state": state, "note": note}))
+    };
+    let a = call(&app(), set("off", "pilot: no reservations this week")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["revision"], 1);
+    assert_eq!(reservations(&a.json())["on"], false);
+    assert_eq!(reservations(&a.json())["rule"], "lot_off");
+    // The same again changes nothing.
+    let a = call(&app(), set("off", "again")).await;
+    assert_eq!(a.json()["revision"], 1);
+    // Refused clearly.
+    let a = call(&app(), set("off", " ")).await;
+    assert_eq!(
+        (a.status, a.json()["errors"][0]["field"].clone()),
+        (422, json!("body.note"))
+    );
+    let a = call(
+        &app(),
+        Call::new("PUT", format!("{flags}/teleport"), op.clone())
+            .json(json!({"state": "on", "note": "n"})),
+    )
+    .await;
+    assert_eq!(a.status, 404);
+    let a = call(&app(), set("maybe", "n")).await;
+    assert!(matches!(a.status, 400 | 422), "{} {}", a.status, a.text);
+    let other = Who::Role("op-2", "operator", "shinjuku-east");
+    let a = call(
+        &app(),
+        Call::new("PUT", format!("{flags}/reservations"), other)
+            .json(json!({"state": "on", "note": "not mine"})),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+
+    // Drivers cannot reserve at this lot now.
+    let reserve = |key: &str| {
+        Call::new("POST", "/v1/me/reservations", Who::Driver("d-1"))
+            .header("idempotency-key", key)
+            .json(json!({
+                "lot_id": LOT, "plate": AIKO,
+                "start": "2026-11-30T13:00:00+09:00", "end": "2026-11-30T14:00:00+09:00"
+            }))
+    };
+    let a = call(&app(), reserve("k-1")).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "reservations_off".into()),
+        "{}",
+        a.text
+    );
+
+    // The audit trail has the change once, with its note.
+    let a = call(
+        &app(),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            op.clone(),
+        ),
+    )
+    .await;
+    let entries: Vec<serde_json::Value> = a.json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e["target"] == "reservations")
+        .collect();
+    assert_eq!(entries.len(), 1, "{}", a.text);
+    assert_eq!(entries[0]["action"], "flag.off");
+    assert_eq!(entries[0]["note"], "pilot: no reservations this week");
+
+    // Back to the default: reservations are taken again.
+    let a = call(&app(), set("inherit", "pilot over")).await;
+    assert_eq!(reservations(&a.json())["rule"], "default");
+    let a = call(&app(), reserve("k-2")).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+}
+
+/// The table's flag document is replaced only under its revision, and a
+/// function reading flags from the table sees what was written.
+#[tokio::test]
+async fn the_flag_document_is_replaced_under_its_revision_on_dynamodb() {
+    use parking_app::flags::{StoreFlags, StoredFlags};
+    use parking_app::*;
+
+    let store = parking_tests::fresh_dynamo_store(None).await;
+    assert_eq!(store.flag_document().await.expect("read"), None);
+    let audit = |n: &str| AuditEntry {
+        id: format!("flag-{n}").parse().expect("id"),
+        lot_id: lot("lot-a"),
+        at: Timestamp::UNIX_EPOCH,
+        actor: Actor {
+            role: "operator".into(),
+            subject: "op-1".into(),
+        },
+        action: "flag.off".into(),
+        target: "reservations".into(),
+        note: "n".into(),
+        amount: None,
+    };
+    let doc = |revision, json: &str| StoredFlags {
+        set: FlagSet::parse(json).expect("flags"),
+        revision,
+    };
+    let off = r#"{"flags": {"reservations": {"off_lots": ["lot-a"]}}}"#;
+    store
+        .put_flags(&doc(1, off), &audit("1"))
+        .await
+        .expect("first");
+    let again = store.put_flags(&doc(1, "{}"), &audit("2")).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict(Refusal::StaleFlags { .. }))),
+        "{again:?}"
+    );
+    let source = CachedFlags::new(StoreFlags(store.clone()), SignedDuration::from_secs(60));
+    let set = source.at(Timestamp::UNIX_EPOCH).await;
+    assert!(!set.is_on(Flag::Reservations, &lot("lot-a"), None));
+    assert!(set.is_on(Flag::Reservations, &lot("lot-b"), None));
+    assert!(source.last_error().is_none());
+    store
+        .put_flags(&doc(2, "{}"), &audit("3"))
+        .await
+        .expect("second");
+    assert_eq!(
+        store
+            .flag_document()
+            .await
+            .expect("read")
+            .map(|d| d.revision),
+        Some(2)
+    );
+}

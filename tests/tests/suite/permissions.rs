@@ -303,6 +303,11 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
             "tariff": serde_json::to_value(&sc.tariff).expect("json"),
         })),
         Call::new("GET", format!("{lot}/reviews"), op.clone()),
+        Call::new("GET", format!("{lot}/dashboard"), op.clone()),
+        Call::new("GET", format!("{lot}/forecast"), op.clone()),
+        Call::new("GET", format!("{lot}/flags"), op.clone()),
+        Call::new("PUT", format!("{lot}/flags/reservations"), op.clone())
+            .json(json!({"state": "off", "note": "pilot"})),
         Call::new("POST", format!("{lot}/gates/g-out/open"), op.clone())
             .json(json!({"note": "stuck barrier"})),
         Call::new("POST", format!("{lot}/passes"), op.clone())

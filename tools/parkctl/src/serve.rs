@@ -183,8 +183,10 @@ fn dashboard() -> Router {
 /// The router `parkctl serve` runs: the API, the OpenAPI document at
 /// `/openapi.json`, the dashboard page at `/`, and with `dev_claims` the
 /// development header.
-pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
-    let mut api = Api::new(store, Arc::new(SystemClock)).with_link(Arc::new(PrintedLink));
+pub fn app<S: Store + Clone + 'static>(store: S, dev: bool) -> Router {
+    let mut api = Api::new(store, Arc::new(SystemClock))
+        .with_store_flags()
+        .with_link(Arc::new(PrintedLink));
     api.dead_letters = Some(Arc::new(demo_dead_letters()));
     let api = parking_api::router(Arc::new(api));
     let doc = Router::new().route(
@@ -205,7 +207,7 @@ pub fn app<S: Store + 'static>(store: S, dev: bool) -> Router {
     }
 }
 
-async fn serve<S: Store + 'static>(store: S, args: &Args) -> Result<(), UsageError> {
+async fn serve<S: Store + Clone + 'static>(store: S, args: &Args) -> Result<(), UsageError> {
     let store = if args.empty {
         store
     } else {

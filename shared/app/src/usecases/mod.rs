@@ -13,6 +13,7 @@ pub mod dead_letters;
 pub mod device_events;
 pub mod drivers;
 pub mod forecast;
+pub mod lot_flags;
 pub mod notify;
 pub mod operator;
 pub mod outbox;

@@ -3,6 +3,7 @@
 use jiff::{SignedDuration, Timestamp};
 use parking_core::{Currency, Money, Plate};
 
+use crate::flags::{Flag, FlagSet};
 use crate::ids::{DriverId, IdempotencyKey, LotId, PaymentMethodId, ReservationId};
 use crate::model::{Lot, Reservation, ReservationState};
 use crate::outbox::{PaymentKind, PaymentOrder};
@@ -142,6 +143,9 @@ pub enum DriverReserveError {
     /// The lot does not exist.
     #[error("lot {0} does not exist")]
     UnknownLot(LotId),
+    /// The lot takes no reservations now (its `reservations` flag is off).
+    #[error("lot {0} takes no reservations now")]
+    ReservationsOff(LotId),
     /// Not the driver's reservation, or none at all.
     #[error("reservation not found")]
     NotFound,
@@ -187,6 +191,7 @@ pub fn reservation_id_for(driver: &DriverId, key: &str) -> ReservationId {
 pub async fn reserve_for_driver<S: RecordStore>(
     store: &S,
     now: Timestamp,
+    flags: &FlagSet,
     driver: &DriverId,
     key: &str,
     request: &DriverReservation,
@@ -212,6 +217,9 @@ pub async fn reserve_for_driver<S: RecordStore>(
         Ok(Some(r)) if &r.driver_id == driver => {}
         Ok(_) => return Err(invalid("plate", "is not one of your vehicles")),
         Err(e) => return Err(DriverReserveError::Store(e)),
+    }
+    if !flags.is_on(Flag::Reservations, &request.lot_id, Some(&plate.key())) {
+        return Err(DriverReserveError::ReservationsOff(request.lot_id.clone()));
     }
     let id = reservation_id_for(driver, key);
     let ask = ReserveRequest {

@@ -247,6 +247,11 @@ pub(crate) fn lot_device(lot: &LotId, device: &DeviceId) -> Keys {
     Keys::new(lot_pk(lot), format!("DEVICE#{device}"), "lot_device")
 }
 
+/// The feature flag document, one for all lots.
+pub(crate) fn flags() -> Keys {
+    Keys::new("FLAGS", "FLAGS", "flags")
+}
+
 /// The lot's latest occupancy forecast.
 pub(crate) fn forecast(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "FORECAST", "forecast")

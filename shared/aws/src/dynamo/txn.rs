@@ -81,6 +81,8 @@ pub(crate) enum Step {
     Device,
     /// An entry of a lot's audit trail.
     Audit,
+    /// The feature flag document.
+    Flags,
     /// A pass listed under its lot.
     Pass,
     /// A settlement attempt.
