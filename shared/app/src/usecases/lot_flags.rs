@@ -140,7 +140,7 @@ pub async fn set_lot_flag<S: Store>(
         setting.on_lots.sort();
         setting.off_lots.sort();
         if next.set.flags.get(&flag) == current.set.flags.get(&flag)
-            || (current.set.flags.get(&flag).is_none()
+            || (!current.set.flags.contains_key(&flag)
                 && next.set.flags.get(&flag) == Some(&Default::default()))
         {
             return Ok(at_lot(&current, who.lot_id));
