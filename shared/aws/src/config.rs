@@ -182,7 +182,7 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// The DynamoDB store for these settings on a shared SDK configuration.
 pub fn dynamo_store(sdk: &SdkConfig, config: &StoreConfig) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table)
+    DynamoStore::metered(aws_sdk_dynamodb::config::Builder::from(sdk), &config.table)
         .with_event_retention(config.event_retention)
 }
 

@@ -136,10 +136,40 @@ pub async fn run_device_function() -> Result<(), Error> {
     )
     .with_flags(std::sync::Arc::new(flags));
     let events = &events;
+    let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        device_message(events, &SystemClock, &event.payload).await
+        let before = events.store.consumed().unwrap_or_default();
+        let started = std::time::Instant::now();
+        let answer = device_message(events, &SystemClock, &event.payload).await;
+        log_usage(&events.store, &before, started, memory_mb);
+        answer
     }))
     .await
+}
+
+/// One line per invocation with what it consumed, for CloudWatch Logs
+/// Insights to sum by function: DynamoDB's own capacity figures, and the
+/// handler's time as billed at the function's memory.
+fn log_usage(
+    store: &crate::DynamoStore,
+    before: &parking_app::usecases::cost::StoreUse,
+    started: std::time::Instant,
+    memory_mb: u32,
+) {
+    let used = store.consumed().unwrap_or_default().since(before);
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        dynamodb_reads = used.reads,
+        dynamodb_writes = used.writes,
+        dynamodb_read_units = used.read_units,
+        dynamodb_write_units = used.write_units,
+        handler_ms = ms,
+        gb_seconds = parking_app::usecases::cost::gb_seconds(ms, memory_mb),
+        "usage"
+    );
 }
 
 /// Puts a failed queue message back after a pause (its visibility

@@ -15,6 +15,7 @@ use parking_app::outbox::OutboxMessage;
 use parking_app::ports::*;
 use parking_app::rules::{self, DEFAULT_EVENT_RETENTION};
 use parking_app::timeline::PlateTimeline;
+use parking_app::usecases::cost::{get_units, query_units, write_units};
 use parking_app::*;
 use parking_core::plate::skeleton;
 use parking_core::{Plate, SessionState};
@@ -117,7 +118,29 @@ pub struct MemoryStore {
 pub struct Requests {
     reads: AtomicU64,
     writes: AtomicU64,
+    /// Capacity units, in thousandths, estimated by DynamoDB's rules from
+    /// the items' sizes (see [`parking_app::usecases::cost`]).
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
 }
+
+/// Capacity units consumed, as DynamoDB would report them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Consumed {
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+/// An item's size as DynamoDB counts it, estimated: its body as JSON, its
+/// keys and attribute names.
+fn item_bytes<T: serde::Serialize>(v: &T) -> usize {
+    serde_json::to_vec(v).map_or(0, |b| b.len()) + KEY_BYTES
+}
+
+/// Keys, index keys and attribute names of an item.
+const KEY_BYTES: usize = 120;
+/// A small item: a ledger entry, a counter, a key.
+const SMALL_ITEM: usize = 200;
 
 /// A count of requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -165,12 +188,50 @@ impl MemoryStore {
         }
     }
 
+    /// One read request of small items: one unit.
     fn read(&self) {
-        self.requests.reads.fetch_add(1, Ordering::Relaxed);
+        self.read_units(1.0);
     }
 
+    /// One write request of a small item: one unit.
     fn write(&self) {
+        self.write_units(1.0);
+    }
+
+    fn read_units(&self, units: f64) {
+        self.requests.reads.fetch_add(1, Ordering::Relaxed);
+        let milli = (units * 1000.0).round() as u64;
+        self.requests.read_milli.fetch_add(milli, Ordering::Relaxed);
+    }
+
+    fn write_units(&self, units: f64) {
         self.requests.writes.fetch_add(1, Ordering::Relaxed);
+        let milli = (units * 1000.0).round() as u64;
+        self.requests
+            .write_milli
+            .fetch_add(milli, Ordering::Relaxed);
+    }
+
+    /// Requests and units so far, as the simulator reads them.
+    pub fn store_use(&self) -> parking_app::usecases::cost::StoreUse {
+        let r = self.requests();
+        let c = self.consumed();
+        parking_app::usecases::cost::StoreUse {
+            reads: r.reads,
+            writes: r.writes,
+            read_units: c.read_units,
+            write_units: c.write_units,
+        }
+    }
+
+    /// Capacity units consumed so far, estimated from the items' sizes on
+    /// the device, outbox and settlement paths (one unit a request
+    /// elsewhere).
+    pub fn consumed(&self) -> Consumed {
+        Consumed {
+            read_units: self.requests.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            write_units: self.requests.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -224,7 +285,7 @@ impl LotStore for MemoryStore {
     }
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
-        self.write();
+        self.write_units(write_units(&[item_bytes(bay), SMALL_ITEM], true));
         let token = rules::write_token("record_bay", &(bay, cause));
         let mut s = self.state();
         match s.seen(cause, &token) {
@@ -665,7 +726,6 @@ impl DeviceStore for MemoryStore {
     }
 
     async fn lot_config(&self, lot_id: &LotId) -> StoreResult<LotConfig> {
-        self.read();
         let s = self.state();
         let lot = found(s.lots.get(lot_id), || format!("lot {lot_id}"))?;
         let mut tariffs = Vec::new();
@@ -688,26 +748,37 @@ impl DeviceStore for MemoryStore {
             .cloned()
             .collect();
         devices.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(LotConfig {
+        let config = LotConfig {
             lot,
             gates,
             devices,
             tariffs,
-        })
+        };
+        // One query of the lot's partition (its tariffs by a batch get).
+        let bytes = item_bytes(&config.lot)
+            + config.gates.iter().map(item_bytes).sum::<usize>()
+            + config.devices.iter().map(item_bytes).sum::<usize>();
+        let tariffs: Vec<usize> = config.tariffs.iter().map(item_bytes).collect();
+        self.read_units(query_units(bytes, true) + get_units(&tariffs));
+        Ok(config)
     }
 
     async fn plate_view(&self, lot_id: &LotId, plate: &Plate) -> StoreResult<PlateView> {
-        self.read();
         let s = self.state();
         let key = plate.key();
-        Ok(PlateView {
+        let view = PlateView {
             timeline: s.timelines.get(&(lot_id.clone(), key.clone())).cloned(),
             owner: s.plates.get(&key).cloned(),
-        })
+        };
+        // One batch get of the timeline and the registration.
+        self.read_units(get_units(&[
+            view.timeline.as_ref().map_or(0, item_bytes),
+            view.owner.as_ref().map_or(0, item_bytes),
+        ]));
+        Ok(view)
     }
 
     async fn driver_view(&self, driver_id: &DriverId) -> StoreResult<DriverView> {
-        self.read();
         let s = self.state();
         let methods = s
             .methods
@@ -722,10 +793,15 @@ impl DeviceStore for MemoryStore {
             .cloned()
             .collect();
         reservations.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
-        Ok(DriverView {
+        let view = DriverView {
             methods,
             reservations,
-        })
+        };
+        // One query of the driver's partition.
+        let bytes = view.methods.iter().map(item_bytes).sum::<usize>()
+            + view.reservations.iter().map(item_bytes).sum::<usize>();
+        self.read_units(query_units(bytes, true));
+        Ok(view)
     }
 
     async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<LikePlate>> {
@@ -757,7 +833,6 @@ impl DeviceStore for MemoryStore {
     }
 
     async fn lot_live(&self, lot: &Lot, at: Timestamp) -> StoreResult<LotLive> {
-        self.read();
         let s = self.state();
         let lot_id = &lot.id;
         let held = s
@@ -772,7 +847,7 @@ impl DeviceStore for MemoryStore {
             .cloned()
             .collect();
         devices.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(LotLive {
+        let live = LotLive {
             bays: s
                 .bays
                 .iter()
@@ -783,11 +858,28 @@ impl DeviceStore for MemoryStore {
                 .unwrap_or(u32::MAX),
             held_reservations: held,
             devices,
-        })
+        };
+        // One query of the lot's partition: bays, devices, counters, holds.
+        let bytes = live.bays.iter().map(item_bytes).sum::<usize>()
+            + live.devices.iter().map(item_bytes).sum::<usize>()
+            + SMALL_ITEM * (1 + held as usize);
+        self.read_units(query_units(bytes, true));
+        Ok(live)
     }
 
     async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
-        self.write();
+        // One transaction: the timeline, its sessions, the outbox, the
+        // ledger entry, the lot's counter, a checked-in reservation.
+        let mut items = vec![item_bytes(&commit.timeline), SMALL_ITEM];
+        items.extend(commit.changed.iter().map(item_bytes));
+        items.extend(commit.outbox.iter().map(item_bytes));
+        if commit.open_delta != 0 {
+            items.push(SMALL_ITEM);
+        }
+        if let Some(r) = &commit.check_in {
+            items.push(item_bytes(r));
+        }
+        self.write_units(write_units(&items, true));
         let t = &commit.timeline;
         let token = rules::write_token(
             "commit_read",
@@ -885,17 +977,21 @@ impl DeviceStore for MemoryStore {
 
 impl OutboxStore for MemoryStore {
     async fn outbox_pending(&self, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
-        self.read();
         let s = self.state();
-        Ok(s.outbox_pending
+        let pending: Vec<OutboxMessage> = s
+            .outbox_pending
             .keys()
             .take(limit)
             .map(|&i| s.outbox[i].0.clone())
-            .collect())
+            .collect();
+        // One query of the outbox index.
+        let bytes = pending.iter().map(item_bytes).sum::<usize>();
+        self.read_units(query_units(bytes, false));
+        Ok(pending)
     }
 
     async fn outbox_undelivered(&self, ids: &[String]) -> StoreResult<Vec<String>> {
-        self.read();
+        self.read_units(get_units(&vec![SMALL_ITEM; ids.len()]));
         let s = self.state();
         let pending: BTreeSet<&String> = s.outbox_pending.values().collect();
         Ok(ids
@@ -909,7 +1005,7 @@ impl OutboxStore for MemoryStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.write();
+        self.write_units(write_units(&vec![SMALL_ITEM; ids.len()], false));
         let mut s = self.state();
         let wanted: BTreeSet<&String> = ids.iter().collect();
         let done: Vec<usize> = s

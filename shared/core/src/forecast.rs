@@ -80,6 +80,8 @@ pub enum ForecastError {
     TooShort { days: i32, needed: i32 },
     #[error("a time cannot be placed in the lot's time zone")]
     TimeZone,
+    #[error("no slot of the test days has both an observation and one a week earlier")]
+    NothingToCompare,
 }
 
 /// One reading of how many bays were occupied.
@@ -336,7 +338,7 @@ impl Settings {
         let mut out = Vec::new();
         for grouping in Grouping::ALL {
             for half_life_days in [7.0, 28.0] {
-                for trend in [0.0, 1.0] {
+                for trend in [0.0, 0.5, 1.0] {
                     for median in [false, true] {
                         out.push(Settings {
                             grouping,

@@ -33,7 +33,7 @@ async fn simulated(cfg: &SimConfig) -> (MemoryStore, Vec<Scenario>) {
         &queues,
         &provider,
         &scenarios,
-        || 0,
+        parking_app::usecases::cost::StoreUse::default,
         || queues.all(),
         |_| {},
     )

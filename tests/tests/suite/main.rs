@@ -2,6 +2,7 @@
 
 mod api;
 mod conformance;
+mod cost;
 mod devices;
 mod dynamodb;
 mod e2e;

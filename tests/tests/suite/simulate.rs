@@ -24,7 +24,7 @@ async fn simulate_with(cfg: &SimConfig, provider: &parking_aws::DevProvider) -> 
         &queues,
         provider,
         &scenarios,
-        || handler.store.requests().total(),
+        || handler.store.store_use(),
         || queues.all(),
         |_| {},
     )

@@ -94,7 +94,7 @@ async fn seed<S: Store>(store: S, seed: u64, lots: u32, days: u32) -> Result<S, 
         &queues,
         &parking_aws::DevProvider::default(),
         &scenarios,
-        || 0,
+        parking_app::usecases::cost::StoreUse::default,
         || queues.all(),
         |_| {},
     )

@@ -91,7 +91,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
             &queues,
             &provider,
             &scenarios,
-            || handler.store.requests().total(),
+            || handler.store.store_use(),
             || queues.all(),
             |done| bar.set_position(done),
         ))
@@ -248,6 +248,38 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
     out += &format!(
         "  throughput          {:.0} messages per second ({} ms)\n\n",
         s.messages_per_second, s.elapsed_ms
+    );
+    let k = &s.cost;
+    let u = &k.usage;
+    let usd = |v: f64| format!("{} {v:.4}", k.currency);
+    let by = |c: &parking_app::usecases::cost::Cost| {
+        format!(
+            "{:>12}  (Lambda {}, DynamoDB {}, SQS {}, IoT {})",
+            usd(c.total),
+            usd(c.lambda),
+            usd(c.dynamodb),
+            usd(c.sqs),
+            usd(c.iot)
+        )
+    };
+    out += &format!(
+        "  cost, at {}'s on-demand prices of {}\n",
+        k.region, k.prices_date
+    );
+    out += &format!("    per 1,000 sessions {}\n", by(&k.per_1000_sessions));
+    out += &format!("    per lot-month      {}\n", by(&k.per_lot_month));
+    out += &format!(
+        "    counted            DynamoDB {} reads ({:.1} RRU), {} writes ({:.1} WRU); SQS {} requests; \
+         IoT {} in, {} out; Lambda {} invocations, {:.2} GB-s\n",
+        u.dynamodb_read_requests,
+        u.dynamodb_read_units,
+        u.dynamodb_write_requests,
+        u.dynamodb_write_units,
+        u.sqs_requests,
+        u.iot_inbound_messages,
+        u.iot_outbound_messages,
+        u.lambda_invocations,
+        u.lambda_gb_seconds
     );
     out += &format!(
         "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}; settlement adds up {}\n",

@@ -11,8 +11,8 @@ use parking_core::Calendar;
 use parking_core::SessionState;
 use parking_core::calendar::{date_of, day_number};
 use parking_core::forecast::{
-    Backtest, Observation, SLOTS_PER_DAY, Series, Settings, backtest, occupancy_of_stays, slot_of,
-    slot_start, train,
+    Backtest, ForecastError, Observation, SLOTS_PER_DAY, Series, Settings, backtest,
+    occupancy_of_stays, slot_of, slot_start, train,
 };
 use serde::{Deserialize, Serialize};
 
@@ -290,6 +290,13 @@ pub fn backtest_history(
         let result = Series::from_observations(tz, capacity, &obs, None).and_then(|series| {
             report.days = series.end_day() - series.first_day();
             backtest(&series, calendar, test_days)
+        });
+        let result = result.and_then(|b| {
+            if b.slots == 0 {
+                Err(ForecastError::NothingToCompare)
+            } else {
+                Ok(b)
+            }
         });
         match result {
             Ok(b) => {

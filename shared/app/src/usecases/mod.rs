@@ -8,6 +8,7 @@ pub mod account;
 pub mod adjust;
 pub mod availability;
 pub mod bay_state;
+pub mod cost;
 pub mod dashboard;
 pub mod dead_letters;
 pub mod device_events;

@@ -17,6 +17,7 @@ use crate::scenario::{ReplayError, Scenario, set_up};
 use crate::settlement::PaymentProvider;
 use crate::timeline::owed;
 use crate::usecases::adjust::{Staff, refund};
+use crate::usecases::cost::{CostReport, PriceTable, StoreUse, Usage, gb_seconds};
 use crate::usecases::device_events::DeviceEvents;
 use crate::usecases::outbox::{DrainError, drain};
 use crate::usecases::settle::{SettleError, Settled, settle_order};
@@ -135,6 +136,9 @@ pub struct Summary {
     pub store_requests_per_message: f64,
     pub messages_per_second: f64,
     pub elapsed_ms: u64,
+    /// What the run would cost deployed: counted requests, units, messages
+    /// and invocations, priced.
+    pub cost: CostReport,
     pub checks: Checks,
 }
 
@@ -153,7 +157,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     queues: &Q,
     provider: &P,
     scenarios: &[Scenario],
-    requests: impl Fn() -> u64,
+    requests: impl Fn() -> StoreUse,
     taken: impl Fn() -> Vec<OutboxMessage>,
     mut progress: impl FnMut(u64),
 ) -> Result<Summary, RunError> {
@@ -184,6 +188,9 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     let mut times: Vec<u32> = Vec::with_capacity(all.len());
     let mut entry_sessions: BTreeSet<SessionId> = BTreeSet::new();
     let mut handler_requests = 0u64;
+    let prices = PriceTable::builtin().map_err(|e| RunError::Store(StoreError::invalid(e)))?;
+    let assume = prices.assumptions.clone();
+    let mut usage = Usage::default();
     let started = Instant::now();
     for (done, (at, l, i)) in all.iter().enumerate() {
         let bytes = scenarios[*l].messages[*i].delivered();
@@ -193,9 +200,37 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
             .handle(&bytes, *at)
             .await
             .map_err(|source| RunError::Replay(ReplayError::Message { index: *i, source }))?;
-        times.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-        handler_requests += requests() - before;
-        drain(&handler.store, queues).await?;
+        let took = t.elapsed();
+        times.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+        let used = requests().since(&before);
+        handler_requests += used.requests();
+        // The device function: one IoT message in, its rule and action,
+        // one invocation, its store requests and the commands it publishes.
+        usage.add_store(&used);
+        usage.iot_inbound_messages += 1;
+        usage.iot_outbound_messages += report.commands.len() as u64;
+        usage.lambda_invocations += 1;
+        usage.lambda_gb_seconds += gb_seconds(
+            took.as_secs_f64() * 1000.0
+                + used.requests() as f64 * assume.dynamodb_round_trip_ms
+                + report.commands.len() as f64 * assume.publish_round_trip_ms,
+            assume.lambda_memory_mb,
+        );
+        // The stream's forwarder: one invocation per committed change that
+        // queued something, one SQS send each.
+        let before = requests();
+        let sent = drain(&handler.store, queues).await? as u64;
+        if sent > 0 {
+            let used = requests().since(&before);
+            usage.add_store(&used);
+            usage.sqs_requests += sent;
+            usage.lambda_invocations += 1;
+            usage.lambda_gb_seconds += gb_seconds(
+                used.requests() as f64 * assume.dynamodb_round_trip_ms
+                    + sent as f64 * assume.publish_round_trip_ms,
+                assume.lambda_memory_mb,
+            );
+        }
         summary.messages += 1;
         summary.duplicates_dropped += u64::from(report.duplicates);
         summary.stale_ignored += u64::from(report.stale);
@@ -240,6 +275,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     // The payments queue's consumer: every order settled a minute after
     // it was queued, in queue order.
     let mut settled_keys = BTreeSet::new();
+    let before_settling = requests();
     settle_queued(
         handler,
         provider,
@@ -285,7 +321,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
             .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
         }
     }
-    drain(&handler.store, queues).await?;
+    let refunds_queued = drain(&handler.store, queues).await? as u64;
     settle_queued(
         handler,
         provider,
@@ -294,6 +330,20 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         &mut summary.settlement,
     )
     .await?;
+    // The payments function: one invocation per order (a batch of one),
+    // a receive and a delete each, its store requests, and the payment
+    // provider's round trip; the operators' refunds' forwarding as above.
+    let settling = requests().since(&before_settling);
+    let orders = settled_keys.len() as u64;
+    usage.add_store(&settling);
+    usage.sqs_requests += 2 * orders + refunds_queued;
+    usage.lambda_invocations += orders;
+    usage.lambda_gb_seconds += orders as f64
+        * gb_seconds(
+            settling.requests() as f64 / orders.max(1) as f64 * assume.dynamodb_round_trip_ms
+                + assume.provider_round_trip_ms,
+            assume.lambda_memory_mb,
+        );
 
     // What the store holds, lot by lot, and what reached the queues.
     let mut sessions: BTreeMap<SessionId, Session> = BTreeMap::new();
@@ -357,7 +407,11 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     }
     summary.needs_operator = summary.exit_missing + summary.needs_review;
     let mut net = 0i64;
+    let mut notifications = 0u64;
     for m in taken() {
+        if matches!(m, OutboxMessage::Notifications(_)) {
+            notifications += 1;
+        }
         match m {
             OutboxMessage::Payments(o) => {
                 net += o.signed_minor();
@@ -382,6 +436,19 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         }
         false
     };
+    // The notifications function: a receive and a delete, one invocation
+    // and one IoT message per notification.
+    usage.sqs_requests += 2 * notifications;
+    usage.lambda_invocations += notifications;
+    usage.iot_outbound_messages += notifications;
+    usage.lambda_gb_seconds +=
+        notifications as f64 * gb_seconds(assume.publish_round_trip_ms, assume.lambda_memory_mb);
+    let span = match (all.first(), all.last()) {
+        (Some(a), Some(b)) => b.0.duration_since(a.0).as_secs_f64() / 86_400.0,
+        _ => 0.0,
+    };
+    let lot_days = span.ceil().max(1.0) * scenarios.len() as f64;
+    summary.cost = CostReport::new(usage, summary.entries, lot_days, &prices);
     summary.checks = Checks {
         every_entry_is_a_session: entry_sessions.iter().all(kept),
         revenue_is_the_sum_of_fees: summary.revenue

@@ -70,6 +70,7 @@ pub mod errors;
 pub mod keys;
 mod ledger;
 mod lots;
+pub mod meter;
 mod payments;
 mod reservations;
 mod sessions;
@@ -95,6 +96,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     retention: SignedDuration,
+    meter: Option<meter::CapacityMeter>,
 }
 
 impl DynamoStore {
@@ -103,7 +105,25 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention: DEFAULT_EVENT_RETENTION,
+            meter: None,
         }
+    }
+
+    /// A store whose client reports what each request consumed (see
+    /// [`meter::CapacityMeter`]), built from a client configuration.
+    pub fn metered(config: aws_sdk_dynamodb::config::Builder, table: impl Into<String>) -> Self {
+        let meter = meter::CapacityMeter::default();
+        let client = Client::from_conf(config.interceptor(meter.clone()).build());
+        DynamoStore {
+            meter: Some(meter),
+            ..DynamoStore::new(client, table)
+        }
+    }
+
+    /// Requests answered and the capacity units DynamoDB says they
+    /// consumed, for a metered store.
+    pub fn consumed(&self) -> Option<parking_app::usecases::cost::StoreUse> {
+        self.meter.as_ref().map(meter::CapacityMeter::consumed)
     }
 
     /// How long processed device events are remembered.

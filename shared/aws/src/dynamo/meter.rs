@@ -1,0 +1,129 @@
+//! What DynamoDB says each request consumed: every request asks for its
+//! consumed capacity (`ReturnConsumedCapacity = TOTAL`), and each answer's
+//! units are summed, reads and writes apart. Attached to the client as an
+//! interceptor, so no call site can forget it.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::ConfigBag;
+use aws_sdk_dynamodb::operation::{
+    batch_get_item::{BatchGetItemInput, BatchGetItemOutput},
+    batch_write_item::{BatchWriteItemInput, BatchWriteItemOutput},
+    delete_item::{DeleteItemInput, DeleteItemOutput},
+    get_item::{GetItemInput, GetItemOutput},
+    put_item::{PutItemInput, PutItemOutput},
+    query::{QueryInput, QueryOutput},
+    scan::{ScanInput, ScanOutput},
+    transact_get_items::{TransactGetItemsInput, TransactGetItemsOutput},
+    transact_write_items::{TransactWriteItemsInput, TransactWriteItemsOutput},
+    update_item::{UpdateItemInput, UpdateItemOutput},
+};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use parking_app::usecases::cost::StoreUse;
+
+/// Sums the capacity DynamoDB reports; clones share the sums.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityMeter(Arc<Mutex<StoreUse>>);
+
+impl CapacityMeter {
+    /// Requests answered and the units they consumed so far.
+    pub fn consumed(&self) -> StoreUse {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, write: bool, units: f64) {
+        let mut u = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if write {
+            u.writes += 1;
+            u.write_units += units;
+        } else {
+            u.reads += 1;
+            u.read_units += units;
+        }
+    }
+}
+
+fn units(c: Option<&ConsumedCapacity>) -> f64 {
+    c.and_then(ConsumedCapacity::capacity_units).unwrap_or(0.0)
+}
+
+fn all_units(c: &[ConsumedCapacity]) -> f64 {
+    c.iter().map(|c| units(Some(c))).sum()
+}
+
+impl Intercept for CapacityMeter {
+    fn name(&self) -> &'static str {
+        "CapacityMeter"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input_mut();
+        let total = Some(ReturnConsumedCapacity::Total);
+        if let Some(i) = input.downcast_mut::<GetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<PutItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<UpdateItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<DeleteItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<QueryInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<ScanInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<BatchGetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<BatchWriteItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<TransactGetItemsInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
+            i.return_consumed_capacity = total;
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Ok(out) = context.output_or_error() else {
+            return Ok(());
+        };
+        if let Some(o) = out.downcast_ref::<GetItemOutput>() {
+            self.add(false, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<QueryOutput>() {
+            self.add(false, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<ScanOutput>() {
+            self.add(false, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<BatchGetItemOutput>() {
+            self.add(false, all_units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<TransactGetItemsOutput>() {
+            self.add(false, all_units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<PutItemOutput>() {
+            self.add(true, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<UpdateItemOutput>() {
+            self.add(true, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<DeleteItemOutput>() {
+            self.add(true, units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<BatchWriteItemOutput>() {
+            self.add(true, all_units(o.consumed_capacity()));
+        } else if let Some(o) = out.downcast_ref::<TransactWriteItemsOutput>() {
+            self.add(true, all_units(o.consumed_capacity()));
+        }
+        Ok(())
+    }
+}
