@@ -858,6 +858,69 @@ pub struct DailyReportOut {
     pub turnover: f64,
     /// Sessions of the day that need a person.
     pub needs_review: u32,
+    /// What the lot's device messages and their forwarding consumed that
+    /// day, priced at the built-in table's on-demand prices.
+    pub cost: CostOut,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct CostOut {
+    pub region: String,
+    /// The price table's date.
+    pub prices_date: String,
+    pub currency: String,
+    pub total: ServicesOut,
+    pub per_1000_sessions: ServicesOut,
+    /// The day's rate over a month (30.4 days).
+    pub per_lot_month: ServicesOut,
+    pub dynamodb_read_units: f64,
+    pub dynamodb_write_units: f64,
+    pub sqs_requests: u64,
+    pub iot_messages: u64,
+    pub lambda_invocations: u64,
+    pub lambda_gb_seconds: f64,
+}
+
+/// An amount by service.
+#[derive(Serialize, JsonSchema)]
+pub struct ServicesOut {
+    pub lambda: f64,
+    pub dynamodb: f64,
+    pub sqs: f64,
+    pub iot: f64,
+    pub total: f64,
+}
+
+impl From<parking_app::usecases::cost::Cost> for ServicesOut {
+    fn from(c: parking_app::usecases::cost::Cost) -> Self {
+        ServicesOut {
+            lambda: c.lambda,
+            dynamodb: c.dynamodb,
+            sqs: c.sqs,
+            iot: c.iot,
+            total: c.total,
+        }
+    }
+}
+
+impl From<parking_app::usecases::cost::CostReport> for CostOut {
+    fn from(c: parking_app::usecases::cost::CostReport) -> Self {
+        let u = c.usage;
+        CostOut {
+            region: c.region,
+            prices_date: c.prices_date,
+            currency: c.currency,
+            total: c.total.into(),
+            per_1000_sessions: c.per_1000_sessions.into(),
+            per_lot_month: c.per_lot_month.into(),
+            dynamodb_read_units: u.dynamodb_read_units,
+            dynamodb_write_units: u.dynamodb_write_units,
+            sqs_requests: u.sqs_requests,
+            iot_messages: u.iot_inbound_messages + u.iot_outbound_messages,
+            lambda_invocations: u.lambda_invocations,
+            lambda_gb_seconds: u.lambda_gb_seconds,
+        }
+    }
 }
 
 impl From<parking_app::usecases::operator::DailyReport> for DailyReportOut {
@@ -877,6 +940,7 @@ impl From<parking_app::usecases::operator::DailyReport> for DailyReportOut {
             occupancy_by_hour: r.occupancy_by_hour,
             turnover: r.turnover,
             needs_review: r.needs_review,
+            cost: r.cost.into(),
         }
     }
 }

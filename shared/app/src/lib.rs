@@ -27,4 +27,5 @@ pub use ports::{
     ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, FlagStore,
     ForecastStore, LotStore, OutboxStore, PaymentStore, Queues, RecordStore, Refusal,
     ReservationStore, SendError, SessionStore, Store, StoreError, StoreResult, SweepStore,
+    UsageStore,
 };

@@ -544,6 +544,7 @@ pub trait Store:
     + crate::settlement::AttemptStore
     + ForecastStore
     + FlagStore
+    + UsageStore
 {
 }
 
@@ -556,7 +557,25 @@ impl<T> Store for T where
         + crate::settlement::AttemptStore
         + ForecastStore
         + FlagStore
+        + UsageStore
 {
+}
+
+/// What the suite consumed for each lot, by the lot's local date.
+pub trait UsageStore: Send + Sync {
+    /// Adds to a lot's day (one atomic increment of each counter).
+    fn add_usage(
+        &self,
+        lot_id: &LotId,
+        date: jiff::civil::Date,
+        usage: &crate::usecases::cost::Usage,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A lot's day so far (nothing recorded: zero).
+    fn lot_usage(
+        &self,
+        lot_id: &LotId,
+        date: jiff::civil::Date,
+    ) -> impl Future<Output = StoreResult<crate::usecases::cost::Usage>> + Send;
 }
 
 /// The feature flags as operators set them: one document for all lots.

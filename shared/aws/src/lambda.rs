@@ -140,11 +140,24 @@ pub async fn run_device_function() -> Result<(), Error> {
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
+    let buffer =
+        &parking_app::usecases::cost::UsageBuffer::new(jiff::SignedDuration::from_secs(60));
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let before = events.store.consumed().unwrap_or_default();
         let started = std::time::Instant::now();
         let answer = device_message(events, &SystemClock, &event.payload).await;
-        log_usage(&events.store, &before, started, memory_mb);
+        let used = log_usage(&events.store, &before, started, memory_mb, &answer);
+        // The lot is the topic's second level (`parking/{lot}/…`).
+        let lot = event.payload["topic"]
+            .as_str()
+            .and_then(|t| t.split('/').nth(1))
+            .and_then(|l| parking_app::LotId::parse(l).ok());
+        if let Some(lot) = lot {
+            buffer.add(&lot, SystemClock.now(), &used);
+        }
+        if let Err(e) = buffer.flush_if_due(&events.store, SystemClock.now()).await {
+            tracing::warn!(error = %e, "usage not recorded yet");
+        }
         answer
     }))
     .await
@@ -158,18 +171,34 @@ fn log_usage(
     before: &parking_app::usecases::cost::StoreUse,
     started: std::time::Instant,
     memory_mb: u32,
-) {
+    answer: &Result<Value, Error>,
+) -> parking_app::usecases::cost::Usage {
     let used = store.consumed().unwrap_or_default().since(before);
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let commands = answer
+        .as_ref()
+        .ok()
+        .and_then(|a| a["commands"].as_u64())
+        .unwrap_or(0);
+    let mut usage = parking_app::usecases::cost::Usage {
+        iot_inbound_messages: 1,
+        iot_outbound_messages: commands,
+        lambda_invocations: 1,
+        lambda_gb_seconds: parking_app::usecases::cost::gb_seconds(ms, memory_mb),
+        ..Default::default()
+    };
+    usage.add_store(&used);
     tracing::info!(
         dynamodb_reads = used.reads,
         dynamodb_writes = used.writes,
         dynamodb_read_units = used.read_units,
         dynamodb_write_units = used.write_units,
+        commands,
         handler_ms = ms,
-        gb_seconds = parking_app::usecases::cost::gb_seconds(ms, memory_mb),
+        gb_seconds = usage.lambda_gb_seconds,
         "usage"
     );
+    usage
 }
 
 /// Puts a failed queue message back after a pause (its visibility

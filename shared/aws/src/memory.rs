@@ -33,6 +33,7 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::usecases::forecast::LotForecast>,
     flags: Option<parking_app::flags::StoredFlags>,
+    usage: HashMap<(LotId, jiff::civil::Date), parking_app::usecases::cost::Usage>,
     gates: HashMap<(LotId, GateId), Gate>,
     devices: HashMap<DeviceId, Device>,
     bays: BTreeMap<(LotId, BayId), Bay>,
@@ -1184,6 +1185,33 @@ fn claim_in(
     };
     s.attempts.insert(attempt.key.clone(), attempt.clone());
     Claim::Claimed { taken_over }
+}
+
+impl parking_app::UsageStore for MemoryStore {
+    async fn add_usage(
+        &self,
+        lot_id: &LotId,
+        date: jiff::civil::Date,
+        usage: &parking_app::usecases::cost::Usage,
+    ) -> StoreResult<()> {
+        let mut s = self.state();
+        let held = s.usage.entry((lot_id.clone(), date)).or_default();
+        *held = held.plus(usage);
+        Ok(())
+    }
+
+    async fn lot_usage(
+        &self,
+        lot_id: &LotId,
+        date: jiff::civil::Date,
+    ) -> StoreResult<parking_app::usecases::cost::Usage> {
+        Ok(self
+            .state()
+            .usage
+            .get(&(lot_id.clone(), date))
+            .copied()
+            .unwrap_or_default())
+    }
 }
 
 impl parking_app::FlagStore for MemoryStore {

@@ -95,3 +95,122 @@ async fn dynamodb_reports_the_units_of_the_same_requests() {
     assert!(entry.read_units >= 3.0, "{entry:?}");
     assert!(exit.read_units >= 2.0, "{exit:?}");
 }
+
+/// A warm device function adds its lots' usage to their days at most once
+/// a minute; each hour goes to the lot's local date.
+#[tokio::test]
+async fn a_warm_function_records_its_lots_usage_at_most_once_a_minute_on_dynamodb() {
+    use parking_app::usecases::cost::{Usage, UsageBuffer};
+    use parking_app::{LotId, UsageStore};
+
+    let store = parking_tests::fresh_dynamo_store(None).await;
+    set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let lot: LotId = crate::devices::LOT.parse().expect("lot");
+    let one = Usage {
+        dynamodb_read_requests: 3,
+        dynamodb_write_requests: 1,
+        dynamodb_read_units: 4.5,
+        dynamodb_write_units: 6.0,
+        iot_inbound_messages: 1,
+        iot_outbound_messages: 1,
+        lambda_invocations: 1,
+        lambda_gb_seconds: 0.0125,
+        ..Usage::default()
+    };
+    let buffer = UsageBuffer::new(SignedDuration::from_secs(60));
+    buffer.add(&lot, t("23:30:00"), &one);
+    assert_eq!(
+        buffer
+            .flush_if_due(&store, t("23:30:01"))
+            .await
+            .expect("flush"),
+        1
+    );
+    buffer.add(&lot, t("23:30:10"), &one);
+    assert_eq!(
+        buffer
+            .flush_if_due(&store, t("23:30:20"))
+            .await
+            .expect("flush"),
+        0,
+        "not a minute yet"
+    );
+    assert_eq!(
+        buffer
+            .flush_if_due(&store, t("23:31:05"))
+            .await
+            .expect("flush"),
+        1
+    );
+    // 23:30 in Tokyo is 14:30 UTC: the lot's 30 November.
+    let day = store
+        .lot_usage(&lot, jiff::civil::date(2026, 11, 30))
+        .await
+        .expect("usage");
+    assert_eq!(day, one.plus(&one));
+    let none = store
+        .lot_usage(&lot, jiff::civil::date(2026, 12, 1))
+        .await
+        .expect("usage");
+    assert_eq!(none, Usage::default());
+}
+
+/// The simulator records each lot's device and stream usage by day, and
+/// the lot's daily report prices it.
+#[tokio::test]
+async fn the_daily_report_prices_the_lots_recorded_usage() {
+    use parking_app::sim::{SimConfig, generate};
+    use parking_app::usecases::operator::daily_report;
+    use parking_app::usecases::simulate::run;
+    use parking_aws::MemoryQueues;
+
+    let scenarios = generate(&SimConfig {
+        lots: 2,
+        ..SimConfig::default()
+    })
+    .expect("generate");
+    let events = DeviceEvents::new(
+        MemoryStore::default(),
+        MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    let queues = MemoryQueues::default();
+    let summary = run(
+        &events,
+        &queues,
+        &parking_aws::DevProvider::default(),
+        &scenarios,
+        || events.store.store_use(),
+        || queues.all(),
+        |_| {},
+    )
+    .await
+    .expect("simulation");
+    let mut messages = 0;
+    for sc in &scenarios {
+        for day in [
+            jiff::civil::date(2026, 11, 30),
+            jiff::civil::date(2026, 12, 1),
+        ] {
+            let r = daily_report(&events.store, &sc.lot.id, day)
+                .await
+                .expect("report");
+            messages += r.cost.usage.iot_inbound_messages;
+            if day.day() == 30 {
+                assert!(r.cost.total.total > 0.0, "{:?}", r.cost);
+                assert_eq!(r.cost.prices_date, summary.cost.prices_date);
+                assert!(
+                    (r.cost.per_1000_sessions.total * f64::from(r.entries) / 1000.0
+                        - r.cost.total.total)
+                        .abs()
+                        < 1e-9
+                );
+            }
+        }
+    }
+    assert_eq!(messages, summary.messages, "every message is some lot's");
+    assert_eq!(summary.cost.usage.iot_inbound_messages, summary.messages);
+    assert!(summary.cost.per_1000_sessions.total > 0.0);
+}

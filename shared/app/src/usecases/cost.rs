@@ -281,6 +281,87 @@ impl CostReport {
     }
 }
 
+/// What a warm function consumed, gathered by lot and hour and added to
+/// the lots' daily usage at most once per `every`, so recording usage
+/// costs a write a minute per lot, not one per message.
+pub struct UsageBuffer {
+    every: jiff::SignedDuration,
+    held: std::sync::Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    flushed: Option<jiff::Timestamp>,
+    usage: std::collections::BTreeMap<(crate::LotId, i64), Usage>,
+}
+
+impl UsageBuffer {
+    pub fn new(every: jiff::SignedDuration) -> Self {
+        UsageBuffer {
+            every,
+            held: std::sync::Mutex::new(Held::default()),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds what one invocation for `lot` consumed at `at`.
+    pub fn add(&self, lot: &crate::LotId, at: jiff::Timestamp, usage: &Usage) {
+        let hour = at.as_second().div_euclid(3600);
+        let mut held = self.held();
+        let entry = held.usage.entry((lot.clone(), hour)).or_default();
+        *entry = entry.plus(usage);
+    }
+
+    /// Adds what was gathered to the lots' days (each hour to the lot's
+    /// local date it starts on) when `every` has passed since the last
+    /// time; what cannot be written is kept for the next time.
+    ///
+    /// # Errors
+    ///
+    /// The store's, after putting back what was not written.
+    pub async fn flush_if_due<S: crate::ports::Store>(
+        &self,
+        store: &S,
+        now: jiff::Timestamp,
+    ) -> crate::ports::StoreResult<usize> {
+        let taken = {
+            let mut held = self.held();
+            if held
+                .flushed
+                .is_some_and(|f| now.duration_since(f) < self.every)
+            {
+                return Ok(0);
+            }
+            held.flushed = Some(now);
+            std::mem::take(&mut held.usage)
+        };
+        let mut written = 0;
+        let mut left = taken.clone();
+        for ((lot, hour), usage) in &taken {
+            let zone = match store.get_lot(lot).await {
+                Ok(l) => jiff::tz::TimeZone::get(&l.time_zone).unwrap_or(jiff::tz::TimeZone::UTC),
+                Err(_) => jiff::tz::TimeZone::UTC,
+            };
+            let at = jiff::Timestamp::from_second(hour * 3600).unwrap_or(now);
+            let date = at.to_zoned(zone).date();
+            if let Err(e) = store.add_usage(lot, date, usage).await {
+                let mut held = self.held();
+                for (k, u) in left {
+                    let entry = held.usage.entry(k).or_default();
+                    *entry = entry.plus(&u);
+                }
+                return Err(e);
+            }
+            left.remove(&(lot.clone(), *hour));
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
 /// Lambda's billed GB-seconds of one invocation: its duration rounded up
 /// to the millisecond, at the configured memory.
 pub fn gb_seconds(duration_ms: f64, memory_mb: u32) -> f64 {

@@ -581,6 +581,9 @@ pub struct DailyReport {
     pub turnover: f64,
     /// Sessions of that day that need a person now.
     pub needs_review: u32,
+    /// What the lot's device messages and their forwarding consumed that
+    /// day, as the functions recorded it, priced.
+    pub cost: super::cost::CostReport,
 }
 
 /// The daily report of a lot for a local date.
@@ -630,6 +633,7 @@ pub async fn daily_report<S: Store>(
         occupancy_by_hour: Vec::new(),
         turnover: 0.0,
         needs_review: 0,
+        cost: super::cost::CostReport::default(),
     };
     for s in &sessions {
         let left = s.exit_at.filter(|_| s.state != SessionState::ExitMissing);
@@ -694,6 +698,9 @@ pub async fn daily_report<S: Store>(
         .filter(|e| e.action == "session.refund")
         .filter_map(|e| e.amount)
         .sum();
+    let prices = super::cost::PriceTable::builtin().map_err(StoreError::invalid)?;
+    let usage = store.lot_usage(lot_id, date).await?;
+    report.cost = super::cost::CostReport::new(usage, u64::from(report.entries), 1.0, &prices);
     report.turnover = if config.lot.capacity > 0 {
         f64::from(report.exits) / f64::from(config.lot.capacity)
     } else {

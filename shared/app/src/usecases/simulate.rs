@@ -191,6 +191,12 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     let prices = PriceTable::builtin().map_err(|e| RunError::Store(StoreError::invalid(e)))?;
     let assume = prices.assumptions.clone();
     let mut usage = Usage::default();
+    // The same, by lot and local date, for the lots' daily reports.
+    let mut by_lot: BTreeMap<(LotId, jiff::civil::Date), Usage> = BTreeMap::new();
+    let zones: Vec<jiff::tz::TimeZone> = scenarios
+        .iter()
+        .map(|sc| jiff::tz::TimeZone::get(&sc.lot.time_zone).unwrap_or(jiff::tz::TimeZone::UTC))
+        .collect();
     let started = Instant::now();
     for (done, (at, l, i)) in all.iter().enumerate() {
         let bytes = scenarios[*l].messages[*i].delivered();
@@ -206,11 +212,12 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         handler_requests += used.requests();
         // The device function: one IoT message in, its rule and action,
         // one invocation, its store requests and the commands it publishes.
-        usage.add_store(&used);
-        usage.iot_inbound_messages += 1;
-        usage.iot_outbound_messages += report.commands.len() as u64;
-        usage.lambda_invocations += 1;
-        usage.lambda_gb_seconds += gb_seconds(
+        let mut this = Usage::default();
+        this.add_store(&used);
+        this.iot_inbound_messages += 1;
+        this.iot_outbound_messages += report.commands.len() as u64;
+        this.lambda_invocations += 1;
+        this.lambda_gb_seconds += gb_seconds(
             took.as_secs_f64() * 1000.0
                 + used.requests() as f64 * assume.dynamodb_round_trip_ms
                 + report.commands.len() as f64 * assume.publish_round_trip_ms,
@@ -222,15 +229,21 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         let sent = drain(&handler.store, queues).await? as u64;
         if sent > 0 {
             let used = requests().since(&before);
-            usage.add_store(&used);
-            usage.sqs_requests += sent;
-            usage.lambda_invocations += 1;
-            usage.lambda_gb_seconds += gb_seconds(
+            this.add_store(&used);
+            this.sqs_requests += sent;
+            this.lambda_invocations += 1;
+            this.lambda_gb_seconds += gb_seconds(
                 used.requests() as f64 * assume.dynamodb_round_trip_ms
                     + sent as f64 * assume.publish_round_trip_ms,
                 assume.lambda_memory_mb,
             );
         }
+        usage = usage.plus(&this);
+        let day = at.to_zoned(zones[*l].clone()).date();
+        let lot_day = by_lot
+            .entry((scenarios[*l].lot.id.clone(), day))
+            .or_default();
+        *lot_day = lot_day.plus(&this);
         summary.messages += 1;
         summary.duplicates_dropped += u64::from(report.duplicates);
         summary.stale_ignored += u64::from(report.stale);
@@ -449,6 +462,11 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     };
     let lot_days = span.ceil().max(1.0) * scenarios.len() as f64;
     summary.cost = CostReport::new(usage, summary.entries, lot_days, &prices);
+    // The device and stream functions' share, by lot and day, as the
+    // deployed functions record it for the daily reports.
+    for ((lot_id, day), u) in &by_lot {
+        handler.store.add_usage(lot_id, *day, u).await?;
+    }
     summary.checks = Checks {
         every_entry_is_a_session: entry_sessions.iter().all(kept),
         revenue_is_the_sum_of_fees: summary.revenue

@@ -247,6 +247,11 @@ pub(crate) fn lot_device(lot: &LotId, device: &DeviceId) -> Keys {
     Keys::new(lot_pk(lot), format!("DEVICE#{device}"), "lot_device")
 }
 
+/// What the suite consumed for a lot on one of its local dates.
+pub(crate) fn usage(lot: &LotId, date: jiff::civil::Date) -> Keys {
+    Keys::new(lot_pk(lot), format!("USAGE#{date}"), "usage")
+}
+
 /// The feature flag document, one for all lots.
 pub(crate) fn flags() -> Keys {
     Keys::new("FLAGS", "FLAGS", "flags")
