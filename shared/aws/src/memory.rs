@@ -135,7 +135,28 @@ pub struct Consumed {
 /// An item's size as DynamoDB counts it, estimated: its body as JSON, its
 /// keys and attribute names.
 fn item_bytes<T: serde::Serialize>(v: &T) -> usize {
-    serde_json::to_vec(v).map_or(0, |b| b.len()) + KEY_BYTES
+    /// Counts what is written, keeping nothing.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    match serde_json::to_writer(&mut n, v) {
+        Ok(()) => n.0 + KEY_BYTES,
+        Err(_) => KEY_BYTES,
+    }
+}
+
+/// The size of items of one kind, estimated from the first: a lot's bays
+/// and devices are alike.
+fn alike_bytes<T: serde::Serialize>(items: &[T]) -> usize {
+    items.first().map_or(0, |first| item_bytes(first) * items.len())
 }
 
 /// Keys, index keys and attribute names of an item.
@@ -757,8 +778,8 @@ impl DeviceStore for MemoryStore {
         };
         // One query of the lot's partition (its tariffs by a batch get).
         let bytes = item_bytes(&config.lot)
-            + config.gates.iter().map(item_bytes).sum::<usize>()
-            + config.devices.iter().map(item_bytes).sum::<usize>();
+            + alike_bytes(&config.gates)
+            + alike_bytes(&config.devices);
         let tariffs: Vec<usize> = config.tariffs.iter().map(item_bytes).collect();
         self.read_units(query_units(bytes, true) + get_units(&tariffs));
         Ok(config)
@@ -861,8 +882,8 @@ impl DeviceStore for MemoryStore {
             devices,
         };
         // One query of the lot's partition: bays, devices, counters, holds.
-        let bytes = live.bays.iter().map(item_bytes).sum::<usize>()
-            + live.devices.iter().map(item_bytes).sum::<usize>()
+        let bytes = alike_bytes(&live.bays)
+            + alike_bytes(&live.devices)
             + SMALL_ITEM * (1 + held as usize);
         self.read_units(query_units(bytes, true));
         Ok(live)
