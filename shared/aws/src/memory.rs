@@ -156,7 +156,9 @@ fn item_bytes<T: serde::Serialize>(v: &T) -> usize {
 /// The size of items of one kind, estimated from the first: a lot's bays
 /// and devices are alike.
 fn alike_bytes<T: serde::Serialize>(items: &[T]) -> usize {
-    items.first().map_or(0, |first| item_bytes(first) * items.len())
+    items
+        .first()
+        .map_or(0, |first| item_bytes(first) * items.len())
 }
 
 /// Keys, index keys and attribute names of an item.
@@ -777,9 +779,8 @@ impl DeviceStore for MemoryStore {
             tariffs,
         };
         // One query of the lot's partition (its tariffs by a batch get).
-        let bytes = item_bytes(&config.lot)
-            + alike_bytes(&config.gates)
-            + alike_bytes(&config.devices);
+        let bytes =
+            item_bytes(&config.lot) + alike_bytes(&config.gates) + alike_bytes(&config.devices);
         let tariffs: Vec<usize> = config.tariffs.iter().map(item_bytes).collect();
         self.read_units(query_units(bytes, true) + get_units(&tariffs));
         Ok(config)
@@ -882,9 +883,8 @@ impl DeviceStore for MemoryStore {
             devices,
         };
         // One query of the lot's partition: bays, devices, counters, holds.
-        let bytes = alike_bytes(&live.bays)
-            + alike_bytes(&live.devices)
-            + SMALL_ITEM * (1 + held as usize);
+        let bytes =
+            alike_bytes(&live.bays) + alike_bytes(&live.devices) + SMALL_ITEM * (1 + held as usize);
         self.read_units(query_units(bytes, true));
         Ok(live)
     }
