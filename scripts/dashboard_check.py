@@ -124,8 +124,11 @@ def compare(driver, url):
     if status != 200:
         fail(f"the dashboard API answered {status}")
     want = expected(d)
-    bars = len(card.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar"))
-    want_bars = sum(1 for h in d["hours"] if h["occupied"] is not None)
+    bars = [
+        (int(b.get_attribute("data-hour")), float(b.get_attribute("data-occupied")))
+        for b in card.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
+    ]
+    want_bars = [(i, float(h["occupied"])) for i, h in enumerate(d["hours"]) if h["occupied"] is not None]
     lines = card.find_elements(By.CSS_SELECTOR, "svg.chart polyline.line")
     forecast_hours = int(lines[0].get_attribute("data-forecast-hours")) if lines else 0
     want_forecast = sum(1 for h in d["hours"] if h["forecast"] is not None)

@@ -136,9 +136,12 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
+// Amounts arrive in minor units (yen have none, dollars have cents).
 function money(minor, currency) {
   try {
-    return new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-US", { style: "currency", currency }).format(minor);
+    const format = new Intl.NumberFormat(lang === "ja" ? "ja-JP" : "en-US", { style: "currency", currency });
+    const digits = format.resolvedOptions().maximumFractionDigits;
+    return format.format(minor / 10 ** digits);
   } catch {
     return `${currency} ${minor}`;
   }
@@ -323,9 +326,16 @@ async function refresh() {
   signedIn(true);
   try {
     const lots = await operatorLots();
-    const boards = await Promise.all(lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
+    // One lot that cannot be read shows its problem; the others show.
+    const boards = await Promise.allSettled(
+      lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
+    const cards = boards.map((b, i) => b.status === "fulfilled"
+      ? lotCard(b.value)
+      : el("section", { class: "lot", "data-lot": lots[i].id },
+        el("h2", { text: `${lots[i].name} (${lots[i].id})` }),
+        el("p", { role: "alert", text: t("failed").replace("{why}", b.reason?.message || String(b.reason)) })));
     const main = $("lots");
-    main.replaceChildren(...(boards.length ? boards.map(lotCard) : [el("p", { class: "empty", text: t("noLots") })]));
+    main.replaceChildren(...(cards.length ? cards : [el("p", { class: "empty", text: t("noLots") })]));
     main.dataset.loaded = String(Date.now());
     showProblem("");
     $("updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "ja" ? "ja-JP" : "en-GB")}`;

@@ -187,7 +187,8 @@ pub(crate) async fn remove_payment_method<S: Store>(
 async fn lot_out<S: Store>(api: &Api<S>, lot: Lot) -> Result<LotOut, ApiError> {
     let config = api.store.lot_config(&lot.id).await?;
     let now = api.clock.now();
-    let (a, _) = lot_availability(&api.store, &lot, now).await?;
+    let flags = api.flags.flags_at(now).await;
+    let (a, _) = lot_availability(&api.store, &lot, now, &flags).await?;
     let record = config.record_at(now).cloned().ok_or_else(|| {
         ApiError::from(StoreError::not_found(format!("tariff of lot {}", lot.id)))
     })?;

@@ -593,7 +593,9 @@ pub(crate) async fn dashboard<S: Store>(
     State(api): St<S>,
     OperatorLot(_, lot_id): OperatorLot,
 ) -> Result<Response, ApiError> {
-    let d = lot_dashboard(&api.store, &lot_id, api.clock.now())
+    let now = api.clock.now();
+    let flags = api.flags.flags_at(now).await;
+    let d = lot_dashboard(&api.store, &lot_id, now, &flags)
         .await
         .map_err(body_error)?;
     Ok(json(StatusCode::OK, &DashboardOut::from(d)))

@@ -183,11 +183,13 @@ impl<F: FlagSource> CachedFlags<F> {
             Err(e) => {
                 *lock(&self.error) = Some(e);
                 // The last flags read stay in force; with none, the
-                // defaults.
-                lock(&self.held)
-                    .as_ref()
-                    .map(|(_, s)| s.clone())
-                    .unwrap_or_default()
+                // defaults. Either is kept for a lifetime too, so an
+                // outage costs one failed read per lifetime, not one per
+                // event.
+                let mut held = lock(&self.held);
+                let set = held.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+                *held = Some((now, set.clone()));
+                set
             }
         }
     }

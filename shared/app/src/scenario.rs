@@ -665,7 +665,7 @@ pub async fn output<S: Store>(
         payments,
         rejected,
         duplicates,
-        availability: availability(lot, &live),
+        availability: availability(lot, &live, &crate::flags::FlagSet::default()),
         bays,
     })
 }

@@ -125,16 +125,17 @@ pub async fn run_device_function() -> Result<(), Error> {
     store.warm().await;
     // Feature flags from the table's flag document, kept as long as the
     // lot configuration; the defaults when the table cannot be read.
-    let flags = parking_app::flags::CachedFlags::new(
+    let flags = std::sync::Arc::new(parking_app::flags::CachedFlags::new(
         parking_app::flags::StoreFlags(store.clone()),
         device_config.lot_cache,
-    );
+    ));
     let events = DeviceEvents::new(
         store,
         iot_link(&sdk, &device_config),
         device_config.lot_cache,
     )
-    .with_flags(std::sync::Arc::new(flags));
+    .with_flags(flags.clone());
+    let flags = &flags;
     let events = &events;
     let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
         .ok()
@@ -147,16 +148,21 @@ pub async fn run_device_function() -> Result<(), Error> {
         let started = std::time::Instant::now();
         let answer = device_message(events, &SystemClock, &event.payload).await;
         let used = log_usage(&events.store, &before, started, memory_mb, &answer);
-        // The lot is the topic's second level (`parking/{lot}/…`).
+        // The lot is the topic's second level (`parking/{lot}/…`);
+        // presence events (`$aws/events/…`) are no lot's.
         let lot = event.payload["topic"]
             .as_str()
-            .and_then(|t| t.split('/').nth(1))
+            .and_then(|t| t.strip_prefix("parking/"))
+            .and_then(|t| t.split('/').next())
             .and_then(|l| parking_app::LotId::parse(l).ok());
         if let Some(lot) = lot {
             buffer.add(&lot, SystemClock.now(), &used);
         }
         if let Err(e) = buffer.flush_if_due(&events.store, SystemClock.now()).await {
             tracing::warn!(error = %e, "usage not recorded yet");
+        }
+        if let Some(e) = flags.last_error() {
+            tracing::warn!(error = %e, "feature flags unreadable: the last read or the defaults apply");
         }
         answer
     }))

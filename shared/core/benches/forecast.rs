@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use parking_core::Calendar;
 use parking_core::calendar::{Country, DayType, day_number};
-use parking_core::forecast::{Series, occupancy_of_stays, slot_of, train};
+use parking_core::forecast::{Series, slot_of, train};
 
 /// Eight weeks of stays: a commuter peak on working days, a midday crowd
 /// on days off, stays from a quarter of an hour to overnight.
@@ -60,10 +60,7 @@ fn training(c: &mut Criterion) {
     let calendar = Calendar::new(Some(Country::Jp), []);
     let (stays, until) = stays(&tz, &calendar);
     let today = day_number(until.to_zoned(tz.clone()).date());
-    let build = || {
-        let obs = occupancy_of_stays(stays.iter().copied(), until);
-        Series::from_observations(&tz, 400, &obs, Some(until)).expect("series")
-    };
+    let build = || Series::from_stays(&tz, 400, stays.iter().copied(), until).expect("series");
     let model = train(&build(), &calendar, today);
     match peak_resident_mb() {
         Some(mb) => println!(

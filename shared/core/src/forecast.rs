@@ -64,6 +64,9 @@ pub const SLOTS_PER_DAY: usize = 96;
 /// How long an observation's value holds when no other follows: a feed
 /// silent for longer has a gap there, not a flat line.
 pub const MAX_HOLD: SignedDuration = SignedDuration::from_hours(24);
+/// The longest history a series holds: about three years.
+pub const MAX_SPAN_DAYS: i32 = 1100;
+
 /// Days before the forecast day that training looks at.
 pub const LOOKBACK_DAYS: i32 = 70;
 /// Days at the end of the training data on which the settings are chosen.
@@ -82,6 +85,8 @@ pub enum ForecastError {
     TimeZone,
     #[error("no slot of the test days has both an observation and one a week earlier")]
     NothingToCompare,
+    #[error("the history spans {days} days; at most {MAX_SPAN_DAYS} are read (a time far off?)")]
+    TooLong { days: i32 },
 }
 
 /// One reading of how many bays were occupied.
@@ -139,6 +144,33 @@ impl Series {
         observations: &[Observation],
         until: Option<Timestamp>,
     ) -> Result<Series, ForecastError> {
+        Series::build(tz, capacity, observations, until, Some(MAX_HOLD))
+    }
+
+    /// Builds a series from a lot's stays (see [`occupancy_of_stays`]), up
+    /// to `until`. The count of cars holds until it changes, however long:
+    /// a lot closed over a long weekend is empty then, not unknown.
+    ///
+    /// # Errors
+    ///
+    /// [`ForecastError::Empty`] with no stay before `until`.
+    pub fn from_stays(
+        tz: &TimeZone,
+        capacity: u32,
+        stays: impl IntoIterator<Item = (Timestamp, Option<Timestamp>)>,
+        until: Timestamp,
+    ) -> Result<Series, ForecastError> {
+        let obs = occupancy_of_stays(stays, until);
+        Series::build(tz, capacity, &obs, Some(until), None)
+    }
+
+    fn build(
+        tz: &TimeZone,
+        capacity: u32,
+        observations: &[Observation],
+        until: Option<Timestamp>,
+        hold: Option<SignedDuration>,
+    ) -> Result<Series, ForecastError> {
         let mut obs: Vec<Observation> = observations
             .iter()
             .copied()
@@ -153,7 +185,10 @@ impl Series {
         let mut held: Vec<(Timestamp, Timestamp, f64)> = Vec::with_capacity(obs.len());
         for (i, o) in obs.iter().enumerate() {
             let next = obs.get(i + 1).map_or(end, |n| n.at);
-            let stop = next.min(o.at.saturating_add(MAX_HOLD).unwrap_or(next));
+            let stop = match hold {
+                Some(hold) => next.min(o.at.saturating_add(hold).unwrap_or(next)),
+                None => next,
+            };
             if stop > o.at {
                 held.push((o.at, stop, o.occupied));
             }
@@ -161,6 +196,9 @@ impl Series {
         let (first_day, _) = slot_of(tz, first.at);
         let (last_day, _) = slot_of(tz, end);
         let days = (last_day - first_day + 1).max(1);
+        if days > MAX_SPAN_DAYS {
+            return Err(ForecastError::TooLong { days });
+        }
         let mut values = vec![None; days as usize * SLOTS_PER_DAY];
         let mut k = 0;
         for (index, value) in values.iter_mut().enumerate() {
@@ -739,6 +777,37 @@ mod tests {
         assert_eq!(s.get(day, 95), Some(5.0));
         assert_eq!(s.get(day + 1, 0), None);
         assert_eq!(s.get(day + 2, 50), None);
+    }
+
+    #[test]
+    fn a_history_of_stays_holds_its_count_through_a_quiet_weekend() {
+        // One car from Friday evening to Tuesday morning, nothing else.
+        let stays = [(
+            at("2026-11-27T18:00:00+09:00"),
+            Some(at("2026-12-01T08:00:00+09:00")),
+        )];
+        let s = Series::from_stays(&tokyo(), 5, stays, at("2026-12-01T12:00:00+09:00")).unwrap();
+        let sunday = day_number(jiff::civil::date(2026, 11, 29));
+        assert_eq!(s.get(sunday, 48), Some(1.0), "still parked on Sunday");
+        assert_eq!(s.get(sunday + 2, 40), Some(0.0), "gone on Tuesday");
+    }
+
+    #[test]
+    fn a_time_far_off_is_refused_not_allocated() {
+        let obs = [
+            Observation {
+                at: at("2026-11-30T00:00:00+09:00"),
+                occupied: 5.0,
+            },
+            Observation {
+                at: at("9999-01-01T00:00:00Z"),
+                occupied: 7.0,
+            },
+        ];
+        assert!(matches!(
+            Series::from_observations(&tokyo(), 50, &obs, None),
+            Err(ForecastError::TooLong { .. })
+        ));
     }
 
     #[test]

@@ -681,7 +681,7 @@ async fn availability_falls_back_to_gate_counts_when_snow_blinds_the_sensors() {
     lot.send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))
         .await;
     let cfg = lot.events.store.get_lot(&fx_id(LOT)).await.expect("lot");
-    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:30:00"))
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:30:00"), &Default::default())
         .await
         .expect("a");
     assert_eq!(
@@ -693,7 +693,7 @@ async fn availability_falls_back_to_gate_counts_when_snow_blinds_the_sensors() {
         lot.send(&bay(b, &format!("snow-{i}"), None, 0.2, 2, t("09:40:00")))
             .await;
     }
-    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:45:00"))
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:45:00"), &Default::default())
         .await
         .expect("a");
     // 2 of 6 unknown is over the 0.3 share; Chika's reservation is held.
@@ -703,6 +703,25 @@ async fn availability_falls_back_to_gate_counts_when_snow_blinds_the_sensors() {
         6 - 1 - 1,
         "capacity − open sessions − held reservations"
     );
+    // With the weather fallback off for this lot (on for another), the
+    // estimate stays with the sensors that can still tell.
+    let off = parking_app::flags::FlagSet::parse(&format!(
+        r#"{{"flags": {{"weather_fallback": {{"off_lots": ["{LOT}"]}}}}}}"#
+    ))
+    .expect("flags");
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:45:00"), &off)
+        .await
+        .expect("a");
+    assert!(a.degraded, "still shown as degraded");
+    assert_eq!(a.free_estimate, 4 - 1, "free by the sensors − held");
+    let elsewhere = parking_app::flags::FlagSet::parse(
+        r#"{"flags": {"weather_fallback": {"off_lots": ["lot-b"]}}}"#,
+    )
+    .expect("flags");
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("09:45:00"), &elsewhere)
+        .await
+        .expect("a");
+    assert_eq!(a.free_estimate, 6 - 1 - 1);
 }
 
 #[tokio::test]
@@ -715,14 +734,14 @@ async fn presence_marks_devices_offline_and_a_late_disconnect_never_wins() {
     };
     let cfg = lot.events.store.get_lot(&fx_id(LOT)).await.expect("lot");
     lot.send(&presence("disconnected", 1, t("14:00:00"))).await;
-    let (a, _) = lot_availability(&lot.events.store, &cfg, t("14:01:00"))
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("14:01:00"), &Default::default())
         .await
         .expect("a");
     assert_eq!(a.offline_devices, [fx_id::<DeviceId>("cam-out")]);
     lot.send(&presence("connected", 2, t("16:00:00"))).await;
     let late = lot.send(&presence("disconnected", 1, t("14:00:00"))).await;
     assert_eq!(late.stale, 1);
-    let (a, _) = lot_availability(&lot.events.store, &cfg, t("16:01:00"))
+    let (a, _) = lot_availability(&lot.events.store, &cfg, t("16:01:00"), &Default::default())
         .await
         .expect("a");
     assert!(a.offline_devices.is_empty());

@@ -345,3 +345,82 @@ async fn the_flag_document_is_replaced_under_its_revision_on_dynamodb() {
         Some(2)
     );
 }
+
+/// A flag store that cannot be read fails no event: a day of a demo lot
+/// through a handler whose flags always fail to load comes out exactly as
+/// with the defaults, and the store is asked once per lifetime, not once
+/// per event.
+#[tokio::test]
+async fn a_day_with_an_unreachable_flag_store_comes_out_as_with_the_defaults() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use parking_app::sim::{SimConfig, generate};
+    use parking_app::usecases::device_events::DeviceEvents;
+    use parking_app::usecases::simulate::run;
+    use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+
+    struct Down(AtomicU32);
+    impl FlagSource for Down {
+        async fn load(&self) -> Result<FlagSet, FlagError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Err(FlagError("the flag store is unreachable".into()))
+        }
+    }
+
+    let scenarios = generate(&SimConfig::default()).expect("generate");
+    let day = |flags: Option<Arc<CachedFlags<Down>>>| {
+        let scenarios = scenarios.clone();
+        async move {
+            let mut events = DeviceEvents::new(
+                MemoryStore::default(),
+                MemoryLink::default(),
+                SignedDuration::from_mins(1),
+            );
+            if let Some(f) = flags {
+                events = events.with_flags(f);
+            }
+            let queues = MemoryQueues::default();
+            run(
+                &events,
+                &queues,
+                &parking_aws::DevProvider::default(),
+                &scenarios,
+                || events.store.store_use(),
+                || queues.all(),
+                |_| {},
+            )
+            .await
+            .expect("every message handled")
+        }
+    };
+    let down = Arc::new(CachedFlags::new(
+        Down(AtomicU32::new(0)),
+        SignedDuration::from_secs(60),
+    ));
+    let with_outage = day(Some(down.clone())).await;
+    let with_defaults = day(None).await;
+    assert!(with_outage.checks.all(), "{:?}", with_outage.checks);
+    assert_eq!(
+        (
+            with_outage.entries,
+            with_outage.exits,
+            with_outage.revenue,
+            with_outage.rejected,
+            with_outage.plates_corrected
+        ),
+        (
+            with_defaults.entries,
+            with_defaults.exits,
+            with_defaults.revenue,
+            with_defaults.rejected,
+            with_defaults.plates_corrected
+        )
+    );
+    assert!(down.last_error().is_some());
+    // A simulated day is about 1,440 minutes of messages: one failed read
+    // a minute at most, far fewer than the 1,449 messages.
+    let reads = down.source().0.load(Ordering::Relaxed);
+    assert!((1..=1_500).contains(&reads), "{reads}");
+    assert!(u64::from(reads) < with_outage.messages, "{reads}");
+}

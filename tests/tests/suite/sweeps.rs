@@ -173,11 +173,16 @@ pub async fn a_silent_device_is_shown_offline_until_it_speaks<S: Store + Clone>(
     let lot_id: LotId = LOT.parse().expect("id");
     let offline = || async {
         let lot = store.lot_config(&lot_id).await.expect("lot").lot;
-        parking_app::usecases::availability::lot_availability(&store, &lot, t("12:00:00"))
-            .await
-            .expect("availability")
-            .0
-            .offline_devices
+        parking_app::usecases::availability::lot_availability(
+            &store,
+            &lot,
+            t("12:00:00"),
+            &Default::default(),
+        )
+        .await
+        .expect("availability")
+        .0
+        .offline_devices
     };
     send(&events, &presence("cam-in", true, t("09:00:00"), 3)).await;
     send(&events, &heartbeat("cam-in", t("09:10:00"))).await;

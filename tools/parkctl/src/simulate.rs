@@ -42,6 +42,10 @@ pub struct Args {
     /// `parkctl forecast backtest`).
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
+    /// Feature flags from this JSON file (as `fixtures/flags/example.json`);
+    /// without it every flag takes its default.
+    #[arg(long, value_name = "FILE")]
+    flags: Option<PathBuf>,
 }
 
 pub fn run_cli(args: &Args) -> Result<(), UsageError> {
@@ -80,7 +84,20 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
     let store = MemoryStore::default();
     let queues = MemoryQueues::default();
     let provider = parking_aws::DevProvider::default();
-    let handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
+    let mut handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
+    if let Some(path) = &args.flags {
+        // Read once up front, so a bad file is an error here, not the
+        // defaults in silence.
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--flags {}: {e}", path.display())))?;
+        parking_app::flags::FlagSet::parse(&text)
+            .map_err(|e| UsageError(format!("--flags {}: {e}", path.display())))?;
+        let file = parking_aws::FileFlags(path.clone());
+        handler = handler.with_flags(std::sync::Arc::new(parking_app::flags::CachedFlags::new(
+            file,
+            SignedDuration::from_mins(1),
+        )));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -45,15 +45,18 @@ pub fn bay_view(bay: &Bay) -> BayView {
     }
 }
 
-/// Availability from a lot's live state.
-pub fn availability(lot: &Lot, live: &LotLive) -> Availability {
+/// Availability from a lot's live state. When too many sensors cannot
+/// tell, the estimate comes from the gates' count of open sessions,
+/// where the lot's `weather_fallback` flag is on (the default).
+pub fn availability(lot: &Lot, live: &LotLive, flags: &crate::flags::FlagSet) -> Availability {
     let count = |v: BayView| live.bays.iter().filter(|b| bay_view(b) == v).count() as u32;
     let occupied = count(BayView::Occupied);
     let free = count(BayView::Free);
     let unknown = lot.capacity.saturating_sub(occupied + free);
     let degraded = lot.capacity > 0
         && f64::from(unknown) / f64::from(lot.capacity) > lot.settings.degraded_unknown_share;
-    let free_estimate = if degraded {
+    let fallback = flags.is_on(crate::flags::Flag::WeatherFallback, &lot.id, None);
+    let free_estimate = if degraded && fallback {
         lot.capacity
             .saturating_sub(live.open_sessions)
             .saturating_sub(live.held_reservations)
@@ -87,7 +90,8 @@ pub async fn lot_availability<S: Store>(
     store: &S,
     lot: &Lot,
     at: Timestamp,
+    flags: &crate::flags::FlagSet,
 ) -> Result<(Availability, Vec<Bay>), StoreError> {
     let live = store.lot_live(lot, at).await?;
-    Ok((availability(lot, &live), live.bays))
+    Ok((availability(lot, &live, flags), live.bays))
 }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use parking_core::SessionState;
 use parking_core::calendar::day_number;
-use parking_core::forecast::{SLOTS_PER_DAY, Series, occupancy_of_stays, slot_start};
+use parking_core::forecast::{SLOTS_PER_DAY, Series, slot_start};
 
 use super::adjust::ActionError;
 use super::availability::{Availability, lot_availability};
@@ -63,7 +63,7 @@ fn payment_failed(s: &Session) -> bool {
             || (s.state == SessionState::NeedsReview && s.payment_failure.is_some()))
 }
 
-/// The dashboard of one lot at `now`.
+/// The dashboard of one lot at `now`, under the flags in force.
 ///
 /// # Errors
 ///
@@ -72,11 +72,12 @@ pub async fn lot_dashboard<S: Store>(
     store: &S,
     lot_id: &LotId,
     now: Timestamp,
+    flags: &crate::flags::FlagSet,
 ) -> Result<Dashboard, ActionError> {
     let lot = lot(store, lot_id).await?;
     let tz = TimeZone::get(&lot.time_zone).unwrap_or(TimeZone::UTC);
     let today = now.to_zoned(tz.clone()).date();
-    let (availability, _) = lot_availability(store, &lot, now).await?;
+    let (availability, _) = lot_availability(store, &lot, now, flags).await?;
     let config = store.lot_config(lot_id).await?;
     let report = daily_report(store, lot_id, today).await?;
     let queue = review_queue(store, now, lot_id).await?;
@@ -98,8 +99,7 @@ pub async fn lot_dashboard<S: Store>(
         .filter(|s| s.entry_at >= from || s.exit_at.is_none_or(|x| x >= from))
         .cloned()
         .collect();
-    let obs = occupancy_of_stays(stays(&around), now);
-    let series = Series::from_observations(&tz, lot.capacity, &obs, Some(now)).ok();
+    let series = Series::from_stays(&tz, lot.capacity, stays(&around), now).ok();
     let forecast = store
         .lot_forecast(lot_id)
         .await?

@@ -231,14 +231,6 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
         self
     }
 
-    /// Whether doubtful reads are matched against known plates in `lot`.
-    async fn fuzzy(&self, lot: &LotId, now: Timestamp) -> bool {
-        self.flags
-            .flags_at(now)
-            .await
-            .is_on(crate::flags::Flag::FuzzyPlateMatching, lot, None)
-    }
-
     /// Handles one message as an IoT rule delivers it.
     ///
     /// # Errors
@@ -277,7 +269,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                     received_at,
                     backlog: false,
                     now,
-                    fuzzy: self.fuzzy(&cfg.lot.id, now).await,
+                    flags: self.flags.flags_at(now).await,
                 };
                 plate_read::apply(&self.store, &self.link, &input, &read).await
             }
@@ -299,7 +291,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                     received_at,
                     backlog: true,
                     now,
-                    fuzzy: self.fuzzy(&cfg.lot.id, now).await,
+                    flags: self.flags.flags_at(now).await,
                 };
                 let mut report = Report::default();
                 let mut retry = None;

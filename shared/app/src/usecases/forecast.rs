@@ -11,8 +11,8 @@ use parking_core::Calendar;
 use parking_core::SessionState;
 use parking_core::calendar::{date_of, day_number};
 use parking_core::forecast::{
-    Backtest, ForecastError, Observation, SLOTS_PER_DAY, Series, Settings, backtest,
-    occupancy_of_stays, slot_of, slot_start, train,
+    Backtest, ForecastError, Observation, SLOTS_PER_DAY, Series, Settings, backtest, slot_of,
+    slot_start, train,
 };
 use serde::{Deserialize, Serialize};
 
@@ -149,14 +149,18 @@ pub fn read_history(input: impl std::io::Read) -> Result<History, RowError> {
         return Err(RowError::Header);
     }
     let mut history = History::default();
-    for (i, record) in reader.records().enumerate() {
-        let line = i as u64 + 2;
+    let mut line = 1;
+    for record in reader.records() {
         let row = match record {
             Ok(record) => {
+                line = record.position().map_or(line + 1, |p| p.line());
                 let fields: Vec<&str> = record.iter().collect();
                 HistoryRow::parse(line, &fields)
             }
-            Err(_) => Err(RowError::Unreadable { line }),
+            Err(e) => {
+                line = e.position().map_or(line + 1, |p| p.line());
+                Err(RowError::Unreadable { line })
+            }
         };
         match row {
             Ok(row) => history.rows.push(row),
@@ -441,8 +445,7 @@ pub async fn refresh<S: Store>(
         .checked_sub(jiff::SignedDuration::from_hours(24 * (HISTORY_DAYS + 2)))
         .unwrap_or(Timestamp::UNIX_EPOCH);
     let sessions = store.lot_sessions_entered(lot_id, from, now).await?;
-    let obs = occupancy_of_stays(stays(&sessions), now);
-    let Ok(series) = Series::from_observations(&tz, config.lot.capacity, &obs, Some(now)) else {
+    let Ok(series) = Series::from_stays(&tz, config.lot.capacity, stays(&sessions), now) else {
         return Ok(Refreshed::NoHistory);
     };
     let today_n = day_number(today);
@@ -566,7 +569,7 @@ mod tests {
 
     #[test]
     fn a_history_keeps_its_good_rows_and_names_each_bad_one() {
-        let text = "lot_id,observed_at,occupied,capacity\n\
+        let text = "\u{feff}lot_id,observed_at,occupied,capacity\n\
             lot-a,2026-11-30T09:00:00+09:00,12,50\n\
             lot-a,yesterday,12,50\n\
             lot a,2026-11-30T09:00:00+09:00,12,50\n\

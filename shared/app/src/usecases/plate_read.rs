@@ -40,9 +40,10 @@ pub(crate) struct Input<'a> {
     /// Part of a gate's upload after an outage.
     pub backlog: bool,
     pub now: Timestamp,
-    /// Doubtful reads are matched against known plates (the lot's
-    /// `fuzzy_plate_matching` flag); without it they stay unverified.
-    pub fuzzy: bool,
+    /// The feature flags in force: a doubtful read is matched against
+    /// known plates where `fuzzy_plate_matching` is on for the lot and
+    /// the plate as read; elsewhere it stays unverified.
+    pub flags: crate::flags::FlagSet,
 }
 
 impl Input<'_> {
@@ -71,7 +72,13 @@ async fn resolve<S: DeviceStore>(
     {
         return Ok((p.clone(), None));
     }
-    if !input.fuzzy {
+    let subject = parsed.as_ref().map_or_else(|| text.to_owned(), Plate::key);
+    let fuzzy = input.flags.is_on(
+        crate::flags::Flag::FuzzyPlateMatching,
+        &input.cfg.lot.id,
+        Some(&subject),
+    );
+    if !fuzzy {
         return Ok(match parsed {
             Some(p) => (p, Some(SessionFlag::PlateUnverified)),
             None => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),

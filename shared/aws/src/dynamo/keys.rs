@@ -249,7 +249,7 @@ pub(crate) fn lot_device(lot: &LotId, device: &DeviceId) -> Keys {
 
 /// What the suite consumed for a lot on one of its local dates.
 pub(crate) fn usage(lot: &LotId, date: jiff::civil::Date) -> Keys {
-    Keys::new(lot_pk(lot), format!("USAGE#{date}"), "usage")
+    Keys::new(lot_pk(lot), format!("~USAGE#{date}"), "usage")
 }
 
 /// The feature flag document, one for all lots.
@@ -259,7 +259,9 @@ pub(crate) fn flags() -> Keys {
 
 /// The lot's latest occupancy forecast.
 pub(crate) fn forecast(lot: &LotId) -> Keys {
-    Keys::new(lot_pk(lot), "FORECAST", "forecast")
+    // `~` sorts after every letter: outside the ranges the lot's
+    // configuration and live state are read with.
+    Keys::new(lot_pk(lot), "~FORECAST", "forecast")
 }
 
 /// The lot's live counters (`open_sessions`).

@@ -24,6 +24,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextMut,
 };
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use parking_app::usecases::cost::StoreUse;
 
@@ -98,9 +99,17 @@ impl Intercept for CapacityMeter {
         &self,
         context: &AfterDeserializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let Ok(out) = context.output_or_error() else {
+            // A refused write or a cancelled transaction is a request too;
+            // DynamoDB's error carries no capacity figure to add.
+            let name = cfg.load::<Metadata>().map_or("", Metadata::name);
+            let write = matches!(
+                name,
+                "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems"
+            );
+            self.add(write, 0.0);
             return Ok(());
         };
         if let Some(o) = out.downcast_ref::<GetItemOutput>() {
