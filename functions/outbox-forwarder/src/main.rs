@@ -1,5 +1,6 @@
 //! `outbox-forwarder`: the table's stream, filtered to new outbox items,
-//! delivered to the payments and notifications FIFO queues.
+//! delivered to the payments and notifications FIFO queues; each batch's
+//! usage booked to its first message's lot.
 //!
 //! Composition root only; the behaviour is
 //! `parking_app::usecases::outbox::forward`.
@@ -19,8 +20,16 @@ async fn main() -> Result<(), Error> {
     store.warm().await;
     let queues = sqs_queues(&sdk, &queue_config);
     let (store, queues) = (&store, &queues);
+    let metering = &lambda::Metering::from_env();
     run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(lambda::forward_outbox(store, queues, event.payload).await)
+        let started = metering.start(store);
+        let (answer, lot, sent) = lambda::forward_outbox_of(store, queues, event.payload).await;
+        let extra = parking_app::usecases::cost::Usage {
+            sqs_requests: sent,
+            ..Default::default()
+        };
+        metering.finish(store, started, lot.as_ref(), extra).await;
+        Ok::<_, Error>(answer)
     }))
     .await
 }

@@ -75,6 +75,16 @@ pub async fn forward_outbox<S: OutboxStore, Q: parking_app::Queues>(
     queues: &Q,
     event: StreamEvent,
 ) -> DynamoDbEventResponse {
+    forward_outbox_of(store, queues, event).await.0
+}
+
+/// [`forward_outbox`], with the lot of the batch's first message and how
+/// many were sent, for the function's usage.
+pub async fn forward_outbox_of<S: OutboxStore, Q: parking_app::Queues>(
+    store: &S,
+    queues: &Q,
+    event: StreamEvent,
+) -> (DynamoDbEventResponse, Option<parking_app::LotId>, u64) {
     let mut messages = Vec::new();
     let mut sequence = Vec::new();
     for record in event.records {
@@ -104,7 +114,11 @@ pub async fn forward_outbox<S: OutboxStore, Q: parking_app::Queues>(
         failed = response.batch_item_failures.len(),
         "forwarded"
     );
-    response
+    let lot = messages.first().map(|m| match m {
+        OutboxMessage::Payments(o) => o.lot_id.clone(),
+        OutboxMessage::Notifications(n) => n.lot_id.clone(),
+    });
+    (response, lot, messages.len() as u64)
 }
 
 /// The composition of a device function (gate events, bay events,
@@ -137,17 +151,10 @@ pub async fn run_device_function() -> Result<(), Error> {
     .with_flags(flags.clone());
     let flags = &flags;
     let events = &events;
-    let memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(0);
-    let buffer =
-        &parking_app::usecases::cost::UsageBuffer::new(jiff::SignedDuration::from_secs(60));
+    let metering = &Metering::from_env();
     run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let before = events.store.consumed().unwrap_or_default();
-        let started = std::time::Instant::now();
+        let started = metering.start(&events.store);
         let answer = device_message(events, &SystemClock, &event.payload).await;
-        let used = log_usage(&events.store, &before, started, memory_mb, &answer);
         // The lot is the topic's second level (`parking/{lot}/…`);
         // presence events (`$aws/events/…`) are no lot's.
         let lot = event.payload["topic"]
@@ -155,12 +162,19 @@ pub async fn run_device_function() -> Result<(), Error> {
             .and_then(|t| t.strip_prefix("parking/"))
             .and_then(|t| t.split('/').next())
             .and_then(|l| parking_app::LotId::parse(l).ok());
-        if let Some(lot) = lot {
-            buffer.add(&lot, SystemClock.now(), &used);
-        }
-        if let Err(e) = buffer.flush_if_due(&events.store, SystemClock.now()).await {
-            tracing::warn!(error = %e, "usage not recorded yet");
-        }
+        let commands = answer
+            .as_ref()
+            .ok()
+            .and_then(|a| a["commands"].as_u64())
+            .unwrap_or(0);
+        let extra = parking_app::usecases::cost::Usage {
+            iot_inbound_messages: 1,
+            iot_outbound_messages: commands,
+            ..Default::default()
+        };
+        metering
+            .finish(&events.store, started, lot.as_ref(), extra)
+            .await;
         if let Some(e) = flags.last_error() {
             tracing::warn!(error = %e, "feature flags unreadable: the last read or the defaults apply");
         }
@@ -169,42 +183,83 @@ pub async fn run_device_function() -> Result<(), Error> {
     .await
 }
 
-/// One line per invocation with what it consumed, for CloudWatch Logs
-/// Insights to sum by function: DynamoDB's own capacity figures, and the
-/// handler's time as billed at the function's memory.
-fn log_usage(
-    store: &crate::DynamoStore,
-    before: &parking_app::usecases::cost::StoreUse,
-    started: std::time::Instant,
+/// What each invocation of a function consumed: one log line per
+/// invocation (for CloudWatch Logs Insights to sum), and the lot's day
+/// (see [`parking_app::usecases::cost::UsageBuffer`]: written at most once
+/// a minute per warm function; what a function holds when it is shut
+/// down, at most a minute's, is lost).
+pub struct Metering {
+    buffer: parking_app::usecases::cost::UsageBuffer,
     memory_mb: u32,
-    answer: &Result<Value, Error>,
-) -> parking_app::usecases::cost::Usage {
-    let used = store.consumed().unwrap_or_default().since(before);
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    let commands = answer
-        .as_ref()
-        .ok()
-        .and_then(|a| a["commands"].as_u64())
-        .unwrap_or(0);
-    let mut usage = parking_app::usecases::cost::Usage {
-        iot_inbound_messages: 1,
-        iot_outbound_messages: commands,
-        lambda_invocations: 1,
-        lambda_gb_seconds: parking_app::usecases::cost::gb_seconds(ms, memory_mb),
-        ..Default::default()
-    };
-    usage.add_store(&used);
-    tracing::info!(
-        dynamodb_reads = used.reads,
-        dynamodb_writes = used.writes,
-        dynamodb_read_units = used.read_units,
-        dynamodb_write_units = used.write_units,
-        commands,
-        handler_ms = ms,
-        gb_seconds = usage.lambda_gb_seconds,
-        "usage"
-    );
-    usage
+}
+
+/// Where an invocation started.
+pub struct Started {
+    before: parking_app::usecases::cost::StoreUse,
+    at: std::time::Instant,
+}
+
+impl Metering {
+    /// The function's configured memory from Lambda's environment.
+    pub fn from_env() -> Self {
+        Metering {
+            buffer: parking_app::usecases::cost::UsageBuffer::new(jiff::SignedDuration::from_secs(
+                60,
+            )),
+            memory_mb: std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0),
+        }
+    }
+
+    pub fn start(&self, store: &crate::DynamoStore) -> Started {
+        Started {
+            before: store.consumed().unwrap_or_default(),
+            at: std::time::Instant::now(),
+        }
+    }
+
+    /// Logs what the invocation consumed (DynamoDB's own figures, its
+    /// time at the function's memory, and `extra`: messages and requests
+    /// the function counts itself) and books it to `lot`.
+    pub async fn finish(
+        &self,
+        store: &crate::DynamoStore,
+        started: Started,
+        lot: Option<&parking_app::LotId>,
+        extra: parking_app::usecases::cost::Usage,
+    ) {
+        use parking_app::Clock;
+        let used = store.consumed().unwrap_or_default().since(&started.before);
+        let ms = started.at.elapsed().as_secs_f64() * 1000.0;
+        let mut usage = parking_app::usecases::cost::Usage {
+            lambda_invocations: 1,
+            lambda_gb_seconds: parking_app::usecases::cost::gb_seconds(ms, self.memory_mb),
+            ..extra
+        };
+        usage.add_store(&used);
+        tracing::info!(
+            lot = lot.map_or("-", parking_app::LotId::as_str),
+            dynamodb_reads = used.reads,
+            dynamodb_writes = used.writes,
+            dynamodb_read_units = used.read_units,
+            dynamodb_write_units = used.write_units,
+            sqs_requests = usage.sqs_requests,
+            iot_in = usage.iot_inbound_messages,
+            iot_out = usage.iot_outbound_messages,
+            handler_ms = ms,
+            gb_seconds = usage.lambda_gb_seconds,
+            "usage"
+        );
+        let now = crate::SystemClock.now();
+        if let Some(lot) = lot {
+            self.buffer.add(lot, now, &usage);
+        }
+        if let Err(e) = self.buffer.flush_if_due(store, now).await {
+            tracing::warn!(error = %e, "usage not recorded yet");
+        }
+    }
 }
 
 /// Puts a failed queue message back after a pause (its visibility
@@ -325,9 +380,25 @@ pub async fn run_payments_function() -> Result<(), Error> {
     };
     let (store, provider, redelivery) = (&store, &provider, &redelivery);
     let base = config.retry_base_seconds;
+    let metering = &Metering::from_env();
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let now = SystemClock.now();
-        Ok::<_, Error>(settle_payments(store, provider, redelivery, base, event.payload, now).await)
+        let started = metering.start(store);
+        // A batch of one order: booked to its lot, with the queue's
+        // receive and delete.
+        let lot = event
+            .payload
+            .records
+            .first()
+            .and_then(|r| r.body.as_deref())
+            .and_then(lot_of_body);
+        let answer = settle_payments(store, provider, redelivery, base, event.payload, now).await;
+        let extra = parking_app::usecases::cost::Usage {
+            sqs_requests: 2,
+            ..Default::default()
+        };
+        metering.finish(store, started, lot.as_ref(), extra).await;
+        Ok::<_, Error>(answer)
     }))
     .await
 }
@@ -376,6 +447,12 @@ where
         response.batch_item_failures.push(failure);
     }
     response
+}
+
+/// The lot a queued message (a payment order or a notification) is for.
+fn lot_of_body(body: &str) -> Option<parking_app::LotId> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    parking_app::LotId::parse(v["lot_id"].as_str()?).ok()
 }
 
 fn delivered(

@@ -141,11 +141,7 @@ fn the_gate_function_publishes_only_to_gate_command_topics() {
         resource.contains("topic/parking/*/gates/*/commands"),
         "{resource}"
     );
-    for other in [
-        "BayEventsFunction",
-        "DevicePresenceFunction",
-        "OutboxForwarderFunction",
-    ] {
+    for other in ["BayEventsFunction", "OutboxForwarderFunction"] {
         assert!(
             !format!("{:?}", doc["Resources"][other]).contains("iot:Publish"),
             "{other}"
@@ -440,4 +436,42 @@ async fn settlement_the_sweeps_and_the_forecasts_may_do_what_their_code_does_on_
         missing.is_empty(),
         "the forecasts function lacks {missing:?}"
     );
+}
+
+/// The functions that book their usage to a lot's day (the gate and bay
+/// functions, the outbox forwarder, the payments function; presence
+/// events are no lot's) may do what the booking does.
+#[tokio::test]
+async fn the_functions_that_record_usage_may_do_what_recording_does_on_dynamodb() {
+    use parking_app::usecases::cost::{Usage, UsageBuffer};
+
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let sc = day_one();
+    let first = sc.messages[0].received_at;
+    set_up(&store, &sc, first).await.expect("set up");
+    let buffer = UsageBuffer::new(jiff::SignedDuration::from_secs(60));
+    buffer.add(
+        &sc.lot.id,
+        first,
+        &Usage {
+            dynamodb_read_units: 3.0,
+            lambda_invocations: 1,
+            ..Usage::default()
+        },
+    );
+    faults.take();
+    assert_eq!(buffer.flush_if_due(&store, first).await.expect("flush"), 1);
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:UpdateItem"), "{needed:?}");
+    for function in [
+        "GateEventsFunction",
+        "BayEventsFunction",
+        "OutboxForwarderFunction",
+        "PaymentsFunction",
+    ] {
+        let allowed = allowed(function);
+        let missing: Vec<&String> = needed.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} lacks {missing:?}");
+    }
 }
