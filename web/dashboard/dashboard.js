@@ -195,6 +195,17 @@ function figure(key, value, label, text) {
     el("dd", { "data-figure": key, "data-value": String(value), text: text ?? count(value) }));
 }
 
+// Why a card payment failed, in the page's language; the API's own
+// words for anything else.
+function failureText(reason) {
+  if (!reason) return "";
+  if (lang !== "ja") return reason;
+  if (reason.includes("declined")) return "カードが拒否されました";
+  if (reason.includes("authenticate")) return "カード会員の本人認証が必要です";
+  if (reason.includes("gave up") || reason.includes("given up")) return "再試行を終了しました";
+  return reason;
+}
+
 function sessionsTable(list, zone, withResolve, lotId) {
   if (list.items.length === 0) return el("p", { class: "empty", text: t("none") });
   const head = el("tr", {},
@@ -210,7 +221,7 @@ function sessionsTable(list, zone, withResolve, lotId) {
       el("td", { text: localTime(s.entry_at, zone) }),
       withResolve
         ? el("td", { class: "num", text: s.fee ? money(s.fee.amount, s.fee.currency) : "—" })
-        : el("td", { text: s.payment_failure || "" }));
+        : el("td", { text: failureText(s.payment_failure) }));
     if (withResolve) {
       const button = el("button", { type: "button", "data-resolve": s.id, text: t("resolve") });
       button.addEventListener("click", () => openResolve(lotId, s));
