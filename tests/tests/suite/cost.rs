@@ -163,8 +163,6 @@ async fn a_warm_function_records_its_lots_usage_at_most_once_a_minute_on_dynamod
 async fn the_daily_report_prices_the_lots_recorded_usage() {
     use parking_app::sim::{SimConfig, generate};
     use parking_app::usecases::operator::daily_report;
-    use parking_app::usecases::simulate::run;
-    use parking_aws::MemoryQueues;
 
     let scenarios = generate(&SimConfig {
         lots: 2,
@@ -176,18 +174,9 @@ async fn the_daily_report_prices_the_lots_recorded_usage() {
         MemoryLink::default(),
         SignedDuration::from_mins(1),
     );
-    let queues = MemoryQueues::default();
-    let summary = run(
-        &events,
-        &queues,
-        &parking_aws::DevProvider::default(),
-        &scenarios,
-        || events.store.store_use(),
-        || queues.all(),
-        |_| {},
-    )
-    .await
-    .expect("simulation");
+    let summary =
+        crate::simulate::run_through(&events, &scenarios, &parking_aws::DevProvider::default())
+            .await;
     let mut messages = 0;
     for sc in &scenarios {
         for day in [

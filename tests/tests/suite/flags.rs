@@ -357,8 +357,7 @@ async fn a_day_with_an_unreachable_flag_store_comes_out_as_with_the_defaults() {
 
     use parking_app::sim::{SimConfig, generate};
     use parking_app::usecases::device_events::DeviceEvents;
-    use parking_app::usecases::simulate::run;
-    use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+    use parking_aws::{MemoryLink, MemoryStore};
 
     struct Down(AtomicU32);
     impl FlagSource for Down {
@@ -380,18 +379,8 @@ async fn a_day_with_an_unreachable_flag_store_comes_out_as_with_the_defaults() {
             if let Some(f) = flags {
                 events = events.with_flags(f);
             }
-            let queues = MemoryQueues::default();
-            run(
-                &events,
-                &queues,
-                &parking_aws::DevProvider::default(),
-                &scenarios,
-                || events.store.store_use(),
-                || queues.all(),
-                |_| {},
-            )
-            .await
-            .expect("every message handled")
+            crate::simulate::run_through(&events, &scenarios, &parking_aws::DevProvider::default())
+                .await
         }
     };
     let down = Arc::new(CachedFlags::new(

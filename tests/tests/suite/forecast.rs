@@ -13,32 +13,19 @@ use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::forecast::{
     HISTORY_HEADER, backtest_history, lot_history, read_history, refresh_all,
 };
-use parking_app::usecases::simulate::run;
-use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
+use parking_aws::{MemoryLink, MemoryStore};
 use parking_core::Calendar;
 use parking_core::calendar::Country;
 
 /// Smaller lots than the demo's, simulated through the device handler.
 async fn simulated(cfg: &SimConfig) -> (MemoryStore, Vec<Scenario>) {
     let scenarios = generate(cfg).expect("generate");
-    let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(
         MemoryStore::default(),
         MemoryLink::default(),
         SignedDuration::from_mins(1),
     );
-    let provider = parking_aws::DevProvider::default();
-    run(
-        &handler,
-        &queues,
-        &provider,
-        &scenarios,
-        parking_app::usecases::cost::StoreUse::default,
-        || queues.all(),
-        |_| {},
-    )
-    .await
-    .expect("simulation");
+    crate::simulate::run_through(&handler, &scenarios, &parking_aws::DevProvider::default()).await;
     (handler.store, scenarios)
 }
 

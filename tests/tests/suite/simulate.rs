@@ -13,17 +13,27 @@ async fn simulate(cfg: &SimConfig) -> Summary {
 
 async fn simulate_with(cfg: &SimConfig, provider: &parking_aws::DevProvider) -> Summary {
     let scenarios = generate(cfg).expect("generate");
-    let queues = MemoryQueues::default();
     let handler = DeviceEvents::new(
         MemoryStore::default(),
         MemoryLink::default(),
         SignedDuration::from_mins(1),
     );
+    run_through(&handler, &scenarios, provider).await
+}
+
+/// Runs scenarios through a handler on the in-memory store, as `parkctl
+/// simulate` does, settling with `provider`.
+pub async fn run_through(
+    handler: &DeviceEvents<MemoryStore, MemoryLink>,
+    scenarios: &[parking_app::scenario::Scenario],
+    provider: &parking_aws::DevProvider,
+) -> Summary {
+    let queues = MemoryQueues::default();
     run(
-        &handler,
+        handler,
         &queues,
         provider,
-        &scenarios,
+        scenarios,
         || handler.store.store_use(),
         || queues.all(),
         |_| {},

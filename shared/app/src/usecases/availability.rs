@@ -25,6 +25,8 @@ pub struct Availability {
     pub held_reservations: u32,
     pub free_estimate: u32,
     pub degraded: bool,
+    /// The lot's devices, and those of them offline.
+    pub devices: u32,
     pub offline_devices: Vec<DeviceId>,
 }
 
@@ -72,6 +74,7 @@ pub fn availability(lot: &Lot, live: &LotLive, flags: &crate::flags::FlagSet) ->
         held_reservations: live.held_reservations,
         free_estimate,
         degraded,
+        devices: live.devices.len() as u32,
         offline_devices: live
             .devices
             .iter()

@@ -72,6 +72,7 @@ impl StoreUse {
 
 /// What some work consumed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Usage {
     pub dynamodb_read_requests: u64,
     pub dynamodb_write_requests: u64,
@@ -182,13 +183,17 @@ impl PriceTable {
         serde_path_to_error::deserialize(de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
     }
 
-    /// The built-in table.
+    /// The built-in table, read once per process.
     ///
     /// # Errors
     ///
     /// Never for the file as shipped (a test reads it).
-    pub fn builtin() -> Result<PriceTable, String> {
-        PriceTable::parse(PRICES)
+    pub fn builtin() -> Result<&'static PriceTable, String> {
+        static TABLE: std::sync::OnceLock<Result<PriceTable, String>> = std::sync::OnceLock::new();
+        TABLE
+            .get_or_init(|| PriceTable::parse(PRICES))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -340,11 +345,19 @@ impl UsageBuffer {
         };
         let mut written = 0;
         let mut left = taken.clone();
+        let mut zones: std::collections::BTreeMap<&crate::LotId, jiff::tz::TimeZone> =
+            std::collections::BTreeMap::new();
         for ((lot, hour), usage) in &taken {
-            let zone = match store.get_lot(lot).await {
-                Ok(l) => jiff::tz::TimeZone::get(&l.time_zone).unwrap_or(jiff::tz::TimeZone::UTC),
-                Err(_) => jiff::tz::TimeZone::UTC,
-            };
+            if !zones.contains_key(lot) {
+                let zone = match store.get_lot(lot).await {
+                    Ok(l) => {
+                        jiff::tz::TimeZone::get(&l.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+                    }
+                    Err(_) => jiff::tz::TimeZone::UTC,
+                };
+                zones.insert(lot, zone);
+            }
+            let zone = zones.get(lot).cloned().unwrap_or(jiff::tz::TimeZone::UTC);
             let at = jiff::Timestamp::from_second(hour * 3600).unwrap_or(now);
             let date = at.to_zoned(zone).date();
             if let Err(e) = store.add_usage(lot, date, usage).await {
@@ -391,7 +404,7 @@ mod tests {
             lambda_gb_seconds: 1.0,
             ..Usage::default()
         };
-        let c = price(&u, &p);
+        let c = price(&u, p);
         assert_eq!(c.dynamodb, p.dynamodb_per_million_write_units);
         assert!((c.total - (c.dynamodb + p.lambda_gb_second)).abs() < 1e-12);
         assert!((gb_seconds(10.2, 256) - 0.011 * 0.25).abs() < 1e-12);

@@ -78,7 +78,6 @@ pub async fn lot_dashboard<S: Store>(
     let tz = TimeZone::get(&lot.time_zone).unwrap_or(TimeZone::UTC);
     let today = now.to_zoned(tz.clone()).date();
     let (availability, _) = lot_availability(store, &lot, now, flags).await?;
-    let config = store.lot_config(lot_id).await?;
     let report = daily_report(store, lot_id, today).await?;
     let queue = review_queue(store, now, lot_id).await?;
     let since = now.checked_sub(FAILURES_LOOKBACK).unwrap_or(now);
@@ -133,7 +132,7 @@ pub async fn lot_dashboard<S: Store>(
         });
     }
     Ok(Dashboard {
-        devices: config.devices.len() as u32,
+        devices: availability.devices,
         as_of: now,
         availability,
         today: report,

@@ -700,7 +700,7 @@ pub async fn daily_report<S: Store>(
         .sum();
     let prices = super::cost::PriceTable::builtin().map_err(StoreError::invalid)?;
     let usage = store.lot_usage(lot_id, date).await?;
-    report.cost = super::cost::CostReport::new(usage, u64::from(report.entries), 1.0, &prices);
+    report.cost = super::cost::CostReport::new(usage, u64::from(report.entries), 1.0, prices);
     report.turnover = if config.lot.capacity > 0 {
         f64::from(report.exits) / f64::from(config.lot.capacity)
     } else {

@@ -189,7 +189,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     let mut entry_sessions: BTreeSet<SessionId> = BTreeSet::new();
     let mut handler_requests = 0u64;
     let prices = PriceTable::builtin().map_err(|e| RunError::Store(StoreError::invalid(e)))?;
-    let assume = prices.assumptions.clone();
+    let assume = &prices.assumptions;
     let mut usage = Usage::default();
     // The same, by lot and local date, for the lots' daily reports.
     let mut by_lot: BTreeMap<(LotId, jiff::civil::Date), Usage> = BTreeMap::new();
@@ -461,7 +461,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         _ => 0.0,
     };
     let lot_days = span.ceil().max(1.0) * scenarios.len() as f64;
-    summary.cost = CostReport::new(usage, summary.entries, lot_days, &prices);
+    summary.cost = CostReport::new(usage, summary.entries, lot_days, prices);
     // The device and stream functions' share, by lot and day, as the
     // deployed functions record it for the daily reports.
     for ((lot_id, day), u) in &by_lot {

@@ -177,24 +177,12 @@ impl UsageStore for DynamoStore {
         date: jiff::civil::Date,
         usage: &parking_app::usecases::cost::Usage,
     ) -> StoreResult<()> {
-        let u = usage;
-        let counters: [(&str, String); 9] = [
-            (
-                "dynamodb_read_requests",
-                u.dynamodb_read_requests.to_string(),
-            ),
-            (
-                "dynamodb_write_requests",
-                u.dynamodb_write_requests.to_string(),
-            ),
-            ("dynamodb_read_units", u.dynamodb_read_units.to_string()),
-            ("dynamodb_write_units", u.dynamodb_write_units.to_string()),
-            ("sqs_requests", u.sqs_requests.to_string()),
-            ("iot_inbound_messages", u.iot_inbound_messages.to_string()),
-            ("iot_outbound_messages", u.iot_outbound_messages.to_string()),
-            ("lambda_invocations", u.lambda_invocations.to_string()),
-            ("lambda_gb_seconds", u.lambda_gb_seconds.to_string()),
-        ];
+        // Every counter of the usage, added as it is named.
+        let counters: serde_json::Map<String, serde_json::Value> = match serde_json::to_value(usage)
+        {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Err(StoreError::invalid("usage is not a record of counters")),
+        };
         let mut update = self
             .client
             .update_item()
@@ -204,7 +192,7 @@ impl UsageStore for DynamoStore {
         for (i, (name, value)) in counters.iter().enumerate() {
             parts.push(format!("#c{i} :v{i}"));
             update = update
-                .expression_attribute_names(format!("#c{i}"), *name)
+                .expression_attribute_names(format!("#c{i}"), name)
                 .expression_attribute_values(format!(":v{i}"), n(value));
         }
         update
@@ -220,26 +208,11 @@ impl UsageStore for DynamoStore {
         lot_id: &LotId,
         date: jiff::civil::Date,
     ) -> StoreResult<parking_app::usecases::cost::Usage> {
-        let Some(item) = self.get(&keys::usage(lot_id, date)).await? else {
-            return Ok(parking_app::usecases::cost::Usage::default());
-        };
-        let number = |name: &str| -> f64 {
-            item.get(name)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let count = |name: &str| number(name).max(0.0) as u64;
-        Ok(parking_app::usecases::cost::Usage {
-            dynamodb_read_requests: count("dynamodb_read_requests"),
-            dynamodb_write_requests: count("dynamodb_write_requests"),
-            dynamodb_read_units: number("dynamodb_read_units"),
-            dynamodb_write_units: number("dynamodb_write_units"),
-            sqs_requests: count("sqs_requests"),
-            iot_inbound_messages: count("iot_inbound_messages"),
-            iot_outbound_messages: count("iot_outbound_messages"),
-            lambda_invocations: count("lambda_invocations"),
-            lambda_gb_seconds: number("lambda_gb_seconds"),
-        })
+        // The item's counters are the usage's fields (its keys are left
+        // aside); a counter never added is zero.
+        Ok(self
+            .get_opt(&keys::usage(lot_id, date))
+            .await?
+            .unwrap_or_default())
     }
 }
