@@ -233,8 +233,13 @@ impl PlateTimeline {
             .sum()
     }
 
-    /// Sessions in the lot's open count.
+    /// Sessions in the lot's open count. A read with no usable plate is a
+    /// timeline of its own that no later read can close, so its stay is
+    /// not counted: the bay sensors see that car.
     pub fn open_sessions(&self) -> i64 {
+        if !self.plate.is_readable() {
+            return 0;
+        }
         self.sessions
             .iter()
             .filter(|s| s.state == SessionState::Open)

@@ -54,9 +54,11 @@ pub enum Plate {
         serial: u16,
     },
     Generic(String),
-    /// Text a camera read that is not a plate (`品川 300 さ 77-O1`): known
-    /// only by a hash of the text, so two reads of the same car that go
-    /// wrong the same way still meet, and the text itself is never kept.
+    /// A camera read with no usable plate text (empty, `品川 300 さ 77-O1`,
+    /// a serial alone): known only by a hash of the read's own identity,
+    /// so no two reads ever share it (a common misread such as empty text
+    /// would otherwise gather every car that produced it), and the text
+    /// itself is never kept.
     Unreadable(u64),
 }
 
@@ -104,11 +106,11 @@ impl Plate {
         parse_japanese(&chars)
     }
 
-    /// The identity of text that is not a plate: a hash of its folded
-    /// letters and digits, spaces and separators left out.
-    pub fn unreadable(text: &str) -> Plate {
+    /// The identity of a read with no usable plate text: a hash of the
+    /// read's own key (device and event), so each such read stands alone.
+    pub fn unreadable(read_key: &str) -> Plate {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for c in fold(text).chars() {
+        for c in read_key.chars() {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
                 h ^= u64::from(b);
@@ -116,6 +118,14 @@ impl Plate {
             }
         }
         Plate::Unreadable(h)
+    }
+
+    /// Whether this is only part of a plate: digits alone, at most four of
+    /// them, is the serial of a Japanese plate read without its region,
+    /// class and kana. Thousands of cars share a serial, so such a read
+    /// identifies none of them.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Plate::Generic(k) if k.len() <= 4 && k.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// Whether this is a plate at all (not [`Plate::Unreadable`]).
@@ -415,10 +425,11 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_text_is_known_by_a_hash_that_round_trips() {
-        let a = Plate::unreadable("品川 300 さ 77-O1");
-        assert_eq!(a, Plate::unreadable("品川300さ77O1"));
-        assert_ne!(a, Plate::unreadable("品川300さ77O2"));
+    fn an_unreadable_read_is_known_by_a_hash_of_the_read_that_round_trips() {
+        let a = Plate::unreadable("cam-1/e-1");
+        assert_eq!(a, Plate::unreadable("cam-1/e-1"));
+        assert_ne!(a, Plate::unreadable("cam-1/e-2"));
+        assert_ne!(a, Plate::unreadable("cam-2/e-1"));
         assert!(!a.is_readable());
         let json = serde_json::to_string(&a).expect("serialize");
         assert!(!json.contains("77"), "{json}");
@@ -427,6 +438,18 @@ mod tests {
             Plate::parse(&a.key()).is_err(),
             "no typed text makes an unreadable plate"
         );
+    }
+
+    #[test]
+    fn a_serial_alone_is_partial_and_a_whole_plate_is_not() {
+        for partial in ["12-34", "・・12", "7701", "1"] {
+            if let Ok(p) = Plate::parse(partial) {
+                assert!(p.is_partial(), "{partial}");
+            }
+        }
+        for whole in ["品川 300 さ 12-34", "ABC-1234", "KA01AB1234", "12345"] {
+            assert!(!Plate::parse(whole).expect("plate").is_partial(), "{whole}");
+        }
     }
 
     #[test]

@@ -573,7 +573,9 @@ async fn an_unverified_plate_enters_but_holds_at_the_exit_and_is_never_charged()
         CommandKind::Open,
         "the entry still opens"
     );
-    // Unreadable text, twice the same way: one car, entry and exit.
+    // Unreadable text, twice the same way: each read stands alone (a
+    // common misread must not gather every car that produced it), the
+    // entry an open stay for review and the exit one for review too.
     lot.send(&read("g-in", "in-2", "??-X", 0.3, t("09:30:00"), None))
         .await;
     let exit = lot
@@ -585,11 +587,50 @@ async fn an_unverified_plate_enters_but_holds_at_the_exit_and_is_never_charged()
         (CommandKind::Hold, Reason::PlateUnverified)
     );
     let s = lot.live_sessions().await;
+    assert_eq!(s.len(), 3);
     assert!(
         s.iter()
             .all(|s| s.flags.contains(&SessionFlag::PlateUnverified))
     );
-    assert_eq!(s[1].state, SessionState::NeedsReview);
+    assert_ne!(s[1].plate, s[2].plate, "no shared timeline");
+    assert_eq!(s[1].state, SessionState::Open);
+    assert_eq!(s[2].state, SessionState::NeedsReview);
+    assert_eq!(lot.net_charged(), 0);
+}
+
+#[tokio::test]
+async fn reads_with_no_usable_plate_never_share_a_timeline() {
+    let lot = Lot::new().await;
+    // Empty text, the same garble and a serial alone, from many cars over
+    // a day: every one its own stay for review, none charged, and none of
+    // them counted as a car inside (no later read can close it).
+    let texts = ["", "   ", "??-X", "12-34", "7701"];
+    let mut n = 0;
+    for hour in 8..20 {
+        for (i, text) in texts.iter().enumerate() {
+            n += 1;
+            let gate = if i % 2 == 0 { "g-in" } else { "g-out" };
+            let at = t(&format!("{hour:02}:{:02}:00", i * 7));
+            let r = lot
+                .send(&read(gate, &format!("x-{n}"), text, 0.9, at, None))
+                .await;
+            assert_eq!(r.applied, 1, "{text:?}");
+            assert!(r.rejected.is_empty(), "{text:?}");
+            assert_eq!(r.commands.len(), 1, "every fresh read is answered");
+        }
+    }
+    let s = lot.live_sessions().await;
+    assert_eq!(s.len(), n, "one stay per read");
+    let plates: std::collections::BTreeSet<String> = s.iter().map(|s| s.plate.key()).collect();
+    assert_eq!(plates.len(), n, "no two reads share a plate's timeline");
+    assert!(
+        s.iter()
+            .all(|s| s.flags.contains(&SessionFlag::PlateUnverified))
+    );
+    assert!(
+        s.iter()
+            .all(|s| matches!(s.state, SessionState::Open | SessionState::NeedsReview))
+    );
     assert_eq!(lot.net_charged(), 0);
 }
 

@@ -65,7 +65,11 @@ async fn resolve<S: DeviceStore>(
     read: &PlateRead,
 ) -> Result<(Plate, Option<SessionFlag>), StoreError> {
     let text = read.plate.expose();
-    let parsed = Plate::parse(text).ok();
+    // Text that is no whole plate (empty, garbled, a serial alone) is
+    // known by the read itself: it never shares a timeline with another
+    // car's read, however common the misread.
+    let parsed = Plate::parse(text).ok().filter(|p| !p.is_partial());
+    let unreadable = || Plate::unreadable(&read_key(input.device, &read.event_id));
     let threshold = input.cfg.lot.settings.plate_confidence_threshold;
     if let Some(p) = &parsed
         && read.confidence >= threshold
@@ -81,7 +85,7 @@ async fn resolve<S: DeviceStore>(
     if !fuzzy {
         return Ok(match parsed {
             Some(p) => (p, Some(SessionFlag::PlateUnverified)),
-            None => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),
+            None => (unreadable(), Some(SessionFlag::PlateUnverified)),
         });
     }
     let like = store
@@ -107,7 +111,7 @@ async fn resolve<S: DeviceStore>(
     Ok(match (others.as_slice(), parsed) {
         ([only], _) => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
         (_, Some(p)) => (p, Some(SessionFlag::PlateUnverified)),
-        (_, None) => (Plate::unreadable(text), Some(SessionFlag::PlateUnverified)),
+        (_, None) => (unreadable(), Some(SessionFlag::PlateUnverified)),
     })
 }
 
