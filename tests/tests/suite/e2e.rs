@@ -83,18 +83,19 @@ async fn stream_event(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> aws_lambda_events::event::dynamodb::Event {
+    // Every outbox item still listed in one of the index's shards, in
+    // the order they were written.
     let out = client
-        .query()
+        .scan()
         .table_name(table)
-        .index_name("GSI1")
-        .key_condition_expression("GSI1PK = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S("OUTBOX".into()))
+        .filter_expression("begins_with(GSI1PK, :outbox)")
+        .expression_attribute_values(":outbox", AttributeValue::S("OUTBOX#".into()))
         .send()
         .await
         .expect("outbox items");
-    let records: Vec<Value> = out
-        .items
-        .unwrap_or_default()
+    let mut items = out.items.unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}", i.get("GSI1SK")));
+    let records: Vec<Value> = items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {

@@ -103,6 +103,33 @@ impl DynamoStore {
         }
     }
 
+    /// The oldest `limit` outbox messages listed with sort keys from
+    /// `from` to `to`, over every shard: one query a shard, merged by the
+    /// listing's order (creation second, then id).
+    pub(super) async fn outbox_listed(
+        &self,
+        from: &str,
+        to: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let mut listed: Vec<(String, Item)> = Vec::new();
+        for shard in keys::outbox_shards() {
+            for item in self
+                .query_index_window(&shard, from, to, Some(limit))
+                .await?
+            {
+                let sk = match item.get("GSI1SK") {
+                    Some(AttributeValue::S(v)) => v.clone(),
+                    _ => String::new(),
+                };
+                listed.push((sk, item));
+            }
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        listed.truncate(limit);
+        listed.into_iter().map(|(_, item)| body(item)).collect()
+    }
+
     /// Every item of an index partition whose sort key is at least
     /// `from`.
     pub(super) async fn query_index_from(
@@ -520,13 +547,12 @@ impl DeviceStore for DynamoStore {
 }
 
 impl OutboxStore for DynamoStore {
-    /// Messages still listed under `OUTBOX`, oldest first (the index is
-    /// eventually consistent: a message written a moment ago may be
-    /// missing, and comes on the next pass).
+    /// Messages still listed in the outbox's shards, oldest first: the
+    /// oldest `limit` of each shard, merged (the index is eventually
+    /// consistent: a message written a moment ago may be missing, and
+    /// comes on the next pass).
     async fn outbox_pending(&self, limit: usize) -> StoreResult<Vec<OutboxMessage>> {
-        let mut items = self.query_index("OUTBOX", None).await?;
-        items.truncate(limit);
-        items.into_iter().map(body).collect()
+        self.outbox_listed("0", "~", limit).await
     }
 
     /// One `BatchGetItem` per 100 ids (strongly consistent).

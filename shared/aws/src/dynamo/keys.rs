@@ -321,10 +321,35 @@ pub(crate) fn timeline(lot: &LotId, plate: &Plate, open: bool) -> Keys {
     }
 }
 
-/// An outbox message; listed under `OUTBOX` until delivered.
+/// How many index partitions list undelivered outbox messages. One index
+/// partition takes about 1,000 writes a second, and every state change
+/// that queues a message writes its listing and later removes it: one
+/// shared partition would cap the whole system near 500 sessions a
+/// second. Spread over this many, the ceiling is this many times higher.
+pub(crate) const OUTBOX_SHARDS: u64 = 16;
+
+/// The index partition that lists an outbox message: a stable hash of
+/// its id picks the shard (FNV-1a; the same id is always listed in the
+/// same place, so marking it delivered finds it).
+pub(crate) fn outbox_shard(id: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("OUTBOX#{:02}", h % OUTBOX_SHARDS)
+}
+
+/// Every shard of the outbox's listing.
+pub(crate) fn outbox_shards() -> impl Iterator<Item = String> {
+    (0..OUTBOX_SHARDS).map(|i| format!("OUTBOX#{i:02}"))
+}
+
+/// An outbox message; listed under its shard of `OUTBOX#nn` until
+/// delivered.
 pub(crate) fn outbox(id: &str, created: i64) -> Keys {
     Keys::new(format!("OUTBOX#{id}"), "OUTBOX", "outbox")
-        .gsi("OUTBOX", format!("{created:012}#{id}"))
+        .gsi(outbox_shard(id), format!("{created:012}#{id}"))
 }
 
 /// An entry of a lot's audit trail, in time order.
@@ -420,6 +445,21 @@ mod tests {
             assert!(text.contains(&fingerprint(&p.key())), "{text}");
         }
         assert_eq!(redact("LOT#lot-a/GATE#g-1"), "LOT#lot-a/GATE#g-1");
+    }
+
+    #[test]
+    fn outbox_listings_spread_over_every_shard_and_stay_put() {
+        let mut count = std::collections::BTreeMap::new();
+        for i in 0..1600 {
+            let id = format!("payments/s-{i:06}.1");
+            let k = outbox(&id, 1).gsi.expect("listed");
+            assert_eq!(k.0, outbox(&id, 99).gsi.expect("listed").0, "stable");
+            *count.entry(k.0).or_insert(0) += 1;
+        }
+        let shards: Vec<String> = outbox_shards().collect();
+        assert_eq!(count.keys().cloned().collect::<Vec<_>>(), shards);
+        // 100 a shard on average; none holds more than twice its share.
+        assert!(count.values().all(|&n| n < 200), "{count:?}");
     }
 
     #[test]

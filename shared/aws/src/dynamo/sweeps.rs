@@ -81,17 +81,13 @@ impl SweepStore for DynamoStore {
             .await
     }
 
-    /// One query of the `OUTBOX` index, up to `before`.
+    /// One query of each shard of the outbox's listing, up to `before`.
     async fn outbox_stale(
         &self,
         before: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let (_, to) = window(before, before);
-        self.query_index_window("OUTBOX", "0", &to, Some(limit))
-            .await?
-            .into_iter()
-            .map(body)
-            .collect()
+        self.outbox_listed("0", &to, limit).await
     }
 }
