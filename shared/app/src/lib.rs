@@ -25,7 +25,7 @@ pub use ids::*;
 pub use model::*;
 pub use ports::{
     ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, FlagStore,
-    ForecastStore, LotStore, OutboxStore, PaymentStore, Queues, RecordStore, Refusal,
-    ReservationStore, SendError, SessionStore, Store, StoreError, StoreResult, SweepStore,
+    ForecastStore, ITEM_LIMIT_BYTES, LotStore, OutboxStore, PaymentStore, Queues, RecordStore,
+    Refusal, ReservationStore, SendError, SessionStore, Store, StoreError, StoreResult, SweepStore,
     UsageStore,
 };

@@ -41,6 +41,16 @@ pub enum StoreError {
         #[source]
         source: Boxed,
     },
+    /// A record the store would keep is over its item limit (DynamoDB's
+    /// 400 KB): nothing was written. Retrying cannot cure it; the event
+    /// that caused it is kept for a person (a dead-letter queue), never
+    /// dropped.
+    #[error("a {kind} item of {bytes} bytes is over the store's item limit of {limit} bytes")]
+    TooLarge {
+        kind: String,
+        bytes: usize,
+        limit: usize,
+    },
     /// The store could not be reached, throttled us or failed; the same
     /// operation may succeed later.
     #[error("store unavailable: {source}")]
@@ -107,6 +117,22 @@ impl StoreError {
         matches!(self, StoreError::Unavailable { .. })
     }
 
+    /// Whether the failure is the store's, not the request's: it could
+    /// not be reached, refused the request for a reason of its own (a
+    /// missing table, access denied), holds an unreadable item, or would
+    /// keep an item over its limit. An event that meets one must fail
+    /// its message, so that it is retried and then kept in a dead-letter
+    /// queue, instead of being dropped as bad input.
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable { .. }
+                | StoreError::Rejected { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::TooLarge { .. }
+        )
+    }
+
     /// The rule that refused the write, if one did.
     pub fn refusal(&self) -> Option<&Refusal> {
         match self {
@@ -123,6 +149,10 @@ impl From<Refusal> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The largest item the store keeps, in bytes as DynamoDB counts them
+/// (attribute names and values): its documented limit of 400 KB.
+pub const ITEM_LIMIT_BYTES: usize = 400 * 1024;
 
 /// Lots, their gates, devices and bays.
 pub trait LotStore: Send + Sync {

@@ -153,6 +153,20 @@ fn item_bytes<T: serde::Serialize>(v: &T) -> usize {
     }
 }
 
+/// Refuses a record the table would refuse: over DynamoDB's item limit
+/// by the same estimate.
+fn within_limit<T: serde::Serialize>(kind: &str, v: &T) -> StoreResult<()> {
+    let bytes = item_bytes(v);
+    if bytes > parking_app::ITEM_LIMIT_BYTES {
+        return Err(StoreError::TooLarge {
+            kind: kind.to_owned(),
+            bytes,
+            limit: parking_app::ITEM_LIMIT_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// The size of items of one kind, estimated from the first: a lot's bays
 /// and devices are alike.
 fn alike_bytes<T: serde::Serialize>(items: &[T]) -> usize {
@@ -344,6 +358,7 @@ impl LotStore for MemoryStore {
 
 impl DriverStore for MemoryStore {
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
+        within_limit("driver", driver)?;
         self.state()
             .drivers
             .insert(driver.id.clone(), driver.clone());
@@ -892,6 +907,10 @@ impl DeviceStore for MemoryStore {
     async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
         // One transaction: the timeline, its sessions, the outbox, the
         // ledger entry, the lot's counter, a checked-in reservation.
+        within_limit("timeline", &commit.timeline)?;
+        for session in &commit.changed {
+            within_limit("session", session)?;
+        }
         let mut items = vec![item_bytes(&commit.timeline), SMALL_ITEM];
         items.extend(commit.changed.iter().map(item_bytes));
         items.extend(commit.outbox.iter().map(item_bytes));

@@ -635,6 +635,83 @@ async fn reads_with_no_usable_plate_never_share_a_timeline() {
 }
 
 #[tokio::test]
+async fn a_write_over_the_item_limit_fails_the_message_for_its_dead_letter_queue() {
+    use parking_app::ports::TimelineCommit;
+    use parking_app::timeline::{PlateTimeline, TimelineRead};
+    let lot = Lot::new().await;
+    // A plate whose stored timeline holds thousands of reads whose stays
+    // are not made yet: the next read of it makes the item too large.
+    let plate = fx_plate(AIKO);
+    let mut big = PlateTimeline::new(fx_id(LOT), plate.clone());
+    big.version = 1;
+    for i in 0..2_600 {
+        big.reads.push(TimelineRead {
+            device_id: fx_id("cam-in"),
+            event_id: fx_id(&format!("old-{i}")),
+            gate_id: fx_id("g-in"),
+            direction: GateDirection::Entry,
+            at: t("09:00:00") - SignedDuration::from_mins(10 * (i + 1)),
+            flag: None,
+            reservation_id: None,
+            turned_away: false,
+            command: None,
+        });
+    }
+    let seeded = lot
+        .events
+        .store
+        .commit_read(&TimelineCommit {
+            timeline: big,
+            changed: vec![],
+            outbox: vec![],
+            open_delta: 0,
+            check_in: None,
+            event: EventRef {
+                device_id: fx_id("cam-in"),
+                event_id: fx_id("seed"),
+                processed_at: t("08:00:00"),
+            },
+            attempt: 1,
+            audit: None,
+            pass: None,
+        })
+        .await;
+    assert_eq!(seeded.expect("under the limit"), Applied::Done);
+    // A backlog with that plate's read among others: the others are
+    // applied, and the message fails (retried, then dead-lettered)
+    // instead of reporting the read rejected and dropping it.
+    let message = backlog(
+        "g-in",
+        vec![
+            read("g-in", "b-1", BEN, 0.97, t("09:00:00"), None),
+            read("g-in", "b-2", AIKO, 0.97, t("09:01:00"), None),
+            read("g-in", "b-3", DAISUKE, 0.97, t("09:02:00"), None),
+        ],
+        t("10:00:00"),
+    );
+    let bytes = serde_json::to_vec(&message).expect("json");
+    let err = lot
+        .events
+        .handle(&bytes, t("10:00:00"))
+        .await
+        .expect_err("the message fails");
+    let text = err.to_string();
+    assert!(text.contains("over the store's item limit"), "{text}");
+    assert!(!text.contains("品川") && !text.contains("12-34"), "{text}");
+    let entered: Vec<String> = lot
+        .live_sessions()
+        .await
+        .iter()
+        .map(|s| s.plate.key())
+        .collect();
+    assert_eq!(
+        entered,
+        [fx_plate(BEN).key(), fx_plate(DAISUKE).key()],
+        "the rest of the batch is applied"
+    );
+}
+
+#[tokio::test]
 async fn backlog_and_stale_reads_never_command_a_barrier_or_notify() {
     let lot = Lot::new().await;
     // Received two minutes after it happened: older than the 60 s limit.

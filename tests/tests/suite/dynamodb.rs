@@ -631,7 +631,11 @@ async fn a_missing_table_or_an_invalid_item_is_never_retried() {
     assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
     assert!(!err.is_retryable());
 
-    // An item over DynamoDB's 400 KB limit is a validation error.
+    assert!(err.is_fault(), "a device event that meets it is kept");
+
+    // An item over DynamoDB's 400 KB limit is refused before it is sent
+    // (the local endpoint would take some), by both stores alike; the
+    // write is never retried, and an event that meets it is kept.
     let store = fresh_dynamo_store(None).await;
     let driver = Driver {
         id: id("d-big"),
@@ -639,8 +643,21 @@ async fn a_missing_table_or_an_invalid_item_is_never_retried() {
         created_at: fx::at("2026-11-01T00:00:00Z"),
     };
     let err = store.put_driver(&driver).await.expect_err("too large");
-    assert!(matches!(err, StoreError::Rejected { .. }), "{err:?}");
+    assert!(
+        matches!(err, StoreError::TooLarge { ref kind, bytes, .. } if kind == "driver" && bytes > 500 * 1024),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
+    assert!(err.is_fault());
+    let twin = parking_aws::MemoryStore::default();
+    let err = twin.put_driver(&driver).await.expect_err("too large");
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err:?}");
+    // Just under the limit is stored.
+    let fits = Driver {
+        name: "x".repeat(390 * 1024),
+        ..driver
+    };
+    store.put_driver(&fits).await.expect("under the limit");
 }
 
 #[tokio::test]

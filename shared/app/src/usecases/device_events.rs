@@ -182,12 +182,13 @@ impl Report {
     }
 }
 
-/// A failure that retrying the message may cure: the store or the device
-/// link was unavailable. Whatever else the message carried was applied;
-/// `report` says what.
+/// A failure of the store or the device link, not of the message: the
+/// message fails, so it is retried and then kept in the dead-letter
+/// queue. Whatever else the message carried was applied, and a retry
+/// finds it done.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
-    #[error("store unavailable: {0}")]
+    #[error("store failed: {0}")]
     Store(StoreError),
     #[error(transparent)]
     Link(SendError),
@@ -196,10 +197,11 @@ pub enum HandleError {
 /// An outcome of one event: what it did, or a failure worth retrying.
 pub(crate) type Step = Result<Report, HandleError>;
 
-/// Maps a store failure: retryable ones fail the message, the rest reject
-/// the event.
+/// Maps a store failure: the store's own faults ([`StoreError::is_fault`])
+/// fail the message, so the event is never lost; a refusal of the event
+/// itself rejects it.
 pub(crate) fn store_failure(event_id: Option<String>, e: StoreError) -> Step {
-    if e.is_retryable() {
+    if e.is_fault() {
         Err(HandleError::Store(e))
     } else {
         Ok(Report::rejected(event_id, Rejection::Store(e.to_string())))

@@ -44,6 +44,12 @@ pub(crate) fn from_sdk<E>(e: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let SdkError::ServiceError(ctx) = &e
+        && ctx.err().code() == Some("ValidationException")
+        && ctx.err().message().is_some_and(|m| m.contains("Item size"))
+    {
+        return too_large("item");
+    }
     let retryable = match &e {
         SdkError::ServiceError(ctx) => is_retryable(ctx.err().code(), ctx.raw().status().as_u16()),
         SdkError::ConstructionFailure(_) => false,
@@ -68,6 +74,16 @@ where
         StoreError::Unavailable { source }
     } else {
         StoreError::Rejected { source }
+    }
+}
+
+/// DynamoDB's own refusal of an item over its limit, whose size it does
+/// not say.
+pub(crate) fn too_large(kind: &str) -> StoreError {
+    StoreError::TooLarge {
+        kind: kind.to_owned(),
+        bytes: parking_app::ITEM_LIMIT_BYTES + 1,
+        limit: parking_app::ITEM_LIMIT_BYTES,
     }
 }
 

@@ -71,6 +71,13 @@ impl Keys {
     }
 
     /// The item for a record: its own attributes plus the keys and kind.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::TooLarge`] for an item over DynamoDB's limit, before
+    /// anything is sent: the service refuses one too, but some paths and
+    /// local stand-ins do not, and no write may succeed in one place and
+    /// fail in another.
     pub fn item<T: Serialize>(&self, body: &T) -> StoreResult<Item> {
         let mut item: Item = serde_dynamo::to_item(body)
             .map_err(|e| StoreError::invalid(format!("cannot store a {} item: {e}", self.kind)))?;
@@ -81,12 +88,48 @@ impl Keys {
             item.insert("GSI1PK".into(), s(pk));
             item.insert("GSI1SK".into(), s(sk));
         }
+        let bytes = item_size(&item);
+        if bytes > parking_app::ITEM_LIMIT_BYTES {
+            return Err(StoreError::TooLarge {
+                kind: self.kind.to_owned(),
+                bytes,
+                limit: parking_app::ITEM_LIMIT_BYTES,
+            });
+        }
         Ok(item)
     }
 
     /// The key as error text, with any plate replaced by its fingerprint.
     pub fn describe(&self) -> String {
         redact(&format!("{}/{}", self.pk, self.sk))
+    }
+}
+
+/// An item's size as DynamoDB counts it: each attribute's name and value
+/// in bytes (strings as UTF-8; a number about one byte per two digits,
+/// plus one; a list or map three bytes plus one per element, with its
+/// members' names and values).
+pub(crate) fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(t) => t.len(),
+        AttributeValue::N(t) => t.trim_start_matches('-').len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|t| t.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, x)| 1 + k.len() + value_size(x))
+                .sum::<usize>()
+        }
+        _ => 0,
     }
 }
 
@@ -445,6 +488,29 @@ mod tests {
             assert!(text.contains(&fingerprint(&p.key())), "{text}");
         }
         assert_eq!(redact("LOT#lot-a/GATE#g-1"), "LOT#lot-a/GATE#g-1");
+    }
+
+    #[test]
+    fn item_sizes_are_counted_by_dynamodbs_rules() {
+        let item: Item = HashMap::from([
+            ("PK".to_owned(), s("LOT#a")),
+            ("n".to_owned(), n(12345)),
+            ("ok".to_owned(), AttributeValue::Bool(true)),
+            (
+                "m".to_owned(),
+                AttributeValue::M(HashMap::from([("k".to_owned(), s("v"))])),
+            ),
+            ("l".to_owned(), AttributeValue::L(vec![s("ab"), s("c")])),
+        ]);
+        // PK: 2 + 5; n: 1 + 4; ok: 2 + 1; m: 1 + 3 + (1 + 1 + 1);
+        // l: 1 + 3 + (1 + 2) + (1 + 1).
+        assert_eq!(item_size(&item), 7 + 5 + 3 + 7 + 9);
+        let big = lot(&LotId::parse("lot-a").expect("id"));
+        let huge = serde_json::json!({ "name": "x".repeat(401 * 1024) });
+        assert!(matches!(
+            big.item(&huge),
+            Err(StoreError::TooLarge { ref kind, .. }) if kind == "lot"
+        ));
     }
 
     #[test]

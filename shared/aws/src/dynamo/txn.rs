@@ -311,6 +311,12 @@ impl<'a> Txn<'a> {
                 || reasons
                     .iter()
                     .any(|r| r.code().is_some_and(|c| RETRIED_REASONS.contains(&c)));
+            if reasons.iter().any(|r| {
+                r.code() == Some("ValidationError")
+                    && r.message().is_some_and(|m| m.contains("Item size"))
+            }) {
+                return Err(super::errors::too_large("item"));
+            }
             if !conflict {
                 return Err(StoreError::Rejected {
                     source: Box::new(cancelled),
