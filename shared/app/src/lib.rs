@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod devices;
 pub mod flags;
+pub mod history;
 pub mod ids;
 pub mod model;
 pub mod outbox;

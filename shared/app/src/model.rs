@@ -42,6 +42,11 @@ pub struct Lot {
 }
 
 impl Lot {
+    /// How close two reads of one gate must be to be one passage.
+    pub fn debounce(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs(i64::from(self.settings.debounce_seconds))
+    }
+
     /// The tariff in force at `at`.
     pub fn tariff_at(&self, at: Timestamp) -> &TariffId {
         self.tariff_schedule

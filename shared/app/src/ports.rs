@@ -418,6 +418,11 @@ pub struct TimelineCommit {
     /// delivered twice at once and committed by the other delivery is a
     /// duplicate.
     pub attempt: u64,
+    /// Archived stays written with the change (see [`crate::history`]).
+    pub stays: Vec<crate::history::Stay>,
+    /// Archived stays (by their `from`) the change removed: their
+    /// content is in `stays` or the head now.
+    pub stays_gone: Vec<Timestamp>,
     /// For a change made through the APIs: its entry in the lot's audit
     /// trail, written in the same step.
     pub audit: Option<AuditEntry>,
@@ -444,6 +449,24 @@ pub trait DeviceStore: Send + Sync {
         lot_id: &LotId,
         plate: &Plate,
     ) -> impl Future<Output = StoreResult<PlateView>> + Send;
+    /// The plate's archived stay in the lot that begins last at or
+    /// before `at`, if any: one query, read-after-write consistent.
+    fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<crate::history::Stay>>> + Send;
+    /// The plate's archived stays in the lot that begin at or after
+    /// `from`, in order, at most `limit`: one query, read-after-write
+    /// consistent.
+    fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<crate::history::Stay>>> + Send;
     /// A driver's cards and live reservations: one read.
     fn driver_view(
         &self,

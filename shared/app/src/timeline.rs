@@ -67,8 +67,8 @@ pub struct PlateTimeline {
     pub sessions: Vec<Session>,
     /// Every charge and refund ordered for those sessions.
     pub orders: Vec<PaymentOrder>,
-    /// Reads up to this time are archived (see [`compact`]): their
-    /// sessions are final, and a read this old is refused.
+    /// Reads up to this time are in archived stays (see
+    /// [`crate::history`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archived_until: Option<Timestamp>,
     /// The plate's monthly passes in the lot.
@@ -80,6 +80,14 @@ pub struct PlateTimeline {
     /// What settlement made of its charge orders, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settlements: Vec<SettlementRecord>,
+    /// The last archived stay ends with an entry (see
+    /// [`crate::history`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archive_ends_open: bool,
+    /// For a working copy: the archived stays it was made with. Never
+    /// stored.
+    #[serde(skip)]
+    pub window: Option<crate::history::Window>,
 }
 
 /// The outcome of one attempt at a charge order.
@@ -205,6 +213,8 @@ impl PlateTimeline {
             passes: Vec::new(),
             adjustments: Vec::new(),
             settlements: Vec::new(),
+            archive_ends_open: false,
+            window: None,
         }
     }
 
@@ -271,7 +281,7 @@ impl Pricing<'_> {
     }
 
     fn debounce(&self) -> SignedDuration {
-        SignedDuration::from_secs(i64::from(self.lot.settings.debounce_seconds))
+        self.lot.debounce()
     }
 }
 
@@ -324,7 +334,7 @@ impl Reconciled {
     }
 }
 
-fn core_reads(reads: &[TimelineRead]) -> Vec<core_timeline::Read> {
+pub(crate) fn core_reads(reads: &[TimelineRead]) -> Vec<core_timeline::Read> {
     reads
         .iter()
         .filter(|r| !r.turned_away)
@@ -809,72 +819,4 @@ fn settle(
         out.fee = Some(Money::new(out.kiosk_paid, f.currency));
     }
     out
-}
-
-/// A timeline keeps at most this many reads before its settled start is
-/// archived.
-pub const KEEP_READS: usize = 64;
-
-/// Sessions are archived only once their last read is this old: long after
-/// any backlog, and after the event ledger forgets their reads.
-pub const ARCHIVE_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
-
-/// Archives the settled start of a timeline that has grown past
-/// [`KEEP_READS`], so a plate that parks every day keeps a small item: the
-/// longest run of first sessions that are finished (not open) and whose
-/// reads are all older than [`ARCHIVE_AFTER`] leaves the timeline with its
-/// reads and payment orders. The sessions stay stored as they are, and
-/// their orders are in the outbox and the payments. A read that happened
-/// at or before the archived time is refused from then on.
-pub fn compact(t: &mut PlateTimeline, debounce: SignedDuration, now: Timestamp) {
-    if t.reads.len() <= KEEP_READS {
-        return;
-    }
-    let Ok(limit) = now.checked_sub(ARCHIVE_AFTER) else {
-        return;
-    };
-    let derived = core_timeline::derive(&core_reads(&t.reads), debounce);
-    let last_at = |d: &Derived| d.passages().map(|p| p.last_at).max();
-    let mut prefix = derived
-        .iter()
-        .take_while(|d| {
-            !matches!(d, Derived::Open { .. }) && last_at(d).is_some_and(|at| at < limit)
-        })
-        .count();
-    // The cut must not take a read of a session after it.
-    while prefix > 0 {
-        let Some(cut) = derived[..prefix].iter().filter_map(last_at).max() else {
-            return;
-        };
-        let foreign = t.reads.iter().any(|r| {
-            r.at <= cut && !r.turned_away && !derived[..prefix].iter().any(|d| d.has_read(&r.key()))
-        });
-        if !foreign {
-            let gone: BTreeSet<SessionId> = derived[..prefix]
-                .iter()
-                .map(|d| session_id(&t.lot_id, &t.plate, &d.first().first.key))
-                .collect();
-            let archived = |s: &Session| {
-                gone.contains(&s.id)
-                    || (s.state == SessionState::Superseded
-                        && s.entry_at <= cut
-                        && s.replaced_by.as_ref().is_none_or(|r| gone.contains(r)))
-            };
-            let dropped: BTreeSet<SessionId> = t
-                .sessions
-                .iter()
-                .filter(|s| archived(s))
-                .map(|s| s.id.clone())
-                .collect();
-            t.reads.retain(|r| r.at > cut);
-            t.sessions.retain(|s| !dropped.contains(&s.id));
-            t.orders
-                .retain(|o| o.session_id.as_ref().is_none_or(|s| !dropped.contains(s)));
-            t.adjustments.retain(|a| !dropped.contains(&a.session_id));
-            t.passes.retain(|p| p.valid_until > cut);
-            t.archived_until = Some(t.archived_until.map_or(cut, |a| a.max(cut)));
-            return;
-        }
-        prefix -= 1;
-    }
 }

@@ -53,8 +53,10 @@ struct State {
     audit: BTreeMap<(LotId, Timestamp, ActionId), AuditEntry>,
     passes: BTreeMap<(LotId, PassId), Pass>,
     attempts: HashMap<IdempotencyKey, parking_app::settlement::Attempt>,
-    /// (lot, plate key) → the plate's timeline there.
+    /// (lot, plate key) → the plate's timeline there (its head).
     timelines: HashMap<(LotId, String), PlateTimeline>,
+    /// (lot, plate key, from) → an archived stay of the plate's.
+    stays: BTreeMap<(LotId, String, Timestamp), parking_app::history::Stay>,
     /// OCR skeleton → keys of registered plates.
     registered_like: HashMap<String, BTreeSet<String>>,
     /// (lot, OCR skeleton) → keys of plates with an open session there.
@@ -816,6 +818,42 @@ impl DeviceStore for MemoryStore {
         Ok(view)
     }
 
+    async fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> StoreResult<Option<parking_app::history::Stay>> {
+        let s = self.state();
+        let (lot, key) = (lot_id.clone(), plate.key());
+        let found = s
+            .stays
+            .range((lot.clone(), key.clone(), Timestamp::MIN)..=(lot, key, at))
+            .next_back()
+            .map(|(_, v)| v.clone());
+        self.read_units(query_units(found.as_ref().map_or(0, item_bytes), true));
+        Ok(found)
+    }
+
+    async fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::history::Stay>> {
+        let s = self.state();
+        let (lot, key) = (lot_id.clone(), plate.key());
+        let found: Vec<parking_app::history::Stay> = s
+            .stays
+            .range((lot.clone(), key.clone(), from)..=(lot, key, Timestamp::MAX))
+            .take(limit)
+            .map(|(_, v)| v.clone())
+            .collect();
+        self.read_units(query_units(found.iter().map(item_bytes).sum(), true));
+        Ok(found)
+    }
+
     async fn driver_view(&self, driver_id: &DriverId) -> StoreResult<DriverView> {
         let s = self.state();
         let methods = s
@@ -911,8 +949,13 @@ impl DeviceStore for MemoryStore {
         for session in &commit.changed {
             within_limit("session", session)?;
         }
+        for stay in &commit.stays {
+            within_limit("stay", stay)?;
+        }
         let mut items = vec![item_bytes(&commit.timeline), SMALL_ITEM];
         items.extend(commit.changed.iter().map(item_bytes));
+        items.extend(commit.stays.iter().map(item_bytes));
+        items.extend(commit.stays_gone.iter().map(|_| SMALL_ITEM));
         items.extend(commit.outbox.iter().map(item_bytes));
         if commit.open_delta != 0 {
             items.push(SMALL_ITEM);
@@ -968,6 +1011,13 @@ impl DeviceStore for MemoryStore {
             let at = s.outbox.len();
             s.outbox_pending.insert(at, m.id());
             s.outbox.push((m.clone(), false));
+        }
+        for from in &commit.stays_gone {
+            s.stays.remove(&(t.lot_id.clone(), key.1.clone(), *from));
+        }
+        for stay in &commit.stays {
+            s.stays
+                .insert((t.lot_id.clone(), key.1.clone(), stay.from), stay.clone());
         }
         s.timelines.insert(key, t.clone());
         if let Some(e) = &commit.audit {

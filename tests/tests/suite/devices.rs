@@ -639,23 +639,43 @@ async fn a_write_over_the_item_limit_fails_the_message_for_its_dead_letter_queue
     use parking_app::ports::TimelineCommit;
     use parking_app::timeline::{PlateTimeline, TimelineRead};
     let lot = Lot::new().await;
-    // A plate whose stored timeline holds thousands of reads whose stays
-    // are not made yet: the next read of it makes the item too large.
+    // A plate whose stored timeline holds thousands of reads of one
+    // passage (a car read again and again at the barrier): the next read
+    // of it makes the item too large.
     let plate = fx_plate(AIKO);
     let mut big = PlateTimeline::new(fx_id(LOT), plate.clone());
     big.version = 1;
-    for i in 0..2_600 {
-        big.reads.push(TimelineRead {
-            device_id: fx_id("cam-in"),
-            event_id: fx_id(&format!("old-{i}")),
-            gate_id: fx_id("g-in"),
-            direction: GateDirection::Entry,
-            at: t("09:00:00") - SignedDuration::from_mins(10 * (i + 1)),
-            flag: None,
-            reservation_id: None,
-            turned_away: false,
-            command: None,
-        });
+    // Just under the limit by the store's estimate (its JSON and a few
+    // hundred bytes of keys).
+    let mut i = 0;
+    loop {
+        let size = serde_json::to_vec(&big).expect("json").len();
+        let one = big
+            .reads
+            .last()
+            .map_or(0, |r| serde_json::to_vec(r).expect("json").len() + 1);
+        if one > 0 && size + one > ITEM_LIMIT_BYTES - 200 {
+            break;
+        }
+        // Fill most of the room at once, then read by read.
+        let n = match one {
+            0 => 1,
+            one => ((ITEM_LIMIT_BYTES - 200 - size) / one / 2).max(1),
+        };
+        for _ in 0..n {
+            i += 1;
+            big.reads.push(TimelineRead {
+                device_id: fx_id("cam-in"),
+                event_id: fx_id(&format!("old-{i}")),
+                gate_id: fx_id("g-in"),
+                direction: GateDirection::Entry,
+                at: t("09:00:00") - SignedDuration::from_secs(i64::from(i)),
+                flag: None,
+                reservation_id: None,
+                turned_away: false,
+                command: None,
+            });
+        }
     }
     let seeded = lot
         .events
@@ -672,6 +692,8 @@ async fn a_write_over_the_item_limit_fails_the_message_for_its_dead_letter_queue
                 processed_at: t("08:00:00"),
             },
             attempt: 1,
+            stays: vec![],
+            stays_gone: vec![],
             audit: None,
             pass: None,
         })
@@ -1022,52 +1044,95 @@ async fn store_requests_per_plate_read_stay_within_budget() {
     assert_eq!((duplicate.reads, duplicate.writes), (1, 0), "duplicate");
 }
 
-/// A plate that parks every day keeps a small timeline: its settled start
-/// is archived, its sessions and charges stay, and a read older than the
-/// archive is refused for an operator.
+/// A plate that parks every day keeps a small head whatever its history:
+/// older stays are archived as items of their own, no charge changes by
+/// archiving, and reads that come months late into the archive are
+/// applied exactly as if they had come in order.
 #[tokio::test]
-async fn a_daily_parker_keeps_a_small_timeline() {
-    let lot = Lot::new().await;
+async fn a_daily_parker_keeps_a_small_timeline_and_late_reads_still_count() {
     let day = SignedDuration::from_hours(24);
+    let on = |d: i64, hhmmss: &str| t(hhmmss) + day * (d as i32);
+    let mut in_order: Vec<(Timestamp, Value)> = Vec::new();
     for d in 0..120i64 {
-        let entry = t("09:00:00") + day * (d as i32);
-        let exit = t("18:00:00") + day * (d as i32);
-        lot.send(&read("g-in", &format!("in-{d}"), AIKO, 0.97, entry, None))
-            .await;
-        lot.send(&read("g-out", &format!("out-{d}"), AIKO, 0.97, exit, None))
-            .await;
+        let entry = on(d, "09:00:00");
+        let exit = on(d, "18:00:00");
+        in_order.push((
+            entry,
+            read("g-in", &format!("in-{d}"), AIKO, 0.97, entry, None),
+        ));
+        in_order.push((
+            exit,
+            read("g-out", &format!("out-{d}"), AIKO, 0.97, exit, None),
+        ));
     }
-    let view = lot
+    // Uploaded late: a second read of day 3's entry (the same passage),
+    // an exit on day 10 at noon (day 10's stay ends then, and its 18:00
+    // exit is a stay with no entry), and an entry on day 30 at 20:00
+    // (a stay whose exit was never seen: day 31's entry follows it).
+    let late = [
+        ("g-in", "in-3b", on(3, "09:00:40")),
+        ("g-out", "out-10x", on(10, "12:00:00")),
+        ("g-in", "in-30x", on(30, "20:00:00")),
+    ];
+    let lot = Lot::new().await;
+    for (_, m) in &in_order {
+        let r = lot.send(m).await;
+        assert_eq!(r.applied, 1);
+    }
+    for (gate, event, at) in late {
+        let r = lot
+            .send(&backlog(
+                gate,
+                vec![read(gate, event, AIKO, 0.97, at, None)],
+                on(119, "20:00:00"),
+            ))
+            .await;
+        assert_eq!((r.applied, r.rejected.len()), (1, 0), "{event}: {r:?}");
+        in_order.push((at, read(gate, event, AIKO, 0.97, at, None)));
+    }
+    let head = lot
         .events
         .store
         .plate_view(&fx_id(LOT), &fx_plate(AIKO))
         .await
-        .expect("view");
-    let timeline = view.timeline.expect("timeline");
+        .expect("view")
+        .timeline
+        .expect("timeline");
     assert!(
-        timeline.reads.len() <= parking_app::timeline::KEEP_READS + 2,
+        head.sessions.len() <= parking_app::history::KEEP_SESSIONS + 1,
         "{}",
-        timeline.reads.len()
+        head.sessions.len()
     );
-    assert!(timeline.archived_until.is_some());
-    let size = serde_json::to_vec(&timeline).expect("json").len();
-    assert!(size < 100 * 1024, "{size} bytes");
-    let sessions = lot.live_sessions().await;
-    assert_eq!(sessions.len(), 120);
-    assert!(sessions.iter().all(|s| s.state == SessionState::Priced));
-    let fees: i64 = sessions.iter().filter_map(|s| s.fee.map(|f| f.minor)).sum();
-    assert_eq!(lot.net_charged(), fees, "archiving changes no charge");
-    let late = lot
-        .send(&backlog(
-            "g-in",
-            vec![read("g-in", "in-old", AIKO, 0.97, t("12:00:00"), None)],
-            t("12:00:00") + day * 119,
-        ))
-        .await;
-    assert!(
-        matches!(&late.rejected[..], [r] if r.rejection == Rejection::Archived),
-        "{late:?}"
+    let size = serde_json::to_vec(&head).expect("json").len();
+    assert!(size < 8 * 1024, "{size} bytes");
+
+    // The same reads, each in time order, on a fresh store.
+    in_order.sort_by_key(|(at, _)| *at);
+    let twin = Lot::new().await;
+    for (_, m) in &in_order {
+        twin.send(m).await;
+    }
+    let shape = |v: Vec<Session>| -> Vec<_> {
+        v.into_iter()
+            .map(|s| (s.id, s.state, s.entry_at, s.exit_at, s.fee))
+            .collect()
+    };
+    let sessions = shape(lot.live_sessions().await);
+    assert_eq!(sessions, shape(twin.live_sessions().await));
+    assert_eq!(
+        sessions.len(),
+        122,
+        "120 days, a stay with no entry, one with no exit"
     );
+    assert_eq!(lot.net_charged(), twin.net_charged(), "the same money");
+    let fees: i64 = lot
+        .live_sessions()
+        .await
+        .iter()
+        .filter(|s| s.state == SessionState::Priced || s.state == SessionState::EntryMissing)
+        .filter_map(|s| s.fee.map(|f| f.minor))
+        .sum();
+    assert_eq!(lot.net_charged(), fees, "charged what the stays owe");
 }
 
 #[tokio::test]

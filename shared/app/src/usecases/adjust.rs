@@ -15,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use parking_core::{Discount, Money, Plate, SessionState};
 use sha2::{Digest, Sha256};
 
+use crate::history;
 use crate::ids::*;
 use crate::model::*;
 use crate::ports::*;
@@ -149,11 +150,21 @@ pub(crate) async fn amend<S: Store>(
             .session
             .and_then(|id| t.sessions.iter().find(|s| &s.id == id).cloned())
     };
+    let debounce = config.lot.debounce();
+    // An old session's stays are read around its entry.
+    let acted_on = match action.session {
+        Some(id) => Some(store.get_session(id).await?),
+        None => None,
+    };
     for _ in 0..STALE_RETRIES {
         let view = store.plate_view(action.lot_id, action.plate).await?;
-        let current = view
+        let head = view
             .timeline
             .unwrap_or_else(|| PlateTimeline::new(action.lot_id.clone(), action.plate.clone()));
+        let current = match &acted_on {
+            Some(s) => history::around_session(store, head.clone(), s, debounce).await?,
+            None => head.clone(),
+        };
         let done = current.adjustments.iter().any(|a| a.id == action.id)
             || current.settlements.iter().any(|r| r.id == action.id)
             || action
@@ -172,8 +183,11 @@ pub(crate) async fn amend<S: Store>(
         let mut next = rec.timeline;
         next.version = current.version + 1;
         let session = find(&next);
+        let split = history::split(next, &head, debounce, now);
         let commit = TimelineCommit {
-            timeline: next,
+            timeline: split.head,
+            stays: split.put,
+            stays_gone: split.gone,
             changed: rec.changed,
             outbox: rec
                 .orders
@@ -771,8 +785,7 @@ pub async fn kiosk_pay<S: Store>(
     .await?;
     if out.repeated {
         // The payment as it was recorded, not as it would be now.
-        let view = store.plate_view(lot_id, &s.plate).await?;
-        if let Some((paid, by)) = view.timeline.and_then(|t| {
+        if let Some((paid, by)) = history::of_session(store, &s).await?.and_then(|t| {
             t.adjustments
                 .iter()
                 .find(|a| a.id == id)

@@ -133,10 +133,6 @@ pub enum Rejection {
         gate: GateId,
         expected: &'static str,
     },
-    #[error(
-        "occurred_at: is before this plate's archived history in the lot; an operator settles it"
-    )]
-    Archived,
     #[error("the store refused it: {0}")]
     Store(String),
 }

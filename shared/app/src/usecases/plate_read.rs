@@ -19,7 +19,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage};
 use crate::ports::*;
-use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, compact, read_key, reconcile};
+use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
 
 use super::device_events::{HandleError, LoadedLot, Rejection, Report, Step, store_failure};
 
@@ -194,26 +194,15 @@ async fn attempt<S: Store>(
     fresh: bool,
 ) -> Result<Attempt, StoreError> {
     let lot = &input.cfg.lot;
+    let debounce = lot.debounce();
     let view = store.plate_view(&lot.id, plate).await?;
-    let current = view
+    let head = view
         .timeline
         .unwrap_or_else(|| PlateTimeline::new(lot.id.clone(), plate.clone()));
+    // The head alone for a live read; with the archived stays around it
+    // for a late one.
+    let current = crate::history::around(store, head.clone(), read.occurred_at, debounce).await?;
     let key = read_key(input.device, &read.event_id);
-    if current
-        .archived_until
-        .is_some_and(|until| read.occurred_at <= until)
-    {
-        return Ok(Attempt::Done(Box::new((
-            Report {
-                rejected: vec![super::device_events::Rejected {
-                    event_id: Some(read.event_id.to_string()),
-                    rejection: Rejection::Archived,
-                }],
-                ..Report::default()
-            },
-            None,
-        ))));
-    }
     if let Some(seen) = current.read(&key) {
         let report = Report {
             duplicates: 1,
@@ -271,7 +260,6 @@ async fn attempt<S: Store>(
         lot,
         tariffs: &input.cfg.tariffs,
     };
-    let debounce = SignedDuration::from_secs(i64::from(lot.settings.debounce_seconds));
     let mut rec = reconcile(&pricing, &timeline, payer.as_ref(), input.now);
     let is_new = |rec: &crate::timeline::Reconciled| {
         rec.session_of(&key, debounce)
@@ -384,7 +372,7 @@ async fn attempt<S: Store>(
             r.command = None;
         }
     }
-    compact(&mut next, debounce, input.now);
+    let split = crate::history::split(next, &head, debounce, input.now);
     let check_in = match (entry && new_session, due) {
         (true, Some(r))
             if session.as_ref().and_then(|s| s.reservation_id.as_ref()) == Some(&r.id) =>
@@ -394,7 +382,9 @@ async fn attempt<S: Store>(
         _ => None,
     };
     let commit = TimelineCommit {
-        timeline: next,
+        timeline: split.head,
+        stays: split.put,
+        stays_gone: split.gone,
         changed: rec.changed,
         outbox,
         open_delta: rec.open_delta,

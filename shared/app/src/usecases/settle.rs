@@ -363,11 +363,7 @@ async fn refundable_charge<S: Store>(
         return Ok(None);
     };
     let session = store.get_session(session_id).await?;
-    let Some(timeline) = store
-        .plate_view(&session.lot_id, &session.plate)
-        .await?
-        .timeline
-    else {
+    let Some(timeline) = crate::history::of_session(store, &session).await? else {
         return Ok(None);
     };
     let charged: Vec<&PaymentOrder> = timeline

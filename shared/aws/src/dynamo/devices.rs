@@ -240,7 +240,90 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A plate's stays with sort keys from `from` to `to`, strongly
+    /// consistent, in order (or in reverse), at most `limit`.
+    async fn stays_between(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        (from, to): (String, String),
+        forward: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::history::Stay>> {
+        let (pk, _, _) = keys::stays_of(lot_id, plate);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let left = limit.saturating_sub(items.len());
+            if left == 0 {
+                break;
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":from", s(&from))
+                .expression_attribute_values(":to", s(&to))
+                .scan_index_forward(forward)
+                .consistent_read(true)
+                .set_limit(i32::try_from(left).ok())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        items.into_iter().map(body).collect()
+    }
+}
+
 impl DeviceStore for DynamoStore {
+    /// One query, newest first, of one stay.
+    async fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> StoreResult<Option<parking_app::history::Stay>> {
+        let (_, lowest, _) = keys::stays_of(lot_id, plate);
+        let found = self
+            .stays_between(
+                lot_id,
+                plate,
+                (lowest.to_owned(), keys::stay_sk(at)),
+                false,
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// One query, in order.
+    async fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::history::Stay>> {
+        let (_, _, highest) = keys::stays_of(lot_id, plate);
+        self.stays_between(
+            lot_id,
+            plate,
+            (keys::stay_sk(from), highest.to_owned()),
+            true,
+            limit,
+        )
+        .await
+    }
+
     async fn put_tariff(&self, tariff: &TariffRecord) -> StoreResult<()> {
         self.put_plain(&keys::tariff(&tariff.id), tariff).await
     }
@@ -432,6 +515,18 @@ impl DeviceStore for DynamoStore {
                 keys::outbox(&m.id(), commit.event.processed_at.as_second()).item(m)?,
                 None,
             )?;
+        }
+        // The timeline's condition on its version serialises every change
+        // to the plate's stays.
+        for stay in &commit.stays {
+            txn = txn.put(
+                Step::Stay,
+                keys::stay(&t.lot_id, &t.plate, stay.from).item(stay)?,
+                None,
+            )?;
+        }
+        for from in &commit.stays_gone {
+            txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, *from), None)?;
         }
         if commit.open_delta != 0 {
             txn = txn.update(

@@ -353,7 +353,7 @@ pub(crate) fn driver_all(driver: &DriverId) -> (String, &'static str) {
 /// A plate's timeline in a lot; listed under its OCR skeleton while it
 /// has an open session there.
 pub(crate) fn timeline(lot: &LotId, plate: &Plate, open: bool) -> Keys {
-    let k = Keys::new(format!("TL#{lot}#PLATE#{}", plate.key()), "TL", "timeline");
+    let k = Keys::new(timeline_pk(lot, plate), "TL", "timeline");
     if open {
         k.gsi(
             like(&skeleton(&plate.key())),
@@ -386,6 +386,28 @@ pub(crate) fn outbox_shard(id: &str) -> String {
 /// Every shard of the outbox's listing.
 pub(crate) fn outbox_shards() -> impl Iterator<Item = String> {
     (0..OUTBOX_SHARDS).map(|i| format!("OUTBOX#{i:02}"))
+}
+
+fn timeline_pk(lot: &LotId, plate: &Plate) -> String {
+    format!("TL#{lot}#PLATE#{}", plate.key())
+}
+
+/// An archived stay of a plate's, beside its timeline's head, sorted by
+/// when it begins (epoch milliseconds).
+pub(crate) fn stay(lot: &LotId, plate: &Plate, from: jiff::Timestamp) -> Keys {
+    Keys::new(timeline_pk(lot, plate), stay_sk(from), "stay")
+}
+
+/// The sort key of a stay that begins at `from`; times before 1970 sort
+/// first.
+pub(crate) fn stay_sk(from: jiff::Timestamp) -> String {
+    format!("STAY#{:015}", from.as_millisecond().max(0))
+}
+
+/// The partition of a plate's timeline and stays, and the sort keys that
+/// bound its stays.
+pub(crate) fn stays_of(lot: &LotId, plate: &Plate) -> (String, &'static str, &'static str) {
+    (timeline_pk(lot, plate), "STAY#", "STAY#~")
 }
 
 /// An outbox message; listed under its shard of `OUTBOX#nn` until

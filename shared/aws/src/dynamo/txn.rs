@@ -55,6 +55,8 @@ const MAX_BACKOFF: Duration = Duration::from_millis(800);
 pub(crate) enum Step {
     /// The processed-event ledger item of the event that caused the write.
     Ledger,
+    /// An archived stay of a plate's timeline.
+    Stay,
     Lot,
     Session,
     /// The session's hold on its plate (or the new plate's, in a correction).

@@ -1,0 +1,481 @@
+//! A plate's history in a lot, kept as items so that no item grows with
+//! it: a small **head** (the stored [`PlateTimeline`]: a version, the
+//! plate's latest few stays and its passes) and one archived [`Stay`] per
+//! older session (its reads, the session, its payment orders, what staff
+//! did to it and what settlement made of it), listed by when it begins.
+//!
+//! The rule that makes this exact. Sessions are made by walking passages
+//! in order, and what follows an exit does not depend on anything before
+//! it, nor does what an entry starts: a session is decided by its own
+//! passages and the one next to them. So a change at time `t` can only
+//! affect the passages within the debounce of `t`, the passage before
+//! and the passage after. A change is applied to a **working copy** made
+//! of the head alone when nothing archived can be affected (the usual
+//! case: a live read), and otherwise of the archived stays around `t`:
+//! from the last stay that begins at least the debounce before `t`, up
+//! to and including the first stay that begins more than the debounce
+//! after `t` and ends with an exit (or the head, when the stays run out
+//! first). Deriving the sessions of such a window gives exactly what
+//! deriving the whole history would, so the working copy is reconciled as
+//! before, and written back by [`split`]: its stays replace the ones it
+//! was made of, and the head keeps at most [`KEEP_SESSIONS`] sessions.
+//!
+//! Costs, whatever the history: a live read reads the head (one item of
+//! a few KB) and writes it and at most one new stay; a late read or an
+//! action on an old session adds two queries of a few stays each.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use parking_core::Plate;
+use parking_core::timeline::{self as core_timeline, Derived};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::*;
+use crate::model::*;
+use crate::outbox::PaymentOrder;
+use crate::ports::{DeviceStore, StoreResult};
+use crate::timeline::{Adjustment, PlateTimeline, SettlementRecord, TimelineRead, session_id};
+
+/// Sessions the head keeps; older ones are archived as stays.
+pub const KEEP_SESSIONS: usize = 3;
+
+/// Passes the head keeps after they end: a change to a stay older than
+/// this prices it without them.
+pub const KEEP_PASSES_FOR: SignedDuration = SignedDuration::from_hours(400 * 24);
+
+/// Stays archived by one change at most, so that a head grown before
+/// (or by a burst) shrinks over a few changes without making one write
+/// larger than a transaction takes.
+pub const ARCHIVE_PER_CHANGE: usize = 8;
+
+/// How many stays one query of a window asks for.
+const PAGE: usize = 8;
+
+/// One archived session of a plate, with everything about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stay {
+    pub lot_id: LotId,
+    pub plate: Plate,
+    /// When it begins: its earliest read (or superseded session). Stays
+    /// are listed by it, and each holds what happened from its own
+    /// `from` up to the next stay's.
+    pub from: Timestamp,
+    /// Its last passage is an entry (an exit was never seen): a later
+    /// exit would have closed it, so a window must not end with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends_open: bool,
+    pub reads: Vec<TimelineRead>,
+    /// Its session, and sessions superseded that began in its span.
+    pub sessions: Vec<Session>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<PaymentOrder>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adjustments: Vec<Adjustment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settlements: Vec<SettlementRecord>,
+}
+
+/// Which archived stays a working copy was made with, and whether the
+/// head's own stays are part of it. Never stored.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Window {
+    /// The stays' `from`, in order.
+    pub stays: Vec<Timestamp>,
+    pub head: bool,
+}
+
+/// Whether a change at `at` can affect an archived stay: it is within
+/// the debounce of the archive, or it may come right after the archive's
+/// last passage while that one is an entry.
+pub fn reaches_archive(head: &PlateTimeline, at: Timestamp, debounce: SignedDuration) -> bool {
+    let Some(until) = head.archived_until else {
+        return false;
+    };
+    let lo = at.checked_sub(debounce).unwrap_or(at);
+    if lo <= until {
+        return true;
+    }
+    // A read of the head's before it: the change comes after the head's
+    // first passage, which follows the archive whatever happens.
+    let after_head_start = head.reads.iter().any(|r| !r.turned_away && r.at < lo);
+    !after_head_start && head.archive_ends_open
+}
+
+/// The working copy for a change at `at`: the head, with the archived
+/// stays around `at` when the change can reach them (see the module
+/// documentation). Two queries at most, more only for a long run of
+/// stays whose exits were never seen.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn around<S: DeviceStore>(
+    store: &S,
+    head: PlateTimeline,
+    at: Timestamp,
+    debounce: SignedDuration,
+) -> StoreResult<PlateTimeline> {
+    if !reaches_archive(&head, at, debounce) {
+        return Ok(head);
+    }
+    let lo = at.checked_sub(debounce).unwrap_or(at);
+    let hi = at.checked_add(debounce).unwrap_or(at);
+    let (lot, plate) = (head.lot_id.clone(), head.plate.clone());
+    let first = store.stay_before(&lot, &plate, lo).await?;
+    let mut cursor = first.as_ref().map_or(Timestamp::MIN, |s| s.from);
+    let mut stays: Vec<Stay> = Vec::new();
+    let mut with_head = false;
+    'pages: loop {
+        let page = store.stays_from(&lot, &plate, cursor, PAGE).await?;
+        let full = page.len() >= PAGE;
+        for s in page {
+            if stays.last().is_some_and(|l| l.from > hi && !l.ends_open) {
+                break 'pages;
+            }
+            cursor = s.from;
+            stays.push(s);
+        }
+        if stays.last().is_some_and(|l| l.from > hi && !l.ends_open) {
+            break;
+        }
+        if !full {
+            with_head = true;
+            break;
+        }
+        cursor = cursor
+            .checked_add(SignedDuration::from_nanos(1))
+            .unwrap_or(cursor);
+    }
+    Ok(assemble(head, stays, with_head))
+}
+
+/// The working copy for a change to `session`: the head when the session
+/// is in it, else the stays around the session's entry.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn around_session<S: DeviceStore>(
+    store: &S,
+    head: PlateTimeline,
+    session: &Session,
+    debounce: SignedDuration,
+) -> StoreResult<PlateTimeline> {
+    if head.sessions.iter().any(|s| s.id == session.id) {
+        return Ok(head);
+    }
+    around(store, head, session.entry_at, debounce).await
+}
+
+/// What is kept about a session's plate around it, to read: the head, or
+/// the stays around the session when it is archived. `None` when the
+/// plate has no history in the lot.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn of_session<S: DeviceStore>(
+    store: &S,
+    session: &Session,
+) -> StoreResult<Option<PlateTimeline>> {
+    let Some(head) = store
+        .plate_view(&session.lot_id, &session.plate)
+        .await?
+        .timeline
+    else {
+        return Ok(None);
+    };
+    around_session(store, head, session, SignedDuration::ZERO)
+        .await
+        .map(Some)
+}
+
+/// The head and the stays as one working copy.
+fn assemble(head: PlateTimeline, stays: Vec<Stay>, with_head: bool) -> PlateTimeline {
+    let mut t = PlateTimeline {
+        reads: Vec::new(),
+        sessions: Vec::new(),
+        orders: Vec::new(),
+        adjustments: Vec::new(),
+        settlements: Vec::new(),
+        window: Some(Window {
+            stays: stays.iter().map(|s| s.from).collect(),
+            head: with_head,
+        }),
+        ..head.clone()
+    };
+    for s in stays {
+        t.reads.extend(s.reads);
+        t.sessions.extend(s.sessions);
+        t.orders.extend(s.orders);
+        t.adjustments.extend(s.adjustments);
+        t.settlements.extend(s.settlements);
+    }
+    if with_head {
+        t.reads.extend(head.reads);
+        t.sessions.extend(head.sessions);
+        t.orders.extend(head.orders);
+        t.adjustments.extend(head.adjustments);
+        t.settlements.extend(head.settlements);
+    }
+    t
+}
+
+/// A working copy written back: the head to store, the stays to put and
+/// the stays (by `from`) to delete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub head: PlateTimeline,
+    pub put: Vec<Stay>,
+    pub gone: Vec<Timestamp>,
+}
+
+/// Writes a working copy back as a head and stays (see the module
+/// documentation). `head` is the head as read: a working copy of
+/// archived stays alone leaves its stays as they were.
+pub fn split(
+    working: PlateTimeline,
+    head: &PlateTimeline,
+    debounce: SignedDuration,
+    now: Timestamp,
+) -> Split {
+    let window = working.window.clone().unwrap_or(Window {
+        stays: Vec::new(),
+        head: true,
+    });
+    let parts = Parts::of(&working, debounce);
+    let (mut next_head, put) = if window.head {
+        let n = parts.archivable(KEEP_SESSIONS);
+        let put = parts.stays(&working, n, false);
+        let mut rest = parts.rest(&working, n);
+        rest.window = None;
+        rest.archived_until = match put.last() {
+            Some(_) => parts.cut(n),
+            // Nothing archived now: the archive ends before the window.
+            None => match window.stays.first() {
+                Some(from) => from.checked_sub(SignedDuration::from_nanos(1)).ok(),
+                None => working.archived_until,
+            },
+        };
+        rest.archive_ends_open = match put.last() {
+            Some(s) => s.ends_open,
+            None if window.stays.is_empty() => working.archive_ends_open,
+            None => true,
+        };
+        (rest, put)
+    } else {
+        let all = parts.sessions.len();
+        let put = parts.stays(&working, all, true);
+        let mut h = head.clone();
+        h.version = working.version;
+        h.passes = working.passes.clone();
+        (h, put)
+    };
+    if let Ok(limit) = now.checked_sub(KEEP_PASSES_FOR) {
+        next_head.passes.retain(|p| p.valid_until > limit);
+    }
+    next_head.window = None;
+    let kept: BTreeSet<Timestamp> = put.iter().map(|s| s.from).collect();
+    let gone = window
+        .stays
+        .iter()
+        .filter(|f| !kept.contains(f))
+        .copied()
+        .collect();
+    Split {
+        head: next_head,
+        put,
+        gone,
+    }
+}
+
+/// A working copy's derived sessions, in order, with the reads of each.
+struct Parts {
+    lot: LotId,
+    plate: Plate,
+    sessions: Vec<Derived>,
+}
+
+impl Parts {
+    fn of(t: &PlateTimeline, debounce: SignedDuration) -> Parts {
+        Parts {
+            lot: t.lot_id.clone(),
+            plate: t.plate.clone(),
+            sessions: core_timeline::derive(&crate::timeline::core_reads(&t.reads), debounce),
+        }
+    }
+
+    fn first_at(d: &Derived) -> Timestamp {
+        d.first().first.at
+    }
+
+    fn last_at(d: &Derived) -> Timestamp {
+        d.passages()
+            .map(|p| p.last_at)
+            .max()
+            .unwrap_or(d.first().first.at)
+    }
+
+    /// The latest read time of the first `n` sessions.
+    fn cut(&self, n: usize) -> Option<Timestamp> {
+        self.sessions[..n].iter().map(Parts::last_at).max()
+    }
+
+    /// How many of the first sessions may be archived, keeping at least
+    /// `keep` and never an open one, so that no read of a later session
+    /// is at or before the cut.
+    fn archivable(&self, keep: usize) -> usize {
+        let mut n = self
+            .sessions
+            .len()
+            .saturating_sub(keep)
+            .min(
+                self.sessions
+                    .iter()
+                    .take_while(|d| !matches!(d, Derived::Open { .. }))
+                    .count(),
+            )
+            .min(ARCHIVE_PER_CHANGE);
+        while n > 0 {
+            let Some(cut) = self.cut(n) else {
+                return 0;
+            };
+            let foreign = self.sessions[n..]
+                .iter()
+                .any(|d| d.passages().any(|p| p.first.at <= cut));
+            if !foreign {
+                return n;
+            }
+            n -= 1;
+        }
+        0
+    }
+
+    /// Which of the first `n` sessions a time belongs to: the latest that
+    /// begins at or before it (the first, for anything earlier).
+    fn index_at(&self, n: usize, at: Timestamp) -> usize {
+        self.sessions[..n]
+            .iter()
+            .rposition(|d| Parts::first_at(d) <= at)
+            .unwrap_or(0)
+    }
+
+    /// The first `n` sessions as stays, with everything of theirs in the
+    /// working copy: reads up to the cut (every read, with `everything`),
+    /// sessions superseded that began by then, and the orders,
+    /// adjustments and settlements of each.
+    fn stays(&self, t: &PlateTimeline, n: usize, everything: bool) -> Vec<Stay> {
+        if n == 0 {
+            return Vec::new();
+        }
+        let cut = if everything {
+            Some(Timestamp::MAX)
+        } else {
+            self.cut(n)
+        };
+        let ids: Vec<SessionId> = self.sessions[..n]
+            .iter()
+            .map(|d| session_id(&self.lot, &self.plate, &d.first().first.key))
+            .collect();
+        let mut stays: Vec<Stay> = self.sessions[..n]
+            .iter()
+            .map(|d| Stay {
+                lot_id: self.lot.clone(),
+                plate: self.plate.clone(),
+                from: Parts::first_at(d),
+                ends_open: matches!(d, Derived::ExitMissing { .. } | Derived::Open { .. }),
+                reads: Vec::new(),
+                sessions: Vec::new(),
+                orders: Vec::new(),
+                adjustments: Vec::new(),
+                settlements: Vec::new(),
+            })
+            .collect();
+        let within = |at: Timestamp| cut.is_some_and(|c| at <= c);
+        for r in &t.reads {
+            let i = if r.turned_away {
+                if !within(r.at) {
+                    continue;
+                }
+                self.index_at(n, r.at)
+            } else {
+                match self.sessions[..n].iter().position(|d| d.has_read(&r.key())) {
+                    Some(i) => i,
+                    None => continue,
+                }
+            };
+            stays[i].reads.push(r.clone());
+        }
+        let mut owner: BTreeMap<&SessionId, usize> = BTreeMap::new();
+        for s in &t.sessions {
+            let i = match ids.iter().position(|id| id == &s.id) {
+                Some(i) => i,
+                None if s.state == parking_core::SessionState::Superseded && within(s.entry_at) => {
+                    self.index_at(n, s.entry_at)
+                }
+                None => continue,
+            };
+            owner.insert(&s.id, i);
+            stays[i].sessions.push(s.clone());
+        }
+        let mut by_order: BTreeMap<&IdempotencyKey, usize> = BTreeMap::new();
+        for o in &t.orders {
+            if let Some(i) = o.session_id.as_ref().and_then(|id| owner.get(id)) {
+                by_order.insert(&o.idempotency_key, *i);
+                stays[*i].orders.push(o.clone());
+            }
+        }
+        for a in &t.adjustments {
+            if let Some(i) = owner.get(&a.session_id) {
+                stays[*i].adjustments.push(a.clone());
+            }
+        }
+        for r in &t.settlements {
+            if let Some(i) = by_order.get(&r.order_key) {
+                stays[*i].settlements.push(r.clone());
+            }
+        }
+        for s in &mut stays {
+            if let Some(earliest) = s
+                .reads
+                .iter()
+                .map(|r| r.at)
+                .chain(s.sessions.iter().map(|x| x.entry_at))
+                .min()
+            {
+                s.from = s.from.min(earliest);
+            }
+        }
+        stays
+    }
+
+    /// The working copy without what the first `n` sessions' stays took.
+    fn rest(&self, t: &PlateTimeline, n: usize) -> PlateTimeline {
+        let taken = self.stays(t, n, false);
+        let reads: BTreeSet<String> = taken
+            .iter()
+            .flat_map(|s| s.reads.iter().map(TimelineRead::key))
+            .collect();
+        let sessions: BTreeSet<&SessionId> = taken
+            .iter()
+            .flat_map(|s| s.sessions.iter().map(|x| &x.id))
+            .collect();
+        let mut rest = t.clone();
+        rest.reads.retain(|r| !reads.contains(&r.key()));
+        rest.sessions.retain(|s| !sessions.contains(&s.id));
+        rest.orders.retain(|o| {
+            o.session_id
+                .as_ref()
+                .is_none_or(|id| !sessions.contains(id))
+        });
+        rest.adjustments
+            .retain(|a| !sessions.contains(&a.session_id));
+        let orders: BTreeSet<&IdempotencyKey> = taken
+            .iter()
+            .flat_map(|s| s.orders.iter().map(|o| &o.idempotency_key))
+            .collect();
+        rest.settlements.retain(|r| !orders.contains(&r.order_key));
+        rest
+    }
+}
