@@ -5,11 +5,22 @@ once could interleave inside a transaction; real DynamoDB never lets that
 show. Serving one request at a time gives the same atomicity the store
 relies on, while the tests still send their requests concurrently.
 
+moto also backs up every table a transaction touches, once for each of
+its items, to roll a failed transaction back: a transaction's cost grows
+with the size of its table, so a test that keeps months of a plate's
+history would slow to seconds a request. `cheap_rollback` backs up the
+items the transaction touches instead, and restores them on failure:
+the same outcome, at a cost that does not grow with the table.
+
 Usage: python scripts/local_aws.py PORT
 """
 
+import copy
 import signal
 import sys
+import types
+
+import moto.dynamodb.models as dynamodb_models
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -19,7 +30,62 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 
+def cheap_rollback() -> None:
+    """Transactions back up the items they touch, not whole tables."""
+    backend = dynamodb_models.DynamoDBBackend
+    if getattr(backend, "_cheap_rollback", False):
+        return
+    real_deepcopy = copy.deepcopy
+
+    def deepcopy(obj, memo=None):
+        # The whole-table backup becomes the table itself; the items the
+        # transaction touches are saved below.
+        if isinstance(obj, dynamodb_models.Table):
+            return obj
+        return real_deepcopy(obj, memo)
+
+    dynamodb_models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+    original = backend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                name = op["TableName"]
+                if name not in self.tables:
+                    continue
+                table = self.tables[name]
+                if op_type == "Put":
+                    attrs = op["Item"]
+                    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                    if table.range_key_attr is not None:
+                        key[table.range_key_attr] = attrs[table.range_key_attr]
+                else:
+                    key = op["Key"]
+                current = self.get_item(name, key)
+            except Exception:  # the transaction itself reports it
+                continue
+            before = real_deepcopy(current.to_json()["Attributes"]) if current else None
+            saved.append((name, key, before))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            # Back as they were, the first saved copy of an item last.
+            for name, key, before in reversed(saved):
+                table = self.tables[name]
+                if before is None:
+                    table.delete_item(*self.get_keys_value(table, key))
+                else:
+                    table.put_item(before)
+            raise
+
+    backend.transact_write_items = transact_write_items
+    backend._cheap_rollback = True
+
+
 def main() -> None:
+    cheap_rollback()
     port = int(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)

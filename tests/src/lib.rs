@@ -38,9 +38,17 @@ pub fn endpoint() -> String {
 /// SDK configuration for the local endpoint, with dummy credentials so the
 /// SDK never looks for real ones, and short retry back-offs.
 pub async fn local_sdk_config() -> SdkConfig {
+    local_sdk_config_in("ap-northeast-1").await
+}
+
+/// The same, in another region: the local endpoint keeps each region's
+/// tables apart and copies all of a region's tables for every
+/// transaction, so a test that grows a large table runs in a region of
+/// its own and slows no other test.
+pub async fn local_sdk_config_in(region: &'static str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint())
-        .region(Region::new("ap-northeast-1"))
+        .region(Region::new(region))
         .credentials_provider(Credentials::new("test", "test", None, None, "local"))
         .retry_config(
             aws_config::retry::RetryConfig::standard()
@@ -97,6 +105,9 @@ pub enum Fault {
     /// Send the request (the store applies it), then answer 500: a write
     /// that committed but whose answer was lost.
     LostResponse,
+    /// Answer as DynamoDB does when an item of the request is over its
+    /// 400 KB limit: `ValidationException`. Nothing reaches the store.
+    ItemTooLarge,
 }
 
 /// What went over the wire: the operation and the request body.
@@ -161,6 +172,7 @@ fn json_response(status: u16, body: &str) -> HttpResponse {
 
 const CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
 const THROTTLED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [ThrottlingError]","CancellationReasons":[{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity for one or more global secondary indexes"}]}"#;
+const TOO_LARGE: &str = r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"Item size has exceeded the maximum allowed size"}"#;
 const SERVER_ERROR: &str =
     r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected"}"#;
 
@@ -209,6 +221,9 @@ impl HttpConnector for FaultyConnector {
             }
             Some(Fault::TransactionThrottled) => {
                 HttpConnectorFuture::ready(Ok(json_response(400, THROTTLED)))
+            }
+            Some(Fault::ItemTooLarge) => {
+                HttpConnectorFuture::ready(Ok(json_response(400, TOO_LARGE)))
             }
             Some(Fault::ServerError) => {
                 HttpConnectorFuture::ready(Ok(json_response(500, SERVER_ERROR)))
@@ -265,8 +280,14 @@ pub async fn faulty_http() -> FaultyHttp {
 
 /// A new, empty table created from the SAM template's definition.
 pub async fn fresh_table() -> String {
+    fresh_table_in("ap-northeast-1").await
+}
+
+/// A new, empty table in a region of its own (see
+/// [`local_sdk_config_in`]).
+pub async fn fresh_table_in(region: &'static str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let client = dynamo_client(None, None).await;
+    let client = aws_sdk_dynamodb::Client::new(&local_sdk_config_in(region).await);
     let name = format!(
         "parking-test-{}-{}",
         std::process::id(),

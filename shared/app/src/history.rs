@@ -232,14 +232,18 @@ pub struct Split {
 }
 
 /// Writes a working copy back as a head and stays (see the module
-/// documentation). `head` is the head as read: a working copy of
-/// archived stays alone leaves its stays as they were.
-pub fn split(
-    working: PlateTimeline,
-    head: &PlateTimeline,
-    debounce: SignedDuration,
-    now: Timestamp,
-) -> Split {
+/// documentation), its reads thinned ([`thin`]). `head` is the head as
+/// read: a working copy of archived stays alone leaves the head's own
+/// stays as they were.
+pub fn split(working: PlateTimeline, head: &PlateTimeline, lot: &Lot, now: Timestamp) -> Split {
+    let debounce = lot.debounce();
+    let mut working = working;
+    let fresh = SignedDuration::from_secs(i64::from(lot.settings.freshness_seconds));
+    thin(
+        &mut working,
+        debounce,
+        now.checked_sub(fresh).unwrap_or(now),
+    );
     let window = working.window.clone().unwrap_or(Window {
         stays: Vec::new(),
         head: true,
@@ -287,6 +291,63 @@ pub fn split(
         head: next_head,
         put,
         gone,
+    }
+}
+
+/// Reads of one passage kept before the rest are thinned.
+pub const PASSAGE_READS: usize = 8;
+
+/// Reads of cars turned away kept, the latest.
+pub const TURNED_AWAY_READS: usize = 4;
+
+/// Thins what a car waiting at a barrier leaves: a passage with more
+/// than [`PASSAGE_READS`] reads keeps its first and last, every doubtful
+/// read or one that checked in a reservation, every read since `before`
+/// (its command may be sent again), and of the rest only those without
+/// which two kept reads would be more than the debounce apart. So every
+/// passage keeps its first read, its latest and its chain, and derives
+/// the same sessions with any read that comes later; a repeat of a read
+/// thinned away is known to the event ledger, or joins its passage
+/// again. Of reads of cars turned away (which make no passage), those
+/// before `before` are kept up to the latest [`TURNED_AWAY_READS`].
+pub fn thin(t: &mut PlateTimeline, debounce: SignedDuration, before: Timestamp) {
+    let by_key: BTreeMap<String, &TimelineRead> = t.reads.iter().map(|r| (r.key(), r)).collect();
+    let mut drop: BTreeSet<String> = BTreeSet::new();
+    let derived = core_timeline::derive(&crate::timeline::core_reads(&t.reads), debounce);
+    for p in derived.iter().flat_map(Derived::passages) {
+        if p.keys.len() <= PASSAGE_READS {
+            continue;
+        }
+        let reads: Vec<&TimelineRead> = p
+            .keys
+            .iter()
+            .filter_map(|k| by_key.get(k).copied())
+            .collect();
+        let Some(first) = reads.first() else {
+            continue;
+        };
+        let mut kept = first.at;
+        for pair in reads[1..].windows(2) {
+            let (r, next) = (pair[0], pair[1]);
+            let must = r.flag.is_some() || r.reservation_id.is_some() || r.at >= before;
+            if must || next.at.duration_since(kept) > debounce {
+                kept = r.at;
+            } else {
+                drop.insert(r.key());
+            }
+        }
+    }
+    let mut away: Vec<(Timestamp, String)> = t
+        .reads
+        .iter()
+        .filter(|r| r.turned_away && r.at < before)
+        .map(|r| (r.at, r.key()))
+        .collect();
+    away.sort();
+    let old = away.len().saturating_sub(TURNED_AWAY_READS);
+    drop.extend(away.into_iter().take(old).map(|(_, k)| k));
+    if !drop.is_empty() {
+        t.reads.retain(|r| !drop.contains(&r.key()));
     }
 }
 

@@ -1248,6 +1248,27 @@ impl MemoryStore {
     pub fn outbox_all(&self) -> Vec<OutboxMessage> {
         self.state().outbox.iter().map(|(m, _)| m.clone()).collect()
     }
+
+    /// The plates' history as stored: how many heads and stays, and the
+    /// largest of each by the store's estimate of an item's size.
+    pub fn history_items(&self) -> HistoryItems {
+        let s = self.state();
+        HistoryItems {
+            heads: s.timelines.len(),
+            stays: s.stays.len(),
+            largest_head: s.timelines.values().map(item_bytes).max().unwrap_or(0),
+            largest_stay: s.stays.values().map(item_bytes).max().unwrap_or(0),
+        }
+    }
+}
+
+/// What [`MemoryStore::history_items`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistoryItems {
+    pub heads: usize,
+    pub stays: usize,
+    pub largest_head: usize,
+    pub largest_stay: usize,
 }
 
 /// The fee among what ending a reservation queues.

@@ -634,103 +634,51 @@ async fn reads_with_no_usable_plate_never_share_a_timeline() {
     assert_eq!(lot.net_charged(), 0);
 }
 
+/// A car waiting at a barrier is read again and again: its passage keeps
+/// its first and latest reads and enough of the rest to stay one passage,
+/// so the head stays small and the stay is what it would be with every
+/// read.
 #[tokio::test]
-async fn a_write_over_the_item_limit_fails_the_message_for_its_dead_letter_queue() {
-    use parking_app::ports::TimelineCommit;
-    use parking_app::timeline::{PlateTimeline, TimelineRead};
+async fn a_car_read_at_the_barrier_for_an_hour_keeps_a_small_head() {
     let lot = Lot::new().await;
-    // A plate whose stored timeline holds thousands of reads of one
-    // passage (a car read again and again at the barrier): the next read
-    // of it makes the item too large.
-    let plate = fx_plate(AIKO);
-    let mut big = PlateTimeline::new(fx_id(LOT), plate.clone());
-    big.version = 1;
-    // Just under the limit by the store's estimate (its JSON and a few
-    // hundred bytes of keys).
-    let mut i = 0;
-    loop {
-        let size = serde_json::to_vec(&big).expect("json").len();
-        let one = big
-            .reads
-            .last()
-            .map_or(0, |r| serde_json::to_vec(r).expect("json").len() + 1);
-        if one > 0 && size + one > ITEM_LIMIT_BYTES - 200 {
-            break;
-        }
-        // Fill most of the room at once, then read by read.
-        let n = match one {
-            0 => 1,
-            one => ((ITEM_LIMIT_BYTES - 200 - size) / one / 2).max(1),
-        };
-        for _ in 0..n {
-            i += 1;
-            big.reads.push(TimelineRead {
-                device_id: fx_id("cam-in"),
-                event_id: fx_id(&format!("old-{i}")),
-                gate_id: fx_id("g-in"),
-                direction: GateDirection::Entry,
-                at: t("09:00:00") - SignedDuration::from_secs(i64::from(i)),
-                flag: None,
-                reservation_id: None,
-                turned_away: false,
-                command: None,
-            });
-        }
+    let mut at = t("09:00:00");
+    for i in 0..1_800 {
+        let r = lot
+            .send(&read("g-in", &format!("in-{i}"), AIKO, 0.97, at, None))
+            .await;
+        assert_eq!(r.commands.len(), 1, "every fresh read is answered");
+        at += SignedDuration::from_secs(2);
     }
-    let seeded = lot
+    let exit = lot
+        .send(&read("g-out", "out-1", AIKO, 0.97, t("11:00:00"), None))
+        .await;
+    assert_eq!(exit.commands[0].1.reason, Reason::Charged);
+    // A repeat of an early read, long after: known, nothing changes.
+    let again = lot
+        .send(&backlog(
+            "g-in",
+            vec![read("g-in", "in-3", AIKO, 0.97, t("09:00:06"), None)],
+            t("11:30:00"),
+        ))
+        .await;
+    assert_eq!(again.duplicates, 1);
+    let head = lot
         .events
         .store
-        .commit_read(&TimelineCommit {
-            timeline: big,
-            changed: vec![],
-            outbox: vec![],
-            open_delta: 0,
-            check_in: None,
-            event: EventRef {
-                device_id: fx_id("cam-in"),
-                event_id: fx_id("seed"),
-                processed_at: t("08:00:00"),
-            },
-            attempt: 1,
-            stays: vec![],
-            stays_gone: vec![],
-            audit: None,
-            pass: None,
-        })
-        .await;
-    assert_eq!(seeded.expect("under the limit"), Applied::Done);
-    // A backlog with that plate's read among others: the others are
-    // applied, and the message fails (retried, then dead-lettered)
-    // instead of reporting the read rejected and dropping it.
-    let message = backlog(
-        "g-in",
-        vec![
-            read("g-in", "b-1", BEN, 0.97, t("09:00:00"), None),
-            read("g-in", "b-2", AIKO, 0.97, t("09:01:00"), None),
-            read("g-in", "b-3", DAISUKE, 0.97, t("09:02:00"), None),
-        ],
-        t("10:00:00"),
-    );
-    let bytes = serde_json::to_vec(&message).expect("json");
-    let err = lot
-        .events
-        .handle(&bytes, t("10:00:00"))
+        .plate_view(&fx_id(LOT), &fx_plate(AIKO))
         .await
-        .expect_err("the message fails");
-    let text = err.to_string();
-    assert!(text.contains("over the store's item limit"), "{text}");
-    assert!(!text.contains("品川") && !text.contains("12-34"), "{text}");
-    let entered: Vec<String> = lot
-        .live_sessions()
-        .await
-        .iter()
-        .map(|s| s.plate.key())
-        .collect();
+        .expect("view")
+        .timeline
+        .expect("timeline");
+    let size = serde_json::to_vec(&head).expect("json").len();
+    assert!(size < 20 * 1024, "{size} bytes, {} reads", head.reads.len());
+    let s = lot.live_sessions().await;
+    assert_eq!(s.len(), 1, "one stay");
     assert_eq!(
-        entered,
-        [fx_plate(BEN).key(), fx_plate(DAISUKE).key()],
-        "the rest of the batch is applied"
+        (s[0].entry_at, s[0].exit_at),
+        (t("09:00:00"), Some(t("11:00:00")))
     );
+    assert_eq!(lot.net_charged(), s[0].fee.expect("priced").minor);
 }
 
 #[tokio::test]

@@ -242,3 +242,59 @@ async fn a_plate_read_whose_commit_was_lost_or_conflicted_is_applied_once() {
     assert_eq!(sessions.len(), 2);
     assert_eq!(events.link.published().len(), 2);
 }
+
+/// DynamoDB refuses a write with an item over its limit: the device
+/// message fails (so Lambda retries it and then keeps it in the
+/// dead-letter queue) instead of reporting the read rejected and dropping
+/// it; the rest of its batch is applied, and delivering it again applies
+/// the read that failed and nothing twice.
+#[tokio::test]
+async fn a_write_refused_as_too_large_fails_the_message_and_loses_nothing() {
+    use crate::devices::{AIKO, BEN, DAISUKE, backlog, read, scenario, t};
+    use parking_app::scenario::set_up;
+    use parking_app::usecases::device_events::DeviceEvents;
+    let faults = faulty_http().await;
+    let store = faulty_dynamo_store(&faults, None).await;
+    let events = DeviceEvents::new(
+        store,
+        parking_aws::MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    set_up(&events.store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let message = backlog(
+        "g-in",
+        vec![
+            read("g-in", "b-1", BEN, 0.97, t("09:00:00"), None),
+            read("g-in", "b-2", AIKO, 0.97, t("09:01:00"), None),
+            read("g-in", "b-3", DAISUKE, 0.97, t("09:02:00"), None),
+        ],
+        t("10:00:00"),
+    );
+    let bytes = serde_json::to_vec(&message).expect("json");
+    faults.inject(TWI, &[Fault::ItemTooLarge]);
+    let err = events
+        .handle(&bytes, t("10:00:00"))
+        .await
+        .expect_err("the message fails");
+    let text = err.to_string();
+    assert!(text.contains("over the store's item limit"), "{text}");
+    assert!(!text.contains("品川") && !text.contains("12-34"), "{text}");
+    let open = |events: &DeviceEvents<parking_aws::DynamoStore, _>| {
+        let store = events.store.clone();
+        async move {
+            store
+                .lot_sessions(&crate::devices::fx_id(crate::devices::LOT))
+                .await
+                .expect("sessions")
+                .len()
+        }
+    };
+    assert_eq!(open(&events).await, 2, "the rest of the batch is applied");
+    // Lambda's retry: the one that failed is applied, the others are
+    // duplicates.
+    let r = events.handle(&bytes, t("10:00:05")).await.expect("handled");
+    assert_eq!((r.applied, r.duplicates), (1, 2));
+    assert_eq!(open(&events).await, 3);
+}

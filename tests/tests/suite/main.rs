@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod flags;
 mod forecast;
+mod history;
 mod notifications;
 mod order;
 mod payments;

@@ -183,7 +183,7 @@ pub(crate) async fn amend<S: Store>(
         let mut next = rec.timeline;
         next.version = current.version + 1;
         let session = find(&next);
-        let split = history::split(next, &head, debounce, now);
+        let split = history::split(next, &head, &config.lot, now);
         let commit = TimelineCommit {
             timeline: split.head,
             stays: split.put,

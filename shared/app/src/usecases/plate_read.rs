@@ -372,7 +372,7 @@ async fn attempt<S: Store>(
             r.command = None;
         }
     }
-    let split = crate::history::split(next, &head, debounce, input.now);
+    let split = crate::history::split(next, &head, lot, input.now);
     let check_in = match (entry && new_session, due) {
         (true, Some(r))
             if session.as_ref().and_then(|s| s.reservation_id.as_ref()) == Some(&r.id) =>

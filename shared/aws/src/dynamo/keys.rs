@@ -109,7 +109,7 @@ impl Keys {
 /// in bytes (strings as UTF-8; a number about one byte per two digits,
 /// plus one; a list or map three bytes plus one per element, with its
 /// members' names and values).
-pub(crate) fn item_size(item: &Item) -> usize {
+pub fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
     item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 

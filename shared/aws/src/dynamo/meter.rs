@@ -2,6 +2,11 @@
 //! consumed capacity (`ReturnConsumedCapacity = TOTAL`), and each answer's
 //! units are summed, reads and writes apart. Attached to the client as an
 //! interceptor, so no call site can forget it.
+//!
+//! A transaction whose answer reports no capacity (the local endpoint
+//! reports none for `TransactWriteItems`; DynamoDB always does) counts
+//! what DynamoDB's rules charge for it, from the items sent: two units a
+//! KB for each item put, two for each item updated, deleted or checked.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +32,15 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use parking_app::usecases::cost::StoreUse;
+
+/// A transaction's units by DynamoDB's rules, for an answer that reports
+/// none.
+#[derive(Debug, Clone, Copy)]
+struct TransactionUnits(f64);
+
+impl aws_smithy_types::config_bag::Storable for TransactionUnits {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
 
 /// Sums the capacity DynamoDB reports; clones share the sums.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +81,7 @@ impl Intercept for CapacityMeter {
         &self,
         context: &mut BeforeSerializationInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let input = context.input_mut();
         let total = Some(ReturnConsumedCapacity::Total);
@@ -91,6 +105,18 @@ impl Intercept for CapacityMeter {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
             i.return_consumed_capacity = total;
+            let units: f64 = i
+                .transact_items()
+                .iter()
+                .map(|t| match t.put() {
+                    Some(p) => {
+                        let bytes = super::keys::item_size(p.item());
+                        2.0 * bytes.div_ceil(1024).max(1) as f64
+                    }
+                    None => 2.0,
+                })
+                .sum();
+            cfg.interceptor_state().store_put(TransactionUnits(units));
         }
         Ok(())
     }
@@ -131,7 +157,12 @@ impl Intercept for CapacityMeter {
         } else if let Some(o) = out.downcast_ref::<BatchWriteItemOutput>() {
             self.add(true, all_units(o.consumed_capacity()));
         } else if let Some(o) = out.downcast_ref::<TransactWriteItemsOutput>() {
-            self.add(true, all_units(o.consumed_capacity()));
+            let reported = all_units(o.consumed_capacity());
+            let units = match cfg.load::<TransactionUnits>() {
+                Some(TransactionUnits(by_rule)) if reported == 0.0 => *by_rule,
+                _ => reported,
+            };
+            self.add(true, units);
         }
         Ok(())
     }
