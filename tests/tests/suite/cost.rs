@@ -90,10 +90,13 @@ async fn dynamodb_reports_the_units_of_the_same_requests() {
     assert_eq!((entry.reads, entry.writes), (3, 1), "registered entry");
     assert_eq!((exit.reads, exit.writes), (2, 1), "registered exit");
     // The local endpoint reports the reads' consumed capacity; it reports
-    // none for TransactWriteItems (DynamoDB does), so the writes are
-    // checked by count here and their units by the twin's estimate above.
+    // none for TransactWriteItems (DynamoDB does), which the meter then
+    // counts by DynamoDB's rules from the items sent: at least two units
+    // an item.
     assert!(entry.read_units >= 3.0, "{entry:?}");
     assert!(exit.read_units >= 2.0, "{exit:?}");
+    assert!(entry.write_units >= 2.0 * 4.0, "{entry:?}");
+    assert!(exit.write_units >= 2.0 * 3.0, "{exit:?}");
 }
 
 /// A warm device function adds its lots' usage to their days at most once

@@ -267,6 +267,15 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         s.messages_per_second, s.elapsed_ms
     );
     let k = &s.cost;
+    if s.weeks.len() > 1 {
+        out += "  store units per plate read, by week (read / write)\n";
+        for w in &s.weeks {
+            out += &format!(
+                "    week {:>2}  {:>9} reads  {:>5.2} / {:>5.2}\n",
+                w.week, w.plate_reads, w.read_units_per_read, w.write_units_per_read
+            );
+        }
+    }
     let u = &k.usage;
     let usd = |v: f64| format!("{} {v:.4}", k.currency);
     let by = |c: &parking_app::usecases::cost::Cost| {

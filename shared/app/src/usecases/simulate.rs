@@ -90,6 +90,17 @@ pub struct Settlement {
     pub paid_sessions: u64,
 }
 
+/// One week of a run: plate reads, and the handler's capacity units per
+/// read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WeekUse {
+    /// From 1.
+    pub week: u32,
+    pub plate_reads: u64,
+    pub read_units_per_read: f64,
+    pub write_units_per_read: f64,
+}
+
 /// What a simulation did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
@@ -134,6 +145,9 @@ pub struct Summary {
     /// Store requests the handler made per message (the outbox's delivery
     /// not counted: on AWS a stream does it).
     pub store_requests_per_message: f64,
+    /// The store's capacity units per plate read, week by week from the
+    /// first message: flat while history grows.
+    pub weeks: Vec<WeekUse>,
     pub messages_per_second: f64,
     pub elapsed_ms: u64,
     /// What the run would cost deployed: counted requests, units, messages
@@ -197,6 +211,8 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         .iter()
         .map(|sc| jiff::tz::TimeZone::get(&sc.lot.time_zone).unwrap_or(jiff::tz::TimeZone::UTC))
         .collect();
+    // Week → plate reads, read units, write units.
+    let mut weeks: BTreeMap<u32, (u64, f64, f64)> = BTreeMap::new();
     let started = Instant::now();
     for (done, (at, l, i)) in all.iter().enumerate() {
         let bytes = scenarios[*l].messages[*i].delivered();
@@ -210,6 +226,16 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         times.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
         let used = requests().since(&before);
         handler_requests += used.requests();
+        if scenarios[*l].messages[*i].topic.contains("/gates/") {
+            let reads = u64::from(report.applied + report.duplicates + report.stale)
+                + report.rejected.len() as u64;
+            let week = u32::try_from(at.duration_since(all[0].0).as_hours() / (7 * 24))
+                .unwrap_or(u32::MAX);
+            let w = weeks.entry(week).or_default();
+            w.0 += reads;
+            w.1 += used.read_units;
+            w.2 += used.write_units;
+        }
         // The device function: one IoT message in, its rule and action,
         // one invocation, its store requests and the commands it publishes.
         let mut this = Usage::default();
@@ -278,6 +304,16 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     let elapsed = started.elapsed();
     summary.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     summary.messages_per_second = per_second(summary.messages, elapsed);
+    summary.weeks = weeks
+        .into_iter()
+        .filter(|(_, (reads, _, _))| *reads > 0)
+        .map(|(week, (reads, r, w))| WeekUse {
+            week: week + 1,
+            plate_reads: reads,
+            read_units_per_read: r / reads as f64,
+            write_units_per_read: w / reads as f64,
+        })
+        .collect();
     summary.store_requests_per_message = if summary.messages == 0 {
         0.0
     } else {
