@@ -57,10 +57,12 @@ const PAGE: usize = 8;
 pub struct Stay {
     pub lot_id: LotId,
     pub plate: Plate,
-    /// When it begins: its earliest read (or superseded session). Stays
-    /// are listed by it, and each holds what happened from its own
-    /// `from` up to the next stay's.
+    /// When it begins: its earliest read (or superseded session), on the
+    /// millisecond. Stays are listed by it (then by `id`), and each holds
+    /// what happened from its own `from` up to the next stay's.
     pub from: Timestamp,
+    /// The session it archives: with `from`, the stay's key.
+    pub id: SessionId,
     /// Its last passage is an entry (an exit was never seen): a later
     /// exit would have closed it, so a window must not end with it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -80,9 +82,24 @@ pub struct Stay {
 /// head's own stays are part of it. Never stored.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Window {
-    /// The stays' `from`, in order.
-    pub stays: Vec<Timestamp>,
+    /// The stays' keys, in order.
+    pub stays: Vec<StayKey>,
     pub head: bool,
+}
+
+/// A stay's key: when it begins, and its session.
+pub type StayKey = (Timestamp, SessionId);
+
+impl Stay {
+    pub fn key(&self) -> StayKey {
+        (self.from, self.id.clone())
+    }
+}
+
+/// A time on the millisecond at or before it: stays are listed by the
+/// millisecond.
+fn floor_ms(at: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at)
 }
 
 /// Whether a change at `at` can affect an archived stay: it is within
@@ -119,33 +136,41 @@ pub async fn around<S: DeviceStore>(
     if !reaches_archive(&head, at, debounce) {
         return Ok(head);
     }
-    let lo = at.checked_sub(debounce).unwrap_or(at);
+    // A millisecond more on each side: stays begin on the millisecond.
+    let ms = SignedDuration::from_millis(1);
+    let lo = at.checked_sub(debounce + ms).unwrap_or(at);
     let hi = at.checked_add(debounce).unwrap_or(at);
     let (lot, plate) = (head.lot_id.clone(), head.plate.clone());
     let first = store.stay_before(&lot, &plate, lo).await?;
     let mut cursor = first.as_ref().map_or(Timestamp::MIN, |s| s.from);
     let mut stays: Vec<Stay> = Vec::new();
     let mut with_head = false;
+    let done = |stays: &[Stay]| stays.last().is_some_and(|l| l.from > hi && !l.ends_open);
     'pages: loop {
-        let page = store.stays_from(&lot, &plate, cursor, PAGE).await?;
-        let full = page.len() >= PAGE;
+        // Stays that begin on the cursor's millisecond come again: skip
+        // those already taken.
+        let seen = stays.iter().filter(|s| s.from == cursor).count();
+        let page = store.stays_from(&lot, &plate, cursor, PAGE + seen).await?;
+        let full = page.len() >= PAGE + seen;
+        let mut new = 0;
         for s in page {
-            if stays.last().is_some_and(|l| l.from > hi && !l.ends_open) {
+            if stays.iter().any(|t| t.key() == s.key()) {
+                continue;
+            }
+            if done(&stays) {
                 break 'pages;
             }
             cursor = s.from;
             stays.push(s);
+            new += 1;
         }
-        if stays.last().is_some_and(|l| l.from > hi && !l.ends_open) {
+        if done(&stays) {
             break;
         }
-        if !full {
+        if !full || new == 0 {
             with_head = true;
             break;
         }
-        cursor = cursor
-            .checked_add(SignedDuration::from_nanos(1))
-            .unwrap_or(cursor);
     }
     Ok(assemble(head, stays, with_head))
 }
@@ -200,7 +225,7 @@ fn assemble(head: PlateTimeline, stays: Vec<Stay>, with_head: bool) -> PlateTime
         adjustments: Vec::new(),
         settlements: Vec::new(),
         window: Some(Window {
-            stays: stays.iter().map(|s| s.from).collect(),
+            stays: stays.iter().map(Stay::key).collect(),
             head: with_head,
         }),
         ..head.clone()
@@ -223,12 +248,12 @@ fn assemble(head: PlateTimeline, stays: Vec<Stay>, with_head: bool) -> PlateTime
 }
 
 /// A working copy written back: the head to store, the stays to put and
-/// the stays (by `from`) to delete.
+/// the stays to delete.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     pub head: PlateTimeline,
     pub put: Vec<Stay>,
-    pub gone: Vec<Timestamp>,
+    pub gone: Vec<StayKey>,
 }
 
 /// Writes a working copy back as a head and stays (see the module
@@ -258,7 +283,7 @@ pub fn split(working: PlateTimeline, head: &PlateTimeline, lot: &Lot, now: Times
             Some(_) => parts.cut(n),
             // Nothing archived now: the archive ends before the window.
             None => match window.stays.first() {
-                Some(from) => from.checked_sub(SignedDuration::from_nanos(1)).ok(),
+                Some((from, _)) => from.checked_sub(SignedDuration::from_nanos(1)).ok(),
                 None => working.archived_until,
             },
         };
@@ -280,12 +305,12 @@ pub fn split(working: PlateTimeline, head: &PlateTimeline, lot: &Lot, now: Times
         next_head.passes.retain(|p| p.valid_until > limit);
     }
     next_head.window = None;
-    let kept: BTreeSet<Timestamp> = put.iter().map(|s| s.from).collect();
+    let kept: BTreeSet<StayKey> = put.iter().map(Stay::key).collect();
     let gone = window
         .stays
         .iter()
-        .filter(|f| !kept.contains(f))
-        .copied()
+        .filter(|k| !kept.contains(*k))
+        .cloned()
         .collect();
     Split {
         head: next_head,
@@ -441,10 +466,12 @@ impl Parts {
             .collect();
         let mut stays: Vec<Stay> = self.sessions[..n]
             .iter()
-            .map(|d| Stay {
+            .zip(&ids)
+            .map(|(d, id)| Stay {
                 lot_id: self.lot.clone(),
                 plate: self.plate.clone(),
                 from: Parts::first_at(d),
+                id: id.clone(),
                 ends_open: matches!(d, Derived::ExitMissing { .. } | Derived::Open { .. }),
                 reads: Vec::new(),
                 sessions: Vec::new(),
@@ -507,6 +534,7 @@ impl Parts {
             {
                 s.from = s.from.min(earliest);
             }
+            s.from = floor_ms(s.from);
         }
         stays
     }

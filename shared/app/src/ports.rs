@@ -420,9 +420,9 @@ pub struct TimelineCommit {
     pub attempt: u64,
     /// Archived stays written with the change (see [`crate::history`]).
     pub stays: Vec<crate::history::Stay>,
-    /// Archived stays (by their `from`) the change removed: their
-    /// content is in `stays` or the head now.
-    pub stays_gone: Vec<Timestamp>,
+    /// Archived stays the change removed: their content is in `stays` or
+    /// the head now.
+    pub stays_gone: Vec<crate::history::StayKey>,
     /// For a change made through the APIs: its entry in the lot's audit
     /// trail, written in the same step.
     pub audit: Option<AuditEntry>,
@@ -458,8 +458,8 @@ pub trait DeviceStore: Send + Sync {
         at: Timestamp,
     ) -> impl Future<Output = StoreResult<Option<crate::history::Stay>>> + Send;
     /// The plate's archived stays in the lot that begin at or after
-    /// `from`, in order, at most `limit`: one query, read-after-write
-    /// consistent.
+    /// `from`, in order (of when they begin, then of their session), at
+    /// most `limit`: one query, read-after-write consistent.
     fn stays_from(
         &self,
         lot_id: &LotId,

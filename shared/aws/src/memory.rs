@@ -55,8 +55,8 @@ struct State {
     attempts: HashMap<IdempotencyKey, parking_app::settlement::Attempt>,
     /// (lot, plate key) → the plate's timeline there (its head).
     timelines: HashMap<(LotId, String), PlateTimeline>,
-    /// (lot, plate key, from) → an archived stay of the plate's.
-    stays: BTreeMap<(LotId, String, Timestamp), parking_app::history::Stay>,
+    /// (lot, plate key, from, session) → an archived stay of the plate's.
+    stays: BTreeMap<(LotId, String, Timestamp, String), parking_app::history::Stay>,
     /// OCR skeleton → keys of registered plates.
     registered_like: HashMap<String, BTreeSet<String>>,
     /// (lot, OCR skeleton) → keys of plates with an open session there.
@@ -828,7 +828,10 @@ impl DeviceStore for MemoryStore {
         let (lot, key) = (lot_id.clone(), plate.key());
         let found = s
             .stays
-            .range((lot.clone(), key.clone(), Timestamp::MIN)..=(lot, key, at))
+            .range(
+                (lot.clone(), key.clone(), Timestamp::MIN, String::new())
+                    ..=(lot, key, at, "~".to_owned()),
+            )
             .next_back()
             .map(|(_, v)| v.clone());
         self.read_units(query_units(found.as_ref().map_or(0, item_bytes), true));
@@ -846,7 +849,10 @@ impl DeviceStore for MemoryStore {
         let (lot, key) = (lot_id.clone(), plate.key());
         let found: Vec<parking_app::history::Stay> = s
             .stays
-            .range((lot.clone(), key.clone(), from)..=(lot, key, Timestamp::MAX))
+            .range(
+                (lot.clone(), key.clone(), from, String::new())
+                    ..=(lot, key, Timestamp::MAX, "~".to_owned()),
+            )
             .take(limit)
             .map(|(_, v)| v.clone())
             .collect();
@@ -1012,12 +1018,20 @@ impl DeviceStore for MemoryStore {
             s.outbox_pending.insert(at, m.id());
             s.outbox.push((m.clone(), false));
         }
-        for from in &commit.stays_gone {
-            s.stays.remove(&(t.lot_id.clone(), key.1.clone(), *from));
+        for (from, id) in &commit.stays_gone {
+            s.stays
+                .remove(&(t.lot_id.clone(), key.1.clone(), *from, id.to_string()));
         }
         for stay in &commit.stays {
-            s.stays
-                .insert((t.lot_id.clone(), key.1.clone(), stay.from), stay.clone());
+            s.stays.insert(
+                (
+                    t.lot_id.clone(),
+                    key.1.clone(),
+                    stay.from,
+                    stay.id.to_string(),
+                ),
+                stay.clone(),
+            );
         }
         s.timelines.insert(key, t.clone());
         if let Some(e) = &commit.audit {

@@ -297,7 +297,7 @@ impl DeviceStore for DynamoStore {
             .stays_between(
                 lot_id,
                 plate,
-                (lowest.to_owned(), keys::stay_sk(at)),
+                (lowest.to_owned(), format!("{}~", keys::stay_sk(at))),
                 false,
                 1,
             )
@@ -521,12 +521,12 @@ impl DeviceStore for DynamoStore {
         for stay in &commit.stays {
             txn = txn.put(
                 Step::Stay,
-                keys::stay(&t.lot_id, &t.plate, stay.from).item(stay)?,
+                keys::stay(&t.lot_id, &t.plate, &stay.key()).item(stay)?,
                 None,
             )?;
         }
-        for from in &commit.stays_gone {
-            txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, *from), None)?;
+        for gone in &commit.stays_gone {
+            txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, gone), None)?;
         }
         if commit.open_delta != 0 {
             txn = txn.update(

@@ -393,15 +393,19 @@ fn timeline_pk(lot: &LotId, plate: &Plate) -> String {
 }
 
 /// An archived stay of a plate's, beside its timeline's head, sorted by
-/// when it begins (epoch milliseconds).
-pub(crate) fn stay(lot: &LotId, plate: &Plate, from: jiff::Timestamp) -> Keys {
-    Keys::new(timeline_pk(lot, plate), stay_sk(from), "stay")
+/// when it begins (epoch milliseconds), then by its session.
+pub(crate) fn stay(lot: &LotId, plate: &Plate, (from, id): &parking_app::history::StayKey) -> Keys {
+    Keys::new(
+        timeline_pk(lot, plate),
+        format!("{}{id}", stay_sk(*from)),
+        "stay",
+    )
 }
 
-/// The sort key of a stay that begins at `from`; times before 1970 sort
-/// first.
-pub(crate) fn stay_sk(from: jiff::Timestamp) -> String {
-    format!("STAY#{:015}", from.as_millisecond().max(0))
+/// The sort keys of the stays that begin on `at`'s millisecond start with
+/// this; `~` after it sorts after all of them.
+pub(crate) fn stay_sk(at: jiff::Timestamp) -> String {
+    format!("STAY#{:015}#", at.as_millisecond().max(0))
 }
 
 /// The partition of a plate's timeline and stays, and the sort keys that
