@@ -63,6 +63,11 @@ pub struct Stay {
     pub from: Timestamp,
     /// The session it archives: with `from`, the stay's key.
     pub id: SessionId,
+    /// When its session's first passage begins (what it holds before
+    /// then made no passage).
+    pub starts: Timestamp,
+    /// Its latest read.
+    pub until: Timestamp,
     /// Its last passage is an entry (an exit was never seen): a later
     /// exit would have closed it, so a window must not end with it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -141,7 +146,18 @@ pub async fn around<S: DeviceStore>(
     let lo = at.checked_sub(debounce + ms).unwrap_or(at);
     let hi = at.checked_add(debounce).unwrap_or(at);
     let (lot, plate) = (head.lot_id.clone(), head.plate.clone());
-    let first = store.stay_before(&lot, &plate, lo).await?;
+    // The last stay that begins by `lo`, and earlier ones while that one's
+    // first passage is after `lo` or the one before reaches it (a passage
+    // read on and on): the window starts with the passage before `at`.
+    let mut first = store.stay_before(&lot, &plate, lo).await?;
+    while let Some(s) = &first {
+        let before = s.from.checked_sub(ms).unwrap_or(s.from);
+        let prev = store.stay_before(&lot, &plate, before).await?;
+        match prev {
+            Some(p) if (s.starts > lo || p.until >= lo) && p.key() < s.key() => first = Some(p),
+            _ => break,
+        }
+    }
     let mut cursor = first.as_ref().map_or(Timestamp::MIN, |s| s.from);
     let mut stays: Vec<Stay> = Vec::new();
     let mut with_head = false;
@@ -330,13 +346,21 @@ pub const TURNED_AWAY_READS: usize = 4;
 /// read or one that checked in a reservation, every read since `before`
 /// (its command may be sent again), and of the rest only those without
 /// which two kept reads would be more than the debounce apart. So every
-/// passage keeps its first read, its latest and its chain, and derives
+/// passage keeps its first read, its latest and its chain, its first sure
+/// read and the reads superseded sessions point back from, and derives
 /// the same sessions with any read that comes later; a repeat of a read
 /// thinned away is known to the event ledger, or joins its passage
 /// again. Of reads of cars turned away (which make no passage), those
 /// before `before` are kept up to the latest [`TURNED_AWAY_READS`].
 pub fn thin(t: &mut PlateTimeline, debounce: SignedDuration, before: Timestamp) {
     let by_key: BTreeMap<String, &TimelineRead> = t.reads.iter().map(|r| (r.key(), r)).collect();
+    // The reads superseded sessions point back from.
+    let origins: BTreeSet<&str> = t
+        .sessions
+        .iter()
+        .filter(|s| s.state == parking_core::SessionState::Superseded)
+        .filter_map(|s| s.origin.as_deref())
+        .collect();
     let mut drop: BTreeSet<String> = BTreeSet::new();
     let derived = core_timeline::derive(&crate::timeline::core_reads(&t.reads), debounce);
     for p in derived.iter().flat_map(Derived::passages) {
@@ -351,14 +375,21 @@ pub fn thin(t: &mut PlateTimeline, debounce: SignedDuration, before: Timestamp) 
         let Some(first) = reads.first() else {
             continue;
         };
+        // One sure read makes the plate sure: keep the first.
+        let sure = reads.iter().find(|r| r.flag.is_none()).map(|r| r.key());
         let mut kept = first.at;
         for pair in reads[1..].windows(2) {
             let (r, next) = (pair[0], pair[1]);
-            let must = r.flag.is_some() || r.reservation_id.is_some() || r.at >= before;
+            let key = r.key();
+            let must = r.flag.is_some()
+                || r.reservation_id.is_some()
+                || r.at >= before
+                || sure.as_ref() == Some(&key)
+                || origins.contains(key.as_str());
             if must || next.at.duration_since(kept) > debounce {
                 kept = r.at;
             } else {
-                drop.insert(r.key());
+                drop.insert(key);
             }
         }
     }
@@ -472,6 +503,8 @@ impl Parts {
                 plate: self.plate.clone(),
                 from: Parts::first_at(d),
                 id: id.clone(),
+                starts: Parts::first_at(d),
+                until: Parts::last_at(d),
                 ends_open: matches!(d, Derived::ExitMissing { .. } | Derived::Open { .. }),
                 reads: Vec::new(),
                 sessions: Vec::new(),
@@ -533,6 +566,9 @@ impl Parts {
                 .min()
             {
                 s.from = s.from.min(earliest);
+            }
+            if let Some(latest) = s.reads.iter().map(|r| r.at).max() {
+                s.until = s.until.max(latest);
             }
             s.from = floor_ms(s.from);
         }
