@@ -48,18 +48,35 @@ impl DynamoStore {
         from: &str,
         to: &str,
     ) -> StoreResult<Vec<Item>> {
+        self.query_range(&pk, (from, to), true, None).await
+    }
+
+    /// The same, in order or in reverse, up to `limit` items (or all).
+    async fn query_range(
+        &self,
+        pk: &str,
+        (from, to): (&str, &str),
+        forward: bool,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
+            let left = limit.map(|l| l.saturating_sub(items.len()));
+            if left == Some(0) {
+                return Ok(items);
+            }
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":pk", s(pk))
                 .expression_attribute_values(":from", s(from))
                 .expression_attribute_values(":to", s(to))
+                .scan_index_forward(forward)
                 .consistent_read(true)
+                .set_limit(left.and_then(|l| i32::try_from(l).ok()))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -252,35 +269,11 @@ impl DynamoStore {
         limit: usize,
     ) -> StoreResult<Vec<parking_app::history::Stay>> {
         let (pk, _, _) = keys::stays_of(lot_id, plate);
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let left = limit.saturating_sub(items.len());
-            if left == 0 {
-                break;
-            }
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":from", s(&from))
-                .expression_attribute_values(":to", s(&to))
-                .scan_index_forward(forward)
-                .consistent_read(true)
-                .set_limit(i32::try_from(left).ok())
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        items.into_iter().map(body).collect()
+        self.query_range(&pk, (&from, &to), forward, Some(limit))
+            .await?
+            .into_iter()
+            .map(body)
+            .collect()
     }
 }
 
