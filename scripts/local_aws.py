@@ -14,15 +14,26 @@ transaction touches instead, and restores them on failure;
 `partition_queries` has a query of the table look at its partition alone.
 The same answers, at a cost that does not grow with the table.
 
+moto reports a fixed capacity for every read (one unit a query, half a
+unit a get, one a key in a batch get), whatever it read. `read_capacity`
+reports what DynamoDB charges instead: a query the size of the items it
+read, together, rounded up to 4 KB; a get, and each item of a batch get,
+its item's size rounded up to 4 KB; one unit per 4 KB strongly
+consistent, half eventually. Sizes are of whole items, as DynamoDB
+charges them whatever is projected (an index's items are what it
+projects).
+
 Usage: python scripts/local_aws.py PORT
 """
 
 import copy
+import math
 import signal
 import sys
 import types
 
 import moto.dynamodb.models as dynamodb_models
+import moto.dynamodb.responses as dynamodb_responses
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -118,9 +129,92 @@ def partition_queries() -> None:
     table_class._partition_queries = True
 
 
+def read_capacity() -> None:
+    """Reads report the capacity DynamoDB's rules give them."""
+    backend = dynamodb_models.DynamoDBBackend
+    handler = dynamodb_responses.DynamoHandler
+    if getattr(handler, "_read_capacity", False):
+        return
+    read = {"bytes": 0}
+
+    def whole(table, item):
+        """The size of the stored item a returned (projected) one is of."""
+        stored = table.get_item(item.hash_key, item.range_key)
+        return (stored or item).size()
+
+    def units(size, consistent):
+        blocks = max(1, math.ceil(size / 4096))
+        return blocks * (1.0 if consistent else 0.5)
+
+    original_query = backend.query
+
+    def query(self, table_name, *args, **kwargs):
+        items, scanned, last = original_query(self, table_name, *args, **kwargs)
+        index_name = kwargs.get("index_name")
+        table = self.get_table(table_name)
+        read["bytes"] = sum(
+            item.size() if index_name else whole(table, item) for item in items
+        )
+        return items, scanned, last
+
+    backend.query = query
+
+    def report(body, value):
+        consumed = body.get("ConsumedCapacity")
+        if isinstance(consumed, dict):
+            consumed["CapacityUnits"] = value
+            if "Table" in consumed:
+                consumed["Table"]["CapacityUnits"] = value
+
+    handler_query = handler.query
+
+    def query_handler(self):
+        read["bytes"] = 0
+        result = handler_query(self)
+        report(result.result, units(read["bytes"], self.body.get("ConsistentRead", False)))
+        return result
+
+    handler.query = query_handler
+
+    handler_get = handler.get_item
+
+    def get_handler(self):
+        result = handler_get(self)
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        hash_key, range_key = self.dynamodb_backend.get_keys_value(table, self.body["Key"])
+        stored = table.get_item(hash_key, range_key)
+        size = stored.size() if stored else 0
+        report(result.result, units(size, self.body.get("ConsistentRead", False)))
+        return result
+
+    handler.get_item = get_handler
+
+    handler_batch = handler.batch_get_item
+
+    def batch_handler(self):
+        result = handler_batch(self)
+        body = result.result
+        for consumed in body.get("ConsumedCapacity", []):
+            name = consumed.get("TableName")
+            request = self.body["RequestItems"].get(name, {})
+            consistent = request.get("ConsistentRead", False)
+            table = self.dynamodb_backend.get_table(name)
+            total = 0.0
+            for key in request.get("Keys", []):
+                hash_key, range_key = self.dynamodb_backend.get_keys_value(table, key)
+                stored = table.get_item(hash_key, range_key)
+                total += units(stored.size() if stored else 0, consistent)
+            consumed["CapacityUnits"] = total
+        return result
+
+    handler.batch_get_item = batch_handler
+    handler._read_capacity = True
+
+
 def main() -> None:
     cheap_rollback()
     partition_queries()
+    read_capacity()
     port = int(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)

@@ -380,15 +380,29 @@ pub struct DriverView {
     pub reservations: Vec<Reservation>,
 }
 
-/// A lot's live state.
+/// How full a lot is, as its entry gate needs it: kept exact by every bay
+/// reading and every session change, read in one request whose size does
+/// not grow with the number of bays taken or with the lot's history.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct LotLive {
-    /// Every bay with a reading, in bay id order.
-    pub bays: Vec<Bay>,
+pub struct Occupancy {
+    /// Bays whose sensor is sure they are taken.
+    pub occupied: u32,
+    /// Bays whose sensor is sure they are free, in bay id order.
+    pub free: Vec<BayId>,
+    /// Sessions counted toward full: open, and not yet past the lot's
+    /// counting time ([`crate::timeline::PlateTimeline::open_sessions`]).
     pub open_sessions: u32,
     /// Reservations due at the time asked (within their window, early
     /// check-in included) whose car has not come in.
     pub held_reservations: u32,
+}
+
+/// A lot's live state, as its availability page shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LotLive {
+    pub occupancy: Occupancy,
+    /// Every bay with a reading, in bay id order.
+    pub bays: Vec<Bay>,
     /// The lot's devices, with their presence.
     pub devices: Vec<Device>,
 }
@@ -481,8 +495,16 @@ pub trait DeviceStore: Send + Sync {
         lot_id: &LotId,
         skeleton: &str,
     ) -> impl Future<Output = StoreResult<Vec<LikePlate>>> + Send;
-    /// The lot's live state at `at` (reservations held by the lot's
-    /// rules, [`crate::rules::held_at`]): one read.
+    /// How full the lot is at `at` (reservations held by the lot's rules,
+    /// [`crate::rules::held_at`]): one read of a few small items, whatever
+    /// the number of bays.
+    fn occupancy(
+        &self,
+        lot: &Lot,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<Occupancy>> + Send;
+    /// The lot's live state at `at`: its occupancy, every bay and device.
+    /// One read, growing with the lot's bays.
     fn lot_live(
         &self,
         lot: &Lot,

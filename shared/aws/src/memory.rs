@@ -79,6 +79,29 @@ enum Seen {
 }
 
 impl State {
+    /// The lot's occupancy, from its bays and counters as they are.
+    fn occupancy(&self, lot: &Lot, at: Timestamp) -> Occupancy {
+        let lot_id = &lot.id;
+        let bays = self.bays.iter().filter(|((l, _), _)| l == lot_id);
+        Occupancy {
+            occupied: bays
+                .clone()
+                .filter(|(_, b)| b.occupied == Some(true))
+                .count() as u32,
+            free: bays
+                .filter(|(_, b)| b.occupied == Some(false))
+                .map(|((_, id), _)| id.clone())
+                .collect(),
+            open_sessions: u32::try_from(self.open_counts.get(lot_id).copied().unwrap_or(0).max(0))
+                .unwrap_or(u32::MAX),
+            held_reservations: self
+                .reservations
+                .values()
+                .filter(|r| &r.lot_id == lot_id && rules::held_at(lot, r, at))
+                .count() as u32,
+        }
+    }
+
     fn seen(&self, cause: Option<&EventRef>, token: &str) -> Seen {
         let Some(e) = cause else { return Seen::New };
         match self.ledger.get(&(e.device_id.clone(), e.event_id.clone())) {
@@ -181,6 +204,8 @@ fn alike_bytes<T: serde::Serialize>(items: &[T]) -> usize {
 const KEY_BYTES: usize = 120;
 /// A small item: a ledger entry, a counter, a key.
 const SMALL_ITEM: usize = 200;
+/// The shards of a lot's occupancy summary the DynamoDB store keeps.
+const LIVE_SHARDS: usize = 16;
 
 /// A count of requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -914,14 +939,20 @@ impl DeviceStore for MemoryStore {
             .collect())
     }
 
+    async fn occupancy(&self, lot: &Lot, at: Timestamp) -> StoreResult<Occupancy> {
+        let occupancy = self.state().occupancy(lot, at);
+        // One query of the lot's summary shards and held reservations.
+        let ids: usize = occupancy.free.iter().map(|b| b.as_str().len()).sum();
+        let bytes = ids
+            + occupancy.occupied as usize * 8
+            + SMALL_ITEM * (LIVE_SHARDS + occupancy.held_reservations as usize);
+        self.read_units(query_units(bytes, true));
+        Ok(occupancy)
+    }
+
     async fn lot_live(&self, lot: &Lot, at: Timestamp) -> StoreResult<LotLive> {
         let s = self.state();
         let lot_id = &lot.id;
-        let held = s
-            .reservations
-            .values()
-            .filter(|r| &r.lot_id == lot_id && rules::held_at(lot, r, at))
-            .count() as u32;
         let mut devices: Vec<Device> = s
             .devices
             .values()
@@ -930,20 +961,19 @@ impl DeviceStore for MemoryStore {
             .collect();
         devices.sort_by(|a, b| a.id.cmp(&b.id));
         let live = LotLive {
+            occupancy: s.occupancy(lot, at),
             bays: s
                 .bays
                 .iter()
                 .filter(|((lot, _), _)| lot == lot_id)
                 .map(|(_, b)| b.clone())
                 .collect(),
-            open_sessions: u32::try_from(s.open_counts.get(lot_id).copied().unwrap_or(0).max(0))
-                .unwrap_or(u32::MAX),
-            held_reservations: held,
             devices,
         };
-        // One query of the lot's partition: bays, devices, counters, holds.
-        let bytes =
-            alike_bytes(&live.bays) + alike_bytes(&live.devices) + SMALL_ITEM * (1 + held as usize);
+        // One query of the lot's partition: bays, devices, summary, holds.
+        let bytes = alike_bytes(&live.bays)
+            + alike_bytes(&live.devices)
+            + SMALL_ITEM * (LIVE_SHARDS + live.occupancy.held_reservations as usize);
         self.read_units(query_units(bytes, true));
         Ok(live)
     }

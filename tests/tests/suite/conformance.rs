@@ -1090,6 +1090,79 @@ pub async fn bay_readings_never_go_back_in_sequence<S: RecordStore>(store: &S) {
     assert_eq!(store.bays(&id("lot-none")).await.expect("bays"), []);
 }
 
+/// The lot's occupancy summary is exactly what its bays say, whatever
+/// the order, repeats and staleness of the readings: each reading moves
+/// its bay in the summary in the same write that keeps it.
+pub async fn occupancy_follows_every_reading_exactly<S: RecordStore + DeviceStore>(store: &S) {
+    let lot = fx::lot("lot-b", 0);
+    let t0 = fx::at("2026-11-24T09:00:00Z").as_second();
+    // A fixed-seed generator: the same readings on every run.
+    let mut seed: u64 = 0x05ee_d0cc;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let mut sent: Vec<(Bay, EventRef)> = Vec::new();
+    for i in 0..240u64 {
+        let repeat = !sent.is_empty() && next(5) == 0;
+        let (bay, event) = if repeat {
+            // A reading delivered again, or sent again under a new event.
+            let (bay, event) = sent[next(sent.len() as u64) as usize].clone();
+            let event = if next(2) == 0 {
+                event
+            } else {
+                fx::event("sensor", &format!("again-{i}"), "2026-11-24T09:00:00Z")
+            };
+            (bay, event)
+        } else {
+            let mut bay = fx::bay(
+                &format!("b-{:02}", next(24)),
+                true,
+                0,
+                next(40),
+                &Timestamp::from_second(t0 + i as i64)
+                    .expect("time")
+                    .to_string(),
+            );
+            bay.occupied = match next(3) {
+                0 => Some(true),
+                1 => Some(false),
+                _ => None,
+            };
+            let event = fx::event("sensor", &format!("r-{i}"), "2026-11-24T09:00:00Z");
+            (bay, event)
+        };
+        store
+            .record_bay(&bay, Some(&event))
+            .await
+            .expect("a reading");
+        sent.push((bay, event));
+        if i % 60 == 59 {
+            let bays = store.bays(&lot.id).await.expect("bays");
+            let occupancy = store
+                .occupancy(&lot, fx::at("2026-11-24T10:00:00Z"))
+                .await
+                .expect("occupancy");
+            let free: Vec<BayId> = bays
+                .iter()
+                .filter(|b| b.occupied == Some(false))
+                .map(|b| b.id.clone())
+                .collect();
+            let occupied = bays.iter().filter(|b| b.occupied == Some(true)).count();
+            assert_eq!(occupancy.free, free, "after {} readings", i + 1);
+            assert_eq!(
+                occupancy.occupied as usize,
+                occupied,
+                "after {} readings",
+                i + 1
+            );
+            assert!(occupied > 0 && !free.is_empty(), "both kinds of bay");
+        }
+    }
+}
+
 pub async fn a_rebooted_sensor_is_believed_again<S: RecordStore>(store: &S) {
     let t = |s: i64| {
         Timestamp::from_second(fx::at("2026-11-24T09:00:00Z").as_second() + s)

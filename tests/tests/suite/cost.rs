@@ -206,3 +206,77 @@ async fn the_daily_report_prices_the_lots_recorded_usage() {
     assert_eq!(summary.cost.usage.iot_inbound_messages, summary.messages);
     assert!(summary.cost.per_1000_sessions.total > 0.0);
 }
+
+/// An entry at a 2,000-bay lot reads the lot's occupancy summary, not its
+/// bays: under 10 read units (as DynamoDB's rules charge them, reported by
+/// the local endpoint) and still 3 reads and 1 write, where reading every
+/// bay would cost tens of units.
+#[tokio::test]
+async fn an_entry_at_a_2000_bay_lot_reads_under_10_units_in_4_requests() {
+    use futures::StreamExt;
+    use parking_app::{Bay, DeviceStore, LotStore};
+
+    let sdk = parking_tests::local_sdk_config().await;
+    let store = DynamoStore::metered(
+        aws_sdk_dynamodb::config::Builder::from(&sdk),
+        parking_tests::fresh_table().await,
+    );
+    let events = DeviceEvents::new(
+        store.clone(),
+        MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let lot_id = crate::devices::LOT.parse().expect("lot");
+    let mut lot = store.get_lot(&lot_id).await.expect("lot");
+    lot.capacity = 2_000;
+    store.put_lot(&lot).await.expect("a lot of 2,000 bays");
+    // Every bay reports: 1,200 free, 800 taken.
+    let readings = futures::stream::iter(0..2_000u32)
+        .map(|i| {
+            let bay = Bay {
+                lot_id: lot.id.clone(),
+                id: format!("L{}-{:04}", i / 500 + 1, i)
+                    .parse()
+                    .expect("bay id"),
+                occupied: Some(i % 5 < 2),
+                boot: 0,
+                seq: 1,
+                reported_at: t("08:30:00"),
+            };
+            let store = store.clone();
+            async move { store.record_bay(&bay, None).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(readings.iter().all(Result::is_ok), "every reading kept");
+    // The lot's configuration, warm, as a running function has it.
+    let warm =
+        serde_json::to_vec(&bay("A-01", "b-1", Some(false), 0.9, 1, t("08:59:30"))).expect("json");
+    events.handle(&warm, t("08:59:31")).await.expect("handled");
+
+    let before = store.consumed().expect("a metered store");
+    let entry =
+        serde_json::to_vec(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None)).expect("json");
+    events.handle(&entry, t("09:00:01")).await.expect("handled");
+    let used = store.consumed().expect("a metered store").since(&before);
+    assert!(used.reads + used.writes <= 4, "{used:?}");
+    assert!(used.read_units < 10.0, "{used:?}");
+
+    // What the gate was spared: every bay and device, read in one go.
+    let before = store.consumed().expect("a metered store");
+    let live = store.lot_live(&lot, t("09:00:02")).await.expect("live");
+    let all = store.consumed().expect("a metered store").since(&before);
+    // The lot's own bay A-01 reported too.
+    assert_eq!(live.bays.len(), 2_001);
+    assert_eq!(live.occupancy.free.len(), 1_201);
+    assert_eq!(live.occupancy.occupied, 800);
+    assert!(
+        all.read_units > 4.0 * used.read_units,
+        "{all:?} against {used:?}"
+    );
+    println!("entry: {used:?}; every bay: {all:?}");
+}

@@ -101,6 +101,20 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     )
     .expect("stale");
     counts!(c, "bays", store.bays(&lot.id), ["Query"]).expect("bays");
+    counts!(
+        c,
+        "occupancy",
+        store.occupancy(&lot, entry.processed_at),
+        ["Query"]
+    )
+    .expect("occupancy");
+    counts!(
+        c,
+        "lot_live",
+        store.lot_live(&lot, entry.processed_at),
+        ["Query"]
+    )
+    .expect("lot_live");
 
     // Drivers, plates, cards.
     let driver = Driver {

@@ -59,5 +59,6 @@ against_both_stores!(
     payments_are_idempotent,
     bay_readings_never_go_back_in_sequence,
     a_rebooted_sensor_is_believed_again,
+    occupancy_follows_every_reading_exactly,
     store_errors_never_show_a_plate,
 );

@@ -51,27 +51,27 @@ pub fn bay_view(bay: &Bay) -> BayView {
 /// tell, the estimate comes from the gates' count of open sessions,
 /// where the lot's `weather_fallback` flag is on (the default).
 pub fn availability(lot: &Lot, live: &LotLive, flags: &crate::flags::FlagSet) -> Availability {
-    let count = |v: BayView| live.bays.iter().filter(|b| bay_view(b) == v).count() as u32;
-    let occupied = count(BayView::Occupied);
-    let free = count(BayView::Free);
+    let occ = &live.occupancy;
+    let occupied = occ.occupied;
+    let free = occ.free.len() as u32;
     let unknown = lot.capacity.saturating_sub(occupied + free);
     let degraded = lot.capacity > 0
         && f64::from(unknown) / f64::from(lot.capacity) > lot.settings.degraded_unknown_share;
     let fallback = flags.is_on(crate::flags::Flag::WeatherFallback, &lot.id, None);
     let free_estimate = if degraded && fallback {
         lot.capacity
-            .saturating_sub(live.open_sessions)
-            .saturating_sub(live.held_reservations)
+            .saturating_sub(occ.open_sessions)
+            .saturating_sub(occ.held_reservations)
     } else {
-        free.saturating_sub(live.held_reservations)
+        free.saturating_sub(occ.held_reservations)
     };
     Availability {
         capacity: lot.capacity,
         occupied,
         free,
         unknown,
-        open_sessions: live.open_sessions,
-        held_reservations: live.held_reservations,
+        open_sessions: occ.open_sessions,
+        held_reservations: occ.held_reservations,
         free_estimate,
         degraded,
         devices: live.devices.len() as u32,

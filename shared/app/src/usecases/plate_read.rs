@@ -239,7 +239,7 @@ async fn attempt<S: Store>(
         })
     });
     let live = if entry && fresh {
-        Some(store.lot_live(lot, read.occurred_at).await?)
+        Some(store.occupancy(lot, read.occurred_at).await?)
     } else {
         None
     };
@@ -440,21 +440,17 @@ fn exit_reason(s: &Session) -> Reason {
 /// Up to three bays known to be free, in bay order, leaving the last free
 /// bays to cars that hold a due reservation (one per reservation not yet
 /// checked in) unless this car is one of them.
-pub fn recommend(live: &LotLive, reserved: bool) -> Vec<BayId> {
-    let free: Vec<&Bay> = live
-        .bays
-        .iter()
-        .filter(|b| b.occupied == Some(false))
-        .collect();
+pub fn recommend(occupancy: &Occupancy, reserved: bool) -> Vec<BayId> {
+    let free = &occupancy.free;
     let keep = if reserved {
         0
     } else {
-        live.held_reservations as usize
+        occupancy.held_reservations as usize
     };
     free.iter()
         .take(free.len().saturating_sub(keep))
         .take(RECOMMENDED_BAYS)
-        .map(|b| b.id.clone())
+        .cloned()
         .collect()
 }
 

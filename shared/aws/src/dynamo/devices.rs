@@ -35,6 +35,46 @@ fn number(item: &Item, name: &str) -> Option<i64> {
     }
 }
 
+/// The lot's occupancy from its summary's shards and its held
+/// reservations; other items are passed over.
+fn occupancy_of(lot: &Lot, at: Timestamp, items: Vec<Item>) -> StoreResult<Occupancy> {
+    let ids = |item: &Item, name: &str| -> StoreResult<Vec<BayId>> {
+        match item.get(name) {
+            Some(AttributeValue::Ss(v)) => v
+                .iter()
+                .map(|b| {
+                    BayId::parse(b).map_err(|_| StoreError::Corrupt {
+                        key: format!("{name} of the lot's summary"),
+                        reason: "a bay id does not parse".into(),
+                    })
+                })
+                .collect(),
+            _ => Ok(Vec::new()),
+        }
+    };
+    let mut occupancy = Occupancy::default();
+    let mut open: i64 = 0;
+    for item in items {
+        match kind(&item) {
+            Some("held_reservation") => {
+                let r: Reservation = body(item)?;
+                if rules::held_at(lot, &r, at) {
+                    occupancy.held_reservations += 1;
+                }
+            }
+            Some("live") => {
+                occupancy.occupied += ids(&item, "occupied")?.len() as u32;
+                occupancy.free.extend(ids(&item, "free")?);
+                open += number(&item, "open_sessions").unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    occupancy.free.sort();
+    occupancy.open_sessions = u32::try_from(open.max(0)).unwrap_or(u32::MAX);
+    Ok(occupancy)
+}
+
 /// Batch requests are retried this often for keys DynamoDB left
 /// unprocessed (throttling), then the operation is unavailable.
 const BATCH_ATTEMPTS: u32 = 4;
@@ -443,28 +483,33 @@ impl DeviceStore for DynamoStore {
         Ok(plates)
     }
 
-    /// One query of the lot's partition from `BAY#` to `LIVE`: bays,
-    /// devices, held reservations and the counters.
-    async fn lot_live(&self, lot: &Lot, at: Timestamp) -> StoreResult<LotLive> {
+    /// One query of the lot's partition from its held reservations that
+    /// end from `at` on to its summary's last shard.
+    async fn occupancy(&self, lot: &Lot, at: Timestamp) -> StoreResult<Occupancy> {
+        let (from, to) = keys::occupancy_range(at);
         let items = self
-            .query_between(keys::lot(&lot.id).pk, "BAY#", "LIVE")
+            .query_between(keys::lot(&lot.id).pk, &from, &to)
+            .await?;
+        occupancy_of(lot, at, items)
+    }
+
+    /// One query of the lot's partition from `BAY#` to the summary's last
+    /// shard: bays, devices, held reservations and the summary.
+    async fn lot_live(&self, lot: &Lot, at: Timestamp) -> StoreResult<LotLive> {
+        let (_, to) = keys::occupancy_range(at);
+        let items = self
+            .query_between(keys::lot(&lot.id).pk, "BAY#", &to)
             .await?;
         let mut live = LotLive::default();
-        let mut held: Vec<Reservation> = Vec::new();
+        let mut rest = Vec::new();
         for item in items {
             match kind(&item) {
                 Some("bay") => live.bays.push(body(item)?),
                 Some("lot_device") => live.devices.push(body(item)?),
-                Some("held_reservation") => held.push(body(item)?),
-                Some("live") => {
-                    live.open_sessions =
-                        u32::try_from(number(&item, "open_sessions").unwrap_or(0).max(0))
-                            .unwrap_or(u32::MAX);
-                }
-                _ => {}
+                _ => rest.push(item),
             }
         }
-        live.held_reservations = held.iter().filter(|r| rules::held_at(lot, r, at)).count() as u32;
+        live.occupancy = occupancy_of(lot, at, rest)?;
         Ok(live)
     }
 
@@ -524,7 +569,7 @@ impl DeviceStore for DynamoStore {
         if commit.open_delta != 0 {
             txn = txn.update(
                 Step::Live,
-                &keys::live(&t.lot_id),
+                &keys::live_of_plate(&t.lot_id, &t.plate),
                 "ADD open_sessions :d SET #type = :type",
                 &[("#type", "type")],
                 vec![(":d", n(commit.open_delta)), (":type", s("live"))],

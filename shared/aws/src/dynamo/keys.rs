@@ -307,9 +307,35 @@ pub(crate) fn forecast(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "~FORECAST", "forecast")
 }
 
-/// The lot's live counters (`open_sessions`).
-pub(crate) fn live(lot: &LotId) -> Keys {
-    Keys::new(lot_pk(lot), "LIVE", "live")
+/// How many shards a lot's occupancy summary is kept in: each bay's
+/// reading and each plate's open sessions land in one, so concurrent
+/// changes seldom meet on an item and each item stays small.
+pub(crate) const LIVE_SHARDS: u64 = 16;
+
+/// One shard of the lot's occupancy summary: the sets `free` and
+/// `occupied` of its bays' ids, and `open_sessions`, the count of its
+/// plates' sessions counted toward full.
+pub(crate) fn live_shard(lot: &LotId, shard: u64) -> Keys {
+    Keys::new(lot_pk(lot), format!("LIVE#{shard:02}"), "live")
+}
+
+/// The summary shard a bay's readings are counted in.
+pub(crate) fn live_of_bay(lot: &LotId, bay: &BayId) -> Keys {
+    live_shard(lot, fnv(bay.as_str()) % LIVE_SHARDS)
+}
+
+/// The summary shard a plate's open sessions are counted in.
+pub(crate) fn live_of_plate(lot: &LotId, plate: &Plate) -> Keys {
+    live_shard(lot, fnv(&plate.key()) % LIVE_SHARDS)
+}
+
+/// The sort keys a lot's occupancy at `at` is read between: the held
+/// reservations that end from then on, and the summary's shards.
+pub(crate) fn occupancy_range(at: jiff::Timestamp) -> (String, String) {
+    (
+        format!("HELD#{:012}", at.as_second().max(0)),
+        "LIVE#~".into(),
+    )
 }
 
 /// The lot's copy of an active reservation, counted as held while it is
@@ -375,12 +401,17 @@ pub(crate) const OUTBOX_SHARDS: u64 = 16;
 /// its id picks the shard (FNV-1a; the same id is always listed in the
 /// same place, so marking it delivered finds it).
 pub(crate) fn outbox_shard(id: &str) -> String {
+    format!("OUTBOX#{:02}", fnv(id) % OUTBOX_SHARDS)
+}
+
+/// A stable hash (FNV-1a) that picks a shard.
+fn fnv(text: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
+    for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    format!("OUTBOX#{:02}", h % OUTBOX_SHARDS)
+    h
 }
 
 /// Every shard of the outbox's listing.

@@ -5,7 +5,9 @@ use parking_app::rules::{self, SENSOR_RESTART_GAP};
 use parking_app::*;
 
 use super::DynamoStore;
-use super::keys::{self, n};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::keys::{self, n, s};
 use super::txn::{Cond, Step};
 
 impl LotStore for DynamoStore {
@@ -75,6 +77,29 @@ impl LotStore for DynamoStore {
                 .value(":seq", n(bay.seq))
                 .value(":restarted", n(at - SENSOR_RESTART_GAP.as_secs())),
             ),
+        )?;
+        // The summary's shard of the bay moves its id to the set its
+        // reading says, in the same step: the summary is exact whenever
+        // the bay is.
+        let moved = match bay.occupied {
+            Some(true) => "ADD #occupied :bay DELETE #free :bay",
+            Some(false) => "ADD #free :bay DELETE #occupied :bay",
+            None => "DELETE #free :bay, #occupied :bay",
+        };
+        let txn = txn.update(
+            Step::Live,
+            &keys::live_of_bay(&bay.lot_id, &bay.id),
+            &format!("SET #type = :type {moved}"),
+            &[
+                ("#type", "type"),
+                ("#free", "free"),
+                ("#occupied", "occupied"),
+            ],
+            vec![
+                (":bay", AttributeValue::Ss(vec![bay.id.to_string()])),
+                (":type", s("live")),
+            ],
+            None,
         )?;
         match txn.run(&self.client).await? {
             Ok(()) => Ok(BayOutcome::Updated),

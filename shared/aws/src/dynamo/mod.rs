@@ -18,7 +18,7 @@
 //! | open-session hold | `LOT#{lot}` | `OPEN#{plate}` | | a copy of the session while it holds the plate |
 //! | lot's device | `LOT#{lot}` | `DEVICE#{device}` | | a copy, read with the lot's configuration and live state |
 //! | held reservation | `LOT#{lot}` | `HELD#{end}#{id}` | | a copy while it may still check in; TTL a day after its end |
-//! | live counters | `LOT#{lot}` | `LIVE` | | `open_sessions` |
+//! | occupancy summary shard | `LOT#{lot}` | `LIVE#{00..15}` | | string sets `free` and `occupied` of the bays hashed to the shard, moved by each reading in its transaction; `open_sessions`, the count of the shard's plates' sessions counted toward full |
 //! | plate timeline | `TL#{lot}#PLATE#{plate}` | `TL` | `LIKE#{skeleton}` / `OPEN#{lot}#PLATE#{plate}` while it has an open session | `version` guards every change |
 //! | tariff | `TARIFF#{id}` | `TARIFF` | | the posted form |
 //! | outbox message | `OUTBOX#{id}` | `OUTBOX` | `OUTBOX` / `{created}#{id}` | deleted once delivered |
@@ -36,7 +36,7 @@
 //!
 //! Access patterns: a lot with its gates, bays, slots and open sessions is
 //! one partition (`Query PK = LOT#…`; its configuration is the range
-//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE`); a plate read fetches
+//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE#~`, its occupancy `HELD#{now}`…`LIVE#~`: the held reservations still in force and the summary's shards, a few KB whatever the number of bays); a plate read fetches
 //! the plate's timeline and registration with one `BatchGetItem`; the
 //! plate → driver lookup and the open-session lookup are one `GetItem`
 //! each; a driver's whole partition (cards, reservations) is one `Query`; a driver's plates and
