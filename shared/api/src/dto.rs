@@ -433,6 +433,10 @@ pub struct LotSettingsDto {
     /// A device silent this many minutes is shown offline (default 15).
     #[serde(default = "heartbeat_timeout_minutes")]
     pub heartbeat_timeout_minutes: u32,
+    /// An open stay counts toward full this many hours after its entry,
+    /// then no more (default 24): a missed exit cannot fill the lot.
+    #[serde(default = "open_count_hours")]
+    pub open_count_hours: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -443,6 +447,10 @@ fn no_show_grace_minutes() -> u32 {
 
 fn heartbeat_timeout_minutes() -> u32 {
     LotSettings::default().heartbeat_timeout_minutes
+}
+
+fn open_count_hours() -> u32 {
+    LotSettings::default().open_count_hours
 }
 
 impl From<LotSettings> for LotSettingsDto {
@@ -461,6 +469,7 @@ impl From<LotSettings> for LotSettingsDto {
             no_show_grace_minutes: s.no_show_grace_minutes,
             no_show_fee: s.no_show_fee,
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
+            open_count_hours: s.open_count_hours,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -485,6 +494,7 @@ impl From<LotSettingsDto> for LotSettings {
             no_show_grace_minutes: s.no_show_grace_minutes,
             no_show_fee: s.no_show_fee,
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
+            open_count_hours: s.open_count_hours,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -761,6 +771,13 @@ pub struct ResolutionIn {
     pub amount: Option<i64>,
     /// Why (required; kept in the audit trail).
     pub note: String,
+    /// When the car left, for a stay whose exit no camera saw (`open` or
+    /// `exit_missing`, such as one flagged `overstay` or `uncounted`): the
+    /// stay is closed then and priced to it. An exit read that comes later
+    /// wins.
+    #[serde(default)]
+    #[schemars(schema_with = "ts_opt")]
+    pub exit_at: Option<Timestamp>,
 }
 
 #[derive(Deserialize, JsonSchema)]

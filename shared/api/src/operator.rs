@@ -443,18 +443,15 @@ pub(crate) async fn resolve_session<S: Store>(
             return Err(ApiError::invalid("body.amount", "required to adjust"));
         }
     };
-    let a = adjust::resolve(
-        &api.store,
-        adjust::Staff {
-            actor: &actor,
-            lot_id: &lot_id,
-            now: api.clock.now(),
-        },
-        &id,
-        decision,
-        &body.note,
-    )
-    .await
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let a = match body.exit_at {
+        Some(exit_at) => adjust::close(&api.store, who, &id, exit_at, decision, &body.note).await,
+        None => adjust::resolve(&api.store, who, &id, decision, &body.note).await,
+    }
     .map_err(body_error)?;
     amended(a)
 }

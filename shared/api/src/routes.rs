@@ -264,7 +264,7 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<StaffSessionOut>>), errors &[400, 404];
     OperatorGetSession = GET "/v1/operator/lots/{lot_id}/sessions/{session_id}" Operator "operator" "One session of the lot."
         query &[], headers &[], body None, ok Success::Json(200, schema::<StaffSessionOut>), errors &[404];
-    OperatorResolveSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/resolution" Operator "operator" "Charges, voids or adjusts a session that has left, with a note; audited."
+    OperatorResolveSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/resolution" Operator "operator" "Charges, voids or adjusts a session that has left, or closes one whose exit no camera saw at `exit_at`, with a note; audited."
         query &[], headers &[], body Some(schema::<ResolutionIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorRefundSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/refunds" Operator "operator" "Refunds part or all of what was paid, with a note; audited."
         query &[], headers KEYED, body Some(schema::<RefundIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];

@@ -106,6 +106,11 @@ pub struct LotSettings {
     /// A device that sent nothing (no read, no heartbeat, no connection
     /// event) for this many minutes is shown offline.
     pub heartbeat_timeout_minutes: u32,
+    /// An open stay counts toward full for this many hours after its
+    /// entry; then the sweep stops counting it (a missed exit on a lot
+    /// without sensors would otherwise fill it for good). Set it to the
+    /// longest stay the lot expects.
+    pub open_count_hours: u32,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -152,6 +157,7 @@ impl Default for LotSettings {
             no_show_grace_minutes: 30,
             no_show_fee: 0,
             heartbeat_timeout_minutes: 15,
+            open_count_hours: 24,
         }
     }
 }
@@ -449,6 +455,9 @@ pub enum SessionFlag {
     /// Still open beyond the tariff's longest stay: for a person to look
     /// at (an abandoned car, or a missed exit).
     Overstay,
+    /// Still open beyond the lot's `open_count_hours`: no longer counted
+    /// toward full, so a missed exit cannot fill the lot.
+    Uncounted,
 }
 
 impl SessionFlag {
@@ -457,6 +466,7 @@ impl SessionFlag {
             SessionFlag::PlateCorrected => "plate_corrected",
             SessionFlag::PlateUnverified => "plate_unverified",
             SessionFlag::Overstay => "overstay",
+            SessionFlag::Uncounted => "uncounted",
         }
     }
 }

@@ -130,10 +130,15 @@ pub enum AdjustmentKind {
     /// an amount off.
     Validation { minutes: u32, amount: i64 },
     /// Staff's decision; `amount` sets the fee (required to adjust).
+    /// `exit_at` closes a stay whose exit no camera saw: it is priced (or
+    /// voided) as if the car left then, unless an exit read comes, which
+    /// wins.
     Resolve {
         resolution: Resolution,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         amount: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_at: Option<Timestamp>,
     },
     /// Money given back out of the fee.
     Refund { amount: i64 },
@@ -141,6 +146,9 @@ pub enum AdjustmentKind {
     KioskPayment { amount: i64, exit_by: Timestamp },
     /// Found still open beyond the tariff's longest stay.
     Overstay,
+    /// Found still open beyond the lot's `open_count_hours`: no longer
+    /// counted toward full.
+    Uncounted,
 }
 
 impl Adjustment {
@@ -253,6 +261,19 @@ impl PlateTimeline {
         self.sessions
             .iter()
             .filter(|s| s.state == SessionState::Open)
+            .count() as i64
+    }
+
+    /// Open sessions counted toward full: those not yet past the lot's
+    /// `open_count_hours` ([`SessionFlag::Uncounted`]). A missed exit
+    /// stops filling the lot once the sweep finds it.
+    pub fn counted_sessions(&self) -> i64 {
+        if !self.plate.is_readable() {
+            return 0;
+        }
+        self.sessions
+            .iter()
+            .filter(|s| s.state == SessionState::Open && !s.flags.contains(&SessionFlag::Uncounted))
             .count() as i64
     }
 }
@@ -465,12 +486,33 @@ pub fn reconcile(
             .filter(|a| a.session_id == id)
             .collect();
         let mut fresh = fresh;
-        if fresh.state == SessionState::Open
-            && mine
-                .iter()
-                .any(|a| matches!(a.kind, AdjustmentKind::Overstay))
+        for (kind, flag) in [
+            (AdjustmentKind::Overstay, SessionFlag::Overstay),
+            (AdjustmentKind::Uncounted, SessionFlag::Uncounted),
+        ] {
+            if fresh.state == SessionState::Open && mine.iter().any(|a| a.kind == kind) {
+                fresh.flags.push(flag);
+            }
+        }
+        // Staff closed a stay whose exit no camera saw.
+        let staff_exit = mine.iter().rev().find_map(|a| match a.kind {
+            AdjustmentKind::Resolve {
+                exit_at: Some(at), ..
+            } => Some(at),
+            _ => None,
+        });
+        if let Some(at) = staff_exit
+            && matches!(d, Derived::Open { .. } | Derived::ExitMissing { .. })
         {
-            fresh.flags.push(SessionFlag::Overstay);
+            fresh.state = if unverified {
+                SessionState::NeedsReview
+            } else {
+                SessionState::Priced
+            };
+            fresh.exit_at = Some(at.max(fresh.entry_at));
+            fresh
+                .flags
+                .retain(|f| *f != SessionFlag::Overstay && *f != SessionFlag::Uncounted);
         }
         let (fee, tariff_id) = match (d, before) {
             // A lost-entry fee, once priced, is the fee of that stay: a
@@ -486,6 +528,11 @@ pub fn reconcile(
         // staff to settle.
         let state = match d {
             Derived::Closed { .. } if fee.is_none() => SessionState::NeedsReview,
+            Derived::Open { .. } | Derived::ExitMissing { .. }
+                if fresh.exit_at.is_some() && fee.is_none() =>
+            {
+                SessionState::NeedsReview
+            }
             _ => fresh.state,
         };
         let settled = settle(pricing, state, fee, fresh.exit_at, &mine);
@@ -584,7 +631,7 @@ pub fn reconcile(
     // Money goes back before more is taken.
     orders.sort_by_key(|o| o.kind != PaymentKind::Refund);
     timeline.orders.extend(orders.iter().cloned());
-    let open_delta = timeline.open_sessions() - current.open_sessions();
+    let open_delta = timeline.counted_sessions() - current.counted_sessions();
     Reconciled {
         timeline,
         changed,
@@ -671,9 +718,12 @@ fn price(
     passes: &[Pass],
 ) -> (Option<Money>, Option<TariffId>) {
     match d {
-        Derived::Open { .. } | Derived::ExitMissing { .. } => (None, None),
+        // Open, unless staff closed it.
+        Derived::Open { .. } | Derived::ExitMissing { .. } if fresh.exit_at.is_none() => {
+            (None, None)
+        }
         Derived::EntryMissing { .. } => (Some(pricing.lost_entry_fee()), None),
-        Derived::Closed { .. } => {
+        Derived::Open { .. } | Derived::ExitMissing { .. } | Derived::Closed { .. } => {
             let Some(exit) = fresh.exit_at else {
                 return (None, None);
             };
@@ -784,8 +834,12 @@ fn settle(
     let mut exit_by: Option<Timestamp> = None;
     for a in adjustments {
         match a.kind {
-            AdjustmentKind::Validation { .. } | AdjustmentKind::Overstay => {}
-            AdjustmentKind::Resolve { resolution, amount } => {
+            AdjustmentKind::Validation { .. }
+            | AdjustmentKind::Overstay
+            | AdjustmentKind::Uncounted => {}
+            AdjustmentKind::Resolve {
+                resolution, amount, ..
+            } => {
                 out.resolution = Some(resolution);
                 match resolution {
                     Resolution::Voided => out.state = SessionState::Voided,

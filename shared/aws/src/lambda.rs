@@ -526,11 +526,13 @@ pub async fn run_sweeps_function() -> Result<(), Error> {
         Ok::<_, Error>(json!({
             "no_shows": report.no_shows.acted,
             "overstays": report.overstays.acted,
+            "uncounted": report.uncounted.acted,
             "silent_devices": report.silent_devices.acted,
             "payment_retries": report.payment_retries.acted,
             "reminders": report.reminders.acted,
             "stale_outbox": report.stale_outbox.acted,
-            "more": report.no_shows.more || report.overstays.more || report.silent_devices.more
+            "more": report.no_shows.more || report.overstays.more || report.uncounted.more
+                || report.silent_devices.more
                 || report.payment_retries.more || report.reminders.more
                 || report.stale_outbox.more,
         }))

@@ -3,6 +3,7 @@
 mod api;
 mod conformance;
 mod cost;
+mod count;
 mod devices;
 mod dynamodb;
 mod e2e;

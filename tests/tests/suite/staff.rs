@@ -916,6 +916,19 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     )
     .await;
     assert_eq!((a.status, a.code()), (409, "session_open".into()));
+    // A stay whose exit no camera saw is closed with the time the car
+    // left; never a time to come.
+    let a = at(
+        &lot,
+        t("11:06:00"),
+        resolve(
+            ben.id.as_str(),
+            json!({"action": "void", "note": "inside", "exit_at": t("11:30:00").to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert!(a.text.contains("exit_at"), "{}", a.text);
     let reviews = at(
         &lot,
         t("11:07:00"),
@@ -1022,6 +1035,25 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     )
     .await;
     assert_eq!((a.status, a.code()), (400, "invalid_query".into()));
+    // Ben's exit was never seen: staff close his stay with the time he
+    // left, charged to it, and it leaves the count and the queue.
+    let a = at(
+        &lot,
+        t("23:05:00"),
+        resolve(
+            ben.id.as_str(),
+            json!({"action": "charge", "note": "left behind a van", "exit_at": t("22:50:00").to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["state"], "priced");
+    assert_eq!(a.json()["resolution"], "charged");
+    assert!(
+        a.json()["fee"]["amount"].as_i64().is_some_and(|f| f > 0),
+        "{}",
+        a.text
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use parking_app::scenario::set_up;
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::settle::{Settled, settle_order};
 use parking_app::usecases::sweeps::{
-    BUDGET, no_shows, overstays, payment_retries, silent_devices, stale_outbox,
+    BUDGET, no_shows, overstays, payment_retries, silent_devices, stale_outbox, uncounted,
 };
 use parking_app::*;
 use parking_aws::{DevProvider, MemoryLink, MemoryQueues};
@@ -144,6 +144,156 @@ pub async fn an_overstay_is_flagged_once<S: Store + Clone>(store: S) {
     send(&events, &read("g-out", "out-1", AIKO, 0.97, exit, None)).await;
     let closed = store.get_session(&s.id).await.expect("session");
     assert!(!closed.flags.contains(&SessionFlag::Overstay));
+}
+
+/// A car whose exit the cameras missed counts toward full for the lot's
+/// `open_count_hours` (24) only; staff then close its stay from the review
+/// queue, charged to when it left or not, and a real exit read that comes
+/// later wins.
+pub async fn a_missed_exit_stops_counting_and_staff_close_it<S: Store + Clone>(store: S) {
+    use parking_app::usecases::adjust::{self, Decision, Staff};
+    let events = lot_with(&store).await;
+    let lot_id: LotId = LOT.parse().expect("id");
+    let lot = store.lot_config(&lot_id).await.expect("lot").lot;
+    let entry = t("09:00:00");
+    send(&events, &read("g-in", "in-1", AIKO, 0.97, entry, None)).await;
+    send(&events, &read("g-in", "in-2", DAISUKE, 0.97, entry, None)).await;
+    let counted = || async {
+        store
+            .occupancy(&lot, hours_after(entry, 30))
+            .await
+            .expect("occupancy")
+            .open_sessions
+    };
+    assert_eq!(counted().await, 2);
+    let early = uncounted(&store, hours_after(entry, 23), BUDGET)
+        .await
+        .expect("swept");
+    assert_eq!(early.acted, 0);
+    let swept = uncounted(&store, hours_after(entry, 25), BUDGET)
+        .await
+        .expect("swept");
+    assert_eq!(swept.acted, 2);
+    assert_eq!(counted().await, 0, "no longer counted toward full");
+    let again = uncounted(&store, hours_after(entry, 26), BUDGET)
+        .await
+        .expect("swept");
+    assert_eq!(again.acted, 0);
+    assert_eq!(counted().await, 0);
+    let sessions = store
+        .lot_sessions_since(&lot_id, entry)
+        .await
+        .expect("sessions");
+    assert_eq!(sessions.len(), 2);
+    for s in &sessions {
+        assert_eq!(s.state, SessionState::Open);
+        assert!(s.flags.contains(&SessionFlag::Uncounted), "{:?}", s.flags);
+        assert!(parking_app::usecases::operator::needs_review(s));
+    }
+    let of = |plate: &str| {
+        sessions
+            .iter()
+            .find(|s| Ok(&s.plate) == parking_core::Plate::parse(plate).as_ref())
+            .expect("session")
+            .id
+            .clone()
+    };
+    let actor = Actor {
+        role: "operator".into(),
+        subject: "staff-1".into(),
+    };
+    let who = Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: hours_after(entry, 27),
+    };
+    // Left about three hours in, by the staff's count: charged for that.
+    let aiko = adjust::close(
+        &store,
+        who,
+        &of(AIKO),
+        hours_after(entry, 3),
+        Decision::Charge { amount: None },
+        "seen leaving on the camera's video",
+    )
+    .await
+    .expect("closed")
+    .session
+    .expect("session");
+    assert_eq!(aiko.state, SessionState::Priced);
+    assert_eq!(aiko.exit_at, Some(hours_after(entry, 3)));
+    let fee = aiko.fee.expect("priced").minor;
+    assert!(fee > 0);
+    assert!(!parking_app::usecases::operator::needs_review(&aiko));
+    let charged: i64 = orders(&store)
+        .await
+        .iter()
+        .filter(|o| o.session_id.as_ref() == Some(&aiko.id))
+        .map(|o| o.amount.minor)
+        .sum();
+    assert_eq!(charged, fee);
+    // Not charged: voided.
+    let daisuke = adjust::close(
+        &store,
+        who,
+        &of(DAISUKE),
+        hours_after(entry, 2),
+        Decision::Void,
+        "a staff car",
+    )
+    .await
+    .expect("closed")
+    .session
+    .expect("session");
+    assert_eq!(daisuke.state, SessionState::Voided);
+    // The same decision sent again changes nothing; closing a stay that
+    // has an exit, or at a time before its entry or to come, is refused.
+    let repeated = adjust::close(
+        &store,
+        who,
+        &of(DAISUKE),
+        hours_after(entry, 2),
+        Decision::Void,
+        "a staff car",
+    )
+    .await
+    .expect("repeated");
+    assert!(repeated.repeated);
+    assert!(matches!(
+        adjust::close(
+            &store,
+            who,
+            &of(AIKO),
+            hours_after(entry, 4),
+            Decision::Void,
+            "x"
+        )
+        .await,
+        Err(adjust::ActionError::Conflict {
+            code: "not_open",
+            ..
+        })
+    ));
+    assert!(matches!(
+        adjust::close(
+            &store,
+            who,
+            &of(AIKO),
+            hours_after(entry, 40),
+            Decision::Void,
+            "x"
+        )
+        .await,
+        Err(adjust::ActionError::Invalid { .. })
+    ));
+    assert_eq!(counted().await, 0);
+    // The car was inside after all: its exit read wins, priced to it.
+    let exit = hours_after(entry, 28);
+    send(&events, &read("g-out", "out-1", AIKO, 0.97, exit, None)).await;
+    let after = store.get_session(&aiko.id).await.expect("session");
+    assert_eq!(after.exit_at, Some(exit));
+    assert!(after.fee.expect("priced").minor > fee, "{:?}", after.fee);
+    assert_eq!(counted().await, 0);
 }
 
 fn presence(client: &str, connected: bool, at: Timestamp, version: u64) -> serde_json::Value {
@@ -520,6 +670,7 @@ macro_rules! both {
 both!(
     a_no_show_is_charged_once,
     an_overstay_is_flagged_once,
+    a_missed_exit_stops_counting_and_staff_close_it,
     a_silent_device_is_shown_offline_until_it_speaks,
     a_declined_charge_is_retried_then_reviewed,
     the_outbox_is_sent_again_when_the_stream_did_not,

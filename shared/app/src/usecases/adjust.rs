@@ -333,8 +333,44 @@ pub async fn resolve<S: Store>(
     decision: Decision,
     note: &str,
 ) -> Result<Amended, ActionError> {
+    decide(store, who, session_id, decision, None, note).await
+}
+
+/// Closes a stay whose exit no camera saw (a session left `open`, or
+/// `exit_missing`), as if the car left at `exit_at`, and resolves it:
+/// charged at the tariff's fee for the stay (or `amount`), voided, or set
+/// by hand. The stay no longer counts toward full. An exit read that comes
+/// later wins: the stay is priced to it, and the money follows.
+///
+/// # Errors
+///
+/// `not_open` for a stay with an exit seen (resolve it instead), an
+/// `exit_at` before the entry or in the future, `already_resolved`, an
+/// invalid note or amount, or the store's.
+pub async fn close<S: Store>(
+    store: &S,
+    who: Staff<'_>,
+    session_id: &SessionId,
+    exit_at: Timestamp,
+    decision: Decision,
+    note: &str,
+) -> Result<Amended, ActionError> {
+    decide(store, who, session_id, decision, Some(exit_at), note).await
+}
+
+async fn decide<S: Store>(
+    store: &S,
+    who: Staff<'_>,
+    session_id: &SessionId,
+    decision: Decision,
+    exit_at: Option<Timestamp>,
+    note: &str,
+) -> Result<Amended, ActionError> {
     let (now, actor, lot_id) = (who.now, who.actor, who.lot_id);
     check_note(note)?;
+    if exit_at.is_some_and(|at| at > now) {
+        return Err(ActionError::invalid("exit_at", "is in the future"));
+    }
     let (resolution, amount, name) = match decision {
         Decision::Charge { amount } => (Resolution::Charged, amount, "charge"),
         Decision::Void => (Resolution::Voided, None, "void"),
@@ -348,12 +384,21 @@ pub async fn resolve<S: Store>(
     // refused below as already resolved.
     let id = action_id(
         "res",
-        &[session_id.as_str(), name, &format!("{amount:?}"), note],
+        &[
+            session_id.as_str(),
+            name,
+            &format!("{amount:?}"),
+            note,
+            &exit_at.map(|at| at.to_string()).unwrap_or_default(),
+        ],
     );
     let entry = audit(
         who,
         &id,
-        &format!("session.{name}"),
+        &match exit_at {
+            Some(_) => format!("session.close.{name}"),
+            None => format!("session.{name}"),
+        },
         session_id.as_str(),
         note,
         amount,
@@ -364,11 +409,25 @@ pub async fn resolve<S: Store>(
         Action::audited(lot_id, &s.plate, &id, session_id, entry),
         |t| {
             let current = session_in(t, session_id)?;
+            if let Some(at) = exit_at {
+                if !matches!(
+                    current.state,
+                    SessionState::Open | SessionState::ExitMissing
+                ) {
+                    return Err(ActionError::conflict(
+                        "not_open",
+                        "the stay has an exit: resolve it without exit_at",
+                    ));
+                }
+                if at < current.entry_at {
+                    return Err(ActionError::invalid("exit_at", "is before the entry"));
+                }
+            }
             match current.state {
-                SessionState::Open | SessionState::Closing => {
+                SessionState::Open | SessionState::Closing if exit_at.is_none() => {
                     return Err(ActionError::conflict(
                         "session_open",
-                        "the car is still inside: the session is resolved once it has left",
+                        "the car is still inside: the session is resolved once it has left, or closed with exit_at when its exit was missed",
                     ));
                 }
                 SessionState::Superseded => {
@@ -385,7 +444,10 @@ pub async fn resolve<S: Store>(
                     "the session was resolved before",
                 ));
             }
-            if matches!(decision, Decision::Charge { amount: None }) && current.fee.is_none() {
+            if matches!(decision, Decision::Charge { amount: None })
+                && current.fee.is_none()
+                && exit_at.is_none()
+            {
                 return Err(ActionError::invalid(
                     "amount",
                     "the stay has no priced fee: give the amount to charge",
@@ -396,7 +458,11 @@ pub async fn resolve<S: Store>(
                 session_id: session_id.clone(),
                 by: actor.clone(),
                 at: now,
-                kind: AdjustmentKind::Resolve { resolution, amount },
+                kind: AdjustmentKind::Resolve {
+                    resolution,
+                    amount,
+                    exit_at,
+                },
             });
             Ok(())
         },

@@ -517,8 +517,8 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
 }
 
 /// Whether a session needs a person: a state no rule settles, a plate no
-/// read confirmed, or a car in beyond the longest stay, and no decision
-/// yet.
+/// read confirmed, or a car in beyond the longest stay or the lot's
+/// counting time, and no decision yet.
 pub fn needs_review(s: &Session) -> bool {
     if s.resolution.is_some() {
         return false;
@@ -529,6 +529,7 @@ pub fn needs_review(s: &Session) -> bool {
     ) || (s.flags.contains(&SessionFlag::PlateUnverified)
         && !matches!(s.state, SessionState::Open | SessionState::Superseded))
         || s.flags.contains(&SessionFlag::Overstay)
+        || s.flags.contains(&SessionFlag::Uncounted)
 }
 
 /// The lot's sessions that need a person, oldest first.

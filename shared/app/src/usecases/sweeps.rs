@@ -11,6 +11,11 @@
 //!   once.
 //! - **Overstays.** A session still open beyond its tariff's
 //!   `max_stay_hours` is flagged `overstay` for a person.
+//! - **Counting.** A session still open beyond its lot's
+//!   `open_count_hours` (default 24) is flagged `uncounted` and no longer
+//!   counts toward full: a missed exit fills the lot's count only that
+//!   long. Staff close such a stay from the review queue (a resolution
+//!   with `exit_at`), charging it or not.
 //! - **Silent devices.** A device that has sent nothing (no read, no
 //!   heartbeat, no connection event) for the lot's
 //!   `heartbeat_timeout_minutes` is shown offline; its next heartbeat or
@@ -171,21 +176,110 @@ pub async fn overstays<S: Store>(store: &S, now: Timestamp, budget: usize) -> St
         let Some(base) = longest(tariffs.base()) else {
             continue;
         };
-        let to = ago(now, base);
-        let from = ago(to, OVERSTAY_WINDOW);
-        for s in store.lot_sessions_entered(&lot.id, from, to).await? {
+        let over = |s: &Session| {
             let (_, tariff) = tariffs.at(&config.lot, s.entry_at);
-            let over = longest(tariff).is_some_and(|max| s.entry_at < ago(now, max));
+            longest(tariff).is_some_and(|max| s.entry_at < ago(now, max))
+        };
+        let open = OpenFor {
+            lot: &lot,
+            beyond: base,
+            over: &over,
+            mark: Mark::Overstay,
+        };
+        if !open.flag(store, now, budget, &mut swept).await? {
+            break;
+        }
+    }
+    Ok(swept)
+}
+
+/// Stops counting toward full the sessions still open beyond their
+/// lot's `open_count_hours`: a missed exit fills a bay in the count only
+/// that long.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn uncounted<S: Store>(store: &S, now: Timestamp, budget: usize) -> StoreResult<Swept> {
+    let mut swept = Swept::default();
+    for lot in store.lots().await? {
+        let limit = SignedDuration::from_hours(i64::from(lot.settings.open_count_hours));
+        let over = |s: &Session| s.entry_at < ago(now, limit);
+        let open = OpenFor {
+            lot: &lot,
+            beyond: limit,
+            over: &over,
+            mark: Mark::Uncounted,
+        };
+        if !open.flag(store, now, budget, &mut swept).await? {
+            break;
+        }
+    }
+    Ok(swept)
+}
+
+/// What a sweep marks on a session left open too long.
+#[derive(Clone, Copy)]
+enum Mark {
+    Overstay,
+    Uncounted,
+}
+
+impl Mark {
+    fn kind(self) -> AdjustmentKind {
+        match self {
+            Mark::Overstay => AdjustmentKind::Overstay,
+            Mark::Uncounted => AdjustmentKind::Uncounted,
+        }
+    }
+
+    fn flag(self) -> SessionFlag {
+        match self {
+            Mark::Overstay => SessionFlag::Overstay,
+            Mark::Uncounted => SessionFlag::Uncounted,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Mark::Overstay => "overstay",
+            Mark::Uncounted => "uncounted",
+        }
+    }
+}
+
+/// A lot's sessions open beyond `beyond` (those `over` says), to mark.
+struct OpenFor<'a> {
+    lot: &'a Lot,
+    beyond: SignedDuration,
+    over: &'a (dyn Fn(&Session) -> bool + Sync),
+    mark: Mark,
+}
+
+impl OpenFor<'_> {
+    /// Marks the lot's sessions entered within [`OVERSTAY_WINDOW`] before
+    /// `now - beyond`; `false` when the budget ran out.
+    async fn flag<S: Store>(
+        &self,
+        store: &S,
+        now: Timestamp,
+        budget: usize,
+        swept: &mut Swept,
+    ) -> StoreResult<bool> {
+        let to = ago(now, self.beyond);
+        let from = ago(to, OVERSTAY_WINDOW);
+        let flag = self.mark.flag();
+        for s in store.lot_sessions_entered(&self.lot.id, from, to).await? {
             if s.state != parking_core::SessionState::Open
-                || s.flags.contains(&SessionFlag::Overstay)
-                || !over
+                || s.flags.contains(&flag)
+                || !(self.over)(&s)
             {
                 continue;
             }
             if swept.full(budget) {
-                return Ok(swept);
+                return Ok(false);
             }
-            let id = action_id("overstay", &[s.id.as_str()]);
+            let id = action_id(self.mark.name(), &[s.id.as_str()]);
             let session_id = s.id.clone();
             let changed = amend(
                 store,
@@ -205,10 +299,10 @@ pub async fn overstays<S: Store>(store: &S, now: Timestamp, budget: usize) -> St
                         session_id: session_id.clone(),
                         by: Actor {
                             role: "system".into(),
-                            subject: "overstay-sweep".into(),
+                            subject: format!("{}-sweep", self.mark.name()),
                         },
                         at: now,
-                        kind: AdjustmentKind::Overstay,
+                        kind: self.mark.kind(),
                     });
                     Ok(())
                 },
@@ -222,8 +316,8 @@ pub async fn overstays<S: Store>(store: &S, now: Timestamp, budget: usize) -> St
                 swept.acted += 1;
             }
         }
+        Ok(true)
     }
-    Ok(swept)
 }
 
 /// Shows offline the devices silent beyond their lot's heartbeat timeout.
@@ -423,6 +517,7 @@ pub enum SweepError {
 pub struct SweepReport {
     pub no_shows: Swept,
     pub overstays: Swept,
+    pub uncounted: Swept,
     pub silent_devices: Swept,
     pub payment_retries: Swept,
     pub reminders: Swept,
@@ -451,6 +546,7 @@ pub async fn sweep_all<S: Store, Q: Queues>(
     let report = SweepReport {
         no_shows: keep(no_shows(store, now, BUDGET).await.map_err(Into::into)),
         overstays: keep(overstays(store, now, BUDGET).await.map_err(Into::into)),
+        uncounted: keep(uncounted(store, now, BUDGET).await.map_err(Into::into)),
         silent_devices: keep(silent_devices(store, now, BUDGET).await.map_err(Into::into)),
         payment_retries: keep(payment_retries(store, queues, now, BUDGET).await),
         reminders: keep(reminders(store, queues, now, BUDGET).await),
