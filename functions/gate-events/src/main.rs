@@ -1,4 +1,4 @@
-//! `gate-events`: camera reads at the gates (`parking/{lot}/gates/{gate}/events` and `…/backlog`), from their IoT rule: sessions opened and closed, commands to the barrier.
+//! `gate-events`: live camera reads at the gates (`parking/{lot}/gates/{gate}/events`), from their IoT rule: sessions opened and closed, commands to the barrier. Backlogs take their own path (`gate-backlog`).
 //!
 //! Composition root only: the device functions share their composition
 //! (`parking_aws::lambda::run_device_function`: tracing, configuration,

@@ -155,13 +155,7 @@ pub async fn run_device_function() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         let started = metering.start(&events.store);
         let answer = device_message(events, &SystemClock, &event.payload).await;
-        // The lot is the topic's second level (`parking/{lot}/…`);
-        // presence events (`$aws/events/…`) are no lot's.
-        let lot = event.payload["topic"]
-            .as_str()
-            .and_then(|t| t.strip_prefix("parking/"))
-            .and_then(|t| t.split('/').next())
-            .and_then(|l| parking_app::LotId::parse(l).ok());
+        let lot = lot_of(&event.payload);
         let commands = answer
             .as_ref()
             .ok()
@@ -179,6 +173,109 @@ pub async fn run_device_function() -> Result<(), Error> {
             tracing::warn!(error = %e, "feature flags unreadable: the last read or the defaults apply");
         }
         answer
+    }))
+    .await
+}
+
+/// Applies a batch of gate backlogs from their queue, one message after
+/// another (each backlog's reads a few at a time), and reports the
+/// messages to deliver again (`ReportBatchItemFailures`): one whose store
+/// write failed comes back, and what it applied is found done; the rest of
+/// the batch is kept. A read that is malformed is rejected on its own, as
+/// on the live path. Backlogs reach this function through their own queue,
+/// never the live gate function: an upload of hours of reads is drained at
+/// the queue's pace while the lot's live entries are answered at once.
+pub async fn apply_backlogs<S: Store, L: DeviceLink>(
+    events: &DeviceEvents<S, L>,
+    clock: &impl Clock,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> (
+    aws_lambda_events::event::sqs::SqsBatchResponse,
+    Option<parking_app::LotId>,
+) {
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    let mut response = SqsBatchResponse::default();
+    let mut lot = None;
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or_default();
+        if lot.is_none() {
+            lot = serde_json::from_str(body).ok().and_then(|v| lot_of(&v));
+        }
+        match events.handle(body.as_bytes(), clock.now()).await {
+            Ok(report) => {
+                for r in &report.rejected {
+                    tracing::warn!(message = %id, event_id = r.event_id.as_deref().unwrap_or("-"), reason = %r.rejection, "rejected");
+                }
+                tracing::info!(
+                    message = %id,
+                    applied = report.applied,
+                    duplicates = report.duplicates,
+                    rejected = report.rejected.len(),
+                    "backlog applied"
+                );
+            }
+            Err(e) => {
+                tracing::error!(message = %id, received = receive_count(&record), error = %e, "backlog comes again");
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+    }
+    (response, lot)
+}
+
+/// The lot of a device message: the topic's second level
+/// (`parking/{lot}/…`); presence events (`$aws/events/…`) are no lot's.
+fn lot_of(message: &Value) -> Option<parking_app::LotId> {
+    message["topic"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("parking/"))
+        .and_then(|t| t.split('/').next())
+        .and_then(|l| parking_app::LotId::parse(l).ok())
+}
+
+/// The composition of the gate backlog function: the device function's,
+/// with the backlog queue's batches as its events.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_backlog_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    use aws_lambda_events::event::sqs::SqsEvent;
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let device_config = DeviceConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let flags = std::sync::Arc::new(parking_app::flags::CachedFlags::new(
+        parking_app::flags::StoreFlags(store.clone()),
+        device_config.lot_cache,
+    ));
+    let events = DeviceEvents::new(
+        store,
+        iot_link(&sdk, &device_config),
+        device_config.lot_cache,
+    )
+    .with_flags(flags);
+    let events = &events;
+    let metering = &Metering::from_env();
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let started = metering.start(&events.store);
+        let messages = event.payload.records.len() as u64;
+        let (response, lot) = apply_backlogs(events, &SystemClock, event.payload).await;
+        let extra = parking_app::usecases::cost::Usage {
+            iot_inbound_messages: messages,
+            ..Default::default()
+        };
+        metering
+            .finish(&events.store, started, lot.as_ref(), extra)
+            .await;
+        Ok::<_, Error>(response)
     }))
     .await
 }
@@ -450,6 +547,7 @@ where
 }
 
 /// The lot a queued message (a payment order or a notification) is for.
+#[cfg(feature = "stripe")]
 fn lot_of_body(body: &str) -> Option<parking_app::LotId> {
     let v: Value = serde_json::from_str(body).ok()?;
     parking_app::LotId::parse(v["lot_id"].as_str()?).ok()

@@ -1,6 +1,7 @@
 //! The cross-crate test suite: one binary.
 
 mod api;
+mod backlog;
 mod conformance;
 mod cost;
 mod count;

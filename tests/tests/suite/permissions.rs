@@ -80,10 +80,11 @@ async fn every_function_may_do_what_its_code_does_on_dynamodb() {
     set_up(&events.store, &sc, first).await.expect("set up");
     faults.take();
     // Each message kind through the handler, as its function would run it.
-    let mut by_kind: [(&str, Vec<Sent>); 3] = [
+    let mut by_kind: [(&str, Vec<Sent>); 4] = [
         ("GateEventsFunction", Vec::new()),
         ("BayEventsFunction", Vec::new()),
         ("DevicePresenceFunction", Vec::new()),
+        ("GateBacklogFunction", Vec::new()),
     ];
     for m in &sc.messages {
         events
@@ -95,6 +96,8 @@ async fn every_function_may_do_what_its_code_does_on_dynamodb() {
             1
         } else if m.topic.starts_with("$aws/") {
             2
+        } else if m.topic.ends_with("/backlog") {
+            3
         } else {
             0
         };

@@ -310,7 +310,7 @@ pub(crate) fn forecast(lot: &LotId) -> Keys {
 /// How many shards a lot's occupancy summary is kept in: each bay's
 /// reading and each plate's open sessions land in one, so concurrent
 /// changes seldom meet on an item and each item stays small.
-pub(crate) const LIVE_SHARDS: u64 = 16;
+pub const LIVE_SHARDS: u64 = 16;
 
 /// One shard of the lot's occupancy summary: the sets `free` and
 /// `occupied` of its bays' ids, and `open_sessions`, the count of its
@@ -326,7 +326,13 @@ pub(crate) fn live_of_bay(lot: &LotId, bay: &BayId) -> Keys {
 
 /// The summary shard a plate's open sessions are counted in.
 pub(crate) fn live_of_plate(lot: &LotId, plate: &Plate) -> Keys {
-    live_shard(lot, fnv(&plate.key()) % LIVE_SHARDS)
+    live_shard(lot, plate_shard(plate))
+}
+
+/// Which of a lot's [`LIVE_SHARDS`] counts a plate's open sessions: a
+/// stable hash of the plate, so a backlog's many plates spread over them.
+pub fn plate_shard(plate: &Plate) -> u64 {
+    fnv(&plate.key()) % LIVE_SHARDS
 }
 
 /// The sort keys a lot's occupancy at `at` is read between: the held
