@@ -1306,6 +1306,34 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// The largest record the store keeps as an item of its own (a
+    /// plate's head or stay, a session, a reservation, a payment or its
+    /// attempt, an audit entry, a pass, an outbox message), in bytes as
+    /// serialized, with its kind: what the DynamoDB store would write as
+    /// one item.
+    pub fn largest_item(&self) -> (usize, &'static str) {
+        let s = self.state();
+        let largest = |kind: &'static str, sizes: &mut dyn Iterator<Item = usize>| {
+            (sizes.max().unwrap_or(0), kind)
+        };
+        [
+            largest("timeline", &mut s.timelines.values().map(item_bytes)),
+            largest("stay", &mut s.stays.values().map(item_bytes)),
+            largest("session", &mut s.sessions.values().map(item_bytes)),
+            largest("reservation", &mut s.reservations.values().map(item_bytes)),
+            largest("payment", &mut s.payments.values().map(item_bytes)),
+            largest("attempt", &mut s.attempts.values().map(item_bytes)),
+            largest("audit", &mut s.audit.values().map(item_bytes)),
+            largest("pass", &mut s.passes.values().map(item_bytes)),
+            largest("outbox", &mut s.outbox.iter().map(|(m, _)| item_bytes(m))),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or((0, "none"))
+    }
+}
+
 /// What [`MemoryStore::history_items`] reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HistoryItems {

@@ -288,3 +288,174 @@ async fn a_heavy_plate_for_60_days_on_dynamodb() {
         );
     }
 }
+
+/// A busy lot for 60 days with 3 % of its reads unreadable (empty text,
+/// garbled text, a serial alone): no item grows past the bound, and every
+/// unreadable read either lands with the one car it can be (its
+/// candidate, flagged `plate_corrected`) or is a stay of its own in the
+/// review queue: none is lost in a shared item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_reads_at_a_busy_lot_for_60_days_share_no_item() {
+    use parking_app::timeline::read_key;
+    use parking_app::usecases::operator::needs_review;
+    use parking_app::usecases::sweeps::{BUDGET, uncounted};
+
+    let events = memory_events();
+    let store = &events.store;
+    set_up(store, &scenario(), t("00:00:00"))
+        .await
+        .expect("set up");
+    let lot_id: LotId = LOT.parse().expect("id");
+    let mut lot = store.get_lot(&lot_id).await.expect("lot");
+    lot.capacity = 1_000;
+    store.put_lot(&lot).await.expect("lot");
+    let debounce = lot.debounce();
+
+    const KANA: [&str; 8] = ["さ", "す", "せ", "そ", "た", "ち", "つ", "て"];
+    let fleet = 300usize;
+    let serial = |i: usize| format!("{:02}-{:02}", 10 + (i / 8) % 90, 10 + i % 89);
+    let plate = |i: usize| format!("品川 300 {} {}", KANA[i % 8], serial(i));
+    let misread = |text: &str| {
+        let (head, serial) = text.split_at(text.rfind(' ').unwrap_or(0));
+        let mut swapped = false;
+        let serial: String = serial
+            .chars()
+            .map(|c| match (swapped, c) {
+                (false, '0' | '1' | '7' | '8') => {
+                    swapped = true;
+                    match c {
+                        '0' => 'O',
+                        '1' => 'I',
+                        '7' => 'L',
+                        _ => 'B',
+                    }
+                }
+                _ => c,
+            })
+            .collect();
+        if swapped {
+            format!("{head}{serial}")
+        } else {
+            String::new()
+        }
+    };
+    let mut seed: u64 = 0x0005_1c4b;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let day = SignedDuration::from_hours(24);
+    let mut moves: Vec<(jiff::Timestamp, &str, usize)> = Vec::new();
+    let mut free_from = vec![t("00:00:00"); fleet];
+    for d in 0..60 {
+        for _ in 0..200 {
+            let entry = t("07:00:00") + day * d + SignedDuration::from_mins(next(13 * 60) as i64);
+            let Some(car) = (0..fleet)
+                .map(|k| (k + next(fleet as u64) as usize) % fleet)
+                .find(|&c| free_from[c] < entry)
+            else {
+                continue;
+            };
+            let exit = entry + SignedDuration::from_mins(20 + next(180) as i64);
+            free_from[car] = exit + SignedDuration::from_mins(5);
+            moves.push((entry, "g-in", car));
+            moves.push((exit, "g-out", car));
+        }
+    }
+    moves.sort();
+
+    // (read key, when, the car) of every unreadable read sent.
+    let mut unreadable = Vec::new();
+    let mut next_sweep = t("01:00:00");
+    for (n, (at, gate, car)) in moves.iter().enumerate() {
+        while next_sweep <= *at {
+            uncounted(store, next_sweep, BUDGET).await.expect("swept");
+            next_sweep += SignedDuration::from_hours(1);
+        }
+        let event = format!("e-{n}");
+        let (text, confidence) = if next(100) < 3 {
+            let device: DeviceId = if *gate == "g-in" { "cam-in" } else { "cam-out" }
+                .parse()
+                .expect("device");
+            unreadable.push((read_key(&device, &event.parse().expect("event")), *at, *car));
+            match next(4) {
+                0 => (String::new(), 0.0),
+                1 => ("#?!".to_owned(), 0.1),
+                2 => (serial(*car), 0.5),
+                // A serial digit read as the letter it looks like.
+                _ => (misread(&plate(*car)), 0.5),
+            }
+        } else {
+            (plate(*car), 0.97)
+        };
+        let m = read(gate, &event, &text, confidence, *at, None);
+        let report = events
+            .handle(
+                &serde_json::to_vec(&m).expect("json"),
+                *at + SignedDuration::from_secs(1),
+            )
+            .await
+            .expect("handled");
+        assert_eq!(report.commands.len(), 1, "a command for every read");
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    }
+    let end = moves.last().map(|m| m.0).unwrap_or(next_sweep) + day * 2;
+    while next_sweep <= end {
+        uncounted(store, next_sweep, BUDGET).await.expect("swept");
+        next_sweep += SignedDuration::from_hours(1);
+    }
+    assert!(
+        unreadable.len() > 500,
+        "{} unreadable reads",
+        unreadable.len()
+    );
+
+    let (size, kind) = store.largest_item();
+    assert!(size < ITEM_BOUND, "a {kind} item of {size} bytes");
+
+    let (mut to_review, mut to_candidate) = (0, 0);
+    for (key, at, car) in &unreadable {
+        let own = parking_core::Plate::unreadable(key);
+        let view = store.plate_view(&lot_id, &own).await.expect("view");
+        if let Some(timeline) = view.timeline {
+            assert_eq!(timeline.reads.len(), 1, "an unreadable read shares nothing");
+            for s in &timeline.sessions {
+                let stored = store.get_session(&s.id).await.expect("session");
+                assert!(
+                    needs_review(&stored),
+                    "{:?} {:?}",
+                    stored.state,
+                    stored.flags
+                );
+            }
+            to_review += 1;
+            continue;
+        }
+        // Not its own: with the one car it could be.
+        let true_plate = parking_core::Plate::parse(&plate(*car)).expect("plate");
+        let head = store
+            .plate_view(&lot_id, &true_plate)
+            .await
+            .expect("view")
+            .timeline
+            .expect("the car's timeline");
+        let window = parking_app::history::around(store, head, *at, debounce)
+            .await
+            .expect("window");
+        let r = window
+            .read(key)
+            .unwrap_or_else(|| panic!("unreadable read {key} lost"));
+        assert_eq!(r.flag, Some(SessionFlag::PlateCorrected));
+        to_candidate += 1;
+    }
+    assert!(
+        to_review > 0 && to_candidate > 0,
+        "{to_review} reviewed, {to_candidate} matched"
+    );
+    eprintln!(
+        "{} unreadable reads: {to_review} to review, {to_candidate} to their car; largest item {size} bytes ({kind})",
+        unreadable.len()
+    );
+}
