@@ -316,6 +316,49 @@ pub async fn faulty_dynamo_store(
 }
 
 /// Fixtures.
+/// How many reservations hold the lot's slot that contains `at`, as a
+/// driver can tell: the slot's free places are taken by probe
+/// reservations until the store refuses one as full, and then given back.
+///
+/// # Panics
+///
+/// When the store fails otherwise.
+pub async fn slot_taken<S: parking_app::ReservationStore>(
+    store: &S,
+    lot: &parking_app::Lot,
+    at: jiff::Timestamp,
+) -> u32 {
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let len = i64::from(lot.slot_minutes.max(1)) * 60;
+    let start = at.as_second().div_euclid(len) * len;
+    let ts = |s: i64| jiff::Timestamp::from_second(s).expect("a slot's time");
+    let mut probes = Vec::new();
+    while (probes.len() as u32) < lot.reservable {
+        let n = PROBES.fetch_add(1, Ordering::Relaxed);
+        let mut r = fx::reservation(
+            &format!("probe-{n}"),
+            lot.id.as_str(),
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:15:00Z",
+        );
+        r.start = ts(start);
+        r.end = ts(start + len);
+        r.slot_minutes = lot.slot_minutes;
+        match store.reserve(&r, lot).await {
+            Ok(()) => probes.push(r.id),
+            Err(parking_app::StoreError::Conflict(parking_app::Refusal::SlotFull { .. })) => break,
+            Err(e) => panic!("probe reservation: {e}"),
+        }
+    }
+    for id in &probes {
+        store
+            .cancel_reservation(id)
+            .await
+            .expect("a probe given back");
+    }
+    lot.reservable - probes.len() as u32
+}
+
 pub mod fx {
     use jiff::Timestamp;
     use parking_app::*;
@@ -384,6 +427,36 @@ pub mod fx {
     }
 
     /// The session moved to `state` with the next version.
+    /// A change to a plate's history as a read makes it: the head at
+    /// `version` holding `session`, the session written with it, and the
+    /// read's event; a first version opens the session in the lot's count.
+    pub fn commit(
+        version: u64,
+        session: &Session,
+        event: &EventRef,
+        attempt: u64,
+    ) -> TimelineCommit {
+        let mut timeline = parking_app::timeline::PlateTimeline::new(
+            session.lot_id.clone(),
+            session.plate.clone(),
+        );
+        timeline.version = version;
+        timeline.sessions = vec![session.clone()];
+        TimelineCommit {
+            timeline,
+            changed: vec![session.clone()],
+            outbox: Vec::new(),
+            open_delta: i64::from(version == 1),
+            check_in: None,
+            event: event.clone(),
+            attempt,
+            stays: Vec::new(),
+            stays_gone: Vec::new(),
+            audit: None,
+            pass: None,
+        }
+    }
+
     pub fn next(s: &Session, state: SessionState) -> Session {
         Session {
             state,
@@ -411,17 +484,6 @@ pub mod fx {
             slot_minutes: 15,
             state: ReservationState::Active,
             cancellation_fee: None,
-        }
-    }
-
-    pub fn payment(key: &str, amount: i64) -> Payment {
-        Payment {
-            idempotency_key: id(key),
-            session_id: id("s-1"),
-            amount: yen(amount),
-            method_id: Some(id("pm-1")),
-            status: PaymentStatus::Succeeded,
-            created_at: at("2026-11-24T11:00:00+09:00"),
         }
     }
 

@@ -20,7 +20,7 @@ use parking_app::commands::GateCommand;
 use parking_app::ids::LotId;
 use parking_app::usecases::{adjust, dead_letters};
 use parking_app::{
-    ApiStore, AuditEntry, Clock, DeviceLink, SendError, Store, StoreError, StoreResult,
+    AuditEntry, AuditStore, Clock, DeviceLink, SendError, Store, StoreError, StoreResult,
 };
 use serde::Serialize;
 
@@ -135,7 +135,7 @@ pub trait AuditSink: Send + Sync {
     fn record<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<()>>;
 }
 
-impl<S: ApiStore> AuditSink for S {
+impl<S: AuditStore> AuditSink for S {
     fn record<'a>(&'a self, entry: &'a AuditEntry) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(self.record_audit(entry))
     }

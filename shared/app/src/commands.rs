@@ -12,7 +12,10 @@
 use parking_core::Money;
 use serde::{Deserialize, Serialize};
 
+use std::future::Future;
+
 use crate::ids::*;
+use crate::outbox::SendError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -145,5 +148,20 @@ impl GateCommand {
     /// The topic a gate's commands go to.
     pub fn topic(lot: &LotId, gate: &GateId) -> String {
         format!("parking/{lot}/gates/{gate}/commands")
+    }
+}
+
+/// The link to gates: commands published to their topics.
+pub trait DeviceLink: Send + Sync {
+    fn publish(
+        &self,
+        topic: &str,
+        command: &GateCommand,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+impl<T: DeviceLink> DeviceLink for &T {
+    async fn publish(&self, topic: &str, command: &GateCommand) -> Result<(), SendError> {
+        (**self).publish(topic, command).await
     }
 }

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ids::LotId;
+use crate::model::AuditEntry;
+use crate::store::StoreResult;
 
 /// The flags the code knows, each with its built-in default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -240,7 +242,7 @@ pub struct StoredFlags {
 /// written yet: every flag at its default).
 pub struct StoreFlags<S>(pub S);
 
-impl<S: crate::ports::FlagStore> FlagSource for StoreFlags<S> {
+impl<S: crate::flags::FlagStore> FlagSource for StoreFlags<S> {
     async fn load(&self) -> Result<FlagSet, FlagError> {
         match self.0.flag_document().await {
             Ok(doc) => Ok(doc.map(|d| d.set).unwrap_or_default()),
@@ -251,6 +253,22 @@ impl<S: crate::ports::FlagStore> FlagSource for StoreFlags<S> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The feature flags as operators set them: one document for all lots.
+pub trait FlagStore: Send + Sync {
+    /// The flag document, if one was ever written.
+    fn flag_document(
+        &self,
+    ) -> impl Future<Output = StoreResult<Option<crate::flags::StoredFlags>>> + Send;
+    /// Replaces the document whose stored revision is `flags.revision - 1`
+    /// (none stored: 0), with the change's audit entry, in one step;
+    /// refused with [`Refusal::StaleFlags`](crate::store::Refusal::StaleFlags) otherwise.
+    fn put_flags(
+        &self,
+        flags: &crate::flags::StoredFlags,
+        audit: &AuditEntry,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 #[cfg(test)]

@@ -33,8 +33,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::*;
 use crate::model::*;
-use crate::outbox::PaymentOrder;
-use crate::ports::{DeviceStore, StoreResult};
+use crate::outbox::{OutboxMessage, PaymentOrder};
+use std::future::Future;
+
+#[allow(unused_imports)]
+use crate::model::{AuditEntry, EventRef, Pass, PlateRegistration, Reservation, Session};
+use crate::store::StoreResult;
 use crate::timeline::{Adjustment, PlateTimeline, SettlementRecord, TimelineRead, session_id};
 
 /// Sessions the head keeps; older ones are archived as stays.
@@ -132,7 +136,7 @@ pub fn reaches_archive(head: &PlateTimeline, at: Timestamp, debounce: SignedDura
 /// # Errors
 ///
 /// The store's.
-pub async fn around<S: DeviceStore>(
+pub async fn around<S: PlateHistory>(
     store: &S,
     head: PlateTimeline,
     at: Timestamp,
@@ -197,7 +201,7 @@ pub async fn around<S: DeviceStore>(
 /// # Errors
 ///
 /// The store's.
-pub async fn around_session<S: DeviceStore>(
+pub async fn around_session<S: PlateHistory>(
     store: &S,
     head: PlateTimeline,
     session: &Session,
@@ -216,7 +220,7 @@ pub async fn around_session<S: DeviceStore>(
 /// # Errors
 ///
 /// The store's.
-pub async fn of_session<S: DeviceStore>(
+pub async fn of_session<S: PlateHistory>(
     store: &S,
     session: &Session,
 ) -> StoreResult<Option<PlateTimeline>> {
@@ -603,4 +607,103 @@ impl Parts {
         rest.settlements.retain(|r| !orders.contains(&r.order_key));
         rest
     }
+}
+
+/// What a plate read needs to know about the plate: its timeline in the
+/// lot and who it is registered to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlateView {
+    pub timeline: Option<PlateTimeline>,
+    pub owner: Option<PlateRegistration>,
+}
+
+/// A plate that looks like a doubtful read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LikePlate {
+    pub plate: Plate,
+    /// Registered to a driver (else: only open in the lot).
+    pub registered: bool,
+}
+
+/// One read applied to a plate's timeline: every change it makes, written
+/// in one atomic step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineCommit {
+    /// The timeline after the read; its version is one more than the
+    /// stored one's (1 for a new timeline). Refused with
+    /// [`Refusal::StaleTimeline`](crate::store::Refusal::StaleTimeline) when the stored version is not one less.
+    pub timeline: PlateTimeline,
+    /// Sessions made or changed, at their new versions.
+    pub changed: Vec<Session>,
+    /// Charges, refunds and notifications to deliver.
+    pub outbox: Vec<OutboxMessage>,
+    /// Change in the lot's count of open sessions.
+    pub open_delta: i64,
+    /// The reservation this read checks in, as the driver's view held it
+    /// (active); refused as stale when it is no longer active.
+    pub check_in: Option<Reservation>,
+    /// The read, for the event ledger: a read already processed (by this
+    /// timeline or another) makes the commit [`Applied::Duplicate`].
+    pub event: EventRef,
+    /// Random for each attempt: a repeat of this very commit (a retry
+    /// after a lost answer) is recognised as done, while the same event
+    /// delivered twice at once and committed by the other delivery is a
+    /// duplicate.
+    pub attempt: u64,
+    /// Archived stays written with the change (see [`crate::history`]).
+    pub stays: Vec<crate::history::Stay>,
+    /// Archived stays the change removed: their content is in `stays` or
+    /// the head now.
+    pub stays_gone: Vec<crate::history::StayKey>,
+    /// For a change made through the APIs: its entry in the lot's audit
+    /// trail, written in the same step.
+    pub audit: Option<AuditEntry>,
+    /// A pass this change issues, listed under its lot.
+    pub pass: Option<Pass>,
+}
+
+/// A plate's history in a lot: its head, its archived stays, and the
+/// atomic write that changes them.
+pub trait PlateHistory: Send + Sync {
+    /// The plate's timeline in the lot and its registration: one read.
+    fn plate_view(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+    ) -> impl Future<Output = StoreResult<PlateView>> + Send;
+    /// The plate's archived stay in the lot that begins last at or
+    /// before `at`, if any: one query, read-after-write consistent.
+    fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<crate::history::Stay>>> + Send;
+    /// The plate's archived stays in the lot that begin at or after
+    /// `from`, in order (of when they begin, then of their session), at
+    /// most `limit`: one query, read-after-write consistent.
+    fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<crate::history::Stay>>> + Send;
+    /// Plates whose OCR skeleton ([`parking_core::plate::skeleton`]) is
+    /// this one: registered plates, and plates with an open session in the
+    /// lot, each once, registered ones marked. One read of an index, never
+    /// a scan.
+    fn plates_like(
+        &self,
+        lot_id: &LotId,
+        skeleton: &str,
+    ) -> impl Future<Output = StoreResult<Vec<LikePlate>>> + Send;
+    /// Applies one read to a plate's timeline, atomically (see
+    /// [`TimelineCommit`]).
+    fn commit_read(
+        &self,
+        commit: &TimelineCommit,
+    ) -> impl Future<Output = StoreResult<Applied>> + Send;
+    /// A lot's passes, in id order.
+    fn passes(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Pass>>> + Send;
 }

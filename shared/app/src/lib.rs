@@ -6,27 +6,31 @@
 //! the use cases themselves, one module per flow. Functions and the command
 //! line call use cases; they never compose store primitives.
 
+pub mod audit;
+pub mod clock;
 pub mod commands;
 pub mod devices;
+pub mod drivers;
 pub mod flags;
+pub mod forecasts;
 pub mod history;
 pub mod ids;
+pub mod ledger;
+pub mod lots;
 pub mod model;
 pub mod outbox;
-pub mod ports;
 pub mod redact;
+pub mod reservations;
 pub mod rules;
 pub mod scenario;
+pub mod sessions;
 pub mod settlement;
 pub mod sim;
+pub mod store;
 pub mod timeline;
+pub mod usage;
 pub mod usecases;
 
 pub use ids::*;
 pub use model::*;
-pub use ports::{
-    ApiStore, Clock, DeviceLink, DeviceStore, DriverStore, EventLedger, FixedClock, FlagStore,
-    ForecastStore, ITEM_LIMIT_BYTES, LotStore, OutboxStore, PaymentStore, Queues, RecordStore,
-    Refusal, ReservationStore, SendError, SessionStore, Store, StoreError, StoreResult, SweepStore,
-    UsageStore,
-};
+pub use store::prelude::*;

@@ -323,10 +323,10 @@ pub struct Reservation {
     pub cancellation_fee: Option<Money>,
 }
 
-/// A parking session: from the entry gate to payment.
-///
-/// Its identity — id, lot, plate and entry — never changes through
-/// `update_session`; a misread plate is corrected with `correct_plate`.
+/// A parking session: from the entry gate to payment, as its plate's
+/// history makes it (see [`crate::timeline::reconcile`]). Its id is
+/// derived from the read that starts it, so every order of arrival names
+/// it the same way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: SessionId,
@@ -477,19 +477,6 @@ pub enum PaymentStatus {
     Succeeded,
     Failed,
     Refunded,
-}
-
-/// A charge (or refund) as sent to the payment processor, keyed by the
-/// idempotency key the processor also receives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payment {
-    pub idempotency_key: IdempotencyKey,
-    pub session_id: SessionId,
-    pub amount: Money,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method_id: Option<PaymentMethodId>,
-    pub status: PaymentStatus,
-    pub created_at: Timestamp,
 }
 
 /// The device event that causes a state change: recorded in the event

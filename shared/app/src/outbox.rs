@@ -9,7 +9,10 @@ use jiff::Timestamp;
 use parking_core::Money;
 use serde::{Deserialize, Serialize};
 
+use std::future::Future;
+
 use crate::ids::*;
+use crate::store::{Boxed, StoreResult};
 
 /// The queue an outbox message goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -183,5 +186,50 @@ impl OutboxMessage {
             OutboxMessage::Notifications(n) => serde_json::to_string(n),
         }
         .unwrap_or_default()
+    }
+}
+
+/// Why a queue or the device link did not take a message. Every such
+/// failure may succeed when tried again.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} failed: {source}")]
+pub struct SendError {
+    pub what: &'static str,
+    #[source]
+    pub source: Boxed,
+}
+
+/// The queues that settlement and notifications read.
+pub trait Queues: Send + Sync {
+    /// Sends one message; its [`OutboxMessage::id`] deduplicates repeats.
+    fn send(&self, message: &OutboxMessage) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// The outbox, as a store keeps it.
+pub trait OutboxStore: Send + Sync {
+    /// Messages not yet delivered, oldest first.
+    fn outbox_pending(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
+    /// Marks messages delivered.
+    fn outbox_delivered(&self, ids: &[String]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Which of these messages are not yet delivered (one read).
+    fn outbox_undelivered(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+    /// Outbox messages still undelivered that were written before
+    /// `before`, oldest first, at most `limit`.
+    fn outbox_stale(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<OutboxMessage>>> + Send;
+}
+
+impl<T: Queues> Queues for &T {
+    async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
+        (**self).send(message).await
     }
 }

@@ -2,12 +2,11 @@
 //! made before a write, and the conditions a write is guarded by.
 
 use jiff::{SignedDuration, Timestamp};
-use parking_core::{Plate, SessionState};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Bay, EventRef, Lot, Payment, Reservation, ReservationState, Session};
-use crate::ports::{Refusal, StoreError};
+use crate::model::{Bay, EventRef, Lot, Reservation, ReservationState};
+use crate::store::prelude::*;
 
 /// The most time slots one reservation may span: an atomic write takes one
 /// item per slot plus the reservation and the lot, and DynamoDB
@@ -112,100 +111,6 @@ pub fn slot_start(lot: &Lot, t: Timestamp) -> i64 {
 /// length the caller read.
 pub fn same_reservation_terms(stored: &Lot, read: &Lot) -> bool {
     (stored.reservable, stored.slot_minutes) == (read.reservable, read.slot_minutes)
-}
-
-/// Checks a session replacement: a legal state change with the next version.
-pub fn check_session_update(
-    expected: (SessionState, u64),
-    next: &Session,
-) -> Result<(), StoreError> {
-    let (state, version) = expected;
-    if next.version != version + 1 {
-        return Err(StoreError::invalid(format!(
-            "session {}: the next version must be {}, not {}",
-            next.id,
-            version + 1,
-            next.version
-        )));
-    }
-    if state != next.state && !state.can_become(next.state) {
-        return Err(StoreError::invalid(format!(
-            "session {}: cannot go from {state} to {}",
-            next.id, next.state
-        )));
-    }
-    Ok(())
-}
-
-/// Checks that a replacement keeps the stored session's identity.
-pub fn check_identity(stored: &Session, next: &Session) -> Result<(), StoreError> {
-    let changed = if stored.lot_id != next.lot_id {
-        Some("lot_id")
-    } else if stored.plate != next.plate {
-        Some("plate")
-    } else if stored.entry_at != next.entry_at {
-        Some("entry_at")
-    } else if stored.entry_gate != next.entry_gate {
-        Some("entry_gate")
-    } else {
-        None
-    };
-    match changed {
-        None => Ok(()),
-        Some(field) => Err(StoreError::invalid(format!(
-            "session {}: {field} cannot change (a misread plate is corrected with correct_plate)",
-            next.id
-        ))),
-    }
-}
-
-/// A refusal for a writer that read an older session.
-pub fn stale_session(next: &Session, (state, version): (SessionState, u64)) -> StoreError {
-    Refusal::StaleSession {
-        session_id: next.id.clone(),
-        state,
-        version,
-    }
-    .into()
-}
-
-/// Checks a session about to be opened.
-pub fn check_new_session(session: &Session) -> Result<(), StoreError> {
-    if session.state != SessionState::Open || session.version != 1 {
-        return Err(StoreError::invalid(format!(
-            "session {} must open in state open with version 1",
-            session.id
-        )));
-    }
-    Ok(())
-}
-
-/// The session `current` becomes when its plate is corrected.
-///
-/// # Errors
-///
-/// `Invalid` when the plate is unchanged.
-pub fn corrected(current: &Session, plate: &Plate, at: Timestamp) -> Result<Session, StoreError> {
-    if &current.plate == plate {
-        return Err(StoreError::invalid(format!(
-            "session {}: the plate is already the corrected one",
-            current.id
-        )));
-    }
-    Ok(Session {
-        plate: plate.clone(),
-        version: current.version + 1,
-        updated_at: at,
-        ..current.clone()
-    })
-}
-
-/// Whether a payment recorded under the same idempotency key is the same
-/// payment: the same session, amount and method. Status and time may
-/// differ; the first record is kept.
-pub fn same_payment(stored: &Payment, new: &Payment) -> bool {
-    (&stored.session_id, stored.amount, &stored.method_id)
-        == (&new.session_id, new.amount, &new.method_id)
 }
 
 /// Whether a bay reading replaces the stored one: a later boot epoch; the

@@ -28,7 +28,7 @@ use crate::commands::GateCommand;
 use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, OutboxMessage, PaymentKind};
-use crate::ports::*;
+use crate::store::prelude::*;
 use crate::usecases::availability::{Availability, BayView, availability, bay_view};
 use crate::usecases::device_events::{DeviceEvents, HandleError};
 use crate::usecases::reservations::{ReserveRequest, reserve};

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::*;
 use crate::model::PaymentToken;
 use crate::outbox::PaymentKind;
-use crate::ports::StoreResult;
+use crate::store::StoreResult;
 
 /// A charge as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

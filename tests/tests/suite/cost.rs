@@ -214,7 +214,7 @@ async fn the_daily_report_prices_the_lots_recorded_usage() {
 #[tokio::test]
 async fn an_entry_at_a_2000_bay_lot_reads_under_10_units_in_4_requests() {
     use futures::StreamExt;
-    use parking_app::{Bay, DeviceStore, LotStore};
+    use parking_app::{Bay, LotStore};
 
     let sdk = parking_tests::local_sdk_config().await;
     let store = DynamoStore::metered(

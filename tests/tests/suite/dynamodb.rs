@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use parking_app::*;
-use parking_core::SessionState;
 use parking_tests::fx::{self, id};
 use parking_tests::{RequestCounter, faulty_dynamo_store, faulty_http, fresh_dynamo_store};
 
@@ -296,13 +295,6 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     .expect("get");
     counts!(
         c,
-        "slot_count",
-        store.slot_count(&lot, r.start),
-        ["GetItem"]
-    )
-    .expect("count");
-    counts!(
-        c,
         "cancel_reservation",
         store.cancel_reservation(&r.id),
         ["GetItem", TWI]
@@ -323,213 +315,7 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     )
     .expect_err("unknown");
 
-    // Sessions.
-    counts!(
-        c,
-        "open_session",
-        store.open_session(&s, Some(&entry)),
-        [TWI]
-    )
-    .expect("open");
-    counts!(
-        c,
-        "open_session, retried",
-        store.open_session(&s, Some(&entry)),
-        [TWI]
-    )
-    .expect("retry");
-    counts!(
-        c,
-        "open_session, duplicate event",
-        store.open_session(&s, Some(&later(&entry))),
-        [TWI]
-    )
-    .expect("dup");
-    let twin = fx::session("s-2", "lot-a", "品川 300 さ 12-34");
-    counts!(
-        c,
-        "open_session, plate held",
-        store.open_session(&twin, None),
-        [TWI]
-    )
-    .expect_err("held");
-    let plain = fx::session("s-3", "lot-b", "練馬 500 な 88-88");
-    counts!(
-        c,
-        "open_session, no event",
-        store.open_session(&plain, None),
-        [TWI]
-    )
-    .expect("open");
-    counts!(
-        c,
-        "open_session, again, no event",
-        store.open_session(&plain, None),
-        [TWI, "GetItem"]
-    )
-    .expect("again");
-    let clash = fx::session("s-3", "lot-z", "ABC123");
-    counts!(
-        c,
-        "open_session, id taken",
-        store.open_session(&clash, None),
-        [TWI, "GetItem"]
-    )
-    .expect_err("taken");
-    counts!(
-        c,
-        "open_session_for",
-        store.open_session_for(&lot.id, &s.plate),
-        ["GetItem"]
-    )
-    .expect("lookup");
-    counts!(c, "get_session", store.get_session(&s.id), ["GetItem"]).expect("session");
-    let closing = fx::next(&s, SessionState::Closing);
-    let exit = fx::event("cam-2", "evt-2", "2026-11-24T11:00:00+09:00");
-    counts!(
-        c,
-        "update_session",
-        store.update_session((SessionState::Open, 1), &closing, Some(&exit)),
-        [TWI]
-    )
-    .expect("close");
-    counts!(
-        c,
-        "update_session, duplicate event",
-        store.update_session((SessionState::Open, 1), &closing, Some(&later(&exit))),
-        [TWI]
-    )
-    .expect("dup");
-    counts!(
-        c,
-        "update_session, stale",
-        store.update_session(
-            (SessionState::Open, 1),
-            &fx::next(&s, SessionState::NeedsReview),
-            None
-        ),
-        [TWI, "GetItem"]
-    )
-    .expect_err("stale");
-    counts!(
-        c,
-        "update_session, invalid",
-        store.update_session(
-            (SessionState::Open, 1),
-            &fx::next(&s, SessionState::Paid),
-            None
-        ),
-        []
-    )
-    .expect_err("invalid");
-    let corrected_at = fx::at("2026-11-24T11:00:05+09:00");
-    let moved = Session {
-        lot_id: id("lot-z"),
-        ..fx::next(&closing, SessionState::Priced)
-    };
-    counts!(
-        c,
-        "update_session, identity changed",
-        store.update_session((SessionState::Closing, 2), &moved, None),
-        [TWI, "GetItem"]
-    )
-    .expect_err("identity");
-    // A session back to holding its plate while another holds it.
-    let review = fx::next(&plain, SessionState::NeedsReview);
-    store
-        .update_session((SessionState::Open, 1), &review, None)
-        .await
-        .expect("review");
-    store
-        .open_session(&fx::session("s-4", "lot-b", "練馬 500 な 88-88"), None)
-        .await
-        .expect("s-4");
-    c.take();
-    counts!(
-        c,
-        "update_session, plate held",
-        store.update_session(
-            (SessionState::NeedsReview, 2),
-            &fx::next(&review, SessionState::Closing),
-            None
-        ),
-        [TWI, "GetItem"]
-    )
-    .expect_err("held");
-    counts!(
-        c,
-        "correct_plate",
-        store.correct_plate(
-            &closing,
-            &fx::plate("品川 300 さ 12-35"),
-            corrected_at,
-            None
-        ),
-        [TWI]
-    )
-    .expect("correct");
-    counts!(
-        c,
-        "correct_plate, again",
-        store.correct_plate(
-            &closing,
-            &fx::plate("品川 300 さ 12-35"),
-            corrected_at,
-            None
-        ),
-        [TWI, "GetItem"]
-    )
-    .expect("again");
-    let now = store.get_session(&s.id).await.expect("session");
-    store
-        .open_session(&fx::session("s-5", "lot-a", "ABC999"), None)
-        .await
-        .expect("s-5");
-    c.take();
-    counts!(
-        c,
-        "correct_plate, plate held",
-        store.correct_plate(&now, &fx::plate("ABC999"), corrected_at, None),
-        [TWI, "GetItem"]
-    )
-    .expect_err("held");
-    counts!(
-        c,
-        "correct_plate, stale",
-        store.correct_plate(
-            &closing,
-            &fx::plate("品川 300 さ 12-36"),
-            corrected_at,
-            None
-        ),
-        [TWI, "GetItem"]
-    )
-    .expect_err("stale");
-
-    // Payments and the ledger.
-    let p = fx::payment("k-1", 1500);
-    counts!(c, "record_payment", store.record_payment(&p), ["PutItem"]).expect("pay");
-    counts!(
-        c,
-        "record_payment, again",
-        store.record_payment(&p),
-        ["PutItem"]
-    )
-    .expect("again");
-    counts!(
-        c,
-        "record_payment, key reused",
-        store.record_payment(&fx::payment("k-1", 99)),
-        ["PutItem"]
-    )
-    .expect_err("reused");
-    counts!(
-        c,
-        "get_payment",
-        store.get_payment(&p.idempotency_key),
-        ["GetItem"]
-    )
-    .expect("get");
+    // The ledger.
     let hb = fx::event("cam-1", "hb", "2026-11-24T09:00:00Z");
     counts!(c, "record_event", store.record_event(&hb), [TWI]).expect("event");
     counts!(c, "record_event, retried", store.record_event(&hb), [TWI]).expect("retry");
@@ -672,52 +458,6 @@ async fn a_missing_table_or_an_invalid_item_is_never_retried() {
         ..driver
     };
     store.put_driver(&fits).await.expect("under the limit");
-}
-
-#[tokio::test]
-async fn a_session_whose_hold_went_missing_still_closes_and_holds_again() {
-    let store = fresh_dynamo_store(None).await;
-    let s = fx::session("s-h", "lot-h", "品川 300 さ 12-34");
-    store.open_session(&s, None).await.expect("open");
-    // A hold removed behind the store's back (a restore, a manual fix).
-    store
-        .client()
-        .delete_item()
-        .table_name(store.table())
-        .key("PK", AttributeValue::S("LOT#lot-h".into()))
-        .key("SK", AttributeValue::S(format!("OPEN#{}", s.plate.key())))
-        .send()
-        .await
-        .expect("raw delete");
-    // Still open: the hold is put back with the change.
-    let closing = fx::next(&s, SessionState::Closing);
-    store
-        .update_session((SessionState::Open, 1), &closing, None)
-        .await
-        .expect("closing");
-    assert_eq!(
-        store
-            .open_session_for(&id("lot-h"), &s.plate)
-            .await
-            .expect("hold"),
-        Some(closing.clone())
-    );
-    store
-        .client()
-        .delete_item()
-        .table_name(store.table())
-        .key("PK", AttributeValue::S("LOT#lot-h".into()))
-        .key("SK", AttributeValue::S(format!("OPEN#{}", s.plate.key())))
-        .send()
-        .await
-        .expect("raw delete");
-    // Leaving: releasing a hold that is not there is no obstacle.
-    let priced = fx::next(&closing, SessionState::Priced);
-    store
-        .update_session((SessionState::Closing, 2), &priced, None)
-        .await
-        .expect("priced");
-    assert_eq!(store.get_session(&s.id).await.expect("session"), priced);
 }
 
 /// On real DynamoDB a secondary index lags behind the base table. With

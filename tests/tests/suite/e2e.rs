@@ -11,7 +11,7 @@ use parking_app::commands::{CommandKind, GateCommand, Reason};
 use parking_app::outbox::{Notification, PaymentKind, PaymentOrder};
 use parking_app::scenario::set_up;
 use parking_app::usecases::device_events::DeviceEvents;
-use parking_app::{DeviceLink, DeviceStore, FixedClock, OutboxStore, SendError};
+use parking_app::{DeviceLink, FixedClock, OutboxStore, SendError, SessionStore};
 use parking_aws::iot::IotLink;
 use parking_aws::sqs::SqsQueues;
 use parking_aws::{DynamoStore, MemoryLink, lambda};

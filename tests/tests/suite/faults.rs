@@ -34,7 +34,10 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
     // ignores tokens, so the store recognises its own ledger entry (the
     // failed condition returns it: no extra read).
     assert_eq!(
-        store.open_session(&s, Some(&e)).await.expect("open"),
+        store
+            .commit_read(&fx::commit(1, &s, &e, 1))
+            .await
+            .expect("open"),
         Applied::Done,
         "not a duplicate of itself"
     );
@@ -56,21 +59,23 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
     assert!(token(&other[0].body).is_some());
     assert_ne!(token(&other[0].body), tokens[0]);
 
-    // A change guarded by a version: the token again; past it, the stored
-    // session is compared.
+    // A change guarded by a version: the token again; past it, the ledger
+    // entry the failed condition returns shows the write was its own.
     let closing = fx::next(&s, SessionState::Closing);
+    let e3 = fx::event("cam-2", "evt-exit", "2026-11-24T10:00:02+09:00");
     faults.inject(TWI, &[Fault::LostResponse]);
     assert_eq!(
         store
-            .update_session((SessionState::Open, 1), &closing, None)
+            .commit_read(&fx::commit(2, &closing, &e3, 2))
             .await
             .expect("update"),
         Applied::Done,
         "not stale against itself"
     );
     let sent = faults.take();
-    assert_eq!(operations(&sent), [TWI, TWI, "GetItem"]);
+    assert_eq!(operations(&sent), [TWI, TWI]);
     assert!(token(&sent[0].body).is_some());
+    assert_eq!(store.get_session(&s.id).await.expect("stored"), closing);
 
     // A reservation carries no token of ours (the same one may come again
     // legitimately after a change): the SDK gives the call a random one,
@@ -123,7 +128,7 @@ async fn a_write_whose_answer_was_lost_is_reported_as_done() {
         "registered again"
     );
     assert_eq!(
-        store.slot_count(&lot, r.start).await.expect("count"),
+        parking_tests::slot_taken(&store, &lot, r.start).await,
         1,
         "taken once"
     );
@@ -137,7 +142,15 @@ async fn throttled_transactions_are_retried_too() {
     faults.take();
     faults.inject(TWI, &[Fault::TransactionThrottled]);
     assert_eq!(
-        store.open_session(&s, None).await.expect("open"),
+        store
+            .commit_read(&fx::commit(
+                1,
+                &s,
+                &fx::event("cam-1", s.id.as_str(), "2026-11-24T09:00:01+09:00"),
+                1
+            ))
+            .await
+            .expect("open"),
         Applied::Done
     );
     assert_eq!(operations(&faults.take()), [TWI, TWI]);
@@ -154,7 +167,15 @@ async fn conflicting_transactions_are_retried_then_succeed() {
         &[Fault::TransactionConflict, Fault::TransactionConflict],
     );
     assert_eq!(
-        store.open_session(&s, None).await.expect("open"),
+        store
+            .commit_read(&fx::commit(
+                1,
+                &s,
+                &fx::event("cam-1", s.id.as_str(), "2026-11-24T09:00:01+09:00"),
+                1
+            ))
+            .await
+            .expect("open"),
         Applied::Done
     );
     assert_eq!(operations(&faults.take()), [TWI, TWI, TWI]);
@@ -168,7 +189,15 @@ async fn transactions_that_keep_conflicting_give_up_retryably() {
     let s = fx::session("s-jam", "lot-f", "品川 300 さ 12-34");
     faults.take();
     faults.inject(TWI, &[Fault::TransactionConflict; 10]);
-    let err = store.open_session(&s, None).await.expect_err("gave up");
+    let err = store
+        .commit_read(&fx::commit(
+            1,
+            &s,
+            &fx::event("cam-1", s.id.as_str(), "2026-11-24T09:00:01+09:00"),
+            1,
+        ))
+        .await
+        .expect_err("gave up");
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err:?}");
     assert!(err.is_retryable());
     let attempts = usize::try_from(MAX_ATTEMPTS).expect("attempts");
@@ -187,7 +216,15 @@ async fn server_errors_are_retried_by_the_sdk_and_then_reported_retryable() {
     faults.take();
     faults.inject(TWI, &[Fault::ServerError, Fault::ServerError]);
     assert_eq!(
-        store.open_session(&s, None).await.expect("third time"),
+        store
+            .commit_read(&fx::commit(
+                1,
+                &s,
+                &fx::event("cam-1", s.id.as_str(), "2026-11-24T09:00:01+09:00"),
+                1
+            ))
+            .await
+            .expect("third time"),
         Applied::Done
     );
     assert_eq!(operations(&faults.take()), [TWI, TWI, TWI]);

@@ -43,24 +43,28 @@ macro_rules! against_both_stores {
 }
 
 against_both_stores!(
+    // Lots.
     records_round_trip,
-    one_open_session_per_plate_and_lot,
-    the_same_plate_at_two_gates_opens_once,
-    device_events_are_processed_at_most_once,
-    a_refused_change_records_no_event,
-    the_ledger_forgets_at_the_expiry_second,
-    repeating_a_write_reports_the_callers_own_success,
+    bay_readings_never_go_back_in_sequence,
+    a_rebooted_sensor_is_believed_again,
+    occupancy_follows_every_reading_exactly,
+    // Drivers.
+    a_plate_and_a_card_belong_to_one_driver,
+    store_errors_never_show_a_plate,
+    // Reservations.
     reservations_never_oversell,
     reservations_follow_the_stored_lot,
     a_lot_with_no_reservable_bays_takes_no_reservation,
     fifty_attempts_on_the_last_slot_one_wins,
-    a_plate_and_a_card_belong_to_one_driver,
-    session_changes_are_guarded_by_state_and_version,
-    a_sessions_identity_never_changes,
-    two_writers_on_one_session_one_wins,
-    payments_are_idempotent,
-    bay_readings_never_go_back_in_sequence,
-    a_rebooted_sensor_is_believed_again,
-    occupancy_follows_every_reading_exactly,
-    store_errors_never_show_a_plate,
+    // A plate's history.
+    a_plates_history_changes_one_version_at_a_time,
+    two_reads_of_one_plate_at_once_one_wins,
+    // Sessions.
+    sessions_are_listed_as_their_history_wrote_them,
+    // The ledger.
+    the_ledger_forgets_at_the_expiry_second,
+    events_that_change_nothing_else_are_remembered_once,
+    repeating_a_write_reports_the_callers_own_success,
+    // The outbox.
+    the_outbox_lists_a_message_until_it_is_delivered,
 );

@@ -10,7 +10,7 @@ use parking_app::outbox::OutboxMessage;
 use parking_app::scenario::{MessageSpec, Scenario, set_up};
 use parking_app::sim::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
-use parking_app::{DeviceStore, SessionId};
+use parking_app::{SessionId, SessionStore};
 use parking_aws::{MemoryLink, MemoryStore};
 use parking_core::SessionState;
 use proptest::prelude::*;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::{ApiStore, Clock, RecordStore, Refusal, StoreError};
+use crate::store::prelude::*;
 use crate::usecases::drivers::{self, RegisterError};
 
 /// Why an account change was refused.
@@ -52,7 +52,7 @@ const MAX_NAME: usize = 100;
 /// # Errors
 ///
 /// [`AccountError::UnknownDriver`] before the first [`save_profile`].
-pub async fn profile<S: RecordStore>(store: &S, driver: &DriverId) -> Result<Driver, AccountError> {
+pub async fn profile<S: Store>(store: &S, driver: &DriverId) -> Result<Driver, AccountError> {
     match store.get_driver(driver).await {
         Ok(d) => Ok(d),
         Err(StoreError::NotFound { .. }) => Err(AccountError::UnknownDriver(driver.clone())),
@@ -66,7 +66,7 @@ pub async fn profile<S: RecordStore>(store: &S, driver: &DriverId) -> Result<Dri
 /// # Errors
 ///
 /// [`AccountError::Invalid`] for an empty or over-long name; the store's.
-pub async fn save_profile<S: RecordStore>(
+pub async fn save_profile<S: Store>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver: &DriverId,
@@ -102,7 +102,7 @@ pub async fn save_profile<S: RecordStore>(
 ///
 /// [`AccountError::Invalid`] for a plate that does not parse,
 /// [`AccountError::PlateTaken`] when another driver holds it.
-pub async fn add_vehicle<S: RecordStore>(
+pub async fn add_vehicle<S: Store>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver: &DriverId,
@@ -125,7 +125,7 @@ pub async fn add_vehicle<S: RecordStore>(
 /// # Errors
 ///
 /// [`AccountError::NotFound`] when the plate is not the driver's.
-pub async fn remove_vehicle<S: RecordStore>(
+pub async fn remove_vehicle<S: Store>(
     store: &S,
     driver: &DriverId,
     plate_text: &str,
@@ -254,7 +254,7 @@ fn method_id(driver: &DriverId, token: &str) -> PaymentMethodId {
 ///
 /// [`AccountError::CardNumber`], [`AccountError::Invalid`],
 /// [`AccountError::UnknownDriver`], or the store's.
-pub async fn add_payment_method<S: RecordStore>(
+pub async fn add_payment_method<S: Store>(
     store: &S,
     driver: &DriverId,
     new: &NewPaymentMethod,
@@ -294,7 +294,7 @@ pub async fn add_payment_method<S: RecordStore>(
 /// # Errors
 ///
 /// [`AccountError::NotFound`] when it is not the driver's.
-pub async fn remove_payment_method<S: RecordStore + ApiStore>(
+pub async fn remove_payment_method<S: Store>(
     store: &S,
     driver: &DriverId,
     method: &PaymentMethodId,

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::history;
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::*;
+use crate::store::prelude::*;
 use crate::timeline::{Adjustment, AdjustmentKind, PlateTimeline, Pricing, reconcile, stay_fee};
 
 /// How often an action is applied again when the plate's timeline changed
@@ -243,7 +243,7 @@ fn nonce() -> u64 {
 /// # Errors
 ///
 /// [`ActionError::NotFound`], or the store's.
-pub async fn lot_session<S: RecordStore>(
+pub async fn lot_session<S: Store>(
     store: &S,
     lot_id: &LotId,
     id: &SessionId,
@@ -654,7 +654,7 @@ async fn open_session<S: Store>(
 /// # Errors
 ///
 /// The store's.
-pub async fn fee_if_left<S: DeviceStore>(
+pub async fn fee_if_left<S: Store>(
     store: &S,
     session: &Session,
     at: Timestamp,
@@ -663,7 +663,7 @@ pub async fn fee_if_left<S: DeviceStore>(
 }
 
 /// [`fee_if_left`], and until when a kiosk payment lets the car out.
-async fn open_fee<S: DeviceStore>(
+async fn open_fee<S: Store>(
     store: &S,
     session: &Session,
     at: Timestamp,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Availability {

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use crate::devices::BayReading;
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 use super::device_events::{LoadedLot, Report, Step, store_failure};
 

@@ -327,11 +327,11 @@ impl UsageBuffer {
     /// # Errors
     ///
     /// The store's, after putting back what was not written.
-    pub async fn flush_if_due<S: crate::ports::Store>(
+    pub async fn flush_if_due<S: crate::store::Store>(
         &self,
         store: &S,
         now: jiff::Timestamp,
-    ) -> crate::ports::StoreResult<usize> {
+    ) -> crate::store::StoreResult<usize> {
         let taken = {
             let mut held = self.held();
             if held

@@ -14,7 +14,7 @@ use super::forecast::stays;
 use super::operator::{DailyReport, daily_report, lot, review_queue};
 use crate::LotId;
 use crate::model::{Lot, Session};
-use crate::ports::Store;
+use crate::store::Store;
 
 /// How many sessions of each list the dashboard shows (the counts are
 /// whole).

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::ids::LotId;
 use crate::outbox::Queue;
-use crate::ports::SendError;
+use crate::outbox::SendError;
 
 /// A message held from a dead-letter queue while it is looked at.
 #[derive(Debug, Clone)]

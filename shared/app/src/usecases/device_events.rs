@@ -23,7 +23,7 @@ use crate::commands::GateCommand;
 use crate::devices::{DeviceMessage, MessageError};
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 use super::bay_state;
 use super::plate_read;
@@ -87,7 +87,7 @@ impl LotCache {
     /// # Errors
     ///
     /// The store's, when the lot must be read.
-    pub async fn get<S: DeviceStore>(
+    pub async fn get<S: LotStore>(
         &self,
         store: &S,
         lot_id: &LotId,

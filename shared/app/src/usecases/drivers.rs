@@ -4,7 +4,7 @@ use parking_core::{Plate, PlateError};
 
 use crate::ids::DriverId;
 use crate::model::PlateRegistration;
-use crate::ports::{Clock, RecordStore, Refusal, StoreError};
+use crate::store::prelude::*;
 
 /// Why a plate was not registered.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum RegisterError {
 ///
 /// [`RegisterError`]: the plate does not parse, the driver is unknown, the
 /// plate belongs to someone else, or the store failed.
-pub async fn register_plate<S: RecordStore>(
+pub async fn register_plate<S: Store>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver_id: &DriverId,

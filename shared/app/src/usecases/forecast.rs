@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::LotId;
 use crate::model::Session;
-use crate::ports::{DeviceStore, Store, StoreError, StoreResult};
+use crate::store::prelude::*;
 
 /// The stays that held a bay: every session but those superseded, voided
 /// or never seen entering, as `(entered, exited)`.
@@ -200,7 +200,7 @@ pub fn history_rows(
 /// # Errors
 ///
 /// The store's.
-pub async fn lot_history<S: DeviceStore>(
+pub async fn lot_history<S: SessionStore>(
     store: &S,
     lot_id: &LotId,
     capacity: u32,

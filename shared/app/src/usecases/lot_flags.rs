@@ -10,7 +10,7 @@ use super::operator::lot;
 use crate::LotId;
 use crate::flags::{Flag, StoredFlags};
 use crate::model::AuditEntry;
-use crate::ports::{Refusal, Store, StoreError};
+use crate::store::prelude::*;
 
 /// What an operator sets a flag to at their lot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

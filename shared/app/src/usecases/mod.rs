@@ -21,7 +21,6 @@ pub mod outbox;
 pub mod plate_read;
 pub mod presence;
 pub mod reservations;
-pub mod sessions;
 pub mod settle;
 pub mod simulate;
 pub mod sweeps;

@@ -13,8 +13,8 @@ use parking_core::{Currency, Money};
 use serde::Serialize;
 
 use crate::ids::*;
+use crate::outbox::SendError;
 use crate::outbox::{Notification, NotificationKind};
-use crate::ports::SendError;
 
 /// A notification as the app receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

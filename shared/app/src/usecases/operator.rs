@@ -14,7 +14,7 @@ use parking_core::{SessionState, Tariff};
 use crate::commands::{GateCommand, Reason};
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 use super::adjust::{ActionError, action_id, check_note};
 

@@ -4,7 +4,7 @@
 //! the consumers' idempotency keys make that harmless.
 
 use crate::outbox::OutboxMessage;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 /// How many messages one pass takes.
 pub const BATCH: usize = 100;

@@ -18,7 +18,7 @@ use crate::devices::PlateRead;
 use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage};
-use crate::ports::*;
+use crate::store::prelude::*;
 use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
 
 use super::device_events::{HandleError, LoadedLot, Rejection, Report, Step, store_failure};
@@ -59,7 +59,7 @@ impl Input<'_> {
 }
 
 /// The plate a read is taken for, and what is doubtful about it.
-async fn resolve<S: DeviceStore>(
+async fn resolve<S: PlateHistory>(
     store: &S,
     input: &Input<'_>,
     read: &PlateRead,

@@ -5,7 +5,7 @@
 use crate::devices;
 use crate::ids::{DeviceId, LotId};
 use crate::model::Presence;
-use crate::ports::*;
+use crate::store::prelude::*;
 
 use super::device_events::{Rejection, Report, Step, store_failure};
 

@@ -7,7 +7,7 @@ use crate::flags::{Flag, FlagSet};
 use crate::ids::{DriverId, IdempotencyKey, LotId, PaymentMethodId, ReservationId};
 use crate::model::{Lot, Reservation, ReservationState};
 use crate::outbox::{PaymentKind, PaymentOrder};
-use crate::ports::{RecordStore, Refusal, Store, StoreError};
+use crate::store::prelude::*;
 
 /// How often a reservation is tried again when the lot changed between
 /// reading it and writing.
@@ -69,7 +69,7 @@ fn from_store(e: StoreError, lot_id: &LotId, id: &ReservationId) -> ReserveError
 /// [`ReserveError`]: unknown lot, a full slot (a lot with no reservable
 /// bays is always full), an id used for another reservation, a malformed
 /// request, or the store failed.
-pub async fn reserve<S: RecordStore>(
+pub async fn reserve<S: Store>(
     store: &S,
     request: &ReserveRequest,
 ) -> Result<Reservation, ReserveError> {
@@ -109,10 +109,7 @@ pub async fn reserve<S: RecordStore>(
 /// # Errors
 ///
 /// [`ReserveError::UnknownReservation`], or the store failed.
-pub async fn cancel<S: RecordStore>(
-    store: &S,
-    id: &ReservationId,
-) -> Result<Reservation, ReserveError> {
+pub async fn cancel<S: Store>(store: &S, id: &ReservationId) -> Result<Reservation, ReserveError> {
     store.cancel_reservation(id).await.map_err(|e| match e {
         StoreError::NotFound { .. } => ReserveError::UnknownReservation(id.clone()),
         e => ReserveError::Store(e),
@@ -188,7 +185,7 @@ pub fn reservation_id_for(driver: &DriverId, key: &str) -> ReservationId {
 /// driver's, the stay in the future and at most
 /// [`MAX_RESERVATION_HOURS`]), an unknown lot, a full slot, a reused key, or
 /// the store's.
-pub async fn reserve_for_driver<S: RecordStore>(
+pub async fn reserve_for_driver<S: Store>(
     store: &S,
     now: Timestamp,
     flags: &FlagSet,
@@ -264,7 +261,7 @@ pub async fn reserve_for_driver<S: RecordStore>(
 /// # Errors
 ///
 /// [`DriverReserveError::NotFound`] when it is not the driver's.
-pub async fn driver_reservation<S: RecordStore>(
+pub async fn driver_reservation<S: Store>(
     store: &S,
     driver: &DriverId,
     id: &ReservationId,

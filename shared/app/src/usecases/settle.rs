@@ -16,8 +16,8 @@ use parking_core::Money;
 use crate::ids::*;
 use crate::model::PaymentMethod;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
-use crate::ports::*;
 use crate::settlement::*;
+use crate::store::prelude::*;
 use crate::timeline::SettlementRecord;
 
 use super::adjust::{Action, ActionError, amend};

@@ -38,7 +38,7 @@ use parking_core::Money;
 use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
-use crate::ports::*;
+use crate::store::prelude::*;
 use crate::timeline::AdjustmentKind;
 
 use super::adjust::{Action, ActionError, action_id, amend};

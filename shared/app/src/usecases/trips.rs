@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::ids::*;
 use crate::model::*;
-use crate::ports::{ApiStore, DeviceStore, RecordStore, StoreError};
+use crate::store::prelude::*;
 
 /// Why a stay could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub enum TripError {
 /// # Errors
 ///
 /// The store's.
-pub async fn sessions<S: ApiStore>(
+pub async fn sessions<S: SessionStore>(
     store: &S,
     driver: &DriverId,
 ) -> Result<Vec<Session>, TripError> {
@@ -40,7 +40,7 @@ pub async fn sessions<S: ApiStore>(
 /// # Errors
 ///
 /// [`TripError::NotFound`] when it is not the driver's.
-pub async fn session<S: RecordStore>(
+pub async fn session<S: Store>(
     store: &S,
     driver: &DriverId,
     id: &SessionId,
@@ -59,7 +59,7 @@ pub async fn session<S: RecordStore>(
 /// # Errors
 ///
 /// The store's; a stored tariff that no longer compiles is corrupt.
-pub async fn lot_tariff<S: DeviceStore>(
+pub async fn lot_tariff<S: LotStore>(
     store: &S,
     lot: &LotId,
     at: Timestamp,
@@ -118,7 +118,7 @@ pub struct Receipt {
 ///
 /// [`TripError::NotFound`] when it is not the driver's,
 /// [`TripError::NoReceipt`] while it is open or when it owes nothing.
-pub async fn receipt<S: RecordStore + DeviceStore>(
+pub async fn receipt<S: Store>(
     store: &S,
     driver: &DriverId,
     id: &SessionId,

@@ -1,20 +1,19 @@
 //! Settlement attempts: claimed with one conditional write, finished by
 //! their holder only.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use jiff::Timestamp;
-use parking_app::ids::IdempotencyKey;
-use parking_app::settlement::{Attempt, AttemptState, AttemptStore, Claim};
 use parking_app::*;
-
-use parking_core::Money;
 
 use super::DynamoStore;
 use super::errors::from_sdk;
 use super::keys::{self, body, n, s};
 use super::txn::{Cond, Step};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use parking_app::ids::IdempotencyKey;
+use parking_app::settlement::{Attempt, AttemptState, Claim};
+use parking_core::Money;
 
 /// An attempt's item; a claim's lease end is also kept in seconds, for
 /// the claim's condition.
@@ -26,7 +25,7 @@ fn attempt_item(attempt: &Attempt) -> StoreResult<keys::Item> {
     Ok(item)
 }
 
-impl AttemptStore for DynamoStore {
+impl parking_app::settlement::AttemptStore for DynamoStore {
     /// One conditional put: free, or claimed by a holder whose lease ran
     /// out (the old item comes back either way, so there is no read).
     async fn claim_attempt(&self, attempt: &Attempt, now: Timestamp) -> StoreResult<Claim> {

@@ -4,11 +4,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use parking_app::ids::*;
 use parking_app::*;
 use parking_core::Plate;
-use serde::Serialize;
 
 use super::DynamoStore;
-use super::keys::{self, s};
+use super::keys::{self, body, s};
+use super::reads::*;
 use super::txn::{Cond, Step};
+use serde::Serialize;
 
 impl DynamoStore {
     /// Whether a plate's registration item names this driver.
@@ -21,6 +22,57 @@ impl DynamoStore {
 }
 
 impl DriverStore for DynamoStore {
+    /// One transaction: the owner item (only if it is this driver's) and
+    /// the driver's copy.
+    async fn remove_payment_method(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+    ) -> StoreResult<()> {
+        let txn = self
+            .txn(None)
+            .delete(
+                Step::Owner,
+                &keys::method_owner(method_id),
+                Some(
+                    Cond::new("attribute_not_exists(PK) OR driver_id = :driver")
+                        .value(":driver", s(driver_id.as_str())),
+                ),
+            )?
+            .delete(
+                Step::DriverEntry,
+                &keys::payment_method(driver_id, method_id),
+                None,
+            )?;
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Refusal::PaymentMethodOfAnother {
+                method_id: method_id.clone(),
+            }
+            .into()),
+        }
+    }
+
+    /// One strongly consistent query of the driver's partition.
+    async fn driver_view(&self, driver_id: &DriverId) -> StoreResult<DriverView> {
+        let mut view = DriverView::default();
+        for item in self.query(keys::driver_all(driver_id)).await? {
+            match kind(&item) {
+                Some("payment_method") => view.methods.push(body(item)?),
+                Some("driver_reservation") => {
+                    let r: Reservation = body(item)?;
+                    if r.state == ReservationState::Active {
+                        view.reservations.push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        view.reservations
+            .sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        Ok(view)
+    }
+
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
         self.put_plain(&keys::driver(&driver.id), driver).await
     }

@@ -215,11 +215,6 @@ pub(crate) fn slot(lot: &LotId, minutes: u32, start: i64) -> Keys {
     )
 }
 
-/// The copy of a session that holds its plate in its lot.
-pub(crate) fn hold(lot: &LotId, plate: &Plate) -> Keys {
-    Keys::new(lot_pk(lot), format!("OPEN#{}", plate.key()), "open_session")
-}
-
 pub(crate) fn device(device: &DeviceId) -> Keys {
     Keys::new(format!("DEVICE#{device}"), "DEVICE", "device")
 }
@@ -521,22 +516,6 @@ pub(crate) fn session_listed(s: &parking_app::Session) -> Keys {
     )
 }
 
-pub(crate) fn payment(key: &IdempotencyKey) -> Keys {
-    Keys::new(format!("PAYMENT#{key}"), "PAYMENT", "payment")
-}
-
-/// A payment with its listing by session and time.
-pub(crate) fn payment_listed(p: &parking_app::Payment) -> Keys {
-    payment(&p.idempotency_key).gsi(
-        format!("SESSION#{}", p.session_id),
-        format!(
-            "PAYMENT#{:012}#{}",
-            p.created_at.as_second(),
-            p.idempotency_key
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,7 +524,7 @@ mod tests {
     fn keys_in_error_text_never_show_a_plate() {
         let p = Plate::parse("品川 300 さ 12-34").expect("plate");
         let lot = LotId::parse("lot-a").expect("id");
-        for keys in [plate(&p), hold(&lot, &p)] {
+        for keys in [plate(&p), timeline(&lot, &p, true)] {
             let text = keys.describe();
             assert!(!text.contains("品川"), "{text}");
             assert!(text.contains(&fingerprint(&p.key())), "{text}");

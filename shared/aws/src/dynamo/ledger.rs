@@ -7,7 +7,7 @@ use parking_app::rules;
 use parking_app::*;
 
 use super::DynamoStore;
-use super::keys;
+use super::keys::{self};
 
 impl EventLedger for DynamoStore {
     async fn record_event(&self, event: &EventRef) -> StoreResult<Applied> {

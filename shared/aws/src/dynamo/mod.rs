@@ -15,13 +15,13 @@
 //! | gate | `LOT#{lot}` | `GATE#{gate}` | | |
 //! | bay | `LOT#{lot}` | `BAY#{bay}` | | `at_s`: reading time in epoch seconds, for the newer-reading condition |
 //! | reservation slot | `LOT#{lot}` | `SLOT#{minutes}#{start}` | | `reserved` counter; one grid per slot length, `start` in epoch seconds, zero-padded |
-//! | open-session hold | `LOT#{lot}` | `OPEN#{plate}` | | a copy of the session while it holds the plate |
 //! | lot's device | `LOT#{lot}` | `DEVICE#{device}` | | a copy, read with the lot's configuration and live state |
 //! | held reservation | `LOT#{lot}` | `HELD#{end}#{id}` | | a copy while it may still check in; TTL a day after its end |
 //! | occupancy summary shard | `LOT#{lot}` | `LIVE#{00..15}` | | string sets `free` and `occupied` of the bays hashed to the shard, moved by each reading in its transaction; `open_sessions`, the count of the shard's plates' sessions counted toward full |
-//! | plate timeline | `TL#{lot}#PLATE#{plate}` | `TL` | `LIKE#{skeleton}` / `OPEN#{lot}#PLATE#{plate}` while it has an open session | `version` guards every change |
+//! | plate timeline (its head) | `TL#{lot}#PLATE#{plate}` | `TL` | `LIKE#{skeleton}` / `OPEN#{lot}#PLATE#{plate}` while it has an open session | `version` guards every change to the plate's history |
+//! | archived stay | `TL#{lot}#PLATE#{plate}` | `STAY#{epoch ms:015}#{session}` | | one older session with its reads, orders and settlements |
 //! | tariff | `TARIFF#{id}` | `TARIFF` | | the posted form |
-//! | outbox message | `OUTBOX#{id}` | `OUTBOX` | `OUTBOX` / `{created}#{id}` | deleted once delivered |
+//! | outbox message | `OUTBOX#{id}` | `OUTBOX` | `OUTBOX#{00..15}` / `{created}#{id}` | deleted once delivered; the shard is a hash of the id |
 //! | driver's reservation | `DRIVER#{driver}` | `RES#{id}` | | a copy, read with the driver's cards |
 //! | device | `DEVICE#{device}` | `DEVICE` | | |
 //! | processed event | `DEVICE#{device}` | `EVENT#{event}` | | `expires_at` (TTL), `write`: token of the write that consumed it |
@@ -32,18 +32,24 @@
 //! | plate registration | `PLATE#{plate}` | `PLATE` | `LIKE#{skeleton}` / `REG#PLATE#{plate}` | one driver per plate |
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change |
-//! | payment | `PAYMENT#{key}` | `PAYMENT` | `SESSION#{id}` / `PAYMENT#{created}#{key}` | keyed by idempotency key |
 //!
-//! Access patterns: a lot with its gates, bays, slots and open sessions is
-//! one partition (`Query PK = LOT#…`; its configuration is the range
-//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE#~`, its occupancy `HELD#{now}`…`LIVE#~`: the held reservations still in force and the summary's shards, a few KB whatever the number of bays); a plate read fetches
-//! the plate's timeline and registration with one `BatchGetItem`; the
-//! plate → driver lookup and the open-session lookup are one `GetItem`
-//! each; a driver's whole partition (cards, reservations) is one `Query`; a driver's plates and
-//! payment methods are a strongly consistent `Query` of the driver's
-//! partition. `GSI1` lists a lot's reservations and sessions by time and a
-//! session's payments; its reads are eventually consistent, so no
-//! operation that must see its own writes reads it. No request path scans.
+//! Access patterns: a lot with its gates, bays, slots and summary is one
+//! partition (`Query PK = LOT#…`; its configuration is the range
+//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE#~`, its occupancy
+//! `HELD#{now}`…`LIVE#~`: the held reservations still in force and the
+//! summary's shards, a few KB whatever the number of bays); a plate read
+//! fetches the plate's head and registration with one `BatchGetItem`, and
+//! a late one the stays around it with a range `Query` of the plate's
+//! partition; the plate → driver lookup is one `GetItem`; a driver's whole
+//! partition (cards, reservations) is one `Query`. `GSI1` lists a lot's
+//! reservations and sessions by time, the outbox, and plates by OCR
+//! skeleton; its reads are eventually consistent, so no operation that
+//! must see its own writes reads it. No request path scans.
+//!
+//! One module per capability implements its trait (`lots`, `drivers`,
+//! `reservations`, `history`, `sessions`, `ledger`, `outbox`, `audit`,
+//! `flags`, `forecasts`, `usage`, `attempts`), as the in-memory twin does;
+//! `reads` holds the range queries and batch gets they share.
 //!
 //! # Atomic and idempotent writes
 //!
@@ -62,21 +68,24 @@
 //! ledger's `write` token, or the stored item itself) and then reports
 //! success: a caller can always tell its own success from someone else's.
 
-mod api;
 mod attempts;
-mod devices;
+mod audit;
 mod drivers;
 pub mod errors;
+mod flags;
+mod forecasts;
+mod history;
 pub mod keys;
 mod ledger;
 mod lots;
 pub mod meter;
-mod payments;
+mod outbox;
+mod reads;
 mod reservations;
 mod sessions;
-mod sweeps;
 pub mod table;
 pub mod txn;
+mod usage;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -2,11 +2,13 @@
 
 use jiff::Timestamp;
 use parking_app::ids::*;
+use parking_app::outbox::OutboxMessage;
 use parking_app::rules;
 use parking_app::*;
 
 use super::DynamoStore;
-use super::keys::{self, n, s};
+use super::keys::{self, body, n, s};
+use super::reads::*;
 use super::txn::{Cond, Step, Txn};
 
 /// Takes (`delta` 1) or frees (`delta` -1) one reservation of a slot.
@@ -44,108 +46,6 @@ pub(crate) fn held_item(r: &Reservation) -> StoreResult<keys::Item> {
     let mut item = keys::held(r).item(r)?;
     item.insert("expires_at".into(), n(r.end.as_second() + 24 * 3600));
     Ok(item)
-}
-
-impl ReservationStore for DynamoStore {
-    /// One transaction: the stored lot still has the terms the caller read,
-    /// the reservation is new, and every slot has room.
-    async fn reserve(&self, reservation: &Reservation, lot: &Lot) -> StoreResult<()> {
-        let slots = rules::reservation_slots(lot, reservation)?;
-        let mut txn = self
-            .txn(None)
-            .check(
-                Step::Lot,
-                &keys::lot(&lot.id),
-                Cond::new(
-                    "attribute_exists(PK) AND reservable = :reservable AND slot_minutes = :slot",
-                )
-                .value(":reservable", n(lot.reservable))
-                .value(":slot", n(lot.slot_minutes))
-                .found_on_failure(),
-            )?
-            .put(
-                Step::Reservation,
-                keys::reservation_listed(reservation).item(reservation)?,
-                Some(Cond::new("attribute_not_exists(PK)")),
-            )?
-            .put(
-                Step::DriverEntry,
-                keys::driver_reservation(&reservation.driver_id, &reservation.id)
-                    .item(reservation)?,
-                None,
-            )?
-            .put(Step::Held, held_item(reservation)?, None)?;
-        for &slot in &slots {
-            txn = slot_step(txn, &lot.id, lot.slot_minutes, slot, 1, lot.reservable)?;
-        }
-        let Err(failed) = txn.run(&self.client).await? else {
-            return Ok(());
-        };
-        if failed.has(Step::Lot) {
-            let exists = match failed.found(Step::Lot) {
-                Some(_) => true,
-                None => self.get(&keys::lot(&lot.id)).await?.is_some(),
-            };
-            return Err(if exists {
-                Refusal::LotChanged {
-                    lot_id: lot.id.clone(),
-                }
-                .into()
-            } else {
-                StoreError::not_found(format!("lot {}", lot.id))
-            });
-        }
-        if failed.has(Step::Reservation) {
-            let held: Option<Reservation> =
-                self.get_opt(&keys::reservation(&reservation.id)).await?;
-            return if held.as_ref() == Some(reservation) {
-                Ok(())
-            } else {
-                Err(Refusal::ReservationExists {
-                    reservation_id: reservation.id.clone(),
-                }
-                .into())
-            };
-        }
-        Err(rules::slot_full(lot, failed.slot().unwrap_or_default()))
-    }
-
-    /// Frees the slots on the reservation's own grid.
-    async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
-        self.cancel(reservation_id, None).await
-    }
-
-    async fn cancel_reservation_with_fee(
-        &self,
-        reservation_id: &ReservationId,
-        fee: &parking_app::outbox::PaymentOrder,
-    ) -> StoreResult<Reservation> {
-        self.cancel(reservation_id, Some(fee)).await
-    }
-
-    async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
-        self.get_body(&keys::reservation(reservation_id), || {
-            format!("reservation {reservation_id}")
-        })
-        .await
-    }
-
-    async fn slot_count(&self, lot: &Lot, at: Timestamp) -> StoreResult<u32> {
-        let keys = keys::slot(&lot.id, lot.slot_minutes, rules::slot_start(lot, at));
-        match self
-            .get(&keys)
-            .await?
-            .and_then(|mut i| i.remove("reserved"))
-        {
-            Some(aws_sdk_dynamodb::types::AttributeValue::N(v)) => {
-                v.parse().map_err(|_| StoreError::Corrupt {
-                    key: keys.describe(),
-                    reason: format!("reserved is not a count: {v}"),
-                })
-            }
-            _ => Ok(0),
-        }
-    }
 }
 
 impl DynamoStore {
@@ -232,5 +132,125 @@ impl DynamoStore {
                 reason: "the slot counts fewer reservations than hold it".into(),
             }),
         }
+    }
+}
+
+impl ReservationStore for DynamoStore {
+    async fn driver_reservations(&self, driver_id: &DriverId) -> StoreResult<Vec<Reservation>> {
+        let mut v: Vec<Reservation> = self
+            .query_bodies(keys::driver_reservations(driver_id))
+            .await?;
+        v.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        Ok(v)
+    }
+
+    /// One transaction: the stored lot still has the terms the caller read,
+    /// the reservation is new, and every slot has room.
+    async fn reserve(&self, reservation: &Reservation, lot: &Lot) -> StoreResult<()> {
+        let slots = rules::reservation_slots(lot, reservation)?;
+        let mut txn = self
+            .txn(None)
+            .check(
+                Step::Lot,
+                &keys::lot(&lot.id),
+                Cond::new(
+                    "attribute_exists(PK) AND reservable = :reservable AND slot_minutes = :slot",
+                )
+                .value(":reservable", n(lot.reservable))
+                .value(":slot", n(lot.slot_minutes))
+                .found_on_failure(),
+            )?
+            .put(
+                Step::Reservation,
+                keys::reservation_listed(reservation).item(reservation)?,
+                Some(Cond::new("attribute_not_exists(PK)")),
+            )?
+            .put(
+                Step::DriverEntry,
+                keys::driver_reservation(&reservation.driver_id, &reservation.id)
+                    .item(reservation)?,
+                None,
+            )?
+            .put(Step::Held, held_item(reservation)?, None)?;
+        for &slot in &slots {
+            txn = slot_step(txn, &lot.id, lot.slot_minutes, slot, 1, lot.reservable)?;
+        }
+        let Err(failed) = txn.run(&self.client).await? else {
+            return Ok(());
+        };
+        if failed.has(Step::Lot) {
+            let exists = match failed.found(Step::Lot) {
+                Some(_) => true,
+                None => self.get(&keys::lot(&lot.id)).await?.is_some(),
+            };
+            return Err(if exists {
+                Refusal::LotChanged {
+                    lot_id: lot.id.clone(),
+                }
+                .into()
+            } else {
+                StoreError::not_found(format!("lot {}", lot.id))
+            });
+        }
+        if failed.has(Step::Reservation) {
+            let held: Option<Reservation> =
+                self.get_opt(&keys::reservation(&reservation.id)).await?;
+            return if held.as_ref() == Some(reservation) {
+                Ok(())
+            } else {
+                Err(Refusal::ReservationExists {
+                    reservation_id: reservation.id.clone(),
+                }
+                .into())
+            };
+        }
+        Err(rules::slot_full(lot, failed.slot().unwrap_or_default()))
+    }
+
+    /// Frees the slots on the reservation's own grid.
+    async fn cancel_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
+        self.cancel(reservation_id, None).await
+    }
+
+    async fn cancel_reservation_with_fee(
+        &self,
+        reservation_id: &ReservationId,
+        fee: &parking_app::outbox::PaymentOrder,
+    ) -> StoreResult<Reservation> {
+        self.cancel(reservation_id, Some(fee)).await
+    }
+
+    async fn get_reservation(&self, reservation_id: &ReservationId) -> StoreResult<Reservation> {
+        self.get_body(&keys::reservation(reservation_id), || {
+            format!("reservation {reservation_id}")
+        })
+        .await
+    }
+
+    async fn lot_reservations_starting(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Reservation>> {
+        let (a, b) = window(from, to);
+        let v: Vec<Reservation> = self
+            .query_index_window(&format!("LOT#{lot_id}#RES"), &a, &b, None)
+            .await?
+            .into_iter()
+            .map(body)
+            .collect::<StoreResult<_>>()?;
+        Ok(v.into_iter()
+            .filter(|r| r.start >= from && r.start < to)
+            .collect())
+    }
+
+    async fn mark_no_show(
+        &self,
+        reservation_id: &ReservationId,
+        outbox: &[OutboxMessage],
+    ) -> StoreResult<Reservation> {
+        self.end(reservation_id, outbox, ReservationState::NoShow)
+            .await
     }
 }

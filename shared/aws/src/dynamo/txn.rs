@@ -59,10 +59,6 @@ pub(crate) enum Step {
     Stay,
     Lot,
     Session,
-    /// The session's hold on its plate (or the new plate's, in a correction).
-    Hold,
-    /// The old plate's hold, released by a plate correction.
-    OldHold,
     Reservation,
     /// The reservation slot starting at this second.
     Slot(i64),
@@ -75,7 +71,7 @@ pub(crate) enum Step {
     Held,
     /// A plate's timeline in a lot.
     Timeline,
-    /// The lot's live counters.
+    /// A shard of the lot's occupancy summary.
     Live,
     /// A message in the outbox.
     Outbox,

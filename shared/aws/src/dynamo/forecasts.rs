@@ -1,0 +1,28 @@
+//! Each lot's latest forecast.
+
+use parking_app::ids::*;
+use parking_app::*;
+
+use super::DynamoStore;
+#[allow(unused_imports)]
+use super::errors::from_sdk;
+use super::keys::{self};
+#[allow(unused_imports)]
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+
+impl ForecastStore for DynamoStore {
+    async fn put_forecast(
+        &self,
+        forecast: &parking_app::usecases::forecast::LotForecast,
+    ) -> StoreResult<()> {
+        self.put_plain(&keys::forecast(&forecast.lot_id), forecast)
+            .await
+    }
+
+    async fn lot_forecast(
+        &self,
+        lot_id: &LotId,
+    ) -> StoreResult<Option<parking_app::usecases::forecast::LotForecast>> {
+        self.get_opt(&keys::forecast(lot_id)).await
+    }
+}

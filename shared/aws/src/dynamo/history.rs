@@ -1,0 +1,220 @@
+//! A plate's history: its head and archived stays, read in one request
+//! each, and changed in one transaction (see `commit_read`).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use jiff::Timestamp;
+use parking_app::ids::*;
+use parking_app::rules;
+use parking_app::*;
+use parking_core::Plate;
+
+use super::DynamoStore;
+#[allow(unused_imports)]
+use super::errors::from_sdk;
+use super::keys::{self, body, n, s};
+use super::reads::*;
+use super::txn::{Cond, Step};
+#[allow(unused_imports)]
+use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+
+impl PlateHistory for DynamoStore {
+    async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
+        self.query_bodies(keys::passes_of(lot_id)).await
+    }
+
+    /// One query, newest first, of one stay.
+    async fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> StoreResult<Option<parking_app::history::Stay>> {
+        let (_, lowest, _) = keys::stays_of(lot_id, plate);
+        let found = self
+            .stays_between(
+                lot_id,
+                plate,
+                (lowest.to_owned(), format!("{}~", keys::stay_sk(at))),
+                false,
+                1,
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    /// One query, in order.
+    async fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::history::Stay>> {
+        let (_, _, highest) = keys::stays_of(lot_id, plate);
+        self.stays_between(
+            lot_id,
+            plate,
+            (keys::stay_sk(from), highest.to_owned()),
+            true,
+            limit,
+        )
+        .await
+    }
+
+    /// One `BatchGetItem`: the timeline and the plate's registration.
+    async fn plate_view(&self, lot_id: &LotId, plate: &Plate) -> StoreResult<PlateView> {
+        let timeline = keys::timeline(lot_id, plate, false);
+        let owner = keys::plate(plate);
+        let mut view = PlateView::default();
+        for item in self.batch_get(vec![timeline.key(), owner.key()]).await? {
+            match kind(&item) {
+                Some("timeline") => view.timeline = Some(body(item)?),
+                Some("plate") => view.owner = Some(body(item)?),
+                _ => {}
+            }
+        }
+        Ok(view)
+    }
+
+    /// One query of the index partition of the skeleton, keys and plates
+    /// only.
+    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<LikePlate>> {
+        let open_prefix = format!("OPEN#{lot_id}#PLATE#");
+        let mut plates: Vec<LikePlate> = Vec::new();
+        for item in self
+            .query_index(&keys::like(skeleton), Some("GSI1SK, #plate"))
+            .await?
+        {
+            let sk = match item.get("GSI1SK") {
+                Some(AttributeValue::S(v)) => v.clone(),
+                _ => continue,
+            };
+            if !(sk.starts_with("REG#") || sk.starts_with(&open_prefix)) {
+                continue;
+            }
+            let plate: Plate = match item.get("plate") {
+                Some(v) => serde_dynamo::from_attribute_value(v.clone()).map_err(|_| {
+                    StoreError::Corrupt {
+                        key: keys::redact(&sk),
+                        reason: "plate does not parse".into(),
+                    }
+                })?,
+                None => continue,
+            };
+            let registered = sk.starts_with("REG#");
+            match plates.iter_mut().find(|p| p.plate == plate) {
+                Some(p) => p.registered |= registered,
+                None => plates.push(LikePlate { plate, registered }),
+            }
+        }
+        Ok(plates)
+    }
+
+    async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
+        let t = &commit.timeline;
+        let token = rules::write_token(
+            "commit_read",
+            &(&t.lot_id, &t.plate, t.version, commit.attempt),
+        );
+        let cause = Some(&commit.event);
+        let open = t.open_sessions() > 0 && t.plate.is_readable();
+        let guard = if t.version <= 1 {
+            Cond::new("attribute_not_exists(PK)")
+        } else {
+            Cond::new("version = :prev").value(":prev", n(t.version - 1))
+        };
+        let mut txn = self
+            .with_ledger(self.txn(Some(token.clone())), cause, &token)?
+            .put(
+                Step::Timeline,
+                keys::timeline(&t.lot_id, &t.plate, open).item(t)?,
+                Some(guard),
+            )?;
+        for session in &commit.changed {
+            txn = txn.put(
+                Step::Session,
+                keys::session_listed(session).item(session)?,
+                None,
+            )?;
+            if let Some(driver) = &session.driver_id {
+                txn = txn.put(
+                    Step::DriverEntry,
+                    keys::driver_session(driver, session).item(session)?,
+                    None,
+                )?;
+            }
+        }
+        for m in &commit.outbox {
+            txn = txn.put(
+                Step::Outbox,
+                keys::outbox(&m.id(), commit.event.processed_at.as_second()).item(m)?,
+                None,
+            )?;
+        }
+        // The timeline's condition on its version serialises every change
+        // to the plate's stays.
+        for stay in &commit.stays {
+            txn = txn.put(
+                Step::Stay,
+                keys::stay(&t.lot_id, &t.plate, &stay.key()).item(stay)?,
+                None,
+            )?;
+        }
+        for gone in &commit.stays_gone {
+            txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, gone), None)?;
+        }
+        if commit.open_delta != 0 {
+            txn = txn.update(
+                Step::Live,
+                &keys::live_of_plate(&t.lot_id, &t.plate),
+                "ADD open_sessions :d SET #type = :type",
+                &[("#type", "type")],
+                vec![(":d", n(commit.open_delta)), (":type", s("live"))],
+                None,
+            )?;
+        }
+        if let Some(e) = &commit.audit {
+            txn = txn.put(Step::Audit, keys::audit(e).item(e)?, None)?;
+        }
+        if let Some(p) = &commit.pass {
+            txn = txn.put(Step::Pass, keys::pass(&p.lot_id, &p.id).item(p)?, None)?;
+        }
+        if let Some(held) = &commit.check_in {
+            // A reservation cancelled meanwhile fails the condition and the
+            // read is applied again without it.
+            {
+                let mut r = held.clone();
+                r.state = ReservationState::CheckedIn;
+                txn = txn
+                    .put(
+                        Step::Reservation,
+                        keys::reservation_listed(&r).item(&r)?,
+                        Some(
+                            Cond::new("#state = :active")
+                                .names(&[("#state", "state")])
+                                .value(":active", s("active")),
+                        ),
+                    )?
+                    .put(
+                        Step::DriverEntry,
+                        keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
+                        None,
+                    )?
+                    .delete(Step::Held, &keys::held(&r), None)?;
+            }
+        }
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(Applied::Done),
+            Err(failed) => {
+                if let Some(outcome) = self.ledger_outcome(&failed, cause, &token).await? {
+                    return Ok(outcome);
+                }
+                // The timeline moved on, or the reservation did: read again.
+                Err(Refusal::StaleTimeline {
+                    lot_id: t.lot_id.clone(),
+                }
+                .into())
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The in-memory twin: a plate's history: its head, archived stays and the atomic change.
+
+use super::*;
+
+impl PlateHistory for MemoryStore {
+    async fn plate_view(&self, lot_id: &LotId, plate: &Plate) -> StoreResult<PlateView> {
+        let s = self.state();
+        let key = plate.key();
+        let view = PlateView {
+            timeline: s.timelines.get(&(lot_id.clone(), key.clone())).cloned(),
+            owner: s.plates.get(&key).cloned(),
+        };
+        // One batch get of the timeline and the registration.
+        self.read_units(get_units(&[
+            view.timeline.as_ref().map_or(0, item_bytes),
+            view.owner.as_ref().map_or(0, item_bytes),
+        ]));
+        Ok(view)
+    }
+
+    async fn stay_before(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        at: Timestamp,
+    ) -> StoreResult<Option<parking_app::history::Stay>> {
+        let s = self.state();
+        let (lot, key) = (lot_id.clone(), plate.key());
+        let found = s
+            .stays
+            .range(
+                (lot.clone(), key.clone(), Timestamp::MIN, String::new())
+                    ..=(lot, key, at, "~".to_owned()),
+            )
+            .next_back()
+            .map(|(_, v)| v.clone());
+        self.read_units(query_units(found.as_ref().map_or(0, item_bytes), true));
+        Ok(found)
+    }
+
+    async fn stays_from(
+        &self,
+        lot_id: &LotId,
+        plate: &Plate,
+        from: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<parking_app::history::Stay>> {
+        let s = self.state();
+        let (lot, key) = (lot_id.clone(), plate.key());
+        let found: Vec<parking_app::history::Stay> = s
+            .stays
+            .range(
+                (lot.clone(), key.clone(), from, String::new())
+                    ..=(lot, key, Timestamp::MAX, "~".to_owned()),
+            )
+            .take(limit)
+            .map(|(_, v)| v.clone())
+            .collect();
+        self.read_units(query_units(found.iter().map(item_bytes).sum(), true));
+        Ok(found)
+    }
+
+    async fn plates_like(&self, lot_id: &LotId, skeleton: &str) -> StoreResult<Vec<LikePlate>> {
+        self.read();
+        let s = self.state();
+        let mut keys: BTreeSet<&String> = BTreeSet::new();
+        if let Some(set) = s.registered_like.get(skeleton) {
+            keys.extend(set);
+        }
+        if let Some(set) = s.open_like.get(&(lot_id.clone(), skeleton.to_owned())) {
+            keys.extend(set);
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| match s.plates.get(k) {
+                Some(r) => Some(LikePlate {
+                    plate: r.plate.clone(),
+                    registered: true,
+                }),
+                None => s
+                    .timelines
+                    .get(&(lot_id.clone(), k.clone()))
+                    .map(|t| LikePlate {
+                        plate: t.plate.clone(),
+                        registered: false,
+                    }),
+            })
+            .collect())
+    }
+
+    async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
+        // One transaction: the timeline, its sessions, the outbox, the
+        // ledger entry, the lot's counter, a checked-in reservation.
+        within_limit("timeline", &commit.timeline)?;
+        for session in &commit.changed {
+            within_limit("session", session)?;
+        }
+        for stay in &commit.stays {
+            within_limit("stay", stay)?;
+        }
+        let mut items = vec![item_bytes(&commit.timeline), SMALL_ITEM];
+        items.extend(commit.changed.iter().map(item_bytes));
+        items.extend(commit.stays.iter().map(item_bytes));
+        items.extend(commit.stays_gone.iter().map(|_| SMALL_ITEM));
+        items.extend(commit.outbox.iter().map(item_bytes));
+        if commit.open_delta != 0 {
+            items.push(SMALL_ITEM);
+        }
+        if let Some(r) = &commit.check_in {
+            items.push(item_bytes(r));
+        }
+        self.write_units(write_units(&items, true));
+        let t = &commit.timeline;
+        let token = rules::write_token(
+            "commit_read",
+            &(&t.lot_id, &t.plate, t.version, commit.attempt),
+        );
+        let mut s = self.state();
+        match s.seen(Some(&commit.event), &token) {
+            Seen::Duplicate => return Ok(Applied::Duplicate),
+            Seen::Mine => return Ok(Applied::Done),
+            Seen::New => {}
+        }
+        let key = (t.lot_id.clone(), t.plate.key());
+        let stored = s.timelines.get(&key).map_or(0, |t| t.version);
+        if stored + 1 != t.version {
+            return Err(Refusal::StaleTimeline {
+                lot_id: t.lot_id.clone(),
+            }
+            .into());
+        }
+        if let Some(held) = &commit.check_in {
+            match s.reservations.get_mut(&held.id) {
+                Some(r) if r.state == ReservationState::Active => {
+                    r.state = ReservationState::CheckedIn;
+                }
+                // Cancelled or used meanwhile: apply the read again.
+                _ => {
+                    return Err(Refusal::StaleTimeline {
+                        lot_id: t.lot_id.clone(),
+                    }
+                    .into());
+                }
+            }
+        }
+        for session in &commit.changed {
+            s.sessions.insert(session.id.clone(), session.clone());
+        }
+        *s.open_counts.entry(t.lot_id.clone()).or_default() += commit.open_delta;
+        let like = (t.lot_id.clone(), skeleton(&key.1));
+        if t.open_sessions() > 0 {
+            s.open_like.entry(like).or_default().insert(key.1.clone());
+        } else if let Some(set) = s.open_like.get_mut(&like) {
+            set.remove(&key.1);
+        }
+        for m in &commit.outbox {
+            let at = s.outbox.len();
+            s.outbox_pending.insert(at, m.id());
+            s.outbox.push((m.clone(), false));
+        }
+        for (from, id) in &commit.stays_gone {
+            s.stays
+                .remove(&(t.lot_id.clone(), key.1.clone(), *from, id.to_string()));
+        }
+        for stay in &commit.stays {
+            s.stays.insert(
+                (
+                    t.lot_id.clone(),
+                    key.1.clone(),
+                    stay.from,
+                    stay.id.to_string(),
+                ),
+                stay.clone(),
+            );
+        }
+        s.timelines.insert(key, t.clone());
+        if let Some(e) = &commit.audit {
+            s.audit
+                .insert((e.lot_id.clone(), e.at, e.id.clone()), e.clone());
+        }
+        if let Some(p) = &commit.pass {
+            s.passes.insert((p.lot_id.clone(), p.id.clone()), p.clone());
+        }
+        s.remember(Some(&commit.event), &token, self.retention);
+        Ok(Applied::Done)
+    }
+
+    async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
+        self.read();
+        Ok(self
+            .state()
+            .passes
+            .values()
+            .filter(|p| &p.lot_id == lot_id)
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,74 @@
+//! The in-memory twin: sessions, listed by lot, driver and entry time.
+
+use super::*;
+
+impl SessionStore for MemoryStore {
+    async fn get_session(&self, session_id: &SessionId) -> StoreResult<Session> {
+        found(self.state().sessions.get(session_id), || {
+            format!("session {session_id}")
+        })
+    }
+
+    async fn lot_sessions(&self, lot_id: &LotId) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn driver_sessions(&self, driver_id: &DriverId) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| {
+                s.driver_id.as_ref() == Some(driver_id) && s.state != SessionState::Superseded
+            })
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn lot_sessions_since(
+        &self,
+        lot_id: &LotId,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && x.entry_at >= since)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn lot_sessions_entered(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && x.entry_at >= from && x.entry_at < to)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
+        Ok(v)
+    }
+}
