@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Event>| async move {
         let started = metering.start(store);
         let (answer, lot, sent) = lambda::forward_outbox_of(store, queues, event.payload).await;
-        let extra = parking_app::usecases::cost::Usage {
+        let extra = parking_app::usage::Usage {
             sqs_requests: sent,
             ..Default::default()
         };

@@ -1233,7 +1233,7 @@ impl ForecastOut {
     pub fn new(
         lot: &parking_app::Lot,
         outlook: Option<(
-            parking_app::usecases::forecast::LotForecast,
+            parking_app::forecasts::LotForecast,
             Vec<parking_app::usecases::forecast::OutlookSlot>,
         )>,
     ) -> ForecastOut {

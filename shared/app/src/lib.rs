@@ -25,7 +25,7 @@ pub mod rules;
 pub mod scenario;
 pub mod sessions;
 pub mod settlement;
-pub mod sim;
+pub mod simulator;
 pub mod store;
 pub mod timeline;
 pub mod usage;

@@ -161,7 +161,7 @@ pub async fn run_device_function() -> Result<(), Error> {
             .ok()
             .and_then(|a| a["commands"].as_u64())
             .unwrap_or(0);
-        let extra = parking_app::usecases::cost::Usage {
+        let extra = parking_app::usage::Usage {
             iot_inbound_messages: 1,
             iot_outbound_messages: commands,
             ..Default::default()
@@ -268,7 +268,7 @@ pub async fn run_backlog_function() -> Result<(), Error> {
         let started = metering.start(&events.store);
         let messages = event.payload.records.len() as u64;
         let (response, lot) = apply_backlogs(events, &SystemClock, event.payload).await;
-        let extra = parking_app::usecases::cost::Usage {
+        let extra = parking_app::usage::Usage {
             iot_inbound_messages: messages,
             ..Default::default()
         };
@@ -325,12 +325,12 @@ impl Metering {
         store: &crate::DynamoStore,
         started: Started,
         lot: Option<&parking_app::LotId>,
-        extra: parking_app::usecases::cost::Usage,
+        extra: parking_app::usage::Usage,
     ) {
         use parking_app::Clock;
         let used = store.consumed().unwrap_or_default().since(&started.before);
         let ms = started.at.elapsed().as_secs_f64() * 1000.0;
-        let mut usage = parking_app::usecases::cost::Usage {
+        let mut usage = parking_app::usage::Usage {
             lambda_invocations: 1,
             lambda_gb_seconds: parking_app::usecases::cost::gb_seconds(ms, self.memory_mb),
             ..extra
@@ -490,7 +490,7 @@ pub async fn run_payments_function() -> Result<(), Error> {
             .and_then(|r| r.body.as_deref())
             .and_then(lot_of_body);
         let answer = settle_payments(store, provider, redelivery, base, event.payload, now).await;
-        let extra = parking_app::usecases::cost::Usage {
+        let extra = parking_app::usage::Usage {
             sqs_requests: 2,
             ..Default::default()
         };

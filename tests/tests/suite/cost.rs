@@ -164,7 +164,7 @@ async fn a_warm_function_records_its_lots_usage_at_most_once_a_minute_on_dynamod
 /// the lot's daily report prices it.
 #[tokio::test]
 async fn the_daily_report_prices_the_lots_recorded_usage() {
-    use parking_app::sim::{SimConfig, generate};
+    use parking_app::simulator::world::{SimConfig, generate};
     use parking_app::usecases::operator::daily_report;
 
     let scenarios = generate(&SimConfig {

@@ -355,7 +355,7 @@ async fn a_day_with_an_unreachable_flag_store_comes_out_as_with_the_defaults() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    use parking_app::sim::{SimConfig, generate};
+    use parking_app::simulator::world::{SimConfig, generate};
     use parking_app::usecases::device_events::DeviceEvents;
     use parking_aws::{MemoryLink, MemoryStore};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use parking_app::FixedClock;
 use parking_app::scenario::Scenario;
-use parking_app::sim::{SimConfig, generate};
+use parking_app::simulator::world::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::forecast::{
     HISTORY_HEADER, backtest_history, lot_history, read_history, refresh_all,

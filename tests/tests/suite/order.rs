@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use parking_app::outbox::OutboxMessage;
 use parking_app::scenario::{MessageSpec, Scenario, set_up};
-use parking_app::sim::{SimConfig, generate};
+use parking_app::simulator::world::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::{SessionId, SessionStore};
 use parking_aws::{MemoryLink, MemoryStore};

@@ -2,9 +2,9 @@
 //! the same day every time.
 
 use jiff::SignedDuration;
-use parking_app::sim::{SimConfig, generate};
+use parking_app::simulator::run::{Summary, run};
+use parking_app::simulator::world::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
-use parking_app::usecases::simulate::{Summary, run};
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 
 async fn simulate(cfg: &SimConfig) -> Summary {

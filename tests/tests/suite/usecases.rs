@@ -1,6 +1,6 @@
 //! The use cases on the in-memory store.
 
-use parking_app::usecases::drivers::{RegisterError, register_plate};
+use parking_app::usecases::plates::{RegisterError, register_plate};
 use parking_app::usecases::reservations::{ReserveError, ReserveRequest, cancel, reserve};
 use parking_app::*;
 use parking_aws::MemoryStore;

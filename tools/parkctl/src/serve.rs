@@ -19,10 +19,10 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use parking_api::{Api, Claims};
 use parking_app::Store;
-use parking_app::sim::{SimConfig, generate};
+use parking_app::simulator::run::run;
+use parking_app::simulator::world::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::forecast::refresh_all;
-use parking_app::usecases::simulate::run;
 use parking_aws::SystemClock;
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use jiff::SignedDuration;
 use jiff::civil::Date;
 use parking_app::scenario::Scenario;
-use parking_app::sim::{SimConfig, generate};
+use parking_app::simulator::run::{Summary, run};
+use parking_app::simulator::world::{SimConfig, generate};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::usecases::forecast::{HISTORY_HEADER, lot_history};
-use parking_app::usecases::simulate::{Summary, run};
 use parking_aws::{MemoryLink, MemoryQueues, MemoryStore};
 
 use crate::UsageError;

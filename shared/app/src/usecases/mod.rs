@@ -1,27 +1,19 @@
-//! The use cases, one module per flow. Each takes the ports it needs
-//! (the store, the clock), applies the rules once, and answers with a typed
-//! outcome or a typed error whose variants callers match on: the functions
-//! map them to HTTP statuses or retry decisions at their edge, and the
-//! command line to exit codes.
+//! The use cases, grouped by who acts: the devices, the drivers, the
+//! staff, settlement, and the schedule. Each takes the narrowest store
+//! trait it needs (the store's capabilities: [`crate::store`]) and the
+//! clock, applies the rules once, and answers with a typed outcome or a
+//! typed error whose variants callers match on: the functions map them to
+//! HTTP statuses or retry decisions at their edge, and the command line to
+//! exit codes. Each use case is also reachable as `usecases::<name>`.
 
-pub mod account;
-pub mod adjust;
-pub mod availability;
-pub mod bay_state;
-pub mod cost;
-pub mod dashboard;
-pub mod dead_letters;
-pub mod device_events;
+pub mod devices;
 pub mod drivers;
-pub mod forecast;
-pub mod lot_flags;
-pub mod notify;
-pub mod operator;
-pub mod outbox;
-pub mod plate_read;
-pub mod presence;
-pub mod reservations;
-pub mod settle;
-pub mod simulate;
-pub mod sweeps;
-pub mod trips;
+pub mod schedule;
+pub mod settlement;
+pub mod staff;
+
+pub use devices::{availability, bay_state, device_events, plate_read, presence};
+pub use drivers::{account, plates, reservations, trips};
+pub use schedule::{cost, forecast, sweeps};
+pub use settlement::{notify, outbox, settle};
+pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator};

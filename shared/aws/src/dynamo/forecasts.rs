@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 impl ForecastStore for DynamoStore {
     async fn put_forecast(
         &self,
-        forecast: &parking_app::usecases::forecast::LotForecast,
+        forecast: &parking_app::forecasts::LotForecast,
     ) -> StoreResult<()> {
         self.put_plain(&keys::forecast(&forecast.lot_id), forecast)
             .await
@@ -22,7 +22,7 @@ impl ForecastStore for DynamoStore {
     async fn lot_forecast(
         &self,
         lot_id: &LotId,
-    ) -> StoreResult<Option<parking_app::usecases::forecast::LotForecast>> {
+    ) -> StoreResult<Option<parking_app::forecasts::LotForecast>> {
         self.get_opt(&keys::forecast(lot_id)).await
     }
 }

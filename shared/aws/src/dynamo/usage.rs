@@ -15,7 +15,7 @@ impl UsageStore for DynamoStore {
         &self,
         lot_id: &LotId,
         date: jiff::civil::Date,
-        usage: &parking_app::usecases::cost::Usage,
+        usage: &parking_app::usage::Usage,
     ) -> StoreResult<()> {
         // Every counter of the usage, added as it is named.
         let counters: serde_json::Map<String, serde_json::Value> = match serde_json::to_value(usage)
@@ -47,7 +47,7 @@ impl UsageStore for DynamoStore {
         &self,
         lot_id: &LotId,
         date: jiff::civil::Date,
-    ) -> StoreResult<parking_app::usecases::cost::Usage> {
+    ) -> StoreResult<parking_app::usage::Usage> {
         // The item's counters are the usage's fields (its keys are left
         // aside); a counter never added is zero.
         Ok(self

@@ -5,7 +5,7 @@ use super::*;
 impl ForecastStore for MemoryStore {
     async fn put_forecast(
         &self,
-        forecast: &parking_app::usecases::forecast::LotForecast,
+        forecast: &parking_app::forecasts::LotForecast,
     ) -> StoreResult<()> {
         self.write();
         self.state()
@@ -17,7 +17,7 @@ impl ForecastStore for MemoryStore {
     async fn lot_forecast(
         &self,
         lot_id: &LotId,
-    ) -> StoreResult<Option<parking_app::usecases::forecast::LotForecast>> {
+    ) -> StoreResult<Option<parking_app::forecasts::LotForecast>> {
         self.read();
         Ok(self.state().forecasts.get(lot_id).cloned())
     }

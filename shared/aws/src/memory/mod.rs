@@ -44,9 +44,9 @@ struct LedgerEntry {
 #[derive(Default)]
 struct State {
     lots: HashMap<LotId, Lot>,
-    forecasts: HashMap<LotId, parking_app::usecases::forecast::LotForecast>,
+    forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     flags: Option<parking_app::flags::StoredFlags>,
-    usage: HashMap<(LotId, jiff::civil::Date), parking_app::usecases::cost::Usage>,
+    usage: HashMap<(LotId, jiff::civil::Date), parking_app::usage::Usage>,
     gates: HashMap<(LotId, GateId), Gate>,
     devices: HashMap<DeviceId, Device>,
     bays: BTreeMap<(LotId, BayId), Bay>,

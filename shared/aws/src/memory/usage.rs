@@ -7,7 +7,7 @@ impl UsageStore for MemoryStore {
         &self,
         lot_id: &LotId,
         date: jiff::civil::Date,
-        usage: &parking_app::usecases::cost::Usage,
+        usage: &parking_app::usage::Usage,
     ) -> StoreResult<()> {
         let mut s = self.state();
         let held = s.usage.entry((lot_id.clone(), date)).or_default();
@@ -19,7 +19,7 @@ impl UsageStore for MemoryStore {
         &self,
         lot_id: &LotId,
         date: jiff::civil::Date,
-    ) -> StoreResult<parking_app::usecases::cost::Usage> {
+    ) -> StoreResult<parking_app::usage::Usage> {
         Ok(self
             .state()
             .usage

@@ -21,7 +21,9 @@ use crate::outbox::{Notification, NotificationKind, OutboxMessage};
 use crate::store::prelude::*;
 use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
 
-use super::device_events::{HandleError, LoadedLot, Rejection, Report, Step, store_failure};
+use crate::usecases::device_events::{
+    HandleError, LoadedLot, Rejection, Report, Step, store_failure,
+};
 
 /// How often a read is applied again when its plate's timeline changed
 /// between reading and writing (another read of the same plate at the
@@ -129,7 +131,7 @@ pub(crate) async fn apply<S: Store, L: DeviceLink>(
     };
     if read.direction != input.gate.direction {
         return Ok(Report {
-            rejected: vec![super::device_events::Rejected {
+            rejected: vec![crate::usecases::device_events::Rejected {
                 event_id,
                 rejection: Rejection::WrongDirection {
                     gate: input.gate.id.clone(),

@@ -146,7 +146,7 @@ pub async fn redrive<D: DeadLetterQueues>(
 /// The audit entry of an operator's redrive (none when nothing went
 /// back): one entry naming the queue and how many messages.
 pub fn redrive_audit(
-    who: super::adjust::Staff<'_>,
+    who: crate::usecases::adjust::Staff<'_>,
     queue: Queue,
     sent: &[DeadLetter],
     note: &str,
@@ -155,8 +155,8 @@ pub fn redrive_audit(
         return None;
     }
     let ids: Vec<&str> = sent.iter().map(|d| d.id.as_str()).collect();
-    let id = super::adjust::action_id("redrive", &ids);
-    Some(super::adjust::audit(
+    let id = crate::usecases::adjust::action_id("redrive", &ids);
+    Some(crate::usecases::adjust::audit(
         who,
         &id,
         "dead_letters.redrive",

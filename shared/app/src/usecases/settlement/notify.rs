@@ -275,7 +275,7 @@ pub enum Told {
 /// (so they arrive in order), and nothing else.
 pub async fn notify_batch<L: DriverLink>(
     link: &L,
-    batch: &[super::settle::Delivered<'_>],
+    batch: &[crate::usecases::settle::Delivered<'_>],
 ) -> Vec<Told> {
     let mut held_back: Vec<&str> = Vec::new();
     let mut out = Vec::with_capacity(batch.len());

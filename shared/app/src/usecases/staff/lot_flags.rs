@@ -5,12 +5,12 @@
 
 use serde::Serialize;
 
-use super::adjust::{ActionError, Staff, action_id, check_note};
-use super::operator::lot;
 use crate::LotId;
 use crate::flags::{Flag, StoredFlags};
 use crate::model::AuditEntry;
 use crate::store::prelude::*;
+use crate::usecases::adjust::{ActionError, Staff, action_id, check_note};
+use crate::usecases::operator::lot;
 
 /// What an operator sets a flag to at their lot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -73,7 +73,7 @@ impl Default for SimConfig {
 }
 
 /// The demo lots' tariff.
-pub const DEMO_TARIFF: &str = include_str!("../../../fixtures/tariffs/shinjuku-west.json");
+pub const DEMO_TARIFF: &str = include_str!("../../../../fixtures/tariffs/shinjuku-west.json");
 
 const REGIONS: [&str; 10] = [
     "品川",

@@ -25,9 +25,9 @@ use crate::ids::*;
 use crate::model::*;
 use crate::store::prelude::*;
 
-use super::bay_state;
-use super::plate_read;
-use super::presence;
+use crate::usecases::bay_state;
+use crate::usecases::plate_read;
+use crate::usecases::presence;
 
 /// How many reads of one backlog are applied at the same time.
 const BACKLOG_CONCURRENCY: usize = 8;

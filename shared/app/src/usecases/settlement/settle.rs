@@ -20,7 +20,7 @@ use crate::settlement::*;
 use crate::store::prelude::*;
 use crate::timeline::SettlementRecord;
 
-use super::adjust::{Action, ActionError, amend};
+use crate::usecases::adjust::{Action, ActionError, amend};
 
 /// How long a claim holds an attempt: longer than everything one
 /// delivery asks of the provider can take (a few calls of at most 20 s
@@ -432,7 +432,10 @@ where
         return Ok(settled);
     };
     let record = SettlementRecord {
-        id: super::adjust::action_id("settle", &[attempt_key(&order.idempotency_key, n).as_str()]),
+        id: crate::usecases::adjust::action_id(
+            "settle",
+            &[attempt_key(&order.idempotency_key, n).as_str()],
+        ),
         order_key: order.idempotency_key.clone(),
         kind: order.kind,
         amount: order.amount,

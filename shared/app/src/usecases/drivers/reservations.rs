@@ -69,7 +69,7 @@ fn from_store(e: StoreError, lot_id: &LotId, id: &ReservationId) -> ReserveError
 /// [`ReserveError`]: unknown lot, a full slot (a lot with no reservable
 /// bays is always full), an id used for another reservation, a malformed
 /// request, or the store failed.
-pub async fn reserve<S: Store>(
+pub async fn reserve<S: LotStore + ReservationStore>(
     store: &S,
     request: &ReserveRequest,
 ) -> Result<Reservation, ReserveError> {
@@ -109,7 +109,10 @@ pub async fn reserve<S: Store>(
 /// # Errors
 ///
 /// [`ReserveError::UnknownReservation`], or the store failed.
-pub async fn cancel<S: Store>(store: &S, id: &ReservationId) -> Result<Reservation, ReserveError> {
+pub async fn cancel<S: ReservationStore>(
+    store: &S,
+    id: &ReservationId,
+) -> Result<Reservation, ReserveError> {
     store.cancel_reservation(id).await.map_err(|e| match e {
         StoreError::NotFound { .. } => ReserveError::UnknownReservation(id.clone()),
         e => ReserveError::Store(e),
@@ -261,7 +264,7 @@ pub async fn reserve_for_driver<S: Store>(
 /// # Errors
 ///
 /// [`DriverReserveError::NotFound`] when it is not the driver's.
-pub async fn driver_reservation<S: Store>(
+pub async fn driver_reservation<S: ReservationStore>(
     store: &S,
     driver: &DriverId,
     id: &ReservationId,

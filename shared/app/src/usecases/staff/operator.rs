@@ -1,7 +1,7 @@
 //! What operators do to a lot: its configuration (with a revision, so a
 //! stale write is refused), gates, devices, tariff versions, the manual
 //! barrier open, the review queue, the daily report and the audit trail.
-//! Money moves through [`super::adjust`]. Every change is audited with who
+//! Money moves through [`crate::usecases::adjust`]. Every change is audited with who
 //! and when.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::store::prelude::*;
 
-use super::adjust::{ActionError, action_id, check_note};
+use crate::usecases::adjust::{ActionError, action_id, check_note};
 
 /// How far back the review queue and reports look for sessions.
 pub const REVIEW_LOOKBACK: SignedDuration = SignedDuration::from_hours(90 * 24);
@@ -26,7 +26,7 @@ pub const REVIEW_LOOKBACK: SignedDuration = SignedDuration::from_hours(90 * 24);
 /// # Errors
 ///
 /// `lot` not found, or the store's.
-pub async fn lot<S: Store>(store: &S, lot_id: &LotId) -> Result<Lot, ActionError> {
+pub async fn lot<S: LotStore>(store: &S, lot_id: &LotId) -> Result<Lot, ActionError> {
     match store.get_lot(lot_id).await {
         Ok(l) => Ok(l),
         Err(StoreError::NotFound { .. }) => Err(ActionError::NotFound("lot")),
@@ -311,7 +311,7 @@ pub async fn put_device<S: Store>(
 /// # Errors
 ///
 /// `lot` not found, or the store's.
-pub async fn gates_and_devices<S: Store>(
+pub async fn gates_and_devices<S: LotStore>(
     store: &S,
     lot_id: &LotId,
 ) -> Result<(Vec<Gate>, Vec<Device>), ActionError> {
@@ -341,7 +341,7 @@ pub struct TariffVersion {
 /// # Errors
 ///
 /// `lot` not found, or the store's.
-pub async fn tariff_versions<S: Store>(
+pub async fn tariff_versions<S: LotStore>(
     store: &S,
     lot_id: &LotId,
 ) -> Result<Vec<TariffVersion>, ActionError> {
@@ -378,7 +378,7 @@ pub async fn tariff_versions<S: Store>(
 ///
 /// An invalid tariff or time (422), `effective_from_taken` (409), or the
 /// store's.
-pub async fn schedule_tariff<S: Store>(
+pub async fn schedule_tariff<S: LotStore>(
     store: &S,
     now: Timestamp,
     actor: &Actor,
@@ -424,8 +424,10 @@ pub async fn schedule_tariff<S: Store>(
         // Named by its content and start: two versions posted at once
         // never overwrite each other's tariff.
         let spec_text = serde_json::to_string(tariff.spec()).unwrap_or_default();
-        let digest =
-            super::adjust::action_id("v", &[&spec_text, &effective_from.as_second().to_string()]);
+        let digest = crate::usecases::adjust::action_id(
+            "v",
+            &[&spec_text, &effective_from.as_second().to_string()],
+        );
         let id = TariffId::parse(&format!("{lot_id}.{digest}"))
             .map_err(|e| ActionError::invalid("lot_id", e.to_string()))?;
         let record = TariffRecord {
@@ -584,7 +586,7 @@ pub struct DailyReport {
     pub needs_review: u32,
     /// What the lot's device messages and their forwarding consumed that
     /// day, as the functions recorded it, priced.
-    pub cost: super::cost::CostReport,
+    pub cost: crate::usecases::cost::CostReport,
 }
 
 /// The daily report of a lot for a local date.
@@ -592,7 +594,7 @@ pub struct DailyReport {
 /// # Errors
 ///
 /// The store's.
-pub async fn daily_report<S: Store>(
+pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
     store: &S,
     lot_id: &LotId,
     date: Date,
@@ -634,7 +636,7 @@ pub async fn daily_report<S: Store>(
         occupancy_by_hour: Vec::new(),
         turnover: 0.0,
         needs_review: 0,
-        cost: super::cost::CostReport::default(),
+        cost: crate::usecases::cost::CostReport::default(),
     };
     for s in &sessions {
         let left = s.exit_at.filter(|_| s.state != SessionState::ExitMissing);
@@ -699,9 +701,10 @@ pub async fn daily_report<S: Store>(
         .filter(|e| e.action == "session.refund")
         .filter_map(|e| e.amount)
         .sum();
-    let prices = super::cost::PriceTable::builtin().map_err(StoreError::invalid)?;
+    let prices = crate::usecases::cost::PriceTable::builtin().map_err(StoreError::invalid)?;
     let usage = store.lot_usage(lot_id, date).await?;
-    report.cost = super::cost::CostReport::new(usage, u64::from(report.entries), 1.0, prices);
+    report.cost =
+        crate::usecases::cost::CostReport::new(usage, u64::from(report.entries), 1.0, prices);
     report.turnover = if config.lot.capacity > 0 {
         f64::from(report.exits) / f64::from(config.lot.capacity)
     } else {

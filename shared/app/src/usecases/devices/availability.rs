@@ -89,7 +89,7 @@ pub fn availability(lot: &Lot, live: &LotLive, flags: &crate::flags::FlagSet) ->
 /// # Errors
 ///
 /// The store's.
-pub async fn lot_availability<S: Store>(
+pub async fn lot_availability<S: LotStore>(
     store: &S,
     lot: &Lot,
     at: Timestamp,

@@ -21,7 +21,7 @@
 //!   `heartbeat_timeout_minutes` is shown offline; its next heartbeat or
 //!   connection brings it back.
 //! - **Payment retries.** A declined charge's next attempt, when due, is
-//!   queued under a new key (see [`super::settle::RETRY_AFTER`]).
+//!   queued under a new key (see [`crate::usecases::settle::RETRY_AFTER`]).
 //! - **Reminders.** A driver is reminded once of a reservation starting
 //!   within [`REMINDER_AHEAD`], and once of a monthly pass ending within
 //!   [`PASS_NOTICE`] (the plate's registered driver). Each reminder is
@@ -41,7 +41,7 @@ use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, 
 use crate::store::prelude::*;
 use crate::timeline::AdjustmentKind;
 
-use super::adjust::{Action, ActionError, action_id, amend};
+use crate::usecases::adjust::{Action, ActionError, action_id, amend};
 
 /// How much one sweep does per run at most.
 pub const BUDGET: usize = 100;
@@ -109,7 +109,7 @@ pub async fn no_shows<S: Store>(store: &S, now: Timestamp, budget: usize) -> Sto
 
 /// A no-show's fee (if the lot charges one and the driver has a card)
 /// and the driver's notification.
-async fn no_show_messages<S: Store>(
+async fn no_show_messages<S: DriverStore + LotStore>(
     store: &S,
     lot: &Lot,
     r: &Reservation,
@@ -325,7 +325,7 @@ impl OpenFor<'_> {
 /// # Errors
 ///
 /// The store's.
-pub async fn silent_devices<S: Store>(
+pub async fn silent_devices<S: LotStore>(
     store: &S,
     now: Timestamp,
     budget: usize,

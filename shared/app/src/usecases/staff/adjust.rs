@@ -243,7 +243,7 @@ fn nonce() -> u64 {
 /// # Errors
 ///
 /// [`ActionError::NotFound`], or the store's.
-pub async fn lot_session<S: Store>(
+pub async fn lot_session<S: SessionStore>(
     store: &S,
     lot_id: &LotId,
     id: &SessionId,
@@ -288,7 +288,7 @@ pub fn check_note(note: &str) -> Result<(), ActionError> {
     if note.chars().count() > 500 {
         return Err(ActionError::invalid("note", "at most 500 characters"));
     }
-    if super::account::looks_like_card_number(note) {
+    if crate::usecases::account::looks_like_card_number(note) {
         return Err(ActionError::invalid("note", "must not hold a card number"));
     }
     Ok(())
@@ -631,7 +631,7 @@ fn already_validated() -> ActionError {
     )
 }
 
-async fn open_session<S: Store>(
+async fn open_session<S: PlateHistory>(
     store: &S,
     lot_id: &LotId,
     plate: &Plate,
@@ -663,7 +663,7 @@ pub async fn fee_if_left<S: Store>(
 }
 
 /// [`fee_if_left`], and until when a kiosk payment lets the car out.
-async fn open_fee<S: Store>(
+async fn open_fee<S: LotStore + PlateHistory>(
     store: &S,
     session: &Session,
     at: Timestamp,

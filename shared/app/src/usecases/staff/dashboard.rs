@@ -8,13 +8,13 @@ use parking_core::SessionState;
 use parking_core::calendar::day_number;
 use parking_core::forecast::{SLOTS_PER_DAY, Series, slot_start};
 
-use super::adjust::ActionError;
-use super::availability::{Availability, lot_availability};
-use super::forecast::stays;
-use super::operator::{DailyReport, daily_report, lot, review_queue};
 use crate::LotId;
 use crate::model::{Lot, Session};
 use crate::store::Store;
+use crate::usecases::adjust::ActionError;
+use crate::usecases::availability::{Availability, lot_availability};
+use crate::usecases::forecast::stays;
+use crate::usecases::operator::{DailyReport, daily_report, lot, review_queue};
 
 /// How many sessions of each list the dashboard shows (the counts are
 /// whole).

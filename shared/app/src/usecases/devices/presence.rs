@@ -7,9 +7,9 @@ use crate::ids::{DeviceId, LotId};
 use crate::model::Presence;
 use crate::store::prelude::*;
 
-use super::device_events::{Rejection, Report, Step, store_failure};
+use crate::usecases::device_events::{Rejection, Report, Step, store_failure};
 
-pub(crate) async fn apply<S: Store>(store: &S, event: &devices::Presence) -> Step {
+pub(crate) async fn apply<S: LotStore>(store: &S, event: &devices::Presence) -> Step {
     let presence = Presence {
         connected: event.connected,
         at: event.at,
@@ -20,10 +20,12 @@ pub(crate) async fn apply<S: Store>(store: &S, event: &devices::Presence) -> Ste
         Ok(PresenceOutcome::Updated) => report.applied = 1,
         Ok(PresenceOutcome::Stale) => report.stale = 1,
         Err(StoreError::NotFound { .. }) => {
-            report.rejected.push(super::device_events::Rejected {
-                event_id: None,
-                rejection: Rejection::UnknownDevice(event.client.clone()),
-            });
+            report
+                .rejected
+                .push(crate::usecases::device_events::Rejected {
+                    event_id: None,
+                    rejection: Rejection::UnknownDevice(event.client.clone()),
+                });
         }
         Err(e) => return store_failure(None, e),
     }
@@ -34,7 +36,7 @@ pub(crate) async fn apply<S: Store>(store: &S, event: &devices::Presence) -> Ste
 /// event of its current connection (same version, later time), so it
 /// brings back a device a sweep had shown offline, and never outweighs a
 /// newer connection event.
-pub(crate) async fn heartbeat<S: Store>(
+pub(crate) async fn heartbeat<S: LotStore>(
     store: &S,
     lot: &LotId,
     device: &DeviceId,
@@ -42,10 +44,12 @@ pub(crate) async fn heartbeat<S: Store>(
 ) -> Step {
     let mut report = Report::default();
     let unknown = |report: &mut Report| {
-        report.rejected.push(super::device_events::Rejected {
-            event_id: None,
-            rejection: Rejection::UnknownDevice(device.clone()),
-        });
+        report
+            .rejected
+            .push(crate::usecases::device_events::Rejected {
+                event_id: None,
+                rejection: Rejection::UnknownDevice(device.clone()),
+            });
     };
     let d = match store.get_device(device).await {
         Ok(d) if &d.lot_id == lot => d,

@@ -9,9 +9,9 @@ use crate::ids::*;
 use crate::model::*;
 use crate::store::prelude::*;
 
-use super::device_events::{LoadedLot, Report, Step, store_failure};
+use crate::usecases::device_events::{LoadedLot, Report, Step, store_failure};
 
-pub(crate) async fn apply<S: Store>(
+pub(crate) async fn apply<S: LotStore>(
     store: &S,
     cfg: &LoadedLot,
     bay: &BayId,

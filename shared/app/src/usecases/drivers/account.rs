@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::ids::*;
 use crate::model::*;
 use crate::store::prelude::*;
-use crate::usecases::drivers::{self, RegisterError};
+use crate::usecases::plates::{self, RegisterError};
 
 /// Why an account change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ const MAX_NAME: usize = 100;
 /// # Errors
 ///
 /// [`AccountError::UnknownDriver`] before the first [`save_profile`].
-pub async fn profile<S: Store>(store: &S, driver: &DriverId) -> Result<Driver, AccountError> {
+pub async fn profile<S: DriverStore>(store: &S, driver: &DriverId) -> Result<Driver, AccountError> {
     match store.get_driver(driver).await {
         Ok(d) => Ok(d),
         Err(StoreError::NotFound { .. }) => Err(AccountError::UnknownDriver(driver.clone())),
@@ -66,7 +66,7 @@ pub async fn profile<S: Store>(store: &S, driver: &DriverId) -> Result<Driver, A
 /// # Errors
 ///
 /// [`AccountError::Invalid`] for an empty or over-long name; the store's.
-pub async fn save_profile<S: Store>(
+pub async fn save_profile<S: DriverStore>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver: &DriverId,
@@ -108,7 +108,7 @@ pub async fn add_vehicle<S: Store>(
     driver: &DriverId,
     plate_text: &str,
 ) -> Result<PlateRegistration, AccountError> {
-    match drivers::register_plate(store, clock, driver, plate_text).await {
+    match plates::register_plate(store, clock, driver, plate_text).await {
         Ok(r) => Ok(r),
         Err(RegisterError::BadPlate(e)) => Err(AccountError::Invalid {
             field: "plate",
@@ -125,7 +125,7 @@ pub async fn add_vehicle<S: Store>(
 /// # Errors
 ///
 /// [`AccountError::NotFound`] when the plate is not the driver's.
-pub async fn remove_vehicle<S: Store>(
+pub async fn remove_vehicle<S: DriverStore>(
     store: &S,
     driver: &DriverId,
     plate_text: &str,
@@ -294,7 +294,7 @@ pub async fn add_payment_method<S: Store>(
 /// # Errors
 ///
 /// [`AccountError::NotFound`] when it is not the driver's.
-pub async fn remove_payment_method<S: Store>(
+pub async fn remove_payment_method<S: DriverStore>(
     store: &S,
     driver: &DriverId,
     method: &PaymentMethodId,

@@ -27,7 +27,7 @@ pub enum RegisterError {
 ///
 /// [`RegisterError`]: the plate does not parse, the driver is unknown, the
 /// plate belongs to someone else, or the store failed.
-pub async fn register_plate<S: Store>(
+pub async fn register_plate<S: DriverStore>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver_id: &DriverId,

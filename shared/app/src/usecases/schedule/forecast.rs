@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use parking_core::Calendar;
 use parking_core::SessionState;
@@ -14,7 +13,7 @@ use parking_core::forecast::{
     Backtest, ForecastError, Observation, SLOTS_PER_DAY, Series, Settings, backtest, slot_of,
     slot_start, train,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::ids::LotId;
 use crate::model::Session;
@@ -363,31 +362,7 @@ fn push_predictions(out: &mut Vec<Prediction>, lot_id: &LotId, tz: &TimeZone, b:
 /// How many days of stays a forecast is trained on.
 pub const HISTORY_DAYS: i64 = 56;
 
-/// A lot's stored forecast: today and tomorrow, per 15-minute slot, as
-/// the scheduled function made it after the lot's local midnight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LotForecast {
-    pub lot_id: LotId,
-    pub made_at: Timestamp,
-    pub time_zone: String,
-    pub capacity: u32,
-    /// Local days of stays it learned from.
-    pub history_days: i32,
-    /// Mean absolute error per slot on the validation days, in bays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_mae: Option<f64>,
-    pub days: Vec<ForecastDay>,
-}
-
-/// One local day of a stored forecast: occupied bays per slot, rounded to
-/// a tenth, with the interval around it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ForecastDay {
-    pub date: Date,
-    pub expected: Vec<f32>,
-    pub low: Vec<f32>,
-    pub high: Vec<f32>,
-}
+pub use crate::forecasts::{ForecastDay, LotForecast};
 
 /// One slot of the outlook drivers and operators read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -424,7 +399,7 @@ fn tenth(v: f64) -> f32 {
 /// # Errors
 ///
 /// The store's; a lot whose tariff no longer compiles is corrupt.
-pub async fn refresh<S: Store>(
+pub async fn refresh<S: ForecastStore + LotStore + SessionStore>(
     store: &S,
     lot_id: &LotId,
     now: Timestamp,
@@ -513,7 +488,7 @@ pub const OUTLOOK_SLOTS: usize = SLOTS_PER_DAY;
 /// # Errors
 ///
 /// The store's.
-pub async fn outlook<S: Store>(
+pub async fn outlook<S: ForecastStore>(
     store: &S,
     lot_id: &LotId,
     now: Timestamp,

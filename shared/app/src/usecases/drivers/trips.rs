@@ -40,7 +40,7 @@ pub async fn sessions<S: SessionStore>(
 /// # Errors
 ///
 /// [`TripError::NotFound`] when it is not the driver's.
-pub async fn session<S: Store>(
+pub async fn session<S: SessionStore>(
     store: &S,
     driver: &DriverId,
     id: &SessionId,
@@ -69,7 +69,7 @@ pub async fn lot_tariff<S: LotStore>(
     Ok(tariffs.at(&config.lot, at).1.clone())
 }
 
-pub use super::adjust::fee_if_left;
+pub use crate::usecases::adjust::fee_if_left;
 
 /// The tax in an amount at one rate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,0 +1,7 @@
+//! What drivers do in the app: their account, plates and cards, their
+//! reservations, and their trips and receipts.
+
+pub mod account;
+pub mod plates;
+pub mod reservations;
+pub mod trips;

@@ -1,0 +1,7 @@
+//! Money and messages leaving the system: charges and refunds settled
+//! exactly once with the payment provider, the outbox forwarded to its
+//! queues, and notifications to drivers.
+
+pub mod notify;
+pub mod outbox;
+pub mod settle;
