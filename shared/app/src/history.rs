@@ -36,7 +36,6 @@ use crate::model::*;
 use crate::outbox::{OutboxMessage, PaymentOrder};
 use std::future::Future;
 
-#[allow(unused_imports)]
 use crate::model::{AuditEntry, EventRef, Pass, PlateRegistration, Reservation, Session};
 use crate::store::StoreResult;
 use crate::timeline::{Adjustment, PlateTimeline, SettlementRecord, TimelineRead, session_id};

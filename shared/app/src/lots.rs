@@ -49,8 +49,9 @@ impl LotConfig {
 }
 
 /// How full a lot is, as its entry gate needs it: kept exact by every bay
-/// reading and every session change, read in one request whose size does
-/// not grow with the number of bays taken or with the lot's history.
+/// reading and every session change, read in one request of a few bytes a
+/// bay (never the bays' own records) that does not grow with the lot's
+/// history.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Occupancy {
     /// Bays whose sensor is sure they are taken.
@@ -58,7 +59,7 @@ pub struct Occupancy {
     /// Bays whose sensor is sure they are free, in bay id order.
     pub free: Vec<BayId>,
     /// Sessions counted toward full: open, and not yet past the lot's
-    /// counting time ([`crate::timeline::PlateTimeline::open_sessions`]).
+    /// counting time ([`crate::timeline::PlateTimeline::counted_sessions`]).
     pub open_sessions: u32,
     /// Reservations due at the time asked (within their window, early
     /// check-in included) whose car has not come in.

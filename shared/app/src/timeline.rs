@@ -494,7 +494,22 @@ pub fn reconcile(
                 fresh.flags.push(flag);
             }
         }
-        // Staff closed a stay whose exit no camera saw.
+        // Staff closed a stay whose exit no camera saw. Once a camera saw
+        // one, the close no longer applies: the stay is priced to its
+        // exit and waits for a decision again if it needs one.
+        let closable = matches!(d, Derived::Open { .. } | Derived::ExitMissing { .. });
+        let mut mine = mine;
+        if !closable {
+            mine.retain(|a| {
+                !matches!(
+                    a.kind,
+                    AdjustmentKind::Resolve {
+                        exit_at: Some(_),
+                        ..
+                    }
+                )
+            });
+        }
         let staff_exit = mine.iter().rev().find_map(|a| match a.kind {
             AdjustmentKind::Resolve {
                 exit_at: Some(at), ..
@@ -502,13 +517,20 @@ pub fn reconcile(
             _ => None,
         });
         if let Some(at) = staff_exit
-            && matches!(d, Derived::Open { .. } | Derived::ExitMissing { .. })
+            && closable
         {
             fresh.state = if unverified {
                 SessionState::NeedsReview
             } else {
                 SessionState::Priced
             };
+            // Never past the plate's next entry: no time is charged twice.
+            let next_entry = derived
+                .iter()
+                .skip_while(|x| !std::ptr::eq(*x, d))
+                .nth(1)
+                .map(|n| n.first().first.at);
+            let at = next_entry.map_or(at, |next| at.min(next));
             fresh.exit_at = Some(at.max(fresh.entry_at));
             fresh
                 .flags

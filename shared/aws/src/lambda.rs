@@ -180,9 +180,10 @@ pub async fn run_device_function() -> Result<(), Error> {
 /// Applies a batch of gate backlogs from their queue, one message after
 /// another (each backlog's reads a few at a time), and reports the
 /// messages to deliver again (`ReportBatchItemFailures`): one whose store
-/// write failed comes back, and what it applied is found done; the rest of
-/// the batch is kept. A read that is malformed is rejected on its own, as
-/// on the live path. Backlogs reach this function through their own queue,
+/// write failed comes back, and what it applied is found done; one that is
+/// no backlog at all comes back until the queue moves it to the
+/// dead-letter queue; the rest of the batch is kept. A read that is
+/// malformed is rejected on its own, as on the live path. Backlogs reach this function through their own queue,
 /// never the live gate function: an upload of hours of reads is drained at
 /// the queue's pace while the lot's live entries are answered at once.
 pub async fn apply_backlogs<S: Store, L: DeviceLink>(
@@ -214,6 +215,18 @@ pub async fn apply_backlogs<S: Store, L: DeviceLink>(
                     rejected = report.rejected.len(),
                     "backlog applied"
                 );
+                // A message refused whole (not a backlog at all) is kept:
+                // it comes again and then waits in the dead-letter queue
+                // for a person. A bad read among good ones is refused on
+                // its own and the rest applied.
+                let refused_whole = report.applied == 0
+                    && report.duplicates == 0
+                    && report.rejected.iter().any(|r| r.event_id.is_none());
+                if refused_whole {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id;
+                    response.batch_item_failures.push(failure);
+                }
             }
             Err(e) => {
                 tracing::error!(message = %id, received = receive_count(&record), error = %e, "backlog comes again");

@@ -315,6 +315,29 @@ async fn every_operation_makes_the_requests_the_readme_lists() {
     )
     .expect_err("unknown");
 
+    // A plate's history: the change every read, staff action and
+    // settlement makes.
+    let head = fx::session("s-c", "lot-a", "品川 300 さ 12-34");
+    let read = fx::event("cam-1", "c-1", "2026-11-24T09:00:01+09:00");
+    let change = fx::commit(1, &head, &read, 1);
+    counts!(c, "commit_read", store.commit_read(&change), [TWI]).expect("commit");
+    counts!(c, "commit_read, again", store.commit_read(&change), [TWI]).expect("again");
+    let redelivered = fx::commit(2, &head, &later(&read), 2);
+    counts!(
+        c,
+        "commit_read, duplicate event",
+        store.commit_read(&redelivered),
+        [TWI]
+    )
+    .expect("duplicate");
+    let stale = fx::commit(
+        1,
+        &head,
+        &fx::event("cam-1", "c-2", "2026-11-24T09:00:02+09:00"),
+        3,
+    );
+    counts!(c, "commit_read, stale", store.commit_read(&stale), [TWI]).expect_err("stale");
+
     // The ledger.
     let hb = fx::event("cam-1", "hb", "2026-11-24T09:00:00Z");
     counts!(c, "record_event", store.record_event(&hb), [TWI]).expect("event");

@@ -287,13 +287,74 @@ pub async fn a_missed_exit_stops_counting_and_staff_close_it<S: Store + Clone>(s
         Err(adjust::ActionError::Invalid { .. })
     ));
     assert_eq!(counted().await, 0);
-    // The car was inside after all: its exit read wins, priced to it.
+    // The car was inside after all: its exit read wins, priced to it; the
+    // close no longer applies, and the card is charged the difference.
     let exit = hours_after(entry, 28);
     send(&events, &read("g-out", "out-1", AIKO, 0.97, exit, None)).await;
     let after = store.get_session(&aiko.id).await.expect("session");
     assert_eq!(after.exit_at, Some(exit));
-    assert!(after.fee.expect("priced").minor > fee, "{:?}", after.fee);
+    let repriced = after.fee.expect("priced").minor;
+    assert!(repriced > fee, "{:?}", after.fee);
+    assert_eq!(after.resolution, None);
+    let charged: i64 = orders(&store)
+        .await
+        .iter()
+        .filter(|o| o.session_id.as_ref() == Some(&aiko.id))
+        .map(|o| o.signed_minor())
+        .sum();
+    assert_eq!(charged, repriced);
     assert_eq!(counted().await, 0);
+}
+
+/// A stay closed by staff ends no later than the plate's next entry: no
+/// time is charged twice.
+pub async fn a_closed_stay_ends_no_later_than_the_next_entry<S: Store + Clone>(store: S) {
+    use parking_app::usecases::adjust::{self, Decision, Staff};
+    let events = lot_with(&store).await;
+    let lot_id: LotId = LOT.parse().expect("id");
+    send(
+        &events,
+        &read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None),
+    )
+    .await;
+    // The exit was missed; the car comes in again at 15:00.
+    send(
+        &events,
+        &read("g-in", "in-2", AIKO, 0.97, t("15:00:00"), None),
+    )
+    .await;
+    let sessions = store
+        .lot_sessions_since(&lot_id, t("08:00:00"))
+        .await
+        .expect("sessions");
+    let first = sessions
+        .iter()
+        .find(|s| s.entry_at == t("09:00:00"))
+        .expect("first stay");
+    assert_eq!(first.state, SessionState::ExitMissing);
+    let actor = Actor {
+        role: "operator".into(),
+        subject: "staff-1".into(),
+    };
+    let who = Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: t("17:00:00"),
+    };
+    let closed = adjust::close(
+        &store,
+        who,
+        &first.id,
+        t("16:00:00"),
+        Decision::Charge { amount: None },
+        "left before it came back",
+    )
+    .await
+    .expect("closed")
+    .session
+    .expect("session");
+    assert_eq!(closed.exit_at, Some(t("15:00:00")));
+    assert_eq!(closed.state, SessionState::Priced);
 }
 
 fn presence(client: &str, connected: bool, at: Timestamp, version: u64) -> serde_json::Value {
@@ -671,6 +732,7 @@ both!(
     a_no_show_is_charged_once,
     an_overstay_is_flagged_once,
     a_missed_exit_stops_counting_and_staff_close_it,
+    a_closed_stay_ends_no_later_than_the_next_entry,
     a_silent_device_is_shown_offline_until_it_speaks,
     a_declined_charge_is_retried_then_reviewed,
     the_outbox_is_sent_again_when_the_stream_did_not,

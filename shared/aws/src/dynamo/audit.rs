@@ -5,11 +5,7 @@ use parking_app::ids::*;
 use parking_app::*;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self, body};
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl AuditStore for DynamoStore {
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()> {

@@ -3,12 +3,8 @@
 use parking_app::*;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self, n};
 use super::txn::{Cond, Step};
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl FlagStore for DynamoStore {
     async fn flag_document(&self) -> StoreResult<Option<parking_app::flags::StoredFlags>> {

@@ -4,11 +4,7 @@ use parking_app::ids::*;
 use parking_app::*;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self};
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl ForecastStore for DynamoStore {
     async fn put_forecast(

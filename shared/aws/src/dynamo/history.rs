@@ -9,13 +9,9 @@ use parking_app::*;
 use parking_core::Plate;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self, body, n, s};
 use super::reads::*;
 use super::txn::{Cond, Step};
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl PlateHistory for DynamoStore {
     async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {

@@ -311,8 +311,12 @@ pub const LIVE_SHARDS: u64 = 16;
 /// `occupied` of its bays' ids, and `open_sessions`, the count of its
 /// plates' sessions counted toward full.
 pub(crate) fn live_shard(lot: &LotId, shard: u64) -> Keys {
-    Keys::new(lot_pk(lot), format!("LIVE#{shard:02}"), "live")
+    // After `LOT`: outside the range the lot's configuration is read with.
+    Keys::new(lot_pk(lot), format!("{LIVE_PREFIX}{shard:02}"), "live")
 }
+
+/// The sort key prefix of the summary's shards.
+pub(crate) const LIVE_PREFIX: &str = "LOT#LIVE#";
 
 /// The summary shard a bay's readings are counted in.
 pub(crate) fn live_of_bay(lot: &LotId, bay: &BayId) -> Keys {
@@ -331,11 +335,12 @@ pub fn plate_shard(plate: &Plate) -> u64 {
 }
 
 /// The sort keys a lot's occupancy at `at` is read between: the held
-/// reservations that end from then on, and the summary's shards.
+/// reservations that end from then on, the lot's own item, and the
+/// summary's shards.
 pub(crate) fn occupancy_range(at: jiff::Timestamp) -> (String, String) {
     (
         format!("HELD#{:012}", at.as_second().max(0)),
-        "LIVE#~".into(),
+        format!("{LIVE_PREFIX}~"),
     )
 }
 

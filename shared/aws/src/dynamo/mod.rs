@@ -17,7 +17,7 @@
 //! | reservation slot | `LOT#{lot}` | `SLOT#{minutes}#{start}` | | `reserved` counter; one grid per slot length, `start` in epoch seconds, zero-padded |
 //! | lot's device | `LOT#{lot}` | `DEVICE#{device}` | | a copy, read with the lot's configuration and live state |
 //! | held reservation | `LOT#{lot}` | `HELD#{end}#{id}` | | a copy while it may still check in; TTL a day after its end |
-//! | occupancy summary shard | `LOT#{lot}` | `LIVE#{00..15}` | | string sets `free` and `occupied` of the bays hashed to the shard, moved by each reading in its transaction; `open_sessions`, the count of the shard's plates' sessions counted toward full |
+//! | occupancy summary shard | `LOT#{lot}` | `LOT#LIVE#{00..15}` | | string sets `free` and `occupied` of the bays hashed to the shard, moved by each reading in its transaction; `open_sessions`, the count of the shard's plates' sessions counted toward full |
 //! | plate timeline (its head) | `TL#{lot}#PLATE#{plate}` | `TL` | `LIKE#{skeleton}` / `OPEN#{lot}#PLATE#{plate}` while it has an open session | `version` guards every change to the plate's history |
 //! | archived stay | `TL#{lot}#PLATE#{plate}` | `STAY#{epoch ms:015}#{session}` | | one older session with its reads, orders and settlements |
 //! | tariff | `TARIFF#{id}` | `TARIFF` | | the posted form |
@@ -35,9 +35,10 @@
 //!
 //! Access patterns: a lot with its gates, bays, slots and summary is one
 //! partition (`Query PK = LOT#…`; its configuration is the range
-//! `DEVICE#`…`LOT`, its live state `BAY#`…`LIVE#~`, its occupancy
-//! `HELD#{now}`…`LIVE#~`: the held reservations still in force and the
-//! summary's shards, a few KB whatever the number of bays); a plate read
+//! `DEVICE#`…`LOT`, its live state `BAY#`…`LOT#LIVE#~`, its occupancy
+//! `HELD#{now}`…`LOT#LIVE#~`: the held reservations still in force, the
+//! lot's item and the summary's shards, about 7 bytes a bay (16 KB, 4
+//! read units, at 2,000 bays) and never the bays' own items); a plate read
 //! fetches the plate's head and registration with one `BatchGetItem`, and
 //! a late one the stays around it with a range `Query` of the plate's
 //! partition; the plate → driver lookup is one `GetItem`; a driver's whole

@@ -8,12 +8,10 @@ use parking_app::outbox::OutboxMessage;
 use parking_app::*;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
 use super::errors::from_sdk;
 use super::keys::{self};
 use super::reads::*;
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
 impl OutboxStore for DynamoStore {
     /// Messages still listed in the outbox's shards, oldest first: the

@@ -21,6 +21,13 @@ pub(super) fn kind(item: &Item) -> Option<&str> {
     }
 }
 
+fn sort_key(item: &Item) -> Option<&str> {
+    match item.get("SK") {
+        Some(AttributeValue::S(k)) => Some(k.as_str()),
+        _ => None,
+    }
+}
+
 pub(super) fn number(item: &Item, name: &str) -> Option<i64> {
     match item.get(name) {
         Some(AttributeValue::N(v)) => v.parse().ok(),
@@ -55,7 +62,8 @@ pub(super) fn occupancy_of(lot: &Lot, at: Timestamp, items: Vec<Item>) -> StoreR
                     occupancy.held_reservations += 1;
                 }
             }
-            Some("live") => {
+            // The shards alone: not an older single counter item.
+            Some("live") if sort_key(&item).is_some_and(|k| k.starts_with(keys::LIVE_PREFIX)) => {
                 occupancy.occupied += ids(&item, "occupied")?.len() as u32;
                 occupancy.free.extend(ids(&item, "free")?);
                 open += number(&item, "open_sessions").unwrap_or(0);

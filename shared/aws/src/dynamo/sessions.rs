@@ -6,12 +6,8 @@ use parking_app::*;
 use parking_core::SessionState;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self, body};
 use super::reads::*;
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl SessionStore for DynamoStore {
     async fn driver_sessions(&self, driver_id: &DriverId) -> StoreResult<Vec<Session>> {

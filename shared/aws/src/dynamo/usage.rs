@@ -4,11 +4,7 @@ use parking_app::ids::*;
 use parking_app::*;
 
 use super::DynamoStore;
-#[allow(unused_imports)]
-use super::errors::from_sdk;
 use super::keys::{self, n};
-#[allow(unused_imports)]
-use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 
 impl UsageStore for DynamoStore {
     async fn add_usage(

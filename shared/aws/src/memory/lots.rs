@@ -41,7 +41,10 @@ impl LotStore for MemoryStore {
 
     async fn record_bay(&self, bay: &Bay, cause: Option<&EventRef>) -> StoreResult<BayOutcome> {
         // The bay, the event's ledger item, and its shard of the summary.
-        self.write_units(write_units(&[item_bytes(bay), SMALL_ITEM, SMALL_ITEM], true));
+        self.write_units(write_units(
+            &[item_bytes(bay), SMALL_ITEM, SMALL_ITEM],
+            true,
+        ));
         let token = rules::write_token("record_bay", &(bay, cause));
         let mut s = self.state();
         match s.seen(cause, &token) {

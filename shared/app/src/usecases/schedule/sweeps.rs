@@ -64,6 +64,9 @@ pub struct Swept {
     pub acted: usize,
     /// Whether it stopped at its budget with more to do.
     pub more: bool,
+    /// Items it could not change for a reason of their own (their
+    /// history refused the change); the rest were done.
+    pub refused: usize,
 }
 
 impl Swept {
@@ -307,13 +310,15 @@ impl OpenFor<'_> {
                     Ok(())
                 },
             )
-            .await
-            .map_err(|e| match e {
-                ActionError::Store(e) => e,
-                other => StoreError::invalid(other.to_string()),
-            })?;
-            if !changed.repeated {
-                swept.acted += 1;
+            .await;
+            match changed {
+                Ok(changed) if !changed.repeated => swept.acted += 1,
+                Ok(_) => {}
+                // The store failed: the next run tries again.
+                Err(ActionError::Store(e)) => return Err(e),
+                // This session cannot be marked (its history refuses the
+                // change): it must not hold up the rest of the lots.
+                Err(_) => swept.refused += 1,
             }
         }
         Ok(true)
@@ -414,6 +419,7 @@ pub async fn stale_outbox<S: Store, Q: Queues>(
     Ok(Swept {
         acted: sent.len(),
         more,
+        refused: 0,
     })
 }
 

@@ -339,8 +339,10 @@ pub async fn resolve<S: Store>(
 /// Closes a stay whose exit no camera saw (a session left `open`, or
 /// `exit_missing`), as if the car left at `exit_at`, and resolves it:
 /// charged at the tariff's fee for the stay (or `amount`), voided, or set
-/// by hand. The stay no longer counts toward full. An exit read that comes
-/// later wins: the stay is priced to it, and the money follows.
+/// by hand. The stay no longer counts toward full. `exit_at` is taken no
+/// later than the plate's next entry. An exit read that comes later wins:
+/// the close no longer applies, the stay is priced to the exit, the money
+/// follows, and it waits for a decision again if it needs one.
 ///
 /// # Errors
 ///
@@ -380,6 +382,20 @@ async fn decide<S: Store>(
         check_amount("amount", a)?;
     }
     let s = lot_session(store, lot_id, session_id).await?;
+    // Closing a stay to charge its fee: the tariff must be able to price
+    // it to `exit_at`, or staff give the amount.
+    if let (Some(at), Decision::Charge { amount: None }) = (exit_at, decision) {
+        let as_open = Session {
+            state: SessionState::Open,
+            ..s.clone()
+        };
+        if fee_if_left(store, &as_open, at).await?.is_none() {
+            return Err(ActionError::invalid(
+                "amount",
+                "the tariff cannot price a stay this long: give the amount to charge",
+            ));
+        }
+    }
     // The same decision sent again is one action; another decision is
     // refused below as already resolved.
     let id = action_id(

@@ -127,6 +127,15 @@ pub fn check_change(c: &LotChange) -> Result<(), ActionError> {
             "must be at least 1",
         ));
     }
+    // At least an hour, at most a year: a stay is counted toward full for
+    // that long after its entry.
+    window("settings.open_count_hours", s.open_count_hours, 24 * 366)?;
+    if s.open_count_hours == 0 {
+        return Err(ActionError::invalid(
+            "settings.open_count_hours",
+            "must be at least 1",
+        ));
+    }
     if let Some(i) = &s.issuer {
         i.check()
             .map_err(|p| ActionError::invalid("settings.issuer", p))?;
