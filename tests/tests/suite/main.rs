@@ -67,4 +67,9 @@ against_both_stores!(
     repeating_a_write_reports_the_callers_own_success,
     // The outbox.
     the_outbox_lists_a_message_until_it_is_delivered,
+    // Audit, flags, forecasts, usage.
+    an_audit_entry_is_listed_once_in_its_lot,
+    the_flag_document_changes_one_revision_at_a_time,
+    a_lots_forecast_is_replaced_whole,
+    a_lots_usage_adds_up_by_day,
 );

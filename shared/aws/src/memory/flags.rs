@@ -17,7 +17,11 @@ impl FlagStore for MemoryStore {
         let mut s = self.state();
         let stored = s.flags.as_ref().map_or(0, |f| f.revision);
         if stored + 1 != flags.revision {
-            return Err(Refusal::StaleFlags { revision: stored }.into());
+            // The revision the writer read, as DynamoDB's refusal names it.
+            return Err(Refusal::StaleFlags {
+                revision: flags.revision.saturating_sub(1),
+            }
+            .into());
         }
         s.flags = Some(flags.clone());
         s.audit.insert(

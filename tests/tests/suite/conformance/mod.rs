@@ -5,23 +5,33 @@
 //! changes through `commit_read` (with the sessions, outbox messages,
 //! stays, ledger entry and occupancy count it carries), bays through
 //! `record_bay`, reservations through `reserve` and `cancel_reservation`,
-//! drivers through their registrations.
+//! drivers through their registrations; the audit trail, the flag
+//! document, forecasts and usage through their own writes. Settlement's
+//! attempts have their own suite (`settle.rs`).
 
+mod audit;
 mod drivers;
+mod flags;
+mod forecasts;
 mod history;
 mod ledger;
 mod lots;
 mod outbox;
 mod reservations;
 mod sessions;
+mod usage;
 
+pub use audit::*;
 pub use drivers::*;
+pub use flags::*;
+pub use forecasts::*;
 pub use history::*;
 pub use ledger::*;
 pub use lots::*;
 pub use outbox::*;
 pub use reservations::*;
 pub use sessions::*;
+pub use usage::*;
 
 #[allow(unused_imports)]
 use futures::future::join_all;
