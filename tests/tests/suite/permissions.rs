@@ -478,3 +478,35 @@ async fn the_functions_that_record_usage_may_do_what_recording_does_on_dynamodb(
         assert!(missing.is_empty(), "{function} lacks {missing:?}");
     }
 }
+
+/// CloudWatch can publish the alarms: their topic is under a key of the
+/// stack's own whose policy lets CloudWatch use it (the AWS managed
+/// `alias/aws/sns` key cannot), and the topic lets CloudWatch publish.
+#[test]
+fn cloudwatch_may_publish_to_the_alarm_topic() {
+    let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template");
+    let r = &doc["Resources"];
+    let key = format!("{:?}", r["AlarmTopic"]["Properties"]["KmsMasterKeyId"]);
+    assert!(key.contains("AlarmKey"), "{key}");
+    assert!(!key.contains("alias/aws/sns"), "{key}");
+    let statements = r["AlarmKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("key policy");
+    let cloudwatch = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"].as_str() == Some("cloudwatch.amazonaws.com"))
+        .expect("a statement for CloudWatch");
+    let actions = format!("{:?}", cloudwatch["Action"]);
+    assert!(actions.contains("kms:Decrypt") && actions.contains("kms:GenerateDataKey*"));
+    let topic_policy = format!("{:?}", r["AlarmTopicPolicy"]["Properties"]);
+    assert!(
+        topic_policy.contains("cloudwatch.amazonaws.com") && topic_policy.contains("sns:Publish")
+    );
+    // Every alarm publishes to that topic.
+    for (name, resource) in r.as_mapping().expect("resources") {
+        if resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm") {
+            let actions = format!("{:?}", resource["Properties"]["AlarmActions"]);
+            assert!(actions.contains("AlarmTopic"), "{name:?}: {actions}");
+        }
+    }
+}
