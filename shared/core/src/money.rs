@@ -150,9 +150,53 @@ pub fn apply_tax(amount: i64, tax: Option<Tax>) -> (i64, i64) {
     }
 }
 
+/// The tax within an amount already payable (a fee as priced, tax
+/// included): what a receipt shows.
+///
+/// Inclusive: as [`apply_tax`]. Exclusive: the tax [`apply_tax`] added to
+/// the pre-tax amount that gives `payable`; an amount no pre-tax amount
+/// gives (one set by hand) carries the tax within it, as an inclusive one.
+pub fn tax_within(payable: i64, tax: Option<Tax>) -> i64 {
+    let Some(tax) = tax else { return 0 };
+    if tax.inclusive {
+        return apply_tax(payable, Some(tax)).0;
+    }
+    let rate = i128::from(tax.rate_bp);
+    let estimate = (i128::from(payable) * 10_000).div_euclid(10_000 + rate);
+    let base = i64::try_from(estimate).unwrap_or(payable);
+    for b in [base, base + 1, base - 1] {
+        if b >= 0 && apply_tax(b, Some(tax)).1 == payable {
+            return payable - b;
+        }
+    }
+    apply_tax(
+        payable,
+        Some(Tax {
+            inclusive: true,
+            ..tax
+        }),
+    )
+    .0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tax_within_a_payable_amount_is_the_tax_that_was_added() {
+        for inclusive in [true, false] {
+            let tax = Tax {
+                rate_bp: 1000,
+                inclusive,
+            };
+            for base in (0..200_000).step_by(7) {
+                let (added, payable) = apply_tax(base, Some(tax));
+                assert_eq!(tax_within(payable, Some(tax)), added, "{base} {inclusive}");
+            }
+        }
+        assert_eq!(tax_within(1234, None), 0);
+    }
 
     #[test]
     fn currencies_know_their_decimals() {

@@ -103,3 +103,53 @@ async fn a_reservation_reads_the_lot_and_follows_its_changes() {
         Err(ReserveError::UnknownLot(_))
     ));
 }
+
+/// A lot whose tariff adds its tax on top: the fee already holds the tax,
+/// and the receipt shows the tax within it, once.
+#[tokio::test]
+async fn a_receipt_shows_tax_added_on_top_once() {
+    use crate::devices::{AIKO, read, scenario, t};
+    use parking_app::scenario::set_up;
+    use parking_app::usecases::device_events::DeviceEvents;
+    use parking_app::usecases::trips::receipt;
+    use parking_core::Tax;
+
+    let mut sc = scenario();
+    sc.tariff.tax = Some(Tax {
+        rate_bp: 1000,
+        inclusive: false,
+    });
+    let store = MemoryStore::default();
+    set_up(&store, &sc, t("08:00:00")).await.expect("set up");
+    let events = DeviceEvents::new(
+        store.clone(),
+        parking_aws::MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    for (gate, event, at) in [("g-in", "in-1", "09:00:00"), ("g-out", "out-1", "11:00:00")] {
+        let m = read(gate, event, AIKO, 0.97, t(at), None);
+        events
+            .handle(
+                &serde_json::to_vec(&m).expect("json"),
+                t(at) + jiff::SignedDuration::from_secs(1),
+            )
+            .await
+            .expect("handled");
+    }
+    let s = store
+        .lot_sessions(&crate::devices::LOT.parse().expect("lot"))
+        .await
+        .expect("sessions")
+        .into_iter()
+        .find(|s| s.exit_at.is_some())
+        .expect("a stay");
+    let fee = s.fee.expect("priced").minor;
+    let driver = s.driver_id.clone().expect("registered");
+    let r = receipt(&store, &driver, &s.id).await.expect("receipt");
+    assert_eq!(r.amount, fee, "the fee, not the fee and its tax again");
+    let line = &r.tax_lines[0];
+    assert_eq!(line.amount, fee);
+    // The fee is a pre-tax price plus 10 % of it, rounded down.
+    let base = fee - line.tax;
+    assert_eq!(base + base / 10, fee, "{base} + tax {} = {fee}", line.tax);
+}

@@ -2,7 +2,7 @@
 //! left now, and receipts for the ones that are done.
 
 use jiff::Timestamp;
-use parking_core::money::apply_tax;
+use parking_core::money::tax_within;
 use parking_core::{SessionState, Tariff};
 use serde::Serialize;
 
@@ -144,17 +144,18 @@ pub async fn receipt<S: Store>(
             .to_string()
     };
     let tax = tariff.spec().tax;
+    // The fee is what is payable, tax included whether the tariff's tax
+    // is inclusive or added on top: the receipt shows the tax within it.
     let tax_lines = tax
         .map(|t| {
-            let (tax_amount, payable) = apply_tax(fee.minor, Some(t));
             vec![TaxLine {
                 rate_bp: t.rate_bp,
-                amount: payable,
-                tax: tax_amount,
+                amount: fee.minor,
+                tax: tax_within(fee.minor, Some(t)),
             }]
         })
         .unwrap_or_default();
-    let amount = tax_lines.first().map_or(fee.minor, |l| l.amount);
+    let amount = fee.minor;
     let card = match &s.method_id {
         Some(m) => store
             .payment_methods(driver)
