@@ -422,6 +422,7 @@ pub mod fx {
             refunded: 0,
             kiosk_paid: 0,
             payment_failure: None,
+            collected: 0,
             updated_at: at("2026-11-24T09:00:00+09:00"),
         }
     }

@@ -56,6 +56,15 @@ pub trait DriverStore: Send + Sync {
         &self,
         driver_id: &DriverId,
     ) -> impl Future<Output = StoreResult<Vec<PaymentMethod>>> + Send;
+    /// Keeps the provider's customer a payment method was saved with. It
+    /// changes that field only, and only while the method exists: a card
+    /// removed meanwhile stays removed.
+    fn set_payment_customer(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+        customer: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Removes a driver's payment method; one already gone is removed.
     /// Refused with [`Refusal::PaymentMethodOfAnother`](crate::store::Refusal::PaymentMethodOfAnother) when it is another
     /// driver's.

@@ -543,10 +543,8 @@ impl Parts {
             owner.insert(&s.id, i);
             stays[i].sessions.push(s.clone());
         }
-        let mut by_order: BTreeMap<&IdempotencyKey, usize> = BTreeMap::new();
         for o in &t.orders {
             if let Some(i) = o.session_id.as_ref().and_then(|id| owner.get(id)) {
-                by_order.insert(&o.idempotency_key, *i);
                 stays[*i].orders.push(o.clone());
             }
         }
@@ -556,7 +554,7 @@ impl Parts {
             }
         }
         for r in &t.settlements {
-            if let Some(i) = by_order.get(&r.order_key) {
+            if let Some(i) = owner.get(&r.session_id) {
                 stays[*i].settlements.push(r.clone());
             }
         }
@@ -599,11 +597,8 @@ impl Parts {
         });
         rest.adjustments
             .retain(|a| !sessions.contains(&a.session_id));
-        let orders: BTreeSet<&IdempotencyKey> = taken
-            .iter()
-            .flat_map(|s| s.orders.iter().map(|o| &o.idempotency_key))
-            .collect();
-        rest.settlements.retain(|r| !orders.contains(&r.order_key));
+        rest.settlements
+            .retain(|r| !sessions.contains(&r.session_id));
         rest
     }
 }

@@ -7,6 +7,7 @@
 //! line call use cases; they never compose store primitives.
 
 pub mod audit;
+pub mod balance;
 pub mod clock;
 pub mod commands;
 pub mod devices;

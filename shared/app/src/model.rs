@@ -377,6 +377,11 @@ pub struct Session {
     /// Why the card payment failed, while it has (`payment_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_failure: Option<String>,
+    /// Collected by card for it at the provider, net of refunds, in minor
+    /// units (its balance, [`crate::balance`]; a superseded stay's money
+    /// is counted on the stay that replaced it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub collected: i64,
     pub updated_at: Timestamp,
 }
 

@@ -104,6 +104,9 @@ pub enum NotificationKind {
         #[serde(default)]
         retrying: bool,
     },
+    /// A refund owed to the driver could not be made after its retries:
+    /// staff are on it.
+    RefundDelayed { amount: Money },
     /// A reservation starts soon.
     ReservationReminder { start: Timestamp },
     /// A reservation ended unused: cancelled by the driver (with its fee,

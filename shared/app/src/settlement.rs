@@ -28,15 +28,22 @@ pub struct ProviderCharge {
     pub amount: Money,
 }
 
-/// Why the provider did not charge.
+/// Why the provider did not do what it was asked, by whose doing: the
+/// card's (only these reach the driver as a card problem), ours (a request
+/// the provider refused, or our key or account), or the moment's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    /// No answer in time: the charge may or may not have happened.
+    /// No answer in time: it may or may not have acted.
     #[error("the payment provider did not answer in time")]
     Timeout,
-    /// The provider failed (5xx, throttling, no connection).
+    /// Not acted on: no connection, throttled (429), or the same key still
+    /// being worked on (409). The same key may be sent again.
     #[error("the payment provider is unavailable: {0}")]
     Unavailable(String),
+    /// The provider failed (5xx). It may have acted, and it keeps this
+    /// answer under the key: sending the key again replays it.
+    #[error("the payment provider failed: {0}")]
+    Failed(String),
     /// The card was declined; `code` is the provider's decline code.
     #[error("the card was declined ({code})")]
     Declined { code: String },
@@ -44,15 +51,72 @@ pub enum ProviderError {
     /// cannot happen, so the driver must act in the app.
     #[error("the card needs the cardholder to authenticate")]
     AuthenticationRequired,
-    /// The request itself was refused (bad token, bad amount).
+    /// The driver removed the card the stay was to be charged to (found
+    /// before the provider is asked).
+    #[error("the card was removed")]
+    CardRemoved,
+    /// The request was refused as ill-formed (400, 404, a key reused with
+    /// other parameters): a fault of ours.
     #[error("the payment provider refused the request: {0}")]
-    Rejected(String),
+    Request(String),
+    /// Our key or account was refused (401, 403): a fault of
+    /// configuration, such as a rotated key.
+    #[error("the payment provider refused our credentials: {0}")]
+    Configuration(String),
+}
+
+/// Whose doing a provider error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The card: declined, or its holder must authenticate. Told to the
+    /// driver.
+    Card,
+    /// Our request was refused: a defect to fix. Alarmed, never told to
+    /// the driver as a card problem.
+    Request,
+    /// Our credentials were refused: configuration to fix. Alarmed.
+    Configuration,
+    /// The provider's moment: tried again.
+    Transient,
 }
 
 impl ProviderError {
+    /// Whose doing it is.
+    pub fn cause(&self) -> Cause {
+        match self {
+            ProviderError::Timeout | ProviderError::Unavailable(_) | ProviderError::Failed(_) => {
+                Cause::Transient
+            }
+            ProviderError::Declined { .. }
+            | ProviderError::AuthenticationRequired
+            | ProviderError::CardRemoved => Cause::Card,
+            ProviderError::Request(_) => Cause::Request,
+            ProviderError::Configuration(_) => Cause::Configuration,
+        }
+    }
+
     /// Whether the same attempt may be tried again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Timeout | ProviderError::Unavailable(_))
+        self.cause() == Cause::Transient
+    }
+
+    /// Whether the provider keeps this answer under the attempt's key, so
+    /// that only a new key can be tried again.
+    pub fn is_stored(&self) -> bool {
+        matches!(self, ProviderError::Failed(_))
+    }
+}
+
+/// The smallest charge the provider accepts, in minor units (Stripe's
+/// published minimums for the currencies a lot may price in; others: one
+/// unit). A smaller balance is carried, not charged.
+pub fn minimum_charge(currency: parking_core::Currency) -> i64 {
+    match currency.code() {
+        "JPY" | "USD" | "EUR" | "AUD" | "CAD" | "NZD" | "SGD" | "CHF" => 50,
+        "GBP" => 30,
+        "HKD" => 400,
+        _ => 1,
     }
 }
 
@@ -128,11 +192,28 @@ pub trait PaymentProvider: Send + Sync {
 pub enum AttemptState {
     /// Being made by `holder` until `until`; after that, another may take
     /// it over (and must look the charge up first).
-    Claimed { holder: u64, until: Timestamp },
-    /// Charged (or refunded): the provider's id of the charge (or refund).
-    Succeeded { charge_id: String },
+    Claimed {
+        holder: u64,
+        until: Timestamp,
+        /// The answer the provider stored under the key when it failed
+        /// (a 5xx): the next holder looks the money up and, finding none,
+        /// gives the key up for a new one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stored: Option<String>,
+    },
+    /// Charged (or refunded): the provider's id of the charge (or refund),
+    /// and what it moved (when known: a lookup may find another amount
+    /// than was asked).
+    Succeeded {
+        charge_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved: Option<Money>,
+    },
     Failed {
         reason: String,
+        /// Whose doing it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
         /// When the order is to be tried again (a new attempt), if it is.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_at: Option<Timestamp>,
@@ -147,29 +228,15 @@ pub struct Attempt {
     pub order_key: IdempotencyKey,
     pub kind: PaymentKind,
     pub amount: Money,
-    /// For a charge: the refunds taken from it so far, reserved when each
-    /// refund attempt is first claimed, so no two refunds together take
-    /// more than was charged.
-    #[serde(default)]
-    pub refunded_minor: i64,
-    /// For a refund: the charge it takes from.
+    /// For a refund: the provider's id of the charge it takes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refunds: Option<RefundOf>,
+    pub refunds: Option<String>,
     /// The order it settles, to try it again from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::outbox::PaymentOrder>,
     #[serde(flatten)]
     pub state: AttemptState,
     pub updated_at: Timestamp,
-}
-
-/// The charge a refund takes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundOf {
-    /// The charge's attempt (where the refunds are reserved).
-    pub attempt: IdempotencyKey,
-    /// The provider's id of the charge.
-    pub charge_id: String,
 }
 
 /// The answer to a claim.
@@ -182,9 +249,6 @@ pub enum Claim {
     Busy,
     /// It is finished.
     Finished(Attempt),
-    /// A refund that would take more than remains of its charge: refused,
-    /// and nothing was reserved. `remaining` is what the charge has left.
-    Exceeds { remaining: i64 },
 }
 
 /// Attempts, kept by the store.
@@ -195,17 +259,6 @@ pub trait AttemptStore: Send + Sync {
     fn claim_attempt(
         &self,
         attempt: &Attempt,
-        now: Timestamp,
-    ) -> impl Future<Output = StoreResult<Claim>> + Send;
-    /// Claims a refund attempt as [`AttemptStore::claim_attempt`] does; the
-    /// first claim also reserves its amount on the charge attempt it
-    /// refunds (`attempt.refunds`, which must have succeeded), in the same
-    /// atomic write, unless the charge's refunds would then exceed
-    /// `charged`.
-    fn claim_refund(
-        &self,
-        attempt: &Attempt,
-        charged: Money,
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<Claim>> + Send;
     /// The attempt stored under `key`.

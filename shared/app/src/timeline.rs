@@ -90,25 +90,54 @@ pub struct PlateTimeline {
     pub window: Option<crate::history::Window>,
 }
 
-/// The outcome of one attempt at a charge order.
+/// One movement of a stay's money at the provider, made or failed: the
+/// stay's own books. The `n`-th movement of a stay has the key
+/// `{session}.m{n}` (the provider's idempotency key), so two settlers of
+/// one stay race for the same key and one waits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementRecord {
-    /// The action id it was recorded under (from the attempt's key).
+    /// The action id it was recorded under (from the key).
     pub id: ActionId,
-    pub order_key: IdempotencyKey,
+    /// The stay whose balance it settles.
+    pub session_id: SessionId,
+    /// The movement's key.
+    pub key: IdempotencyKey,
     pub kind: PaymentKind,
+    /// What was asked; once it succeeded, what the provider moved.
     pub amount: Money,
+    /// Its place among the stay's movements (1, 2, …).
     pub attempt: u32,
     /// The provider's charge (or refund), when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_id: Option<String>,
+    /// For a refund: the provider's charge it takes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_of: Option<String>,
     /// Why it failed, in words the app can show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Whose doing the failure was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<crate::settlement::Cause>,
+    /// When the balance is to be tried again after this failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Timestamp>,
     /// Retries stopped here: the session waits for a person.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gave_up: bool,
     pub at: Timestamp,
+}
+
+impl SettlementRecord {
+    /// The record's effect on what was collected: `+amount` for a charge
+    /// made, `-amount` for a refund made, 0 for a failure.
+    pub fn signed_minor(&self) -> i64 {
+        match (&self.charge_id, self.kind) {
+            (None, _) => 0,
+            (Some(_), PaymentKind::Charge) => self.amount.minor,
+            (Some(_), PaymentKind::Refund) => -self.amount.minor,
+        }
+    }
 }
 
 /// Something done to a session through the APIs, kept with the plate's
@@ -224,18 +253,6 @@ impl PlateTimeline {
             archive_ends_open: false,
             window: None,
         }
-    }
-
-    /// Whether a charge order was paid, failed (with the reason of its
-    /// latest attempt), or is not settled yet.
-    pub fn settlement_of(&self, order: &IdempotencyKey) -> Option<&SettlementRecord> {
-        let mine = self
-            .settlements
-            .iter()
-            .filter(|r| &r.order_key == order && r.kind == PaymentKind::Charge);
-        mine.clone()
-            .find(|r| r.charge_id.is_some())
-            .or_else(|| mine.max_by_key(|r| r.attempt))
     }
 
     pub fn read(&self, key: &str) -> Option<&TimelineRead> {
@@ -588,6 +605,7 @@ pub fn reconcile(
             refunded: settled.refunded,
             kiosk_paid: settled.kiosk_paid,
             payment_failure: None,
+            collected: 0,
             updated_at: before.map_or(now, |s| s.updated_at),
         });
     }
@@ -607,14 +625,19 @@ pub fn reconcile(
         }
     }
 
+    // Each state follows the balance over the sessions as they are now.
+    let snapshot = PlateTimeline {
+        sessions,
+        ..current.clone()
+    };
     let mut timeline = PlateTimeline {
-        sessions: Vec::with_capacity(sessions.len()),
+        sessions: Vec::with_capacity(snapshot.sessions.len()),
         ..current.clone()
     };
     let mut changed = Vec::new();
     let mut orders = Vec::new();
-    for mut s in sessions {
-        settlement_state(current, &mut s);
+    for mut s in snapshot.sessions.iter().cloned() {
+        settlement_state(&snapshot, &mut s);
         let before = stored.get(&s.id).copied();
         if before != Some(&s) {
             s.version = before.map_or(1, |b| b.version + 1);
@@ -662,44 +685,45 @@ pub fn reconcile(
     }
 }
 
-/// A priced session whose card orders are settled is `paid`; one whose
-/// latest attempt at an order failed is `payment_failed` (until a retry
-/// succeeds). Orders still to be made (the fee changed) leave it priced.
+/// A session's state follows its balance ([`crate::balance`]): a priced
+/// stay whose money was collected (to within the provider's smallest
+/// charge) is `paid`; one whose latest charge failed on the card is
+/// `payment_failed`, and once retries stop, `needs_review`, as is one
+/// whose refund or whose request (our fault) failed after its last retry.
+/// The money collected is kept on the stay that holds it.
 fn settlement_state(t: &PlateTimeline, s: &mut Session) {
-    if !matches!(s.state, SessionState::Priced | SessionState::EntryMissing)
-        || s.method_id.is_none()
-    {
+    s.collected = 0;
+    s.payment_failure = None;
+    if s.state == SessionState::Superseded || s.method_id.is_none() {
         return;
     }
-    let charges: Vec<&PaymentOrder> = t
-        .orders
-        .iter()
-        .filter(|o| o.is_for(&s.id) && o.kind == PaymentKind::Charge)
-        .collect();
-    if charges.is_empty() || owed(s) != t.net_ordered(&s.id) {
+    let b = crate::balance::Balance::of_stay(t, s);
+    s.collected = b.collected;
+    let failed = b
+        .last
+        .as_ref()
+        .filter(|l| l.charge_id.is_none() && l.cause != Some(crate::settlement::Cause::Transient));
+    let priced = matches!(s.state, SessionState::Priced | SessionState::EntryMissing);
+    let given_up = failed.is_some_and(|l| l.gave_up) && !b.is_settled();
+    if let Some(l) = failed.filter(|_| !b.is_settled()) {
+        s.payment_failure = l.failure.clone();
+    }
+    if given_up && (priced || s.state == SessionState::NeedsReview) {
+        s.state = SessionState::NeedsReview;
         return;
     }
-    let records: Vec<Option<&SettlementRecord>> = charges
-        .iter()
-        .map(|o| t.settlement_of(&o.idempotency_key))
-        .collect();
-    if records
-        .iter()
-        .all(|r| r.is_some_and(|r| r.charge_id.is_some()))
-    {
+    if !priced {
+        return;
+    }
+    if b.owed > 0 && b.collected > 0 && b.is_settled() {
         s.state = SessionState::Paid;
-    } else if let Some(failed) = records
-        .iter()
-        .flatten()
-        .find(|r| r.charge_id.is_none() && r.failure.is_some())
+    } else if failed.is_some_and(|l| {
+        l.kind == PaymentKind::Charge && l.cause == Some(crate::settlement::Cause::Card)
+    }) && b.owed > b.collected
     {
-        // Retries given up wait for a person.
-        s.state = if failed.gave_up {
-            SessionState::NeedsReview
-        } else {
-            SessionState::PaymentFailed
-        };
-        s.payment_failure = failed.failure.clone();
+        s.state = SessionState::PaymentFailed;
+    } else if b.collected >= b.owed && b.collected > 0 {
+        s.state = SessionState::Paid;
     }
 }
 

@@ -136,7 +136,7 @@ impl PaymentProvider for DevProvider {
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
         let mut s = lock(&self.state);
         if !s.charges.iter().any(|c| c.id == request.charge_id) {
-            return Err(ProviderError::Rejected(format!(
+            return Err(ProviderError::Request(format!(
                 "no charge to refund: {}",
                 request.charge_id
             )));
@@ -183,6 +183,11 @@ pub struct Faulty<P> {
 struct Plan {
     lose_answers: u32,
     unavailable: u32,
+    /// Answers for the next calls that move money, in order.
+    answers: std::collections::VecDeque<ProviderError>,
+    /// Failures kept under their key, replayed to every later call with
+    /// it (as Stripe keeps a 5xx for a day).
+    stored: std::collections::HashMap<IdempotencyKey, ProviderError>,
 }
 
 impl<P> Faulty<P> {
@@ -209,11 +214,35 @@ impl<P> Faulty<P> {
         lock(&self.plan).unavailable = n;
     }
 
+    /// The next calls that move money (charges and refunds) answer these
+    /// errors in order, without acting. One the provider keeps under its
+    /// key ([`ProviderError::is_stored`], a 5xx) is replayed to every
+    /// later call with that key.
+    pub fn answer_next(&self, errors: impl IntoIterator<Item = ProviderError>) {
+        lock(&self.plan).answers.extend(errors);
+    }
+
     fn before(&self) -> Result<(), ProviderError> {
         let mut p = lock(&self.plan);
         if p.unavailable > 0 {
             p.unavailable -= 1;
             return Err(ProviderError::Unavailable("injected 503".into()));
+        }
+        Ok(())
+    }
+
+    /// Before a call that moves money under `key`.
+    fn before_moving(&self, key: &IdempotencyKey) -> Result<(), ProviderError> {
+        self.before()?;
+        let mut p = lock(&self.plan);
+        if let Some(e) = p.stored.get(key) {
+            return Err(e.clone());
+        }
+        if let Some(e) = p.answers.pop_front() {
+            if e.is_stored() {
+                p.stored.insert(key.clone(), e.clone());
+            }
+            return Err(e);
         }
         Ok(())
     }
@@ -240,7 +269,7 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
     }
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
-        self.before()?;
+        self.before_moving(request.key)?;
         let answer = self.inner.charge(request).await;
         self.after(answer)
     }
@@ -255,7 +284,7 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
-        self.before()?;
+        self.before_moving(request.key)?;
         let answer = self.inner.refund(request).await;
         self.after(answer)
     }

@@ -65,18 +65,6 @@ pub fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("the payment provider's HTTP client: {}", e.without_url()))
 }
 
-/// Smallest charge Stripe accepts, in minor units, for the currencies a
-/// lot may price in (Stripe's published minimums); others: one unit.
-fn minimum(currency: Currency) -> i64 {
-    match currency.code() {
-        "JPY" => 50,
-        "USD" | "EUR" | "AUD" | "CAD" | "NZD" | "SGD" | "CHF" => 50,
-        "GBP" => 30,
-        "HKD" => 400,
-        _ => 1,
-    }
-}
-
 #[derive(Deserialize)]
 struct ErrorBody {
     error: StripeError,
@@ -187,10 +175,13 @@ impl StripeProvider {
         if status.is_success() {
             return Ok(Answer::Ok(body.to_vec()));
         }
+        // 5xx: Stripe may have acted, and keeps the answer under the key.
+        if status.is_server_error() {
+            return Err(ProviderError::Failed(format!("HTTP {}", status.as_u16())));
+        }
         // 409: the same key is still being worked on (a retry overtook
-        // the first request); 429 and 5xx: try again later.
-        if status.is_server_error()
-            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        // the first request); 429: throttled. Neither acted.
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS
             || status == reqwest::StatusCode::CONFLICT
         {
             return Err(ProviderError::Unavailable(format!(
@@ -236,22 +227,29 @@ impl StripeProvider {
     }
 }
 
-/// A refused request: a 402 is the card's answer; anything else is ours.
+/// A refused request: a 402 (or a `card_error`) is the card's answer; a
+/// 401 or 403 is our credentials'; anything else (400, 404, an
+/// `idempotency_error`) is our request's.
 fn refusal(status: reqwest::StatusCode, error: Option<&StripeError>) -> ProviderError {
     let code = error.and_then(|e| e.code.clone());
-    match (status.as_u16(), code.as_deref()) {
-        (_, Some("authentication_required")) => ProviderError::AuthenticationRequired,
-        (402, _) => ProviderError::Declined {
+    let kind = error.and_then(|e| e.kind.as_deref());
+    let words = || {
+        format!(
+            "HTTP {} {}/{}",
+            status.as_u16(),
+            kind.unwrap_or("error"),
+            code.as_deref().unwrap_or("unknown")
+        )
+    };
+    match (status.as_u16(), code.as_deref(), kind) {
+        (_, Some("authentication_required"), _) => ProviderError::AuthenticationRequired,
+        (401 | 403, _, _) => ProviderError::Configuration(words()),
+        (402, _, _) | (_, _, Some("card_error")) => ProviderError::Declined {
             code: error
                 .and_then(|e| e.decline_code.clone().or(e.code.clone()))
                 .unwrap_or_else(|| "card_declined".into()),
         },
-        _ => ProviderError::Rejected(format!(
-            "HTTP {} {}/{}",
-            status.as_u16(),
-            error.and_then(|e| e.kind.as_deref()).unwrap_or("error"),
-            code.as_deref().unwrap_or("unknown")
-        )),
+        _ => ProviderError::Request(words()),
     }
 }
 
@@ -279,7 +277,7 @@ fn charged(intent: Intent, currency: Currency) -> Result<ProviderCharge, Provide
         "processing" => Err(ProviderError::Unavailable(
             "the charge is processing".into(),
         )),
-        other => Err(ProviderError::Rejected(format!(
+        other => Err(ProviderError::Request(format!(
             "the payment intent is {other}"
         ))),
     }
@@ -327,9 +325,9 @@ impl PaymentProvider for StripeProvider {
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
         let currency = request.amount.currency;
-        let least = minimum(currency);
+        let least = minimum_charge(currency);
         if request.amount.minor < least {
-            return Err(ProviderError::Rejected(format!(
+            return Err(ProviderError::Request(format!(
                 "{} is below the smallest charge ({})",
                 request.amount,
                 Money::new(least, currency)
@@ -341,6 +339,9 @@ impl PaymentProvider for StripeProvider {
             ("payment_method", request.token.expose().to_owned()),
             ("confirm", "true".into()),
             ("off_session", "true".into()),
+            // Card only: an intent that may take redirecting methods
+            // wants a `return_url`, which an off-session charge has not.
+            ("payment_method_types[]", "card".into()),
             ("metadata[attempt]", request.key.to_string()),
         ];
         if let Some(c) = request.customer {
@@ -422,9 +423,10 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         match r.status.as_deref() {
-            Some("failed" | "canceled") => Err(ProviderError::Rejected(
-                "the refund failed at the provider".into(),
-            )),
+            // The card cannot take it back (closed, expired): the card's.
+            Some("failed" | "canceled") => Err(ProviderError::Declined {
+                code: "refund_failed".into(),
+            }),
             _ => Ok(ProviderRefund {
                 id: r.id,
                 amount: Money::new(r.amount, request.amount.currency),
@@ -492,7 +494,7 @@ mod tests {
         let e = refusal(reqwest::StatusCode::BAD_REQUEST, missing.as_ref());
         assert_eq!(
             e,
-            ProviderError::Rejected("HTTP 400 invalid_request_error/resource_missing".into())
+            ProviderError::Request("HTTP 400 invalid_request_error/resource_missing".into())
         );
     }
 

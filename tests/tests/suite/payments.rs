@@ -61,7 +61,7 @@ async fn the_adapter_charges_declines_and_asks_for_authentication_on_localstripe
     };
     assert!(matches!(
         p.charge(&tiny).await,
-        Err(ProviderError::Rejected(_))
+        Err(ProviderError::Request(_))
     ));
 
     // A declining card.
@@ -509,7 +509,8 @@ mod end_to_end {
         assert_eq!(session(&store, aiko).await.state, SessionState::Paid);
         // One payment record: the attempt succeeded once, and the stay's
         // timeline holds one settlement of the order.
-        let key = parking_app::usecases::settle::attempt_key(&aiko.idempotency_key, 1);
+        let aiko_id = aiko.session_id.clone().expect("a stay");
+        let key = parking_app::usecases::settle::movement_key(&aiko_id, 1);
         let attempt = store
             .attempt(&key)
             .await
@@ -521,7 +522,8 @@ mod end_to_end {
                 charge_id: charged[0]["payment_intent"]
                     .as_str()
                     .expect("the charge's intent")
-                    .to_owned()
+                    .to_owned(),
+                moved: Some(aiko.amount),
             }
         );
         let aiko_session = session(&store, aiko).await;
@@ -534,7 +536,7 @@ mod end_to_end {
         let records: Vec<_> = timeline
             .settlements
             .iter()
-            .filter(|r| r.order_key == aiko.idempotency_key)
+            .filter(|r| r.session_id == aiko_id)
             .collect();
         assert_eq!(records.len(), 1, "{records:?}");
         let failed = session(&store, daisuke).await;

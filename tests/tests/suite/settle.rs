@@ -194,10 +194,13 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
         order_key: id("s-9.1"),
         kind: PaymentKind::Charge,
         amount: yen(500),
-        refunded_minor: 0,
         refunds: None,
         order: None,
-        state: AttemptState::Claimed { holder, until },
+        state: AttemptState::Claimed {
+            holder,
+            until,
+            stored: None,
+        },
         updated_at: now(),
     };
     let lease = now() + SignedDuration::from_secs(60);
@@ -236,6 +239,7 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
             1,
             &AttemptState::Failed {
                 reason: "late".into(),
+                cause: None,
                 retry_at: None,
             },
             later,
@@ -252,6 +256,7 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
             2,
             &AttemptState::Succeeded {
                 charge_id: "pi_1".into(),
+                moved: None,
             },
             later,
         )
@@ -260,7 +265,8 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
     assert_eq!(
         done.state,
         AttemptState::Succeeded {
-            charge_id: "pi_1".into()
+            charge_id: "pi_1".into(),
+            moved: None,
         }
     );
     assert_eq!(
@@ -270,85 +276,6 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
             .expect("claim"),
         Claim::Finished(done)
     );
-}
-
-/// A refund's first claim reserves its amount on the charge; refunds
-/// that together would take more than was charged are refused, also when
-/// they are claimed at the same moment.
-pub async fn refunds_never_take_more_than_was_charged<S: Store + Clone + 'static>(store: S) {
-    driver(&store, "pm_card_visa").await;
-    let provider = DevProvider::default();
-    let charge = order("s-1.1", PaymentKind::Charge);
-    let charged = settle_charge(&store, &provider, &charge, 1, now())
-        .await
-        .expect("settled");
-    let Settled::Charged(charge_id) = charged else {
-        panic!("charged: {charged:?}");
-    };
-    let of = parking_app::settlement::RefundOf {
-        attempt: attempt_key(&charge.idempotency_key, 1),
-        charge_id,
-    };
-    let refund = |key: &str, amount: i64| parking_app::settlement::Attempt {
-        key: id(key),
-        order_key: id(key),
-        kind: PaymentKind::Refund,
-        amount: yen(amount),
-        refunded_minor: 0,
-        refunds: Some(of.clone()),
-        order: None,
-        state: AttemptState::Claimed {
-            holder: 7,
-            until: now() + SignedDuration::from_secs(60),
-        },
-        updated_at: now(),
-    };
-    // Three refunds of 500 at once on a charge of 1200: two fit.
-    let runs = (0..3).map(|i| {
-        let (store, r) = (store.clone(), refund(&format!("r-{i}"), 500));
-        tokio::spawn(async move { store.claim_refund(&r, yen(1200), now()).await })
-    });
-    let mut claims = Vec::new();
-    for r in runs {
-        claims.push(r.await.expect("task").expect("claim"));
-    }
-    let won = claims
-        .iter()
-        .filter(|c| matches!(c, Claim::Claimed { taken_over: None }))
-        .count();
-    assert_eq!(won, 2, "{claims:?}");
-    assert!(
-        claims.contains(&Claim::Exceeds { remaining: 200 }),
-        "{claims:?}"
-    );
-    // The same refund claimed again reserves nothing more.
-    assert_eq!(
-        store
-            .claim_refund(&refund("r-0", 500), yen(1200), now())
-            .await
-            .expect("claim"),
-        Claim::Busy
-    );
-    assert_eq!(
-        store
-            .claim_refund(&refund("r-9", 201), yen(1200), now())
-            .await
-            .expect("claim"),
-        Claim::Exceeds { remaining: 200 }
-    );
-    assert!(matches!(
-        store
-            .claim_refund(&refund("r-10", 200), yen(1200), now())
-            .await
-            .expect("claim"),
-        Claim::Claimed { taken_over: None }
-    ));
-    let held = store
-        .attempt(&of.attempt)
-        .await
-        .expect("read")
-        .expect("the charge");
-    assert_eq!(held.refunded_minor, 1200);
 }
 
 macro_rules! both {
@@ -370,8 +297,7 @@ macro_rules! both {
 both!(
     three_deliveries_and_a_lost_answer_charge_once,
     declines_and_authentication_are_final_for_the_attempt,
-    a_claim_is_held_until_its_lease_runs_out,
-    refunds_never_take_more_than_was_charged
+    a_claim_is_held_until_its_lease_runs_out
 );
 
 mod flow {
@@ -572,7 +498,8 @@ mod flow {
         let refunds = provider.inner().refunds();
         assert_eq!(refunds.len(), 1, "refunded once");
         assert_eq!(again, Settled::Charged(refunds[0].id.clone()));
-        // A refund of the whole charge on top is more than remains.
+        // An order is a prompt, not an amount: one asking for the whole
+        // charge back moves nothing, the stay's balance being settled.
         let too_much = PaymentOrder {
             idempotency_key: "extra.1".parse().expect("key"),
             amount: charge.amount,
@@ -581,17 +508,15 @@ mod flow {
         let refused = settle_order(&store, &provider, &too_much, t("11:05:00"))
             .await
             .expect("settled");
-        assert!(
-            matches!(&refused, Settled::Failed(r) if r.contains("exceeds what remains")),
-            "{refused:?}"
-        );
+        assert_eq!(refused, Settled::Balanced);
         assert_eq!(provider.inner().refunds().len(), 1);
         let s = store.get_session(&session_id).await.expect("session");
         assert_eq!(s.state, SessionState::Paid);
     }
 
-    /// Reconciliation's repricing refund (a lost-entry fee charged, then the
-    /// entry turns up in a backlog) moves the money once, even when its
+    /// A superseded stay is netted (a lost-entry fee charged, then the entry
+    /// turns up in a backlog and a new stay replaces it): only the
+    /// difference moves, once, even when its
     /// answer is lost and the message comes twice; the stay's new charge is
     /// settled on its own.
     #[tokio::test]
@@ -631,31 +556,37 @@ mod flow {
             .expect("the stay's own charge")
             .clone();
         assert_eq!((refund.amount.minor, again.amount.minor), (3000, 200));
+        // The superseded stay's ¥3,000 moves to the stay that replaced it:
+        // ¥2,800 comes back, and nothing is charged again.
         provider.lose_answers(1);
         let first = settle_order(&store, &provider, &refund, t("15:06:00"))
             .await
             .expect("settled");
         assert!(matches!(first, Settled::Retry(_)), "{first:?}");
-        for at in ["15:07:00", "15:08:00"] {
-            let r = settle_order(&store, &provider, &refund, t(at))
-                .await
-                .expect("settled");
-            assert!(matches!(r, Settled::Charged(_)), "{r:?}");
-        }
-        let charged = settle_order(&store, &provider, &again, t("15:09:00"))
+        let found = settle_order(&store, &provider, &refund, t("15:07:00"))
             .await
             .expect("settled");
-        assert!(matches!(charged, Settled::Charged(_)), "{charged:?}");
-        let refunds = provider.inner().refunds();
-        assert_eq!(refunds.len(), 1, "refunded once");
-        assert_eq!(refunds[0].amount.minor, 3000);
+        assert!(matches!(found, Settled::Charged(_)), "{found:?}");
+        for (o, at) in [(&refund, "15:08:00"), (&again, "15:09:00")] {
+            let r = settle_order(&store, &provider, o, t(at))
+                .await
+                .expect("settled");
+            assert_eq!(r, Settled::Balanced);
+        }
+        let refunds: Vec<i64> = provider
+            .inner()
+            .refunds()
+            .iter()
+            .map(|r| r.amount.minor)
+            .collect();
+        assert_eq!(refunds, vec![2800], "netted, and refunded once");
         let amounts: Vec<i64> = provider
             .inner()
             .charges()
             .iter()
             .map(|c| c.amount.minor)
             .collect();
-        assert_eq!(amounts, vec![3000, 200]);
+        assert_eq!(amounts, vec![3000]);
         let live = lot.live_sessions().await;
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].state, SessionState::Paid);
@@ -724,7 +655,7 @@ mod flow {
         let r = settle_order(&store, &provider, &retry, t("11:31:00"))
             .await
             .expect("settled");
-        assert_eq!(r, Settled::Failed("nothing is owed any more".into()));
+        assert_eq!(r, Settled::Balanced);
         assert!(provider.charges().is_empty());
         let s = store.get_session(&session_id).await.expect("session");
         assert_eq!(s.state, SessionState::Voided);

@@ -20,7 +20,7 @@ use crate::usecases::adjust::{Staff, refund};
 use crate::usecases::cost::{CostReport, PriceTable, StoreUse, Usage, gb_seconds};
 use crate::usecases::device_events::DeviceEvents;
 use crate::usecases::outbox::{DrainError, drain};
-use crate::usecases::settle::{SettleError, Settled, settle_order};
+use crate::usecases::settle::{SettleError, settle_order};
 
 /// Money in the lots' currency, minor units.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -58,9 +58,10 @@ pub struct Checks {
     /// Charges minus refunds delivered to the payments queue equal the
     /// fees due from registered drivers with a card.
     pub charges_match_fees_due: bool,
-    /// Every charge and refund queued was settled, one way or the other,
-    /// and what cards paid less what went back, plus what failed, is the
-    /// fees due from cards.
+    /// What the provider charged less what it refunded is what the stays
+    /// say they collected, and every stay's balance is settled, carried
+    /// (below the smallest charge) or visibly failed; no refund took more
+    /// than its charge.
     pub settlement_adds_up: bool,
 }
 
@@ -73,17 +74,23 @@ impl Checks {
     }
 }
 
-/// What settling the queued payments did.
+/// What settling the queued payments did, from the stays' own books
+/// (their recorded movements at the provider).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Settlement {
     /// Charges the provider made.
     pub paid: Tally,
-    /// Charges that failed (declined, or the card needs its holder).
+    /// Charge movements that failed (declined, or the card needs its
+    /// holder), at what they asked.
     pub failed: Tally,
     /// Refunds the provider made.
     pub refunded: Tally,
-    /// Refunds refused (nothing charged to take them from).
+    /// Refund movements that failed, at what they asked.
     pub refunds_refused: Tally,
+    /// What stays owe by card beyond what was collected (failed, or
+    /// carried below the smallest charge); negative when more was
+    /// collected than is owed (a refund still to make).
+    pub outstanding: i64,
     /// Sessions left `payment_failed`.
     pub payment_failed_sessions: u64,
     /// Sessions `paid`.
@@ -325,14 +332,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     // it was queued, in queue order.
     let mut settled_keys = BTreeSet::new();
     let before_settling = requests();
-    settle_queued(
-        handler,
-        provider,
-        &taken(),
-        &mut settled_keys,
-        &mut summary.settlement,
-    )
-    .await?;
+    settle_queued(handler, provider, &taken(), &mut settled_keys).await?;
     // Operators give some money back: one stay in 25 that was paid by card
     // gets up to 300 back two hours after it left, as a goodwill refund.
     let operator = Actor {
@@ -371,14 +371,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         }
     }
     let refunds_queued = drain(&handler.store, queues).await? as u64;
-    settle_queued(
-        handler,
-        provider,
-        &taken(),
-        &mut settled_keys,
-        &mut summary.settlement,
-    )
-    .await?;
+    settle_queued(handler, provider, &taken(), &mut settled_keys).await?;
     // The payments function: one invocation per order (a batch of one),
     // a receive and a delete each, its store requests, and the payment
     // provider's round trip; the operators' refunds' forwarding as above.
@@ -455,6 +448,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
         }
     }
     summary.needs_operator = summary.exit_missing + summary.needs_review;
+    let books = tally_books(&handler.store, &sessions, &mut summary.settlement).await?;
     let mut net = 0i64;
     let mut notifications = 0u64;
     for m in taken() {
@@ -511,14 +505,10 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
                 + summary.owed_at_kiosks
                 + summary.held_for_review,
         charges_match_fees_due: net == due,
-        settlement_adds_up: {
-            let t = &summary.settlement;
-            t.paid.count + t.failed.count == summary.charges_queued.count
-                && t.refunded.count + t.refunds_refused.count == summary.refunds_queued.count
-                && (t.paid.amount - t.refunded.amount)
-                    + (t.failed.amount - t.refunds_refused.amount)
-                    == summary.charged_to_cards
-        },
+        settlement_adds_up: books
+            && summary.settlement.paid.amount - summary.settlement.refunded.amount
+                + summary.settlement.outstanding
+                == summary.charged_to_cards,
     };
     Ok(summary)
 }
@@ -530,7 +520,6 @@ async fn settle_queued<S: Store, L: DeviceLink, P: PaymentProvider>(
     provider: &P,
     taken: &[OutboxMessage],
     done: &mut BTreeSet<IdempotencyKey>,
-    t: &mut Settlement,
 ) -> Result<(), RunError> {
     for m in taken {
         let OutboxMessage::Payments(o) = m else {
@@ -543,21 +532,53 @@ async fn settle_queued<S: Store, L: DeviceLink, P: PaymentProvider>(
             .created_at
             .checked_add(jiff::SignedDuration::from_mins(1))
             .unwrap_or(o.created_at);
-        let settled = settle_order(&handler.store, provider, o, at)
+        settle_order(&handler.store, provider, o, at)
             .await
             .map_err(|e| match e {
                 SettleError::Store(e) => RunError::Store(e),
                 other => RunError::Store(StoreError::invalid(other.to_string())),
             })?;
-        let tally = match (o.kind, &settled) {
-            (PaymentKind::Charge, Settled::Charged(_)) => &mut t.paid,
-            (PaymentKind::Charge, _) => &mut t.failed,
-            (PaymentKind::Refund, Settled::Charged(_)) => &mut t.refunded,
-            (PaymentKind::Refund, _) => &mut t.refunds_refused,
-        };
-        tally.add(o.amount.minor);
     }
     Ok(())
+}
+
+/// Tallies the stays' movements at the provider and checks each stay's
+/// balance: settled, carried below the smallest charge, or visibly
+/// failed, with no charge refunded beyond itself. Returns whether every
+/// stay's books hold.
+async fn tally_books<S: Store>(
+    store: &S,
+    sessions: &BTreeMap<SessionId, Session>,
+    t: &mut Settlement,
+) -> Result<bool, RunError> {
+    let mut holds = true;
+    let mut collected = 0;
+    for s in sessions.values() {
+        let Some(timeline) = crate::history::of_session(store, s).await? else {
+            continue;
+        };
+        for r in timeline.settlements.iter().filter(|r| r.session_id == s.id) {
+            let tally = match (r.kind, &r.charge_id) {
+                (PaymentKind::Charge, Some(_)) => &mut t.paid,
+                (PaymentKind::Charge, None) => &mut t.failed,
+                (PaymentKind::Refund, Some(_)) => &mut t.refunded,
+                (PaymentKind::Refund, None) => &mut t.refunds_refused,
+            };
+            tally.add(r.amount.minor);
+        }
+        if s.state == SessionState::Superseded || s.method_id.is_none() {
+            continue;
+        }
+        let b = crate::balance::Balance::of_stay(&timeline, s);
+        collected += b.collected;
+        t.outstanding += b.owed - b.collected;
+        let visible = matches!(
+            s.state,
+            SessionState::PaymentFailed | SessionState::NeedsReview
+        );
+        holds &= b.charges.iter().all(|c| c.left >= 0) && (b.is_settled() || visible);
+    }
+    Ok(holds && t.paid.amount - t.refunded.amount == collected)
 }
 
 fn per_second(n: u64, d: Duration) -> f64 {

@@ -7,13 +7,11 @@ use parking_app::*;
 use super::DynamoStore;
 use super::errors::from_sdk;
 use super::keys::{self, body, n, s};
-use super::txn::{Cond, Step};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use parking_app::ids::IdempotencyKey;
 use parking_app::settlement::{Attempt, AttemptState, Claim};
-use parking_core::Money;
 
 /// An attempt's item; a claim's lease end is also kept in seconds, for
 /// the claim's condition.
@@ -74,72 +72,6 @@ impl parking_app::settlement::AttemptStore for DynamoStore {
         }
     }
 
-    /// A refund's first claim is one transaction: the refund attempt is
-    /// put if absent, and its amount is added to its charge's refunds on
-    /// condition that they stay within what was charged. Any later claim
-    /// of the same attempt is [`AttemptStore::claim_attempt`]'s.
-    async fn claim_refund(
-        &self,
-        attempt: &Attempt,
-        charged: Money,
-        now: Timestamp,
-    ) -> StoreResult<Claim> {
-        let Some(of) = &attempt.refunds else {
-            return Err(StoreError::invalid("a refund attempt names its charge"));
-        };
-        let limit = charged.minor - attempt.amount.minor;
-        if limit < 0 {
-            return Ok(Claim::Exceeds {
-                remaining: charged.minor,
-            });
-        }
-        let txn = self
-            .txn(None)
-            .put(
-                Step::Attempt,
-                attempt_item(attempt)?,
-                Some(Cond::new("attribute_not_exists(PK)")),
-            )?
-            .update(
-                Step::Charge,
-                &keys::attempt(&of.attempt),
-                "SET refunded_minor = if_not_exists(refunded_minor, :zero) + :amount",
-                &[("#state", "state")],
-                vec![
-                    (":zero", n(0)),
-                    (":amount", n(attempt.amount.minor)),
-                ],
-                Some(
-                    Cond::new(
-                        "#state = :succeeded AND (attribute_not_exists(refunded_minor) OR refunded_minor <= :limit)",
-                    )
-                    .value(":succeeded", s("succeeded"))
-                    .value(":limit", n(limit))
-                    .found_on_failure(),
-                ),
-            )?;
-        match txn.run(&self.client).await? {
-            Ok(()) => Ok(Claim::Claimed { taken_over: None }),
-            Err(failed) if failed.has(Step::Attempt) => self.claim_attempt(attempt, now).await,
-            Err(failed) => {
-                let charge: Option<Attempt> =
-                    failed.found(Step::Charge).cloned().map(body).transpose()?;
-                match charge {
-                    Some(c) if matches!(c.state, AttemptState::Succeeded { .. }) => {
-                        Ok(Claim::Exceeds {
-                            remaining: charged.minor - c.refunded_minor,
-                        })
-                    }
-                    _ => Err(StoreError::not_found(format!(
-                        "charge attempt {}",
-                        of.attempt
-                    ))),
-                }
-            }
-        }
-    }
-
-    /// One query of the `RETRY` index, up to `now`.
     async fn due_retries(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Attempt>> {
         let to = format!("{:012}~", now.as_second());
         self.query_index_window("RETRY", "0", &to, Some(limit))

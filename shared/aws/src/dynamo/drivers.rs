@@ -155,6 +155,35 @@ impl DriverStore for DynamoStore {
         self.query_bodies(keys::driver_plates(driver_id)).await
     }
 
+    /// One conditional update of the one attribute: a method removed
+    /// meanwhile fails the condition and stays removed.
+    async fn set_payment_customer(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+        customer: &str,
+    ) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::payment_method(driver_id, method_id).key()))
+            .update_expression("SET customer = :customer")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":customer", s(customer))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
+                if e.err().is_conditional_check_failed_exception() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(super::errors::from_sdk(e)),
+        }
+    }
+
     async fn add_payment_method(&self, method: &PaymentMethod) -> StoreResult<()> {
         #[derive(Serialize)]
         struct Owner<'a> {

@@ -83,10 +83,6 @@ pub(crate) enum Step {
     Flags,
     /// A pass listed under its lot.
     Pass,
-    /// A settlement attempt.
-    Attempt,
-    /// The charge a refund takes from.
-    Charge,
 }
 
 /// A transaction being built.

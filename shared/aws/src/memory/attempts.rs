@@ -46,35 +46,6 @@ impl parking_app::settlement::AttemptStore for MemoryStore {
         Ok(claim_in(&mut self.state(), attempt, now))
     }
 
-    async fn claim_refund(
-        &self,
-        attempt: &parking_app::settlement::Attempt,
-        charged: parking_core::Money,
-        now: Timestamp,
-    ) -> StoreResult<parking_app::settlement::Claim> {
-        use parking_app::settlement::{AttemptState, Claim};
-        let Some(of) = &attempt.refunds else {
-            return Err(StoreError::invalid("a refund attempt names its charge"));
-        };
-        self.write();
-        let mut s = self.state();
-        if s.attempts.contains_key(&attempt.key) {
-            return Ok(claim_in(&mut s, attempt, now));
-        }
-        let charge = s
-            .attempts
-            .get_mut(&of.attempt)
-            .filter(|c| matches!(c.state, AttemptState::Succeeded { .. }))
-            .ok_or_else(|| StoreError::not_found(format!("charge attempt {}", of.attempt)))?;
-        let remaining = charged.minor - charge.refunded_minor;
-        if attempt.amount.minor > remaining {
-            return Ok(Claim::Exceeds { remaining });
-        }
-        charge.refunded_minor += attempt.amount.minor;
-        s.attempts.insert(attempt.key.clone(), attempt.clone());
-        Ok(Claim::Claimed { taken_over: None })
-    }
-
     async fn attempt(
         &self,
         key: &IdempotencyKey,

@@ -82,6 +82,21 @@ impl DriverStore for MemoryStore {
         Ok(())
     }
 
+    async fn set_payment_customer(
+        &self,
+        driver_id: &DriverId,
+        method_id: &PaymentMethodId,
+        customer: &str,
+    ) -> StoreResult<()> {
+        self.write();
+        if let Some(m) = self.state().methods.get_mut(method_id)
+            && &m.driver_id == driver_id
+        {
+            m.customer = Some(customer.to_owned());
+        }
+        Ok(())
+    }
+
     async fn payment_methods(&self, driver_id: &DriverId) -> StoreResult<Vec<PaymentMethod>> {
         Ok(self
             .state()

@@ -174,6 +174,24 @@ pub fn render(n: &Notification) -> Rendered {
                 text("Payment failed", en),
             )
         }
+        NotificationKind::RefundDelayed { amount } => (
+            "refund_delayed",
+            None,
+            text(
+                "返金が遅れています",
+                format!(
+                    "{}の返金をカード会社に受け付けてもらえませんでした。担当者が対応し、ご連絡します。",
+                    money(*amount)
+                ),
+            ),
+            text(
+                "Your refund is delayed",
+                format!(
+                    "The refund of {} could not be made to your card. Our staff are on it and will contact you.",
+                    money(*amount)
+                ),
+            ),
+        ),
         NotificationKind::ReservationReminder { start } => (
             "reservation_reminder",
             None,

@@ -1,18 +1,37 @@
-//! Charging a payment order's card, exactly once.
+//! Moving a stay's money at the provider, exactly once and to its
+//! balance.
 //!
-//! Per attempt: claim it in the store; if an earlier holder gave it up or
-//! vanished (its lease ran out), ask the provider whether it charged under
-//! the attempt's key before charging; call the provider with the
-//! attempt's key; record the outcome. A timeout or a provider failure
-//! gives the claim up and the message is delivered again: the next
-//! delivery finds the charge by its key instead of making a second one.
-//! A second delivery while the first is still at it is told to come back
-//! later. A decline or a card that needs authentication is final for the
-//! attempt: a later retry is a new attempt with a new key.
+//! A payment order is a prompt, not an amount: whatever it says, the
+//! stay's balance ([`crate::balance`]) is read afresh and the movement it
+//! wants is made (a charge of what is still owed, or a refund of what was
+//! collected beyond it), one at a time, until it wants nothing. So a
+//! retry, a redrive or an order that overtook another moves only what is
+//! owed at that moment, and never money for a stay that no longer owes
+//! it.
+//!
+//! Per movement: the stay's `n`-th movement has its own key; it is
+//! *claimed* in the store before the provider is called, so two settlers
+//! of one stay race for one key and one of them waits. If an earlier
+//! holder gave the claim up or vanished, the provider is asked whether it
+//! moved the money under the key before anything is done again. The
+//! outcome is kept on the attempt and recorded on the stay's plate
+//! timeline, where the balance reads it.
+//!
+//! Failures by cause ([`Cause`]): the card's is final for the movement,
+//! told to the driver, and tried again after [`RETRY_AFTER`]; ours (a
+//! refused request, refused credentials) raise an alarm and are tried
+//! again after the same waits under a new key, never told to the driver as
+//! a card problem; the provider's moment (timeout, 429) gives the claim
+//! up for the message to come back; a 5xx, which the provider keeps under
+//! the key, is looked up and then tried under a new key.
+//!
+//! A fee with no stay (a late cancellation, a no-show) is one charge,
+//! settled by [`settle_charge`] attempt by attempt.
 
 use jiff::{SignedDuration, Timestamp};
 use parking_core::Money;
 
+use crate::balance::{Balance, Next};
 use crate::ids::*;
 use crate::model::PaymentMethod;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage, PaymentKind, PaymentOrder};
@@ -29,28 +48,36 @@ use crate::usecases::adjust::{Action, ActionError, amend};
 /// early gives the claim up at once.
 pub const LEASE: SignedDuration = SignedDuration::from_secs(300);
 
-/// After a declined attempt `n`, the next is tried `RETRY_AFTER[n - 1]`
-/// later; after the last, the stay waits for a person (`needs_review`).
-/// A card that needs its holder is never tried again on its own: the
-/// driver acts in the app.
-pub const RETRY_AFTER: [SignedDuration; 3] = [
+/// After failed movement `n` in a row (the card's, or ours), the next is
+/// tried `RETRY_AFTER[n - 1]` later; after the last, the stay waits for a
+/// person (`needs_review`). Together they outlast a long outage or a
+/// rotated key: more than a day.
+pub const RETRY_AFTER: [SignedDuration; 4] = [
     SignedDuration::from_hours(1),
     SignedDuration::from_hours(6),
     SignedDuration::from_hours(24),
+    SignedDuration::from_hours(72),
 ];
 
-/// How far before its order a charge is looked for: clocks differ.
+/// How far before its claim a charge is looked for: clocks differ.
 const LOOKUP_SLACK: SignedDuration = SignedDuration::from_secs(300);
 
-/// What became of a charge order.
+/// At most this many movements in one call (a refund split across
+/// charges is one movement a charge).
+const MAX_MOVES: usize = 8;
+
+/// What became of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// Charged now or before (the provider's charge id).
+    /// Money moved (the provider's id of the last charge or refund made).
     Charged(String),
-    /// Declined or needs authentication: final for this attempt, with a
-    /// reason the app can show.
+    /// Nothing is left to move: the balance is settled, or what it owes
+    /// is less than the provider's smallest charge (carried).
+    Balanced,
+    /// Failed for this attempt, with a reason the app can show; it is
+    /// tried again later.
     Failed(String),
-    /// Declined on the last attempt: retries stop, and a person decides.
+    /// Failed after the last retry: retries stop, and a person decides.
     GaveUp(String),
     /// Not known yet (the provider timed out or failed, or another
     /// delivery holds the attempt): deliver the message again later.
@@ -62,15 +89,41 @@ pub enum Settled {
 pub enum SettleError {
     #[error("order {0} is not a charge")]
     NotACharge(IdempotencyKey),
-    #[error("order {0} is not a refund")]
-    NotARefund(IdempotencyKey),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The key of attempt `n` (1, 2, …) of an order.
+/// The key of attempt `n` (1, 2, …) of a fee's order.
 pub fn attempt_key(order: &IdempotencyKey, n: u32) -> IdempotencyKey {
     IdempotencyKey::derived(&format!("{order}.a{n}"))
+}
+
+/// The key of a stay's `n`-th movement (1, 2, …).
+pub fn movement_key(session: &SessionId, n: u32) -> IdempotencyKey {
+    IdempotencyKey::derived(&format!("{session}.m{n}"))
+}
+
+/// When a failure that is the `n`-th in a row is tried again; `None`
+/// after the last, and for a card whose holder must act (the driver pays
+/// in the app).
+fn retry_time(e: &ProviderError, now: Timestamp, n: u32) -> Option<Timestamp> {
+    if e == &ProviderError::AuthenticationRequired {
+        return None;
+    }
+    RETRY_AFTER
+        .get(n.saturating_sub(1) as usize)
+        .and_then(|w| now.checked_add(*w).ok())
+}
+
+/// Whether a failed attempt is the last: not transient, not waiting for
+/// the cardholder, and with no retry.
+fn gave_up(state: &AttemptState) -> bool {
+    matches!(
+        state,
+        AttemptState::Failed { cause, retry_at: None, reason }
+            if *cause != Some(Cause::Transient)
+                && reason != &ProviderError::AuthenticationRequired.to_string()
+    )
 }
 
 /// A claim held on an attempt, and what the holder may do with it.
@@ -82,41 +135,40 @@ struct Held<'a, S> {
 }
 
 impl<S: AttemptStore> Held<'_, S> {
-    /// Records the outcome.
-    async fn finish(&self, state: AttemptState) -> Result<Settled, SettleError> {
-        let stored = self
+    /// Records the outcome; returns the attempt as stored.
+    async fn finish(&self, state: AttemptState) -> Result<Attempt, SettleError> {
+        Ok(self
             .store
             .finish_attempt(&self.key, self.holder, &state, self.now)
-            .await?;
-        Ok(outcome(&stored.state))
+            .await?)
     }
 
-    async fn failed(&self, reason: impl Into<String>) -> Result<Settled, SettleError> {
+    async fn failed(
+        &self,
+        e: &ProviderError,
+        retry_at: Option<Timestamp>,
+    ) -> Result<Attempt, SettleError> {
+        if matches!(e.cause(), Cause::Request | Cause::Configuration) {
+            // The alarm's metric filter matches this event's fields.
+            tracing::error!(
+                alarm = "payment_provider_refused",
+                cause = ?e.cause(),
+                attempt = %self.key,
+                error = %e,
+                "the payment provider refused our request"
+            );
+        }
         self.finish(AttemptState::Failed {
-            reason: reason.into(),
-            retry_at: None,
-        })
-        .await
-    }
-
-    /// A declined charge: tried again later under a new attempt, until
-    /// the last attempt, after which a person decides.
-    async fn declined(&self, e: &ProviderError, n: u32) -> Result<Settled, SettleError> {
-        let reason = e.to_string();
-        let Some(wait) = RETRY_AFTER.get(n.saturating_sub(1) as usize) else {
-            self.failed(reason.clone()).await?;
-            return Ok(Settled::GaveUp(reason));
-        };
-        self.finish(AttemptState::Failed {
-            reason,
-            retry_at: self.now.checked_add(*wait).ok(),
+            reason: e.to_string(),
+            cause: Some(e.cause()),
+            retry_at,
         })
         .await
     }
 
     /// Gives the attempt up at once, so the next delivery need not wait
     /// out the lease; that delivery asks the provider before doing
-    /// anything.
+    /// anything. A stored answer (a 5xx) is kept on the claim.
     async fn release(&self, why: &ProviderError) -> Result<Settled, SettleError> {
         let until = self
             .now
@@ -125,6 +177,7 @@ impl<S: AttemptStore> Held<'_, S> {
         let state = AttemptState::Claimed {
             holder: self.holder,
             until,
+            stored: why.is_stored().then(|| why.to_string()),
         };
         self.store
             .finish_attempt(&self.key, self.holder, &state, self.now)
@@ -139,18 +192,51 @@ fn claimed(key: &IdempotencyKey, order: &PaymentOrder, holder: u64, now: Timesta
         order_key: order.idempotency_key.clone(),
         kind: order.kind,
         amount: order.amount,
-        refunded_minor: 0,
         refunds: None,
         order: Some(order.clone()),
         state: AttemptState::Claimed {
             holder,
             until: now.checked_add(LEASE).unwrap_or(now),
+            stored: None,
         },
         updated_at: now,
     }
 }
 
-/// Settles attempt `n` of a charge order.
+/// The card `order` is charged to, and the driver's customer at the
+/// provider (saved there first if it is not yet).
+async fn card<S, P>(
+    store: &S,
+    provider: &P,
+    order: &PaymentOrder,
+) -> Result<Result<(PaymentMethod, String), ProviderError>, SettleError>
+where
+    S: DriverStore,
+    P: PaymentProvider,
+{
+    let methods = store.payment_methods(&order.driver_id).await?;
+    let Some(method) = methods.iter().find(|m| m.id == order.method_id) else {
+        return Ok(Err(ProviderError::CardRemoved));
+    };
+    if let Some(c) = &method.customer {
+        return Ok(Ok((method.clone(), c.clone())));
+    }
+    let known = methods.iter().find_map(|m| m.customer.as_deref());
+    match provider
+        .save_card(&order.driver_id, known, &method.token)
+        .await
+    {
+        Ok(c) => {
+            store
+                .set_payment_customer(&order.driver_id, &method.id, &c)
+                .await?;
+            Ok(Ok((method.clone(), c)))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// Settles attempt `n` of a fee's charge order (an order with no stay).
 ///
 /// # Errors
 ///
@@ -163,7 +249,7 @@ pub async fn settle_charge<S, P>(
     now: Timestamp,
 ) -> Result<Settled, SettleError>
 where
-    S: AttemptStore + DriverStore + SessionStore,
+    S: AttemptStore + DriverStore,
     P: PaymentProvider,
 {
     if order.kind != PaymentKind::Charge {
@@ -182,46 +268,16 @@ where
     {
         Claim::Busy => return Ok(Settled::Retry("another delivery is settling it".into())),
         Claim::Finished(a) => return Ok(outcome(&a.state)),
-        Claim::Exceeds { .. } => return Ok(Settled::Retry("the claim was refused".into())),
         Claim::Claimed { taken_over } => taken_over,
     };
-    // A retry charges only what the stay still owes: one voided, paid at
-    // the kiosk or settled another way meanwhile is not charged again.
-    if n > 1
-        && let Some(session_id) = &order.session_id
-    {
-        match store.get_session(session_id).await {
-            Ok(s) if crate::timeline::owed(&s) <= 0 => {
-                return held.failed("nothing is owed any more").await;
-            }
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+    if order.amount.minor < minimum_charge(order.amount.currency) {
+        let e = ProviderError::Request(format!("{} is below the smallest charge", order.amount));
+        return Ok(outcome(&held.failed(&e, None).await?.state));
     }
-    let methods = store.payment_methods(&order.driver_id).await?;
-    let Some(method) = methods.iter().find(|m| m.id == order.method_id) else {
-        return held.failed("the card was removed").await;
-    };
-    let customer = match &method.customer {
-        Some(c) => c.clone(),
-        None => {
-            let known = methods.iter().find_map(|m| m.customer.as_deref());
-            match provider
-                .save_card(&order.driver_id, known, &method.token)
-                .await
-            {
-                Ok(c) => {
-                    let saved = PaymentMethod {
-                        customer: Some(c.clone()),
-                        ..method.clone()
-                    };
-                    store.add_payment_method(&saved).await?;
-                    c
-                }
-                Err(e) if e.is_retryable() => return held.release(&e).await,
-                Err(e) => return held.failed(e.to_string()).await,
-            }
-        }
+    let (method, customer) = match card(store, provider, order).await? {
+        Ok(c) => c,
+        Err(e) if e.is_retryable() => return held.release(&e).await,
+        Err(e) => return fee_failed(&held, &e, n).await,
     };
     let request = ChargeRequest {
         key: &key,
@@ -230,266 +286,392 @@ where
         amount: order.amount,
     };
     // An earlier holder may have charged and gone before recording it.
-    if taken_over.is_some() {
-        let since = order
-            .created_at
-            .checked_sub(LOOKUP_SLACK)
-            .unwrap_or(order.created_at);
-        match provider.find_charge(&request, since).await {
-            Ok(Some(c)) => return held.finish(succeeded(c)).await,
+    if let Some(prev) = &taken_over {
+        match provider.find_charge(&request, since(prev)).await {
+            Ok(Some(c)) => return Ok(outcome(&held.finish(succeeded(c)).await?.state)),
+            Ok(None) if prev_stored(prev) => {
+                let e = ProviderError::Failed("the provider kept a failure".into());
+                return fee_failed(&held, &e, n).await;
+            }
             Ok(None) => {}
             Err(e) => return held.release(&e).await,
         }
     }
     match provider.charge(&request).await {
-        Ok(c) => held.finish(succeeded(c)).await,
+        Ok(c) => Ok(outcome(&held.finish(succeeded(c)).await?.state)),
         Err(e) if e.is_retryable() => held.release(&e).await,
-        Err(e @ ProviderError::Declined { .. }) => held.declined(&e, n).await,
-        Err(e) => held.failed(e.to_string()).await,
+        Err(e) => fee_failed(&held, &e, n).await,
     }
 }
 
-/// Settles attempt `n` of a refund order: it refunds the latest charge of
-/// the order's session that still has the amount left. The amount is
-/// reserved on that charge when the attempt is first claimed, so no two
-/// refunds ever take more than was charged, whatever the provider allows.
+/// A fee's failed attempt: tried again later under a new attempt, until
+/// the last, after which a person decides.
+async fn fee_failed<S: AttemptStore>(
+    held: &Held<'_, S>,
+    e: &ProviderError,
+    n: u32,
+) -> Result<Settled, SettleError> {
+    let wait = if e.cause() == Cause::Transient {
+        held.now.checked_add(SignedDuration::from_mins(5)).ok()
+    } else {
+        retry_time(e, held.now, n)
+    };
+    let stored = held.failed(e, wait).await?;
+    Ok(match &stored.state {
+        AttemptState::Failed { reason, .. } if gave_up(&stored.state) => {
+            Settled::GaveUp(reason.clone())
+        }
+        state => outcome(state),
+    })
+}
+
+fn since(prev: &Attempt) -> Timestamp {
+    prev.updated_at
+        .checked_sub(LOOKUP_SLACK)
+        .unwrap_or(prev.updated_at)
+}
+
+fn prev_stored(prev: &Attempt) -> bool {
+    matches!(
+        prev.state,
+        AttemptState::Claimed {
+            stored: Some(_),
+            ..
+        }
+    )
+}
+
+/// Who asks for a stay's balance to be settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// An order or a scheduled retry: a movement that failed waits for
+    /// its retry time.
+    Order,
+    /// The driver (paying now) or staff (charging): a failed movement is
+    /// tried again at once.
+    Now,
+}
+
+/// A movement to make.
+struct Movement {
+    kind: PaymentKind,
+    amount: Money,
+    refund_of: Option<String>,
+}
+
+/// Settles the balance of the stay that holds `session`'s money: one
+/// movement after another, each under its own key, until the balance
+/// wants nothing, a movement fails, or the provider must be asked again
+/// later.
 ///
 /// # Errors
 ///
-/// [`SettleError::NotARefund`] for a charge order, or the store's.
-pub async fn settle_refund<S, P>(
+/// The store's; the session must exist.
+pub async fn settle_stay<S, P>(
     store: &S,
     provider: &P,
-    order: &PaymentOrder,
-    n: u32,
+    session: &SessionId,
+    asked: Asked,
     now: Timestamp,
 ) -> Result<Settled, SettleError>
 where
     S: Store,
     P: PaymentProvider,
 {
-    if order.kind != PaymentKind::Refund {
-        return Err(SettleError::NotARefund(order.idempotency_key.clone()));
-    }
-    let key = attempt_key(&order.idempotency_key, n);
-    let held = Held {
-        store,
-        key: key.clone(),
-        holder: nonce(),
-        now,
-    };
-    let mut attempt = claimed(&key, order, held.holder, now);
-    // An attempt already made or being made is what it is.
-    if let Some(existing) = store.attempt(&key).await? {
-        attempt.refunds = existing.refunds.clone();
-        return match store.claim_attempt(&attempt, now).await? {
-            Claim::Busy | Claim::Exceeds { .. } => {
-                Ok(Settled::Retry("another delivery is settling it".into()))
+    let mut done = Settled::Balanced;
+    for _ in 0..MAX_MOVES {
+        let stay = store.get_session(session).await?;
+        let Some(timeline) = crate::history::of_session(store, &stay).await? else {
+            return Ok(done);
+        };
+        let Some(balance) = Balance::of(&timeline, session) else {
+            return Ok(done);
+        };
+        let Some(account) = timeline
+            .sessions
+            .iter()
+            .find(|s| s.id == balance.account)
+            .cloned()
+        else {
+            return Ok(done);
+        };
+        let currency = balance.currency;
+        let movement = match balance.next(now, asked == Asked::Now) {
+            Next::Nothing | Next::Carried(_) => return Ok(done),
+            Next::Wait(_) => {
+                let why = balance.last.and_then(|l| l.failure).unwrap_or_default();
+                return Ok(Settled::Failed(why));
             }
-            Claim::Finished(a) => Ok(outcome(&a.state)),
-            Claim::Claimed { .. } => match existing.refunds {
-                Some(of) => refund_at_provider(&held, provider, order, &of, true).await,
-                None => held.failed("the refund's charge is not known").await,
+            Next::GaveUp(why) => return Ok(Settled::GaveUp(why)),
+            Next::Stuck(amount) => {
+                return Err(StoreError::invalid(format!(
+                    "{} collected beyond what is owed has no charge to come from",
+                    Money::new(amount, currency)
+                ))
+                .into());
+            }
+            Next::Charge(amount) => Movement {
+                kind: PaymentKind::Charge,
+                amount: Money::new(amount, currency),
+                refund_of: None,
+            },
+            Next::Refund { charge_id, amount } => Movement {
+                kind: PaymentKind::Refund,
+                amount: Money::new(amount, currency),
+                refund_of: Some(charge_id),
             },
         };
-    }
-    let Some(of) = refundable_charge(store, order).await? else {
-        return Ok(Settled::Failed(format!(
-            "nothing charged to the stay has {} left to refund",
-            order.amount
-        )));
-    };
-    attempt.refunds = Some(of.clone());
-    let charged = store
-        .attempt(&of.attempt)
+        let (Some(driver_id), Some(method_id)) = (&account.driver_id, &account.method_id) else {
+            return Ok(done);
+        };
+        let n = balance.made + 1;
+        let key = movement_key(&account.id, n);
+        let order = PaymentOrder {
+            idempotency_key: key.clone(),
+            session_id: Some(account.id.clone()),
+            reservation_id: None,
+            lot_id: account.lot_id.clone(),
+            driver_id: driver_id.clone(),
+            method_id: method_id.clone(),
+            kind: movement.kind,
+            amount: movement.amount,
+            created_at: now,
+            attempt: n,
+        };
+        let held = Held {
+            store,
+            key: key.clone(),
+            holder: nonce(),
+            now,
+        };
+        let mut attempt = claimed(&key, &order, held.holder, now);
+        attempt.refunds = movement.refund_of.clone();
+        let taken_over = match store.claim_attempt(&attempt, now).await? {
+            Claim::Busy => return Ok(Settled::Retry("another delivery is settling it".into())),
+            Claim::Finished(a) => {
+                // Made, and not recorded: recorded now.
+                record_movement(store, &account, n, &a, now).await?;
+                continue;
+            }
+            Claim::Claimed { taken_over } => taken_over,
+        };
+        let before = match &balance.last {
+            Some(l) if l.kind == movement.kind => balance.failures_in_a_row,
+            _ => 0,
+        };
+        let made = match move_money(
+            &held, provider, store, &order, &movement, taken_over, before,
+        )
         .await?
-        .map_or(order.amount, |a| a.amount);
-    match store.claim_refund(&attempt, charged, now).await? {
-        Claim::Claimed { taken_over } => {
-            let again = taken_over.is_some();
-            refund_at_provider(&held, provider, order, &of, again).await
+        {
+            Ok(a) => a,
+            Err(retry) => return Ok(retry),
+        };
+        let recorded = record_movement(store, &account, n, &made, now).await?;
+        match (&made.state, recorded) {
+            (AttemptState::Succeeded { charge_id, .. }, _) => {
+                done = Settled::Charged(charge_id.clone());
+            }
+            (AttemptState::Failed { cause, .. }, _) if *cause == Some(Cause::Transient) => {}
+            (AttemptState::Failed { reason, .. }, Some(r)) if r.gave_up => {
+                return Ok(Settled::GaveUp(reason.clone()));
+            }
+            (AttemptState::Failed { reason, .. }, _) => return Ok(Settled::Failed(reason.clone())),
+            (AttemptState::Claimed { .. }, _) => {
+                return Ok(Settled::Retry("another delivery is settling it".into()));
+            }
         }
-        Claim::Busy => Ok(Settled::Retry("another delivery is settling it".into())),
-        Claim::Finished(a) => Ok(outcome(&a.state)),
-        Claim::Exceeds { remaining } => Ok(Settled::Failed(format!(
-            "a refund of {} exceeds what remains of the charge ({})",
-            order.amount,
-            Money::new(remaining, order.amount.currency)
-        ))),
     }
+    Ok(Settled::Retry("more movements are left".into()))
 }
 
-async fn refund_at_provider<S: AttemptStore, P: PaymentProvider>(
+/// Makes a claimed movement at the provider: first, for a claim taken
+/// over, by looking up what its earlier holder did. `Err` is the answer
+/// to give when the outcome is not known yet (the claim is given up).
+async fn move_money<S, P>(
     held: &Held<'_, S>,
     provider: &P,
-    order: &PaymentOrder,
-    of: &RefundOf,
-    again: bool,
-) -> Result<Settled, SettleError> {
-    let request = RefundRequest {
-        key: &held.key,
-        charge_id: &of.charge_id,
-        amount: order.amount,
-    };
-    if again {
-        match provider.find_refund(&request).await {
-            Ok(Some(r)) => {
-                return held
-                    .finish(AttemptState::Succeeded { charge_id: r.id })
-                    .await;
-            }
-            Ok(None) => {}
-            Err(e) => return held.release(&e).await,
-        }
-    }
-    match provider.refund(&request).await {
-        Ok(r) => {
-            held.finish(AttemptState::Succeeded { charge_id: r.id })
-                .await
-        }
-        Err(e) if e.is_retryable() => held.release(&e).await,
-        Err(e) => held.failed(e.to_string()).await,
-    }
-}
-
-/// The latest successful charge of the order's session with the order's
-/// amount still left (or else the latest): its attempt's key and the
-/// provider's charge id.
-async fn refundable_charge<S: Store>(
     store: &S,
     order: &PaymentOrder,
-) -> Result<Option<RefundOf>, SettleError> {
-    let Some(session_id) = &order.session_id else {
-        return Ok(None);
-    };
-    let session = store.get_session(session_id).await?;
-    let Some(timeline) = crate::history::of_session(store, &session).await? else {
-        return Ok(None);
-    };
-    let charged: Vec<&PaymentOrder> = timeline
-        .orders
-        .iter()
-        .filter(|o| o.is_for(session_id) && o.kind == PaymentKind::Charge)
-        .collect();
-    // The latest charge with enough left; failing that the latest charge,
-    // whose claim then says how much remains.
-    let mut latest = None;
-    for o in charged.iter().rev() {
-        let Some(record) = timeline.settlement_of(&o.idempotency_key) else {
-            continue;
-        };
-        let Some(charge_id) = &record.charge_id else {
-            continue;
-        };
-        let key = attempt_key(&o.idempotency_key, record.attempt);
-        let Some(a) = store.attempt(&key).await? else {
-            continue;
-        };
-        let of = RefundOf {
-            attempt: key,
-            charge_id: charge_id.clone(),
-        };
-        if a.amount.minor - a.refunded_minor >= order.amount.minor {
-            return Ok(Some(of));
-        }
-        latest.get_or_insert(of);
-    }
-    Ok(latest)
-}
-
-/// Settles a payment order's attempt (`order.attempt`) and records a
-/// final outcome on the plate's timeline with the order's session. A
-/// charge's session becomes `paid`, or `payment_failed` with a
-/// notification to the driver in the same step; a refund's outcome is
-/// kept for the reports and the review queue. An order with no session (a
-/// cancellation fee) keeps its outcome in its attempt.
-///
-/// # Errors
-///
-/// The store's; the order's session must exist.
-pub async fn settle_order<S, P>(
-    store: &S,
-    provider: &P,
-    order: &PaymentOrder,
-    now: Timestamp,
-) -> Result<Settled, SettleError>
+    movement: &Movement,
+    taken_over: Option<Attempt>,
+    failures_before: u32,
+) -> Result<Result<Attempt, Settled>, SettleError>
 where
-    S: Store,
+    S: AttemptStore + DriverStore,
     P: PaymentProvider,
 {
-    let n = order.attempt.max(1);
-    let settled = match order.kind {
-        PaymentKind::Charge => settle_charge(store, provider, order, n, now).await?,
-        PaymentKind::Refund => settle_refund(store, provider, order, n, now).await?,
+    // The earlier holder's movement is looked up as it was asked.
+    if let Some(prev) = &taken_over {
+        let found = match (prev.kind, &prev.refunds) {
+            (PaymentKind::Refund, Some(of)) => provider
+                .find_refund(&RefundRequest {
+                    key: &held.key,
+                    charge_id: of,
+                    amount: prev.amount,
+                })
+                .await
+                .map(|r| r.map(|r| (r.id, r.amount))),
+            _ => match card(store, provider, order).await? {
+                Ok((method, customer)) => provider
+                    .find_charge(
+                        &ChargeRequest {
+                            key: &held.key,
+                            token: &method.token,
+                            customer: Some(&customer),
+                            amount: prev.amount,
+                        },
+                        since(prev),
+                    )
+                    .await
+                    .map(|c| c.map(|c| (c.id, c.amount))),
+                Err(e) => Err(e),
+            },
+        };
+        match found {
+            Ok(Some((id, amount))) => {
+                let refund_of = prev.refunds.clone();
+                let mut a = held
+                    .finish(AttemptState::Succeeded {
+                        charge_id: id,
+                        moved: Some(amount),
+                    })
+                    .await?;
+                a.kind = prev.kind;
+                a.refunds = refund_of;
+                return Ok(Ok(a));
+            }
+            Ok(None) if prev_stored(prev) => {
+                let e = ProviderError::Failed("the provider kept a failure under the key".into());
+                return Ok(Ok(held.failed(&e, None).await?));
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(Err(held.release(&e).await?)),
+        }
+    }
+    let answer = match (movement.kind, &movement.refund_of) {
+        (PaymentKind::Refund, Some(of)) => provider
+            .refund(&RefundRequest {
+                key: &held.key,
+                charge_id: of,
+                amount: movement.amount,
+            })
+            .await
+            .map(|r| (r.id, r.amount)),
+        _ => match card(store, provider, order).await? {
+            Ok((method, customer)) => provider
+                .charge(&ChargeRequest {
+                    key: &held.key,
+                    token: &method.token,
+                    customer: Some(&customer),
+                    amount: movement.amount,
+                })
+                .await
+                .map(|c| (c.id, c.amount)),
+            Err(e) => Err(e),
+        },
     };
-    let (charge_id, failure, gave_up) = match &settled {
-        Settled::Charged(id) => (Some(id.clone()), None, false),
-        Settled::Failed(reason) => (None, Some(reason.clone()), false),
-        Settled::GaveUp(reason) => (None, Some(reason.clone()), true),
-        Settled::Retry(_) => return Ok(settled),
-    };
-    let Some(session_id) = &order.session_id else {
-        return Ok(settled);
-    };
-    let record = SettlementRecord {
-        id: crate::usecases::adjust::action_id(
-            "settle",
-            &[attempt_key(&order.idempotency_key, n).as_str()],
+    match answer {
+        Ok((id, amount)) => Ok(Ok(held
+            .finish(AttemptState::Succeeded {
+                charge_id: id,
+                moved: Some(amount),
+            })
+            .await?)),
+        Err(e) if e.is_retryable() => Ok(Err(held.release(&e).await?)),
+        Err(e) => {
+            let retry_at = retry_time(&e, held.now, failures_before + 1);
+            Ok(Ok(held.failed(&e, retry_at).await?))
+        }
+    }
+}
+
+/// Records a finished movement on the stay's timeline (once: the record's
+/// id is the key's). A card's failure to charge is told to the driver in
+/// the same write, as is a refund given up. Returns the record.
+async fn record_movement<S: Store>(
+    store: &S,
+    account: &crate::model::Session,
+    n: u32,
+    made: &Attempt,
+    now: Timestamp,
+) -> Result<Option<SettlementRecord>, SettleError> {
+    let (charge_id, moved, failure, cause, retry_at) = match &made.state {
+        AttemptState::Succeeded { charge_id, moved } => (
+            Some(charge_id.clone()),
+            moved.unwrap_or(made.amount),
+            None,
+            None,
+            None,
         ),
-        order_key: order.idempotency_key.clone(),
-        kind: order.kind,
-        amount: order.amount,
+        AttemptState::Failed {
+            reason,
+            cause,
+            retry_at,
+        } => (None, made.amount, Some(reason.clone()), *cause, *retry_at),
+        AttemptState::Claimed { .. } => return Ok(None),
+    };
+    let gave_up = gave_up(&made.state);
+    let record = SettlementRecord {
+        id: crate::usecases::adjust::action_id("settle", &[made.key.as_str()]),
+        session_id: account.id.clone(),
+        key: made.key.clone(),
+        kind: made.kind,
+        amount: moved,
         attempt: n,
         charge_id,
+        refund_of: made.refunds.clone(),
         failure,
+        cause,
+        retry_at,
         gave_up,
         at: now,
     };
-    record_settlement(store, order, session_id, record, now).await?;
-    Ok(settled)
-}
-
-/// Records a settlement's outcome on the session's plate timeline; a
-/// failed charge also tells the driver, in the same write.
-pub(crate) async fn record_settlement<S: Store>(
-    store: &S,
-    order: &PaymentOrder,
-    session_id: &SessionId,
-    record: SettlementRecord,
-    now: Timestamp,
-) -> Result<(), SettleError> {
-    let session = store.get_session(session_id).await?;
-    let notify = order.kind == PaymentKind::Charge;
-    let outbox = record
-        .failure
-        .clone()
-        .filter(|_| notify)
-        .map(|reason| {
+    let order = made.order.clone();
+    let notify = match (&record.failure, record.kind, record.cause) {
+        (Some(reason), PaymentKind::Charge, Some(Cause::Card)) => {
+            Some(NotificationKind::PaymentFailed {
+                amount: record.amount,
+                reason: reason.clone(),
+                retrying: retry_at.is_some(),
+            })
+        }
+        (Some(_), PaymentKind::Refund, _) if gave_up => Some(NotificationKind::RefundDelayed {
+            amount: record.amount,
+        }),
+        _ => None,
+    };
+    let outbox = notify
+        .zip(order.as_ref())
+        .map(|(kind, o)| {
             OutboxMessage::Notifications(Notification {
-                id: format!("{}/payment_failed", record.id),
-                driver_id: order.driver_id.clone(),
-                lot_id: order.lot_id.clone(),
-                session_id: Some(session_id.clone()),
+                id: format!("{}/{}", record.id, kind_name(&kind)),
+                driver_id: o.driver_id.clone(),
+                lot_id: o.lot_id.clone(),
+                session_id: Some(account.id.clone()),
                 reservation_id: None,
-                kind: NotificationKind::PaymentFailed {
-                    amount: order.amount,
-                    // Declines are tried again until the last attempt.
-                    retrying: reason.starts_with("the card was declined") && !record.gave_up,
-                    reason,
-                },
+                kind,
                 at: now,
             })
         })
         .into_iter()
         .collect();
+    if gave_up {
+        tracing::error!(
+            alarm = "payment_gave_up",
+            movement = %record.key,
+            kind = ?record.kind,
+            "a stay's payment failed after its last retry and waits for a person"
+        );
+    }
     amend(
         store,
         now,
         Action {
-            lot_id: &session.lot_id,
-            plate: &session.plate,
+            lot_id: &account.lot_id,
+            plate: &account.plate,
             id: record.id.clone(),
-            session: Some(session_id),
+            session: Some(&account.id),
             audit: None,
             pass: None,
             outbox,
@@ -504,16 +686,49 @@ pub(crate) async fn record_settlement<S: Store>(
         ActionError::Store(e) => SettleError::Store(e),
         other => SettleError::Store(StoreError::invalid(other.to_string())),
     })?;
-    Ok(())
+    Ok(Some(record))
+}
+
+fn kind_name(kind: &NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::RefundDelayed { .. } => "refund_delayed",
+        _ => "payment_failed",
+    }
+}
+
+/// Settles a payment order: for a stay, its balance
+/// ([`settle_stay`]); for a fee with no stay, attempt `order.attempt` of
+/// its charge ([`settle_charge`]).
+///
+/// # Errors
+///
+/// The store's; the order's session must exist.
+pub async fn settle_order<S, P>(
+    store: &S,
+    provider: &P,
+    order: &PaymentOrder,
+    now: Timestamp,
+) -> Result<Settled, SettleError>
+where
+    S: Store,
+    P: PaymentProvider,
+{
+    match &order.session_id {
+        Some(session) => settle_stay(store, provider, session, Asked::Order, now).await,
+        None => settle_charge(store, provider, order, order.attempt.max(1), now).await,
+    }
 }
 
 fn succeeded(c: ProviderCharge) -> AttemptState {
-    AttemptState::Succeeded { charge_id: c.id }
+    AttemptState::Succeeded {
+        charge_id: c.id,
+        moved: Some(c.amount),
+    }
 }
 
 fn outcome(state: &AttemptState) -> Settled {
     match state {
-        AttemptState::Succeeded { charge_id } => Settled::Charged(charge_id.clone()),
+        AttemptState::Succeeded { charge_id, .. } => Settled::Charged(charge_id.clone()),
         AttemptState::Failed { reason, .. } => Settled::Failed(reason.clone()),
         AttemptState::Claimed { .. } => Settled::Retry("in progress".into()),
     }
