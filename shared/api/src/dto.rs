@@ -859,8 +859,11 @@ pub struct DailyReportOut {
     pub revenue: i64,
     /// Of which paid at the kiosk.
     pub kiosk_revenue: i64,
-    /// Refunds made that day.
+    /// Card refunds the provider made that day.
     pub refunds: i64,
+    /// Card refunds that failed at the provider that day (retried; the
+    /// stays are in the review queue).
+    pub refunds_failed: i64,
     /// Of the stays that ended that day: charged to the card (before
     /// refunds).
     pub card_charged: i64,
@@ -954,6 +957,7 @@ impl From<parking_app::usecases::operator::DailyReport> for DailyReportOut {
             card_failed: r.card_failed,
             outstanding: r.outstanding,
             refunds: r.refunds,
+            refunds_failed: r.refunds_failed,
             occupancy_by_hour: r.occupancy_by_hour,
             turnover: r.turnover,
             needs_review: r.needs_review,

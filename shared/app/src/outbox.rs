@@ -62,6 +62,11 @@ pub struct PaymentOrder {
     /// order is made, more when a failed charge is retried.
     #[serde(default = "first_attempt", skip_serializing_if = "is_first")]
     pub attempt: u32,
+    /// Asked for by a person (staff acting on the stay, or the driver
+    /// paying now): a movement that failed is tried again at once instead
+    /// of at its retry time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub now: bool,
 }
 
 fn first_attempt() -> u32 {

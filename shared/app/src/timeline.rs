@@ -669,6 +669,7 @@ pub fn reconcile(
                 amount: Money::new((owed - ordered).abs(), currency),
                 created_at: now,
                 attempt: 1,
+                now: false,
             });
         }
         timeline.sessions.push(s);

@@ -13,6 +13,7 @@ mod faults;
 mod flags;
 mod forecast;
 mod history;
+mod money;
 mod notifications;
 mod order;
 mod payments;

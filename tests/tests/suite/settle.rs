@@ -50,6 +50,7 @@ fn order(key: &str, kind: PaymentKind) -> PaymentOrder {
         amount: yen(1200),
         created_at: now(),
         attempt: 1,
+        now: false,
     }
 }
 
@@ -520,7 +521,7 @@ mod flow {
     /// answer is lost and the message comes twice; the stay's new charge is
     /// settled on its own.
     #[tokio::test]
-    async fn a_repricing_refund_moves_money_once() {
+    async fn a_superseded_stay_is_netted_into_its_successor() {
         use super::super::devices::backlog;
         use parking_app::outbox::PaymentKind;
         use parking_aws::Faulty;

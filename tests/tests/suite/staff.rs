@@ -937,10 +937,17 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     .await;
     assert_eq!(reviews.json()["items"], json!([]));
 
-    // A refund: never more than was paid; the same key once.
+    // A refund: never more than was collected; the same key once.
     let aiko = session_of(&lot, AIKO).await;
+    let provider = parking_aws::DevProvider::default();
+    for o in orders(&lot).iter().filter(|o| o.is_for(&aiko.id)) {
+        parking_app::usecases::settle::settle_order(&lot.events.store, &provider, o, t("11:09:00"))
+            .await
+            .expect("settled");
+    }
     let paid = net_for(&lot, &aiko.id);
     assert!(paid > 0);
+    assert_eq!(session_of(&lot, AIKO).await.collected, paid);
     let refund = |amount: i64, key: &str| {
         Call::new(
             "POST",
@@ -997,11 +1004,19 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
         actions,
         [
             ("session.adjust".to_owned(), "op-1".to_owned()),
+            // The provider's movements are in the lot's books too.
+            ("payment.charge".to_owned(), "settlement".to_owned()),
             ("session.refund".to_owned(), "op-1".to_owned())
         ]
     );
 
-    // The day's report.
+    // The day's report counts a refund once the provider made it.
+    for o in refunds.iter() {
+        parking_app::usecases::settle::settle_order(&lot.events.store, &provider, o, t("11:20:00"))
+            .await
+            .expect("settled");
+    }
+    assert_eq!(provider.refunds().len(), 1);
     let a = at(
         &lot,
         t("23:00:00"),

@@ -18,6 +18,7 @@ pub async fn the_outbox_lists_a_message_until_it_is_delivered<S: Store>(store: &
         amount: fx::yen(600),
         created_at: fx::at("2026-11-24T11:00:00+09:00"),
         attempt: 1,
+        now: false,
     };
     let message = OutboxMessage::Payments(order);
     let e = fx::event("cam-2", "out-1", "2026-11-24T11:00:01+09:00");

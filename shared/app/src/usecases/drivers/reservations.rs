@@ -309,6 +309,7 @@ pub fn cancellation_charge(
         amount: Money::new(fee, currency),
         created_at: now,
         attempt: 1,
+        now: false,
     })
 }
 

@@ -143,6 +143,7 @@ async fn no_show_messages<S: DriverStore + LotStore>(
                 amount,
                 created_at: now,
                 attempt: 1,
+                now: false,
             }));
         }
     }
@@ -382,6 +383,7 @@ pub async fn payment_retries<S: Store, Q: Queues>(
         if let Some(order) = &a.order {
             let next = PaymentOrder {
                 attempt: order.attempt.max(1) + 1,
+                now: false,
                 created_at: now,
                 ..order.clone()
             };

@@ -437,6 +437,7 @@ where
             amount: movement.amount,
             created_at: now,
             attempt: n,
+            now: false,
         };
         let held = Held {
             store,
@@ -664,6 +665,13 @@ async fn record_movement<S: Store>(
             "a stay's payment failed after its last retry and waits for a person"
         );
     }
+    if record.kind == PaymentKind::Refund && record.failure.is_some() {
+        tracing::error!(
+            alarm = "refund_failed",
+            movement = %record.key,
+            "a refund failed at the payment provider"
+        );
+    }
     amend(
         store,
         now,
@@ -672,7 +680,7 @@ async fn record_movement<S: Store>(
             plate: &account.plate,
             id: record.id.clone(),
             session: Some(&account.id),
-            audit: None,
+            audit: Some(book_entry(account, &record)),
             pass: None,
             outbox,
         },
@@ -687,6 +695,41 @@ async fn record_movement<S: Store>(
         other => SettleError::Store(StoreError::invalid(other.to_string())),
     })?;
     Ok(Some(record))
+}
+
+/// Who records the provider's movements in the lot's audit trail.
+pub const SETTLEMENT_ROLE: &str = "system";
+
+/// A movement as the lot's books keep it: in the audit trail, by the
+/// time it was recorded, with the provider's id as its note, under
+/// `payment.charge`, `payment.refund`, `payment.charge_failed` or
+/// `payment.refund_failed`. The daily report and the reconciliation
+/// export read them.
+fn book_entry(account: &crate::model::Session, r: &SettlementRecord) -> crate::model::AuditEntry {
+    let kind = match r.kind {
+        PaymentKind::Charge => "charge",
+        PaymentKind::Refund => "refund",
+    };
+    let (action, note) = match (&r.charge_id, &r.failure) {
+        (Some(id), _) => (format!("payment.{kind}"), id.clone()),
+        (None, failure) => (
+            format!("payment.{kind}_failed"),
+            failure.clone().unwrap_or_default(),
+        ),
+    };
+    crate::model::AuditEntry {
+        id: r.id.clone(),
+        lot_id: account.lot_id.clone(),
+        at: r.at,
+        actor: crate::model::Actor {
+            role: SETTLEMENT_ROLE.into(),
+            subject: "settlement".into(),
+        },
+        action,
+        target: account.id.to_string(),
+        note,
+        amount: Some(r.amount.minor),
+    }
 }
 
 fn kind_name(kind: &NotificationKind) -> &'static str {
@@ -714,7 +757,10 @@ where
     P: PaymentProvider,
 {
     match &order.session_id {
-        Some(session) => settle_stay(store, provider, session, Asked::Order, now).await,
+        Some(session) => {
+            let asked = if order.now { Asked::Now } else { Asked::Order };
+            settle_stay(store, provider, session, asked, now).await
+        }
         None => settle_charge(store, provider, order, order.attempt.max(1), now).await,
     }
 }

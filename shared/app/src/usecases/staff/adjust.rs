@@ -183,14 +183,14 @@ pub(crate) async fn amend<S: Store>(
         let mut next = rec.timeline;
         next.version = current.version + 1;
         let session = find(&next);
+        let orders = asked_now(&action, &next, rec.orders, now);
         let split = history::split(next, &head, &config.lot, now);
         let commit = TimelineCommit {
             timeline: split.head,
             stays: split.put,
             stays_gone: split.gone,
             changed: rec.changed,
-            outbox: rec
-                .orders
+            outbox: orders
                 .into_iter()
                 .map(crate::outbox::OutboxMessage::Payments)
                 .chain(action.outbox.iter().cloned())
@@ -229,6 +229,62 @@ pub(crate) async fn amend<S: Store>(
         source: format!("the plate's timeline kept changing for {STALE_RETRIES} attempts").into(),
     }
     .into())
+}
+
+/// A staff action's orders are asked for by a person: a movement that
+/// failed is tried again at once. When the action leaves its stay's
+/// balance unsettled and orders nothing for it (staff charge a stay whose
+/// retries were given up, say), a prompt is sent for it, outside the
+/// stay's orders: it moves whatever the balance wants.
+fn asked_now(
+    action: &Action<'_>,
+    t: &PlateTimeline,
+    mut orders: Vec<crate::outbox::PaymentOrder>,
+    now: Timestamp,
+) -> Vec<crate::outbox::PaymentOrder> {
+    let by_person = action
+        .audit
+        .as_ref()
+        .is_some_and(|a| a.actor.role != crate::usecases::settle::SETTLEMENT_ROLE);
+    if !by_person {
+        return orders;
+    }
+    for o in &mut orders {
+        o.now = true;
+    }
+    let Some(id) = action.session else {
+        return orders;
+    };
+    if orders.iter().any(|o| o.is_for(id)) {
+        return orders;
+    }
+    let Some(b) = crate::balance::Balance::of(t, id) else {
+        return orders;
+    };
+    let kind = match b.wanted() {
+        crate::balance::Next::Charge(_) => crate::outbox::PaymentKind::Charge,
+        crate::balance::Next::Refund { .. } => crate::outbox::PaymentKind::Refund,
+        _ => return orders,
+    };
+    let Some(stay) = t.sessions.iter().find(|s| s.id == b.account) else {
+        return orders;
+    };
+    if let (Some(driver_id), Some(method_id)) = (&stay.driver_id, &stay.method_id) {
+        orders.push(crate::outbox::PaymentOrder {
+            idempotency_key: IdempotencyKey::derived(&format!("{}.{}", stay.id, action.id)),
+            session_id: Some(stay.id.clone()),
+            reservation_id: None,
+            lot_id: stay.lot_id.clone(),
+            driver_id: driver_id.clone(),
+            method_id: method_id.clone(),
+            kind,
+            amount: Money::new((b.owed - b.collected).abs(), b.currency),
+            created_at: now,
+            attempt: 1,
+            now: true,
+        });
+    }
+    orders
 }
 
 fn nonce() -> u64 {
@@ -523,15 +579,19 @@ pub async fn refund<S: Store>(
         Action::audited(lot_id, &s.plate, &id, session_id, entry),
         |t| {
             let current = session_in(t, session_id)?;
-            // What the driver paid and has not had back: by card, the
-            // charges less the refunds ordered; at the kiosk, what was paid
-            // less what was refunded of it (no refund order moves it).
+            // What the driver paid and has not had back: by card, what
+            // the provider collected less what is already to go back (a
+            // goodwill refund is bounded by what was collected); at the
+            // kiosk, what was paid less what was refunded of it.
             let at_kiosk = if current.method_id.is_none() {
                 current.kiosk_paid - current.refunded
             } else {
                 0
             };
-            let paid = t.net_ordered(session_id) + at_kiosk;
+            let by_card = crate::balance::Balance::of(t, session_id)
+                .filter(|_| current.method_id.is_some())
+                .map_or(0, |b| b.collected.min(b.owed).max(0));
+            let paid = by_card + at_kiosk;
             if paid <= 0 {
                 return Err(ActionError::conflict(
                     "nothing_to_refund",

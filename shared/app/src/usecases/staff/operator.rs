@@ -541,6 +541,10 @@ pub fn needs_review(s: &Session) -> bool {
         && !matches!(s.state, SessionState::Open | SessionState::Superseded))
         || s.flags.contains(&SessionFlag::Overstay)
         || s.flags.contains(&SessionFlag::Uncounted)
+        // A money failure that is not the driver's card to fix (a refund
+        // that failed, a request the provider refused): staff look at it
+        // while it is retried.
+        || (s.payment_failure.is_some() && s.state != SessionState::PaymentFailed)
 }
 
 /// The lot's sessions that need a person, oldest first.
@@ -577,12 +581,17 @@ pub struct DailyReport {
     pub revenue: i64,
     /// Of which paid at the kiosk.
     pub kiosk_revenue: i64,
-    /// Refunds made that day.
+    /// Card refunds the provider made that day (minor units).
     pub refunds: i64,
+    /// Card refunds that failed at the provider that day, listed apart:
+    /// they are retried, and the stays wait in the review queue.
+    pub refunds_failed: i64,
     /// Of the stays that ended that day, by where their card payment
     /// stands (minor units): charged to the card (before refunds), failed
     /// (declined, needs the cardholder, or given up), and outstanding
-    /// (not settled yet, or to pay at the kiosk).
+    /// (not settled yet, carried below the smallest charge, or to pay at
+    /// the kiosk). `revenue = card_charged + card_failed + outstanding +
+    /// kiosk_revenue`, always.
     pub card_charged: i64,
     pub card_failed: i64,
     pub outstanding: i64,
@@ -639,6 +648,7 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
         revenue: 0,
         kiosk_revenue: 0,
         refunds: 0,
+        refunds_failed: 0,
         card_charged: 0,
         card_failed: 0,
         outstanding: 0,
@@ -656,19 +666,30 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
             && within(exit)
         {
             report.exits += 1;
+            let given_up = s.state == SessionState::NeedsReview && s.payment_failure.is_some();
             let billed = !matches!(s.state, SessionState::Voided | SessionState::NeedsReview);
-            if billed && let Some(fee) = s.fee {
+            if (billed || given_up)
+                && let Some(fee) = s.fee
+            {
+                // The fee is what the kiosk took plus the card's part; of
+                // that, what is still to collect failed (the card's
+                // doing, or given up) or is outstanding, and the rest was
+                // charged.
+                let kiosk = s.kiosk_paid.min(fee.minor);
+                let card = fee.minor - kiosk;
+                let gap = if s.method_id.is_some() {
+                    (crate::timeline::owed(s) - s.collected).clamp(0, card)
+                } else {
+                    card
+                };
                 report.revenue += fee.minor;
-                report.kiosk_revenue += s.kiosk_paid.min(fee.minor);
-                match s.state {
-                    SessionState::Paid => {
-                        report.card_charged += (fee.minor - s.kiosk_paid).max(0);
-                    }
-                    SessionState::PaymentFailed => report.card_failed += s.outstanding(),
-                    _ => report.outstanding += s.outstanding(),
+                report.kiosk_revenue += kiosk;
+                if matches!(s.state, SessionState::PaymentFailed) || given_up {
+                    report.card_failed += gap;
+                } else {
+                    report.outstanding += gap;
                 }
-            } else if s.state == SessionState::NeedsReview && s.payment_failure.is_some() {
-                report.card_failed += s.outstanding();
+                report.card_charged += card - gap;
             }
         }
         if (within(s.entry_at) || left.is_some_and(within)) && needs_review(s) {
@@ -703,13 +724,17 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
                 .count() as u32
         })
         .collect();
-    report.refunds = store
-        .audit_trail(lot_id, from, to)
-        .await?
-        .iter()
-        .filter(|e| e.action == "session.refund")
-        .filter_map(|e| e.amount)
-        .sum();
+    // Refunds count when the provider made them; failed ones apart.
+    let books = store.audit_trail(lot_id, from, to).await?;
+    let sum = |action: &str| -> i64 {
+        books
+            .iter()
+            .filter(|e| e.action == action)
+            .filter_map(|e| e.amount)
+            .sum()
+    };
+    report.refunds = sum("payment.refund");
+    report.refunds_failed = sum("payment.refund_failed");
     let prices = crate::usecases::cost::PriceTable::builtin().map_err(StoreError::invalid)?;
     let usage = store.lot_usage(lot_id, date).await?;
     report.cost =
