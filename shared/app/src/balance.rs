@@ -135,6 +135,16 @@ impl Balance {
         let mut currency = stay.fee.map(|f| f.currency);
         for r in t.settlements.iter().filter(mine) {
             currency.get_or_insert(r.amount.currency);
+            if r.reverses.is_some() {
+                // A refund the bank failed: its money is collected again.
+                refunded -= r.amount.minor;
+                if let Some(of) = r.refund_of.as_ref()
+                    && let Some(c) = charges.iter_mut().find(|c| &c.charge_id == of)
+                {
+                    c.left += r.amount.minor;
+                }
+                continue;
+            }
             let Some(id) = &r.charge_id else { continue };
             match r.kind {
                 PaymentKind::Charge => charges.push(ChargeLeft {
@@ -157,7 +167,10 @@ impl Balance {
             .iter()
             .filter(|r| &r.session_id == account)
             .collect();
-        let last = own.iter().max_by_key(|r| r.attempt).map(|r| (*r).clone());
+        let last = own
+            .iter()
+            .max_by_key(|r| (r.at, r.attempt))
+            .map(|r| (*r).clone());
         let mut failures_in_a_row = 0;
         if let Some(l) = &last {
             let mut tail: Vec<&&SettlementRecord> = own.iter().collect();

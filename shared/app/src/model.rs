@@ -463,6 +463,8 @@ pub enum SessionFlag {
     /// Still open beyond the lot's `open_count_hours`: no longer counted
     /// toward full, so a missed exit cannot fill the lot.
     Uncounted,
+    /// The cardholder disputed its charge with their bank.
+    Disputed,
 }
 
 impl SessionFlag {
@@ -472,6 +474,7 @@ impl SessionFlag {
             SessionFlag::PlateUnverified => "plate_unverified",
             SessionFlag::Overstay => "overstay",
             SessionFlag::Uncounted => "uncounted",
+            SessionFlag::Disputed => "disputed",
         }
     }
 }

@@ -179,6 +179,12 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &RefundRequest<'_>,
     ) -> impl Future<Output = Result<ProviderRefund, ProviderError>> + Send;
+    /// The key of the movement that made a charge (the payment intent
+    /// `charge_id`), if it is one of ours.
+    fn attempt_of(
+        &self,
+        charge_id: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyKey>, ProviderError>> + Send;
     /// The refund made for `request` (by its key), if any.
     fn find_refund(
         &self,

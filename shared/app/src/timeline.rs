@@ -113,6 +113,11 @@ pub struct SettlementRecord {
     /// For a refund: the provider's charge it takes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund_of: Option<String>,
+    /// For a refund the provider made and the bank later failed: the
+    /// provider's id of that refund, whose money is collected again (no
+    /// provider call; `attempt` 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverses: Option<String>,
     /// Why it failed, in words the app can show.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -173,6 +178,9 @@ pub enum AdjustmentKind {
     Refund { amount: i64 },
     /// Paid at the kiosk; the car may leave until `exit_by` for it.
     KioskPayment { amount: i64, exit_by: Timestamp },
+    /// The cardholder disputed a charge with their bank (the provider's
+    /// dispute id and amount): for a person to answer.
+    Dispute { dispute: String, amount: i64 },
     /// Found still open beyond the tariff's longest stay.
     Overstay,
     /// Found still open beyond the lot's `open_count_hours`: no longer
@@ -510,6 +518,12 @@ pub fn reconcile(
             if fresh.state == SessionState::Open && mine.iter().any(|a| a.kind == kind) {
                 fresh.flags.push(flag);
             }
+        }
+        if mine
+            .iter()
+            .any(|a| matches!(a.kind, AdjustmentKind::Dispute { .. }))
+        {
+            fresh.flags.push(SessionFlag::Disputed);
         }
         // Staff closed a stay whose exit no camera saw. Once a camera saw
         // one, the close no longer applies: the stay is priced to its
@@ -883,7 +897,8 @@ fn settle(
         match a.kind {
             AdjustmentKind::Validation { .. }
             | AdjustmentKind::Overstay
-            | AdjustmentKind::Uncounted => {}
+            | AdjustmentKind::Uncounted
+            | AdjustmentKind::Dispute { .. } => {}
             AdjustmentKind::Resolve {
                 resolution, amount, ..
             } => {

@@ -375,6 +375,86 @@ pub async fn stripe_provider(
         })
 }
 
+/// Where the webhook's signing secrets come from: a Secrets Manager
+/// secret (deployed) or the variable itself (development). Either holds
+/// one secret, or two separated by a comma while one is being rotated.
+#[derive(Clone, PartialEq, Eq)]
+pub enum WebhookConfig {
+    SecretId(String),
+    Secrets(String),
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebhookConfig::SecretId(id) => f.debug_tuple("SecretId").field(id).finish(),
+            WebhookConfig::Secrets(_) => f.write_str("Secrets(<redacted>)"),
+        }
+    }
+}
+
+impl WebhookConfig {
+    pub fn from_env() -> Result<WebhookConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<WebhookConfig, ConfigError> {
+        match (
+            get("PARKING_STRIPE_WEBHOOK_SECRET_ID").filter(|v| !v.trim().is_empty()),
+            get("PARKING_STRIPE_WEBHOOK_SECRETS").filter(|v| !v.trim().is_empty()),
+        ) {
+            (Some(id), _) => Ok(WebhookConfig::SecretId(id)),
+            (None, Some(s)) => Ok(WebhookConfig::Secrets(s)),
+            (None, None) => Err(ConfigError {
+                variable: "PARKING_STRIPE_WEBHOOK_SECRET_ID",
+                problem: "must name the secret holding the webhook signing secrets (or set PARKING_STRIPE_WEBHOOK_SECRETS in development)".into(),
+            }),
+        }
+    }
+}
+
+/// The webhook's signing secrets, read once.
+///
+/// # Errors
+///
+/// The secret cannot be read, or holds none.
+#[cfg(feature = "stripe")]
+pub async fn webhook_secrets(
+    sdk: &SdkConfig,
+    config: &WebhookConfig,
+) -> Result<Vec<parking_app::usecases::webhook::WebhookSecret>, ConfigError> {
+    let text = match config {
+        WebhookConfig::Secrets(s) => s.clone(),
+        WebhookConfig::SecretId(id) => aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| ConfigError {
+                variable: "PARKING_STRIPE_WEBHOOK_SECRET_ID",
+                problem: format!(
+                    "the secret cannot be read: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ),
+            })?
+            .secret_string
+            .unwrap_or_default(),
+    };
+    let secrets: Vec<_> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parking_app::usecases::webhook::WebhookSecret::new)
+        .collect();
+    if secrets.is_empty() {
+        return Err(ConfigError {
+            variable: "PARKING_STRIPE_WEBHOOK_SECRET_ID",
+            problem: "holds no signing secret".into(),
+        });
+    }
+    Ok(secrets)
+}
+
 /// The queues and their dead-letter queues, for listing and redriving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetterConfig {

@@ -154,6 +154,14 @@ impl PaymentProvider for DevProvider {
         })
     }
 
+    async fn attempt_of(&self, charge_id: &str) -> Result<Option<IdempotencyKey>, ProviderError> {
+        Ok(lock(&self.state)
+            .charges
+            .iter()
+            .find(|c| c.id == charge_id)
+            .map(|c| c.key.clone()))
+    }
+
     async fn find_refund(
         &self,
         request: &RefundRequest<'_>,
@@ -287,6 +295,11 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
         self.before_moving(request.key)?;
         let answer = self.inner.refund(request).await;
         self.after(answer)
+    }
+
+    async fn attempt_of(&self, charge_id: &str) -> Result<Option<IdempotencyKey>, ProviderError> {
+        self.before()?;
+        self.inner.attempt_of(charge_id).await
     }
 
     async fn find_refund(

@@ -120,3 +120,88 @@ pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
     }))
     .await
 }
+
+/// The payment provider's webhook: the body and its `Stripe-Signature`
+/// header checked against the signing secrets, the event handled once.
+/// `200` once handled (or seen before, or not ours); `400` for a delivery
+/// not believed (the provider does not send it again); `500` when our
+/// side failed (the provider sends it again).
+#[cfg(feature = "stripe")]
+pub async fn webhook_response<S, Q, P>(
+    store: &S,
+    queues: &Q,
+    provider: &P,
+    secrets: &[parking_app::usecases::webhook::WebhookSecret],
+    req: &Request,
+    now: jiff::Timestamp,
+) -> http::Response<String>
+where
+    S: Store,
+    Q: parking_app::outbox::Queues,
+    P: parking_app::settlement::PaymentProvider,
+{
+    use parking_app::usecases::webhook::{handle, verify};
+    let header = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let answer = |status: u16, body: serde_json::Value| {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .unwrap_or_else(|_| http::Response::new(String::new()))
+    };
+    let event = match verify(req.body().as_ref(), header, secrets, now) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "a webhook delivery was refused");
+            return answer(400, serde_json::json!({"error": e.to_string()}));
+        }
+    };
+    match handle(store, queues, provider, &event, now).await {
+        Ok(handled) => answer(
+            200,
+            serde_json::json!({"event": event.id, "handled": format!("{handled:?}")}),
+        ),
+        Err(e) if e.is_ours() => {
+            tracing::error!(error = %e, event = %event.id, "a webhook event could not be handled");
+            answer(500, serde_json::json!({"error": "try again"}))
+        }
+        Err(e) => answer(400, serde_json::json!({"error": e.to_string()})),
+    }
+}
+
+/// The webhook function's composition: configuration and secrets read
+/// once, one SDK configuration, the store warmed, the queues and the
+/// provider, then the handler.
+///
+/// # Errors
+///
+/// Configuration, or the runtime's.
+#[cfg(feature = "stripe")]
+pub async fn run_webhook_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{
+        PaymentsConfig, QueueConfig, StoreConfig, WebhookConfig, dynamo_store, sdk_config,
+        sqs_queues, stripe_provider, webhook_secrets,
+    };
+    use parking_app::Clock;
+    lambda_http::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let payments = PaymentsConfig::from_env()?;
+    let queue_config = QueueConfig::from_env()?;
+    let hooks = WebhookConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let provider = stripe_provider(&sdk, &payments).await?;
+    let secrets = webhook_secrets(&sdk, &hooks).await?;
+    let queues = sqs_queues(&sdk, &queue_config);
+    let (store, provider, secrets, queues) = (&store, &provider, &secrets, &queues);
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        let now = SystemClock.now();
+        Ok::<_, Infallible>(webhook_response(store, queues, provider, secrets, &req, now).await)
+    }))
+    .await
+}

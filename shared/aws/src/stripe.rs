@@ -434,6 +434,17 @@ impl PaymentProvider for StripeProvider {
         }
     }
 
+    async fn attempt_of(
+        &self,
+        charge_id: &str,
+    ) -> Result<Option<parking_app::IdempotencyKey>, ProviderError> {
+        let intent = self.intent(charge_id).await?;
+        Ok(intent
+            .metadata
+            .get("attempt")
+            .and_then(|k| parking_app::IdempotencyKey::parse(k).ok()))
+    }
+
     async fn find_refund(
         &self,
         request: &RefundRequest<'_>,

@@ -23,6 +23,7 @@ mod simulate;
 mod staff;
 mod sweeps;
 mod usecases;
+mod webhook;
 
 /// Runs each conformance test against the in-memory store and against
 /// DynamoDB on the local endpoint (a fresh table each).

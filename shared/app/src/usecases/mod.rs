@@ -15,5 +15,5 @@ pub mod staff;
 pub use devices::{availability, bay_state, device_events, plate_read, presence};
 pub use drivers::{account, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
-pub use settlement::{notify, outbox, settle};
+pub use settlement::{notify, outbox, settle, webhook};
 pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator};

@@ -5,3 +5,4 @@
 pub mod notify;
 pub mod outbox;
 pub mod settle;
+pub mod webhook;

@@ -622,6 +622,7 @@ async fn record_movement<S: Store>(
         attempt: n,
         charge_id,
         refund_of: made.refunds.clone(),
+        reverses: None,
         failure,
         cause,
         retry_at,

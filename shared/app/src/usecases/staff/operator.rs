@@ -531,6 +531,10 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
 /// read confirmed, or a car in beyond the longest stay or the lot's
 /// counting time, and no decision yet.
 pub fn needs_review(s: &Session) -> bool {
+    // A dispute is answered whatever was decided before.
+    if s.flags.contains(&SessionFlag::Disputed) {
+        return true;
+    }
     if s.resolution.is_some() {
         return false;
     }
