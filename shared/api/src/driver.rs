@@ -166,7 +166,7 @@ pub(crate) async fn add_payment_method<S: Store>(
         brand: body.brand,
         last4: body.last4,
     };
-    let m = account::add_payment_method(&api.store, &d, &new)
+    let m = account::add_payment_method(&api.store, &d, &new, api.clock.now())
         .await
         .map_err(account_error)?;
     Ok(json(StatusCode::CREATED, &PaymentMethodOut::from(m)))
@@ -464,6 +464,32 @@ pub(crate) async fn get_session<S: Store>(
         .await
         .map_err(trip_error)?;
     Ok(json(StatusCode::OK, &session_out(&api, s).await?))
+}
+
+pub(crate) async fn pay_now<S: Store>(
+    State(api): St<S>,
+    DriverCaller(d): DriverCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PayNowIn>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let id = path_id(&id, SessionId::parse, "session")?;
+    let method = PaymentMethodId::parse(&body.method_id)
+        .map_err(|e| ApiError::invalid("body.method_id", e.to_string()))?;
+    let paid =
+        parking_app::usecases::pay::pay_now(&api.store, &d, &id, &method, &key, api.clock.now())
+            .await
+            .map_err(|e| crate::operator::action_error(e, "body"))?;
+    let currency = paid
+        .session
+        .fee
+        .map_or(parking_core::Currency::JPY, |f| f.currency);
+    let out = PayNowOut {
+        amount: Amount::from(parking_core::Money::new(paid.owed, currency)),
+        session: session_out(&api, paid.session).await?,
+    };
+    Ok(json(StatusCode::ACCEPTED, &out))
 }
 
 async fn receipt<S: Store>(api: &Api<S>, d: &DriverId, id: &str) -> Result<ReceiptOut, ApiError> {

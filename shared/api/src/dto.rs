@@ -293,8 +293,11 @@ pub struct SessionOut {
     /// `plate_corrected`, `plate_unverified`.
     pub flags: Vec<String>,
     /// While `payment_failed`: why the card was not charged. The app asks
-    /// the driver to update the card; the charge is tried again.
+    /// the driver to update the card or pay now
+    /// (`POST /v1/me/sessions/{id}/payment`); the charge is tried again.
     pub payment_failure: Option<String>,
+    /// Collected by card for the stay, net of refunds (minor units).
+    pub collected: i64,
 }
 
 impl SessionOut {
@@ -312,6 +315,7 @@ impl SessionOut {
             reservation_id: s.reservation_id.map(|r| r.to_string()),
             flags: s.flags.iter().map(|f| f.name().to_owned()).collect(),
             payment_failure: s.payment_failure,
+            collected: s.collected,
         }
     }
 }
@@ -778,6 +782,23 @@ pub struct ResolutionIn {
     #[serde(default)]
     #[schemars(schema_with = "ts_opt")]
     pub exit_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayNowIn {
+    /// One of the driver's cards (`GET /v1/me/payment-methods`).
+    pub method_id: String,
+}
+
+/// A payment queued on the chosen card: the stay's state follows as it
+/// settles (`paid`, or `payment_failed` with the reason).
+#[derive(Serialize, JsonSchema)]
+pub struct PayNowOut {
+    pub session: SessionOut,
+    /// What the payment charges: what the stay owes beyond what was
+    /// collected (minor units).
+    pub amount: Amount,
 }
 
 #[derive(Deserialize, JsonSchema)]

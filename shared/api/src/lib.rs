@@ -280,6 +280,7 @@ pub fn routes<S: Store + 'static>() -> Routes<S> {
         .op(Op::CancelReservation, cancel_reservation::<S>)
         .op(Op::ListSessions, list_sessions::<S>)
         .op(Op::GetSession, get_session::<S>)
+        .op(Op::PayNow, pay_now::<S>)
         .op(Op::GetReceipt, get_receipt::<S>)
         .op(Op::GetReceiptHtml, get_receipt_html::<S>)
         .staff()

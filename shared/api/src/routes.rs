@@ -228,6 +228,8 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<SessionOut>>), errors &[400];
     GetSession = GET "/v1/me/sessions/{session_id}" Driver "sessions" "One stay; an open one shows the fee if the car left now."
         query &[], headers &[], body None, ok Success::Json(200, schema::<SessionOut>), errors &[404];
+    PayNow = POST "/v1/me/sessions/{session_id}/payment" Driver "sessions" "Pays what a stay still owes now with one of the driver's cards (after a failed payment); 409 when it owes nothing."
+        query &[], headers IDEMPOTENCY, body Some(schema::<PayNowIn>), ok Success::Json(202, schema::<PayNowOut>), errors &[400, 404, 409, 413, 415, 422];
     GetReceipt = GET "/v1/me/sessions/{session_id}/receipt" Driver "sessions" "The receipt of a priced stay (a qualified invoice's fields)."
         query &[], headers &[], body None, ok Success::Json(200, schema::<ReceiptOut>), errors &[404, 409];
     GetReceiptHtml = GET "/v1/me/sessions/{session_id}/receipt.html" Driver "sessions" "The receipt as a printable page."

@@ -181,6 +181,8 @@ pub enum AdjustmentKind {
     /// The cardholder disputed a charge with their bank (the provider's
     /// dispute id and amount): for a person to answer.
     Dispute { dispute: String, amount: i64 },
+    /// The driver chose this card for the stay (paying after a failure).
+    PaymentMethod { method_id: PaymentMethodId },
     /// Found still open beyond the tariff's longest stay.
     Overstay,
     /// Found still open beyond the lot's `open_count_hours`: no longer
@@ -596,6 +598,15 @@ pub fn reconcile(
                 payer.and_then(|p| p.method_id.clone()),
             ),
         };
+        // The driver chose another card for the stay (paying now).
+        let method_id = mine
+            .iter()
+            .rev()
+            .find_map(|a| match &a.kind {
+                AdjustmentKind::PaymentMethod { method_id } => Some(method_id.clone()),
+                _ => None,
+            })
+            .or(method_id);
         live.insert(id.clone());
         sessions.push(Session {
             id,
@@ -898,7 +909,8 @@ fn settle(
             AdjustmentKind::Validation { .. }
             | AdjustmentKind::Overstay
             | AdjustmentKind::Uncounted
-            | AdjustmentKind::Dispute { .. } => {}
+            | AdjustmentKind::Dispute { .. }
+            | AdjustmentKind::PaymentMethod { .. } => {}
             AdjustmentKind::Resolve {
                 resolution, amount, ..
             } => {

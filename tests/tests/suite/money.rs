@@ -547,3 +547,160 @@ async fn a_delta_below_the_smallest_charge_is_carried() {
     let s = session(&lot, &id).await;
     assert_eq!((s.state, s.collected), (SessionState::Paid, 720));
 }
+
+/// After a decline, the driver adds a new card: the failed stay is paid
+/// with it at once, not at its retry time.
+#[tokio::test]
+async fn a_new_card_pays_a_failed_stay_now() {
+    let lot = Lot::new().await;
+    card(&lot, "d-5", "pm-5", "pm_card_chargeCustomerFail").await;
+    let provider = DevProvider::default();
+    let id = stay(&lot, DAISUKE).await;
+    let mut seen = 0;
+    settle_new(&lot, &provider, &mut seen, "10:31:00").await;
+    assert_eq!(session(&lot, &id).await.state, SessionState::PaymentFailed);
+    let driver: DriverId = "d-5".parse().expect("id");
+    let added = parking_app::usecases::account::add_payment_method(
+        &lot.events.store,
+        &driver,
+        &parking_app::usecases::account::NewPaymentMethod {
+            token: "pm_card_visa".into(),
+            brand: "visa".into(),
+            last4: "4242".into(),
+        },
+        t("10:40:00"),
+    )
+    .await
+    .expect("card");
+    let paid = settle_new(&lot, &provider, &mut seen, "10:41:00").await;
+    assert!(matches!(paid[..], [Settled::Charged(_)]), "{paid:?}");
+    assert_eq!(amounts(&provider.charges(), |c| c.amount.minor), vec![800]);
+    let s = session(&lot, &id).await;
+    assert_eq!((s.state, s.method_id), (SessionState::Paid, Some(added.id)));
+    // Paying now again: nothing is owed.
+    let again = parking_app::usecases::pay::pay_now(
+        &lot.events.store,
+        &driver,
+        &id,
+        &"pm-5".parse().expect("id"),
+        "k-2",
+        t("10:50:00"),
+    )
+    .await;
+    assert!(
+        matches!(
+            again,
+            Err(parking_app::usecases::adjust::ActionError::Conflict {
+                code: "nothing_owed",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+}
+
+/// A stay whose card payment failed is paid at the kiosk: what the card
+/// did not collect, after which its retry moves nothing.
+#[tokio::test]
+async fn the_kiosk_takes_a_failed_card_stay() {
+    use parking_app::usecases::adjust::{kiosk_lookup, kiosk_pay};
+
+    let lot = Lot::new().await;
+    card(&lot, "d-5", "pm-5", "pm_card_chargeCustomerFail").await;
+    let provider = DevProvider::default();
+    let id = stay(&lot, DAISUKE).await;
+    let mut seen = 0;
+    settle_new(&lot, &provider, &mut seen, "10:31:00").await;
+    let found = kiosk_lookup(&lot.events.store, t("10:45:00"), &lot_id(), "8888")
+        .await
+        .expect("lookup");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].session_id.clone(), found[0].due.minor),
+        (id.clone(), 800)
+    );
+    let kiosk = Actor {
+        role: "kiosk".into(),
+        subject: "kiosk-1".into(),
+    };
+    let lot_id = lot_id();
+    kiosk_pay(
+        &lot.events.store,
+        Staff {
+            actor: &kiosk,
+            lot_id: &lot_id,
+            now: t("10:46:00"),
+        },
+        &id,
+        800,
+        "k-1",
+    )
+    .await
+    .expect("paid");
+    let queues = MemoryQueues::default();
+    payment_retries(&lot.events.store, &queues, t("11:31:00"), 10)
+        .await
+        .expect("swept");
+    for m in queues.all() {
+        if let OutboxMessage::Payments(o) = m {
+            assert_eq!(
+                settle(&lot, &provider, &o, "11:32:00").await,
+                Settled::Balanced
+            );
+        }
+    }
+    assert!(provider.charges().is_empty());
+    assert_eq!(session(&lot, &id).await.payment_failure, None);
+}
+
+/// Retries given up, the stay waits for a person; the driver fixes the
+/// card and staff charge the stay: a new attempt, made at once.
+#[tokio::test]
+async fn staff_charge_a_stay_given_up() {
+    let lot = Lot::new().await;
+    card(&lot, "d-5", "pm-5", "pm_card_chargeCustomerFail").await;
+    let provider = DevProvider::default();
+    let id = stay(&lot, DAISUKE).await;
+    let store = &lot.events.store;
+    let queues = MemoryQueues::default();
+    let mut seen = 0;
+    settle_new(&lot, &provider, &mut seen, "10:31:00").await;
+    let mut at = t("10:31:00");
+    for _ in 0..4 {
+        at += SignedDuration::from_hours(80);
+        payment_retries(store, &queues, at, 10)
+            .await
+            .expect("swept");
+        let Some(OutboxMessage::Payments(o)) = queues.all().pop() else {
+            panic!("a retry");
+        };
+        settle_order(store, &provider, &o, at)
+            .await
+            .expect("settled");
+    }
+    let s = session(&lot, &id).await;
+    assert_eq!(s.state, SessionState::NeedsReview);
+    card(&lot, "d-5", "pm-5", "pm_card_visa").await;
+    let later = at + SignedDuration::from_hours(1);
+    resolve(
+        store,
+        Staff {
+            actor: &operator(),
+            lot_id: &lot_id(),
+            now: later,
+        },
+        &id,
+        Decision::Charge { amount: None },
+        "driver called, card fixed",
+    )
+    .await
+    .expect("charged");
+    let prompt = orders(&lot).pop().expect("a prompt");
+    assert!(prompt.now, "{prompt:?}");
+    let r = settle_order(store, &provider, &prompt, later)
+        .await
+        .expect("settled");
+    assert!(matches!(r, Settled::Charged(_)), "{r:?}");
+    assert_eq!(amounts(&provider.charges(), |c| c.amount.minor), vec![800]);
+    assert_eq!(session(&lot, &id).await.state, SessionState::Paid);
+}

@@ -13,7 +13,7 @@ pub mod settlement;
 pub mod staff;
 
 pub use devices::{availability, bay_state, device_events, plate_read, presence};
-pub use drivers::{account, plates, reservations, trips};
+pub use drivers::{account, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
 pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator};

@@ -248,7 +248,9 @@ fn method_id(driver: &DriverId, token: &str) -> PaymentMethodId {
         .unwrap_or_else(|_| unreachable!("hex is a valid id"))
 }
 
-/// Adds a payment method; adding the same token again returns it.
+/// Adds a payment method; adding the same token again returns it. A new
+/// card pays the driver's stays whose card payment failed
+/// ([`crate::usecases::pay::retry_failed_on`]).
 ///
 /// # Errors
 ///
@@ -258,6 +260,7 @@ pub async fn add_payment_method<S: Store>(
     store: &S,
     driver: &DriverId,
     new: &NewPaymentMethod,
+    now: jiff::Timestamp,
 ) -> Result<PaymentMethod, AccountError> {
     check_payment_method(new)?;
     profile(store, driver).await?;
@@ -280,7 +283,16 @@ pub async fn add_payment_method<S: Store>(
         return Ok(saved);
     }
     match store.add_payment_method(&m).await {
-        Ok(()) => Ok(m),
+        Ok(()) => {
+            // A new card pays the driver's failed stays.
+            crate::usecases::pay::retry_failed_on(store, driver, &m.id, now)
+                .await
+                .map_err(|e| match e {
+                    crate::usecases::adjust::ActionError::Store(e) => AccountError::Store(e),
+                    other => AccountError::Store(StoreError::invalid(other.to_string())),
+                })?;
+            Ok(m)
+        }
         // Ids are derived from the driver: another driver's cannot match.
         Err(StoreError::Conflict(Refusal::PaymentMethodOfAnother { .. })) => {
             Err(AccountError::NotFound("payment method"))

@@ -49,7 +49,7 @@ impl ActionError {
         }
     }
 
-    fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         ActionError::Conflict {
             code,
             detail: detail.into(),
@@ -794,7 +794,8 @@ pub const KIOSK_LOOKBACK: SignedDuration = SignedDuration::from_hours(31 * 24);
 
 /// Unpaid stays in the lot whose plate's serial is these digits (1 to 4,
 /// read as the four the plate shows): open sessions with no card on
-/// file, and priced ones with something left to pay at the kiosk.
+/// file, priced ones with something left to pay at the kiosk, and stays
+/// whose card payment failed (what the card did not collect).
 ///
 /// # Errors
 ///
@@ -834,8 +835,16 @@ async fn kiosk_due<S: Store>(
     s: &Session,
     now: Timestamp,
 ) -> Result<Option<Money>, StoreError> {
+    // A card stay is paid at the kiosk only when its card payment failed
+    // (or was given up): what the card did not collect.
     if s.method_id.is_some() {
-        return Ok(None);
+        let failed = s.state == SessionState::PaymentFailed
+            || (s.state == SessionState::NeedsReview && s.payment_failure.is_some());
+        let gap = crate::timeline::owed(s) - s.collected;
+        return Ok(s
+            .fee
+            .filter(|_| failed && gap > 0)
+            .map(|f| Money::new(gap, f.currency)));
     }
     match s.state {
         SessionState::Open => {
