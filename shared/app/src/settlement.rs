@@ -192,6 +192,52 @@ pub trait PaymentProvider: Send + Sync {
     ) -> impl Future<Output = Result<Option<ProviderRefund>, ProviderError>> + Send;
 }
 
+/// How a development provider behaves from a time on (a scenario's
+/// `provider` step): every call answers normally (`ok`); charges are
+/// declined (`decline`) or want the cardholder (`authentication_required`);
+/// the provider is down, answering 5xx (`down`) or nothing in time
+/// (`timeout`); it moves the money and its answer is lost
+/// (`lose_answers`); or the bank refuses refunds (`refunds_fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    Ok,
+    Decline,
+    AuthenticationRequired,
+    Down,
+    Timeout,
+    LoseAnswers,
+    RefundsFail,
+}
+
+/// A provider whose behaviour can be set (the development provider).
+pub trait ProviderControl: Send + Sync {
+    /// From now on, calls for `token` (or every call, with `None`)
+    /// behave so.
+    fn behave(&self, behaviour: Behaviour, token: Option<&str>);
+}
+
+/// What a provider's own books say of one driver's money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriverBooks {
+    pub driver_id: DriverId,
+    /// Charged, in minor units (before refunds).
+    pub charged: i64,
+    /// Refunded, in minor units.
+    pub refunded: i64,
+    pub charges: u32,
+    pub refunds: u32,
+    /// Refunds that took more than was left of their charge.
+    pub refunds_beyond_charge: u32,
+}
+
+/// A provider whose books can be read back (the development provider):
+/// the truth money is checked against.
+pub trait ProviderLedger: Send + Sync {
+    /// Per driver, in driver order.
+    fn books(&self) -> Vec<DriverBooks>;
+}
+
 /// What became of an attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

@@ -28,6 +28,8 @@ pub struct DevProvider {
 #[derive(Debug, Default)]
 struct DevState {
     customers: u32,
+    /// Each customer's driver.
+    drivers: std::collections::BTreeMap<String, DriverId>,
     charges: Vec<DevCharge>,
     refunds: Vec<DevRefund>,
 }
@@ -74,6 +76,36 @@ impl DevProvider {
     }
 }
 
+impl ProviderLedger for DevProvider {
+    fn books(&self) -> Vec<DriverBooks> {
+        let s = lock(&self.state);
+        let mut by: std::collections::BTreeMap<DriverId, DriverBooks> = Default::default();
+        for c in &s.charges {
+            let Some(d) = c.customer.as_ref().and_then(|c| s.drivers.get(c)) else {
+                continue;
+            };
+            let mine: Vec<&DevRefund> = s.refunds.iter().filter(|r| r.charge == c.id).collect();
+            let refunded: i64 = mine.iter().map(|r| r.amount.minor).sum();
+            let b = by.entry(d.clone()).or_insert_with(|| DriverBooks {
+                driver_id: d.clone(),
+                charged: 0,
+                refunded: 0,
+                charges: 0,
+                refunds: 0,
+                refunds_beyond_charge: 0,
+            });
+            b.charged += c.amount.minor;
+            b.charges += 1;
+            b.refunded += refunded;
+            b.refunds += mine.len() as u32;
+            if refunded > c.amount.minor {
+                b.refunds_beyond_charge += 1;
+            }
+        }
+        by.into_values().collect()
+    }
+}
+
 fn refusal(token: &str) -> Option<ProviderError> {
     match token {
         "pm_card_chargeCustomerFail" | "pm_card_chargeDeclined" => Some(ProviderError::Declined {
@@ -87,16 +119,20 @@ fn refusal(token: &str) -> Option<ProviderError> {
 impl PaymentProvider for DevProvider {
     async fn save_card(
         &self,
-        _driver: &DriverId,
+        driver: &DriverId,
         customer: Option<&str>,
         _token: &PaymentToken,
     ) -> Result<String, ProviderError> {
-        if let Some(c) = customer {
-            return Ok(c.to_owned());
-        }
         let mut s = lock(&self.state);
-        s.customers += 1;
-        Ok(format!("cus_dev_{:06}", s.customers))
+        let c = match customer {
+            Some(c) => c.to_owned(),
+            None => {
+                s.customers += 1;
+                format!("cus_dev_{:06}", s.customers)
+            }
+        };
+        s.drivers.insert(c.clone(), driver.clone());
+        Ok(c)
     }
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
@@ -196,6 +232,18 @@ struct Plan {
     /// Failures kept under their key, replayed to every later call with
     /// it (as Stripe keeps a 5xx for a day).
     stored: std::collections::HashMap<IdempotencyKey, ProviderError>,
+    /// Behaviours set from a time on: for one token, or for all (`None`).
+    modes: std::collections::BTreeMap<Option<String>, Behaviour>,
+}
+
+impl Plan {
+    fn mode(&self, token: Option<&str>) -> Behaviour {
+        token
+            .and_then(|t| self.modes.get(&Some(t.to_owned())))
+            .or_else(|| self.modes.get(&None))
+            .copied()
+            .unwrap_or(Behaviour::Ok)
+    }
 }
 
 impl<P> Faulty<P> {
@@ -236,16 +284,54 @@ impl<P> Faulty<P> {
             p.unavailable -= 1;
             return Err(ProviderError::Unavailable("injected 503".into()));
         }
-        Ok(())
+        match p.mode(None) {
+            Behaviour::Down => Err(ProviderError::Unavailable("HTTP 503".into())),
+            Behaviour::Timeout => Err(ProviderError::Timeout),
+            _ => Ok(()),
+        }
     }
 
-    /// Before a call that moves money under `key`.
-    fn before_moving(&self, key: &IdempotencyKey) -> Result<(), ProviderError> {
-        self.before()?;
-        let mut p = lock(&self.plan);
-        if let Some(e) = p.stored.get(key) {
-            return Err(e.clone());
+    /// Before a call that moves money under `key` (a charge names its
+    /// card's token).
+    fn before_moving(
+        &self,
+        key: &IdempotencyKey,
+        token: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        {
+            let mut p = lock(&self.plan);
+            if p.unavailable > 0 {
+                p.unavailable -= 1;
+                return Err(ProviderError::Unavailable("injected 503".into()));
+            }
+            if let Some(e) = p.stored.get(key) {
+                return Err(e.clone());
+            }
+            let charging = token.is_some();
+            match p.mode(token) {
+                Behaviour::Down => {
+                    let e = ProviderError::Failed("HTTP 503".into());
+                    p.stored.insert(key.clone(), e.clone());
+                    return Err(e);
+                }
+                Behaviour::Timeout => return Err(ProviderError::Timeout),
+                Behaviour::Decline if charging => {
+                    return Err(ProviderError::Declined {
+                        code: "card_declined".into(),
+                    });
+                }
+                Behaviour::AuthenticationRequired if charging => {
+                    return Err(ProviderError::AuthenticationRequired);
+                }
+                Behaviour::RefundsFail if !charging => {
+                    return Err(ProviderError::Declined {
+                        code: "refund_failed".into(),
+                    });
+                }
+                _ => {}
+            }
         }
+        let mut p = lock(&self.plan);
         if let Some(e) = p.answers.pop_front() {
             if e.is_stored() {
                 p.stored.insert(key.clone(), e.clone());
@@ -255,13 +341,40 @@ impl<P> Faulty<P> {
         Ok(())
     }
 
-    fn after<T>(&self, answer: Result<T, ProviderError>) -> Result<T, ProviderError> {
+    fn after<T>(
+        &self,
+        answer: Result<T, ProviderError>,
+        token: Option<&str>,
+    ) -> Result<T, ProviderError> {
         let mut p = lock(&self.plan);
         if answer.is_ok() && p.lose_answers > 0 {
             p.lose_answers -= 1;
             return Err(ProviderError::Timeout);
         }
+        if answer.is_ok() && p.mode(token) == Behaviour::LoseAnswers {
+            return Err(ProviderError::Timeout);
+        }
         answer
+    }
+}
+
+impl<P: Send + Sync> ProviderControl for Faulty<P> {
+    fn behave(&self, behaviour: Behaviour, token: Option<&str>) {
+        let mut p = lock(&self.plan);
+        let key = token.map(str::to_owned);
+        // Back up, it still replays what it kept under keys (a 5xx, for a
+        // day).
+        if behaviour == Behaviour::Ok {
+            p.modes.remove(&key);
+        } else {
+            p.modes.insert(key, behaviour);
+        }
+    }
+}
+
+impl<P: ProviderLedger> ProviderLedger for Faulty<P> {
+    fn books(&self) -> Vec<DriverBooks> {
+        self.inner.books()
     }
 }
 
@@ -277,9 +390,10 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
     }
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
-        self.before_moving(request.key)?;
+        let token = Some(request.token.expose());
+        self.before_moving(request.key, token)?;
         let answer = self.inner.charge(request).await;
-        self.after(answer)
+        self.after(answer, token)
     }
 
     async fn find_charge(
@@ -292,9 +406,9 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
     }
 
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<ProviderRefund, ProviderError> {
-        self.before_moving(request.key)?;
+        self.before_moving(request.key, None)?;
         let answer = self.inner.refund(request).await;
-        self.after(answer)
+        self.after(answer, None)
     }
 
     async fn attempt_of(&self, charge_id: &str) -> Result<Option<IdempotencyKey>, ProviderError> {

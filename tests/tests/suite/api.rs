@@ -177,7 +177,13 @@ async fn day_one() -> Router {
         MemoryLink::default(),
         SignedDuration::from_mins(1),
     );
-    replay(&handler, &scenario).await.expect("replay");
+    replay(
+        &handler,
+        &parking_aws::Faulty::new(parking_aws::DevProvider::default()),
+        &scenario,
+    )
+    .await
+    .expect("replay");
     app(handler.store, NOW)
 }
 

@@ -305,7 +305,8 @@ async fn the_sample_events_run_through_the_handler() {
     );
     let text = include_str!("../../../fixtures/scenarios/day-one.json");
     let day_one = parking_app::scenario::Scenario::parse(text).expect("scenario");
-    parking_app::scenario::replay(&events, &day_one)
+    let provider = parking_aws::Faulty::new(parking_aws::DevProvider::default());
+    parking_app::scenario::replay(&events, &provider, &day_one)
         .await
         .expect("replay");
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");

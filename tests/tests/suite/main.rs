@@ -18,6 +18,7 @@ mod notifications;
 mod order;
 mod payments;
 mod permissions;
+mod scenarios;
 mod settle;
 mod simulate;
 mod staff;

@@ -42,7 +42,11 @@ pub async fn replay_dynamodb(scenario: &Scenario) -> Result<ReplayOutput, UsageE
         MemoryLink::default(),
         SignedDuration::from_mins(1),
     );
-    replay(&handler, scenario)
-        .await
-        .map_err(|e| UsageError(e.to_string()))
+    replay(
+        &handler,
+        &parking_aws::Faulty::new(parking_aws::DevProvider::default()),
+        scenario,
+    )
+    .await
+    .map_err(|e| UsageError(e.to_string()))
 }

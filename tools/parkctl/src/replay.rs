@@ -47,7 +47,8 @@ pub fn run(args: &Args) -> Result<ReplayOutput, UsageError> {
                 MemoryLink::default(),
                 SignedDuration::from_mins(1),
             );
-            rt.block_on(replay(&handler, &scenario))
+            let provider = parking_aws::Faulty::new(parking_aws::DevProvider::default());
+            rt.block_on(replay(&handler, &provider, &scenario))
                 .map_err(|e| UsageError(e.to_string()))
         }
         #[cfg(feature = "dynamodb")]

@@ -758,5 +758,7 @@ fn lot(
         drivers,
         reservations,
         messages,
+        steps: Vec::new(),
+        expect: None,
     })
 }

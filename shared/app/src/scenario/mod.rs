@@ -16,8 +16,16 @@
 //!  "devices": [{"client_id", "gate_id"} | {"client_id", "bay_id"}],
 //!  "drivers": [{"id", "name", "plates": [...], "payment_methods": [{"id", "brand", "last4", "token"}]}],
 //!  "reservations": [{"id", "driver_id", "plate", "start", "end"}],
-//!  "messages": [{"topic", "client_id", "received_at", "payload"}]}
+//!  "messages": [{"topic", "client_id", "received_at", "payload"}],
+//!  "steps"?: [money steps: see [`money`]],
+//!  "expect"?: {what a test checks the output's ledger against; replay ignores it}}
 //! ```
+//!
+//! The output (`parkctl replay` prints it as JSON): `sessions`,
+//! `commands`, `notifications`, `payments` (the orders queued),
+//! `rejected`, `duplicates`, `availability`, `bays`, and `ledger`
+//! ([`money::LedgerOut`]: the provider's books per driver, and per stay
+//! what is owed and what was collected).
 
 use jiff::Timestamp;
 use parking_core::tariff::TariffSpec;
@@ -32,6 +40,8 @@ use crate::store::prelude::*;
 use crate::usecases::availability::{Availability, BayView, availability, bay_view};
 use crate::usecases::device_events::{DeviceEvents, HandleError};
 use crate::usecases::reservations::{ReserveRequest, reserve};
+
+pub mod money;
 
 /// A scenario file that cannot be used: the field and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +177,12 @@ pub struct Scenario {
     #[serde(default)]
     pub reservations: Vec<ReservationSpec>,
     pub messages: Vec<MessageSpec>,
+    /// Money steps, run in time order among the messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<money::Step>,
+    /// What a test checks the output's ledger against; replay ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<serde_json::Value>,
 }
 
 fn unit(field: &str, x: f64) -> Result<(), ScenarioError> {
@@ -197,6 +213,11 @@ impl Scenario {
     }
 
     fn check(&self) -> Result<(), ScenarioError> {
+        for (i, step) in self.steps.iter().enumerate() {
+            step.check().map_err(|(field, problem)| {
+                ScenarioError::new(format!("steps[{i}].{field}"), problem)
+            })?;
+        }
         let l = &self.lot;
         jiff::tz::TimeZone::get(&l.time_zone)
             .map_err(|_| ScenarioError::new("lot.time_zone", "is not a known time zone"))?;
@@ -320,6 +341,8 @@ pub enum ReplayError {
         #[source]
         source: HandleError,
     },
+    #[error("steps[{index}]: {problem}")]
+    Step { index: usize, problem: String },
     #[error("reading the result: {0}")]
     Store(#[from] StoreError),
 }
@@ -548,6 +571,7 @@ pub struct ReplayOutput {
     pub duplicates: u32,
     pub availability: Availability,
     pub bays: Vec<BayOut>,
+    pub ledger: money::LedgerOut,
 }
 
 /// Sets a scenario up in the handler's store and applies its messages.
@@ -557,22 +581,39 @@ pub struct ReplayOutput {
 /// [`ReplayError`]: setting up failed, a message failed in a way a retry
 /// could cure (the store or link is unavailable), or the result could not
 /// be read.
-pub async fn replay<S: Store, L: DeviceLink>(
+pub async fn replay<S, L, P>(
     handler: &DeviceEvents<S, L>,
+    provider: &P,
     scenario: &Scenario,
-) -> Result<ReplayOutput, ReplayError> {
+) -> Result<ReplayOutput, ReplayError>
+where
+    S: Store,
+    L: DeviceLink,
+    P: crate::settlement::PaymentProvider
+        + crate::settlement::ProviderControl
+        + crate::settlement::ProviderLedger,
+{
     let first = scenario
         .messages
         .iter()
         .map(|m| m.received_at)
+        .chain(scenario.steps.iter().map(money::Step::at))
         .min()
         .unwrap_or(Timestamp::UNIX_EPOCH);
     let lot = set_up(&handler.store, scenario, first).await?;
+    let mut steps: Vec<(usize, &money::Step)> = scenario.steps.iter().enumerate().collect();
+    steps.sort_by_key(|(i, s)| (s.at(), *i));
+    let mut steps = steps.into_iter().peekable();
+    let mut payments = money::Payments::default();
     let mut commands = Vec::new();
     let mut rejected = Vec::new();
     let mut duplicates = 0;
     let mut last = first;
     for (index, m) in scenario.messages.iter().enumerate() {
+        while let Some((i, step)) = steps.next_if(|(_, s)| s.at() <= m.received_at) {
+            money::run_step(&handler.store, provider, &mut payments, &lot.id, i, step).await?;
+            last = last.max(step.at());
+        }
         let report = handler
             .handle(&m.delivered(), m.received_at)
             .await
@@ -591,7 +632,11 @@ pub async fn replay<S: Store, L: DeviceLink>(
         }));
         last = last.max(m.received_at);
     }
-    output(
+    for (i, step) in steps {
+        money::run_step(&handler.store, provider, &mut payments, &lot.id, i, step).await?;
+        last = last.max(step.at());
+    }
+    let mut out = output(
         &handler.store,
         &lot,
         &scenario.bays,
@@ -600,7 +645,9 @@ pub async fn replay<S: Store, L: DeviceLink>(
         duplicates,
         last,
     )
-    .await
+    .await?;
+    out.ledger = money::ledger(&handler.store, provider, &lot.id, &payments).await?;
+    Ok(out)
 }
 
 /// Reads a lot's result out of the store.
@@ -667,5 +714,6 @@ pub async fn output<S: Store>(
         duplicates,
         availability: availability(lot, &live, &crate::flags::FlagSet::default()),
         bays,
+        ledger: money::LedgerOut::default(),
     })
 }
