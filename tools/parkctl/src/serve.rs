@@ -92,7 +92,7 @@ async fn seed<S: Store>(store: S, seed: u64, lots: u32, days: u32) -> Result<S, 
     let summary = run(
         &handler,
         &queues,
-        &parking_aws::DevProvider::default(),
+        &parking_aws::Faulty::new(parking_aws::DevProvider::default()),
         &scenarios,
         parking_app::usecases::cost::StoreUse::default,
         || queues.all(),

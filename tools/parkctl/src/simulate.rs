@@ -83,7 +83,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
     };
     let store = MemoryStore::default();
     let queues = MemoryQueues::default();
-    let provider = parking_aws::DevProvider::default();
+    let provider = parking_aws::Faulty::new(parking_aws::DevProvider::default());
     let mut handler = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
     if let Some(path) = &args.flags {
         // Read once up front, so a bad file is an error here, not the
@@ -307,12 +307,28 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         u.lambda_invocations,
         u.lambda_gb_seconds
     );
+    let t = &s.truth;
     out += &format!(
-        "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}; settlement adds up {}\n",
+        "  money against the truth: {} drivers, {} stays read cleanly; {} drivers off, {} double charges, \
+         {} refunds beyond a charge (trouble: {} dead-lettered and redriven, {} voids, {} goodwill refunds, \
+         {} failed stays paid with a new card)\n",
+        t.drivers,
+        t.stays,
+        t.drivers_off,
+        t.double_charges,
+        t.refunds_beyond_charge,
+        t.dead_lettered,
+        t.voids,
+        t.goodwill_refunds,
+        t.paid_with_a_new_card
+    );
+    out += &format!(
+        "  checks: every entry is a session {}; revenue is the sum of fees {}; charges match fees due {}; settlement adds up {}; money matches the truth {}\n",
         ok(s.checks.every_entry_is_a_session),
         ok(s.checks.revenue_is_the_sum_of_fees),
         ok(s.checks.charges_match_fees_due),
-        ok(s.checks.settlement_adds_up)
+        ok(s.checks.settlement_adds_up),
+        ok(s.checks.money_matches_the_truth)
     );
     out
 }

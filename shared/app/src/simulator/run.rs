@@ -13,7 +13,7 @@ use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{OutboxMessage, PaymentKind};
 use crate::scenario::{ReplayError, Scenario, set_up};
-use crate::settlement::PaymentProvider;
+use crate::settlement::{PaymentProvider, ProviderControl, ProviderLedger};
 use crate::store::prelude::*;
 use crate::timeline::owed;
 use crate::usecases::adjust::{Staff, refund};
@@ -63,6 +63,10 @@ pub struct Checks {
     /// (below the smallest charge) or visibly failed; no refund took more
     /// than its charge.
     pub settlement_adds_up: bool,
+    /// For every driver, the provider's books (collected − refunded) are
+    /// what the driver's true stays cost less what staff gave back, with
+    /// no double charge and no refund beyond its charge ([`Truth`]).
+    pub money_matches_the_truth: bool,
 }
 
 impl Checks {
@@ -71,7 +75,34 @@ impl Checks {
             && self.revenue_is_the_sum_of_fees
             && self.charges_match_fees_due
             && self.settlement_adds_up
+            && self.money_matches_the_truth
     }
+}
+
+/// The money checked against the generator's ground truth, once every
+/// payment settled (payment trouble injected: declines, lost answers, an
+/// hour's outage dead-lettered then redriven, voids, goodwill refunds,
+/// late reprices).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Truth {
+    /// Drivers with a card whose stays were checked.
+    pub drivers: u64,
+    /// Their stays read cleanly (priced by the tariff alone).
+    pub stays: u64,
+    /// Drivers whose provider books (charged − refunded) differ from what
+    /// their stays truly cost, less what staff gave back.
+    pub drivers_off: u64,
+    /// Stays charged more than they owe once settled.
+    pub double_charges: u64,
+    /// Refunds that took more than their charge (the provider's books).
+    pub refunds_beyond_charge: u64,
+    /// Messages dead-lettered by the outage, then redriven.
+    pub dead_lettered: u64,
+    /// Stays voided and goodwill refunds made by the simulated staff.
+    pub voids: u64,
+    pub goodwill_refunds: u64,
+    /// Failed stays the drivers then paid with a new card.
+    pub paid_with_a_new_card: u64,
 }
 
 /// What settling the queued payments did, from the stays' own books
@@ -160,6 +191,8 @@ pub struct Summary {
     /// What the run would cost deployed: counted requests, units, messages
     /// and invocations, priced.
     pub cost: CostReport,
+    /// The money against the generator's ground truth.
+    pub truth: Truth,
     pub checks: Checks,
 }
 
@@ -173,7 +206,7 @@ pub struct Summary {
 ///
 /// Setting a lot up failed, a message failed in a way a retry could cure,
 /// or the outbox could not be delivered.
-pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
+pub async fn run<S, L, Q, P>(
     handler: &DeviceEvents<S, L>,
     queues: &Q,
     provider: &P,
@@ -181,7 +214,13 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     requests: impl Fn() -> StoreUse,
     taken: impl Fn() -> Vec<OutboxMessage>,
     mut progress: impl FnMut(u64),
-) -> Result<Summary, RunError> {
+) -> Result<Summary, RunError>
+where
+    S: Store,
+    L: DeviceLink,
+    Q: Queues,
+    P: PaymentProvider + ProviderControl + ProviderLedger,
+{
     let mut lots = Vec::new();
     for sc in scenarios {
         let first = sc
@@ -328,17 +367,28 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     };
     summary.handler_time = latency(&mut times);
 
-    // The payments queue's consumer: every order settled a minute after
-    // it was queued, in queue order.
+    // The payments queue's consumer, and the trouble money meets: every
+    // order is settled a minute after it was queued, in queue order; but
+    // the provider is down for an hour (that hour's orders are
+    // dead-lettered, then redriven), and loses the answer to every 53rd
+    // call after making it.
+    let last_message = all.last().map_or(Timestamp::UNIX_EPOCH, |m| m.0);
+    let mut trouble = Trouble {
+        outage: outage_hour(scenarios),
+        ..Trouble::default()
+    };
     let mut settled_keys = BTreeSet::new();
     let before_settling = requests();
-    settle_queued(handler, provider, &taken(), &mut settled_keys).await?;
+    settle_queued(handler, provider, &taken(), &mut settled_keys, &mut trouble).await?;
     // Operators give some money back: one stay in 25 that was paid by card
-    // gets up to 300 back two hours after it left, as a goodwill refund.
+    // gets up to 300 back two hours after it left, as a goodwill refund;
+    // and void one in 40 three hours after it left.
     let operator = Actor {
         role: "operator".into(),
         subject: "simulated-operator".into(),
     };
+    let mut given_back: BTreeMap<SessionId, i64> = BTreeMap::new();
+    let mut voided: BTreeSet<SessionId> = BTreeSet::new();
     for lot in &lots {
         let paid: Vec<Session> = handler
             .store
@@ -358,20 +408,110 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
                     .checked_add(jiff::SignedDuration::from_hours(2))
                     .unwrap_or(exit),
             };
-            refund(
+            let amount = fee.minor.min(300);
+            refund(&handler.store, who, &s.id, amount, "goodwill", "simulated")
+                .await
+                .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
+            *given_back.entry(s.id.clone()).or_default() += amount;
+        }
+        for s in paid.iter().skip(7).step_by(40) {
+            let Some(exit) = s.exit_at else { continue };
+            if given_back.contains_key(&s.id) {
+                continue;
+            }
+            let who = Staff {
+                actor: &operator,
+                lot_id: &s.lot_id,
+                now: exit
+                    .checked_add(jiff::SignedDuration::from_hours(3))
+                    .unwrap_or(exit),
+            };
+            crate::usecases::adjust::resolve(
                 &handler.store,
                 who,
                 &s.id,
-                fee.minor.min(300),
-                "goodwill",
-                "simulated",
+                crate::usecases::adjust::Decision::Void,
+                "simulated: the barrier failed",
             )
             .await
             .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
+            voided.insert(s.id.clone());
         }
     }
     let refunds_queued = drain(&handler.store, queues).await? as u64;
-    settle_queued(handler, provider, &taken(), &mut settled_keys).await?;
+    settle_queued(handler, provider, &taken(), &mut settled_keys, &mut trouble).await?;
+    // The operator redrives the dead letters once the provider is back.
+    let redrive_at = trouble
+        .outage
+        .map_or(last_message, |(_, end)| end)
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap_or(last_message);
+    let dead = std::mem::take(&mut trouble.dead);
+    trouble.dead_lettered = dead.len() as u64;
+    for o in &dead {
+        // Delivered again until settled, as the queue would.
+        for k in 0..crate::scenario::money::MAX_RECEIVES {
+            let when = redrive_at
+                .max(o.created_at)
+                .checked_add(jiff::SignedDuration::from_mins(i64::from(k) * 30))
+                .unwrap_or(redrive_at);
+            let r = settle_order(&handler.store, provider, o, when)
+                .await
+                .map_err(settle_error)?;
+            if !matches!(r, crate::usecases::settle::Settled::Retry(_)) {
+                break;
+            }
+        }
+    }
+    // The retry sweep, until nothing is due any more.
+    let mut at = last_message;
+    for hours in [1, 7, 31, 103, 200] {
+        at = last_message
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap_or(at);
+        crate::usecases::sweeps::payment_retries(&handler.store, queues, at, 100_000)
+            .await
+            .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
+        settle_queued(handler, provider, &taken(), &mut settled_keys, &mut trouble).await?;
+    }
+    // Drivers whose card payment failed add a card that works: it pays
+    // their failed stays.
+    let fix_at = at
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap_or(at);
+    let mut fixed: BTreeSet<DriverId> = BTreeSet::new();
+    for lot in &lots {
+        for s in handler.store.lot_sessions(&lot.id).await? {
+            let failed = s.payment_failure.is_some()
+                && matches!(
+                    s.state,
+                    SessionState::PaymentFailed | SessionState::NeedsReview
+                );
+            if let (true, Some(d)) = (failed, &s.driver_id) {
+                fixed.insert(d.clone());
+            }
+        }
+    }
+    for d in &fixed {
+        crate::usecases::account::add_payment_method(
+            &handler.store,
+            d,
+            &crate::usecases::account::NewPaymentMethod {
+                token: "pm_card_visa".into(),
+                brand: "visa".into(),
+                last4: "4242".into(),
+            },
+            fix_at,
+        )
+        .await
+        .map_err(|e| RunError::Store(StoreError::invalid(e.to_string())))?;
+    }
+    drain(&handler.store, queues).await?;
+    settle_queued(handler, provider, &taken(), &mut settled_keys, &mut trouble).await?;
+    summary.truth.dead_lettered = trouble.dead_lettered;
+    summary.truth.voids = voided.len() as u64;
+    summary.truth.goodwill_refunds = given_back.len() as u64;
+    summary.truth.paid_with_a_new_card = fixed.len() as u64;
     // The payments function: one invocation per order (a batch of one),
     // a receive and a delete each, its store requests, and the payment
     // provider's round trip; the operators' refunds' forwarding as above.
@@ -449,6 +589,16 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     }
     summary.needs_operator = summary.exit_missing + summary.needs_review;
     let books = tally_books(&handler.store, &sessions, &mut summary.settlement).await?;
+    let truth_holds = check_truth(
+        provider,
+        scenarios,
+        &sessions,
+        &given_back,
+        &voided,
+        last_message,
+        &mut summary.truth,
+    )
+    .await?;
     let mut net = 0i64;
     let mut notifications = 0u64;
     for m in taken() {
@@ -456,6 +606,10 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
             notifications += 1;
         }
         match m {
+            // A stay's orders (`{session}.{n}`): prompts sent for a
+            // person's action and retries re-sent by the sweep are not
+            // orders, and move only what the balance wants.
+            OutboxMessage::Payments(o) if !is_order(&o) => {}
             OutboxMessage::Payments(o) => {
                 net += o.signed_minor();
                 match o.kind {
@@ -505,6 +659,7 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
                 + summary.owed_at_kiosks
                 + summary.held_for_review,
         charges_match_fees_due: net == due,
+        money_matches_the_truth: truth_holds,
         settlement_adds_up: books
             && summary.settlement.paid.amount - summary.settlement.refunded.amount
                 + summary.settlement.outstanding
@@ -513,14 +668,64 @@ pub async fn run<S: Store, L: DeviceLink, Q: Queues, P: PaymentProvider>(
     Ok(summary)
 }
 
+/// Whether a queued payment is a stay's order (`{session}.{n}`), or a
+/// fee's, rather than a prompt or a retry.
+fn is_order(o: &crate::outbox::PaymentOrder) -> bool {
+    let Some(session) = &o.session_id else {
+        return o.attempt <= 1;
+    };
+    o.idempotency_key
+        .as_str()
+        .strip_prefix(session.as_str())
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The trouble money meets in a simulation.
+#[derive(Debug, Default)]
+struct Trouble {
+    /// The hour the provider is down: orders queued then are delivered
+    /// until they are dead-lettered.
+    outage: Option<(Timestamp, Timestamp)>,
+    /// Calls so far: every 53rd loses its answer.
+    calls: usize,
+    dead: Vec<crate::outbox::PaymentOrder>,
+    dead_lettered: u64,
+}
+
+/// The first lot's first day, 12:00 to 13:00 local time.
+fn outage_hour(scenarios: &[Scenario]) -> Option<(Timestamp, Timestamp)> {
+    let sc = scenarios.first()?;
+    let tz = jiff::tz::TimeZone::get(&sc.lot.time_zone).ok()?;
+    let first = sc.messages.iter().map(|m| m.received_at).min()?;
+    let day = first.to_zoned(tz.clone()).date();
+    let start = day.at(12, 0, 0, 0).to_zoned(tz.clone()).ok()?.timestamp();
+    let end = day.at(13, 0, 0, 0).to_zoned(tz).ok()?.timestamp();
+    Some((start, end))
+}
+
+fn settle_error(e: SettleError) -> RunError {
+    match e {
+        SettleError::Store(e) => RunError::Store(e),
+        other => RunError::Store(StoreError::invalid(other.to_string())),
+    }
+}
+
 /// Settles, a minute after it was queued, every payment order not settled
-/// yet, and tallies the outcomes.
-async fn settle_queued<S: Store, L: DeviceLink, P: PaymentProvider>(
+/// yet, with the trouble of the day.
+async fn settle_queued<S, L, P>(
     handler: &DeviceEvents<S, L>,
     provider: &P,
     taken: &[OutboxMessage],
     done: &mut BTreeSet<IdempotencyKey>,
-) -> Result<(), RunError> {
+    trouble: &mut Trouble,
+) -> Result<(), RunError>
+where
+    S: Store,
+    L: DeviceLink,
+    P: PaymentProvider + ProviderControl,
+{
+    use crate::usecases::settle::Settled;
     for m in taken {
         let OutboxMessage::Payments(o) = m else {
             continue;
@@ -532,14 +737,149 @@ async fn settle_queued<S: Store, L: DeviceLink, P: PaymentProvider>(
             .created_at
             .checked_add(jiff::SignedDuration::from_mins(1))
             .unwrap_or(o.created_at);
-        settle_order(&handler.store, provider, o, at)
+        let down = trouble
+            .outage
+            .is_some_and(|(a, b)| o.created_at >= a && o.created_at < b);
+        if down {
+            // Delivered every half hour until the queue gives up on it.
+            provider.behave(crate::settlement::Behaviour::Down, None);
+            let mut last = Settled::Balanced;
+            for k in 0..crate::scenario::money::MAX_RECEIVES {
+                let when = at
+                    .checked_add(jiff::SignedDuration::from_mins(i64::from(k) * 5))
+                    .unwrap_or(at);
+                last = settle_order(&handler.store, provider, o, when)
+                    .await
+                    .map_err(settle_error)?;
+                if !matches!(last, Settled::Retry(_)) {
+                    break;
+                }
+            }
+            provider.behave(crate::settlement::Behaviour::Ok, None);
+            if matches!(last, Settled::Retry(_)) {
+                trouble.dead.push(o.clone());
+            }
+            continue;
+        }
+        trouble.calls += 1;
+        let lose = trouble.calls.is_multiple_of(53);
+        if lose {
+            provider.behave(crate::settlement::Behaviour::LoseAnswers, None);
+        }
+        let first = settle_order(&handler.store, provider, o, at)
             .await
-            .map_err(|e| match e {
-                SettleError::Store(e) => RunError::Store(e),
-                other => RunError::Store(StoreError::invalid(other.to_string())),
-            })?;
+            .map_err(settle_error)?;
+        if lose {
+            provider.behave(crate::settlement::Behaviour::Ok, None);
+        }
+        if matches!(first, Settled::Retry(_)) {
+            // The message comes back after its visibility timeout.
+            let again = at
+                .checked_add(jiff::SignedDuration::from_mins(30))
+                .unwrap_or(at);
+            settle_order(&handler.store, provider, o, again)
+                .await
+                .map_err(settle_error)?;
+        }
     }
     Ok(())
+}
+
+/// Checks the money against the generator's ground truth (the `truth` of
+/// each generated scenario's `expect`): for every driver with a card,
+/// what their cleanly read stays collected is what those stays truly cost
+/// less what staff gave back (nothing for a void), and the provider's
+/// books for the driver (charged − refunded) are what all their stays
+/// collected; no stay collected more than it owes, and no refund took
+/// more than its charge.
+#[allow(clippy::too_many_arguments)]
+async fn check_truth<P: ProviderLedger>(
+    provider: &P,
+    scenarios: &[Scenario],
+    sessions: &BTreeMap<SessionId, Session>,
+    given_back: &BTreeMap<SessionId, i64>,
+    voided: &BTreeSet<SessionId>,
+    last_message: Timestamp,
+    out: &mut Truth,
+) -> Result<bool, RunError> {
+    // What each driver's stays collected, all of them.
+    let mut collected: BTreeMap<DriverId, i64> = BTreeMap::new();
+    for s in sessions.values() {
+        if s.state == SessionState::Superseded || s.method_id.is_none() {
+            continue;
+        }
+        if s.collected > owed(s).max(0) {
+            out.double_charges += 1;
+        }
+        if let Some(d) = &s.driver_id {
+            *collected.entry(d.clone()).or_default() += s.collected;
+        }
+    }
+    // What their cleanly read stays truly cost, and what they collected.
+    let mut truly: BTreeMap<DriverId, (i64, i64)> = BTreeMap::new();
+    for sc in scenarios {
+        let Some(truth) = sc.expect.as_ref().and_then(|e| e["truth"].as_array()) else {
+            continue;
+        };
+        for t in truth {
+            let (Some(driver), Some(entry), Some(exit), Some(fee)) = (
+                t["driver_id"]
+                    .as_str()
+                    .and_then(|d| DriverId::parse(d).ok()),
+                t["entry"]
+                    .as_str()
+                    .and_then(|x| x.parse::<Timestamp>().ok()),
+                t["exit"].as_str().and_then(|x| x.parse::<Timestamp>().ok()),
+                t["fee"].as_i64(),
+            ) else {
+                continue;
+            };
+            if t["clean"] != serde_json::Value::Bool(true) || exit > last_message {
+                continue;
+            }
+            let plate = t["plate"].as_str().unwrap_or_default();
+            let Some(s) = sessions.values().find(|s| {
+                s.lot_id == sc.lot.id
+                    && s.plate.key() == plate
+                    && s.entry_at == entry
+                    && s.state != SessionState::Superseded
+            }) else {
+                continue;
+            };
+            if s.method_id.is_none() {
+                continue;
+            }
+            let due = if voided.contains(&s.id) {
+                0
+            } else {
+                fee - given_back.get(&s.id).copied().unwrap_or(0)
+            };
+            let e = truly.entry(driver).or_default();
+            e.0 += due;
+            e.1 += s.collected;
+            out.stays += 1;
+        }
+    }
+    out.drivers = truly.len() as u64;
+    let books: BTreeMap<DriverId, (i64, u32)> = provider
+        .books()
+        .into_iter()
+        .map(|b| {
+            (
+                b.driver_id,
+                (b.charged - b.refunded, b.refunds_beyond_charge),
+            )
+        })
+        .collect();
+    out.refunds_beyond_charge = books.values().map(|b| u64::from(b.1)).sum();
+    for (d, (due, got)) in &truly {
+        let net = books.get(d).map_or(0, |b| b.0);
+        let all = collected.get(d).copied().unwrap_or(0);
+        if due != got || net != all {
+            out.drivers_off += 1;
+        }
+    }
+    Ok(out.drivers_off == 0 && out.double_charges == 0 && out.refunds_beyond_charge == 0)
 }
 
 /// Tallies the stays' movements at the provider and checks each stay's

@@ -383,6 +383,8 @@ fn lot(
     let snow_end = b.local(first_day, 9 * 60);
     let blinded: Vec<String> = bays.iter().step_by(3).cloned().collect();
     let mut backlog: Vec<serde_json::Value> = Vec::new();
+    // The ground truth: every stay as it really was, and what it costs.
+    let mut truth: Vec<serde_json::Value> = Vec::new();
 
     for day_index in 0..cfg.days.max(1) {
         let day = first_day
@@ -450,12 +452,15 @@ fn lot(
                 }
             }
 
+            let reserved_before = reservations.len();
             let misreads = !cfg.calm && (car.driver.is_some() || !cfg.order_free);
             let gate = entry_gates.choose(&mut b.rng).copied().unwrap_or("in-1");
             let cam = format!("{lot_id}-cam-{gate}");
             let mut t = at;
+            let mut misread_entry = false;
             for _ in 0..reads(&mut b.rng) {
                 let (text, conf) = if misreads && b.rng.random_bool(0.02) {
+                    misread_entry = true;
                     (
                         misread(&mut b.rng, &car.text),
                         b.rng.random_range(0.45..0.75),
@@ -514,6 +519,23 @@ fn lot(
                     doubtful,
                 },
             ));
+            let fee = crate::timeline::stay_fee(
+                tariff,
+                at,
+                leave,
+                parking_core::Discount::default(),
+                &[],
+            );
+            truth.push(json!({
+                "plate": car.plate.key(),
+                "driver_id": car.driver.map(|d| drivers[d].id.to_string()),
+                "entry": at.to_string(),
+                "exit": leave.to_string(),
+                "fee": fee.map(|f| f.minor),
+                // Read as it is, both ways, and not reserved: its price is
+                // the tariff's, whatever else happened.
+                "clean": !misread_entry && !doubtful && reservations.len() == reserved_before,
+            }));
         }
     }
     let horizon = b.local(
@@ -759,6 +781,6 @@ fn lot(
         reservations,
         messages,
         steps: Vec::new(),
-        expect: None,
+        expect: Some(json!({ "truth": truth })),
     })
 }

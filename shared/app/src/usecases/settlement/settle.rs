@@ -170,6 +170,16 @@ impl<S: AttemptStore> Held<'_, S> {
     /// out the lease; that delivery asks the provider before doing
     /// anything. A stored answer (a 5xx) is kept on the claim.
     async fn release(&self, why: &ProviderError) -> Result<Settled, SettleError> {
+        self.release_keeping(why, None).await
+    }
+
+    /// Gives the attempt up, keeping a stored answer an earlier holder
+    /// met (a lookup that failed since does not make it go away).
+    async fn release_keeping(
+        &self,
+        why: &ProviderError,
+        kept: Option<String>,
+    ) -> Result<Settled, SettleError> {
         let until = self
             .now
             .checked_sub(SignedDuration::from_secs(1))
@@ -177,7 +187,7 @@ impl<S: AttemptStore> Held<'_, S> {
         let state = AttemptState::Claimed {
             holder: self.holder,
             until,
-            stored: why.is_stored().then(|| why.to_string()),
+            stored: why.is_stored().then(|| why.to_string()).or(kept),
         };
         self.store
             .finish_attempt(&self.key, self.holder, &state, self.now)
@@ -547,7 +557,13 @@ where
                 return Ok(Ok(held.failed(&e, None).await?));
             }
             Ok(None) => {}
-            Err(e) => return Ok(Err(held.release(&e).await?)),
+            Err(e) => {
+                let kept = match &prev.state {
+                    AttemptState::Claimed { stored, .. } => stored.clone(),
+                    _ => None,
+                };
+                return Ok(Err(held.release_keeping(&e, kept).await?));
+            }
         }
     }
     let answer = match (movement.kind, &movement.refund_of) {
