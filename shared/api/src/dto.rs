@@ -1349,3 +1349,45 @@ pub enum FlagState {
     /// No rule for this lot: the rollout and the default decide.
     Inherit,
 }
+
+/// One movement of money at the payment provider.
+#[derive(Serialize, JsonSchema)]
+pub struct ReconRowOut {
+    #[schemars(schema_with = "ts")]
+    pub at: Timestamp,
+    /// `charge`, `refund`, `fee` or `refund_reversed`.
+    pub kind: String,
+    /// `settled`, `failed` or `reversed`.
+    pub status: String,
+    /// The provider's charge (`pi_…`) or refund (`re_…`) id, when made.
+    pub provider_id: Option<String>,
+    /// Minor units.
+    pub amount: i64,
+    pub currency: String,
+    /// The stay, or for a fee its reservation.
+    pub target: String,
+    pub failure: Option<String>,
+}
+
+/// A lot's day of money at the payment provider.
+#[derive(Serialize, JsonSchema)]
+pub struct ReconciliationOut {
+    pub lot_id: String,
+    pub date: String,
+    pub items: Vec<ReconRowOut>,
+}
+
+impl From<parking_app::usecases::reconciliation::ReconRow> for ReconRowOut {
+    fn from(r: parking_app::usecases::reconciliation::ReconRow) -> Self {
+        ReconRowOut {
+            at: r.at,
+            kind: r.kind,
+            status: r.status.to_owned(),
+            provider_id: r.provider_id,
+            amount: r.amount,
+            currency: r.currency,
+            target: r.target,
+            failure: r.failure,
+        }
+    }
+}

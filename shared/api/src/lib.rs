@@ -212,6 +212,15 @@ pub(crate) fn html(page: String) -> Response {
     r
 }
 
+pub(crate) fn csv(text: String) -> Response {
+    let mut r = (StatusCode::OK, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    r
+}
+
 pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -311,6 +320,8 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorListPasses, o::list_passes::<S>)
             .op(Op::OperatorAddPass, o::add_pass::<S>)
             .op(Op::OperatorDailyReport, o::daily_report::<S>)
+            .op(Op::OperatorReconciliation, o::reconciliation::<S>)
+            .op(Op::OperatorReconciliationCsv, o::reconciliation_csv::<S>)
             .op(Op::OperatorListAudit, o::list_audit::<S>)
             .op(Op::OperatorListDeadLetters, o::list_dead_letters::<S>)
             .op(Op::OperatorRedriveDeadLetters, o::redrive_dead_letters::<S>)

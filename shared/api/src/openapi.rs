@@ -68,6 +68,13 @@ pub fn document() -> Value {
                            "content": {"text/html": {"schema": {"type": "string"}}}}),
                 );
             }
+            Success::Csv => {
+                responses.insert(
+                    "200".into(),
+                    json!({"description": "OK",
+                           "content": {"text/csv": {"schema": {"type": "string"}}}}),
+                );
+            }
             Success::NoContent => {
                 responses.insert("204".into(), json!({"description": "No Content"}));
             }

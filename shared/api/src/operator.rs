@@ -586,6 +586,39 @@ pub(crate) async fn daily_report<S: Store>(
     Ok(json(StatusCode::OK, &DailyReportOut::from(r)))
 }
 
+pub(crate) async fn reconciliation<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Params(q): Params<DateQuery>,
+) -> Result<Response, ApiError> {
+    let date = date_param(&q)?;
+    let rows = parking_app::usecases::reconciliation::reconciliation(&api.store, &lot_id, date)
+        .await
+        .map_err(|e| action_error(e, "query"))?;
+    Ok(json(
+        StatusCode::OK,
+        &ReconciliationOut {
+            lot_id: lot_id.to_string(),
+            date: date.to_string(),
+            items: rows.into_iter().map(ReconRowOut::from).collect(),
+        },
+    ))
+}
+
+pub(crate) async fn reconciliation_csv<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Params(q): Params<DateQuery>,
+) -> Result<Response, ApiError> {
+    let date = date_param(&q)?;
+    let rows = parking_app::usecases::reconciliation::reconciliation(&api.store, &lot_id, date)
+        .await
+        .map_err(|e| action_error(e, "query"))?;
+    Ok(crate::csv(parking_app::usecases::reconciliation::to_csv(
+        &rows,
+    )))
+}
+
 pub(crate) async fn dashboard<S: Store>(
     State(api): St<S>,
     OperatorLot(_, lot_id): OperatorLot,

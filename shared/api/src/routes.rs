@@ -32,6 +32,7 @@ pub struct Param {
 pub enum Success {
     Json(u16, SchemaFn),
     Html,
+    Csv,
     NoContent,
 }
 
@@ -278,6 +279,10 @@ ops! {
         query &[], headers KEYED, body Some(schema::<PassIn>), ok Success::Json(201, schema::<PassOut>), errors &[400, 404, 413, 415, 422];
     OperatorDailyReport = GET "/v1/operator/lots/{lot_id}/reports/daily" Operator "operator" "A lot's day: sessions, revenue, refunds, occupancy by hour, turnover, sessions needing review."
         query DATE, headers &[], body None, ok Success::Json(200, schema::<DailyReportOut>), errors &[400, 404, 422];
+    OperatorReconciliation = GET "/v1/operator/lots/{lot_id}/reports/reconciliation" Operator "operator" "A lot's day of money at the payment provider for reconciliation: each charge, refund and fee made or failed, with the provider's id, amount, stay and status."
+        query DATE, headers &[], body None, ok Success::Json(200, schema::<ReconciliationOut>), errors &[400, 404, 422];
+    OperatorReconciliationCsv = GET "/v1/operator/lots/{lot_id}/reports/reconciliation.csv" Operator "operator" "The reconciliation export as CSV, with a header line."
+        query DATE, headers &[], body None, ok Success::Csv, errors &[400, 404, 422];
     OperatorListAudit = GET "/v1/operator/lots/{lot_id}/audit" Operator "operator" "The lot's audit trail for a day: who did what, when and why."
         query DATE, headers &[], body None, ok Success::Json(200, schema::<Page<AuditOut>>), errors &[400, 404, 422];
     OperatorListDeadLetters = GET "/v1/operator/lots/{lot_id}/dead-letters" Operator "operator" "The lot's messages a queue's consumer gave up on after its retries (payments or notifications), without their bodies."

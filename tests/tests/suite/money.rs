@@ -704,3 +704,83 @@ async fn staff_charge_a_stay_given_up() {
     assert_eq!(amounts(&provider.charges(), |c| c.amount.minor), vec![800]);
     assert_eq!(session(&lot, &id).await.state, SessionState::Paid);
 }
+
+/// The reconciliation export lists the day's movements at the provider:
+/// each with the provider's id, amount, stay and status, a failed refund
+/// apart from the one made; CSV and JSON carry the same rows.
+#[tokio::test]
+async fn the_reconciliation_export_lists_each_movement() {
+    use parking_app::usecases::reconciliation::{reconciliation, to_csv};
+
+    let lot = Lot::new().await;
+    let provider = Faulty::new(DevProvider::default());
+    let id = stay(&lot, AIKO).await;
+    let mut seen = 0;
+    settle_new(&lot, &provider, &mut seen, "10:31:00").await;
+    refund(
+        &lot.events.store,
+        staff("11:00:00"),
+        &id,
+        300,
+        "wrong tariff",
+        "k-1",
+    )
+    .await
+    .expect("refund");
+    provider.answer_next([ProviderError::Declined {
+        code: "refund_failed".into(),
+    }]);
+    settle_new(&lot, &provider, &mut seen, "11:01:00").await;
+    refund(
+        &lot.events.store,
+        staff("11:10:00"),
+        &id,
+        100,
+        "goodwill",
+        "k-2",
+    )
+    .await
+    .expect("refund");
+    settle_new(&lot, &provider, &mut seen, "11:11:00").await;
+    let rows = reconciliation(
+        &lot.events.store,
+        &lot_id(),
+        "2026-11-30".parse().expect("date"),
+    )
+    .await
+    .expect("rows");
+    let summary: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .map(|r| (r.kind.as_str(), r.status, r.amount))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("charge", "settled", 800),
+            ("refund", "failed", 300),
+            ("refund", "settled", 400)
+        ]
+    );
+    let charge = provider.inner().charges()[0].id.clone();
+    assert_eq!(rows[0].provider_id.as_deref(), Some(charge.as_str()));
+    assert_eq!(rows[0].target, id.to_string());
+    assert!(rows[1].provider_id.is_none() && rows[1].failure.is_some());
+    let csv = to_csv(&rows);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("at,kind,status,provider_id,amount"));
+    assert!(lines[1].contains(&charge), "{csv}");
+    // The daily report counts the refund made, and the failed one apart.
+    let report = parking_app::usecases::operator::daily_report(
+        &lot.events.store,
+        &lot_id(),
+        "2026-11-30".parse().expect("date"),
+    )
+    .await
+    .expect("report");
+    assert_eq!((report.refunds, report.refunds_failed), (400, 300));
+    assert_eq!(
+        report.revenue,
+        report.card_charged + report.card_failed + report.outstanding + report.kiosk_revenue
+    );
+}

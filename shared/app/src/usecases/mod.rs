@@ -16,4 +16,4 @@ pub use devices::{availability, bay_state, device_events, plate_read, presence};
 pub use drivers::{account, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
-pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator};
+pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator, reconciliation};

@@ -778,8 +778,62 @@ where
             let asked = if order.now { Asked::Now } else { Asked::Order };
             settle_stay(store, provider, session, asked, now).await
         }
-        None => settle_charge(store, provider, order, order.attempt.max(1), now).await,
+        None => {
+            let n = order.attempt.max(1);
+            let settled = settle_charge(store, provider, order, n, now).await?;
+            book_fee(store, order, n, &settled, now).await?;
+            Ok(settled)
+        }
     }
+}
+
+/// A fee's outcome in the lot's books (`payment.fee` or
+/// `payment.fee_failed`, for its reservation), so a fee that failed is
+/// seen in the reconciliation export like any charge; one given up is
+/// also alarmed.
+async fn book_fee<S: Store>(
+    store: &S,
+    order: &PaymentOrder,
+    n: u32,
+    settled: &Settled,
+    now: Timestamp,
+) -> Result<(), SettleError> {
+    let (action, note) = match settled {
+        Settled::Charged(id) => ("payment.fee", id.clone()),
+        Settled::Failed(why) => ("payment.fee_failed", why.clone()),
+        Settled::GaveUp(why) => {
+            tracing::error!(
+                alarm = "payment_gave_up",
+                order = %order.idempotency_key,
+                "a fee's payment failed after its last retry"
+            );
+            ("payment.fee_failed", why.clone())
+        }
+        Settled::Balanced | Settled::Retry(_) => return Ok(()),
+    };
+    let target = order
+        .reservation_id
+        .as_ref()
+        .map_or_else(|| order.idempotency_key.to_string(), ToString::to_string);
+    store
+        .record_audit(&crate::model::AuditEntry {
+            id: crate::usecases::adjust::action_id(
+                "settle",
+                &[attempt_key(&order.idempotency_key, n).as_str()],
+            ),
+            lot_id: order.lot_id.clone(),
+            at: now,
+            actor: crate::model::Actor {
+                role: SETTLEMENT_ROLE.into(),
+                subject: "settlement".into(),
+            },
+            action: action.into(),
+            target,
+            note,
+            amount: Some(order.amount.minor),
+        })
+        .await?;
+    Ok(())
 }
 
 fn succeeded(c: ProviderCharge) -> AttemptState {

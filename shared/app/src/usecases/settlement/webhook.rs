@@ -360,7 +360,19 @@ async fn reverse<S: Store>(
             plate: &session.plate,
             id: record.id.clone(),
             session: Some(&session_id),
-            audit: None,
+            audit: Some(crate::model::AuditEntry {
+                id: record.id.clone(),
+                lot_id: session.lot_id.clone(),
+                at: now,
+                actor: crate::model::Actor {
+                    role: crate::usecases::settle::SETTLEMENT_ROLE.into(),
+                    subject: WEBHOOK_ACTOR.into(),
+                },
+                action: "payment.refund_reversed".into(),
+                target: session_id.to_string(),
+                note: refund_id.to_owned(),
+                amount: Some(record.amount.minor),
+            }),
             pass: None,
             outbox: vec![OutboxMessage::Payments(PaymentOrder {
                 idempotency_key: IdempotencyKey::derived(&format!("{session_id}.{}", record.id)),

@@ -7,3 +7,4 @@ pub mod dashboard;
 pub mod dead_letters;
 pub mod lot_flags;
 pub mod operator;
+pub mod reconciliation;
