@@ -356,6 +356,25 @@ pub struct ReceiptOut {
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
     pub state: String,
+    /// A qualified return invoice (適格返還請求書) for each card refund of
+    /// ¥10,000 or more: the issuer and registration number above, the
+    /// refund's date, the date of the stay it refunds, what it was, and
+    /// the refund by tax rate with its tax.
+    pub returns: Vec<ReturnInvoiceOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ReturnInvoiceOut {
+    /// The payment provider's refund id.
+    pub number: String,
+    /// `YYYY-MM-DD` in the lot's time zone.
+    pub refund_date: String,
+    /// The date of the stay refunded.
+    pub original_date: String,
+    pub description: String,
+    /// Tax included.
+    pub amount: i64,
+    pub tax_lines: Vec<TaxLineOut>,
 }
 
 impl From<Receipt> for ReceiptOut {
@@ -387,6 +406,26 @@ impl From<Receipt> for ReceiptOut {
             card_brand: r.card_brand,
             card_last4: r.card_last4,
             state: r.state.name().to_owned(),
+            returns: r
+                .returns
+                .into_iter()
+                .map(|v| ReturnInvoiceOut {
+                    number: v.number,
+                    refund_date: v.refund_date,
+                    original_date: v.original_date,
+                    description: v.description,
+                    amount: v.amount,
+                    tax_lines: v
+                        .tax_lines
+                        .into_iter()
+                        .map(|t| TaxLineOut {
+                            rate_bp: t.rate_bp,
+                            amount: t.amount,
+                            tax: t.tax,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }

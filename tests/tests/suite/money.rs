@@ -784,3 +784,55 @@ async fn the_reconciliation_export_lists_each_movement() {
         report.card_charged + report.card_failed + report.outstanding + report.kiosk_revenue
     );
 }
+
+/// A refund of ¥10,000 or more issues a qualified return invoice with the
+/// receipt; a smaller one does not.
+#[tokio::test]
+async fn a_large_refund_issues_a_return_invoice() {
+    let lot = Lot::new().await;
+    let provider = DevProvider::default();
+    let id = stay(&lot, AIKO).await;
+    let mut seen = 0;
+    settle_new(&lot, &provider, &mut seen, "10:31:00").await;
+    resolve(
+        &lot.events.store,
+        staff("10:40:00"),
+        &id,
+        Decision::Adjust { amount: 12_000 },
+        "overnight event rate",
+    )
+    .await
+    .expect("adjusted");
+    settle_new(&lot, &provider, &mut seen, "10:41:00").await;
+    for (amount, key, at) in [(500, "k-1", "11:00:00"), (10_000, "k-2", "11:10:00")] {
+        refund(
+            &lot.events.store,
+            staff(at),
+            &id,
+            amount,
+            "event cancelled",
+            key,
+        )
+        .await
+        .expect("refund");
+        settle_new(&lot, &provider, &mut seen, at).await;
+    }
+    assert_eq!(
+        amounts(&provider.refunds(), |r| r.amount.minor),
+        vec![500, 10_000]
+    );
+    let driver: DriverId = "d-1".parse().expect("id");
+    let r = parking_app::usecases::trips::receipt(&lot.events.store, &driver, &id)
+        .await
+        .expect("receipt");
+    assert_eq!(r.returns.len(), 1, "{:?}", r.returns);
+    let v = &r.returns[0];
+    assert_eq!(v.amount, 10_000);
+    assert_eq!(v.number, provider.refunds()[1].id);
+    assert_eq!(
+        (v.refund_date.as_str(), v.original_date.as_str()),
+        ("2026-11-30", "2026-11-30")
+    );
+    assert_eq!(v.tax_lines.len(), 1);
+    assert_eq!((v.tax_lines[0].rate_bp, v.tax_lines[0].tax), (1000, 909));
+}

@@ -109,6 +109,31 @@ pub struct Receipt {
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
     pub state: SessionState,
+    /// A return invoice (返還インボイス) for each refund of at least
+    /// [`RETURN_INVOICE_FROM`] made to the card.
+    pub returns: Vec<ReturnInvoice>,
+}
+
+/// From this refund (tax included, yen) a qualified return invoice is
+/// required; a smaller refund is exempt (since October 2023).
+pub const RETURN_INVOICE_FROM: i64 = 10_000;
+
+/// A qualified return invoice (適格返還請求書): who issues it (with the
+/// receipt's issuer and registration number), when the money went back,
+/// when the stay it refunds was sold, what it was, and the refund by tax
+/// rate with its tax.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnInvoice {
+    /// The provider's refund id.
+    pub number: String,
+    /// The refund's date, in the lot's time zone (`YYYY-MM-DD`).
+    pub refund_date: String,
+    /// The date of the stay it refunds (the receipt's date).
+    pub original_date: String,
+    pub description: String,
+    /// The refund, tax included, in minor units.
+    pub amount: i64,
+    pub tax_lines: Vec<TaxLine>,
 }
 
 /// The receipt of one of the driver's sessions that is priced (paid or
@@ -124,13 +149,37 @@ pub async fn receipt<S: Store>(
     id: &SessionId,
 ) -> Result<Receipt, TripError> {
     let s = session(store, driver, id).await?;
+    // Refunds made to the card (a returned one is not): a voided stay
+    // that was paid still has its receipt, and its return invoices.
+    let refunds: Vec<crate::timeline::SettlementRecord> =
+        match crate::history::of_session(store, &s).await? {
+            Some(t) => {
+                let returned: Vec<&String> = t
+                    .settlements
+                    .iter()
+                    .filter_map(|r| r.reverses.as_ref())
+                    .collect();
+                t.settlements
+                    .iter()
+                    .filter(|r| {
+                        r.session_id == s.id
+                            && r.kind == crate::outbox::PaymentKind::Refund
+                            && r.charge_id
+                                .as_ref()
+                                .is_some_and(|id| !returned.contains(&id))
+                    })
+                    .cloned()
+                    .collect()
+            }
+            None => Vec::new(),
+        };
     let billable = matches!(
         s.state,
         SessionState::Priced
             | SessionState::Paid
             | SessionState::EntryMissing
             | SessionState::PaymentFailed
-    );
+    ) || (s.state == SessionState::Voided && !refunds.is_empty());
     let (Some(fee), Some(exit_at), true) = (s.fee, s.exit_at, billable) else {
         return Err(TripError::NoReceipt(s.id.clone(), s.state));
     };
@@ -165,6 +214,30 @@ pub async fn receipt<S: Store>(
         None => None,
     };
     let issuer = config.lot.settings.issuer.clone();
+    let date = |t: Timestamp| t.to_zoned(tz.clone()).strftime("%Y-%m-%d").to_string();
+    let returns = refunds
+        .iter()
+        .filter(|r| r.amount.minor >= RETURN_INVOICE_FROM)
+        .map(|r| ReturnInvoice {
+            number: r.charge_id.clone().unwrap_or_default(),
+            refund_date: date(r.at),
+            original_date: date(exit_at),
+            description: format!(
+                "駐車料金の返還 Refund of a parking fee ({})",
+                config.lot.name
+            ),
+            amount: r.amount.minor,
+            tax_lines: tax
+                .map(|t| {
+                    vec![TaxLine {
+                        rate_bp: t.rate_bp,
+                        amount: r.amount.minor,
+                        tax: tax_within(r.amount.minor, Some(t)),
+                    }]
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
     Ok(Receipt {
         number: s.id.clone(),
         issuer_name: issuer.as_ref().map(|i| i.name.clone()),
@@ -191,5 +264,6 @@ pub async fn receipt<S: Store>(
         card_brand: card.as_ref().map(|c| c.brand.clone()),
         card_last4: card.map(|c| c.last4),
         state: s.state,
+        returns,
     })
 }
