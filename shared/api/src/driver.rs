@@ -40,6 +40,8 @@ fn account_error(e: AccountError) -> ApiError {
             detail: "the plate is registered to another driver".into(),
         },
         AccountError::NotFound(what) => ApiError::NotFound(what),
+        e @ AccountError::CardRefused(_) => ApiError::invalid("body.token", e.to_string()),
+        AccountError::ProviderUnavailable(_) => ApiError::Unavailable,
         AccountError::Store(e) => e.into(),
     }
 }
@@ -166,9 +168,10 @@ pub(crate) async fn add_payment_method<S: Store>(
         brand: body.brand,
         last4: body.last4,
     };
-    let m = account::add_payment_method(&api.store, &d, &new, api.clock.now())
-        .await
-        .map_err(account_error)?;
+    let m =
+        account::add_payment_method(&api.store, api.cards.as_deref(), &d, &new, api.clock.now())
+            .await
+            .map_err(account_error)?;
     Ok(json(StatusCode::CREATED, &PaymentMethodOut::from(m)))
 }
 

@@ -99,6 +99,11 @@ pub struct PaymentMethodOut {
     pub id: String,
     pub brand: String,
     pub last4: String,
+    /// When the card was just added and its bank wants the holder to
+    /// confirm it (3-D Secure): the setup's client secret, for the app's
+    /// payment SDK to confirm with. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 impl From<PaymentMethod> for PaymentMethodOut {
@@ -107,6 +112,16 @@ impl From<PaymentMethod> for PaymentMethodOut {
             id: m.id.to_string(),
             brand: m.brand,
             last4: m.last4,
+            client_secret: None,
+        }
+    }
+}
+
+impl From<parking_app::usecases::account::AddedCard> for PaymentMethodOut {
+    fn from(a: parking_app::usecases::account::AddedCard) -> Self {
+        PaymentMethodOut {
+            client_secret: a.client_secret,
+            ..PaymentMethodOut::from(a.method)
         }
     }
 }

@@ -52,6 +52,9 @@ pub struct Api<S> {
     pub dead_letters: Option<Arc<dyn DeadLetterAccess>>,
     /// The feature flags in force (the built-in defaults unless set).
     pub flags: Arc<dyn parking_app::flags::FlagReader>,
+    /// The payment provider, to save cards at registration (without it,
+    /// a card is saved with the provider at its first charge).
+    pub cards: Option<Arc<dyn parking_app::settlement::CardSetup>>,
 }
 
 /// How long a warm function keeps the flags it read.
@@ -65,7 +68,15 @@ impl<S> Api<S> {
             link: None,
             dead_letters: None,
             flags: Arc::new(parking_app::flags::FixedFlags::default()),
+            cards: None,
         }
+    }
+
+    /// The same, saving cards with the payment provider at registration.
+    #[must_use]
+    pub fn with_cards(mut self, cards: Arc<dyn parking_app::settlement::CardSetup>) -> Self {
+        self.cards = Some(cards);
+        self
     }
 
     /// The same, reading the flags from the store's flag document, kept

@@ -140,6 +140,56 @@ pub struct RefundRequest<'a> {
     pub amount: Money,
 }
 
+/// A card to save for off-session charges, at registration.
+#[derive(Debug, Clone)]
+pub struct SetupRequest<'a> {
+    /// The setup's idempotency key (from the payment method's id).
+    pub key: &'a str,
+    pub driver: &'a DriverId,
+    /// The driver's customer at the provider, once there is one.
+    pub customer: Option<&'a str>,
+    pub token: &'a PaymentToken,
+}
+
+/// A card saved: the driver's customer, and while the bank wants its
+/// holder to confirm (3-D Secure), the secret the app confirms it with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetupOutcome {
+    pub customer: String,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SetupOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupOutcome")
+            .field("customer", &self.customer)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Saving cards at registration, behind a pointer (what the driver API
+/// holds): any [`PaymentProvider`].
+pub trait CardSetup: Send + Sync {
+    fn setup<'a>(
+        &'a self,
+        request: &'a SetupRequest<'a>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<SetupOutcome, ProviderError>> + Send + 'a>>;
+}
+
+impl<P: PaymentProvider> CardSetup for P {
+    fn setup<'a>(
+        &'a self,
+        request: &'a SetupRequest<'a>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<SetupOutcome, ProviderError>> + Send + 'a>>
+    {
+        Box::pin(self.setup_card(request))
+    }
+}
+
 /// A refund as the provider reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderRefund {
@@ -162,6 +212,14 @@ pub trait PaymentProvider: Send + Sync {
         customer: Option<&str>,
         token: &PaymentToken,
     ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+    /// Saves a card for off-session charges with a setup intent
+    /// (`usage=off_session`, card only), creating the driver's customer
+    /// first when there is none, each under an idempotency key; the bank
+    /// may want its holder to confirm (3-D Secure) in the app.
+    fn setup_card(
+        &self,
+        request: &SetupRequest<'_>,
+    ) -> impl Future<Output = Result<SetupOutcome, ProviderError>> + Send;
     /// Charges a saved card off-session.
     fn charge(
         &self,

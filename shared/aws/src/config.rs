@@ -282,29 +282,21 @@ impl std::fmt::Debug for ProviderSecret {
     }
 }
 
-/// The payments function's settings.
+/// The payment provider's API and where its secret key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentsConfig {
-    /// The queue it consumes (for the retries' back-off).
-    pub queue_url: String,
+pub struct ProviderConfig {
     pub provider_api: String,
     pub secret: ProviderSecret,
-    pub retry_base_seconds: i32,
 }
 
-impl PaymentsConfig {
-    pub fn from_env() -> Result<PaymentsConfig, ConfigError> {
+impl ProviderConfig {
+    pub fn from_env() -> Result<ProviderConfig, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
-    ) -> Result<PaymentsConfig, ConfigError> {
-        let queue_url = required(
-            &get,
-            "PARKING_PAYMENTS_QUEUE_URL",
-            "the payments queue's URL",
-        )?;
+    ) -> Result<ProviderConfig, ConfigError> {
         let provider_api = get("PARKING_STRIPE_API")
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "https://api.stripe.com".into());
@@ -327,11 +319,40 @@ impl PaymentsConfig {
                 });
             }
         };
+        Ok(ProviderConfig {
+            provider_api,
+            secret,
+        })
+    }
+}
+
+/// The payments function's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentsConfig {
+    /// The queue it consumes (for the retries' back-off).
+    pub queue_url: String,
+    pub provider: ProviderConfig,
+    pub retry_base_seconds: i32,
+}
+
+impl PaymentsConfig {
+    pub fn from_env() -> Result<PaymentsConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<PaymentsConfig, ConfigError> {
+        let queue_url = required(
+            &get,
+            "PARKING_PAYMENTS_QUEUE_URL",
+            "the payments queue's URL",
+        )?;
+        let provider = ProviderConfig::from_lookup(&get)?;
         let retry_base_seconds = retry_base(&get)?;
         Ok(PaymentsConfig {
             queue_url,
-            provider_api,
-            secret,
+            provider,
             retry_base_seconds,
         })
     }
@@ -346,7 +367,7 @@ impl PaymentsConfig {
 #[cfg(feature = "stripe")]
 pub async fn stripe_provider(
     sdk: &SdkConfig,
-    config: &PaymentsConfig,
+    config: &ProviderConfig,
 ) -> Result<crate::stripe::StripeProvider, ConfigError> {
     let key = match &config.secret {
         ProviderSecret::Key(k) => k.clone(),

@@ -135,6 +135,30 @@ impl PaymentProvider for DevProvider {
         Ok(c)
     }
 
+    async fn setup_card(&self, request: &SetupRequest<'_>) -> Result<SetupOutcome, ProviderError> {
+        let customer = self
+            .save_card(request.driver, request.customer, request.token)
+            .await?;
+        let token = request.token.expose();
+        match token {
+            "pm_card_chargeDeclined" => Err(ProviderError::Declined {
+                code: "card_declined".into(),
+            }),
+            // This card needs its holder at every charge; set up, it asks
+            // for 3-D Secure once.
+            "pm_card_authenticationRequired" | "pm_card_authenticationRequiredOnSetup" => {
+                Ok(SetupOutcome {
+                    customer,
+                    client_secret: Some(format!("seti_dev_{}_secret_dev", request.key)),
+                })
+            }
+            _ => Ok(SetupOutcome {
+                customer,
+                client_secret: None,
+            }),
+        }
+    }
+
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {
         if let Some(e) = refusal(request.token.expose()) {
             return Err(e);
@@ -387,6 +411,11 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
     ) -> Result<String, ProviderError> {
         self.before()?;
         self.inner.save_card(driver, customer, token).await
+    }
+
+    async fn setup_card(&self, request: &SetupRequest<'_>) -> Result<SetupOutcome, ProviderError> {
+        self.before()?;
+        self.inner.setup_card(request).await
     }
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {

@@ -50,6 +50,17 @@ pub fn api_router<S: Store + Clone + 'static>(store: S) -> Router {
     ))
 }
 
+/// The driver API's router, saving cards with the payment provider at
+/// registration when there is one.
+pub fn driver_router<S: Store + Clone + 'static>(
+    store: S,
+    cards: Option<Arc<dyn parking_app::settlement::CardSetup>>,
+) -> Router {
+    let mut api = Api::new(store, Arc::new(crate::SystemClock)).with_store_flags();
+    api.cards = cards;
+    parking_api::router(Arc::new(api))
+}
+
 /// The API router over a store, publishing gate commands through `link`.
 pub fn api_router_with_link<S: Store + Clone + 'static, L: DeviceLink + 'static>(
     store: S,
@@ -112,13 +123,43 @@ pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
         Some((devices, dlq)) => {
             staff_router(store, iot_link(&sdk, &devices), dead_letters(&sdk, &dlq))
         }
-        None => api_router(store),
+        None => driver_router(store, card_setup(&sdk).await?),
     };
     let app = &app;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
         handle(app, req).await
     }))
     .await
+}
+
+/// The payment provider for saving cards at registration, when it is
+/// configured (`PARKING_STRIPE_SECRET_ID`); without it, a card is saved
+/// with the provider at its first charge.
+///
+/// # Errors
+///
+/// The provider is configured but its secret cannot be read.
+#[cfg(feature = "stripe")]
+async fn card_setup(
+    sdk: &aws_config::SdkConfig,
+) -> Result<Option<Arc<dyn parking_app::settlement::CardSetup>>, Error> {
+    match crate::config::ProviderConfig::from_env() {
+        Ok(config) => {
+            let provider = crate::config::stripe_provider(sdk, &config).await?;
+            Ok(Some(Arc::new(provider)))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no payment provider: cards are saved at their first charge");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(not(feature = "stripe"))]
+async fn card_setup(
+    _sdk: &aws_config::SdkConfig,
+) -> Result<Option<Arc<dyn parking_app::settlement::CardSetup>>, Error> {
+    Ok(None)
 }
 
 /// The payment provider's webhook: the body and its `Stripe-Signature`
@@ -195,7 +236,7 @@ pub async fn run_webhook_function() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
-    let provider = stripe_provider(&sdk, &payments).await?;
+    let provider = stripe_provider(&sdk, &payments.provider).await?;
     let secrets = webhook_secrets(&sdk, &hooks).await?;
     let queues = sqs_queues(&sdk, &queue_config);
     let (store, provider, secrets, queues) = (&store, &provider, &secrets, &queues);

@@ -483,7 +483,7 @@ pub async fn run_payments_function() -> Result<(), Error> {
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
-    let provider = stripe_provider(&sdk, &config).await?;
+    let provider = stripe_provider(&sdk, &config.provider).await?;
     let redelivery = SqsRedelivery {
         client: aws_sdk_sqs::Client::new(&sdk),
         queue_url: config.queue_url.clone(),

@@ -97,6 +97,15 @@ struct Intent {
 }
 
 #[derive(Deserialize)]
+struct SetupIntentObject {
+    status: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    last_setup_error: Option<StripeError>,
+}
+
+#[derive(Deserialize)]
 struct ChargeObject {
     status: String,
     #[serde(default)]
@@ -321,6 +330,60 @@ impl PaymentProvider for StripeProvider {
             )
             .await?;
         Ok(customer)
+    }
+
+    async fn setup_card(&self, request: &SetupRequest<'_>) -> Result<SetupOutcome, ProviderError> {
+        let customer = match request.customer {
+            Some(c) => c.to_owned(),
+            None => {
+                let key = format!("customer-{}", request.driver);
+                let made: Object = self
+                    .send(
+                        reqwest::Method::POST,
+                        "/v1/customers",
+                        &[("metadata[driver_id]", request.driver.to_string())],
+                        Some(&key),
+                        "customer",
+                    )
+                    .await?;
+                made.id
+            }
+        };
+        let form = [
+            ("customer", customer.clone()),
+            ("payment_method", request.token.expose().to_owned()),
+            ("confirm", "true".to_owned()),
+            ("usage", "off_session".to_owned()),
+            ("payment_method_types[]", "card".to_owned()),
+            // The app's SDK handles 3-D Secure: no redirect, no return_url.
+            ("use_stripe_sdk", "true".to_owned()),
+            ("metadata[driver_id]", request.driver.to_string()),
+        ];
+        let setup: SetupIntentObject = self
+            .send(
+                reqwest::Method::POST,
+                "/v1/setup_intents",
+                &form,
+                Some(request.key),
+                "setup intent",
+            )
+            .await?;
+        match setup.status.as_str() {
+            "succeeded" | "processing" => Ok(SetupOutcome {
+                customer,
+                client_secret: None,
+            }),
+            "requires_action" | "requires_confirmation" => Ok(SetupOutcome {
+                customer,
+                client_secret: setup.client_secret,
+            }),
+            _ => Err(ProviderError::Declined {
+                code: setup
+                    .last_setup_error
+                    .and_then(|e| e.decline_code.or(e.code))
+                    .unwrap_or_else(|| "card_declined".into()),
+            }),
+        }
     }
 
     async fn charge(&self, request: &ChargeRequest<'_>) -> Result<ProviderCharge, ProviderError> {

@@ -562,6 +562,7 @@ async fn a_new_card_pays_a_failed_stay_now() {
     let driver: DriverId = "d-5".parse().expect("id");
     let added = parking_app::usecases::account::add_payment_method(
         &lot.events.store,
+        Some(&provider),
         &driver,
         &parking_app::usecases::account::NewPaymentMethod {
             token: "pm_card_visa".into(),
@@ -576,7 +577,13 @@ async fn a_new_card_pays_a_failed_stay_now() {
     assert!(matches!(paid[..], [Settled::Charged(_)]), "{paid:?}");
     assert_eq!(amounts(&provider.charges(), |c| c.amount.minor), vec![800]);
     let s = session(&lot, &id).await;
-    assert_eq!((s.state, s.method_id), (SessionState::Paid, Some(added.id)));
+    assert_eq!(
+        (s.state, s.method_id),
+        (SessionState::Paid, Some(added.method.id.clone()))
+    );
+    // Saved with the provider at once (a setup intent), with the driver's
+    // customer, and no confirmation was needed.
+    assert!(added.method.customer.is_some() && added.client_secret.is_none());
     // Paying now again: nothing is owed.
     let again = parking_app::usecases::pay::pay_now(
         &lot.events.store,
@@ -835,4 +842,57 @@ async fn a_large_refund_issues_a_return_invoice() {
     );
     assert_eq!(v.tax_lines.len(), 1);
     assert_eq!((v.tax_lines[0].rate_bp, v.tax_lines[0].tax), (1000, 909));
+}
+
+/// A card is saved with the provider when it is added: one its bank wants
+/// confirmed answers the secret the app confirms it with (and pays
+/// nothing until then); one its bank refuses is refused, and not kept.
+#[tokio::test]
+async fn cards_are_set_up_at_registration() {
+    use parking_app::usecases::account::{AccountError, NewPaymentMethod, add_payment_method};
+
+    let lot = Lot::new().await;
+    let provider = DevProvider::default();
+    let driver: DriverId = "d-1".parse().expect("id");
+    let card = |token: &str| NewPaymentMethod {
+        token: token.into(),
+        brand: "visa".into(),
+        last4: "3184".into(),
+    };
+    let store = &lot.events.store;
+    let confirm = add_payment_method(
+        store,
+        Some(&provider),
+        &driver,
+        &card("pm_card_authenticationRequired"),
+        t("09:00:00"),
+    )
+    .await
+    .expect("added");
+    assert!(confirm.client_secret.is_some(), "{confirm:?}");
+    assert!(
+        !format!("{confirm:?}").contains("secret_dev"),
+        "the secret is never shown"
+    );
+    let refused = add_payment_method(
+        store,
+        Some(&provider),
+        &driver,
+        &card("pm_card_chargeDeclined"),
+        t("09:01:00"),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(AccountError::CardRefused(_))),
+        "{refused:?}"
+    );
+    let kept = store.payment_methods(&driver).await.expect("methods");
+    assert!(
+        kept.iter()
+            .all(|m| m.token.expose() != "pm_card_chargeDeclined")
+    );
+    // The customer is the driver's one customer, made once.
+    let customers: std::collections::BTreeSet<_> =
+        kept.iter().filter_map(|m| m.customer.clone()).collect();
+    assert_eq!(customers.len(), 1, "{customers:?}");
 }

@@ -325,6 +325,7 @@ where
         } => {
             crate::usecases::account::add_payment_method(
                 store,
+                Some(provider),
                 driver_id,
                 &crate::usecases::account::NewPaymentMethod {
                     token: token.clone(),

@@ -495,6 +495,7 @@ where
     for d in &fixed {
         crate::usecases::account::add_payment_method(
             &handler.store,
+            Some(provider),
             d,
             &crate::usecases::account::NewPaymentMethod {
                 token: "pm_card_visa".into(),

@@ -35,6 +35,13 @@ pub enum AccountError {
     /// exist): the two are told apart to nobody.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The card was refused when it was saved (declined by its bank).
+    #[error("the card was refused: {0}")]
+    CardRefused(String),
+    /// The payment provider could not save the card now (it is down, or
+    /// refused our request): try again later.
+    #[error("the payment provider cannot save the card now: {0}")]
+    ProviderUnavailable(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -248,23 +255,49 @@ fn method_id(driver: &DriverId, token: &str) -> PaymentMethodId {
         .unwrap_or_else(|_| unreachable!("hex is a valid id"))
 }
 
-/// Adds a payment method; adding the same token again returns it. A new
-/// card pays the driver's stays whose card payment failed
+/// A card added: the method, and while the bank wants its holder to
+/// confirm it (3-D Secure), the secret the app confirms it with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AddedCard {
+    pub method: PaymentMethod,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for AddedCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddedCard")
+            .field("method", &self.method.id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Adds a payment method; adding the same token again returns it. With
+/// the provider (`cards`), the card is saved there first, with a setup
+/// intent for off-session charges and the driver's customer (created now
+/// if there is none); the bank may want its holder to confirm it, and the
+/// answer carries the secret the app confirms it with. A new card pays
+/// the driver's stays whose card payment failed
 /// ([`crate::usecases::pay::retry_failed_on`]).
 ///
 /// # Errors
 ///
 /// [`AccountError::CardNumber`], [`AccountError::Invalid`],
-/// [`AccountError::UnknownDriver`], or the store's.
+/// [`AccountError::UnknownDriver`], [`AccountError::CardRefused`],
+/// [`AccountError::ProviderUnavailable`], or the store's.
 pub async fn add_payment_method<S: Store>(
     store: &S,
+    cards: Option<&dyn crate::settlement::CardSetup>,
     driver: &DriverId,
     new: &NewPaymentMethod,
     now: jiff::Timestamp,
-) -> Result<PaymentMethod, AccountError> {
+) -> Result<AddedCard, AccountError> {
     check_payment_method(new)?;
     profile(store, driver).await?;
-    let m = PaymentMethod {
+    let mut m = PaymentMethod {
         id: method_id(driver, &new.token),
         driver_id: driver.clone(),
         brand: new.brand.clone(),
@@ -272,26 +305,52 @@ pub async fn add_payment_method<S: Store>(
         token: PaymentToken::new(new.token.clone()),
         customer: None,
     };
+    let methods = store.payment_methods(driver).await?;
     // The same card again is the card as saved, with its provider's
     // customer kept.
-    if let Some(saved) = store
-        .payment_methods(driver)
-        .await?
-        .into_iter()
-        .find(|held| held.id == m.id)
-    {
-        return Ok(saved);
+    if let Some(saved) = methods.iter().find(|held| held.id == m.id) {
+        return Ok(AddedCard {
+            method: saved.clone(),
+            client_secret: None,
+        });
+    }
+    let mut client_secret = None;
+    if let Some(cards) = cards {
+        let known = methods.iter().find_map(|x| x.customer.as_deref());
+        let key = format!("setup-{}", m.id);
+        let request = crate::settlement::SetupRequest {
+            key: &key,
+            driver,
+            customer: known,
+            token: &m.token,
+        };
+        match cards.setup(&request).await {
+            Ok(outcome) => {
+                m.customer = Some(outcome.customer);
+                client_secret = outcome.client_secret;
+            }
+            Err(e) if e.cause() == crate::settlement::Cause::Card => {
+                return Err(AccountError::CardRefused(e.to_string()));
+            }
+            Err(e) => return Err(AccountError::ProviderUnavailable(e.to_string())),
+        }
     }
     match store.add_payment_method(&m).await {
         Ok(()) => {
-            // A new card pays the driver's failed stays.
-            crate::usecases::pay::retry_failed_on(store, driver, &m.id, now)
-                .await
-                .map_err(|e| match e {
-                    crate::usecases::adjust::ActionError::Store(e) => AccountError::Store(e),
-                    other => AccountError::Store(StoreError::invalid(other.to_string())),
-                })?;
-            Ok(m)
+            // A new card pays the driver's failed stays (once its holder
+            // confirmed it, if the bank asked).
+            if client_secret.is_none() {
+                crate::usecases::pay::retry_failed_on(store, driver, &m.id, now)
+                    .await
+                    .map_err(|e| match e {
+                        crate::usecases::adjust::ActionError::Store(e) => AccountError::Store(e),
+                        other => AccountError::Store(StoreError::invalid(other.to_string())),
+                    })?;
+            }
+            Ok(AddedCard {
+                method: m,
+                client_secret,
+            })
         }
         // Ids are derived from the driver: another driver's cannot match.
         Err(StoreError::Conflict(Refusal::PaymentMethodOfAnother { .. })) => {
