@@ -354,7 +354,11 @@ impl PaymentProvider for StripeProvider {
             ("payment_method", request.token.expose().to_owned()),
             ("confirm", "true".to_owned()),
             ("usage", "off_session".to_owned()),
-            ("payment_method_types[]", "card".to_owned()),
+            ("automatic_payment_methods[enabled]", "true".to_owned()),
+            (
+                "automatic_payment_methods[allow_redirects]",
+                "never".to_owned(),
+            ),
             // The app's SDK handles 3-D Secure: no redirect, no return_url.
             ("use_stripe_sdk", "true".to_owned()),
             ("metadata[driver_id]", request.driver.to_string()),
@@ -402,9 +406,11 @@ impl PaymentProvider for StripeProvider {
             ("payment_method", request.token.expose().to_owned()),
             ("confirm", "true".into()),
             ("off_session", "true".into()),
-            // Card only: an intent that may take redirecting methods
-            // wants a `return_url`, which an off-session charge has not.
-            ("payment_method_types[]", "card".into()),
+            // The saved card, never a redirect: an intent that may take
+            // redirecting methods wants a `return_url`, which an
+            // off-session charge has not.
+            ("automatic_payment_methods[enabled]", "true".into()),
+            ("automatic_payment_methods[allow_redirects]", "never".into()),
             ("metadata[attempt]", request.key.to_string()),
         ];
         if let Some(c) = request.customer {

@@ -22,6 +22,7 @@ mod scenarios;
 mod settle;
 mod simulate;
 mod staff;
+mod stripe_contract;
 mod sweeps;
 mod usecases;
 mod webhook;
