@@ -63,9 +63,7 @@ pub struct Balance {
     pub refunded: i64,
     /// The charges made, oldest first.
     pub charges: Vec<ChargeLeft>,
-    /// Movements recorded under the account: the next is `made + 1`.
-    pub made: u32,
-    /// The account's latest movement.
+    /// The account's latest movement (by its place among the plate's).
     pub last: Option<SettlementRecord>,
     /// Failed movements in a row at the end, of the latest's kind, not
     /// counting transient failures.
@@ -169,7 +167,7 @@ impl Balance {
             .collect();
         let last = own
             .iter()
-            .max_by_key(|r| (r.at, r.attempt))
+            .max_by_key(|r| (r.attempt, r.at))
             .map(|r| (*r).clone());
         let mut failures_in_a_row = 0;
         if let Some(l) = &last {
@@ -192,7 +190,6 @@ impl Balance {
             collected: charged - refunded,
             refunded,
             charges,
-            made: own.iter().map(|r| r.attempt).max().unwrap_or(0),
             last,
             failures_in_a_row,
         }

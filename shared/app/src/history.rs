@@ -318,6 +318,7 @@ pub fn split(working: PlateTimeline, head: &PlateTimeline, lot: &Lot, now: Times
         let mut h = head.clone();
         h.version = working.version;
         h.passes = working.passes.clone();
+        h.movements = working.movements;
         (h, put)
     };
     if let Ok(limit) = now.checked_sub(KEEP_PASSES_FOR) {

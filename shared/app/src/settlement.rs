@@ -353,7 +353,8 @@ pub struct Attempt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The caller holds the attempt; `taken_over` is the attempt as an
-    /// earlier holder left it (its outcome unknown).
+    /// earlier holder left it (its outcome unknown), whose movement the
+    /// caller now holds.
     Claimed { taken_over: Option<Attempt> },
     /// Another holder is making it now.
     Busy,
@@ -365,7 +366,10 @@ pub enum Claim {
 pub trait AttemptStore: Send + Sync {
     /// Claims `attempt` (state [`AttemptState::Claimed`]) unless it is
     /// finished or claimed by another holder whose lease has not run out
-    /// at `now`. One conditional write.
+    /// at `now`. Taking over a lease that ran out keeps the movement the
+    /// earlier holder claimed (its kind, amount, charge refunded and
+    /// order): only the claim changes hands, so a key never stands for
+    /// two movements. One conditional write, two for a takeover.
     fn claim_attempt(
         &self,
         attempt: &Attempt,

@@ -80,6 +80,12 @@ pub struct PlateTimeline {
     /// What settlement made of its charge orders, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub settlements: Vec<SettlementRecord>,
+    /// How many movements of money the plate's stays have had in the
+    /// lot, archived ones included: the next is `movements + 1`, under
+    /// its key ([`crate::usecases::settle::movement_key`]). Kept on the
+    /// head, so archiving never makes a number come round again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub movements: u32,
     /// The last archived stay ends with an entry (see
     /// [`crate::history`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -91,9 +97,10 @@ pub struct PlateTimeline {
 }
 
 /// One movement of a stay's money at the provider, made or failed: the
-/// stay's own books. The `n`-th movement of a stay has the key
-/// `{session}.m{n}` (the provider's idempotency key), so two settlers of
-/// one stay race for the same key and one waits.
+/// stay's own books. The plate's `n`-th movement in the lot has its own
+/// key (the provider's idempotency key), whichever stay it is for, so two
+/// settlers of the plate's stays race for the same key and one waits,
+/// even while a late read moves the money from one stay to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementRecord {
     /// The action id it was recorded under (from the key).
@@ -105,7 +112,8 @@ pub struct SettlementRecord {
     pub kind: PaymentKind,
     /// What was asked; once it succeeded, what the provider moved.
     pub amount: Money,
-    /// Its place among the stay's movements (1, 2, …).
+    /// Its place among the plate's movements in the lot (1, 2, …); a
+    /// refund the bank returned takes the next place too.
     pub attempt: u32,
     /// The provider's charge (or refund), when it succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +123,7 @@ pub struct SettlementRecord {
     pub refund_of: Option<String>,
     /// For a refund the provider made and the bank later failed: the
     /// provider's id of that refund, whose money is collected again (no
-    /// provider call; `attempt` 0).
+    /// provider call, so no key of its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverses: Option<String>,
     /// Why it failed, in words the app can show.
@@ -260,9 +268,19 @@ impl PlateTimeline {
             passes: Vec::new(),
             adjustments: Vec::new(),
             settlements: Vec::new(),
+            movements: 0,
             archive_ends_open: false,
             window: None,
         }
+    }
+
+    /// The number of the plate's next movement of money (1, 2, …).
+    pub fn next_movement(&self) -> u32 {
+        self.settlements
+            .iter()
+            .map(|r| r.attempt)
+            .fold(self.movements, u32::max)
+            + 1
     }
 
     pub fn read(&self, key: &str) -> Option<&TimelineRead> {
@@ -947,4 +965,8 @@ fn settle(
         out.fee = Some(Money::new(out.kiosk_paid, f.currency));
     }
     out
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

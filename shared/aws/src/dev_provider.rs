@@ -258,6 +258,8 @@ struct Plan {
     stored: std::collections::HashMap<IdempotencyKey, ProviderError>,
     /// Behaviours set from a time on: for one token, or for all (`None`).
     modes: std::collections::BTreeMap<Option<String>, Behaviour>,
+    /// From when each charge lookup looked, in order.
+    lookups: Vec<jiff::Timestamp>,
 }
 
 impl Plan {
@@ -287,6 +289,11 @@ impl<P> Faulty<P> {
     /// the caller sees a timeout.
     pub fn lose_answers(&self, n: u32) {
         lock(&self.plan).lose_answers = n;
+    }
+
+    /// From when each charge lookup asked for (its `since`), in order.
+    pub fn lookups(&self) -> Vec<jiff::Timestamp> {
+        lock(&self.plan).lookups.clone()
     }
 
     /// The next `n` calls fail without reaching the provider.
@@ -430,6 +437,7 @@ impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
         request: &ChargeRequest<'_>,
         since: jiff::Timestamp,
     ) -> Result<Option<ProviderCharge>, ProviderError> {
+        lock(&self.plan).lookups.push(since);
         self.before()?;
         self.inner.find_charge(request, since).await
     }

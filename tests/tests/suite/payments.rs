@@ -510,7 +510,8 @@ mod end_to_end {
         // One payment record: the attempt succeeded once, and the stay's
         // timeline holds one settlement of the order.
         let aiko_id = aiko.session_id.clone().expect("a stay");
-        let key = parking_app::usecases::settle::movement_key(&aiko_id, 1);
+        let stay = store.get_session(&aiko_id).await.expect("the stay");
+        let key = parking_app::usecases::settle::movement_key(&stay.lot_id, &stay.plate, 1);
         let attempt = store
             .attempt(&key)
             .await

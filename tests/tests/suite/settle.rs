@@ -220,10 +220,15 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
         Claim::Busy
     );
     let later = now() + SignedDuration::from_secs(61);
-    let taken = store
-        .claim_attempt(&attempt(2, later + SignedDuration::from_secs(60)), later)
-        .await
-        .expect("claim");
+    // The takeover asks for another movement under the key; the key keeps
+    // the movement the first holder claimed.
+    let other = parking_app::settlement::Attempt {
+        kind: PaymentKind::Refund,
+        amount: yen(200),
+        refunds: Some("pi_0".into()),
+        ..attempt(2, later + SignedDuration::from_secs(60))
+    };
+    let taken = store.claim_attempt(&other, later).await.expect("claim");
     assert!(
         matches!(
             taken,
@@ -233,6 +238,16 @@ pub async fn a_claim_is_held_until_its_lease_runs_out<S: Store>(store: S) {
         ),
         "{taken:?}"
     );
+    let held = store.attempt(&key).await.expect("read").expect("held");
+    assert_eq!(
+        (held.kind, held.amount, held.refunds.as_deref()),
+        (PaymentKind::Charge, yen(500), None),
+        "the movement under the key is the first holder's"
+    );
+    assert!(matches!(
+        held.state,
+        AttemptState::Claimed { holder: 2, .. }
+    ));
     // The first holder lost it: its outcome is not recorded.
     let kept = store
         .finish_attempt(
@@ -591,6 +606,146 @@ mod flow {
         let live = lot.live_sessions().await;
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].state, SessionState::Paid);
+    }
+
+    /// One plate's money moves in sequence even while a late read moves
+    /// it from one stay to another. A settler claims the plate's first
+    /// movement for the lost-entry fee (¥3,000) and vanishes before the
+    /// provider hears of it; the entry turns up and a new stay replaces the
+    /// old one, owing ¥200. Its settler finds the plate's key held and
+    /// waits (it never charges under a key of its own beside the other).
+    /// After the lease, the key is taken over: nothing was moved under it,
+    /// and the balance wants another movement, so the key is given up for
+    /// good (never reused for ¥200) and the next key charges ¥200, once.
+    #[tokio::test]
+    async fn a_plate_moves_money_in_sequence_across_a_supersession() {
+        use super::super::devices::backlog;
+        use jiff::SignedDuration;
+        use parking_app::outbox::PaymentKind;
+        use parking_app::settlement::{Attempt, AttemptState, AttemptStore, Cause, Claim};
+        use parking_app::usecases::settle::movement_key;
+
+        let lot = Lot::new().await;
+        let store = lot.events.store.clone();
+        let provider = DevProvider::default();
+        lot.send(&read("g-out", "out-9", DAISUKE, 0.95, t("13:00:00"), None))
+            .await;
+        let lost_entry = charges(&lot).pop().expect("the lost-entry fee");
+        let old = lost_entry.session_id.clone().expect("a stay");
+        let stay = store.get_session(&old).await.expect("the stay");
+        let first = movement_key(&stay.lot_id, &stay.plate, 1);
+        let vanished = Attempt {
+            key: first.clone(),
+            order_key: first.clone(),
+            kind: PaymentKind::Charge,
+            amount: lost_entry.amount,
+            refunds: None,
+            order: Some(PaymentOrder {
+                idempotency_key: first.clone(),
+                created_at: t("15:04:00"),
+                ..lost_entry.clone()
+            }),
+            state: AttemptState::Claimed {
+                holder: 7,
+                until: t("15:04:00") + SignedDuration::from_secs(300),
+                stored: None,
+            },
+            updated_at: t("15:04:00"),
+        };
+        assert_eq!(
+            store
+                .claim_attempt(&vanished, t("15:04:00"))
+                .await
+                .expect("claimed"),
+            Claim::Claimed { taken_over: None }
+        );
+        lot.send(&backlog(
+            "g-in",
+            vec![read("g-in", "in-20", DAISUKE, 0.93, t("12:00:00"), None)],
+            t("15:05:00"),
+        ))
+        .await;
+        let own = charges(&lot)
+            .into_iter()
+            .find(|o| o.kind == PaymentKind::Charge && o.session_id.as_ref() != Some(&old))
+            .expect("the new stay's charge");
+        let new = own.session_id.clone().expect("the new stay");
+        let waits = settle_order(&store, &provider, &own, t("15:06:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(waits, Settled::Retry(_)), "{waits:?}");
+        assert!(
+            provider.charges().is_empty(),
+            "nothing moved beside the held key"
+        );
+
+        let paid = settle_order(&store, &provider, &own, t("15:10:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(paid, Settled::Charged(_)), "{paid:?}");
+        let amounts: Vec<i64> = provider.charges().iter().map(|c| c.amount.minor).collect();
+        assert_eq!(amounts, vec![200], "the new stay's ¥200, once");
+        let given_up = store.attempt(&first).await.expect("read").expect("kept");
+        assert_eq!(
+            (given_up.kind, given_up.amount.minor),
+            (PaymentKind::Charge, 3000),
+            "the key still stands for the movement first claimed"
+        );
+        assert!(
+            matches!(
+                given_up.state,
+                AttemptState::Failed {
+                    cause: Some(Cause::Transient),
+                    ..
+                }
+            ),
+            "{:?}",
+            given_up.state
+        );
+        let second = movement_key(&stay.lot_id, &stay.plate, 2);
+        let made = store.attempt(&second).await.expect("read").expect("made");
+        assert_eq!((made.kind, made.amount.minor), (PaymentKind::Charge, 200));
+        let s = store.get_session(&new).await.expect("the new stay");
+        assert_eq!((s.state, s.collected), (SessionState::Paid, 200));
+        // Settled again, nothing moves.
+        let again = settle_order(&store, &provider, &own, t("15:20:00"))
+            .await
+            .expect("settled");
+        assert_eq!(again, Settled::Balanced);
+        assert_eq!(provider.charges().len(), 1);
+    }
+
+    /// A charge made whose answer was lost is looked for from its first
+    /// claim, however often the claim changed hands since: a lookup that
+    /// failed does not move the window on, and the charge is found, not
+    /// made again.
+    #[tokio::test]
+    async fn a_lost_charge_is_looked_for_from_its_first_claim() {
+        use jiff::SignedDuration;
+        use parking_aws::Faulty;
+
+        let lot = Lot::new().await;
+        let store = lot.events.store.clone();
+        stay(&lot, AIKO, 1).await;
+        let provider = Faulty::new(DevProvider::default());
+        let charge = charges(&lot).pop().expect("a charge");
+        provider.lose_answers(1);
+        let lost = settle_order(&store, &provider, &charge, t("10:31:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(lost, Settled::Retry(_)), "{lost:?}");
+        provider.fail_next(1);
+        let failed = settle_order(&store, &provider, &charge, t("10:45:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(failed, Settled::Retry(_)), "{failed:?}");
+        let found = settle_order(&store, &provider, &charge, t("11:30:00"))
+            .await
+            .expect("settled");
+        assert!(matches!(found, Settled::Charged(_)), "{found:?}");
+        assert_eq!(provider.inner().charges().len(), 1, "charged once");
+        let from = t("10:31:00") - SignedDuration::from_secs(300);
+        assert_eq!(provider.lookups(), vec![from, from]);
     }
 
     /// A declined stay that staff void before its retry is not charged by

@@ -5,6 +5,12 @@
 use parking_app::outbox::{OutboxMessage, PaymentOrder};
 use parking_app::usecases::adjust::{Staff, refund};
 use parking_app::usecases::settle::{Settled, movement_key, settle_order};
+
+/// The key of the plate's `n`-th movement, for the stay `id`.
+async fn key_of(store: &impl Store, id: &SessionId, n: u32) -> IdempotencyKey {
+    let s = store.get_session(id).await.expect("the stay");
+    movement_key(&s.lot_id, &s.plate, n)
+}
 use parking_app::usecases::webhook::{Handled, WebhookError, WebhookSecret, handle, verify};
 use parking_app::*;
 use parking_aws::{DevProvider, MemoryQueues};
@@ -144,7 +150,7 @@ async fn a_refund_the_bank_failed_is_made_again_once() {
             "object": "refund",
             "status": "failed",
             "amount": 300,
-            "metadata": {"attempt": movement_key(&id, 2).to_string()}
+            "metadata": {"attempt": key_of(&lot.events.store, &id, 2).await.to_string()}
         }),
     );
     let now = t("12:00:00");
@@ -217,7 +223,7 @@ async fn disputes_go_to_review_and_strangers_are_ignored() {
     let succeeded = read_event(&event(
         "evt_ok",
         "payment_intent.succeeded",
-        json!({"id": charge.id, "metadata": {"attempt": movement_key(&id, 1).to_string()}}),
+        json!({"id": charge.id, "metadata": {"attempt": key_of(store, &id, 1).await.to_string()}}),
     ));
     assert_eq!(
         handle(store, &queues, &provider, &succeeded, now)

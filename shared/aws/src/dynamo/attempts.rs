@@ -9,7 +9,7 @@ use super::errors::from_sdk;
 use super::keys::{self, body, n, s};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use parking_app::ids::IdempotencyKey;
 use parking_app::settlement::{Attempt, AttemptState, Claim};
 
@@ -23,30 +23,42 @@ fn attempt_item(attempt: &Attempt) -> StoreResult<keys::Item> {
     Ok(item)
 }
 
-impl parking_app::settlement::AttemptStore for DynamoStore {
-    /// One conditional put: free, or claimed by a holder whose lease ran
-    /// out (the old item comes back either way, so there is no read).
-    async fn claim_attempt(&self, attempt: &Attempt, now: Timestamp) -> StoreResult<Claim> {
-        let item = attempt_item(attempt)?;
-        let result = self
+/// The claim of `mine` on an attempt `held` whose lease ran out: the
+/// movement stays the one `held` claimed.
+fn taken_over(held: &Attempt, mine: &Attempt) -> Attempt {
+    Attempt {
+        state: mine.state.clone(),
+        updated_at: mine.updated_at,
+        ..held.clone()
+    }
+}
+
+impl DynamoStore {
+    /// Puts a claim: of a new attempt (`lease` `None`), or over the lease
+    /// `(holder, until)` that ran out. `Some` is the attempt as it is
+    /// when the condition failed.
+    async fn put_attempt(
+        &self,
+        attempt: &Attempt,
+        lease: Option<(u64, Timestamp)>,
+    ) -> StoreResult<Option<Attempt>> {
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(PK) OR (#state = :claimed AND until_s < :now)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":claimed", s("claimed"))
-            .expression_attribute_values(":now", n(now.as_second()))
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Claim::Claimed {
-                taken_over: out.attributes.map(body).transpose()?,
-            }),
+            .set_item(Some(attempt_item(attempt)?))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let put = match lease {
+            None => put.condition_expression("attribute_not_exists(PK)"),
+            Some((holder, until)) => put
+                .condition_expression("#state = :claimed AND holder = :holder AND until_s = :until")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":claimed", s("claimed"))
+                .expression_attribute_values(":holder", n(holder))
+                .expression_attribute_values(":until", n(until.as_second())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(None),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 let held: Option<Attempt> = match e.into_err() {
                     PutItemError::ConditionalCheckFailedException(c) => {
@@ -54,22 +66,49 @@ impl parking_app::settlement::AttemptStore for DynamoStore {
                     }
                     _ => None,
                 };
-                let held = match held {
-                    Some(a) => a,
-                    None => {
-                        self.get_body(&keys::attempt(&attempt.key), || {
+                match held {
+                    Some(a) => Ok(Some(a)),
+                    None => self
+                        .get_body(&keys::attempt(&attempt.key), || {
                             format!("attempt {}", attempt.key)
                         })
-                        .await?
-                    }
-                };
-                Ok(match held.state {
-                    AttemptState::Claimed { .. } => Claim::Busy,
-                    _ => Claim::Finished(held),
-                })
+                        .await
+                        .map(Some),
+                }
             }
             Err(e) => Err(from_sdk(e)),
         }
+    }
+}
+
+impl parking_app::settlement::AttemptStore for DynamoStore {
+    /// A conditional put of a new attempt; when one is there, and its
+    /// holder's lease ran out, a second put takes that lease over on
+    /// condition that it is still the lease that ran out, keeping the
+    /// movement the earlier holder claimed. A failed condition returns the
+    /// item, so there is no read.
+    async fn claim_attempt(&self, attempt: &Attempt, now: Timestamp) -> StoreResult<Claim> {
+        let held = match self.put_attempt(attempt, None).await? {
+            None => return Ok(Claim::Claimed { taken_over: None }),
+            Some(held) => held,
+        };
+        let (holder, until) = match held.state {
+            AttemptState::Claimed { holder, until, .. } if until < now => (holder, until),
+            AttemptState::Claimed { .. } => return Ok(Claim::Busy),
+            _ => return Ok(Claim::Finished(held)),
+        };
+        let mine = taken_over(&held, attempt);
+        Ok(
+            match self.put_attempt(&mine, Some((holder, until))).await? {
+                None => Claim::Claimed {
+                    taken_over: Some(held),
+                },
+                Some(now_held) => match now_held.state {
+                    AttemptState::Claimed { .. } => Claim::Busy,
+                    _ => Claim::Finished(now_held),
+                },
+            },
+        )
     }
 
     async fn due_retries(&self, now: Timestamp, limit: usize) -> StoreResult<Vec<Attempt>> {

@@ -441,7 +441,16 @@ fn claim_in(
             _ => return Claim::Finished(a.clone()),
         },
     };
-    s.attempts.insert(attempt.key.clone(), attempt.clone());
+    // A takeover keeps the movement the earlier holder claimed.
+    let mine = match &taken_over {
+        Some(prev) => parking_app::settlement::Attempt {
+            state: attempt.state.clone(),
+            updated_at: attempt.updated_at,
+            ..prev.clone()
+        },
+        None => attempt.clone(),
+    };
+    s.attempts.insert(attempt.key.clone(), mine);
     Claim::Claimed { taken_over }
 }
 

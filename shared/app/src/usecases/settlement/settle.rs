@@ -9,13 +9,18 @@
 //! owed at that moment, and never money for a stay that no longer owes
 //! it.
 //!
-//! Per movement: the stay's `n`-th movement has its own key; it is
-//! *claimed* in the store before the provider is called, so two settlers
-//! of one stay race for one key and one of them waits. If an earlier
-//! holder gave the claim up or vanished, the provider is asked whether it
-//! moved the money under the key before anything is done again. The
-//! outcome is kept on the attempt and recorded on the stay's plate
-//! timeline, where the balance reads it.
+//! Per movement: the plate's `n`-th movement in the lot has its own key
+//! ([`movement_key`]), whichever of its stays it is for; it is *claimed*
+//! in the store before the provider is called, so two settlers of the
+//! plate's stays race for one key and one of them waits: one plate's
+//! money moves in sequence, even while a late read moves it from one stay
+//! to another. If an earlier holder gave the claim up or vanished, its
+//! movement is looked up at the provider as it was asked (the key keeps
+//! it, and the time of the first claim) before anything else is done
+//! under the key; found nothing, the key is used for the same movement
+//! only, and given up (a transient failure that moved nothing) when the
+//! balance now wants another. The outcome is kept on the attempt and
+//! recorded on the plate's timeline, where the balance reads it.
 //!
 //! Failures by cause ([`Cause`]): the card's is final for the movement,
 //! told to the driver, and tried again after [`RETRY_AFTER`]; ours (a
@@ -98,9 +103,23 @@ pub fn attempt_key(order: &IdempotencyKey, n: u32) -> IdempotencyKey {
     IdempotencyKey::derived(&format!("{order}.a{n}"))
 }
 
-/// The key of a stay's `n`-th movement (1, 2, …).
-pub fn movement_key(session: &SessionId, n: u32) -> IdempotencyKey {
-    IdempotencyKey::derived(&format!("{session}.m{n}"))
+/// The key of a plate's `n`-th movement of money in a lot (1, 2, …),
+/// whichever of its stays it is for: one key space per plate, so two
+/// settlers of its stays race for one key even while a late read moves
+/// the money from one stay to another. The plate is hashed, never sent.
+pub fn movement_key(lot: &LotId, plate: &parking_core::Plate, n: u32) -> IdempotencyKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(lot.as_str().as_bytes());
+    h.update([0]);
+    h.update(plate.key().as_bytes());
+    h.update([0]);
+    h.update(n.to_string().as_bytes());
+    let hex: String = h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    IdempotencyKey::derived(&format!("m-{hex}.{n}"))
 }
 
 /// When a failure that is the `n`-th in a row is tried again; `None`
@@ -335,10 +354,14 @@ async fn fee_failed<S: AttemptStore>(
     })
 }
 
+/// From when a movement taken over is looked for: its first claim (a
+/// takeover keeps the order it was claimed with), less clocks' slack.
 fn since(prev: &Attempt) -> Timestamp {
-    prev.updated_at
-        .checked_sub(LOOKUP_SLACK)
-        .unwrap_or(prev.updated_at)
+    let first = prev
+        .order
+        .as_ref()
+        .map_or(prev.updated_at, |o| o.created_at.min(prev.updated_at));
+    first.checked_sub(LOOKUP_SLACK).unwrap_or(first)
 }
 
 fn prev_stored(prev: &Attempt) -> bool {
@@ -434,8 +457,8 @@ where
         let (Some(driver_id), Some(method_id)) = (&account.driver_id, &account.method_id) else {
             return Ok(done);
         };
-        let n = balance.made + 1;
-        let key = movement_key(&account.id, n);
+        let n = timeline.next_movement();
+        let key = movement_key(&account.lot_id, &account.plate, n);
         let order = PaymentOrder {
             idempotency_key: key.clone(),
             session_id: Some(account.id.clone()),
@@ -460,8 +483,8 @@ where
         let taken_over = match store.claim_attempt(&attempt, now).await? {
             Claim::Busy => return Ok(Settled::Retry("another delivery is settling it".into())),
             Claim::Finished(a) => {
-                // Made, and not recorded: recorded now.
-                record_movement(store, &account, n, &a, now).await?;
+                // Made, and not recorded: recorded now, on its own stay.
+                record_movement(store, &owner(store, &account, &a).await?, n, &a, now).await?;
                 continue;
             }
             Claim::Claimed { taken_over } => taken_over,
@@ -478,7 +501,8 @@ where
             Ok(a) => a,
             Err(retry) => return Ok(retry),
         };
-        let recorded = record_movement(store, &account, n, &made, now).await?;
+        let owner = owner(store, &account, &made).await?;
+        let recorded = record_movement(store, &owner, n, &made, now).await?;
         match (&made.state, recorded) {
             (AttemptState::Succeeded { charge_id, .. }, _) => {
                 done = Settled::Charged(charge_id.clone());
@@ -496,9 +520,23 @@ where
     Ok(Settled::Retry("more movements are left".into()))
 }
 
+/// The stay a movement was claimed for (a movement taken over, or found
+/// made, may be another stay's of the plate).
+async fn owner<S: Store>(
+    store: &S,
+    account: &crate::model::Session,
+    made: &Attempt,
+) -> Result<crate::model::Session, SettleError> {
+    match made.order.as_ref().and_then(|o| o.session_id.as_ref()) {
+        Some(id) if id != &account.id => Ok(store.get_session(id).await?),
+        _ => Ok(account.clone()),
+    }
+}
+
 /// Makes a claimed movement at the provider: first, for a claim taken
-/// over, by looking up what its earlier holder did. `Err` is the answer
-/// to give when the outcome is not known yet (the claim is given up).
+/// over, by looking up what its earlier holder did; the key then stands
+/// for that movement only. `Err` is the answer to give when the outcome
+/// is not known yet (the claim is given up).
 async fn move_money<S, P>(
     held: &Held<'_, S>,
     provider: &P,
@@ -539,21 +577,29 @@ where
                 Err(e) => Err(e),
             },
         };
+        let same = prev.kind == movement.kind
+            && prev.amount == movement.amount
+            && prev.refunds == movement.refund_of
+            && prev.order.as_ref().and_then(|o| o.session_id.as_ref()) == order.session_id.as_ref();
         match found {
             Ok(Some((id, amount))) => {
-                let refund_of = prev.refunds.clone();
-                let mut a = held
+                return Ok(Ok(held
                     .finish(AttemptState::Succeeded {
                         charge_id: id,
                         moved: Some(amount),
                     })
-                    .await?;
-                a.kind = prev.kind;
-                a.refunds = refund_of;
-                return Ok(Ok(a));
+                    .await?));
             }
             Ok(None) if prev_stored(prev) => {
                 let e = ProviderError::Failed("the provider kept a failure under the key".into());
+                return Ok(Ok(held.failed(&e, None).await?));
+            }
+            // Nothing moved under the key, and the balance now wants
+            // another movement: the key is given up, never reused for it.
+            Ok(None) if !same => {
+                let e = ProviderError::Unavailable(
+                    "nothing was moved under the key, and the balance changed since".into(),
+                );
                 return Ok(Ok(held.failed(&e, None).await?));
             }
             Ok(None) => {}
@@ -703,6 +749,7 @@ async fn record_movement<S: Store>(
         },
         |t| {
             t.settlements.push(record.clone());
+            t.movements = t.movements.max(record.attempt);
             Ok(())
         },
     )

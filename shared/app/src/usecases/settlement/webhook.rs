@@ -381,7 +381,12 @@ async fn reverse<S: Store>(
             })],
         },
         |t| {
-            t.settlements.push(record.clone());
+            // In its place among the plate's movements: after the refund
+            // it reverses, so the balance reads it as the latest.
+            let mut r = record.clone();
+            r.attempt = t.next_movement();
+            t.movements = r.attempt;
+            t.settlements.push(r);
             Ok(())
         },
     )
