@@ -510,3 +510,101 @@ fn cloudwatch_may_publish_to_the_alarm_topic() {
         }
     }
 }
+
+/// Every string in a template value, through `!Sub` and other tags.
+fn strings(v: &serde_norway::Value) -> Vec<String> {
+    match v {
+        serde_norway::Value::String(s) => vec![s.clone()],
+        serde_norway::Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        serde_norway::Value::Mapping(m) => m.values().flat_map(strings).collect(),
+        serde_norway::Value::Tagged(t) => strings(&t.value),
+        _ => Vec::new(),
+    }
+}
+
+/// A device is its certificate's thing: every statement of every device
+/// policy names its resources through the connection's thing (its name
+/// or its `lot`, `gate`, `bay` attributes), connecting needs the thing
+/// attached, and no device policy lets a device publish on a command
+/// topic. The device rules carry the broker's identity, never a payload's
+/// (a payload that brings its own `topic`, `clientid` or `received_at`
+/// is dropped), and presence comes from device clients only.
+#[test]
+fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
+    let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template");
+    let r = doc["Resources"].as_mapping().expect("resources");
+    let mut policies = 0;
+    for (name, resource) in r {
+        if resource["Type"].as_str() != Some("AWS::IoT::Policy") {
+            continue;
+        }
+        policies += 1;
+        let statements = resource["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("statements");
+        for st in statements {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"), "{name:?}");
+            let actions = strings(&st["Action"]);
+            let resources = strings(&st["Resource"]);
+            assert!(!resources.is_empty(), "{name:?}: {actions:?}");
+            for res in &resources {
+                assert!(
+                    res.contains("${!iot:Connection.Thing.ThingName}")
+                        || (res.contains("${!iot:Connection.Thing.Attributes[lot]}")
+                            && (res.contains("${!iot:Connection.Thing.Attributes[gate]}")
+                                || res.contains("${!iot:Connection.Thing.Attributes[bay]}"))),
+                    "{name:?}: {res} is not bound to the connection's thing"
+                );
+                assert!(!res.contains('*') && !res.contains('+'), "{name:?}: {res}");
+            }
+            if actions.iter().any(|a| a == "iot:Publish") {
+                for res in &resources {
+                    assert!(
+                        !res.ends_with("/commands"),
+                        "{name:?} lets a device publish a command: {res}"
+                    );
+                }
+            }
+            if actions.iter().any(|a| a == "iot:Connect") {
+                let condition = format!("{:?}", st["Condition"]);
+                assert!(
+                    condition.contains("iot:Connection.Thing.IsAttached"),
+                    "{name:?}: {condition}"
+                );
+            }
+        }
+    }
+    assert_eq!(policies, 2, "a gate policy and a bay sensor policy");
+    // The rules.
+    for (name, resource) in r {
+        if resource["Type"].as_str() != Some("AWS::IoT::TopicRule") {
+            continue;
+        }
+        let sql = resource["Properties"]["TopicRulePayload"]["Sql"]
+            .as_str()
+            .expect("sql");
+        assert!(
+            sql.contains("isUndefined(received_at)"),
+            "{name:?}: a payload may bring its own receive time: {sql}"
+        );
+        if sql.contains("'parking/") {
+            assert!(
+                sql.contains("isUndefined(topic)") && sql.contains("isUndefined(clientid)"),
+                "{name:?}: a payload may bring its own identity: {sql}"
+            );
+        } else {
+            assert!(
+                sql.contains("indexof(clientId, ':') = -1"),
+                "{name:?}: presence of app clients too: {sql}"
+            );
+        }
+    }
+    // Live reads: their own concurrency, and none older than a read is
+    // live.
+    let gate = &r[&serde_norway::Value::from("GateEventsFunction")]["Properties"];
+    assert!(gate.get("ReservedConcurrentExecutions").is_some());
+    assert_eq!(
+        gate["EventInvokeConfig"]["MaximumEventAgeInSeconds"].as_u64(),
+        Some(60)
+    );
+}
