@@ -3,12 +3,26 @@
 //!
 //! ```json
 //! {"command": "open", "event_id": "cam-1-000042", "session_id": "s-…",
-//!  "reason": "welcome", "display": {"ja": "…", "en": "…"}, "bays": ["A-03"]}
+//!  "reason": "welcome", "display": {"ja": "…", "en": "…"}, "bays": ["A-03"],
+//!  "issued_at": "2026-11-30T00:00:01Z", "expires_at": "2026-11-30T00:01:00Z"}
 //! ```
 //!
 //! `amount` and `currency` are present on exits. `event_id` is the read
 //! that caused the command; a repeated read gets the same command again.
+//!
+//! **In time or not at all.** A command carries when it was issued and
+//! when it expires: for a read, when that read stops being live (its
+//! `occurred_at` plus the lot's `freshness_seconds`, 60 s); for a staff
+//! open, [`STAFF_OPEN_LIFETIME`] after it was issued. A gate ignores a
+//! command it receives after `expires_at` by its own clock (a persistent
+//! session may deliver one an hour late: the car is long gone), and one
+//! whose `event_id` is not a read it is waiting for, except a staff open.
+//! After acting, or ignoring, the gate reports its state on
+//! `parking/{lot}/gates/{gate}/state`: `{"state": "open"|"closed"|"held"|
+//! "faulted", "event_id"?, "at"}`. [`crate::gate_device`] is the
+//! reference implementation of this side of the contract.
 
+use jiff::{SignedDuration, Timestamp};
 use parking_core::Money;
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +137,13 @@ pub struct GateCommand {
     pub display: Display,
     #[serde(default)]
     pub bays: Vec<BayId>,
+    pub issued_at: Timestamp,
+    /// After this the gate ignores the command.
+    pub expires_at: Timestamp,
 }
+
+/// How long a staff open stays valid after it was issued.
+pub const STAFF_OPEN_LIFETIME: SignedDuration = SignedDuration::from_secs(60);
 
 impl GateCommand {
     pub fn new(
@@ -132,8 +152,11 @@ impl GateCommand {
         reason: Reason,
         amount: Option<Money>,
         bays: Vec<BayId>,
+        (issued_at, expires_at): (Timestamp, Timestamp),
     ) -> Self {
         GateCommand {
+            issued_at,
+            expires_at,
             command: reason.command(),
             event_id,
             session_id,
@@ -143,6 +166,11 @@ impl GateCommand {
             display: reason.display(amount),
             bays,
         }
+    }
+
+    /// Whether a gate receiving it at `now` must ignore it.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        now > self.expires_at
     }
 
     /// The topic a gate's commands go to.

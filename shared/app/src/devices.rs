@@ -16,6 +16,10 @@
 //! | `parking/{lot}/gates/{gate}/events` or `parking/{lot}/bays/{bay}/state` | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again |
 //! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
 //!
+//! Device times are bounded: more than [`MAX_CLOCK_AHEAD`] after the
+//! broker received the message, or more than [`MAX_EVENT_AGE`] (7 days)
+//! before, and the event is refused.
+//!
 //! A message is refused with the field that is wrong and why, never with
 //! the plate it carries; in a backlog each read is parsed on its own, so
 //! one bad read loses nothing else.
@@ -40,6 +44,12 @@ pub const MAX_MESSAGE_BYTES: usize = MAX_DEVICE_PAYLOAD_BYTES + 2 * 1024;
 /// How far ahead of the broker's receive time a device's clock may run
 /// before its times are refused.
 pub const MAX_CLOCK_AHEAD: SignedDuration = SignedDuration::from_mins(5);
+
+/// How long before the broker received it a device's event may have
+/// happened. An older one (a gate offline for more than a week, or a
+/// backdated read that would reprice a stay long paid) is refused, not
+/// applied: the function logs it with its reason for staff to look at.
+pub const MAX_EVENT_AGE: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 /// Why a message (or one read of a backlog) was refused: the field, as a
 /// path (`events[3].occurred_at`), and what is wrong with it.
@@ -332,6 +342,19 @@ fn device_time(text: &str, received_at: Timestamp) -> Result<Timestamp, MessageE
             ),
         ));
     }
+    if received_at
+        .checked_sub(MAX_EVENT_AGE)
+        .is_ok_and(|earliest| at < earliest)
+    {
+        let days = received_at.duration_since(at).as_hours() / 24;
+        return Err(MessageError::new(
+            "occurred_at",
+            format!(
+                "is {days} days before the message was received; events older than {} days are refused for review",
+                MAX_EVENT_AGE.as_hours() / 24
+            ),
+        ));
+    }
     Ok(at)
 }
 
@@ -618,8 +641,29 @@ mod tests {
             &format!(r#""received_at": {RECEIVED_MS}"#),
             &format!(r#""received_at": {last}"#),
         );
+        // The read, from 2026, is then far too old: refused, not a panic.
         let r = DeviceMessage::parse(json.as_bytes());
-        assert!(r.is_ok(), "{r:?}");
+        assert!(
+            matches!(&r, Err(e) if e.field == "occurred_at" && e.problem.contains("refused for review")),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn an_event_older_than_a_week_is_refused() {
+        let week_ago = RECEIVED_MS - 7 * 24 * 3600 * 1000;
+        let at = |ms: i64| Timestamp::from_millisecond(ms).expect("time").to_string();
+        let json = |occurred: &str| {
+            format!(
+                r#"{{"topic": "parking/lot-a/gates/g-in-1/events", "clientid": "cam-1", "received_at": {RECEIVED_MS},
+                    "event_id": "e-1", "type": "plate_read", "direction": "entry", "plate": "ABC123",
+                    "confidence": 0.9, "occurred_at": "{occurred}", "seq": 1}}"#
+            )
+        };
+        assert!(DeviceMessage::parse(json(&at(week_ago)).as_bytes()).is_ok());
+        let e = DeviceMessage::parse(json(&at(week_ago - 1000)).as_bytes()).expect_err("too old");
+        assert_eq!(e.field, "occurred_at");
+        assert!(e.problem.contains("7 days are refused for review"), "{e}");
     }
 
     #[test]

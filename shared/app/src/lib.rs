@@ -14,6 +14,7 @@ pub mod devices;
 pub mod drivers;
 pub mod flags;
 pub mod forecasts;
+pub mod gate_device;
 pub mod history;
 pub mod ids;
 pub mod ledger;

@@ -520,6 +520,25 @@ impl DeadLetterConfig {
     }
 }
 
+/// The device events dead-letter queue's URL
+/// (`PARKING_DEVICE_EVENTS_DLQ_URL`).
+///
+/// # Errors
+///
+/// The variable is missing.
+pub fn device_letters_url(get: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    required(
+        &get,
+        "PARKING_DEVICE_EVENTS_DLQ_URL",
+        "the device events dead-letter queue's URL",
+    )
+}
+
+/// The device events dead-letter queue on SQS.
+pub fn device_letters(sdk: &SdkConfig, url: String) -> crate::sqs::SqsDeviceLetters {
+    crate::sqs::SqsDeviceLetters::new(aws_sdk_sqs::Client::new(sdk), url)
+}
+
 /// The dead-letter queues on SQS.
 pub fn dead_letters(sdk: &SdkConfig, config: &DeadLetterConfig) -> crate::sqs::SqsDeadLetters {
     crate::sqs::SqsDeadLetters::new(

@@ -29,4 +29,4 @@ pub use dev_provider::{DevProvider, Faulty};
 #[cfg(feature = "aws")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
-pub use twins::{FileFlags, MemoryDeadLetters, MemoryLink, MemoryQueues};
+pub use twins::{FileFlags, MemoryDeadLetters, MemoryDeviceLetters, MemoryLink, MemoryQueues};

@@ -120,44 +120,7 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
         queue: Queue,
         limit: usize,
     ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
-        use aws_sdk_sqs::types::MessageSystemAttributeName as A;
-        let mut held = Vec::new();
-        while held.len() < limit {
-            let want = i32::try_from((limit - held.len()).min(10)).unwrap_or(10);
-            let got = self
-                .client
-                .receive_message()
-                .queue_url(&self.urls(queue).1)
-                .max_number_of_messages(want)
-                .visibility_timeout(HOLD_SECONDS)
-                .message_system_attribute_names(A::All)
-                .send()
-                .await
-                .map_err(sqs_error("reading a dead-letter queue"))?
-                .messages
-                .unwrap_or_default();
-            if got.is_empty() {
-                break;
-            }
-            for m in got {
-                let attributes = m.attributes.unwrap_or_default();
-                held.push(parking_app::usecases::dead_letters::Held {
-                    id: m.message_id.unwrap_or_default(),
-                    receipt: m.receipt_handle.unwrap_or_default(),
-                    body: m.body.unwrap_or_default(),
-                    group: attributes.get(&A::MessageGroupId).cloned(),
-                    received: attributes
-                        .get(&A::ApproximateReceiveCount)
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1),
-                    sent_at: attributes
-                        .get(&A::SentTimestamp)
-                        .and_then(|ms| ms.parse().ok())
-                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                });
-            }
-        }
-        Ok(held)
+        receive_held(&self.client, &self.urls(queue).1, limit).await
     }
 
     async fn release(
@@ -203,6 +166,104 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
             .send()
             .await
             .map_err(sqs_error("deleting a dead letter sent back"))?;
+        Ok(())
+    }
+}
+
+/// Takes up to `limit` messages of a dead-letter queue, held for
+/// [`HOLD_SECONDS`].
+async fn receive_held(
+    client: &Client,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    let mut held = Vec::new();
+    while held.len() < limit {
+        let want = i32::try_from((limit - held.len()).min(10)).unwrap_or(10);
+        let got = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(want)
+            .visibility_timeout(HOLD_SECONDS)
+            .message_system_attribute_names(A::All)
+            .send()
+            .await
+            .map_err(sqs_error("reading a dead-letter queue"))?
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            let attributes = m.attributes.unwrap_or_default();
+            held.push(parking_app::usecases::dead_letters::Held {
+                id: m.message_id.unwrap_or_default(),
+                receipt: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+                group: attributes.get(&A::MessageGroupId).cloned(),
+                received: attributes
+                    .get(&A::ApproximateReceiveCount)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+                sent_at: attributes
+                    .get(&A::SentTimestamp)
+                    .and_then(|ms| ms.parse().ok())
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+            });
+        }
+    }
+    Ok(held)
+}
+
+/// The device events dead-letter queue (standard, not FIFO): what the
+/// device functions and rules gave up on.
+#[derive(Debug, Clone)]
+pub struct SqsDeviceLetters {
+    client: Client,
+    url: String,
+}
+
+impl SqsDeviceLetters {
+    pub fn new(client: Client, url: String) -> Self {
+        SqsDeviceLetters { client, url }
+    }
+}
+
+impl parking_app::usecases::replay::DeviceLetters for SqsDeviceLetters {
+    async fn hold(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
+        receive_held(&self.client, &self.url, limit).await
+    }
+
+    async fn release(
+        &self,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(&message.receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(sqs_error("releasing a dead letter"))?;
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(&message.receipt)
+            .send()
+            .await
+            .map_err(sqs_error("deleting a dead letter replayed"))?;
         Ok(())
     }
 }

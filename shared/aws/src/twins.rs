@@ -182,6 +182,55 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for MemoryDeadLetters
     }
 }
 
+/// The device events dead-letter queue, in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDeviceLetters {
+    held: std::sync::Arc<std::sync::Mutex<Vec<parking_app::usecases::dead_letters::Held>>>,
+}
+
+impl MemoryDeviceLetters {
+    /// Puts a message in the queue, as sent at `sent_at`.
+    pub fn push(&self, id: &str, body: &str, sent_at: jiff::Timestamp) {
+        lock(&self.held).push(parking_app::usecases::dead_letters::Held {
+            id: id.to_owned(),
+            receipt: id.to_owned(),
+            body: body.to_owned(),
+            group: None,
+            received: 1,
+            sent_at: Some(sent_at),
+        });
+    }
+
+    /// The ids of the messages still in the queue.
+    pub fn ids(&self) -> Vec<String> {
+        lock(&self.held).iter().map(|m| m.id.clone()).collect()
+    }
+}
+
+impl parking_app::usecases::replay::DeviceLetters for MemoryDeviceLetters {
+    async fn hold(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
+        Ok(lock(&self.held).iter().take(limit).cloned().collect())
+    }
+
+    async fn release(
+        &self,
+        _message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        message: &parking_app::usecases::dead_letters::Held,
+    ) -> Result<(), SendError> {
+        lock(&self.held).retain(|m| m.id != message.id);
+        Ok(())
+    }
+}
+
 /// Feature flags from a JSON file (`parking_app::flags::FlagSet`'s form),
 /// for local runs: read again whenever the cache around it asks.
 #[derive(Debug, Clone)]

@@ -243,6 +243,144 @@ async fn an_entry_opens_a_session_recommends_free_bays_and_tells_the_driver() {
     assert!(matches!(&notes[0].kind, NotificationKind::Entry { bays } if bays.len() == 3));
 }
 
+/// A command is valid while its read is live (its `occurred_at` plus the
+/// lot's freshness, 60 s): the gate acts on one that arrives in time and
+/// ignores one a persistent session delivers an hour late, so the next car
+/// is not let through by it. A repeat of the read gets the same command,
+/// still in time.
+#[tokio::test]
+async fn a_gate_ignores_a_command_delivered_after_it_expired() {
+    use parking_app::gate_device::{GateDevice, GateState, Received};
+
+    let lot = Lot::new().await;
+    let mut gate = GateDevice::new();
+    gate.read_sent("in-1".parse().expect("id"));
+    let r = lot
+        .send(&read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None))
+        .await;
+    let cmd = r.commands[0].1.clone();
+    assert_eq!(
+        (cmd.issued_at, cmd.expires_at),
+        (t("09:00:01"), t("09:01:00")),
+        "issued on receipt, valid while the read is live"
+    );
+    let wire = serde_json::to_value(&cmd).expect("json");
+    assert_eq!(wire["expires_at"], "2026-11-30T00:01:00Z");
+    let Received::Acted(report) = gate.receive(&cmd, t("09:00:02")) else {
+        panic!("acted on in time")
+    };
+    assert_eq!(report.state, GateState::Open);
+    gate.closed(t("09:00:10"));
+
+    // The next car's read; its command is delivered an hour late.
+    gate.read_sent("in-2".parse().expect("id"));
+    let late = lot
+        .send(&read("g-in", "in-2", STRANGER, 0.97, t("09:05:00"), None))
+        .await;
+    let cmd = late.commands[0].1.clone();
+    assert_eq!(cmd.command, CommandKind::Open);
+    assert_eq!(gate.receive(&cmd, t("10:05:00")), Received::Expired);
+    assert_eq!(gate.state(), GateState::Closed, "the barrier did not move");
+    // The first car's command, delivered again, is for no read the gate
+    // waits for.
+    assert_eq!(
+        gate.receive(&r.commands[0].1, t("09:00:30")),
+        Received::NotWaiting
+    );
+    let again = lot
+        .send(&read("g-in", "in-2", STRANGER, 0.97, t("09:05:00"), None))
+        .await;
+    assert_eq!(again.duplicates, 1);
+    assert_eq!(again.commands[0].1, cmd, "the same command, still in time");
+    assert!(matches!(
+        gate.receive(&again.commands[0].1, t("09:05:03")),
+        Received::Acted(_)
+    ));
+}
+
+/// The device events dead-letter queue is replayed through the same
+/// handler: a live read the function gave up on (its on-failure record),
+/// a bay reading a rule could not deliver (its error message, payload in
+/// base64) and a backlog the backlog queue gave up on are applied, moving
+/// no barrier, and deleted; a message of none of those forms stays.
+#[tokio::test]
+async fn the_device_dead_letters_are_replayed_through_the_handler() {
+    use base64::Engine;
+    use parking_app::usecases::replay::{Replayed, replay};
+    use parking_aws::MemoryDeviceLetters;
+
+    let lot = Lot::new().await;
+    let dlq = MemoryDeviceLetters::default();
+    let live = read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None);
+    dlq.push(
+        "failure",
+        &json!({"version": "1.0", "requestContext": {"condition": "RetriesExhausted"},
+                "requestPayload": live, "responseContext": {"statusCode": 200}})
+        .to_string(),
+        t("09:03:00"),
+    );
+    let payload = json!({"event_id": "b-1", "occupied": true, "confidence": 0.9,
+                         "occurred_at": t("09:01:00").to_string(), "seq": 1});
+    dlq.push(
+        "rule-error",
+        &json!({"ruleName": "seamless_parking_dev_bay_events",
+                "topic": format!("parking/{LOT}/bays/A-01/state"),
+                "clientId": "sensor-A-01",
+                "base64OriginalPayload": base64::engine::general_purpose::STANDARD
+                    .encode(payload.to_string()),
+                "failures": [{"failedAction": "LambdaAction", "errorMessage": "throttled"}]})
+        .to_string(),
+        t("09:01:01"),
+    );
+    dlq.push(
+        "backlog",
+        &backlog(
+            "g-out",
+            vec![read("g-out", "out-1", AIKO, 0.97, t("10:00:00"), None)],
+            t("12:00:00"),
+        )
+        .to_string(),
+        t("12:30:00"),
+    );
+    dlq.push("garbage", "not json", t("12:30:00"));
+    let done = replay(&dlq, &lot.events, 100, t("13:00:00"))
+        .await
+        .expect("replayed");
+    let by_id: std::collections::BTreeMap<&str, &Replayed> =
+        done.iter().map(|(id, r)| (id.as_str(), r)).collect();
+    for id in ["failure", "rule-error", "backlog"] {
+        assert!(
+            matches!(by_id[id], Replayed::Handled { applied: 1, .. }),
+            "{id}: {:?}",
+            by_id[id]
+        );
+    }
+    assert!(matches!(by_id["garbage"], Replayed::Unreadable(_)));
+    assert_eq!(dlq.ids(), vec!["garbage".to_owned()], "only it stays");
+    assert!(lot.events.link.published().is_empty(), "no barrier moved");
+    let sessions = lot.live_sessions().await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].exit_at, Some(t("10:00:00")));
+    // Replayed again: the same events are duplicates, nothing changes.
+    dlq.push(
+        "failure",
+        &json!({"requestPayload": live}).to_string(),
+        t("09:03:00"),
+    );
+    let again = replay(&dlq, &lot.events, 100, t("13:05:00"))
+        .await
+        .expect("replayed");
+    assert!(again.iter().any(|(id, r)| id == "failure"
+        && matches!(
+            r,
+            Replayed::Handled {
+                applied: 0,
+                duplicates: 1,
+                ..
+            }
+        )));
+}
+
 #[tokio::test]
 async fn an_unregistered_car_gets_in_without_a_notification() {
     let lot = Lot::new().await;
@@ -994,8 +1132,9 @@ async fn store_requests_per_plate_read_stay_within_budget() {
 
 /// A plate that parks every day keeps a small head whatever its history:
 /// older stays are archived as items of their own, no charge changes by
-/// archiving, and reads that come months late into the archive are
-/// applied exactly as if they had come in order.
+/// archiving, and reads that come days late into the archive are applied
+/// exactly as if they had come in order; one more than a week late is
+/// refused, naming its field, and changes nothing.
 #[tokio::test]
 async fn a_daily_parker_keeps_a_small_timeline_and_late_reads_still_count() {
     let day = SignedDuration::from_hours(24);
@@ -1013,14 +1152,15 @@ async fn a_daily_parker_keeps_a_small_timeline_and_late_reads_still_count() {
             read("g-out", &format!("out-{d}"), AIKO, 0.97, exit, None),
         ));
     }
-    // Uploaded late: a second read of day 3's entry (the same passage),
-    // an exit on day 10 at noon (day 10's stay ends then, and its 18:00
-    // exit is a stay with no entry), and an entry on day 30 at 20:00
-    // (a stay whose exit was never seen: day 31's entry follows it).
+    // Uploaded late, into archived stays: a second read of day 113's
+    // entry (the same passage), an exit on day 114 at noon (day 114's stay
+    // ends then, and its 18:00 exit is a stay with no entry), and an entry
+    // on day 115 at 20:00 (a stay whose exit was never seen: day 116's
+    // entry follows it).
     let late = [
-        ("g-in", "in-3b", on(3, "09:00:40")),
-        ("g-out", "out-10x", on(10, "12:00:00")),
-        ("g-in", "in-30x", on(30, "20:00:00")),
+        ("g-in", "in-113b", on(113, "09:00:40")),
+        ("g-out", "out-114x", on(114, "12:00:00")),
+        ("g-in", "in-115x", on(115, "20:00:00")),
     ];
     let lot = Lot::new().await;
     for (_, m) in &in_order {
@@ -1038,6 +1178,26 @@ async fn a_daily_parker_keeps_a_small_timeline_and_late_reads_still_count() {
         assert_eq!((r.applied, r.rejected.len()), (1, 0), "{event}: {r:?}");
         in_order.push((at, read(gate, event, AIKO, 0.97, at, None)));
     }
+    // Months late (a gate's clock, or a backdated read, that would
+    // reprice a stay long paid): refused.
+    let charged = lot.net_charged();
+    let r = lot
+        .send(&backlog(
+            "g-out",
+            vec![read("g-out", "out-3x", AIKO, 0.97, on(3, "12:00:00"), None)],
+            on(119, "20:00:00"),
+        ))
+        .await;
+    assert_eq!(r.applied, 0);
+    let [refused] = &r.rejected[..] else {
+        panic!("refused: {r:?}")
+    };
+    let why = refused.rejection.to_string();
+    assert!(
+        why.starts_with("events[0].occurred_at: is 116 days before the message was received"),
+        "{why}"
+    );
+    assert_eq!(lot.net_charged(), charged);
     let head = lot
         .events
         .store

@@ -40,7 +40,6 @@ struct Outcome {
     net: BTreeMap<SessionId, i64>,
 }
 
-
 fn when(m: &MessageSpec) -> Timestamp {
     let at = |v: &Value| {
         v.get("occurred_at")

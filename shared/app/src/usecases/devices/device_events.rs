@@ -133,8 +133,6 @@ pub enum Rejection {
         gate: GateId,
         expected: &'static str,
     },
-    #[error("the store refused it: {0}")]
-    Store(String),
 }
 
 /// A refused message or read, with its event id when it could be read.
@@ -193,15 +191,16 @@ pub enum HandleError {
 /// An outcome of one event: what it did, or a failure worth retrying.
 pub(crate) type Step = Result<Report, HandleError>;
 
-/// Maps a store failure: the store's own faults ([`StoreError::is_fault`])
-/// fail the message, so the event is never lost; a refusal of the event
-/// itself rejects it.
+/// Maps a store failure: whatever the store did not do, whether it
+/// failed or refused, fails the message, so the event reaches the
+/// dead-letter queue after its retries and is replayed from there once
+/// the cause is fixed (`parkctl dead-letters replay --queue devices`);
+/// it is never answered as handled.
 pub(crate) fn store_failure(event_id: Option<String>, e: StoreError) -> Step {
-    if e.is_fault() {
-        Err(HandleError::Store(e))
-    } else {
-        Ok(Report::rejected(event_id, Rejection::Store(e.to_string())))
+    if !e.is_fault() {
+        tracing::warn!(event = ?event_id, error = %e, "the store refused a device event");
     }
+    Err(HandleError::Store(e))
 }
 
 /// The device flows over a store and a link to the gates.

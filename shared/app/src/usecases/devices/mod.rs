@@ -6,3 +6,4 @@ pub mod bay_state;
 pub mod device_events;
 pub mod plate_read;
 pub mod presence;
+pub mod replay;

@@ -49,9 +49,20 @@ pub(crate) struct Input<'a> {
 }
 
 impl Input<'_> {
+    fn freshness(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::from(self.cfg.lot.settings.freshness_seconds))
+    }
+
+    /// When the read stops being live: its command expires then.
+    fn live_until(&self, read: &PlateRead) -> Timestamp {
+        read.occurred_at
+            .checked_add(self.freshness())
+            .unwrap_or(read.occurred_at)
+    }
+
     /// Whether the read is live: it may move a barrier and tell a driver.
     fn fresh(&self, read: &PlateRead) -> bool {
-        let limit = SignedDuration::from_secs(i64::from(self.cfg.lot.settings.freshness_seconds));
+        let limit = self.freshness();
         // Against the receive time and the clock: a retry minutes later
         // moves no barrier.
         !self.backlog
@@ -293,9 +304,18 @@ async fn attempt<S: Store>(
         .as_ref()
         .is_some_and(|s| !current.sessions.iter().any(|c| c.id == s.id));
 
+    // Valid while the read is live.
+    let valid = (input.now, input.live_until(read));
     let command = if fresh {
         Some(match (&session, entry) {
-            (None, _) => GateCommand::new(read.event_id.clone(), None, Reason::Full, None, vec![]),
+            (None, _) => GateCommand::new(
+                read.event_id.clone(),
+                None,
+                Reason::Full,
+                None,
+                vec![],
+                valid,
+            ),
             (Some(s), true) => {
                 let reserved = s.reservation_id.is_some();
                 let bays = live
@@ -313,6 +333,7 @@ async fn attempt<S: Store>(
                     reason,
                     None,
                     bays,
+                    valid,
                 )
             }
             (Some(s), false) => {
@@ -330,6 +351,7 @@ async fn attempt<S: Store>(
                     reason,
                     amount,
                     vec![],
+                    valid,
                 )
             }
         })

@@ -517,7 +517,10 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
         .await?;
     let event = EventId::parse(id.as_str())
         .unwrap_or_else(|_| unreachable!("action ids are valid event ids"));
-    let command = GateCommand::new(event, None, Reason::Staff, None, vec![]);
+    let expires = now
+        .checked_add(crate::commands::STAFF_OPEN_LIFETIME)
+        .unwrap_or(now);
+    let command = GateCommand::new(event, None, Reason::Staff, None, vec![], (now, expires));
     let topic = GateCommand::topic(lot_id, gate_id);
     link.publish(&topic, &command)
         .await
