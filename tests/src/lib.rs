@@ -108,6 +108,9 @@ pub enum Fault {
     /// Answer as DynamoDB does when an item of the request is over its
     /// 400 KB limit: `ValidationException`. Nothing reaches the store.
     ItemTooLarge,
+    /// Hold the request this long before sending it (a stalled
+    /// connection): a client's attempt timeout gives up on it first.
+    Stall(std::time::Duration),
 }
 
 /// What went over the wire: the operation and the request body.
@@ -123,6 +126,8 @@ struct Plan {
     /// Answer queries of a secondary index with no items, as an index that
     /// has not caught up with the base table yet.
     lagging_index: bool,
+    /// Added to every request's round trip.
+    latency: std::time::Duration,
     sent: Vec<Sent>,
 }
 
@@ -147,6 +152,11 @@ impl FaultyHttp {
             .entry(operation.to_owned())
             .or_default()
             .extend(faults);
+    }
+
+    /// Adds `latency` to every request's round trip from now on.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.plan().latency = latency;
     }
 
     /// Makes secondary-index queries return nothing.
@@ -195,7 +205,7 @@ impl HttpConnector for FaultyConnector {
             .bytes()
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default();
-        let (fault, lag) = {
+        let (fault, lag, latency) = {
             let mut plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
             plan.sent.push(Sent {
                 operation: operation.clone(),
@@ -206,8 +216,15 @@ impl HttpConnector for FaultyConnector {
                 .get_mut(&operation)
                 .and_then(VecDeque::pop_front);
             let lag = plan.lagging_index && operation == "Query" && body.contains("IndexName");
-            (fault, lag)
+            (fault, lag, plan.latency)
         };
+        if !latency.is_zero() && !matches!(fault, Some(Fault::Stall(_))) {
+            let sent = self.inner.call(request);
+            return HttpConnectorFuture::new(async move {
+                tokio::time::sleep(latency).await;
+                sent.await
+            });
+        }
         if lag {
             return HttpConnectorFuture::ready(Ok(json_response(
                 200,
@@ -227,6 +244,13 @@ impl HttpConnector for FaultyConnector {
             }
             Some(Fault::ServerError) => {
                 HttpConnectorFuture::ready(Ok(json_response(500, SERVER_ERROR)))
+            }
+            Some(Fault::Stall(held)) => {
+                let inner = self.inner.clone();
+                HttpConnectorFuture::new(async move {
+                    tokio::time::sleep(held + latency).await;
+                    inner.call(request).await
+                })
             }
             Some(Fault::LostResponse) => {
                 let sent = self.inner.call(request);
@@ -580,4 +604,16 @@ pub mod stripe {
             .filter(|c| c["status"] == "succeeded")
             .collect()
     }
+}
+
+/// A store on a new, empty table whose requests go through `faults`, with
+/// the SDK's deadlines and retries as the functions configure them.
+pub async fn deadline_dynamo_store(
+    faults: &FaultyHttp,
+    deadlines: &parking_aws::config::Deadlines,
+) -> DynamoStore {
+    let table = fresh_table().await;
+    let sdk = local_sdk_config().await;
+    let config = parking_aws::config::dynamo_builder(&sdk, deadlines).http_client(faults.clone());
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config.build()), table)
 }

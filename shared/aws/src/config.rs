@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `PARKING_TABLE` | the DynamoDB table | required |
 //! | `PARKING_EVENT_RETENTION_DAYS` | days a processed device event is remembered | 30 |
+//! | `PARKING_DYNAMODB_ATTEMPT_MS` | how long one DynamoDB request may take before the SDK gives up on it and tries again (the gate function: 300) | 1000 |
+//! | `PARKING_DYNAMODB_TIMEOUT_MS` | how long one DynamoDB operation may take, its retries included | 3000 |
 //! | `PARKING_LOT_CACHE_SECONDS` | how long a function keeps a lot's configuration and tariff | 60 |
 //! | `PARKING_PAYMENTS_QUEUE_URL` | the payments FIFO queue (outbox forwarder) | required there |
 //! | `PARKING_NOTIFICATIONS_QUEUE_URL` | the notifications FIFO queue (outbox forwarder) | required there |
@@ -41,6 +43,71 @@ pub struct ConfigError {
 pub struct StoreConfig {
     pub table: String,
     pub event_retention: SignedDuration,
+    /// The SDK's deadlines and retries for the store's requests.
+    pub deadlines: Deadlines,
+}
+
+/// How long the SDK waits for AWS: a request that stalls is given up on
+/// after `attempt` and tried again (at most three attempts in all), and
+/// an operation with its retries takes at most `operation`; connecting
+/// takes at most a second. Without them the SDK waits as long as the
+/// function runs, and a driver waits at a closed barrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    pub attempt: std::time::Duration,
+    pub operation: std::time::Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            attempt: std::time::Duration::from_millis(1000),
+            operation: std::time::Duration::from_millis(3000),
+        }
+    }
+}
+
+impl Deadlines {
+    /// The SDK's timeout configuration.
+    pub fn timeouts(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(1))
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    /// The SDK's retries: standard, three attempts in all, the first
+    /// after at most 50 ms (DynamoDB answers in milliseconds; the SDK's
+    /// default first pause of up to a second is most of a gate's budget).
+    pub fn retries(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(std::time::Duration::from_millis(50))
+    }
+
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Deadlines, ConfigError> {
+        let ms = |variable: &'static str, default: std::time::Duration| match get(variable) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (50..=60_000).contains(&n) => Ok(std::time::Duration::from_millis(n)),
+                _ => Err(ConfigError {
+                    variable,
+                    problem: format!("expected milliseconds from 50 to 60000, got {v:?}"),
+                }),
+            },
+        };
+        let d = Deadlines::default();
+        let attempt = ms("PARKING_DYNAMODB_ATTEMPT_MS", d.attempt)?;
+        let operation = ms("PARKING_DYNAMODB_TIMEOUT_MS", d.operation)?;
+        if operation < attempt {
+            return Err(ConfigError {
+                variable: "PARKING_DYNAMODB_TIMEOUT_MS",
+                problem: "must be at least PARKING_DYNAMODB_ATTEMPT_MS".into(),
+            });
+        }
+        Ok(Deadlines { attempt, operation })
+    }
 }
 
 impl StoreConfig {
@@ -71,6 +138,7 @@ impl StoreConfig {
         Ok(StoreConfig {
             table,
             event_retention,
+            deadlines: Deadlines::from_lookup(&get)?,
         })
     }
 }
@@ -158,7 +226,17 @@ impl QueueConfig {
 
 /// The link to the gates on a shared SDK configuration.
 pub fn iot_link(sdk: &SdkConfig, config: &DeviceConfig) -> IotLink {
-    let mut b = aws_sdk_iotdataplane::config::Builder::from(sdk);
+    // A command is worth publishing while its read is live: a second an
+    // attempt, three attempts, five seconds in all.
+    let mut b = aws_sdk_iotdataplane::config::Builder::from(sdk)
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .operation_attempt_timeout(std::time::Duration::from_secs(1))
+                .operation_timeout(std::time::Duration::from_secs(5))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     if let Some(e) = &config.iot_endpoint {
         b = b.endpoint_url(e);
     }
@@ -182,8 +260,16 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// The DynamoDB store for these settings on a shared SDK configuration.
 pub fn dynamo_store(sdk: &SdkConfig, config: &StoreConfig) -> DynamoStore {
-    DynamoStore::metered(aws_sdk_dynamodb::config::Builder::from(sdk), &config.table)
+    DynamoStore::metered(dynamo_builder(sdk, &config.deadlines), &config.table)
         .with_event_retention(config.event_retention)
+}
+
+/// A DynamoDB client configuration on a shared SDK configuration, with
+/// the store's deadlines and retries.
+pub fn dynamo_builder(sdk: &SdkConfig, deadlines: &Deadlines) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(deadlines.timeouts())
+        .retry_config(deadlines.retries())
 }
 
 #[cfg(test)]

@@ -335,3 +335,74 @@ async fn a_write_refused_as_too_large_fails_the_message_and_loses_nothing() {
     assert_eq!((r.applied, r.duplicates), (1, 2));
     assert_eq!(open(&events).await, 3);
 }
+
+/// The gate's latency budget on DynamoDB with 20 ms a request and one
+/// request stalling for 3 s: the stalled request is given up on after its
+/// attempt deadline and tried again within the same invocation, and every
+/// read gets its gate command back from the invocation itself (no Lambda
+/// retry a minute later, when the read is no longer live). The handler's
+/// times are printed as p50/p99; they are figures, not assertions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_request_costs_the_gate_one_attempt_not_the_invocation() {
+    use crate::devices::{AIKO, read, scenario, t};
+    use jiff::SignedDuration;
+    use parking_app::scenario::set_up;
+    use parking_app::usecases::device_events::DeviceEvents;
+    use std::time::{Duration, Instant};
+
+    let faults = faulty_http().await;
+    // The deployed gate function cuts an attempt at 300 ms; a loaded test
+    // machine's local endpoint can be slower than DynamoDB, so here a
+    // second.
+    let deadlines = parking_aws::config::Deadlines {
+        attempt: Duration::from_millis(1000),
+        operation: Duration::from_millis(5000),
+    };
+    let store = parking_tests::deadline_dynamo_store(&faults, &deadlines).await;
+    let events = DeviceEvents::new(
+        store,
+        parking_aws::MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    set_up(&events.store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    faults.set_latency(Duration::from_millis(20));
+    let mut took: Vec<Duration> = Vec::new();
+    let mut stalled = Vec::new();
+    for day in 0..10i32 {
+        for (gate, hhmmss) in [("g-in", "09:00:00"), ("g-out", "10:00:00")] {
+            let at = t(hhmmss) + SignedDuration::from_hours(24) * day;
+            let message = read(gate, &format!("{gate}-{day}"), AIKO, 0.97, at, None);
+            let received = at + SignedDuration::from_secs(1);
+            let stall = day == 5 && gate == "g-in";
+            faults.take();
+            if stall {
+                faults.inject("BatchGetItem", &[Fault::Stall(Duration::from_secs(3))]);
+            }
+            let bytes = serde_json::to_vec(&message).expect("json");
+            let started = Instant::now();
+            let r = events.handle(&bytes, received).await.expect("handled");
+            took.push(started.elapsed());
+            assert_eq!(r.applied, 1, "{gate} day {day}: {r:?}");
+            assert_eq!(r.commands.len(), 1, "the command, from the invocation");
+            if stall {
+                stalled = faults.take();
+            }
+        }
+    }
+    let gets = stalled
+        .iter()
+        .filter(|s| s.operation == "BatchGetItem")
+        .count();
+    assert_eq!(gets, 2, "the stalled request given up on and sent again");
+    assert_eq!(events.link.published().len(), 20);
+    took.sort();
+    let pick = |q: f64| took[((took.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "gate reads on DynamoDB, 20 ms a request, one stalled 3 s: p50 {:?}, p99 {:?}, max {:?}",
+        pick(0.5),
+        pick(0.99),
+        took.last().copied().unwrap_or_default()
+    );
+}

@@ -259,6 +259,12 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         s.handler_time.p50_us, s.handler_time.p99_us, s.handler_time.max_us
     );
     out += &format!(
+        "  gate decision       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (modelled round trips)\n",
+        s.gate_decision.p50_us as f64 / 1000.0,
+        s.gate_decision.p99_us as f64 / 1000.0,
+        s.gate_decision.max_us as f64 / 1000.0
+    );
+    out += &format!(
         "  store requests      {:.2} per message\n",
         s.store_requests_per_message
     );

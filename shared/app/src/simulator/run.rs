@@ -180,6 +180,11 @@ pub struct Summary {
     /// Rejections by reason, the reason's first words.
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub handler_time: Latency,
+    /// How long a driver waits at the barrier for a live read's command,
+    /// modelled: the handler's time plus a DynamoDB round trip for each
+    /// store request in sequence (a live entry's plate view and the lot's
+    /// count go together, as one) and the command's publish.
+    pub gate_decision: Latency,
     /// Store requests the handler made per message (the outbox's delivery
     /// not counted: on AWS a stream does it).
     pub store_requests_per_message: f64,
@@ -246,6 +251,7 @@ where
         ..Summary::default()
     };
     let mut times: Vec<u32> = Vec::with_capacity(all.len());
+    let mut decisions: Vec<u32> = Vec::new();
     let mut entry_sessions: BTreeSet<SessionId> = BTreeSet::new();
     let mut handler_requests = 0u64;
     let prices = PriceTable::builtin().map_err(|e| RunError::Store(StoreError::invalid(e)))?;
@@ -271,6 +277,15 @@ where
         let took = t.elapsed();
         times.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
         let used = requests().since(&before);
+        if !report.commands.is_empty() {
+            let payload = &scenarios[*l].messages[*i].payload;
+            let live_entry = payload.get("direction").and_then(|d| d.as_str()) == Some("entry");
+            let rounds = used.requests().saturating_sub(u64::from(live_entry)) as f64;
+            let waited_ms = took.as_secs_f64() * 1000.0
+                + rounds * assume.dynamodb_round_trip_ms
+                + report.commands.len() as f64 * assume.publish_round_trip_ms;
+            decisions.push(u32::try_from((waited_ms * 1000.0) as u64).unwrap_or(u32::MAX));
+        }
         handler_requests += used.requests();
         if scenarios[*l].messages[*i].topic.contains("/gates/") {
             let reads = u64::from(report.applied + report.duplicates + report.stale)
@@ -366,6 +381,7 @@ where
         handler_requests as f64 / summary.messages as f64
     };
     summary.handler_time = latency(&mut times);
+    summary.gate_decision = latency(&mut decisions);
 
     // The payments queue's consumer, and the trouble money meets: every
     // order is settled a minute after it was queued, in queue order; but
