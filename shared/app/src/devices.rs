@@ -11,7 +11,7 @@
 //! | topic | payload |
 //! |---|---|
 //! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq"}` |
-//! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it |
+//! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it. A read the gate decided on its own while the cloud did not answer carries `"decided_offline": "open"\|"hold"` (see [`crate::gate_device`]) |
 //! | `parking/{lot}/bays/{bay}/state` | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor |
 //! | `parking/{lot}/gates/{gate}/events` or `parking/{lot}/bays/{bay}/state` | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again |
 //! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
@@ -155,6 +155,9 @@ pub struct PlateRead {
     pub confidence: f64,
     pub occurred_at: Timestamp,
     pub seq: u64,
+    /// What the gate did on its own, when the cloud did not answer in
+    /// time: what happened, whatever the cloud would have said.
+    pub decided_offline: Option<crate::commands::CommandKind>,
 }
 
 /// One bay sensor reading.
@@ -234,6 +237,8 @@ struct PlateReadJson {
     confidence: f64,
     occurred_at: String,
     seq: u64,
+    #[serde(default)]
+    decided_offline: Option<crate::commands::CommandKind>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +378,7 @@ fn plate_read(
         confidence: unit("confidence", j.confidence)?,
         occurred_at: device_time(&j.occurred_at, received_at)?,
         seq: j.seq,
+        decided_offline: j.decided_offline,
     })
 }
 

@@ -19,12 +19,31 @@
 //! - After every change the gate reports its state (`open`, `closed`,
 //!   `held` or `faulted`) on `parking/{lot}/gates/{gate}/state`, with the
 //!   command's `event_id` when a command caused it.
+//!
+//! **When the cloud is slow or gone** (the offline policy):
+//! - The gate keeps its shadow's desired allow-list
+//!   ([`crate::usecases::allow_list`]): hashes of the plates it may let
+//!   through on its own.
+//! - A read that gets no command within [`OFFLINE_WAIT`] (5 s) is decided
+//!   by the gate: `open` for a plate on the list, `hold` for any other,
+//!   the display sending the driver to the kiosk (at an entry: staff).
+//!   The gate stops waiting for that read's command; one that comes later
+//!   is ignored.
+//! - Every such read is kept and uploaded with the next backlog, marked
+//!   `"decided_offline": "open"|"hold"`. The cloud treats it as what
+//!   happened: an entry held did not come in (its read is kept, turned
+//!   away, even if the cloud had opened a session for it), a car let
+//!   through is charged to its card as if the cloud had answered.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::commands::{CommandKind, GateCommand, Reason};
 use crate::ids::EventId;
+use crate::usecases::allow_list::AllowList;
+
+/// How long a gate waits for a read's command before it decides alone.
+pub const OFFLINE_WAIT: SignedDuration = SignedDuration::from_secs(5);
 
 /// A gate's barrier as the gate reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +85,11 @@ pub enum Received {
 pub struct GateDevice {
     state: GateState,
     waiting: Vec<EventId>,
+    allow: Option<AllowList>,
+    /// Reads published and not answered yet: the payload and when.
+    pending: Vec<(EventId, serde_json::Value, Timestamp)>,
+    /// Reads decided offline, for the next backlog.
+    backlog: Vec<serde_json::Value>,
 }
 
 impl Default for GateDevice {
@@ -80,7 +104,71 @@ impl GateDevice {
         GateDevice {
             state: GateState::Closed,
             waiting: Vec::new(),
+            allow: None,
+            pending: Vec::new(),
+            backlog: Vec::new(),
         }
+    }
+
+    /// The shadow's allow-list arrived.
+    pub fn set_allow_list(&mut self, list: AllowList) {
+        self.allow = Some(list);
+    }
+
+    /// The gate publishes a read (its payload as the device sends it) at
+    /// `now` and waits for its command.
+    ///
+    /// # Errors
+    ///
+    /// The payload has no valid `event_id`.
+    pub fn publish_read(
+        &mut self,
+        payload: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<(), crate::ids::IdError> {
+        let id = EventId::parse(payload["event_id"].as_str().unwrap_or_default())?;
+        self.read_sent(id.clone());
+        self.pending.push((id, payload, now));
+        Ok(())
+    }
+
+    /// Decides, at `now`, every read that waited [`OFFLINE_WAIT`] for
+    /// its command in vain; returns each decision's report.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<StateReport> {
+        let due = |sent: &Timestamp| sent.checked_add(OFFLINE_WAIT).is_ok_and(|d| d <= now);
+        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, _, at)| due(at));
+        self.pending = waiting;
+        let mut reports = Vec::new();
+        for (id, mut payload, _) in late {
+            let Some(i) = self.waiting.iter().position(|e| e == &id) else {
+                continue;
+            };
+            self.waiting.remove(i);
+            let allowed = self
+                .allow
+                .as_ref()
+                .is_some_and(|l| l.allows(payload["plate"].as_str().unwrap_or_default()));
+            let decided = if allowed { "open" } else { "hold" };
+            payload["decided_offline"] = decided.into();
+            self.backlog.push(payload);
+            if self.state != GateState::Faulted {
+                self.state = if allowed {
+                    GateState::Open
+                } else {
+                    GateState::Held
+                };
+            }
+            reports.push(self.report(Some(id), now));
+        }
+        reports
+    }
+
+    /// The reads decided offline, for a backlog upload (taken: uploaded
+    /// once).
+    pub fn take_backlog(&mut self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut self.backlog)
     }
 
     pub fn state(&self) -> GateState {
@@ -106,6 +194,7 @@ impl GateDevice {
         }
         if let Some(i) = waited {
             self.waiting.remove(i);
+            self.pending.retain(|(e, _, _)| e != &command.event_id);
         }
         if self.state == GateState::Faulted {
             return Received::Faulted(self.report(Some(command.event_id.clone()), now));

@@ -64,3 +64,66 @@ impl parking_app::usecases::notify::DriverLink for IotLink {
             .await
     }
 }
+
+/// Allow-lists go to each gate device's classic shadow, as its desired
+/// `allow` state: `{"state": {"desired": {"allow": {…}}}}`.
+impl parking_app::usecases::allow_list::AllowListLink for IotLink {
+    async fn current(
+        &self,
+        device: &parking_app::DeviceId,
+    ) -> Result<Option<parking_app::usecases::allow_list::AllowList>, SendError> {
+        let got = self
+            .client
+            .get_thing_shadow()
+            .thing_name(device.as_str())
+            .send()
+            .await;
+        let out = match got {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(SendError {
+                    what: "reading a device shadow",
+                    source: aws_sdk_iotdataplane::error::DisplayErrorContext(&e)
+                        .to_string()
+                        .into(),
+                });
+            }
+        };
+        let doc: serde_json::Value = out
+            .payload
+            .map(|b| serde_json::from_slice(b.as_ref()).unwrap_or_default())
+            .unwrap_or_default();
+        Ok(serde_json::from_value(doc["state"]["desired"]["allow"].clone()).ok())
+    }
+
+    async fn push(
+        &self,
+        device: &parking_app::DeviceId,
+        list: &parking_app::usecases::allow_list::AllowList,
+    ) -> Result<(), SendError> {
+        let doc = serde_json::json!({"state": {"desired": {"allow": list}}});
+        let payload = serde_json::to_vec(&doc).map_err(|e| SendError {
+            what: "encoding an allow-list",
+            source: Box::new(e),
+        })?;
+        self.client
+            .update_thing_shadow()
+            .thing_name(device.as_str())
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| SendError {
+                what: "updating a device shadow",
+                source: aws_sdk_iotdataplane::error::DisplayErrorContext(&e)
+                    .to_string()
+                    .into(),
+            })?;
+        Ok(())
+    }
+}

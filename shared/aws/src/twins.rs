@@ -76,12 +76,47 @@ impl Queues for MemoryQueues {
 /// share what was published.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryLink {
+    /// Each device's shadow allow-list.
+    shadows: std::sync::Arc<
+        Mutex<
+            std::collections::BTreeMap<
+                parking_app::DeviceId,
+                parking_app::usecases::allow_list::AllowList,
+            >,
+        >,
+    >,
     published: std::sync::Arc<Mutex<Vec<(String, GateCommand)>>>,
     notified: std::sync::Arc<Mutex<Vec<(String, parking_app::usecases::notify::Rendered)>>>,
     faults: std::sync::Arc<Faults>,
 }
 
+impl parking_app::usecases::allow_list::AllowListLink for MemoryLink {
+    async fn current(
+        &self,
+        device: &parking_app::DeviceId,
+    ) -> Result<Option<parking_app::usecases::allow_list::AllowList>, SendError> {
+        Ok(lock(&self.shadows).get(device).cloned())
+    }
+
+    async fn push(
+        &self,
+        device: &parking_app::DeviceId,
+        list: &parking_app::usecases::allow_list::AllowList,
+    ) -> Result<(), SendError> {
+        lock(&self.shadows).insert(device.clone(), list.clone());
+        Ok(())
+    }
+}
+
 impl MemoryLink {
+    /// The allow-list a device's shadow holds.
+    pub fn shadow(
+        &self,
+        device: &parking_app::DeviceId,
+    ) -> Option<parking_app::usecases::allow_list::AllowList> {
+        lock(&self.shadows).get(device).cloned()
+    }
+
     /// Commands published, in order: topic and command.
     pub fn published(&self) -> Vec<(String, GateCommand)> {
         lock(&self.published).clone()

@@ -381,6 +381,134 @@ async fn the_device_dead_letters_are_replayed_through_the_handler() {
         )));
 }
 
+/// The offline policy. A registered driver who parked yesterday is on
+/// the gates' allow-lists (pushed to their shadows). The cloud is
+/// unreachable for ten minutes: the driver's car gets no command, the
+/// gate lets it in and out on its own; a stranger is held. After
+/// reconnecting, the gates' backlogs reconcile to the same stays and the
+/// same charges as if the cloud had answered, and the stranger, whose
+/// read the cloud had in fact received and opened a stay for (its command
+/// lost), did not come in.
+#[tokio::test]
+async fn offline_gates_let_allow_listed_cars_through_and_the_backlog_agrees() {
+    use parking_app::gate_device::{GateDevice, GateState};
+    use parking_app::usecases::allow_list::refresh;
+
+    let yesterday = |hhmmss: &str| t(hhmmss) - SignedDuration::from_hours(24);
+    let day_before = [
+        read("g-in", "y-in", AIKO, 0.97, yesterday("09:00:00"), None),
+        read("g-out", "y-out", AIKO, 0.97, yesterday("11:00:00"), None),
+    ];
+    let lot = Lot::new().await;
+    for m in &day_before {
+        lot.send(m).await;
+    }
+    let pushed = refresh(
+        &lot.events.store,
+        &lot.events.link,
+        &fx_id(LOT),
+        t("09:30:00"),
+    )
+    .await
+    .expect("refreshed");
+    assert_eq!(pushed, 2, "both gates' shadows");
+    let again = refresh(
+        &lot.events.store,
+        &lot.events.link,
+        &fx_id(LOT),
+        t("09:35:00"),
+    )
+    .await
+    .expect("refreshed");
+    assert_eq!(again, 0, "pushed only when it changed");
+    let shadow = |d: &str| lot.events.link.shadow(&fx_id(d)).expect("a shadow");
+    assert!(shadow("cam-in").allows(AIKO) && !shadow("cam-in").allows(STRANGER));
+    let mut entry = GateDevice::new();
+    entry.set_allow_list(shadow("cam-in"));
+    let mut exit = GateDevice::new();
+    exit.set_allow_list(shadow("cam-out"));
+
+    // 10:00 to 10:10 the cloud does not answer.
+    entry
+        .publish_read(
+            read("g-in", "in-1", AIKO, 0.97, t("10:01:00"), None),
+            t("10:01:00"),
+        )
+        .expect("read");
+    let decided = entry.tick(t("10:01:05"));
+    assert_eq!(decided[0].state, GateState::Open, "allow-listed: in");
+    entry.closed(t("10:01:20"));
+    let stranger = read("g-in", "in-2", STRANGER, 0.97, t("10:02:00"), None);
+    entry
+        .publish_read(stranger.clone(), t("10:02:00"))
+        .expect("read");
+    // The read did reach the cloud, which opened a stay; its command was
+    // lost on the way back.
+    let opened = lot.send(&stranger).await;
+    assert_eq!(opened.commands[0].1.command, CommandKind::Open);
+    assert!(entry.tick(t("10:02:04")).is_empty(), "still waiting");
+    assert_eq!(
+        entry.tick(t("10:02:05"))[0].state,
+        GateState::Held,
+        "others: held"
+    );
+    exit.publish_read(
+        read("g-out", "out-1", AIKO, 0.97, t("10:06:00"), None),
+        t("10:06:00"),
+    )
+    .expect("read");
+    assert_eq!(exit.tick(t("10:06:05"))[0].state, GateState::Open);
+
+    // Back at 10:10: the backlogs.
+    for (gate, device) in [("g-in", &mut entry), ("g-out", &mut exit)] {
+        let events = device.take_backlog();
+        assert!(events.iter().all(|e| e["decided_offline"].is_string()));
+        let r = lot.send(&backlog(gate, events, t("10:10:00"))).await;
+        assert!(r.rejected.is_empty(), "{r:?}");
+        assert!(r.commands.is_empty(), "a backlog moves no barrier");
+    }
+    let plate = |p: &str| parking_core::Plate::parse(p).expect("plate");
+    let stays = |sessions: Vec<Session>, p: &str| -> Vec<_> {
+        sessions
+            .into_iter()
+            .filter(|s| s.plate == plate(p))
+            .map(|s| (s.id, s.state, s.entry_at, s.exit_at, s.fee))
+            .collect()
+    };
+    assert!(
+        stays(lot.live_sessions().await, STRANGER).is_empty(),
+        "the held stranger did not come in"
+    );
+
+    // As if the cloud had answered.
+    let twin = Lot::new().await;
+    for m in &day_before {
+        twin.send(m).await;
+    }
+    twin.send(&read("g-in", "in-1", AIKO, 0.97, t("10:01:00"), None))
+        .await;
+    twin.send(&read("g-out", "out-1", AIKO, 0.97, t("10:06:00"), None))
+        .await;
+    let mine = stays(lot.live_sessions().await, AIKO);
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine, stays(twin.live_sessions().await, AIKO));
+    assert_eq!(lot.net_charged(), twin.net_charged(), "the same charges");
+    // The same backlog again changes nothing.
+    let r = lot
+        .send(&backlog(
+            "g-in",
+            vec![
+                json!({"event_id": "in-2", "type": "plate_read", "direction": "entry",
+                        "plate": STRANGER, "confidence": 0.97,
+                        "occurred_at": t("10:02:00").to_string(), "seq": 1,
+                        "decided_offline": "hold"}),
+            ],
+            t("10:11:00"),
+        ))
+        .await;
+    assert_eq!((r.applied, r.duplicates), (0, 1));
+}
+
 #[tokio::test]
 async fn an_unregistered_car_gets_in_without_a_notification() {
     let lot = Lot::new().await;

@@ -12,7 +12,9 @@ pub mod schedule;
 pub mod settlement;
 pub mod staff;
 
-pub use devices::{availability, bay_state, device_events, plate_read, presence, replay};
+pub use devices::{
+    allow_list, availability, bay_state, device_events, plate_read, presence, replay,
+};
 pub use drivers::{account, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};

@@ -1,6 +1,7 @@
 //! What the devices cause: a camera's read at a gate, a bay sensor's
 //! reading, a device's connection, and the lot's availability they make.
 
+pub mod allow_list;
 pub mod availability;
 pub mod bay_state;
 pub mod device_events;

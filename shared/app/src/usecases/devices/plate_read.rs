@@ -228,7 +228,13 @@ async fn attempt<S: Store>(
     // for a late one.
     let current = crate::history::around(store, head.clone(), read.occurred_at, debounce).await?;
     let key = read_key(input.device, &read.event_id);
-    if let Some(seen) = current.read(&key) {
+    // The gate held the car on its own while the cloud did not answer:
+    // the car did not come in, whatever the cloud made of the read.
+    let held_offline = entry && read.decided_offline == Some(crate::commands::CommandKind::Hold);
+    let overriding = current
+        .read(&key)
+        .is_some_and(|seen| held_offline && !seen.turned_away);
+    if let Some(seen) = current.read(&key).filter(|_| !overriding) {
         let report = Report {
             duplicates: 1,
             ..Report::default()
@@ -264,17 +270,19 @@ async fn attempt<S: Store>(
     });
 
     let mut timeline = current.clone();
-    timeline.reads.push(TimelineRead {
-        device_id: input.device.clone(),
-        event_id: read.event_id.clone(),
-        gate_id: input.gate.id.clone(),
-        direction: read.direction,
-        at: read.occurred_at,
-        flag,
-        reservation_id: due.map(|r| r.id.clone()),
-        turned_away: false,
-        command: None,
-    });
+    if !overriding {
+        timeline.reads.push(TimelineRead {
+            device_id: input.device.clone(),
+            event_id: read.event_id.clone(),
+            gate_id: input.gate.id.clone(),
+            direction: read.direction,
+            at: read.occurred_at,
+            flag,
+            reservation_id: due.map(|r| r.id.clone()),
+            turned_away: false,
+            command: None,
+        });
+    }
     let pricing = Pricing {
         lot,
         tariffs: &input.cfg.tariffs,
@@ -293,9 +301,9 @@ async fn attempt<S: Store>(
             && recommend(l, false).is_empty()
     });
     let mut turned_away = false;
-    if full && due.is_none() && is_new(&rec) {
+    if held_offline || (full && due.is_none() && is_new(&rec)) {
         turned_away = true;
-        if let Some(r) = timeline.reads.last_mut() {
+        if let Some(r) = timeline.reads.iter_mut().rev().find(|r| r.key() == key) {
             r.turned_away = true;
             r.reservation_id = None;
         }
@@ -421,7 +429,14 @@ async fn attempt<S: Store>(
         check_in,
         event: EventRef {
             device_id: input.device.clone(),
-            event_id: read.event_id.clone(),
+            // The gate's own decision on a read applied before is an event
+            // of its own in the ledger.
+            event_id: if overriding {
+                EventId::parse(&format!("{}.held-offline", read.event_id))
+                    .unwrap_or_else(|_| read.event_id.clone())
+            } else {
+                read.event_id.clone()
+            },
             processed_at: input.now,
         },
         attempt: attempt_nonce(),
