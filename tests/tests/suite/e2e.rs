@@ -363,3 +363,47 @@ async fn the_sample_events_run_through_the_handler() {
         assert_eq!(out["rejected"], 0, "{}: {out}", path.display());
     }
 }
+
+/// A bay reading that says what the bay already holds (a sensor's slow
+/// heartbeat) writes nothing on DynamoDB: one read of the bay; a change
+/// is the usual transaction.
+#[tokio::test]
+async fn an_unchanged_bay_reading_makes_no_write() {
+    use parking_app::LotStore;
+    let counter = RequestCounter::default();
+    let store = parking_tests::fresh_dynamo_store(Some(counter.clone())).await;
+    let events = DeviceEvents::new(
+        store,
+        parking_aws::MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    set_up(&events.store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let send = |m: Value| {
+        let events = &events;
+        async move {
+            let at = t("12:00:00");
+            events
+                .handle(&serde_json::to_vec(&m).expect("json"), at)
+                .await
+                .expect("handled")
+        }
+    };
+    // Warm the lot's configuration, then the first reading: a change.
+    send(bay("A-01", "b-1", Some(true), 0.95, 1, t("09:00:00"))).await;
+    counter.take();
+    let r = send(bay("A-01", "b-2", Some(true), 0.95, 2, t("09:15:00"))).await;
+    assert_eq!((r.applied, r.unchanged), (0, 1));
+    assert_eq!(counter.take(), ["GetItem"], "one read, no write");
+    let r = send(bay("A-01", "b-3", Some(false), 0.95, 3, t("09:20:00"))).await;
+    assert_eq!(r.applied, 1);
+    assert_eq!(counter.take(), ["GetItem", "TransactWriteItems"]);
+    let bays = events
+        .store
+        .bays(&"shinjuku-west".parse().expect("lot"))
+        .await
+        .expect("bays");
+    let a01 = bays.iter().find(|b| b.id.as_str() == "A-01").expect("A-01");
+    assert_eq!((a01.occupied, a01.seq), (Some(false), 3));
+}

@@ -80,9 +80,10 @@ pub fn run_cli(action: &Action) -> Result<(), UsageError> {
         .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
     let found: Vec<DeadLetter> = rt.block_on(async {
         let dlq = dead_letters(&sdk_config().await, &config);
-        match action {
-            Action::List(_) => list(&dlq, queue, lot.as_ref(), which.limit).await,
-            Action::Redrive(_) => redrive(&dlq, queue, lot.as_ref(), which.limit).await,
+        if matches!(action, Action::Redrive(_)) {
+            redrive(&dlq, queue, lot.as_ref(), which.limit).await
+        } else {
+            list(&dlq, queue, lot.as_ref(), which.limit).await
         }
         .map_err(|e| UsageError(e.to_string()))
     })?;
