@@ -16,11 +16,6 @@
 //! | `parking/{lot}/gates/{gate}/events` or `parking/{lot}/bays/{bay}/state` | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again |
 //! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
 //!
-//! Bay sensors report on change, and repeat their state every 15 minutes
-//! as their heartbeat (the same state message, its `seq` one more): a
-//! reading that changes nothing writes nothing
-//! ([`crate::usecases::bay_state`]).
-//!
 //! Device times are bounded: more than [`MAX_CLOCK_AHEAD`] after the
 //! broker received the message, or more than [`MAX_EVENT_AGE`] (7 days)
 //! before, and the event is refused.

@@ -80,8 +80,9 @@ pub enum Received {
     Faulted(StateReport),
 }
 
-/// One gate, as its firmware keeps it.
-#[derive(Debug, Clone)]
+/// One gate, as its firmware keeps it. `Debug` shows counts, never the
+/// reads' plates.
+#[derive(Clone)]
 pub struct GateDevice {
     state: GateState,
     waiting: Vec<EventId>,
@@ -90,6 +91,18 @@ pub struct GateDevice {
     pending: Vec<(EventId, serde_json::Value, Timestamp)>,
     /// Reads decided offline, for the next backlog.
     backlog: Vec<serde_json::Value>,
+}
+
+impl std::fmt::Debug for GateDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateDevice")
+            .field("state", &self.state)
+            .field("waiting", &self.waiting)
+            .field("pending", &self.pending.len())
+            .field("backlog", &self.backlog.len())
+            .field("allow", &self.allow.as_ref().map(|l| l.plates.len()))
+            .finish()
+    }
 }
 
 impl Default for GateDevice {
@@ -150,8 +163,12 @@ impl GateDevice {
                 .allow
                 .as_ref()
                 .is_some_and(|l| l.allows(payload["plate"].as_str().unwrap_or_default()));
-            let decided = if allowed { "open" } else { "hold" };
-            payload["decided_offline"] = decided.into();
+            // A faulted barrier decided nothing: the read goes up as it
+            // was, and the cloud makes of it what it would have.
+            if self.state != GateState::Faulted {
+                let decided = if allowed { "open" } else { "hold" };
+                payload["decided_offline"] = decided.into();
+            }
             self.backlog.push(payload);
             if self.state != GateState::Faulted {
                 self.state = if allowed {

@@ -122,13 +122,6 @@ pub trait LotStore: Send + Sync {
         bay: &Bay,
         cause: Option<&EventRef>,
     ) -> impl Future<Output = StoreResult<BayOutcome>> + Send;
-    /// One bay as its latest reading left it, if it ever reported. One
-    /// read of a small item.
-    fn bay(
-        &self,
-        lot_id: &LotId,
-        bay_id: &BayId,
-    ) -> impl Future<Output = StoreResult<Option<Bay>>> + Send;
     /// Every bay of a lot, in bay id order.
     fn bays(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Bay>>> + Send;
     /// How full the lot is at `at` (reservations held by the lot's rules,

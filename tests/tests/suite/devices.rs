@@ -364,7 +364,7 @@ async fn the_device_dead_letters_are_replayed_through_the_handler() {
     // Replayed again: the same events are duplicates, nothing changes.
     dlq.push(
         "failure",
-        &json!({"requestPayload": live}).to_string(),
+        &json!({"requestContext": {}, "requestPayload": live}).to_string(),
         t("09:03:00"),
     );
     let again = replay(&dlq, &lot.events, 100, t("13:05:00"))

@@ -66,15 +66,6 @@ impl LotStore for MemoryStore {
         Ok(BayOutcome::Updated)
     }
 
-    async fn bay(&self, lot_id: &LotId, bay_id: &BayId) -> StoreResult<Option<Bay>> {
-        self.read_units(0.5);
-        Ok(self
-            .state()
-            .bays
-            .get(&(lot_id.clone(), bay_id.clone()))
-            .cloned())
-    }
-
     async fn bays(&self, lot_id: &LotId) -> StoreResult<Vec<Bay>> {
         Ok(self
             .state()

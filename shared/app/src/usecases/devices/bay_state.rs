@@ -1,15 +1,6 @@
 //! A bay sensor's reading: kept unless the bay holds a newer one; a
 //! reading the sensor is not sure of (`occupied: null`, or a confidence
 //! below the lot's threshold) leaves the bay `unknown`.
-//!
-//! A reading that changes nothing writes nothing: newer than the stored
-//! one and saying what it says (a sensor's slow heartbeat, which repeats
-//! its state, or a repeat), it is counted `unchanged` after one read of
-//! the bay, instead of a four-unit transaction. The price, by design: the
-//! stored reading keeps its older sequence number, so a reading older
-//! than the skipped one that is delivered after it, and says otherwise,
-//! is taken; the sensor's next message (its heartbeat, at most 15
-//! minutes later) puts it right.
 
 use jiff::Timestamp;
 
@@ -43,17 +34,6 @@ pub(crate) async fn apply<S: LotStore>(
         processed_at: now,
     };
     let mut report = Report::default();
-    match store.bay(&cfg.lot.id, bay).await {
-        Ok(Some(stored))
-            if stored.occupied == record.occupied
-                && crate::rules::bay_reading_replaces(&stored, &record) =>
-        {
-            report.unchanged = 1;
-            return Ok(report);
-        }
-        Ok(_) => {}
-        Err(e) => return store_failure(Some(reading.event_id.to_string()), e),
-    }
     match store.record_bay(&record, Some(&cause)).await {
         Ok(BayOutcome::Updated) => report.applied = 1,
         Ok(BayOutcome::Stale) => report.stale = 1,

@@ -151,9 +151,6 @@ pub struct Report {
     pub duplicates: u32,
     /// Sensor or presence events older than what is stored: ignored.
     pub stale: u32,
-    /// Sensor readings that say what the bay already holds: nothing
-    /// written.
-    pub unchanged: u32,
     pub rejected: Vec<Rejected>,
     /// Commands published to gates: topic and command.
     pub commands: Vec<(String, GateCommand)>,
@@ -164,7 +161,6 @@ impl Report {
         self.applied += other.applied;
         self.duplicates += other.duplicates;
         self.stale += other.stale;
-        self.unchanged += other.unchanged;
         self.rejected.extend(other.rejected);
         self.commands.extend(other.commands);
     }

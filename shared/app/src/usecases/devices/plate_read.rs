@@ -231,9 +231,12 @@ async fn attempt<S: Store>(
     // The gate held the car on its own while the cloud did not answer:
     // the car did not come in, whatever the cloud made of the read.
     let held_offline = entry && read.decided_offline == Some(crate::commands::CommandKind::Hold);
-    let overriding = current
-        .read(&key)
-        .is_some_and(|seen| held_offline && !seen.turned_away);
+    // Or let it in on its own while the cloud had turned it away (full):
+    // the car came in.
+    let opened_offline = entry && read.decided_offline == Some(crate::commands::CommandKind::Open);
+    let overriding = current.read(&key).is_some_and(|seen| {
+        (held_offline && !seen.turned_away) || (opened_offline && seen.turned_away)
+    });
     if let Some(seen) = current.read(&key).filter(|_| !overriding) {
         let report = Report {
             duplicates: 1,
@@ -270,6 +273,12 @@ async fn attempt<S: Store>(
     });
 
     let mut timeline = current.clone();
+    if overriding
+        && opened_offline
+        && let Some(r) = timeline.reads.iter_mut().find(|r| r.key() == key)
+    {
+        r.turned_away = false;
+    }
     if !overriding {
         timeline.reads.push(TimelineRead {
             device_id: input.device.clone(),
@@ -301,7 +310,7 @@ async fn attempt<S: Store>(
             && recommend(l, false).is_empty()
     });
     let mut turned_away = false;
-    if held_offline || (full && due.is_none() && is_new(&rec)) {
+    if held_offline || (!opened_offline && full && due.is_none() && is_new(&rec)) {
         turned_away = true;
         if let Some(r) = timeline.reads.iter_mut().rev().find(|r| r.key() == key) {
             r.turned_away = true;
@@ -432,8 +441,7 @@ async fn attempt<S: Store>(
             // The gate's own decision on a read applied before is an event
             // of its own in the ledger.
             event_id: if overriding {
-                EventId::parse(&format!("{}.held-offline", read.event_id))
-                    .unwrap_or_else(|_| read.event_id.clone())
+                offline_event(&read.event_id)
             } else {
                 read.event_id.clone()
             },
@@ -463,6 +471,19 @@ async fn attempt<S: Store>(
         Err(StoreError::Conflict(Refusal::StaleTimeline { .. })) => Ok(Attempt::Stale),
         Err(e) => Err(e),
     }
+}
+
+/// The ledger's id for a gate's own decision on a read applied before: a
+/// fixed-length hash of the read's id, so it always parses and never
+/// meets the id of a read.
+fn offline_event(event: &EventId) -> EventId {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(format!("decided-offline\0{event}").as_bytes())[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    EventId::parse(&format!("offline-{hex}"))
+        .unwrap_or_else(|_| unreachable!("hex is a valid event id"))
 }
 
 /// Why an exit opens or holds.

@@ -58,6 +58,8 @@ pub enum Replayed {
 
 #[derive(Deserialize)]
 struct Failure {
+    #[serde(rename = "requestContext")]
+    _request_context: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "requestPayload")]
     request_payload: serde_json::Value,
 }
@@ -79,6 +81,11 @@ struct RuleError {
 pub fn unwrap(body: &str, sent_at: Option<Timestamp>) -> Result<Vec<u8>, String> {
     let value: serde_json::Value =
         serde_json::from_str(body).map_err(|_| "the body is not JSON".to_owned())?;
+    // A delivered message first: its fields are the rule's, whatever else
+    // the device put in its payload.
+    if value.get("topic").is_some() && value.get("received_at").is_some() {
+        return Ok(body.as_bytes().to_vec());
+    }
     if let Ok(f) = serde_json::from_value::<Failure>(value.clone()) {
         return serde_json::to_vec(&f.request_payload).map_err(|e| e.to_string());
     }
@@ -98,9 +105,6 @@ pub fn unwrap(body: &str, sent_at: Option<Timestamp>) -> Result<Vec<u8>, String>
         }
         fields.insert("received_at".into(), at.as_millisecond().into());
         return serde_json::to_vec(&payload).map_err(|e| e.to_string());
-    }
-    if value.get("topic").is_some() && value.get("received_at").is_some() {
-        return Ok(body.as_bytes().to_vec());
     }
     Err(
         "neither a function's failure record, a rule's error message nor a delivered message"
