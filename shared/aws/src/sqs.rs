@@ -128,15 +128,7 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
         queue: Queue,
         message: &parking_app::usecases::dead_letters::Held,
     ) -> Result<(), SendError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.urls(queue).1)
-            .receipt_handle(&message.receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(sqs_error("releasing a dead letter"))?;
-        Ok(())
+        release_held(&self.client, &self.urls(queue).1, message).await
     }
 
     /// A new deduplication id (the message's own, with the redrive's
@@ -168,6 +160,23 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
             .map_err(sqs_error("deleting a dead letter sent back"))?;
         Ok(())
     }
+}
+
+/// Makes a held dead letter visible in its queue again.
+async fn release_held(
+    client: &Client,
+    url: &str,
+    message: &parking_app::usecases::dead_letters::Held,
+) -> Result<(), SendError> {
+    client
+        .change_message_visibility()
+        .queue_url(url)
+        .receipt_handle(&message.receipt)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .map_err(sqs_error("releasing a dead letter"))?;
+    Ok(())
 }
 
 /// Takes up to `limit` messages of a dead-letter queue, held for
@@ -242,15 +251,7 @@ impl parking_app::usecases::replay::DeviceLetters for SqsDeviceLetters {
         &self,
         message: &parking_app::usecases::dead_letters::Held,
     ) -> Result<(), SendError> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.url)
-            .receipt_handle(&message.receipt)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .map_err(sqs_error("releasing a dead letter"))?;
-        Ok(())
+        release_held(&self.client, &self.url, message).await
     }
 
     async fn delete(
