@@ -61,7 +61,7 @@ pub struct MessageError {
 }
 
 impl MessageError {
-    fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         MessageError {
             field: field.into(),
             problem: problem.into(),

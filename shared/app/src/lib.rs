@@ -10,6 +10,7 @@ pub mod audit;
 pub mod balance;
 pub mod clock;
 pub mod commands;
+pub mod device_access;
 pub mod devices;
 pub mod drivers;
 pub mod flags;

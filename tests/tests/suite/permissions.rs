@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use parking_app::OutboxStore;
 use parking_app::scenario::{Scenario, set_up};
 use parking_app::usecases::device_events::DeviceEvents;
+use parking_app::{BayId, Device, DeviceId, DeviceKind, GateId, LotId};
 use parking_aws::{MemoryLink, MemoryQueues};
 use parking_tests::{Sent, faulty_dynamo_store, faulty_http};
 use serde_json::Value;
@@ -575,6 +576,64 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
         }
     }
     assert_eq!(policies, 2, "a gate policy and a bay sensor policy");
+    // The policies grant exactly what `device_access::grants` says, which
+    // the local broker's access list is made from.
+    for (policy, kind) in [
+        ("GateDevicePolicy", DeviceKind::Camera),
+        ("BaySensorPolicy", DeviceKind::BaySensor),
+    ] {
+        let device = Device {
+            id: DeviceId::parse("thing-a").expect("id"),
+            lot_id: LotId::parse("lot-1").expect("id"),
+            kind,
+            gate_id: Some(GateId::parse("in-1").expect("id")),
+            bay_id: Some(BayId::parse("b-7").expect("id")),
+            presence: None,
+        };
+        let want = parking_app::device_access::grants(&device).expect("grants");
+        let statements = r[policy]["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("statements");
+        let granted = |action: &str, prefix: &str| -> Vec<String> {
+            let mut out: Vec<String> = statements
+                .iter()
+                .filter(|st| strings(&st["Action"]).iter().any(|a| a == action))
+                .flat_map(|st| strings(&st["Resource"]))
+                .map(|res| {
+                    let (_, tail) = res.split_once(prefix).expect("resource of its kind");
+                    tail.replace("${!iot:Connection.Thing.ThingName}", "thing-a")
+                        .replace("${!iot:Connection.Thing.Attributes[lot]}", "lot-1")
+                        .replace("${!iot:Connection.Thing.Attributes[gate]}", "in-1")
+                        .replace("${!iot:Connection.Thing.Attributes[bay]}", "b-7")
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(
+            granted("iot:Connect", ":client/"),
+            vec![want.client_id.clone()]
+        );
+        assert_eq!(
+            granted("iot:Publish", ":topic/"),
+            sorted(want.publish.clone()),
+            "{policy}"
+        );
+        assert_eq!(
+            granted("iot:Subscribe", ":topicfilter/"),
+            sorted(want.subscribe.clone()),
+            "{policy}"
+        );
+        assert_eq!(
+            granted("iot:Receive", ":topic/"),
+            sorted(want.subscribe),
+            "{policy}"
+        );
+    }
     // The rules.
     for (name, resource) in r {
         if resource["Type"].as_str() != Some("AWS::IoT::TopicRule") {

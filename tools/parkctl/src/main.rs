@@ -4,6 +4,7 @@
 mod aws;
 #[cfg(feature = "dynamodb")]
 mod dead_letters;
+mod dev;
 mod forecast;
 mod quote;
 mod replay;
@@ -36,6 +37,10 @@ enum Command {
     /// Occupancy forecasts: backtest the model on a history.
     #[command(subcommand)]
     Forecast(forecast::Action),
+    /// A local MQTT broker with TLS client certificates, bridged to the
+    /// device handlers: provision, revoke and emulate devices.
+    #[command(subcommand)]
+    Dev(dev::Action),
     /// Print the APIs' OpenAPI 3.1 document.
     Openapi,
     /// List or redrive the payments and notifications dead-letter queues
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run_cli(&args),
         Command::Serve(args) => serve::run_cli(&args),
         Command::Forecast(action) => forecast::run_cli(&action),
+        Command::Dev(action) => dev::run_cli(&action),
         #[cfg(feature = "dynamodb")]
         Command::DeadLetters(action) => dead_letters::run_cli(&action),
         Command::Openapi => {

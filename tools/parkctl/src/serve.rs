@@ -68,7 +68,12 @@ pub struct Args {
 /// the lot's time zone) up to now, as its devices reported them, so there
 /// are drivers, closed stays with receipts, cars parked now, live
 /// availability and a forecast.
-async fn seed<S: Store>(store: S, seed: u64, lots: u32, days: u32) -> Result<S, UsageError> {
+pub(crate) async fn seed<S: Store>(
+    store: S,
+    seed: u64,
+    lots: u32,
+    days: u32,
+) -> Result<S, UsageError> {
     let now = Timestamp::now();
     let first = now
         .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").map_err(|e| UsageError(e.to_string()))?)

@@ -93,18 +93,9 @@ pub fn unwrap(body: &str, sent_at: Option<Timestamp>) -> Result<Vec<u8>, String>
         let raw = base64::engine::general_purpose::STANDARD
             .decode(e.payload.as_bytes())
             .map_err(|_| "base64OriginalPayload is not base64".to_owned())?;
-        let mut payload: serde_json::Value = serde_json::from_slice(&raw)
-            .map_err(|_| "base64OriginalPayload is not a JSON payload".to_owned())?;
-        let Some(fields) = payload.as_object_mut() else {
-            return Err("base64OriginalPayload is not a JSON object".into());
-        };
         let at = sent_at.ok_or_else(|| "the queue gave no time it was sent".to_owned())?;
-        fields.insert("topic".into(), e.topic.into());
-        if let Some(c) = e.client_id {
-            fields.insert("clientid".into(), c.into());
-        }
-        fields.insert("received_at".into(), at.as_millisecond().into());
-        return serde_json::to_vec(&payload).map_err(|e| e.to_string());
+        return crate::device_access::deliver(&e.topic, e.client_id.as_deref(), at, &raw)
+            .map_err(|e| format!("base64OriginalPayload: {e}"));
     }
     Err(
         "neither a function's failure record, a rule's error message nor a delivered message"
