@@ -520,6 +520,7 @@ pub mod fx {
             boot,
             seq,
             reported_at: at(at_text),
+            since: None,
         }
     }
 }

@@ -491,6 +491,10 @@ pub struct LotSettingsDto {
     /// A device silent this many minutes is shown offline (default 15).
     #[serde(default = "heartbeat_timeout_minutes")]
     pub heartbeat_timeout_minutes: u32,
+    /// A bay sensor heard of nothing this many minutes is shown offline
+    /// (default 40: sensors repeat their state every 15 minutes).
+    #[serde(default = "sensor_timeout_minutes")]
+    pub sensor_timeout_minutes: u32,
     /// An open stay counts toward full this many hours after its entry,
     /// then no more (default 24): a missed exit cannot fill the lot.
     #[serde(default = "open_count_hours")]
@@ -505,6 +509,10 @@ fn no_show_grace_minutes() -> u32 {
 
 fn heartbeat_timeout_minutes() -> u32 {
     LotSettings::default().heartbeat_timeout_minutes
+}
+
+fn sensor_timeout_minutes() -> u32 {
+    LotSettings::default().sensor_timeout_minutes
 }
 
 fn open_count_hours() -> u32 {
@@ -527,6 +535,7 @@ impl From<LotSettings> for LotSettingsDto {
             no_show_grace_minutes: s.no_show_grace_minutes,
             no_show_fee: s.no_show_fee,
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
+            sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
@@ -552,6 +561,7 @@ impl From<LotSettingsDto> for LotSettings {
             no_show_grace_minutes: s.no_show_grace_minutes,
             no_show_fee: s.no_show_fee,
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
+            sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,

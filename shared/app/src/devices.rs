@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq"}` |
 //! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it. A read the gate decided on its own while the cloud did not answer carries `"decided_offline": "open"\|"hold"` (see [`crate::gate_device`]) |
-//! | `parking/{lot}/bays/{bay}/state` | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor |
+//! | `parking/{lot}/bays/{bay}/state`, sent through Basic Ingest (`$aws/rules/{rule}/parking/{lot}/bays/{bay}/state`) | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?, "since"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor; `since` (optional): the `seq` at which the current state began. A sensor reports on change and repeats its state every 15 minutes (same `since`); a repeat writes nothing |
 //! | `parking/{lot}/gates/{gate}/events` or `parking/{lot}/bays/{bay}/state` | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again |
 //! | `$aws/events/presence/connected/{client}`, `…/disconnected/{client}` | IoT Core's own lifecycle event: `{"clientId", "timestamp" (ms), "eventType", "versionNumber", …}`; a client's events are ordered by `versionNumber`, then `timestamp` |
 //!
@@ -170,6 +170,11 @@ pub struct BayReading {
     pub occurred_at: Timestamp,
     pub seq: u64,
     pub boot: u64,
+    /// The sequence number (within `boot`) of the reading at which the
+    /// sensor's current state began; absent, the reading is its own start.
+    /// A reading whose state and start equal the stored bay's says nothing
+    /// new and is not written (see [`crate::rules::bay_reading_unchanged`]).
+    pub since: Option<u64>,
 }
 
 /// A device connecting or disconnecting, as IoT Core reports it. Events
@@ -261,6 +266,8 @@ struct BayJson {
     seq: u64,
     #[serde(default)]
     boot: u64,
+    #[serde(default)]
+    since: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -455,6 +462,12 @@ impl DeviceMessage {
             }
             Topic::BayState { lot, bay } => {
                 let j: BayJson = fields(&value)?;
+                if j.since.is_some_and(|since| since > j.seq) {
+                    return Err(MessageError::new(
+                        "since",
+                        "is the sequence number at which the state began: at most seq",
+                    ));
+                }
                 DeviceMessage::Bay {
                     lot,
                     bay,
@@ -467,6 +480,7 @@ impl DeviceMessage {
                         occurred_at: device_time(&j.occurred_at, received_at)?,
                         seq: j.seq,
                         boot: j.boot,
+                        since: j.since,
                     },
                 }
             }

@@ -122,6 +122,13 @@ pub trait LotStore: Send + Sync {
         bay: &Bay,
         cause: Option<&EventRef>,
     ) -> impl Future<Output = StoreResult<BayOutcome>> + Send;
+    /// One bay as its sensor last changed it (one strongly consistent
+    /// read of a small item); `None` before its first reading.
+    fn bay(
+        &self,
+        lot_id: &LotId,
+        bay_id: &BayId,
+    ) -> impl Future<Output = StoreResult<Option<Bay>>> + Send;
     /// Every bay of a lot, in bay id order.
     fn bays(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Bay>>> + Send;
     /// How full the lot is at `at` (reservations held by the lot's rules,

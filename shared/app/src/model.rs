@@ -106,6 +106,10 @@ pub struct LotSettings {
     /// A device that sent nothing (no read, no heartbeat, no connection
     /// event) for this many minutes is shown offline.
     pub heartbeat_timeout_minutes: u32,
+    /// The same for bay sensors, which repeat their state every 15
+    /// minutes rather than beat every minute: a sensor heard of nothing
+    /// for this long is shown offline.
+    pub sensor_timeout_minutes: u32,
     /// An open stay counts toward full for this many hours after its
     /// entry; then the sweep stops counting it (a missed exit on a lot
     /// without sensors would otherwise fill it for good). Set it to the
@@ -157,6 +161,7 @@ impl Default for LotSettings {
             no_show_grace_minutes: 30,
             no_show_fee: 0,
             heartbeat_timeout_minutes: 15,
+            sensor_timeout_minutes: 40,
             open_count_hours: 24,
         }
     }
@@ -240,6 +245,17 @@ pub struct Bay {
     pub seq: u64,
     /// When the sensor took the reading.
     pub reported_at: Timestamp,
+    /// The sequence number at which this state began, when the sensor
+    /// says (`None`: this reading began it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+impl Bay {
+    /// The sequence number at which the bay's state began.
+    pub fn state_since(&self) -> u64 {
+        self.since.unwrap_or(self.seq).min(self.seq)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -124,6 +124,19 @@ pub fn bay_reading_replaces(stored: &Bay, new: &Bay) -> bool {
             > stored.reported_at.as_second() + SENSOR_RESTART_GAP.as_secs()
 }
 
+/// Whether a bay reading says nothing the stored bay does not: the same
+/// state, begun at the same reading of the same boot. Such a reading (a
+/// sensor's periodic repeat, or a repeated delivery) is not written.
+/// Skipping it cannot reorder anything: a reading taken between the
+/// state's start and this one has the same state and start, one taken
+/// before the start is older than the stored bay, and a later one that
+/// differs wins on its own.
+pub fn bay_reading_unchanged(stored: &Bay, new: &Bay) -> bool {
+    stored.occupied == new.occupied
+        && stored.boot == new.boot
+        && stored.state_since() == new.state_since()
+}
+
 /// When a ledger entry for `event` expires (seconds since the epoch).
 pub fn ledger_expiry(event: &EventRef, retention: SignedDuration) -> i64 {
     event.processed_at.as_second() + retention.as_secs()

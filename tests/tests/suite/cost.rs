@@ -245,6 +245,7 @@ async fn an_entry_at_a_2000_bay_lot_reads_under_10_units_in_4_requests() {
                 boot: 0,
                 seq: 1,
                 reported_at: t("08:30:00"),
+                since: None,
             };
             let store = store.clone();
             async move { store.record_bay(&bay, None).await }

@@ -1031,6 +1031,61 @@ async fn sensors_keep_the_newest_reading_and_unsure_bays_are_unknown() {
     assert_eq!(bays, ["A-04"]);
 }
 
+/// Repeats are not written, and that loses no order: in every order of
+/// delivery of a bay's change, change back, and repeat, the bay ends as
+/// the sensor last saw it.
+#[tokio::test]
+async fn unwritten_repeats_keep_bay_readings_order_free() {
+    // (seq, since, occupied, minute)
+    let readings = [
+        (5, 5, true, 0),
+        (6, 6, false, 5),
+        (7, 7, true, 9),
+        (8, 7, true, 24),
+    ];
+    let mut orders = vec![vec![]];
+    for _ in 0..readings.len() {
+        orders = orders
+            .into_iter()
+            .flat_map(|o: Vec<usize>| {
+                (0..readings.len())
+                    .filter(|i| !o.contains(i))
+                    .map(|i| {
+                        let mut next = o.clone();
+                        next.push(i);
+                        next
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+    assert_eq!(orders.len(), 24);
+    for order in orders {
+        let lot = Lot::new().await;
+        for &i in &order {
+            let (seq, since, occupied, minute) = readings[i];
+            let at = t("08:00:00") + SignedDuration::from_mins(minute);
+            let mut m = bay("A-01", &format!("r-{seq}"), Some(occupied), 0.9, seq, at);
+            m["since"] = json!(since);
+            // Delivered late: every reading arrives after the last was taken.
+            m["received_at"] = json!((t("08:30:00")).as_millisecond());
+            lot.send(&m).await;
+        }
+        let stored = lot
+            .events
+            .store
+            .bay(&fx_id(LOT), &fx_id("A-01"))
+            .await
+            .expect("bay")
+            .expect("bay");
+        assert_eq!(
+            (stored.occupied, stored.state_since()),
+            (Some(true), 7),
+            "order {order:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn availability_falls_back_to_gate_counts_when_snow_blinds_the_sensors() {
     let lot = Lot::new().await;

@@ -498,3 +498,67 @@ async fn listings_never_wait_for_the_secondary_index() {
         "an operation queried the index"
     );
 }
+
+/// A sensor's 15-minute repeat of its state (same state, same `since`)
+/// is read, not written: the bay is read once and nothing is written; a
+/// change is written as before.
+#[tokio::test]
+async fn an_unchanged_bay_reading_makes_no_dynamodb_write() {
+    use crate::devices::{bay, scenario, t};
+    use parking_app::usecases::device_events::DeviceEvents;
+    let c = RequestCounter::default();
+    let store = fresh_dynamo_store(Some(c.clone())).await;
+    parking_app::scenario::set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .expect("set up");
+    let events = DeviceEvents::new(
+        store,
+        parking_aws::MemoryLink::default(),
+        jiff::SignedDuration::from_mins(1),
+    );
+    let send = |seq: u64, since: u64, occupied: bool, at: &str| {
+        let mut m = bay("A-01", &format!("r-{seq}"), Some(occupied), 0.9, seq, t(at));
+        m["since"] = since.into();
+        let at = t(at) + jiff::SignedDuration::from_secs(1);
+        let events = &events;
+        async move {
+            events
+                .handle(&serde_json::to_vec(&m).expect("json"), at)
+                .await
+                .expect("handled")
+        }
+    };
+    let writes = |ops: &[String]| -> Vec<String> {
+        ops.iter()
+            .filter(|o| !matches!(o.as_str(), "GetItem" | "Query" | "BatchGetItem"))
+            .cloned()
+            .collect()
+    };
+    let first = send(5, 5, true, "08:00:00").await;
+    assert_eq!(first.applied, 1);
+    assert!(writes(&c.take()).contains(&TWI.to_owned()));
+
+    // Repeats within the sensor's presence refresh (half its 40-minute
+    // timeout): one read each, no write.
+    for (seq, at) in [(6, "08:10:00"), (7, "08:19:00")] {
+        let r = send(seq, 5, true, at).await;
+        assert_eq!((r.applied, r.duplicates), (0, 1), "seq {seq}");
+        let ops = c.take();
+        assert_eq!(writes(&ops), Vec::<String>::new(), "seq {seq}: {ops:?}");
+    }
+    let stored = events
+        .store
+        .bay(&id(crate::devices::LOT), &id("A-01"))
+        .await
+        .expect("read")
+        .expect("bay");
+    assert_eq!(
+        (stored.occupied, stored.seq, stored.state_since()),
+        (Some(true), 5, 5)
+    );
+
+    // A change is written.
+    let change = send(8, 8, false, "08:40:00").await;
+    assert_eq!(change.applied, 1);
+    assert!(writes(&c.take()).contains(&TWI.to_owned()));
+}

@@ -292,6 +292,10 @@ impl LotStore for DynamoStore {
         }
     }
 
+    async fn bay(&self, lot_id: &LotId, bay_id: &BayId) -> StoreResult<Option<Bay>> {
+        self.get_opt(&keys::bay(lot_id, bay_id)).await
+    }
+
     async fn bays(&self, lot_id: &LotId) -> StoreResult<Vec<Bay>> {
         self.query_bodies(keys::bays_of(lot_id)).await
     }

@@ -66,6 +66,15 @@ impl LotStore for MemoryStore {
         Ok(BayOutcome::Updated)
     }
 
+    async fn bay(&self, lot_id: &LotId, bay_id: &BayId) -> StoreResult<Option<Bay>> {
+        self.read();
+        Ok(self
+            .state()
+            .bays
+            .get(&(lot_id.clone(), bay_id.clone()))
+            .cloned())
+    }
+
     async fn bays(&self, lot_id: &LotId) -> StoreResult<Vec<Bay>> {
         Ok(self
             .state()

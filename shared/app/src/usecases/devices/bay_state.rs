@@ -1,6 +1,15 @@
 //! A bay sensor's reading: kept unless the bay holds a newer one; a
 //! reading the sensor is not sure of (`occupied: null`, or a confidence
 //! below the lot's threshold) leaves the bay `unknown`.
+//!
+//! A reading that says what the bay already holds — the same state, begun
+//! at the same reading ([`rules::bay_reading_unchanged`]) — writes nothing:
+//! one read of the bay, and it counts as a duplicate. Sensors report on
+//! change and repeat their state every 15 minutes, so a lot's cost follows
+//! its changes, not its sensors' clocks. A reading is still the sensor
+//! being heard: when its last presence is older than half the lot's
+//! sensor timeout, or shows it offline, the reading refreshes it (one
+//! small write about every other repeat).
 
 use jiff::Timestamp;
 
@@ -9,7 +18,9 @@ use crate::ids::*;
 use crate::model::*;
 use crate::store::prelude::*;
 
+use crate::rules;
 use crate::usecases::device_events::{LoadedLot, Report, Step, store_failure};
+use crate::usecases::presence;
 
 pub(crate) async fn apply<S: LotStore>(
     store: &S,
@@ -27,13 +38,22 @@ pub(crate) async fn apply<S: LotStore>(
         boot: reading.boot,
         seq: reading.seq,
         reported_at: reading.occurred_at,
+        since: reading.since,
     };
     let cause = EventRef {
         device_id: device.clone(),
         event_id: reading.event_id.clone(),
         processed_at: now,
     };
-    let mut report = Report::default();
+    let mut report = heard(store, cfg, device, reading.occurred_at, now).await?;
+    match store.bay(&cfg.lot.id, bay).await {
+        Ok(Some(stored)) if rules::bay_reading_unchanged(&stored, &record) => {
+            report.duplicates += 1;
+            return Ok(report);
+        }
+        Ok(_) => {}
+        Err(e) => return store_failure(Some(reading.event_id.to_string()), e),
+    }
     match store.record_bay(&record, Some(&cause)).await {
         Ok(BayOutcome::Updated) => report.applied = 1,
         Ok(BayOutcome::Stale) => report.stale = 1,
@@ -41,4 +61,32 @@ pub(crate) async fn apply<S: LotStore>(
         Err(e) => return store_failure(Some(reading.event_id.to_string()), e),
     }
     Ok(report)
+}
+
+/// Refreshes the sensor's presence when the lot's copy of it (read with
+/// the lot, at most a cache lifetime old) is missing, offline, or older
+/// than half the sensor timeout; nothing otherwise. What it reports is
+/// not the reading's, so its counts are left out.
+async fn heard<S: LotStore>(
+    store: &S,
+    cfg: &LoadedLot,
+    device: &DeviceId,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<Report, crate::usecases::device_events::HandleError> {
+    let half =
+        jiff::SignedDuration::from_mins(i64::from(cfg.lot.settings.sensor_timeout_minutes)) / 2;
+    let fresh = cfg
+        .devices
+        .get(device)
+        .and_then(|d| d.presence)
+        .is_some_and(|p| p.connected && now.duration_since(p.at) < half);
+    if !fresh {
+        let refreshed = presence::heartbeat(store, &cfg.lot.id, device, at.min(now)).await?;
+        return Ok(Report {
+            rejected: refreshed.rejected,
+            ..Report::default()
+        });
+    }
+    Ok(Report::default())
 }

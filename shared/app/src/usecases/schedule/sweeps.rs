@@ -326,7 +326,8 @@ impl OpenFor<'_> {
     }
 }
 
-/// Shows offline the devices silent beyond their lot's heartbeat timeout.
+/// Shows offline the devices silent beyond their lot's heartbeat timeout
+/// (bay sensors: its sensor timeout).
 ///
 /// # Errors
 ///
@@ -338,11 +339,16 @@ pub async fn silent_devices<S: LotStore>(
 ) -> StoreResult<Swept> {
     let mut swept = Swept::default();
     for lot in store.lots().await? {
-        let timeout = SignedDuration::from_mins(i64::from(lot.settings.heartbeat_timeout_minutes));
+        let minutes = |m: u32| SignedDuration::from_mins(i64::from(m));
         let live = store.lot_live(&lot, now).await?;
         for d in live.devices {
             let Some(p) = d.presence else {
                 continue;
+            };
+            let timeout = if d.kind == DeviceKind::BaySensor {
+                minutes(lot.settings.sensor_timeout_minutes)
+            } else {
+                minutes(lot.settings.heartbeat_timeout_minutes)
             };
             if !p.connected || p.at >= ago(now, timeout) {
                 continue;
