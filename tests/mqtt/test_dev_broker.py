@@ -153,9 +153,11 @@ class DevBrokerTest(unittest.TestCase):
         cls.dir = cls.tmp.name
         cls.port = free_port()
         cls.things = {}
-        for key, gate in [("a", "in-1"), ("b", "in-2"), ("exit", "out-1"), ("stolen", "out-2")]:
+        places = [("a", "--gate", "in-1"), ("b", "--gate", "in-2"), ("exit", "--gate", "out-1"),
+                  ("stolen", "--gate", "out-2"), ("sensor", "--bay", "B-001")]
+        for key, flag, place in places:
             out = subprocess.run(
-                [PARKCTL, "dev", "provision", "--dir", cls.dir, "--lot", LOT, "--gate", gate],
+                [PARKCTL, "dev", "provision", "--dir", cls.dir, "--lot", LOT, flag, place],
                 check=True, capture_output=True, text=True,
             )
             cls.things[key] = json.loads(out.stdout)["thing"]
@@ -310,6 +312,26 @@ class DevBrokerTest(unittest.TestCase):
         # The others carry on.
         a = self.device("a")
         self.assertTrue(a.connected.is_set())
+
+    def test_a_sensor_reports_through_basic_ingest_and_a_repeat_changes_nothing(self):
+        sensor = self.device("sensor")
+        ingest = f"$aws/rules/seamless_parking_dev_bay_events/parking/{LOT}/bays/B-001/state"
+        # Only through Basic Ingest: the plain topic is not the sensor's.
+        self.assertEqual(sensor.publish(f"parking/{LOT}/bays/B-001/state", {"occupied": True}), NOT_AUTHORIZED)
+
+        def reading(seq, since, occupied):
+            return {"event_id": f"s-{uuid.uuid4().hex[:12]}", "occupied": occupied, "confidence": 0.95,
+                    "occurred_at": now_rfc3339(), "seq": seq, "since": since, "boot": 7}
+
+        outcomes = []
+        for r in [reading(10, 10, True), reading(11, 10, True), reading(12, 12, False)]:
+            self.assertEqual(sensor.publish(ingest, r), 0)
+            line = wait_for(
+                lambda: [l for l in self.bridge_lines() if l.get("topic") == ingest and l.get("client") == self.things["sensor"]][len(outcomes):],
+                "the bridge handling the reading",
+            )[0]
+            outcomes.append((line["applied"], line["duplicates"]))
+        self.assertEqual(outcomes, [(1, 0), (0, 1), (1, 0)], "a repeat is a duplicate; changes apply")
 
     def test_the_emulated_gates_drive_cars_in_and_out(self):
         out = subprocess.run(

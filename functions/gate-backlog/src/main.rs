@@ -5,10 +5,10 @@
 //! stands between a lot's live entries and their barrier. Messages to
 //! deliver again are reported (`ReportBatchItemFailures`).
 //!
-//! Composition root only (`parking_aws::lambda::run_backlog_function`);
+//! Composition root only (`parking_aws::lambda::run_queued_device_function`);
 //! the behaviour is `parking_app::usecases::device_events`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    parking_aws::lambda::run_backlog_function().await
+    parking_aws::lambda::run_queued_device_function(parking_aws::lambda::Inbound::Broker).await
 }

@@ -7,7 +7,10 @@
 //!   its gate's `events`, `backlog` and `state`, reads its shadow, and
 //!   subscribes to its gate's `commands` and its shadow's answers; a bay
 //!   sensor publishes its bay's `state`. No device publishes on a
-//!   `commands` topic: only the cloud does. [`grants`] is the one
+//!   `commands` topic: only the cloud does. A sensor publishes through
+//!   Basic Ingest, straight to the bay rule
+//!   (`$aws/rules/{rule}/parking/{lot}/bays/{bay}/state`, no messaging
+//!   charge), and nowhere else. [`grants`] is the one
 //!   statement of it; the IoT policies in the template and the local
 //!   broker's access list are both checked against it.
 //! - **Delivery.** The rule adds the MQTT topic, the authenticated client
@@ -35,9 +38,24 @@ pub struct Grants {
     pub subscribe: Vec<String>,
 }
 
-/// The grants of a registered device, or `None` for a kind that does not
-/// speak MQTT (a kiosk calls the API) or a record without its gate or bay.
-pub fn grants(device: &Device) -> Option<Grants> {
+/// The bay rule's name on a stage (the template's `BayEventsRule`).
+pub fn bay_rule(stage: &str) -> String {
+    format!("seamless_parking_{}_bay_events", stage.replace('-', "_"))
+}
+
+/// A topic as a rule sees it (`topic()`): without the Basic Ingest prefix
+/// `$aws/rules/{rule}/`.
+pub fn rule_topic(topic: &str) -> &str {
+    topic
+        .strip_prefix("$aws/rules/")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(topic, |(_, t)| t)
+}
+
+/// The grants of a registered device on a stage, or `None` for a kind
+/// that does not speak MQTT (a kiosk calls the API) or a record without
+/// its gate or bay.
+pub fn grants(device: &Device, stage: &str) -> Option<Grants> {
     let lot = &device.lot_id;
     let thing = device.id.as_str();
     let shadow = format!("$aws/things/{thing}/shadow");
@@ -64,7 +82,10 @@ pub fn grants(device: &Device) -> Option<Grants> {
             let bay = device.bay_id.as_ref()?;
             Some(Grants {
                 client_id: thing.to_owned(),
-                publish: vec![format!("parking/{lot}/bays/{bay}/state")],
+                publish: vec![format!(
+                    "$aws/rules/{}/parking/{lot}/bays/{bay}/state",
+                    bay_rule(stage)
+                )],
                 subscribe: Vec::new(),
             })
         }
@@ -79,8 +100,9 @@ pub fn is_command_topic(topic: &str) -> bool {
     matches!(parts.as_slice(), ["parking", _, "gates", _, "commands"])
 }
 
-/// A device's payload as the rule delivers it to a function: the topic,
-/// the authenticated client id and the broker's receive time added.
+/// A device's payload as the rule delivers it to a function: the topic
+/// (as the rule sees it, [`rule_topic`]), the authenticated client id and
+/// the broker's receive time added.
 ///
 /// # Errors
 ///
@@ -103,7 +125,7 @@ pub fn deliver(
             "is the broker's to add; a payload that brings it is dropped",
         ));
     }
-    fields.insert("topic".into(), topic.into());
+    fields.insert("topic".into(), rule_topic(topic).into());
     if let Some(c) = client_id {
         fields.insert("clientid".into(), c.into());
     }
@@ -134,12 +156,25 @@ mod tests {
             DeviceKind::Barrier,
             DeviceKind::BaySensor,
         ] {
-            let g = grants(&device(kind)).expect("grants");
+            let g = grants(&device(kind), "dev").expect("grants");
             assert!(g.publish.iter().all(|t| !is_command_topic(t)), "{kind:?}");
             assert_eq!(g.client_id, "cam-a");
         }
-        assert!(grants(&device(DeviceKind::Kiosk)).is_none());
-        let camera = grants(&device(DeviceKind::Camera)).expect("grants");
+        assert!(grants(&device(DeviceKind::Kiosk), "dev").is_none());
+        let camera = grants(&device(DeviceKind::Camera), "dev").expect("grants");
+        let sensor = grants(&device(DeviceKind::BaySensor), "my-stage").expect("grants");
+        assert_eq!(
+            sensor.publish,
+            ["$aws/rules/seamless_parking_my_stage_bay_events/parking/lot-1/bays/b-1/state"]
+        );
+        assert_eq!(
+            rule_topic(&sensor.publish[0]),
+            "parking/lot-1/bays/b-1/state"
+        );
+        assert_eq!(
+            rule_topic("parking/l/gates/g/events"),
+            "parking/l/gates/g/events"
+        );
         assert!(
             camera
                 .subscribe

@@ -64,6 +64,9 @@ pub struct Usage {
     /// Messages the devices publish (each triggers one rule with one
     /// action, the function it invokes).
     pub iot_inbound_messages: u64,
+    /// Messages the devices send through Basic Ingest (straight to a rule:
+    /// the rule and its action, no messaging charge).
+    pub iot_ingest_messages: u64,
     /// Messages published to devices and drivers (gate commands,
     /// notifications).
     pub iot_outbound_messages: u64,
@@ -90,6 +93,7 @@ impl Usage {
             dynamodb_write_units: self.dynamodb_write_units + o.dynamodb_write_units,
             sqs_requests: self.sqs_requests + o.sqs_requests,
             iot_inbound_messages: self.iot_inbound_messages + o.iot_inbound_messages,
+            iot_ingest_messages: self.iot_ingest_messages + o.iot_ingest_messages,
             iot_outbound_messages: self.iot_outbound_messages + o.iot_outbound_messages,
             lambda_invocations: self.lambda_invocations + o.lambda_invocations,
             lambda_gb_seconds: self.lambda_gb_seconds + o.lambda_gb_seconds,
@@ -106,6 +110,7 @@ impl Usage {
             dynamodb_write_units: self.dynamodb_write_units - earlier.dynamodb_write_units,
             sqs_requests: self.sqs_requests - earlier.sqs_requests,
             iot_inbound_messages: self.iot_inbound_messages - earlier.iot_inbound_messages,
+            iot_ingest_messages: self.iot_ingest_messages - earlier.iot_ingest_messages,
             iot_outbound_messages: self.iot_outbound_messages - earlier.iot_outbound_messages,
             lambda_invocations: self.lambda_invocations - earlier.lambda_invocations,
             lambda_gb_seconds: self.lambda_gb_seconds - earlier.lambda_gb_seconds,

@@ -177,8 +177,9 @@ pub async fn run_device_function() -> Result<(), Error> {
     .await
 }
 
-/// Applies a batch of gate backlogs from their queue, one message after
-/// another (each backlog's reads a few at a time), and reports the
+/// Applies a batch of device messages from their queue — gate backlogs,
+/// or bay readings — one message after another (each backlog's reads a
+/// few at a time), and reports the
 /// messages to deliver again (`ReportBatchItemFailures`): one whose store
 /// write failed comes back, and what it applied is found done; one that is
 /// no backlog at all comes back until the queue moves it to the
@@ -186,7 +187,7 @@ pub async fn run_device_function() -> Result<(), Error> {
 /// malformed is rejected on its own, as on the live path. Backlogs reach this function through their own queue,
 /// never the live gate function: an upload of hours of reads is drained at
 /// the queue's pace while the lot's live entries are answered at once.
-pub async fn apply_backlogs<S: Store, L: DeviceLink>(
+pub async fn apply_queued<S: Store, L: DeviceLink>(
     events: &DeviceEvents<S, L>,
     clock: &impl Clock,
     event: aws_lambda_events::event::sqs::SqsEvent,
@@ -249,13 +250,23 @@ fn lot_of(message: &Value) -> Option<parking_app::LotId> {
         .and_then(|l| parking_app::LotId::parse(l).ok())
 }
 
-/// The composition of the gate backlog function: the device function's,
-/// with the backlog queue's batches as its events.
+/// How a queued device function's messages reached IoT Core, for its
+/// usage: through the message broker (each message charged), or through
+/// Basic Ingest (no messaging charge; the rule and its action only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound {
+    Broker,
+    BasicIngest,
+}
+
+/// The composition of a queued device function (gate backlogs, bay
+/// readings): the device function's, with its queue's batches as its
+/// events.
 ///
 /// # Errors
 ///
 /// A setting is missing or malformed, or the runtime stopped.
-pub async fn run_backlog_function() -> Result<(), Error> {
+pub async fn run_queued_device_function(inbound: Inbound) -> Result<(), Error> {
     use crate::SystemClock;
     use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
     use aws_lambda_events::event::sqs::SqsEvent;
@@ -280,10 +291,16 @@ pub async fn run_backlog_function() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let started = metering.start(&events.store);
         let messages = event.payload.records.len() as u64;
-        let (response, lot) = apply_backlogs(events, &SystemClock, event.payload).await;
-        let extra = parking_app::usage::Usage {
-            iot_inbound_messages: messages,
-            ..Default::default()
+        let (response, lot) = apply_queued(events, &SystemClock, event.payload).await;
+        let extra = match inbound {
+            Inbound::Broker => parking_app::usage::Usage {
+                iot_inbound_messages: messages,
+                ..Default::default()
+            },
+            Inbound::BasicIngest => parking_app::usage::Usage {
+                iot_ingest_messages: messages,
+                ..Default::default()
+            },
         };
         metering
             .finish(&events.store, started, lot.as_ref(), extra)
@@ -357,6 +374,7 @@ impl Metering {
             dynamodb_write_units = used.write_units,
             sqs_requests = usage.sqs_requests,
             iot_in = usage.iot_inbound_messages,
+            iot_ingest = usage.iot_ingest_messages,
             iot_out = usage.iot_outbound_messages,
             handler_ms = ms,
             gb_seconds = usage.lambda_gb_seconds,

@@ -13,7 +13,7 @@ use parking_app::commands::Reason;
 use parking_app::scenario::set_up;
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::*;
-use parking_aws::lambda::apply_backlogs;
+use parking_aws::lambda::apply_queued;
 use parking_aws::{MemoryLink, MemoryStore};
 use parking_core::SessionState;
 
@@ -138,7 +138,7 @@ async fn a_thousand_message_backlog_does_not_delay_the_lots_live_entries() {
     for batch in queue.chunks(10) {
         let mut event = SqsEvent::default();
         event.records = batch.to_vec();
-        let (response, lot) = apply_backlogs(&drainer, &clock, event).await;
+        let (response, lot) = apply_queued(&drainer, &clock, event).await;
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(lot, Some(lot_id.clone()));
     }
@@ -203,7 +203,7 @@ async fn the_sample_backlog_batch_makes_its_stays() {
         .expect("set up");
     let events = DeviceEvents::new(store.clone(), MemoryLink::default(), SignedDuration::ZERO);
     let clock = FixedClock(t("09:00:00") + SignedDuration::from_hours(24 * 4));
-    let (response, lot) = apply_backlogs(&events, &clock, event).await;
+    let (response, lot) = apply_queued(&events, &clock, event).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(lot.map(|l| l.to_string()), Some(LOT.to_owned()));
     let sessions = store
@@ -272,7 +272,7 @@ async fn a_message_that_is_no_backlog_is_kept_for_the_dead_letter_queue() {
     let mut event = SqsEvent::default();
     event.records = vec![queued(1, &good), junk, queued(3, &unknown_gate)];
     let clock = FixedClock(upload + SignedDuration::from_mins(1));
-    let (response, _) = apply_backlogs(&events, &clock, event).await;
+    let (response, _) = apply_queued(&events, &clock, event).await;
     let again: Vec<String> = response
         .batch_item_failures
         .iter()
@@ -284,4 +284,35 @@ async fn a_message_that_is_no_backlog_is_kept_for_the_dead_letter_queue() {
         .await
         .expect("sessions");
     assert_eq!(sessions.len(), 1, "the good read of the first backlog");
+}
+
+/// The sample batch in `events/sqs-bay-readings.json`, as the bay
+/// readings queue hands it to the function: a reading, its 15-minute
+/// repeat and a change, with nothing to deliver again and the bay as the
+/// last reading says.
+#[tokio::test]
+async fn the_sample_bay_batch_keeps_the_last_change() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../events/sqs-bay-readings.json"
+    ))
+    .expect("sample event");
+    let event: SqsEvent = serde_json::from_str(&text).expect("an SQS event");
+    let store = MemoryStore::default();
+    set_up(&store, &scenario(), t("00:00:00"))
+        .await
+        .expect("set up");
+    let events = DeviceEvents::new(store.clone(), MemoryLink::default(), SignedDuration::ZERO);
+    let clock = FixedClock(t("10:06:00"));
+    let (response, lot) = apply_queued(&events, &clock, event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(lot.map(|l| l.to_string()), Some(LOT.to_owned()));
+    let bay = store
+        .bay(&LOT.parse().expect("lot"), &"A-01".parse().expect("bay"))
+        .await
+        .expect("read")
+        .expect("bay");
+    assert_eq!((bay.occupied, bay.seq), (Some(false), 4413));
+    // (That the repeat wrote nothing is shown against DynamoDB itself:
+    // `dynamodb::an_unchanged_bay_reading_makes_no_dynamodb_write`.)
 }

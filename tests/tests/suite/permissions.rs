@@ -590,7 +590,8 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
             bay_id: Some(BayId::parse("b-7").expect("id")),
             presence: None,
         };
-        let want = parking_app::device_access::grants(&device).expect("grants");
+        let want = parking_app::device_access::grants(&device, "dev").expect("grants");
+        let rule = parking_app::device_access::bay_rule("dev");
         let statements = r[policy]["Properties"]["PolicyDocument"]["Statement"]
             .as_sequence()
             .expect("statements");
@@ -601,7 +602,8 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
                 .flat_map(|st| strings(&st["Resource"]))
                 .map(|res| {
                     let (_, tail) = res.split_once(prefix).expect("resource of its kind");
-                    tail.replace("${!iot:Connection.Thing.ThingName}", "thing-a")
+                    tail.replace("${BayEventsRule}", &rule)
+                        .replace("${!iot:Connection.Thing.ThingName}", "thing-a")
                         .replace("${!iot:Connection.Thing.Attributes[lot]}", "lot-1")
                         .replace("${!iot:Connection.Thing.Attributes[gate]}", "in-1")
                         .replace("${!iot:Connection.Thing.Attributes[bay]}", "b-7")

@@ -35,7 +35,8 @@ pub const BROKER_FILE: &str = "broker.json";
 const TOPICS: [&str; 3] = [
     "parking/+/gates/+/events",
     "parking/+/gates/+/backlog",
-    "parking/+/bays/+/state",
+    // Sensors publish through Basic Ingest, straight to the bay rule.
+    "$aws/rules/+/parking/+/bays/+/state",
 ];
 
 #[derive(clap::Args)]

@@ -18,6 +18,10 @@ use crate::UsageError;
 /// The bridge's own identity on the broker.
 pub const BRIDGE: &str = "parking-bridge";
 
+/// The stage the local broker plays (the bay rule's name in Basic Ingest
+/// topics).
+pub const STAGE: &str = "dev";
+
 /// One provisioned device.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Thing {
@@ -53,7 +57,7 @@ impl Thing {
     }
 
     fn grants(&self) -> Option<Grants> {
-        grants(&self.device())
+        grants(&self.device(), STAGE)
     }
 
     /// Whether it speaks for the same gate or bay as `other`.
@@ -156,7 +160,7 @@ impl Registry {
             }
         }
         out.push_str(&format!(
-            "\nuser {BRIDGE}\ntopic read parking/+/gates/+/events\ntopic read parking/+/gates/+/backlog\ntopic read parking/+/gates/+/state\ntopic read parking/+/bays/+/state\ntopic write parking/+/gates/+/commands\ntopic write $aws/things/+/shadow/get/accepted\ntopic write $aws/things/+/shadow/update/delta\n"
+            "\nuser {BRIDGE}\ntopic read parking/+/gates/+/events\ntopic read parking/+/gates/+/backlog\ntopic read parking/+/gates/+/state\ntopic read $aws/rules/+/parking/+/bays/+/state\ntopic write parking/+/gates/+/commands\ntopic write $aws/things/+/shadow/get/accepted\ntopic write $aws/things/+/shadow/update/delta\n"
         ));
         out
     }

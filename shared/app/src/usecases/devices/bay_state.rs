@@ -65,7 +65,7 @@ pub(crate) async fn apply<S: LotStore>(
 
 /// Refreshes the sensor's presence when the lot's copy of it (read with
 /// the lot, at most a cache lifetime old) is missing, offline, or older
-/// than half the sensor timeout; nothing otherwise. What it reports is
+/// than half the sensor timeout at the reading's time; nothing otherwise. What it reports is
 /// not the reading's, so its counts are left out.
 async fn heard<S: LotStore>(
     store: &S,
@@ -76,13 +76,14 @@ async fn heard<S: LotStore>(
 ) -> Result<Report, crate::usecases::device_events::HandleError> {
     let half =
         jiff::SignedDuration::from_mins(i64::from(cfg.lot.settings.sensor_timeout_minutes)) / 2;
+    let heard_at = at.min(now);
     let fresh = cfg
         .devices
         .get(device)
         .and_then(|d| d.presence)
-        .is_some_and(|p| p.connected && now.duration_since(p.at) < half);
+        .is_some_and(|p| p.connected && heard_at.duration_since(p.at) < half);
     if !fresh {
-        let refreshed = presence::heartbeat(store, &cfg.lot.id, device, at.min(now)).await?;
+        let refreshed = presence::heartbeat(store, &cfg.lot.id, device, heard_at).await?;
         return Ok(Report {
             rejected: refreshed.rejected,
             ..Report::default()

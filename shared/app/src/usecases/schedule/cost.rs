@@ -145,7 +145,7 @@ pub fn price(u: &Usage, p: &PriceTable) -> Cost {
     let sqs = u.sqs_requests as f64 * p.sqs_per_million_requests * m;
     let iot =
         (u.iot_inbound_messages + u.iot_outbound_messages) as f64 * p.iot_per_million_messages * m
-            + u.iot_inbound_messages as f64
+            + (u.iot_inbound_messages + u.iot_ingest_messages) as f64
                 * (p.iot_per_million_rules_triggered + p.iot_per_million_actions)
                 * m;
     Cost {
