@@ -677,6 +677,28 @@ pub enum DeviceKindDto {
     Kiosk,
 }
 
+impl From<DeviceKind> for DeviceKindDto {
+    fn from(k: DeviceKind) -> Self {
+        match k {
+            DeviceKind::Camera => DeviceKindDto::Camera,
+            DeviceKind::Barrier => DeviceKindDto::Barrier,
+            DeviceKind::BaySensor => DeviceKindDto::BaySensor,
+            DeviceKind::Kiosk => DeviceKindDto::Kiosk,
+        }
+    }
+}
+
+impl From<DeviceKindDto> for DeviceKind {
+    fn from(k: DeviceKindDto) -> Self {
+        match k {
+            DeviceKindDto::Camera => DeviceKind::Camera,
+            DeviceKindDto::Barrier => DeviceKind::Barrier,
+            DeviceKindDto::BaySensor => DeviceKind::BaySensor,
+            DeviceKindDto::Kiosk => DeviceKind::Kiosk,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct DeviceOut {
     /// The IoT client id.
@@ -694,12 +716,7 @@ impl From<Device> for DeviceOut {
     fn from(d: Device) -> Self {
         DeviceOut {
             id: d.id.to_string(),
-            kind: match d.kind {
-                DeviceKind::Camera => DeviceKindDto::Camera,
-                DeviceKind::Barrier => DeviceKindDto::Barrier,
-                DeviceKind::BaySensor => DeviceKindDto::BaySensor,
-                DeviceKind::Kiosk => DeviceKindDto::Kiosk,
-            },
+            kind: d.kind.into(),
             gate_id: d.gate_id.map(|g| g.to_string()),
             bay_id: d.bay_id.map(|b| b.to_string()),
             connected: d.presence.map(|p| p.connected),
@@ -718,6 +735,57 @@ pub struct DeviceIn {
     /// Required for bay sensors.
     #[serde(default)]
     pub bay_id: Option<String>,
+}
+
+/// A device's serial number enrolled for a gate or bay, before it claims
+/// its identity (fleet provisioning).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentIn {
+    /// The device's serial number, as its firmware presents it.
+    pub serial: String,
+    pub kind: DeviceKindDto,
+    /// Required for cameras and barriers.
+    #[serde(default)]
+    pub gate_id: Option<String>,
+    /// Required for bay sensors.
+    #[serde(default)]
+    pub bay_id: Option<String>,
+    /// The thing (and device id) it becomes; by default
+    /// `{lot}-{cam|bar|sensor}-{gate|bay}-{serial}`.
+    #[serde(default)]
+    pub thing_name: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EnrolmentOut {
+    pub serial: String,
+    pub lot_id: String,
+    pub kind: DeviceKindDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bay_id: Option<String>,
+    pub thing_name: String,
+    #[schemars(schema_with = "ts")]
+    pub enrolled_at: Timestamp,
+    /// Whether the device has claimed its identity.
+    pub admitted: bool,
+}
+
+impl From<parking_app::enrolments::Enrolment> for EnrolmentOut {
+    fn from(e: parking_app::enrolments::Enrolment) -> Self {
+        EnrolmentOut {
+            serial: e.serial.to_string(),
+            lot_id: e.lot_id.to_string(),
+            kind: e.kind.into(),
+            gate_id: e.gate_id.map(|g| g.to_string()),
+            bay_id: e.bay_id.map(|b| b.to_string()),
+            thing_name: e.thing_name.to_string(),
+            enrolled_at: e.enrolled_at,
+            admitted: e.admitted.is_some(),
+        }
+    }
 }
 
 #[derive(Serialize, JsonSchema)]

@@ -316,6 +316,7 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorPutGate, o::put_gate::<S>)
             .op(Op::OperatorListDevices, o::list_devices::<S>)
             .op(Op::OperatorPutDevice, o::put_device::<S>)
+            .op(Op::OperatorEnrolDevice, o::enrol_device::<S>)
             .op(Op::OperatorDashboard, o::dashboard::<S>)
             .op(Op::OperatorListFlags, o::list_flags::<S>)
             .op(Op::OperatorSetFlag, o::set_flag::<S>)

@@ -263,6 +263,46 @@ pub(crate) async fn put_device<S: Store>(
     Ok(json(StatusCode::OK, &DeviceOut::from(d)))
 }
 
+pub(crate) async fn enrol_device<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    JsonBody(body): JsonBody<EnrolmentIn>,
+) -> Result<Response, ApiError> {
+    let field = |name: &'static str| move |e: IdError| ApiError::invalid(name, e.to_string());
+    let new = parking_app::usecases::provisioning::NewEnrolment {
+        serial: SerialNumber::parse(&body.serial).map_err(field("body.serial"))?,
+        kind: body.kind.into(),
+        gate_id: body
+            .gate_id
+            .as_deref()
+            .map(GateId::parse)
+            .transpose()
+            .map_err(field("body.gate_id"))?,
+        bay_id: body
+            .bay_id
+            .as_deref()
+            .map(BayId::parse)
+            .transpose()
+            .map_err(field("body.bay_id"))?,
+        thing_name: body
+            .thing_name
+            .as_deref()
+            .map(DeviceId::parse)
+            .transpose()
+            .map_err(field("body.thing_name"))?,
+    };
+    let e = parking_app::usecases::provisioning::enrol(
+        &api.store,
+        api.clock.now(),
+        &actor,
+        &lot_id,
+        new,
+    )
+    .await
+    .map_err(body_error)?;
+    Ok(json(StatusCode::CREATED, &EnrolmentOut::from(e)))
+}
+
 pub(crate) async fn list_flags<S: Store>(
     State(api): St<S>,
     OperatorLot(_, lot_id): OperatorLot,

@@ -249,6 +249,8 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<DeviceOut>>), errors &[400, 404];
     OperatorPutDevice = PUT "/v1/operator/lots/{lot_id}/devices/{device_id}" Operator "operator" "Adds or replaces a device of the lot; a device of another lot is refused."
         query &[], headers &[], body Some(schema::<DeviceIn>), ok Success::Json(200, schema::<DeviceOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorEnrolDevice = POST "/v1/operator/lots/{lot_id}/enrolments" Operator "operator" "Enrols a device's serial number for a gate or bay of the lot, before it claims its identity; a serial is enrolled once."
+        query &[], headers &[], body Some(schema::<EnrolmentIn>), ok Success::Json(201, schema::<EnrolmentOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorDashboard = GET "/v1/operator/lots/{lot_id}/dashboard" Operator "operator" "A lot at a glance: live availability, offline devices, today's figures, the review queue, failed card payments, and today's occupancy by hour against the forecast."
         query &[], headers &[], body None, ok Success::Json(200, schema::<DashboardOut>), errors &[404];
     OperatorListFlags = GET "/v1/operator/lots/{lot_id}/flags" Operator "operator" "The feature flags at the lot: on or off, and why."

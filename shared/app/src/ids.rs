@@ -134,6 +134,9 @@ ids! {
     PassId => "pass id";
     /// An operator's, merchant's or kiosk's action on a plate's timeline.
     ActionId => "action id";
+    /// A device's serial number, as its maker printed it and its firmware
+    /// presents it when it claims its identity.
+    SerialNumber => "serial number";
 }
 
 impl IdempotencyKey {

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod device_access;
 pub mod devices;
 pub mod drivers;
+pub mod enrolments;
 pub mod flags;
 pub mod forecasts;
 pub mod gate_device;

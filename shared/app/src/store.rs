@@ -86,6 +86,8 @@ pub enum Refusal {
     StaleLot { lot_id: LotId, revision: u64 },
     #[error("the flags are no longer at revision {revision}")]
     StaleFlags { revision: u64 },
+    #[error("serial number {serial} is enrolled already")]
+    SerialEnrolled { serial: SerialNumber },
 }
 
 impl StoreError {
@@ -158,6 +160,7 @@ pub trait Store:
     + crate::forecasts::ForecastStore
     + crate::usage::UsageStore
     + crate::settlement::AttemptStore
+    + crate::enrolments::EnrolmentStore
 {
 }
 
@@ -174,6 +177,7 @@ impl<T> Store for T where
         + crate::forecasts::ForecastStore
         + crate::usage::UsageStore
         + crate::settlement::AttemptStore
+        + crate::enrolments::EnrolmentStore
 {
 }
 
@@ -184,6 +188,7 @@ pub mod prelude {
     pub use crate::clock::{Clock, FixedClock};
     pub use crate::commands::DeviceLink;
     pub use crate::drivers::{DriverStore, DriverView};
+    pub use crate::enrolments::EnrolmentStore;
     pub use crate::flags::FlagStore;
     pub use crate::forecasts::ForecastStore;
     pub use crate::history::{LikePlate, PlateHistory, PlateView, TimelineCommit};

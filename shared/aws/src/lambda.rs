@@ -310,6 +310,65 @@ pub async fn run_queued_device_function(inbound: Inbound) -> Result<(), Error> {
     .await
 }
 
+/// The pre-provisioning hook: one claim, its answer. A request that is not
+/// a hook request is refused (never an error: IoT Core would only retry
+/// it); a store failure is an error, and the device claims again.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn provisioning_hook<S: Store>(
+    store: &S,
+    clock: &impl Clock,
+    request: &Value,
+) -> Result<Value, Error> {
+    use parking_app::usecases::provisioning::{HookAnswer, HookRequest, admit};
+    let answer = match serde_json::from_value::<HookRequest>(request.clone()) {
+        Err(e) => {
+            tracing::warn!(error = %e, "not a pre-provisioning hook request: refused");
+            HookAnswer {
+                allow: false,
+                overrides: Default::default(),
+            }
+        }
+        Ok(req) => {
+            let (answer, refused) = admit(store, &req, clock.now()).await?;
+            match refused {
+                Some(why) => tracing::warn!(reason = %why, "claim refused"),
+                None => tracing::info!(
+                    thing = answer
+                        .overrides
+                        .get("ThingName")
+                        .map_or("-", String::as_str),
+                    "claim admitted"
+                ),
+            }
+            answer
+        }
+    };
+    Ok(serde_json::to_value(answer)?)
+}
+
+/// The composition of the pre-provisioning hook.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_provisioning_hook() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let store = &store;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        provisioning_hook(store, &SystemClock, &event.payload).await
+    }))
+    .await
+}
+
 /// What each invocation of a function consumed: one log line per
 /// invocation (for CloudWatch Logs Insights to sum), and the lot's day
 /// (see [`parking_app::usecases::cost::UsageBuffer`]: written at most once

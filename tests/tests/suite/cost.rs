@@ -8,7 +8,7 @@
 
 use jiff::SignedDuration;
 use parking_app::scenario::set_up;
-use parking_app::usecases::cost::StoreUse;
+use parking_app::usecases::cost::{PriceTable, StoreUse};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_aws::{DynamoStore, MemoryLink, MemoryStore};
 
@@ -189,7 +189,9 @@ async fn the_daily_report_prices_the_lots_recorded_usage() {
             let r = daily_report(&events.store, &sc.lot.id, day)
                 .await
                 .expect("report");
-            messages += r.cost.usage.iot_inbound_messages;
+            // Bay readings come through Basic Ingest; the rest through the
+            // broker.
+            messages += r.cost.usage.iot_inbound_messages + r.cost.usage.iot_ingest_messages;
             if day.day() == 30 {
                 assert!(r.cost.total.total > 0.0, "{:?}", r.cost);
                 assert_eq!(r.cost.prices_date, summary.cost.prices_date);
@@ -203,7 +205,15 @@ async fn the_daily_report_prices_the_lots_recorded_usage() {
         }
     }
     assert_eq!(messages, summary.messages, "every message is some lot's");
-    assert_eq!(summary.cost.usage.iot_inbound_messages, summary.messages);
+    let usage = &summary.cost.usage;
+    assert_eq!(
+        usage.iot_inbound_messages + usage.iot_ingest_messages,
+        summary.messages
+    );
+    assert!(
+        usage.iot_ingest_messages > 0,
+        "bay readings through Basic Ingest"
+    );
     assert!(summary.cost.per_1000_sessions.total > 0.0);
 }
 
@@ -280,4 +290,67 @@ async fn an_entry_at_a_2000_bay_lot_reads_under_10_units_in_4_requests() {
         "{all:?} against {used:?}"
     );
     println!("entry: {used:?}; every bay: {all:?}");
+}
+
+/// The sensors' price (`parkctl simulate --bays`): on change with a
+/// 15-minute repeat, through Basic Ingest and batches, a lot's sensors
+/// cost a small fraction of reporting every minute, within USD 20 a
+/// month for 2,000 bays (here 200 bays, scaled: each bay costs the same),
+/// and only changes are written.
+#[tokio::test]
+async fn sensors_reporting_on_change_stay_within_budget() {
+    use parking_app::simulator::sensors::{SensorLoad, price_sensors};
+    use parking_app::simulator::world::{SimConfig, generate};
+    let cfg = SimConfig {
+        capacity: 200,
+        arrivals_per_day: 1,
+        drivers: 1,
+        calm: true,
+        ..SimConfig::default()
+    };
+    let mut lot = generate(&cfg).expect("world").pop().expect("lot");
+    lot.messages.clear();
+    let start = t("00:00:00");
+    let handler = DeviceEvents::new(
+        MemoryStore::default(),
+        MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    parking_app::scenario::set_up(&handler.store, &lot, start)
+        .await
+        .expect("set up");
+    let load = SensorLoad {
+        lot: lot.lot.id.clone(),
+        bays: lot.bays.clone(),
+        changes_per_bay_day: 20.0,
+        repeat: SignedDuration::from_mins(15),
+        sample: 10,
+        start,
+        seed: 7,
+        batch: 100,
+        window: SignedDuration::from_secs(10),
+    };
+    let prices = PriceTable::builtin().expect("prices");
+    let [minute, change] = price_sensors(&handler, &load, prices, || handler.store.store_use())
+        .await
+        .expect("priced");
+    // Every reading of every minute is written; on change, the first
+    // reading and each change are, never a repeat (96 a bay a day).
+    assert_eq!(minute.written, minute.readings);
+    let repeats = 200 * 96;
+    let changes = change.readings - repeats - 200;
+    assert_eq!(change.written, changes + 200, "{change:?}");
+    assert!(
+        (change.readings as f64 / 200.0 - 116.0).abs() < 5.0,
+        "{change:?}"
+    );
+    let per_2000 = change.per_lot_month.total * 10.0;
+    assert!(per_2000 <= 20.0, "USD {per_2000:.2} a month for 2,000 bays");
+    assert!(
+        change.per_lot_month.total * 10.0 < minute.per_lot_month.total,
+        "on change {:.2}, every minute {:.2}",
+        change.per_lot_month.total,
+        minute.per_lot_month.total
+    );
+    assert_eq!(change.usage.iot_inbound_messages, 0, "no messaging charge");
 }

@@ -539,6 +539,32 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
         if resource["Type"].as_str() != Some("AWS::IoT::Policy") {
             continue;
         }
+        if name.as_str() == Some("ClaimPolicy") {
+            // The fleet's claim certificate: connect as `claim-…`, and
+            // only the provisioning topics; nothing of the lots'.
+            let statements = resource["Properties"]["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("statements");
+            for st in statements {
+                for res in strings(&st["Resource"]) {
+                    let tail = res
+                        .rsplit_once(":client/")
+                        .or_else(|| res.split_once(":topic/"))
+                        .or_else(|| res.split_once(":topicfilter/"))
+                        .map(|(_, t)| t.to_owned())
+                        .expect("a client or topic");
+                    assert!(
+                        tail == "claim-*"
+                            || tail.starts_with("$aws/certificates/create/")
+                            || tail.starts_with(
+                                "$aws/provisioning-templates/seamless-parking-${Stage}-"
+                            ),
+                        "the claim policy grants {res}"
+                    );
+                }
+            }
+            continue;
+        }
         policies += 1;
         let statements = resource["Properties"]["PolicyDocument"]["Statement"]
             .as_sequence()

@@ -1916,3 +1916,120 @@ async fn an_operator_lists_and_redrives_their_lots_dead_letters() {
     .await;
     assert_eq!(down.status, 503, "{}", down.text);
 }
+
+/// Onboarding by claim: an operator enrols a serial for a gate; the
+/// pre-provisioning hook admits that serial only, as what was enrolled,
+/// and puts the device in the lot's registry; a serial nobody enrolled,
+/// or one whose device is in service, is refused; a serial is enrolled
+/// once, and an operator of another lot cannot enrol in this one.
+#[tokio::test]
+async fn a_device_is_admitted_only_as_what_an_operator_enrolled() {
+    use parking_app::usecases::provisioning::{HookRequest, admit};
+    let lot = Lot::new().await;
+    let now = t("09:00:00");
+    let path = format!("/v1/operator/lots/{LOT}/enrolments");
+    let enrol = |who: Who, body: Value| Call::new("POST", path.clone(), who).json(body);
+    let body = json!({"serial": "SN-0042", "kind": "camera", "gate_id": "g-in"});
+    let a = at(&lot, now, enrol(OP, body.clone())).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let thing = format!("{LOT}-cam-g-in-SN-0042");
+    assert_eq!(a.json()["thing_name"], json!(thing));
+    assert_eq!(a.json()["admitted"], json!(false));
+    let a = at(&lot, now, enrol(OP, body)).await;
+    assert_eq!(
+        (a.status, a.json()["code"].clone()),
+        (409, json!("serial_enrolled"))
+    );
+    let a = at(
+        &lot,
+        now,
+        enrol(
+            OP,
+            json!({"serial": "SN-0043", "kind": "camera", "gate_id": "no-such-gate"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    let a = at(
+        &lot,
+        now,
+        enrol(
+            OP,
+            json!({"serial": "SN-0044", "kind": "camera", "gate_id": "g-in", "thing_name": "a:b"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 422, "a ':' in a thing name: {}", a.text);
+    let a = at(
+        &lot,
+        now,
+        enrol(
+            OP_B,
+            json!({"serial": "SN-0045", "kind": "camera", "gate_id": "g-in"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+
+    let store = &lot.events.store;
+    let claim = |serial: &str, cert: &str| -> HookRequest {
+        serde_json::from_value(json!({
+            "claimCertificateId": "claim-cert",
+            "certificateId": cert,
+            "certificatePem": "-----BEGIN CERTIFICATE-----",
+            "templateArn": "arn:aws:iot:ap-northeast-1:123456789012:provisioningtemplate/seamless-parking-dev-gates",
+            "clientId": format!("claim-{serial}"),
+            "parameters": {"SerialNumber": serial, "Lot": "another-lot", "Gate": "g-out"}
+        }))
+        .expect("hook request")
+    };
+    let (answer, refused) = admit(store, &claim("SN-9999", "c-0"), now)
+        .await
+        .expect("hook");
+    assert!(
+        !answer.allow && refused.is_some(),
+        "a serial nobody enrolled"
+    );
+    let (answer, refused) = admit(store, &claim("SN-0042", "c-1"), now)
+        .await
+        .expect("hook");
+    assert!(answer.allow, "{refused:?}");
+    // What the device claimed (another lot, another gate) does not count.
+    assert_eq!(answer.overrides["ThingName"], thing);
+    assert_eq!(answer.overrides["Lot"], LOT);
+    assert_eq!(answer.overrides["Gate"], "g-in");
+    let device = store
+        .get_device(&thing.parse().expect("id"))
+        .await
+        .expect("registered");
+    assert_eq!(device.kind, DeviceKind::Camera);
+    assert_eq!(device.gate_id.as_ref().map(GateId::as_str), Some("g-in"));
+    // A retry before the device is heard is admitted again; once it is in
+    // service, a second claim with its serial is refused.
+    let (retry, _) = admit(store, &claim("SN-0042", "c-2"), now)
+        .await
+        .expect("hook");
+    assert!(retry.allow);
+    store
+        .record_presence(
+            &device.id,
+            &Presence {
+                connected: true,
+                at: now,
+                version: 1,
+            },
+        )
+        .await
+        .expect("presence");
+    let (clone, refused) = admit(store, &claim("SN-0042", "c-3"), now)
+        .await
+        .expect("hook");
+    assert!(!clone.allow, "a cloned serial");
+    assert!(refused.is_some_and(|r| r.to_string().contains("in service")));
+    // A request that is not a hook request is refused, not an error.
+    let junk =
+        parking_aws::lambda::provisioning_hook(store, &FixedClock(now), &json!({"hello": 1}))
+            .await
+            .expect("answered");
+    assert_eq!(junk, json!({"allowProvisioning": false}));
+}

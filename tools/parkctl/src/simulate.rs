@@ -46,9 +46,20 @@ pub struct Args {
     /// without it every flag takes its default.
     #[arg(long, value_name = "FILE")]
     flags: Option<PathBuf>,
+    /// Price one lot's bay sensors instead: a lot of this many bays, each
+    /// changing about --changes times a day and repeating its state every
+    /// 15 minutes, against the same sensors reporting every minute.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    bays: Option<u32>,
+    /// With --bays: changes per bay per day.
+    #[arg(long, default_value_t = 20.0)]
+    changes: f64,
 }
 
 pub fn run_cli(args: &Args) -> Result<(), UsageError> {
+    if let Some(bays) = args.bays {
+        return sensors(args, bays);
+    }
     let cfg = SimConfig {
         seed: args.seed,
         lots: args.lots,
@@ -337,4 +348,78 @@ pub fn render(s: &Summary, cfg: &SimConfig) -> String {
         ok(s.checks.money_matches_the_truth)
     );
     out
+}
+
+/// `--bays`: one lot's sensors priced, every minute against on change.
+fn sensors(args: &Args, bays: u32) -> Result<(), UsageError> {
+    use parking_app::simulator::sensors::{SensorLoad, price_sensors};
+    let cfg = SimConfig {
+        seed: args.seed,
+        lots: 1,
+        days: 1,
+        start: args.start,
+        capacity: bays,
+        arrivals_per_day: 1,
+        drivers: 1,
+        calm: true,
+        ..SimConfig::default()
+    };
+    let mut scenarios = generate(&cfg).map_err(UsageError)?;
+    let Some(mut lot) = scenarios.pop() else {
+        return Err(UsageError("no lot was generated".into()));
+    };
+    lot.messages.clear();
+    let start = args
+        .start
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").map_err(|e| UsageError(e.to_string()))?)
+        .map_err(|e| UsageError(e.to_string()))?
+        .timestamp();
+    let prices = parking_app::usecases::cost::PriceTable::builtin().map_err(UsageError)?;
+    let handler = DeviceEvents::new(
+        MemoryStore::default(),
+        MemoryLink::default(),
+        SignedDuration::from_mins(1),
+    );
+    let load = SensorLoad {
+        lot: lot.lot.id.clone(),
+        bays: lot.bays.clone(),
+        changes_per_bay_day: args.changes,
+        repeat: SignedDuration::from_mins(15),
+        sample: 100,
+        start,
+        seed: args.seed,
+        batch: 100,
+        window: SignedDuration::from_secs(10),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
+    let costs = rt
+        .block_on(async {
+            parking_app::scenario::set_up(&handler.store, &lot, start)
+                .await
+                .map_err(|e| e.to_string())?;
+            price_sensors(&handler, &load, prices, || handler.store.store_use()).await
+        })
+        .map_err(UsageError)?;
+    if args.json {
+        return crate::print_json(&costs);
+    }
+    println!(
+        "Bay sensors of one lot of {bays} bays, {} changes a bay a day (prices {} {}):",
+        args.changes, prices.region, prices.date
+    );
+    println!(
+        "| delivery | readings a day | written | IoT | SQS | Lambda | DynamoDB | per lot-month |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for c in &costs {
+        let m = &c.per_lot_month;
+        println!(
+            "| {} | {} | {} | USD {:.2} | USD {:.2} | USD {:.2} | USD {:.2} | USD {:.2} |",
+            c.delivery, c.readings, c.written, m.iot, m.sqs, m.lambda, m.dynamodb, m.total
+        );
+    }
+    Ok(())
 }

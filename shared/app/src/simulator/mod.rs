@@ -5,4 +5,5 @@
 //! as the devices, drivers and staff would.
 
 pub mod run;
+pub mod sensors;
 pub mod world;

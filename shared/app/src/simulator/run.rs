@@ -299,9 +299,17 @@ where
         }
         // The device function: one IoT message in, its rule and action,
         // one invocation, its store requests and the commands it publishes.
+        // A bay reading comes through Basic Ingest (no messaging charge)
+        // and its queue: the rule's send, and a receive and a delete
+        // (counted whole, though they take ten at a time).
         let mut this = Usage::default();
         this.add_store(&used);
-        this.iot_inbound_messages += 1;
+        if scenarios[*l].messages[*i].topic.contains("/bays/") {
+            this.iot_ingest_messages += 1;
+            this.sqs_requests += 3;
+        } else {
+            this.iot_inbound_messages += 1;
+        }
         this.iot_outbound_messages += report.commands.len() as u64;
         this.lambda_invocations += 1;
         this.lambda_gb_seconds += gb_seconds(

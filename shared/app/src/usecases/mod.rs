@@ -13,7 +13,7 @@ pub mod settlement;
 pub mod staff;
 
 pub use devices::{
-    allow_list, availability, bay_state, device_events, plate_read, presence, replay,
+    allow_list, availability, bay_state, device_events, plate_read, presence, provisioning, replay,
 };
 pub use drivers::{account, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};

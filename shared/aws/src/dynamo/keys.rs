@@ -290,6 +290,11 @@ pub(crate) fn usage(lot: &LotId, date: jiff::civil::Date) -> Keys {
     Keys::new(lot_pk(lot), format!("~USAGE#{date}"), "usage")
 }
 
+/// A device enrolled for onboarding, by its serial number.
+pub(crate) fn enrolment(serial: &SerialNumber) -> Keys {
+    Keys::new(format!("SERIAL#{serial}"), "ENROLMENT", "enrolment")
+}
+
 /// The feature flag document, one for all lots.
 pub(crate) fn flags() -> Keys {
     Keys::new("FLAGS", "FLAGS", "flags")

@@ -72,6 +72,7 @@
 mod attempts;
 mod audit;
 mod drivers;
+mod enrolments;
 pub mod errors;
 mod flags;
 mod forecasts;

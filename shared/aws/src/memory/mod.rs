@@ -8,6 +8,7 @@
 mod attempts;
 mod audit;
 mod drivers;
+mod enrolments;
 mod flags;
 mod forecasts;
 mod history;
@@ -45,6 +46,7 @@ struct LedgerEntry {
 struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
+    enrolments: HashMap<SerialNumber, parking_app::enrolments::Enrolment>,
     flags: Option<parking_app::flags::StoredFlags>,
     usage: HashMap<(LotId, jiff::civil::Date), parking_app::usage::Usage>,
     gates: HashMap<(LotId, GateId), Gate>,

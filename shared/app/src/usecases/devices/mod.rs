@@ -7,4 +7,5 @@ pub mod bay_state;
 pub mod device_events;
 pub mod plate_read;
 pub mod presence;
+pub mod provisioning;
 pub mod replay;

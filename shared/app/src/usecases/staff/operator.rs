@@ -196,7 +196,7 @@ pub async fn update_lot<S: Store>(
     }
 }
 
-fn entry(
+pub(crate) fn entry(
     id: &ActionId,
     lot_id: &LotId,
     actor: &Actor,
@@ -284,6 +284,12 @@ pub async fn put_device<S: Store>(
             ));
         }
         _ => {}
+    }
+    if device.id.as_str().contains(':') {
+        return Err(ActionError::invalid(
+            "device_id",
+            "may not contain ':' (app clients' ids do; device clients' never)",
+        ));
     }
     match store.get_device(&device.id).await {
         Ok(d) if d.lot_id != device.lot_id => {
