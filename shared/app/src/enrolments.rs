@@ -54,11 +54,18 @@ pub trait EnrolmentStore: Send + Sync {
         &self,
         serial: &SerialNumber,
     ) -> impl Future<Output = StoreResult<Option<Enrolment>>> + Send;
-    /// Records the hook's admission on the enrolment (replacing an earlier
-    /// one: a device retrying its claim).
+    /// Records the hook's admission on the enrolment if the admission it
+    /// holds is still `previous` (by certificate id; `None`: not admitted):
+    /// of two claims at once, one is admitted.
+    ///
+    /// # Errors
+    ///
+    /// `Conflict(Refusal::AdmissionChanged)` when another claim was
+    /// admitted meanwhile; `NotFound` for a serial not enrolled.
     fn admit(
         &self,
         serial: &SerialNumber,
         admission: &Admission,
+        previous: Option<&str>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -125,16 +125,20 @@ pub fn bay_reading_replaces(stored: &Bay, new: &Bay) -> bool {
 }
 
 /// Whether a bay reading says nothing the stored bay does not: the same
-/// state, begun at the same reading of the same boot. Such a reading (a
-/// sensor's periodic repeat, or a repeated delivery) is not written.
-/// Skipping it cannot reorder anything: a reading taken between the
-/// state's start and this one has the same state and start, one taken
-/// before the start is older than the stored bay, and a later one that
-/// differs wins on its own.
-pub fn bay_reading_unchanged(stored: &Bay, new: &Bay) -> bool {
-    stored.occupied == new.occupied
-        && stored.boot == new.boot
+/// boot, the same start of its state (`since`), and the same state —
+/// the stored state, or, for a reading the sensor was unsure of, the
+/// state it reported (`raw`) when the stored one is a sure reading of it.
+/// Such a reading (a sensor's periodic repeat, or a repeated delivery) is
+/// not written. Skipping it cannot reorder anything: every reading the
+/// sensor took between the state's start and this one reported the same
+/// state from the same start, so it too is skipped or, unsure, left to
+/// the sure reading stored; one taken before the start is older than the
+/// stored bay; a later one that differs wins on its own.
+pub fn bay_reading_unchanged(stored: &Bay, new: &Bay, raw: Option<bool>) -> bool {
+    stored.boot == new.boot
         && stored.state_since() == new.state_since()
+        && (stored.occupied == new.occupied
+            || (stored.occupied.is_some() && stored.occupied == raw))
 }
 
 /// When a ledger entry for `event` expires (seconds since the epoch).

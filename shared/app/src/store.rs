@@ -88,6 +88,8 @@ pub enum Refusal {
     StaleFlags { revision: u64 },
     #[error("serial number {serial} is enrolled already")]
     SerialEnrolled { serial: SerialNumber },
+    #[error("serial number {serial} was admitted by another claim meanwhile")]
+    AdmissionChanged { serial: SerialNumber },
 }
 
 impl StoreError {

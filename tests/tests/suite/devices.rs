@@ -1032,16 +1032,18 @@ async fn sensors_keep_the_newest_reading_and_unsure_bays_are_unknown() {
 }
 
 /// Repeats are not written, and that loses no order: in every order of
-/// delivery of a bay's change, change back, and repeat, the bay ends as
-/// the sensor last saw it.
+/// delivery of a bay's changes and repeats, an unsure one among them, the
+/// bay ends as the sensor last saw it.
 #[tokio::test]
 async fn unwritten_repeats_keep_bay_readings_order_free() {
-    // (seq, since, occupied, minute)
+    // (seq, since, occupied, minute, confidence): a change, a change back,
+    // a change again, a repeat the sensor was unsure of, and a sure one.
     let readings = [
-        (5, 5, true, 0),
-        (6, 6, false, 5),
-        (7, 7, true, 9),
-        (8, 7, true, 24),
+        (5, 5, true, 0, 0.9),
+        (6, 6, false, 5, 0.9),
+        (7, 7, true, 9, 0.9),
+        (8, 7, true, 15, 0.4),
+        (9, 7, true, 24, 0.9),
     ];
     let mut orders = vec![vec![]];
     for _ in 0..readings.len() {
@@ -1059,13 +1061,20 @@ async fn unwritten_repeats_keep_bay_readings_order_free() {
             })
             .collect();
     }
-    assert_eq!(orders.len(), 24);
+    assert_eq!(orders.len(), 120);
     for order in orders {
         let lot = Lot::new().await;
         for &i in &order {
-            let (seq, since, occupied, minute) = readings[i];
+            let (seq, since, occupied, minute, confidence) = readings[i];
             let at = t("08:00:00") + SignedDuration::from_mins(minute);
-            let mut m = bay("A-01", &format!("r-{seq}"), Some(occupied), 0.9, seq, at);
+            let mut m = bay(
+                "A-01",
+                &format!("r-{seq}"),
+                Some(occupied),
+                confidence,
+                seq,
+                at,
+            );
             m["since"] = json!(since);
             // Delivered late: every reading arrives after the last was taken.
             m["received_at"] = json!((t("08:30:00")).as_millisecond());

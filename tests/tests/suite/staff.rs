@@ -1970,6 +1970,19 @@ async fn a_device_is_admitted_only_as_what_an_operator_enrolled() {
     )
     .await;
     assert_eq!(a.status, 403);
+    // A thing name that is a device of another place is refused.
+    let a = at(
+        &lot,
+        now,
+        enrol(OP, json!({"serial": "SN-0046", "kind": "camera", "gate_id": "g-in", "thing_name": "cam-out"})),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.json()["code"].clone()),
+        (409, json!("thing_taken")),
+        "{}",
+        a.text
+    );
 
     let store = &lot.events.store;
     let claim = |serial: &str, cert: &str| -> HookRequest {
@@ -2010,6 +2023,25 @@ async fn a_device_is_admitted_only_as_what_an_operator_enrolled() {
         .await
         .expect("hook");
     assert!(retry.allow);
+    // Of two claims at once, one is admitted: the admission is written only
+    // over the one the claim read.
+    let raced = store
+        .admit(
+            &"SN-0042".parse().expect("serial"),
+            &parking_app::enrolments::Admission {
+                certificate_id: "c-late".into(),
+                at: now,
+            },
+            Some("c-1"),
+        )
+        .await;
+    assert!(
+        matches!(
+            raced,
+            Err(StoreError::Conflict(Refusal::AdmissionChanged { .. }))
+        ),
+        "{raced:?}"
+    );
     store
         .record_presence(
             &device.id,

@@ -23,9 +23,19 @@ impl EnrolmentStore for MemoryStore {
         Ok(self.state().enrolments.get(serial).cloned())
     }
 
-    async fn admit(&self, serial: &SerialNumber, admission: &Admission) -> StoreResult<()> {
+    async fn admit(
+        &self,
+        serial: &SerialNumber,
+        admission: &Admission,
+        previous: Option<&str>,
+    ) -> StoreResult<()> {
         self.write();
         match self.state().enrolments.get_mut(serial) {
+            Some(e) if e.admitted.as_ref().map(|a| a.certificate_id.as_str()) != previous => {
+                Err(StoreError::Conflict(Refusal::AdmissionChanged {
+                    serial: serial.clone(),
+                }))
+            }
             Some(e) => {
                 e.admitted = Some(admission.clone());
                 Ok(())

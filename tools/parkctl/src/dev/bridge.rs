@@ -145,10 +145,13 @@ pub async fn up(args: &Args) -> Result<(), UsageError> {
 
     let options = super::mqtt_options(dir, args.port, BRIDGE, &bridge_cert, &bridge_key)?;
     let (client, mut events) = AsyncClient::new(options, 256);
+    // The lot's devices are read again every two seconds, so a thing
+    // provisioned while the broker runs is believed at once (deployed, the
+    // functions keep a lot a minute).
     let handler = DeviceEvents::new(
         store,
         MqttLink(client.clone()),
-        SignedDuration::from_mins(1),
+        SignedDuration::from_secs(2),
     );
     let (tx, mut rx) = tokio::sync::mpsc::channel::<rumqttc::Publish>(1024);
     let subscriber = client.clone();

@@ -14,8 +14,9 @@
 //!   anything else is refused (an MQTT 5 client gets `135 not
 //!   authorized` on its publish).
 //!
-//! A new thing is granted at once (the access list is reloaded on
-//! `SIGHUP`); a revocation restarts the broker, which closes every
+//! A new thing is granted within `dev up`'s next look at the registry, a
+//! quarter of a second (the access list is reloaded on `SIGHUP`); a
+//! revocation restarts the broker, which closes every
 //! connection and reads the new revocation list, so a revoked device is
 //! off at once and cannot come back (on IoT Core: set the certificate
 //! `REVOKED`, which closes its connection).

@@ -134,6 +134,11 @@ pub fn provision(args: &ProvisionArgs) -> Result<serde_json::Value, UsageError> 
         args.name.as_deref().unwrap_or(&default_name),
         DeviceId::parse,
     )?;
+    if name.as_str() == registry::BRIDGE || name.as_str().contains(':') {
+        return Err(UsageError(format!(
+            "--name: {name} is reserved (the bridge) or holds ':'"
+        )));
+    }
     let dir = &args.dir;
     std::fs::create_dir_all(dir.join("things").join(name.as_str()))
         .map_err(|e| UsageError(format!("{}: {e}", dir.display())))?;

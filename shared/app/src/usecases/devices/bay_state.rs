@@ -28,6 +28,7 @@ pub(crate) async fn apply<S: LotStore>(
     bay: &BayId,
     device: &DeviceId,
     reading: &BayReading,
+    received_at: Timestamp,
     now: Timestamp,
 ) -> Step {
     let sure = reading.confidence >= cfg.lot.settings.sensor_confidence_threshold;
@@ -45,9 +46,9 @@ pub(crate) async fn apply<S: LotStore>(
         event_id: reading.event_id.clone(),
         processed_at: now,
     };
-    let mut report = heard(store, cfg, device, reading.occurred_at, now).await?;
+    let mut report = heard(store, cfg, device, received_at, now).await?;
     match store.bay(&cfg.lot.id, bay).await {
-        Ok(Some(stored)) if rules::bay_reading_unchanged(&stored, &record) => {
+        Ok(Some(stored)) if rules::bay_reading_unchanged(&stored, &record, reading.occupied) => {
             report.duplicates += 1;
             return Ok(report);
         }
@@ -65,7 +66,8 @@ pub(crate) async fn apply<S: LotStore>(
 
 /// Refreshes the sensor's presence when the lot's copy of it (read with
 /// the lot, at most a cache lifetime old) is missing, offline, or older
-/// than half the sensor timeout at the reading's time; nothing otherwise. What it reports is
+/// than half the sensor timeout when the broker received the reading (as
+/// a heartbeat counts, never the device's own clock); nothing otherwise. What it reports is
 /// not the reading's, so its counts are left out.
 async fn heard<S: LotStore>(
     store: &S,

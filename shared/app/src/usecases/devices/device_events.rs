@@ -323,7 +323,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                 bay,
                 device,
                 reading,
-                ..
+                received_at,
             } => {
                 let id = Some(reading.event_id.to_string());
                 let cfg = match self.lot(&lot, id.clone(), now).await {
@@ -344,7 +344,7 @@ impl<S: Store, L: DeviceLink> DeviceEvents<S, L> {
                         },
                     ));
                 }
-                bay_state::apply(&self.store, &cfg, &bay, &device, &reading, now).await
+                bay_state::apply(&self.store, &cfg, &bay, &device, &reading, received_at, now).await
             }
             DeviceMessage::Presence(p) => presence::apply(&self.store, &p).await,
             DeviceMessage::Heartbeat {

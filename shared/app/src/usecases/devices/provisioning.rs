@@ -15,10 +15,18 @@
 //!    thing's name and attributes (`Lot`, `Gate` or `Bay`, `Kind`) as
 //!    parameter overrides, so the thing is made as enrolled whatever the
 //!    device claimed; the device is put in the lot's registry at once. A
-//!    serial that is not enrolled is refused. A device whose claim failed
+//!    serial that is not enrolled is refused, and so is one whose thing
+//!    name is a device of another place. A device whose claim failed
 //!    after it was admitted may claim again, until it is first heard;
 //!    after that a second claim with its serial (a cloned serial) is
-//!    refused: replacing a device is enrolling its successor.
+//!    refused: replacing a device is enrolling its successor. Of two
+//!    claims at the same moment, one is admitted (a conditional write).
+//!
+//! A serial number is printed on the device, not a secret: until the
+//! device is first heard, whoever holds the fleet's claim certificate and
+//! the serial can claim in its place. Enrol a device when it is
+//! installed, and watch for an enrolment admitted that never comes
+//! online.
 //!
 //! The hook decides from our records alone, never from what the device
 //! sends beyond its serial number.
@@ -51,8 +59,8 @@ pub struct NewEnrolment {
 ///
 /// `gate_id`/`bay_id` missing or unknown for the kind, a kiosk (which
 /// calls the API and has no thing), a thing name with `:` (the presence
-/// rule takes device clients by having none), `serial_enrolled` (409), or
-/// the store's.
+/// rule takes device clients by having none), `serial_enrolled` (409),
+/// `thing_taken` (409: a device elsewhere has that name), or the store's.
 pub async fn enrol<S: Store>(
     store: &S,
     now: Timestamp,
@@ -105,12 +113,24 @@ pub async fn enrol<S: Store>(
             "may not contain ':' (app clients' ids do; device clients' never)",
         ));
     }
+    let gate_id = new.gate_id.filter(|_| new.kind != DeviceKind::BaySensor);
+    let bay_id = new.bay_id.filter(|_| new.kind == DeviceKind::BaySensor);
+    match store.get_device(&thing_name).await {
+        Ok(d) if !same_place(&d, lot_id, new.kind, gate_id.as_ref(), bay_id.as_ref()) => {
+            return Err(ActionError::Conflict {
+                code: "thing_taken",
+                detail: "a device of another place has that thing name".into(),
+            });
+        }
+        Ok(_) | Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     let enrolment = Enrolment {
         serial: new.serial,
         lot_id: lot_id.clone(),
         kind: new.kind,
-        gate_id: new.gate_id.filter(|_| new.kind != DeviceKind::BaySensor),
-        bay_id: new.bay_id.filter(|_| new.kind == DeviceKind::BaySensor),
+        gate_id,
+        bay_id,
         thing_name,
         enrolled_at: now,
         enrolled_by: actor.clone(),
@@ -171,6 +191,10 @@ pub enum Refused {
     NotEnrolled(SerialNumber),
     #[error("serial number {0} is in service already (its device has been heard)")]
     InService(SerialNumber),
+    #[error("thing {0} is a device of another place")]
+    ThingTaken(DeviceId),
+    #[error("serial number {0} was admitted by another claim at the same moment")]
+    Raced(SerialNumber),
 }
 
 impl HookAnswer {
@@ -211,8 +235,35 @@ pub async fn admit<S: Store>(
         Err(StoreError::NotFound { .. }) => None,
         Err(e) => return Err(e),
     };
+    if let Some(d) = &existing
+        && !same_place(
+            d,
+            &enrolment.lot_id,
+            enrolment.kind,
+            enrolment.gate_id.as_ref(),
+            enrolment.bay_id.as_ref(),
+        )
+    {
+        return refused(Refused::ThingTaken(enrolment.thing_name));
+    }
     if enrolment.admitted.is_some() && existing.as_ref().is_some_and(|d| d.presence.is_some()) {
         return refused(Refused::InService(serial));
+    }
+    // Of two claims at once, one is admitted.
+    let previous = enrolment
+        .admitted
+        .as_ref()
+        .map(|a| a.certificate_id.as_str());
+    let admission = Admission {
+        certificate_id: request.certificate_id.clone(),
+        at: now,
+    };
+    match store.admit(&serial, &admission, previous).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(Refusal::AdmissionChanged { .. })) => {
+            return refused(Refused::Raced(serial));
+        }
+        Err(e) => return Err(e),
     }
     store
         .put_device(&Device {
@@ -223,15 +274,6 @@ pub async fn admit<S: Store>(
             bay_id: enrolment.bay_id.clone(),
             presence: existing.and_then(|d| d.presence),
         })
-        .await?;
-    store
-        .admit(
-            &serial,
-            &Admission {
-                certificate_id: request.certificate_id.clone(),
-                at: now,
-            },
-        )
         .await?;
     let mut overrides = BTreeMap::from([
         ("ThingName".to_owned(), enrolment.thing_name.to_string()),
@@ -251,6 +293,17 @@ pub async fn admit<S: Store>(
         },
         None,
     ))
+}
+
+/// Whether a registered device is the one enrolled for this place.
+fn same_place(
+    d: &Device,
+    lot: &LotId,
+    kind: DeviceKind,
+    gate: Option<&GateId>,
+    bay: Option<&BayId>,
+) -> bool {
+    &d.lot_id == lot && d.kind == kind && d.gate_id.as_ref() == gate && d.bay_id.as_ref() == bay
 }
 
 fn kind_name(kind: DeviceKind) -> &'static str {
