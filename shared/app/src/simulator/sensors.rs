@@ -110,13 +110,39 @@ fn gb_seconds(ms: f64, memory_mb: u32) -> f64 {
     ms / 1000.0 * f64::from(memory_mb) / 1024.0
 }
 
+/// Handles one reading taken at `at` (received a second later), adds its
+/// store use and function time to `usage`; the events it applied.
+async fn handle<S: Store, L: DeviceLink>(
+    handler: &DeviceEvents<S, L>,
+    bytes: &[u8],
+    at: Timestamp,
+    prices: &PriceTable,
+    store_use: &impl Fn() -> StoreUse,
+    usage: &mut Usage,
+) -> Result<u32, String> {
+    let assume = &prices.assumptions;
+    let before = store_use();
+    let t = std::time::Instant::now();
+    let report = handler
+        .handle(bytes, at + SignedDuration::from_secs(1))
+        .await
+        .map_err(|e| e.to_string())?;
+    let took = t.elapsed().as_secs_f64() * 1000.0;
+    let used = store_use().since(&before);
+    usage.add_store(&used);
+    usage.lambda_gb_seconds += gb_seconds(
+        took + used.requests() as f64 * assume.dynamodb_round_trip_ms,
+        assume.lambda_memory_mb,
+    );
+    Ok(report.applied)
+}
+
 async fn every_minute<S: Store, L: DeviceLink>(
     handler: &DeviceEvents<S, L>,
     load: &SensorLoad,
     prices: &PriceTable,
     store_use: &impl Fn() -> StoreUse,
 ) -> Result<SensorCost, String> {
-    let assume = &prices.assumptions;
     let sample: Vec<_> = load.bays.iter().take(load.sample.max(1)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(load.seed);
     let mut state: Vec<bool> = sample.iter().map(|_| rng.random_bool(0.5)).collect();
@@ -140,23 +166,11 @@ async fn every_minute<S: Store, L: DeviceLink>(
                 None,
                 at,
             );
-            let before = store_use();
-            let t = std::time::Instant::now();
-            let report = handler
-                .handle(&bytes, at + SignedDuration::from_secs(1))
-                .await
-                .map_err(|e| e.to_string())?;
-            let took = t.elapsed().as_secs_f64() * 1000.0;
-            let used = store_use().since(&before);
+            let applied = handle(handler, &bytes, at, prices, store_use, &mut usage).await?;
             readings += 1;
-            written += u64::from(report.applied);
-            usage.add_store(&used);
+            written += u64::from(applied);
             usage.iot_inbound_messages += 1;
             usage.lambda_invocations += 1;
-            usage.lambda_gb_seconds += gb_seconds(
-                took + used.requests() as f64 * assume.dynamodb_round_trip_ms,
-                assume.lambda_memory_mb,
-            );
         }
     }
     let scale = load.bays.len() as f64 / sample.len() as f64;
@@ -193,7 +207,6 @@ async fn on_change<S: Store, L: DeviceLink>(
     prices: &PriceTable,
     store_use: &impl Fn() -> StoreUse,
 ) -> Result<SensorCost, String> {
-    let assume = &prices.assumptions;
     let mut rng = ChaCha8Rng::seed_from_u64(load.seed.wrapping_add(1));
     let day = SignedDuration::from_hours(24);
     // Every bay's readings: (at, bay index, occupied, seq, since).
@@ -245,23 +258,11 @@ async fn on_change<S: Store, L: DeviceLink>(
             Some(since),
             at,
         );
-        let before = store_use();
-        let t = std::time::Instant::now();
-        let report = handler
-            .handle(&bytes, at + SignedDuration::from_secs(1))
-            .await
-            .map_err(|e| e.to_string())?;
-        let took = t.elapsed().as_secs_f64() * 1000.0;
-        let used = store_use().since(&before);
-        written += u64::from(report.applied);
-        usage.add_store(&used);
+        let applied = handle(handler, &bytes, at, prices, store_use, &mut usage).await?;
+        written += u64::from(applied);
         usage.iot_ingest_messages += 1;
         // The rule's SendMessage of the reading.
         usage.sqs_requests += 1;
-        usage.lambda_gb_seconds += gb_seconds(
-            took + used.requests() as f64 * assume.dynamodb_round_trip_ms,
-            assume.lambda_memory_mb,
-        );
         // Batches: a new one when the last is full or its window closed.
         let open = batch_start.is_some_and(|s| at.duration_since(s) < load.window);
         if open && batch_len < load.batch {
