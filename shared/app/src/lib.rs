@@ -6,6 +6,7 @@
 //! the use cases themselves, one module per flow. Functions and the command
 //! line call use cases; they never compose store primitives.
 
+pub mod allow_lists;
 pub mod audit;
 pub mod balance;
 pub mod clock;

@@ -6,7 +6,7 @@
 //! [`crate::reservations`], [`crate::history`] (a plate's history),
 //! [`crate::sessions`], [`crate::ledger`], [`crate::outbox`],
 //! [`crate::audit`], [`crate::flags`], [`crate::forecasts`],
-//! [`crate::usage`], and settlement's attempts ([`crate::settlement`]).
+//! [`crate::usage`], [`crate::allow_lists`], and settlement's attempts ([`crate::settlement`]).
 //! Adapters live in `parking-aws`.
 //!
 //! Every write is idempotent for its caller: repeating the very same write
@@ -90,6 +90,8 @@ pub enum Refusal {
     SerialEnrolled { serial: SerialNumber },
     #[error("serial number {serial} was admitted by another claim meanwhile")]
     AdmissionChanged { serial: SerialNumber },
+    #[error("lot {lot_id}'s allow-list was written by another change meanwhile; read it again")]
+    AllowListChanged { lot_id: LotId },
 }
 
 impl StoreError {
@@ -163,6 +165,7 @@ pub trait Store:
     + crate::usage::UsageStore
     + crate::settlement::AttemptStore
     + crate::enrolments::EnrolmentStore
+    + crate::allow_lists::AllowListStore
 {
 }
 
@@ -180,12 +183,14 @@ impl<T> Store for T where
         + crate::usage::UsageStore
         + crate::settlement::AttemptStore
         + crate::enrolments::EnrolmentStore
+        + crate::allow_lists::AllowListStore
 {
 }
 
 /// Every capability's trait and records, for modules that use several.
 pub mod prelude {
     pub use super::{ITEM_LIMIT_BYTES, Refusal, Store, StoreError, StoreResult};
+    pub use crate::allow_lists::AllowListStore;
     pub use crate::audit::AuditStore;
     pub use crate::clock::{Clock, FixedClock};
     pub use crate::commands::DeviceLink;

@@ -53,17 +53,41 @@ pub async fn device_message<S: Store, L: DeviceLink>(
     }
 }
 
-/// Attributes the table adds to a record's own.
-const META: [&str; 6] = ["PK", "SK", "GSI1PK", "GSI1SK", "type", "expires_at"];
-
-/// Decodes an outbox item from a stream record's new image.
-pub fn outbox_message(image: serde_dynamo::Item) -> Result<OutboxMessage, String> {
+/// A stream record's new image: the item's kind and its record's own
+/// attributes.
+fn stream_item(
+    image: serde_dynamo::Item,
+) -> (
+    Option<String>,
+    std::collections::HashMap<String, serde_dynamo::AttributeValue>,
+) {
     let mut map: std::collections::HashMap<String, serde_dynamo::AttributeValue> = image.into();
-    for k in META {
+    let kind = match map.get("type") {
+        Some(serde_dynamo::AttributeValue::S(k)) => Some(k.clone()),
+        _ => None,
+    };
+    for k in crate::dynamo::keys::META {
         map.remove(k);
     }
+    (kind, map)
+}
+
+/// Decodes a record from a stream image's attributes; the reason never
+/// quotes a value.
+fn stream_record<T: serde::de::DeserializeOwned>(
+    map: std::collections::HashMap<String, serde_dynamo::AttributeValue>,
+) -> Result<T, String> {
     serde_dynamo::from_item(map)
         .map_err(|e| parking_app::redact::without_quoted_values(&e.to_string()))
+}
+
+/// Decodes an outbox item from a stream record's new image.
+///
+/// # Errors
+///
+/// The image is no outbox message; the reason quotes no value.
+pub fn outbox_message(image: serde_dynamo::Item) -> Result<OutboxMessage, String> {
+    stream_record(stream_item(image).1)
 }
 
 /// Forwards the outbox items a DynamoDB stream batch inserted to their
@@ -119,6 +143,85 @@ pub async fn forward_outbox_of<S: OutboxStore, Q: parking_app::Queues>(
         OutboxMessage::Notifications(n) => n.lot_id.clone(),
     });
     (response, lot, messages.len() as u64)
+}
+
+/// Brings the lots' allow-lists up to date from a stream batch: the
+/// marks its stays and reservations make, merged lot by lot
+/// ([`parking_app::usecases::allow_list::merge`]), and the list sent to
+/// each gate device registered in it. A lot whose merge failed reports its
+/// first record as a batch item failure, and the batch comes again from
+/// there (merging again finds the rest done); a record that cannot be
+/// decoded is logged and skipped. Returns the batch's first lot and how
+/// many shadows were sent a list, for the function's usage.
+pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::AllowListLink>(
+    store: &S,
+    link: &L,
+    event: StreamEvent,
+    now: jiff::Timestamp,
+) -> (DynamoDbEventResponse, Option<parking_app::LotId>, u64) {
+    use parking_app::usecases::allow_list::{self, Mark};
+    let mut lots: Vec<(parking_app::LotId, String, Vec<Mark>)> = Vec::new();
+    let mut response = DynamoDbEventResponse::default();
+    let mut pushed = 0;
+    let failed = |id: &str, response: &mut DynamoDbEventResponse| {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(id.to_owned());
+        response.batch_item_failures.push(failure);
+    };
+    for record in event.records {
+        let id = record.change.sequence_number.clone().unwrap_or_default();
+        let (kind, map) = stream_item(record.change.new_image);
+        let mark = match kind.as_deref() {
+            Some("session") => {
+                stream_record::<parking_app::Session>(map).map(|s| allow_list::mark_of_session(&s))
+            }
+            Some("reservation") => stream_record::<parking_app::Reservation>(map)
+                .map(|r| allow_list::mark_of_reservation(&r)),
+            // A device's copy in its lot is inserted when it is
+            // registered there.
+            Some("lot_device") if record.event_name == "INSERT" => {
+                match stream_record::<parking_app::Device>(map) {
+                    Ok(device) => match allow_list::welcome(store, link, &device, now).await {
+                        Ok(sent) => {
+                            pushed += u64::from(sent);
+                            Ok(None)
+                        }
+                        Err(e) => {
+                            tracing::error!(sequence = %id, error = %e, "a new gate's list was not sent; the rest comes again");
+                            failed(&id, &mut response);
+                            break;
+                        }
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Ok(None),
+        };
+        match mark {
+            Ok(Some(m)) => match lots.iter_mut().find(|(l, _, _)| *l == m.lot_id) {
+                Some((_, _, marks)) => marks.push(m),
+                None => lots.push((m.lot_id.clone(), id, vec![m])),
+            },
+            Ok(None) => {}
+            Err(reason) => tracing::error!(sequence = %id, %reason, "stream record cannot be read"),
+        }
+    }
+    for (lot, first, marks) in &lots {
+        match allow_list::merge(store, link, lot, marks, now).await {
+            Ok(m) => pushed += u64::from(m.pushed),
+            Err(e) => {
+                tracing::error!(lot = %lot, error = %e, "allow-list not merged; it comes again");
+                failed(first, &mut response);
+            }
+        }
+    }
+    tracing::info!(
+        lots = lots.len(),
+        pushed,
+        failed = response.batch_item_failures.len(),
+        "allow-lists merged"
+    );
+    (response, lots.first().map(|(l, _, _)| l.clone()), pushed)
 }
 
 /// The composition of a device function (gate events, bay events,
@@ -366,6 +469,42 @@ pub async fn run_provisioning_hook() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         provisioning_hook(store, &SystemClock, &event.payload).await
     }))
+    .await
+}
+
+/// The composition of the allow-list function: the table's stream,
+/// filtered to stays, reservations and devices registered in a lot, merged
+/// into each lot's allow-list and sent to its gates' shadows (counted as
+/// outbound messages).
+///
+/// # Errors
+///
+/// A setting is missing or malformed, or the runtime stopped.
+pub async fn run_allow_lists() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    lambda_runtime::tracing::init_default_subscriber();
+    let store_config = StoreConfig::from_env()?;
+    let device_config = DeviceConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &store_config);
+    store.warm().await;
+    let link = iot_link(&sdk, &device_config);
+    let (store, link) = (&store, &link);
+    let metering = &Metering::from_env();
+    run(service_fn(
+        move |event: LambdaEvent<StreamEvent>| async move {
+            let started = metering.start(store);
+            let (answer, lot, pushed) =
+                merge_allow_lists(store, link, event.payload, SystemClock.now()).await;
+            let extra = parking_app::usage::Usage {
+                iot_outbound_messages: pushed,
+                ..Default::default()
+            };
+            metering.finish(store, started, lot.as_ref(), extra).await;
+            Ok::<_, Error>(answer)
+        },
+    ))
     .await
 }
 

@@ -103,6 +103,7 @@ impl parking_app::usecases::allow_list::AllowListLink for MemoryLink {
         device: &parking_app::DeviceId,
         list: &parking_app::usecases::allow_list::AllowList,
     ) -> Result<(), SendError> {
+        self.faults.take("shadow update")?;
         lock(&self.shadows).insert(device.clone(), list.clone());
         Ok(())
     }

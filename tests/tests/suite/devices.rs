@@ -392,7 +392,7 @@ async fn the_device_dead_letters_are_replayed_through_the_handler() {
 #[tokio::test]
 async fn offline_gates_let_allow_listed_cars_through_and_the_backlog_agrees() {
     use parking_app::gate_device::{GateDevice, GateState};
-    use parking_app::usecases::allow_list::refresh;
+    use parking_app::usecases::allow_list;
 
     let yesterday = |hhmmss: &str| t(hhmmss) - SignedDuration::from_hours(24);
     let day_before = [
@@ -403,24 +403,47 @@ async fn offline_gates_let_allow_listed_cars_through_and_the_backlog_agrees() {
     for m in &day_before {
         lot.send(m).await;
     }
-    let pushed = refresh(
+    // The stream's batch: the lot's stays as they now stand.
+    let marks = || async {
+        lot.events
+            .store
+            .lot_sessions_since(&fx_id(LOT), t("00:00:00") - SignedDuration::from_hours(48))
+            .await
+            .expect("stays")
+            .iter()
+            .filter_map(allow_list::mark_of_session)
+            .collect::<Vec<_>>()
+    };
+    let batch = marks().await;
+    assert!(!batch.is_empty());
+    let merged = allow_list::merge(
         &lot.events.store,
         &lot.events.link,
         &fx_id(LOT),
+        &batch,
         t("09:30:00"),
     )
     .await
-    .expect("refreshed");
-    assert_eq!(pushed, 2, "both gates' shadows");
-    let again = refresh(
+    .expect("merged");
+    assert_eq!(
+        (merged.written, merged.pushed),
+        (true, 2),
+        "both gates' shadows"
+    );
+    let again = allow_list::merge(
         &lot.events.store,
         &lot.events.link,
         &fx_id(LOT),
+        &marks().await,
         t("09:35:00"),
     )
     .await
-    .expect("refreshed");
-    assert_eq!(again, 0, "pushed only when it changed");
+    .expect("merged");
+    assert_eq!(
+        (again.written, again.pushed),
+        (false, 0),
+        "the same batch again writes and sends nothing"
+    );
     let shadow = |d: &str| lot.events.link.shadow(&fx_id(d)).expect("a shadow");
     assert!(shadow("cam-in").allows(AIKO) && !shadow("cam-in").allows(STRANGER));
     let mut entry = GateDevice::new();

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use parking_app::OutboxStore;
 use parking_app::scenario::{Scenario, set_up};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::{BayId, Device, DeviceId, DeviceKind, GateId, LotId};
+use parking_app::{LotStore, OutboxStore, SessionStore};
 use parking_aws::{MemoryLink, MemoryQueues};
 use parking_tests::{Sent, faulty_dynamo_store, faulty_http};
 use serde_json::Value;
@@ -125,6 +125,46 @@ async fn every_function_may_do_what_its_code_does_on_dynamodb() {
     let forwarder = allowed("OutboxForwarderFunction");
     let missing: Vec<&String> = needed.difference(&forwarder).collect();
     assert!(missing.is_empty(), "the forwarder lacks {missing:?}");
+
+    // The allow-lists: the day's stays merged into their lots' lists and
+    // sent to the gates, and a gate registered later sent its lot's list.
+    use parking_app::usecases::allow_list;
+    let link = MemoryLink::default();
+    let marks: Vec<_> = events
+        .store
+        .lot_sessions(&sc.lot.id)
+        .await
+        .expect("stays")
+        .iter()
+        .filter_map(allow_list::mark_of_session)
+        .collect();
+    assert!(!marks.is_empty());
+    faults.take();
+    let last = sc.messages.last().expect("messages").received_at;
+    let merged = allow_list::merge(&events.store, &link, &sc.lot.id, &marks, last)
+        .await
+        .expect("merged");
+    assert!(merged.written && merged.pushed > 0, "{merged:?}");
+    let gate = events
+        .store
+        .lot_config(&sc.lot.id)
+        .await
+        .expect("config")
+        .devices
+        .into_iter()
+        .find(|d| d.gate_id.is_some())
+        .expect("a gate device");
+    allow_list::welcome(&events.store, &MemoryLink::default(), &gate, last)
+        .await
+        .expect("welcomed");
+    let needed = actions(&faults.take());
+    assert!(needed.contains("dynamodb:PutItem"), "{needed:?}");
+    let lists = allowed("AllowListsFunction");
+    let missing: Vec<&String> = needed.difference(&lists).collect();
+    assert!(
+        missing.is_empty(),
+        "the allow-list function lacks {missing:?}"
+    );
 }
 
 #[test]
@@ -145,7 +185,11 @@ fn the_gate_function_publishes_only_to_gate_command_topics() {
         resource.contains("topic/parking/*/gates/*/commands"),
         "{resource}"
     );
-    for other in ["BayEventsFunction", "OutboxForwarderFunction"] {
+    for other in [
+        "BayEventsFunction",
+        "OutboxForwarderFunction",
+        "AllowListsFunction",
+    ] {
         assert!(
             !format!("{:?}", doc["Resources"][other]).contains("iot:Publish"),
             "{other}"
@@ -472,6 +516,7 @@ async fn the_functions_that_record_usage_may_do_what_recording_does_on_dynamodb(
         "GateEventsFunction",
         "BayEventsFunction",
         "OutboxForwarderFunction",
+        "AllowListsFunction",
         "PaymentsFunction",
     ] {
         let allowed = allowed(function);

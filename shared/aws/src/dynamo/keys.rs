@@ -26,7 +26,7 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 /// Attributes the table adds to a record's own: keys, the item kind, TTL,
 /// the token of the write that consumed an event, and numeric copies used
 /// by conditions.
-const META: [&str; 10] = [
+pub(crate) const META: [&str; 10] = [
     "PK",
     "SK",
     "GSI1PK",
@@ -298,6 +298,13 @@ pub(crate) fn enrolment(serial: &SerialNumber) -> Keys {
 /// The feature flag document, one for all lots.
 pub(crate) fn flags() -> Keys {
     Keys::new("FLAGS", "FLAGS", "flags")
+}
+
+/// The lot's offline allow-list marks.
+pub(crate) fn allow_list(lot: &LotId) -> Keys {
+    // Outside the ranges the lot's configuration and live state are read
+    // with, as the forecast is.
+    Keys::new(lot_pk(lot), "~ALLOW", "allow_list")
 }
 
 /// The lot's latest occupancy forecast.

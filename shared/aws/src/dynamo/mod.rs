@@ -69,6 +69,7 @@
 //! ledger's `write` token, or the stored item itself) and then reports
 //! success: a caller can always tell its own success from someone else's.
 
+mod allow_lists;
 mod attempts;
 mod audit;
 mod drivers;

@@ -5,6 +5,7 @@
 //! runs against both. It needs no AWS SDK: build this crate with
 //! `default-features = false` to get it alone.
 
+mod allow_lists;
 mod attempts;
 mod audit;
 mod drivers;
@@ -46,6 +47,7 @@ struct LedgerEntry {
 struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
+    allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
     enrolments: HashMap<SerialNumber, parking_app::enrolments::Enrolment>,
     flags: Option<parking_app::flags::StoredFlags>,
     usage: HashMap<(LotId, jiff::civil::Date), parking_app::usage::Usage>,
