@@ -473,6 +473,7 @@ pub mod fx {
             outbox: Vec::new(),
             open_delta: i64::from(version == 1),
             check_in: None,
+            check_in_undone: None,
             event: event.clone(),
             attempt,
             stays: Vec::new(),

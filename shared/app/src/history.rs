@@ -637,6 +637,11 @@ pub struct TimelineCommit {
     /// The reservation this read checks in, as the driver's view held it
     /// (active); refused as stale when it is no longer active.
     pub check_in: Option<Reservation>,
+    /// The reservation an entry had checked in before its gate reported
+    /// holding the car on its own, as the driver's view holds it (checked
+    /// in): active again, since the car did not come in; refused as stale
+    /// when it is no longer checked in.
+    pub check_in_undone: Option<Reservation>,
     /// The read, for the event ledger: a read already processed (by this
     /// timeline or another) makes the commit [`Applied::Duplicate`].
     pub event: EventRef,

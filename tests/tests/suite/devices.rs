@@ -532,6 +532,95 @@ async fn offline_gates_let_allow_listed_cars_through_and_the_backlog_agrees() {
     assert_eq!((r.applied, r.duplicates), (0, 1));
 }
 
+/// A reserved car the cloud checked in, but whose gate held it on its
+/// own (the command was lost): the car did not come in, so its
+/// reservation is active and held for it again, and its next entry checks
+/// it in. In both stores.
+async fn a_reserved_car_held_offline_keeps_its_reservation<S: Store>(store: S) {
+    set_up(&store, &scenario(), t("08:00:00"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let events = DeviceEvents::new(store, MemoryLink::default(), SignedDuration::from_mins(1));
+    let send = |m: Value| {
+        let events = &events;
+        async move {
+            let at = m["received_at"]
+                .as_i64()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .expect("received_at");
+            events
+                .handle(&serde_json::to_vec(&m).expect("json"), at)
+                .await
+                .unwrap_or_else(|e| panic!("handle: {e}"))
+        }
+    };
+    let reservation = || async {
+        events
+            .store
+            .get_reservation(&fx_id("r-3"))
+            .await
+            .expect("reservation")
+            .state
+    };
+    let held_for_it = |at: &str| {
+        let events = &events;
+        let at = t(at);
+        async move {
+            let cfg = events.store.lot_config(&fx_id(LOT)).await.expect("config");
+            events
+                .store
+                .occupancy(&cfg.lot, at)
+                .await
+                .expect("occupancy")
+                .held_reservations
+        }
+    };
+    let chika = parking_core::Plate::parse(CHIKA).expect("plate");
+    let first = read("g-in", "in-1", CHIKA, 0.97, t("09:55:00"), None);
+    let r = send(first.clone()).await;
+    assert_eq!(r.commands[0].1.reason, Reason::Reserved);
+    assert_eq!(reservation().await, ReservationState::CheckedIn);
+    assert_eq!(held_for_it("09:56:00").await, 0);
+
+    let mut held = first.clone();
+    held["decided_offline"] = "hold".into();
+    let r = send(backlog("g-in", vec![held.clone()], t("09:57:00"))).await;
+    assert_eq!((r.applied, r.duplicates), (1, 0), "{r:?}");
+    let open = events
+        .store
+        .lot_sessions(&fx_id(LOT))
+        .await
+        .expect("sessions");
+    assert!(
+        open.iter()
+            .filter(|s| s.plate == chika)
+            .all(|s| s.state == SessionState::Superseded),
+        "the car did not come in"
+    );
+    assert_eq!(reservation().await, ReservationState::Active);
+    assert_eq!(held_for_it("09:58:00").await, 1, "held for it again");
+    // The same backlog again changes nothing.
+    let r = send(backlog("g-in", vec![held], t("09:58:00"))).await;
+    assert_eq!((r.applied, r.duplicates), (0, 1));
+
+    let again = send(read("g-in", "in-2", CHIKA, 0.97, t("10:02:00"), None)).await;
+    assert_eq!(again.commands[0].1.reason, Reason::Reserved);
+    assert_eq!(reservation().await, ReservationState::CheckedIn);
+}
+
+#[tokio::test]
+async fn a_reserved_car_held_offline_keeps_its_reservation_in_memory() {
+    a_reserved_car_held_offline_keeps_its_reservation(MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn a_reserved_car_held_offline_keeps_its_reservation_in_dynamodb() {
+    a_reserved_car_held_offline_keeps_its_reservation(
+        parking_tests::fresh_dynamo_store(None).await,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn an_unregistered_car_gets_in_without_a_notification() {
     let lot = Lot::new().await;

@@ -199,6 +199,28 @@ impl PlateHistory for DynamoStore {
                     .delete(Step::Held, &keys::held(&r), None)?;
             }
         }
+        if let Some(used) = &commit.check_in_undone {
+            // Checked in by a read whose gate then held the car: active
+            // and held for it again, unless it changed meanwhile.
+            let mut r = used.clone();
+            r.state = ReservationState::Active;
+            txn = txn
+                .put(
+                    Step::Reservation,
+                    keys::reservation_listed(&r).item(&r)?,
+                    Some(
+                        Cond::new("#state = :checked_in")
+                            .names(&[("#state", "state")])
+                            .value(":checked_in", s("checked_in")),
+                    ),
+                )?
+                .put(
+                    Step::DriverEntry,
+                    keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
+                    None,
+                )?
+                .put(Step::Held, super::reservations::held_item(&r)?, None)?;
+        }
         match txn.run(&self.client).await? {
             Ok(()) => Ok(Applied::Done),
             Err(failed) => {

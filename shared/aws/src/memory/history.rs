@@ -106,7 +106,7 @@ impl PlateHistory for MemoryStore {
         if commit.open_delta != 0 {
             items.push(SMALL_ITEM);
         }
-        if let Some(r) = &commit.check_in {
+        for r in commit.check_in.iter().chain(&commit.check_in_undone) {
             items.push(item_bytes(r));
         }
         self.write_units(write_units(&items, true));
@@ -135,6 +135,20 @@ impl PlateHistory for MemoryStore {
                     r.state = ReservationState::CheckedIn;
                 }
                 // Cancelled or used meanwhile: apply the read again.
+                _ => {
+                    return Err(Refusal::StaleTimeline {
+                        lot_id: t.lot_id.clone(),
+                    }
+                    .into());
+                }
+            }
+        }
+        if let Some(used) = &commit.check_in_undone {
+            match s.reservations.get_mut(&used.id) {
+                Some(r) if r.state == ReservationState::CheckedIn => {
+                    r.state = ReservationState::Active;
+                }
+                // Changed meanwhile: apply the read again.
                 _ => {
                     return Err(Refusal::StaleTimeline {
                         lot_id: t.lot_id.clone(),

@@ -428,6 +428,16 @@ async fn attempt<S: Store>(
         }
         _ => None,
     };
+    // A car the gate held on its own did not use the reservation the
+    // cloud had checked it in on.
+    let check_in_undone = match current
+        .read(&key)
+        .and_then(|seen| seen.reservation_id.clone())
+    {
+        Some(id) if overriding && held_offline => Some(store.get_reservation(&id).await?)
+            .filter(|r| r.state == ReservationState::CheckedIn),
+        _ => None,
+    };
     let commit = TimelineCommit {
         timeline: split.head,
         stays: split.put,
@@ -436,6 +446,7 @@ async fn attempt<S: Store>(
         outbox,
         open_delta: rec.open_delta,
         check_in,
+        check_in_undone,
         event: EventRef {
             device_id: input.device.clone(),
             // The gate's own decision on a read applied before is an event

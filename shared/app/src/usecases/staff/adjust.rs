@@ -197,6 +197,7 @@ pub(crate) async fn amend<S: Store>(
                 .collect(),
             open_delta: rec.open_delta,
             check_in: None,
+            check_in_undone: None,
             event: EventRef {
                 device_id: DeviceId::parse(API_DEVICE)
                     .unwrap_or_else(|_| unreachable!("a valid device id")),
