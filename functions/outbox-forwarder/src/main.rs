@@ -7,17 +7,14 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use parking_aws::config::{QueueConfig, StoreConfig, dynamo_store, sdk_config, sqs_queues};
+use parking_aws::config::{QueueConfig, sqs_queues, store_from_env};
 use parking_aws::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let queue_config = QueueConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     let queues = sqs_queues(&sdk, &queue_config);
     let (store, queues) = (&store, &queues);
     let metering = &lambda::Metering::from_env();

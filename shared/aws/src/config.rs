@@ -258,6 +258,20 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// What every function starts with: its store settings read once, one
+/// SDK configuration, and the store on it with its connection warmed.
+///
+/// # Errors
+///
+/// A store setting is missing or malformed.
+pub async fn store_from_env() -> Result<(SdkConfig, DynamoStore), ConfigError> {
+    let config = StoreConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let store = dynamo_store(&sdk, &config);
+    store.warm().await;
+    Ok((sdk, store))
+}
+
 /// The DynamoDB store for these settings on a shared SDK configuration.
 pub fn dynamo_store(sdk: &SdkConfig, config: &StoreConfig) -> DynamoStore {
     DynamoStore::metered(dynamo_builder(sdk, &config.deadlines), &config.table)

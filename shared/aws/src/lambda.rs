@@ -233,13 +233,10 @@ pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::A
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_device_function() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    use crate::config::{DeviceConfig, iot_link, store_from_env};
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let device_config = DeviceConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     // Feature flags from the table's flag document, kept as long as the
     // lot configuration; the defaults when the table cannot be read.
     let flags = std::sync::Arc::new(parking_app::flags::CachedFlags::new(
@@ -371,14 +368,11 @@ pub enum Inbound {
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_queued_device_function(inbound: Inbound) -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    use crate::config::{DeviceConfig, iot_link, store_from_env};
     use aws_lambda_events::event::sqs::SqsEvent;
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let device_config = DeviceConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     let flags = std::sync::Arc::new(parking_app::flags::CachedFlags::new(
         parking_app::flags::StoreFlags(store.clone()),
         device_config.lot_cache,
@@ -459,12 +453,9 @@ pub async fn provisioning_hook<S: Store>(
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_provisioning_hook() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+    use crate::config::store_from_env;
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (_, store) = store_from_env().await?;
     let store = &store;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         provisioning_hook(store, &SystemClock, &event.payload).await
@@ -482,13 +473,10 @@ pub async fn run_provisioning_hook() -> Result<(), Error> {
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_allow_lists() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{DeviceConfig, StoreConfig, dynamo_store, iot_link, sdk_config};
+    use crate::config::{DeviceConfig, iot_link, store_from_env};
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let device_config = DeviceConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     let link = iot_link(&sdk, &device_config);
     let (store, link) = (&store, &link);
     let metering = &Metering::from_env();
@@ -690,15 +678,12 @@ where
 #[cfg(feature = "stripe")]
 pub async fn run_payments_function() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{PaymentsConfig, StoreConfig, dynamo_store, sdk_config, stripe_provider};
+    use crate::config::{PaymentsConfig, store_from_env, stripe_provider};
     use aws_lambda_events::event::sqs::SqsEvent;
     use parking_app::Clock;
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let config = PaymentsConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     let provider = stripe_provider(&sdk, &config.provider).await?;
     let redelivery = SqsRedelivery {
         client: aws_sdk_sqs::Client::new(&sdk),
@@ -837,14 +822,11 @@ pub async fn run_notifications_function() -> Result<(), Error> {
 /// every sweep is idempotent).
 pub async fn run_sweeps_function() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{QueueConfig, StoreConfig, dynamo_store, sdk_config, sqs_queues};
+    use crate::config::{QueueConfig, sqs_queues, store_from_env};
     use parking_app::usecases::sweeps::sweep_all;
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
     let queue_config = QueueConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (sdk, store) = store_from_env().await?;
     let queues = sqs_queues(&sdk, &queue_config);
     let (store, queues) = (&store, &queues);
     run(service_fn(move |_: LambdaEvent<Value>| async move {
@@ -876,13 +858,10 @@ pub async fn run_sweeps_function() -> Result<(), Error> {
 /// Configuration missing at start-up; listing the lots failed.
 pub async fn run_forecasts_function() -> Result<(), Error> {
     use crate::SystemClock;
-    use crate::config::{StoreConfig, dynamo_store, sdk_config};
+    use crate::config::store_from_env;
     use parking_app::usecases::forecast::refresh_all;
     lambda_runtime::tracing::init_default_subscriber();
-    let store_config = StoreConfig::from_env()?;
-    let sdk = sdk_config().await;
-    let store = dynamo_store(&sdk, &store_config);
-    store.warm().await;
+    let (_, store) = store_from_env().await?;
     let store = &store;
     run(service_fn(move |_: LambdaEvent<Value>| async move {
         let report = refresh_all(store, SystemClock.now()).await?;
