@@ -619,3 +619,30 @@ pub async fn deadline_dynamo_store(
     let config = parking_aws::config::dynamo_builder(&sdk, deadlines).http_client(faults.clone());
     DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config.build()), table)
 }
+
+/// One DynamoDB stream record as Lambda delivers it: the `i`th of its
+/// batch (its sequence number), `INSERT` or `MODIFY`, with the item's keys
+/// and new image.
+pub fn stream_record(
+    i: usize,
+    name: &str,
+    keys: serde_dynamo::Item,
+    image: serde_dynamo::Item,
+) -> serde_json::Value {
+    serde_json::json!({
+        "eventID": format!("e-{i}"),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "ap-northeast-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795826467.0,
+            "Keys": keys,
+            "NewImage": image,
+            "SequenceNumber": format!("{:021}", i + 1),
+            "SizeBytes": 100,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:ap-northeast-1:123456789012:table/t/stream/2026"
+    })
+}

@@ -104,24 +104,7 @@ async fn stream_event(
                 .filter(|(k, _)| *k == "PK" || *k == "SK")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            let image: serde_dynamo::Item = item.into();
-            let keys: serde_dynamo::Item = keys.into();
-            json!({
-                "eventID": format!("e-{i}"),
-                "eventName": "INSERT",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": "ap-northeast-1",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": 1795826467.0,
-                    "Keys": keys,
-                    "NewImage": image,
-                    "SequenceNumber": format!("{:021}", i + 1),
-                    "SizeBytes": 100,
-                    "StreamViewType": "NEW_IMAGE"
-                },
-                "eventSourceARN": "arn:aws:dynamodb:ap-northeast-1:123456789012:table/t/stream/2026"
-            })
+            parking_tests::stream_record(i, "INSERT", keys.into(), item.into())
         })
         .collect();
     serde_json::from_value(json!({ "Records": records })).expect("stream event")

@@ -11,6 +11,7 @@ use parking_core::Plate;
 use super::DynamoStore;
 use super::keys::{self, body, n, s};
 use super::reads::*;
+use super::reservations::moved;
 use super::txn::{Cond, Step};
 
 impl PlateHistory for DynamoStore {
@@ -178,48 +179,16 @@ impl PlateHistory for DynamoStore {
         if let Some(held) = &commit.check_in {
             // A reservation cancelled meanwhile fails the condition and the
             // read is applied again without it.
-            {
-                let mut r = held.clone();
-                r.state = ReservationState::CheckedIn;
-                txn = txn
-                    .put(
-                        Step::Reservation,
-                        keys::reservation_listed(&r).item(&r)?,
-                        Some(
-                            Cond::new("#state = :active")
-                                .names(&[("#state", "state")])
-                                .value(":active", s("active")),
-                        ),
-                    )?
-                    .put(
-                        Step::DriverEntry,
-                        keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
-                        None,
-                    )?
-                    .delete(Step::Held, &keys::held(&r), None)?;
-            }
+            let mut r = held.clone();
+            r.state = ReservationState::CheckedIn;
+            txn = moved(txn, &r, ReservationState::Active)?;
         }
         if let Some(used) = &commit.check_in_undone {
             // Checked in by a read whose gate then held the car: active
             // and held for it again, unless it changed meanwhile.
             let mut r = used.clone();
             r.state = ReservationState::Active;
-            txn = txn
-                .put(
-                    Step::Reservation,
-                    keys::reservation_listed(&r).item(&r)?,
-                    Some(
-                        Cond::new("#state = :checked_in")
-                            .names(&[("#state", "state")])
-                            .value(":checked_in", s("checked_in")),
-                    ),
-                )?
-                .put(
-                    Step::DriverEntry,
-                    keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
-                    None,
-                )?
-                .put(Step::Held, super::reservations::held_item(&r)?, None)?;
+            txn = moved(txn, &r, ReservationState::CheckedIn)?;
         }
         match txn.run(&self.client).await? {
             Ok(()) => Ok(Applied::Done),

@@ -11,6 +11,43 @@ use super::keys::{self, body, n, s};
 use super::reads::*;
 use super::txn::{Cond, Step, Txn};
 
+/// Moves a reservation out of the state `from` (the transaction fails if
+/// it is no longer in it) into the state `r` holds: its item and the
+/// driver's copy, and the lot's copy (the held item) kept only while it
+/// is active.
+pub(crate) fn moved<'t>(
+    txn: Txn<'t>,
+    r: &Reservation,
+    from: ReservationState,
+) -> StoreResult<Txn<'t>> {
+    let name = match from {
+        ReservationState::Active => "active",
+        ReservationState::Cancelled => "cancelled",
+        ReservationState::CheckedIn => "checked_in",
+        ReservationState::NoShow => "no_show",
+    };
+    let txn = txn
+        .put(
+            Step::Reservation,
+            keys::reservation_listed(r).item(r)?,
+            Some(
+                Cond::new("#state = :from")
+                    .names(&[("#state", "state")])
+                    .value(":from", s(name)),
+            ),
+        )?
+        .put(
+            Step::DriverEntry,
+            keys::driver_reservation(&r.driver_id, &r.id).item(r)?,
+            None,
+        )?;
+    if r.state == ReservationState::Active {
+        txn.put(Step::Held, held_item(r)?, None)
+    } else {
+        txn.delete(Step::Held, &keys::held(r), None)
+    }
+}
+
 /// Takes (`delta` 1) or frees (`delta` -1) one reservation of a slot.
 fn slot_step<'t>(
     txn: Txn<'t>,
@@ -88,24 +125,11 @@ impl DynamoStore {
             parking_app::outbox::OutboxMessage::Payments(o) => Some(o.amount),
             parking_app::outbox::OutboxMessage::Notifications(_) => None,
         });
-        let mut txn = self
-            .txn(Some(rules::write_token("cancel_reservation", &r)))
-            .put(
-                Step::Reservation,
-                keys::reservation_listed(&r).item(&r)?,
-                Some(
-                    Cond::new("#state = :active")
-                        .names(&[("#state", "state")])
-                        .value(":active", s("active")),
-                ),
-            )?;
-        txn = txn
-            .put(
-                Step::DriverEntry,
-                keys::driver_reservation(&r.driver_id, &r.id).item(&r)?,
-                None,
-            )?
-            .delete(Step::Held, &keys::held(&r), None)?;
+        let mut txn = moved(
+            self.txn(Some(rules::write_token("cancel_reservation", &r))),
+            &r,
+            ReservationState::Active,
+        )?;
         for slot in slots {
             txn = slot_step(txn, &r.lot_id, r.slot_minutes, slot, -1, 0)?;
         }

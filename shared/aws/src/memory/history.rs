@@ -129,32 +129,33 @@ impl PlateHistory for MemoryStore {
             }
             .into());
         }
-        if let Some(held) = &commit.check_in {
-            match s.reservations.get_mut(&held.id) {
-                Some(r) if r.state == ReservationState::Active => {
-                    r.state = ReservationState::CheckedIn;
+        // A reservation checked in, or given back, by this read: refused
+        // (the read applied again) when it moved meanwhile.
+        let moves = [
+            (
+                &commit.check_in,
+                ReservationState::Active,
+                ReservationState::CheckedIn,
+            ),
+            (
+                &commit.check_in_undone,
+                ReservationState::CheckedIn,
+                ReservationState::Active,
+            ),
+        ];
+        for (r, from, _) in &moves {
+            if let Some(r) = r
+                && s.reservations.get(&r.id).map(|r| r.state) != Some(*from)
+            {
+                return Err(Refusal::StaleTimeline {
+                    lot_id: t.lot_id.clone(),
                 }
-                // Cancelled or used meanwhile: apply the read again.
-                _ => {
-                    return Err(Refusal::StaleTimeline {
-                        lot_id: t.lot_id.clone(),
-                    }
-                    .into());
-                }
+                .into());
             }
         }
-        if let Some(used) = &commit.check_in_undone {
-            match s.reservations.get_mut(&used.id) {
-                Some(r) if r.state == ReservationState::CheckedIn => {
-                    r.state = ReservationState::Active;
-                }
-                // Changed meanwhile: apply the read again.
-                _ => {
-                    return Err(Refusal::StaleTimeline {
-                        lot_id: t.lot_id.clone(),
-                    }
-                    .into());
-                }
+        for (r, _, to) in moves {
+            if let Some(r) = r.as_ref().and_then(|r| s.reservations.get_mut(&r.id)) {
+                r.state = to;
             }
         }
         for session in &commit.changed {
