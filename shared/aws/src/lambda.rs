@@ -146,7 +146,7 @@ pub async fn forward_outbox_of<S: OutboxStore, Q: parking_app::Queues>(
 }
 
 /// Brings the lots' allow-lists up to date from a stream batch: the
-/// marks its stays and reservations make, merged lot by lot
+/// marks its stays, reservations and passes make, merged lot by lot
 /// ([`parking_app::usecases::allow_list::merge`]), and the list sent to
 /// each gate device registered in it. A lot whose merge failed reports its
 /// first record as a batch item failure, and the batch comes again from
@@ -177,6 +177,9 @@ pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::A
             }
             Some("reservation") => stream_record::<parking_app::Reservation>(map)
                 .map(|r| allow_list::mark_of_reservation(&r)),
+            Some("pass") => {
+                stream_record::<parking_app::Pass>(map).map(|p| allow_list::mark_of_pass(&p))
+            }
             // A device's copy in its lot is inserted when it is
             // registered there.
             Some("lot_device") if record.event_name == "INSERT" => {

@@ -11,7 +11,7 @@ use parking_app::usecases::allow_list::{self, plate_key};
 use parking_app::usecases::device_events::DeviceEvents;
 use parking_app::*;
 use parking_aws::{DynamoStore, MemoryLink, MemoryStore, lambda};
-use parking_tests::{RequestCounter, dynamo_client, fresh_table};
+use parking_tests::{RequestCounter, dynamo_client, fresh_table, stream_record as record};
 use serde_json::{Value, json};
 
 use crate::devices::{AIKO, BEN, DAISUKE, LOT, STRANGER, fx_id, read, scenario, t};
@@ -65,24 +65,8 @@ async fn stream_of(client: &aws_sdk_dynamodb::Client, table: &str, kinds: &[&str
 
 type StreamEvent = aws_lambda_events::event::dynamodb::Event;
 
-fn record(i: usize, name: &str, keys: serde_dynamo::Item, image: serde_dynamo::Item) -> Value {
-    json!({
-        "eventID": format!("e-{i}"),
-        "eventName": name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "ap-northeast-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1795826467.0,
-            "Keys": keys,
-            "NewImage": image,
-            "SequenceNumber": format!("{:021}", i + 1),
-            "SizeBytes": 100,
-            "StreamViewType": "NEW_IMAGE"
-        },
-        "eventSourceARN": "arn:aws:dynamodb:ap-northeast-1:123456789012:table/t/stream/2026"
-    })
-}
+/// A plate nobody in the scenario has.
+const OTHER: &str = "品川 330 す 10-01";
 
 fn writes(ops: &[String]) -> Vec<String> {
     ops.iter()
@@ -112,8 +96,35 @@ async fn allow_lists_follow_the_stream_through_dynamodb() {
             .expect("handled");
         assert_eq!(r.applied, 1);
     }
+    // A stranger holds a pass: listed although no card is on file.
+    use parking_app::usecases::adjust::{NewPass, Staff, issue_pass};
+    let operator = Actor {
+        role: "operator".into(),
+        subject: "op-1".into(),
+    };
+    issue_pass(
+        &events.store,
+        Staff {
+            actor: &operator,
+            lot_id: &fx_id(LOT),
+            now: t("09:06:00"),
+        },
+        &NewPass {
+            plate: parking_core::Plate::parse(DAISUKE).expect("plate"),
+            valid_from: t("00:00:00"),
+            valid_until: t("00:00:00") + SignedDuration::from_hours(24 * 30),
+        },
+        "pass-1",
+    )
+    .await
+    .expect("pass");
     let link = MemoryLink::default();
-    let batch = stream_of(&client, &table, &["session", "reservation", "lot_device"]).await;
+    let batch = stream_of(
+        &client,
+        &table,
+        &["session", "reservation", "pass", "lot_device"],
+    )
+    .await;
     counter.take();
     let (answer, lot, pushed) =
         lambda::merge_allow_lists(&events.store, &link, batch.clone(), t("09:10:00")).await;
@@ -129,6 +140,7 @@ async fn allow_lists_follow_the_stream_through_dynamodb() {
     for gate in ["cam-in", "cam-out"] {
         let list = link.shadow(&fx_id(gate)).expect("a list");
         assert!(list.allows(AIKO), "{gate}");
+        assert!(list.allows(DAISUKE), "{gate}: a pass");
         assert!(!list.allows(STRANGER), "{gate}: no card, not listed");
     }
 
@@ -172,15 +184,15 @@ async fn allow_lists_follow_the_stream_through_dynamodb() {
         at: t("09:20:00"),
         allowed: true,
     };
-    let (ben, daisuke) = ([mark(BEN)], [mark(DAISUKE)]);
+    let (ben, other) = ([mark(BEN)], [mark(OTHER)]);
     let (a, b) = tokio::join!(
         allow_list::merge(&events.store, &link, &lot_id, &ben, t("09:20:00")),
-        allow_list::merge(&events.store, &link, &lot_id, &daisuke, t("09:20:00")),
+        allow_list::merge(&events.store, &link, &lot_id, &other, t("09:20:00")),
     );
     a.expect("one");
     b.expect("the other");
     let list = link.shadow(&fx_id("cam-in")).expect("a list");
-    assert!(list.allows(AIKO) && list.allows(BEN) && list.allows(DAISUKE));
+    assert!(list.allows(AIKO) && list.allows(BEN) && list.allows(OTHER));
 
     // A write that names a version already written is refused, and the
     // very same write repeated is found done.
@@ -220,48 +232,27 @@ async fn a_list_not_sent_is_sent_by_the_next_merge_and_a_failed_card_leaves_it()
         at: t(at),
         allowed,
     };
+    let merge = |m: Mark, now: &str| {
+        let (store, link, lot_id, now) = (&store, &link, &lot_id, t(now));
+        async move { allow_list::merge(store, link, lot_id, &[m], now).await }
+    };
     link.fail_next(1);
-    let failed = allow_list::merge(
-        &store,
-        &link,
-        &lot_id,
-        &[mark("09:00:00", true)],
-        t("09:01:00"),
-    )
-    .await;
+    let failed = merge(mark("09:00:00", true), "09:01:00").await;
     assert!(matches!(failed, Err(allow_list::AllowListError::Link(_))));
     assert!(store.allow_list(&lot_id).await.expect("read").is_none());
-    let merged = allow_list::merge(
-        &store,
-        &link,
-        &lot_id,
-        &[mark("09:00:00", true)],
-        t("09:02:00"),
-    )
-    .await
-    .expect("merged");
+    let merged = merge(mark("09:00:00", true), "09:02:00")
+        .await
+        .expect("merged");
     assert_eq!((merged.written, merged.pushed), (true, 2));
     assert!(link.shadow(&fx_id("cam-out")).expect("sent").allows(AIKO));
-    let again = allow_list::merge(
-        &store,
-        &link,
-        &lot_id,
-        &[mark("09:00:00", true)],
-        t("09:03:00"),
-    )
-    .await
-    .expect("merged");
+    let again = merge(mark("09:00:00", true), "09:03:00")
+        .await
+        .expect("merged");
     assert_eq!((again.written, again.pushed), (false, 0));
 
-    let merged = allow_list::merge(
-        &store,
-        &link,
-        &lot_id,
-        &[mark("11:00:00", false)],
-        t("11:01:00"),
-    )
-    .await
-    .expect("merged");
+    let merged = merge(mark("11:00:00", false), "11:01:00")
+        .await
+        .expect("merged");
     assert_eq!((merged.written, merged.pushed), (true, 2));
     for gate in ["cam-in", "cam-out"] {
         assert!(

@@ -3,13 +3,14 @@
 //!
 //! The rule:
 //! - **Who.** Plates that stayed at the lot in the last
-//!   [`LOOKBACK_DAYS`] days on a registered driver's card, and plates
-//!   holding a reservation there. A car on the list is charged to its card
+//!   [`LOOKBACK_DAYS`] days on a registered driver's card, plates holding
+//!   a reservation there, and plates with a pass for it. A car on the list is charged to its card
 //!   when its backlog comes in, as if the cloud had answered; any other
 //!   car is held. A card that failed strikes its plate off until a later
 //!   stay is charged.
-//! - **From the stream.** Each change of a stay or a reservation is a
-//!   [`Mark`] ([`mark_of_session`], [`mark_of_reservation`]); a batch of
+//! - **From the stream.** Each change of a stay, a reservation or a pass
+//!   is a [`Mark`] ([`mark_of_session`], [`mark_of_reservation`],
+//!   [`mark_of_pass`]); a batch of
 //!   them is merged into the lot's stored marks ([`merge`],
 //!   [`crate::allow_lists`]): one read and at most one conditional write a
 //!   lot a batch, whatever the lot's history. Nothing reads past stays.
@@ -34,7 +35,7 @@ use sha2::{Digest, Sha256};
 use crate::allow_lists::{AllowListStore, LotAllowList};
 pub use crate::allow_lists::{LOOKBACK_DAYS, MAX_ENTRIES, Mark};
 use crate::ids::{DeviceId, LotId};
-use crate::model::{Device, Reservation, ReservationState, Session};
+use crate::model::{Device, Pass, Reservation, ReservationState, Session};
 use crate::outbox::SendError;
 use crate::store::prelude::*;
 
@@ -110,6 +111,18 @@ pub fn mark_of_session(s: &Session) -> Option<Mark> {
         plate: plate_key(&s.lot_id, &s.plate),
         at: s.exit_at.unwrap_or(s.entry_at),
         allowed,
+    })
+}
+
+/// What a pass says about its plate: on the list, ranked at the end of
+/// its validity, so passes come first and one that ended ages out as a
+/// stay would.
+pub fn mark_of_pass(p: &Pass) -> Option<Mark> {
+    p.plate.is_readable().then(|| Mark {
+        lot_id: p.lot_id.clone(),
+        plate: plate_key(&p.lot_id, &p.plate),
+        at: p.valid_until,
+        allowed: true,
     })
 }
 
