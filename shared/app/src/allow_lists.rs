@@ -4,18 +4,15 @@
 //!
 //! The rule:
 //! - **Marks.** Each plate (as its hash, `allow_list::plate_key`) holds
-//!   one mark: allowed or struck off, and when. A later mark replaces an
-//!   earlier one, whatever order they arrive in; a mark at the same time
-//!   replaces it too (one item's changes arrive in order). Applying a mark
-//!   twice changes nothing.
+//!   one mark: allowed or struck off, and the hour of the change. Of two
+//!   marks the later hour wins, and in the same hour struck wins: a
+//!   plate's mark is the greatest of all its marks, so every order of
+//!   arrival, and every repeat, ends the same. The stored hour is all
+//!   that is compared, so a mark in the hour already held changes
+//!   nothing and is not written: a lot's regulars cost no write per stay.
 //! - **Bounded.** Marks older than [`LOOKBACK_DAYS`] are forgotten; at
 //!   most [`MAX_ALLOWED`] allowed and [`MAX_STRUCK`] struck marks are kept,
-//!   the most recent: about 20 KB, whatever the lot's history.
-//! - **Written only when it matters.** A mark that only moves a plate's
-//!   time forward by less than [`RECENCY_STEP`] is not written: recency
-//!   orders plates for the bound, and a busy lot's list turns over in
-//!   about a day, so an hour's precision keeps a regular on it. A taxi
-//!   in and out all day costs at most one write an hour.
+//!   the most recent: under 20 KB, whatever the lot's history.
 //! - **The list** a gate holds is the allowed plates, the most recent
 //!   [`MAX_ENTRIES`] of them.
 
@@ -24,7 +21,6 @@ use std::future::Future;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::ids::LotId;
 use crate::store::StoreResult;
@@ -43,8 +39,9 @@ pub const MAX_ALLOWED: usize = MAX_ENTRIES + MAX_ENTRIES / 4;
 /// The most struck marks kept.
 pub const MAX_STRUCK: usize = MAX_ENTRIES / 4;
 
-/// The least forward move of an allowed plate's time that is written.
-pub const RECENCY_STEP: SignedDuration = SignedDuration::from_hours(1);
+/// What a mark's time is kept to: an hour. A busy lot's list turns over
+/// in about a day, so an hour's precision keeps a regular on it.
+pub const PRECISION: SignedDuration = SignedDuration::from_hours(1);
 
 /// What one change says about one plate on its lot's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,18 +60,15 @@ pub struct Mark {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LotAllowList {
     pub lot_id: LotId,
-    /// Allowed plates' hashes → the mark's time, in Unix seconds.
+    /// Allowed plates' hashes → the mark's hour (Unix seconds over
+    /// [`PRECISION`]).
     #[serde(default)]
     pub allowed: BTreeMap<String, i64>,
-    /// Struck plates' hashes → the mark's time, in Unix seconds.
+    /// Struck plates' hashes → the mark's hour.
     #[serde(default)]
     pub struck: BTreeMap<String, i64>,
     /// Bumped by every write; a writer names the version it read.
     pub version: u64,
-    /// A digest of the plates every gate of the lot was last sent
-    /// ([`LotAllowList::digest`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent: Option<String>,
 }
 
 impl LotAllowList {
@@ -85,61 +79,56 @@ impl LotAllowList {
             allowed: BTreeMap::new(),
             struck: BTreeMap::new(),
             version: 0,
-            sent: None,
         }
     }
 
     /// Applies a mark; whether the stored marks changed (and so must be
     /// written).
     pub fn apply(&mut self, mark: &Mark) -> bool {
-        let at = mark.at.as_second();
+        let hour = hour_of(mark.at);
         let held = self
             .allowed
             .get(&mark.plate)
-            .map(|t| (*t, true))
-            .or_else(|| self.struck.get(&mark.plate).map(|t| (*t, false)));
-        match held {
-            Some((t, _)) if at < t => false,
-            Some((t, true)) if mark.allowed => {
-                if at - t < RECENCY_STEP.as_secs() {
-                    return false;
-                }
-                self.allowed.insert(mark.plate.clone(), at);
-                true
-            }
-            Some((t, false)) if !mark.allowed && at == t => false,
-            _ => {
-                let (to, from) = if mark.allowed {
-                    (&mut self.allowed, &mut self.struck)
-                } else {
-                    (&mut self.struck, &mut self.allowed)
-                };
-                from.remove(&mark.plate);
-                to.insert(mark.plate.clone(), at);
-                true
-            }
+            .map(|h| (*h, false))
+            .or_else(|| self.struck.get(&mark.plate).map(|h| (*h, true)));
+        // The greatest mark wins: by hour, then struck over allowed.
+        if held.is_some_and(|held| held >= (hour, !mark.allowed)) {
+            return false;
         }
+        let (to, from) = if mark.allowed {
+            (&mut self.allowed, &mut self.struck)
+        } else {
+            (&mut self.struck, &mut self.allowed)
+        };
+        from.remove(&mark.plate);
+        to.insert(mark.plate.clone(), hour);
+        true
     }
 
     /// Forgets marks older than [`LOOKBACK_DAYS`] and the oldest beyond
     /// the bounds; whether anything was forgotten.
     pub fn trim(&mut self, now: Timestamp) -> bool {
-        let horizon = now.as_second() - LOOKBACK_DAYS * 24 * 3600;
+        let horizon = horizon(now);
         let before = self.allowed.len() + self.struck.len();
         for (marks, bound) in [
             (&mut self.allowed, MAX_ALLOWED),
             (&mut self.struck, MAX_STRUCK),
         ] {
-            marks.retain(|_, at| *at >= horizon);
+            marks.retain(|_, hour| *hour >= horizon);
             if marks.len() > bound {
                 let keep: BTreeMap<String, i64> = newest(marks, bound)
                     .into_iter()
-                    .map(|(p, at)| (p.to_owned(), at))
+                    .map(|(p, hour)| (p.to_owned(), hour))
                     .collect();
                 *marks = keep;
             }
         }
         self.allowed.len() + self.struck.len() != before
+    }
+
+    /// Whether a mark is too old to be kept at `now`.
+    pub fn expired(mark: &Mark, now: Timestamp) -> bool {
+        hour_of(mark.at) < horizon(now)
     }
 
     /// The plates a gate may let in on its own: the most recent
@@ -152,19 +141,16 @@ impl LotAllowList {
         plates.sort();
         plates
     }
+}
 
-    /// A digest of a list's plates: whether gates hold the list now.
-    pub fn digest(plates: &[String]) -> String {
-        let mut h = Sha256::new();
-        for p in plates {
-            h.update(p.as_bytes());
-            h.update([0]);
-        }
-        h.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
+/// The hour a time falls in.
+fn hour_of(at: Timestamp) -> i64 {
+    at.as_second().div_euclid(PRECISION.as_secs())
+}
+
+/// The oldest hour kept at `now`.
+fn horizon(now: Timestamp) -> i64 {
+    hour_of(now) - LOOKBACK_DAYS * 24 * 3600 / PRECISION.as_secs()
 }
 
 /// The `n` most recent marks (ties: the smaller hash).
@@ -209,34 +195,53 @@ mod tests {
         }
     }
 
+    /// Every order of a plate's marks, each applied twice, ends in the
+    /// same marks: days apart, minutes apart within one hour, and the
+    /// same instant, allowed and struck.
     #[test]
     fn every_order_of_marks_ends_the_same() {
+        let at = |day: i64, mins: i64, plate: &str, allowed: bool| Mark {
+            at: mark(plate, day, allowed).at + SignedDuration::from_mins(mins),
+            ..mark(plate, day, allowed)
+        };
         let marks = [
-            mark("aa", 0, true),
-            mark("aa", 2, false),
-            mark("aa", 5, true),
-            mark("bb", 1, false),
-            mark("bb", 1, true),
+            at(0, 0, "aa", true),
+            at(2, 0, "aa", false),
+            at(5, 0, "aa", true),
+            at(0, 0, "bb", true),
+            at(0, 10, "bb", false),
+            at(0, 30, "bb", true),
+            at(1, 0, "cc", false),
+            at(1, 0, "cc", true),
         ];
-        // The same item's changes keep their order: bb's two marks at the
-        // same time stay in order; everything else is shuffled.
-        let orders: [[usize; 5]; 4] = [
-            [0, 1, 2, 3, 4],
-            [2, 1, 0, 3, 4],
-            [3, 2, 4, 1, 0],
-            [1, 3, 0, 4, 2],
-        ];
-        let mut ends = orders.iter().map(|order| {
+        let end = |order: &[usize]| {
             let mut list = LotAllowList::new(lot());
             for i in order {
                 list.apply(&marks[*i]);
                 list.apply(&marks[*i]);
             }
-            list
-        });
-        let first = ends.next().expect("an end");
-        assert_eq!(first.plates(), vec!["aa".to_owned(), "bb".to_owned()]);
-        assert!(ends.all(|e| e.plates() == first.plates()));
+            (list.allowed, list.struck)
+        };
+        let first = end(&[0, 1, 2, 3, 4, 5, 6, 7]);
+        // aa: allowed last; bb: struck within the hour it was allowed
+        // in; cc: struck and allowed at once, struck.
+        assert_eq!(first.0.keys().collect::<Vec<_>>(), ["aa"]);
+        assert_eq!(first.1.keys().collect::<Vec<_>>(), ["bb", "cc"]);
+        // Every permutation, by Heap's algorithm.
+        let mut order: Vec<usize> = (0..marks.len()).collect();
+        let mut c = vec![0; order.len()];
+        let mut i = 0;
+        while i < order.len() {
+            if c[i] < i {
+                order.swap(if i % 2 == 0 { 0 } else { c[i] }, i);
+                assert_eq!(end(&order), first, "{order:?}");
+                c[i] += 1;
+                i = 0;
+            } else {
+                c[i] = 0;
+                i += 1;
+            }
+        }
     }
 
     #[test]

@@ -66,12 +66,14 @@ impl parking_app::usecases::notify::DriverLink for IotLink {
 }
 
 /// Allow-lists go to each gate device's classic shadow, as its desired
-/// `allow` state: `{"state": {"desired": {"allow": {…}}}}`.
+/// `allow` state: `{"state": {"desired": {"allow": {…}}}, "version": n}`,
+/// the shadow's version guarding the update (IoT Core refuses it with a
+/// conflict when the shadow changed meanwhile).
 impl parking_app::usecases::allow_list::AllowListLink for IotLink {
     async fn current(
         &self,
         device: &parking_app::DeviceId,
-    ) -> Result<Option<parking_app::usecases::allow_list::AllowList>, SendError> {
+    ) -> Result<parking_app::usecases::allow_list::Held, SendError> {
         let got = self
             .client
             .get_thing_shadow()
@@ -84,7 +86,7 @@ impl parking_app::usecases::allow_list::AllowListLink for IotLink {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                return Ok(None);
+                return Ok(parking_app::usecases::allow_list::Held::default());
             }
             Err(e) => {
                 return Err(SendError {
@@ -99,31 +101,47 @@ impl parking_app::usecases::allow_list::AllowListLink for IotLink {
             .payload
             .map(|b| serde_json::from_slice(b.as_ref()).unwrap_or_default())
             .unwrap_or_default();
-        Ok(serde_json::from_value(doc["state"]["desired"]["allow"].clone()).ok())
+        Ok(parking_app::usecases::allow_list::Held {
+            list: serde_json::from_value(doc["state"]["desired"]["allow"].clone()).ok(),
+            version: doc["version"].as_u64(),
+        })
     }
 
     async fn push(
         &self,
         device: &parking_app::DeviceId,
         list: &parking_app::usecases::allow_list::AllowList,
-    ) -> Result<(), SendError> {
-        let doc = serde_json::json!({"state": {"desired": {"allow": list}}});
+        version: Option<u64>,
+    ) -> Result<bool, SendError> {
+        let mut doc = serde_json::json!({"state": {"desired": {"allow": list}}});
+        if let Some(v) = version {
+            doc["version"] = v.into();
+        }
         let payload = serde_json::to_vec(&doc).map_err(|e| SendError {
             what: "encoding an allow-list",
             source: Box::new(e),
         })?;
-        self.client
+        let sent = self
+            .client
             .update_thing_shadow()
             .thing_name(device.as_str())
             .payload(Blob::new(payload))
             .send()
-            .await
-            .map_err(|e| SendError {
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conflict_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(SendError {
                 what: "updating a device shadow",
                 source: aws_sdk_iotdataplane::error::DisplayErrorContext(&e)
                     .to_string()
                     .into(),
-            })?;
-        Ok(())
+            }),
+        }
     }
 }

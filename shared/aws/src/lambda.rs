@@ -148,11 +148,13 @@ pub async fn forward_outbox_of<S: OutboxStore, Q: parking_app::Queues>(
 /// Brings the lots' allow-lists up to date from a stream batch: the
 /// marks its stays, reservations and passes make, merged lot by lot
 /// ([`parking_app::usecases::allow_list::merge`]), and the list sent to
-/// each gate device registered in it. A lot whose merge failed reports its
-/// first record as a batch item failure, and the batch comes again from
-/// there (merging again finds the rest done); a record that cannot be
-/// decoded is logged and skipped. Returns the batch's first lot and how
-/// many shadows were sent a list, for the function's usage.
+/// each gate device registered in it. A lot whose marks could not be
+/// written reports its first record as a batch item failure, and the batch
+/// comes again from there (merging again finds the rest done); a gate that
+/// could not be sent its list fails nothing (it is sent again later); a
+/// record that cannot be decoded is logged and skipped. Returns the
+/// batch's first lot and how many shadows were sent a list, for the
+/// function's usage.
 pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::AllowListLink>(
     store: &S,
     link: &L,
@@ -170,13 +172,19 @@ pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::A
     };
     for record in event.records {
         let id = record.change.sequence_number.clone().unwrap_or_default();
+        // When the change was made (a reservation is marked then).
+        let at =
+            jiff::Timestamp::from_second(record.change.approximate_creation_date_time.timestamp())
+                .ok()
+                .filter(|t| t.as_second() > 0)
+                .unwrap_or(now);
         let (kind, map) = stream_item(record.change.new_image);
         let mark = match kind.as_deref() {
             Some("session") => {
                 stream_record::<parking_app::Session>(map).map(|s| allow_list::mark_of_session(&s))
             }
             Some("reservation") => stream_record::<parking_app::Reservation>(map)
-                .map(|r| allow_list::mark_of_reservation(&r)),
+                .map(|r| allow_list::mark_of_reservation(&r, at)),
             Some("pass") => {
                 stream_record::<parking_app::Pass>(map).map(|p| allow_list::mark_of_pass(&p))
             }
@@ -189,8 +197,12 @@ pub async fn merge_allow_lists<S: Store, L: parking_app::usecases::allow_list::A
                             pushed += u64::from(sent);
                             Ok(None)
                         }
-                        Err(e) => {
-                            tracing::error!(sequence = %id, error = %e, "a new gate's list was not sent; the rest comes again");
+                        Err(allow_list::WelcomeError::Link(e)) => {
+                            tracing::warn!(device = %device.id, error = %e, "a new gate's list was not sent; sent by the next refresh");
+                            Ok(None)
+                        }
+                        Err(allow_list::WelcomeError::Store(e)) => {
+                            tracing::error!(sequence = %id, error = %e, "a new gate's list was not read; the rest comes again");
                             failed(&id, &mut response);
                             break;
                         }
@@ -483,19 +495,30 @@ pub async fn run_allow_lists() -> Result<(), Error> {
     let link = iot_link(&sdk, &device_config);
     let (store, link) = (&store, &link);
     let metering = &Metering::from_env();
-    run(service_fn(
-        move |event: LambdaEvent<StreamEvent>| async move {
-            let started = metering.start(store);
-            let (answer, lot, pushed) =
-                merge_allow_lists(store, link, event.payload, SystemClock.now()).await;
-            let extra = parking_app::usage::Usage {
-                iot_outbound_messages: pushed,
-                ..Default::default()
-            };
-            metering.finish(store, started, lot.as_ref(), extra).await;
-            Ok::<_, Error>(answer)
-        },
-    ))
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let started = metering.start(store);
+        let now = SystemClock.now();
+        // The table's stream, or the hourly refresh.
+        let (answer, lot, pushed) = if event.payload.get("Records").is_some() {
+            let batch: StreamEvent = serde_json::from_value(event.payload)?;
+            let (answer, lot, pushed) = merge_allow_lists(store, link, batch, now).await;
+            (serde_json::to_value(answer)?, lot, pushed)
+        } else {
+            let done = parking_app::usecases::allow_list::refresh_all(store, link, now).await?;
+            tracing::info!(
+                pushed = done.pushed,
+                unsent = done.unsent,
+                "allow-lists refreshed"
+            );
+            (Value::Null, None, u64::from(done.pushed))
+        };
+        let extra = parking_app::usage::Usage {
+            iot_outbound_messages: pushed,
+            ..Default::default()
+        };
+        metering.finish(store, started, lot.as_ref(), extra).await;
+        Ok::<_, Error>(answer)
+    }))
     .await
 }
 

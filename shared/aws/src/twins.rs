@@ -76,12 +76,12 @@ impl Queues for MemoryQueues {
 /// share what was published.
 #[derive(Debug, Default, Clone)]
 pub struct MemoryLink {
-    /// Each device's shadow allow-list.
+    /// Each device's shadow: its allow-list and the shadow's version.
     shadows: std::sync::Arc<
         Mutex<
             std::collections::BTreeMap<
                 parking_app::DeviceId,
-                parking_app::usecases::allow_list::AllowList,
+                (parking_app::usecases::allow_list::AllowList, u64),
             >,
         >,
     >,
@@ -94,18 +94,28 @@ impl parking_app::usecases::allow_list::AllowListLink for MemoryLink {
     async fn current(
         &self,
         device: &parking_app::DeviceId,
-    ) -> Result<Option<parking_app::usecases::allow_list::AllowList>, SendError> {
-        Ok(lock(&self.shadows).get(device).cloned())
+    ) -> Result<parking_app::usecases::allow_list::Held, SendError> {
+        let held = lock(&self.shadows).get(device).cloned();
+        Ok(parking_app::usecases::allow_list::Held {
+            version: held.as_ref().map(|(_, v)| *v),
+            list: held.map(|(l, _)| l),
+        })
     }
 
     async fn push(
         &self,
         device: &parking_app::DeviceId,
         list: &parking_app::usecases::allow_list::AllowList,
-    ) -> Result<(), SendError> {
+        version: Option<u64>,
+    ) -> Result<bool, SendError> {
         self.faults.take("shadow update")?;
-        lock(&self.shadows).insert(device.clone(), list.clone());
-        Ok(())
+        let mut shadows = lock(&self.shadows);
+        let now = shadows.get(device).map(|(_, v)| *v);
+        if version.is_some() && version != now {
+            return Ok(false);
+        }
+        shadows.insert(device.clone(), (list.clone(), now.unwrap_or(0) + 1));
+        Ok(true)
     }
 }
 
@@ -115,7 +125,7 @@ impl MemoryLink {
         &self,
         device: &parking_app::DeviceId,
     ) -> Option<parking_app::usecases::allow_list::AllowList> {
-        lock(&self.shadows).get(device).cloned()
+        lock(&self.shadows).get(device).map(|(l, _)| l.clone())
     }
 
     /// Commands published, in order: topic and command.

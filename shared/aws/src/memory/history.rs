@@ -106,8 +106,9 @@ impl PlateHistory for MemoryStore {
         if commit.open_delta != 0 {
             items.push(SMALL_ITEM);
         }
+        // A reservation moved: its item, the driver's copy, the lot's.
         for r in commit.check_in.iter().chain(&commit.check_in_undone) {
-            items.push(item_bytes(r));
+            items.extend([item_bytes(r), item_bytes(r), SMALL_ITEM]);
         }
         self.write_units(write_units(&items, true));
         let t = &commit.timeline;

@@ -406,6 +406,14 @@ async fn attempt<S: Store>(
         }));
     }
 
+    // A car the gate held on its own did not use the reservation the
+    // cloud had checked it in on, unless it came in on a later read (the
+    // car is inside: the reservation stays used).
+    let inside = rec
+        .timeline
+        .sessions
+        .iter()
+        .any(|s| s.state == parking_core::SessionState::Open && s.entry_at > read.occurred_at);
     let mut next = rec.timeline;
     next.version = current.version + 1;
     if let Some(r) = next.reads.iter_mut().rev().find(|r| r.key() == key) {
@@ -428,14 +436,14 @@ async fn attempt<S: Store>(
         }
         _ => None,
     };
-    // A car the gate held on its own did not use the reservation the
-    // cloud had checked it in on.
     let check_in_undone = match current
         .read(&key)
         .and_then(|seen| seen.reservation_id.clone())
     {
-        Some(id) if overriding && held_offline => Some(store.get_reservation(&id).await?)
-            .filter(|r| r.state == ReservationState::CheckedIn),
+        Some(id) if overriding && held_offline && !inside => {
+            Some(store.get_reservation(&id).await?)
+                .filter(|r| r.state == ReservationState::CheckedIn)
+        }
         _ => None,
     };
     let commit = TimelineCommit {
