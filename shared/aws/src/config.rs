@@ -291,6 +291,30 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[test]
+    fn the_payment_api_is_https_or_a_loopback_fake() {
+        for ok in [
+            "https://api.stripe.com",
+            "https://api.stripe.com/",
+            "http://127.0.0.1:45124",
+            "http://[::1]:8080",
+        ] {
+            assert!(provider_api_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1.evil.example",
+            "http://127.0.0.1.evil",
+            "http://api.stripe.com",
+            "http://localhost.evil:80",
+            "https://user:pass@api.stripe.com",
+            "ftp://127.0.0.1",
+            "127.0.0.1:45124",
+            "",
+        ] {
+            assert!(!provider_api_allowed(bad), "{bad}");
+        }
+    }
+
     fn read(vars: &[(&str, &str)]) -> Result<StoreConfig, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
@@ -389,6 +413,25 @@ pub struct ProviderConfig {
     pub secret: ProviderSecret,
 }
 
+/// Whether the payment provider's address may be used: parsed as a URL,
+/// https anywhere, or http on a loopback address only (a host that merely
+/// begins with `127.0.0.1`, such as `127.0.0.1.example`, is not one), and
+/// never with credentials in it.
+fn provider_api_allowed(text: &str) -> bool {
+    let Ok(u) = url::Url::parse(text) else {
+        return false;
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    u.username().is_empty()
+        && u.password().is_none()
+        && u.host().is_some()
+        && (u.scheme() == "https" || (u.scheme() == "http" && loopback))
+}
+
 impl ProviderConfig {
     pub fn from_env() -> Result<ProviderConfig, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
@@ -400,10 +443,10 @@ impl ProviderConfig {
         let provider_api = get("PARKING_STRIPE_API")
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "https://api.stripe.com".into());
-        if !(provider_api.starts_with("https://") || provider_api.starts_with("http://127.0.0.1")) {
+        if !provider_api_allowed(&provider_api) {
             return Err(ConfigError {
                 variable: "PARKING_STRIPE_API",
-                problem: "must be an https URL (or http://127.0.0.1 for a local fake)".into(),
+                problem: "must be an https URL (or http on a loopback address, 127.0.0.1 or [::1], for a local fake), with no user or password".into(),
             });
         }
         let secret = match (
