@@ -7,7 +7,9 @@ operator of demo-1 (over Selenium and Debian's chromedriver) and checks:
 every figure on the page equals the operator API's; nothing of demo-2
 reaches the page and the API refuses demo-2 to this operator; the page
 speaks Japanese and English; resolving a review from the page goes
-through the API; the browser logged no console error. Screenshots go to
+through the API; the browser logged no console error (the page runs under
+its content security policy); the page is served with its security
+headers, and a request naming another host is refused. Screenshots go to
 OUT_DIR. Exits non-zero with the first difference.
 """
 
@@ -26,7 +28,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-OPERATOR_A = {"sub": "op-a", "cognito:groups": "operator", "custom:lots": "demo-1"}
+OPERATOR_A = {"sub": "op-a", "cognito:groups": "operator", "custom:scopes": "operator:demo-1"}
 OPERATOR_B_LOT = "demo-2"
 
 
@@ -145,6 +147,22 @@ def main():
     os.makedirs(out, exist_ok=True)
     log = open(os.path.join(out, "dashboard-serve.log"), "w")
     serve, url = start_serve(parkctl, log)
+    # The page comes with its security headers, and a request naming
+    # another host (DNS rebinding) is refused.
+    with urllib.request.urlopen(url + "/", timeout=30) as response:
+        csp = response.headers.get("content-security-policy", "")
+        if "frame-ancestors 'none'" not in csp or "script-src 'self'" not in csp:
+            fail(f"the page's content security policy is {csp!r}")
+        if not response.headers.get("strict-transport-security", "").startswith("max-age="):
+            fail("the page is served without HSTS")
+    port = urllib.parse.urlsplit(url).port
+    rebound = urllib.request.Request(url + "/openapi.json", headers={"Host": f"attacker.example:{port}"})
+    try:
+        urllib.request.urlopen(rebound, timeout=30)
+        fail("parkctl serve answered a request for another host")
+    except urllib.error.HTTPError as e:
+        if e.code != 421:
+            fail(f"a request for another host got {e.code}, not 421")
     profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
     driver = None
     try:
@@ -181,7 +199,7 @@ def main():
         if status != 403:
             fail(f"the API answered {status} to demo-1's operator asking for demo-2")
         status, other = api(url, f"/v1/operator/lots/{OPERATOR_B_LOT}/dashboard",
-                            {**OPERATOR_A, "custom:lots": OPERATOR_B_LOT})
+                            {**OPERATOR_A, "custom:scopes": f"operator:{OPERATOR_B_LOT}"})
         if status != 200 or other["lot"]["id"] != OPERATOR_B_LOT:
             fail("demo-2's own operator cannot read demo-2")
         driver.save_screenshot(os.path.join(out, "dashboard-en.png"))

@@ -272,8 +272,8 @@ function chart(d) {
     root.append(svg("polyline", { class: "line", points: line, "data-forecast-hours": withForecast.length }));
   }
   const legend = el("div", { class: "legend" },
-    el("span", {}, el("span", { class: "swatch", style: "background: var(--bar)" }), t("chartOccupied")),
-    el("span", {}, el("span", { class: "swatch", style: "background: var(--forecast)" }), t("chartForecast")));
+    el("span", {}, el("span", { class: "swatch swatch-bar" }), t("chartOccupied")),
+    el("span", {}, el("span", { class: "swatch swatch-forecast" }), t("chartForecast")));
   const parts = [root, legend];
   if (withForecast.length === 0) parts.push(el("p", { class: "empty", "data-no-forecast": "", text: t("noForecast") }));
   return parts;

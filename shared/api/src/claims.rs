@@ -8,8 +8,13 @@
 //!   `merchant`, `kiosk`. API Gateway passes an array claim as text
 //!   (`[operator merchant]`); a JSON array or a comma-separated list is
 //!   read the same way.
-//! - `custom:lots`: for operators, merchants and kiosks, the lots they act
-//!   on, comma- or space-separated.
+//! - `custom:scopes`: for operators, merchants and kiosks, what they may
+//!   do where, as `role:lot` words, comma- or space-separated
+//!   (`operator:demo-1 merchant:demo-2`): each role acts only on its own
+//!   lots, so a shop at one lot that operates another is a shop at the
+//!   first. A scope counts only with its role's group; an unknown role or
+//!   a malformed lot grants nothing. (`custom:lots`, the lots every role
+//!   acted on, is no longer read.)
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,8 +23,8 @@ use parking_app::ids::LotId;
 
 /// The claim holding the caller's roles.
 pub const GROUPS_CLAIM: &str = "cognito:groups";
-/// The claim holding the lots an operator, merchant or kiosk acts on.
-pub const LOTS_CLAIM: &str = "custom:lots";
+/// The claim holding the lots each of a caller's staff roles acts on.
+pub const SCOPES_CLAIM: &str = "custom:scopes";
 
 /// A role a caller may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +67,8 @@ impl fmt::Display for Role {
 pub struct Claims {
     pub subject: String,
     pub roles: Vec<Role>,
-    pub lots: Vec<LotId>,
+    /// The lots each role acts on (only roles the caller has).
+    pub scopes: Vec<(Role, LotId)>,
 }
 
 fn words(text: &str) -> impl Iterator<Item = &str> {
@@ -71,8 +77,9 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Claims {
-    /// Reads the claims an authorizer passed, each as text. Unknown roles
-    /// and malformed lot ids are left out (they grant nothing).
+    /// Reads the claims an authorizer passed, each as text. Unknown roles,
+    /// malformed lot ids and scopes of a role the caller does not have are
+    /// left out (they grant nothing).
     ///
     /// Returns `None` when there is no subject: the request is anonymous.
     pub fn from_text<'a>(claims: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Claims> {
@@ -82,14 +89,23 @@ impl Claims {
             .get(GROUPS_CLAIM)
             .map(|g| words(g).filter_map(Role::parse).collect())
             .unwrap_or_default();
-        let lots = map
-            .get(LOTS_CLAIM)
-            .map(|l| words(l).filter_map(|w| LotId::parse(w).ok()).collect())
+        let roles: Vec<Role> = roles;
+        let scopes = map
+            .get(SCOPES_CLAIM)
+            .map(|l| {
+                words(l)
+                    .filter_map(|w| {
+                        let (role, lot) = w.split_once(':')?;
+                        let role = Role::parse(role).filter(|r| roles.contains(r))?;
+                        Some((role, LotId::parse(lot).ok()?))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         Some(Claims {
             subject: subject.to_owned(),
             roles,
-            lots,
+            scopes,
         })
     }
 
@@ -119,9 +135,9 @@ impl Claims {
         self.roles.contains(&role)
     }
 
-    /// Whether the caller acts on this lot.
-    pub fn in_scope(&self, lot: &LotId) -> bool {
-        self.lots.contains(lot)
+    /// Whether the caller acts on this lot in this role.
+    pub fn in_scope(&self, role: Role, lot: &LotId) -> bool {
+        self.scopes.iter().any(|(r, l)| *r == role && l == lot)
     }
 }
 
@@ -134,14 +150,39 @@ mod tests {
         let c = Claims::from_text([
             ("sub", "op-1"),
             ("cognito:groups", "[operator merchant]"),
-            ("custom:lots", "lot-a,lot-b"),
+            ("custom:scopes", "operator:lot-a,merchant:lot-b"),
         ])
         .expect("claims");
         assert_eq!(c.roles, vec![Role::Operator, Role::Merchant]);
-        assert_eq!(c.lots.len(), 2);
+        assert_eq!(c.scopes.len(), 2);
         assert!(Claims::from_text([("cognito:groups", "driver")]).is_none());
         let c = Claims::from_json(r#"{"sub":"d-1","cognito:groups":["driver","admin"]}"#)
             .expect("claims");
         assert_eq!(c.roles, vec![Role::Driver]);
+    }
+
+    #[test]
+    fn each_role_acts_only_on_its_own_lots() {
+        let lot = |l: &str| LotId::parse(l).expect("lot");
+        let c = Claims::from_text([
+            ("sub", "s-1"),
+            ("cognito:groups", "merchant operator"),
+            (
+                "custom:scopes",
+                "merchant:lot-a operator:lot-b kiosk:lot-a admin:lot-a operator:Bad/Lot",
+            ),
+            // No longer read: every role on every lot.
+            ("custom:lots", "lot-a lot-b"),
+        ])
+        .expect("claims");
+        assert!(c.in_scope(Role::Merchant, &lot("lot-a")));
+        assert!(c.in_scope(Role::Operator, &lot("lot-b")));
+        assert!(!c.in_scope(Role::Operator, &lot("lot-a")), "a shop there");
+        assert!(!c.in_scope(Role::Merchant, &lot("lot-b")));
+        assert!(
+            !c.in_scope(Role::Kiosk, &lot("lot-a")),
+            "not in the kiosk group"
+        );
+        assert_eq!(c.scopes.len(), 2);
     }
 }

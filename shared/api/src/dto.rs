@@ -834,7 +834,9 @@ pub struct StaffSessionOut {
     #[schemars(schema_with = "ts_opt")]
     pub exit_at: Option<Timestamp>,
     pub fee: Option<Amount>,
-    /// Still to pay (minor units).
+    /// Still to pay (minor units): the fee less refunds, kiosk payments
+    /// and what the card was charged; nothing for a stay voided or
+    /// replaced.
     pub outstanding: i64,
     pub refunded: i64,
     pub kiosk_paid: i64,
@@ -862,7 +864,7 @@ impl From<Session> for StaffSessionOut {
             entry_at: s.entry_at,
             exit_at: s.exit_at,
             fee: s.fee.map(Amount::from),
-            outstanding: s.outstanding(),
+            outstanding: s.still_to_pay(),
             refunded: s.refunded,
             kiosk_paid: s.kiosk_paid,
             paid_by: if s.method_id.is_some() {

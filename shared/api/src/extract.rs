@@ -152,7 +152,7 @@ impl StaffCaller {
         }
         let lot = LotId::parse(lot)
             .ok()
-            .filter(|l| self.0.in_scope(l))
+            .filter(|l| self.0.in_scope(role, l))
             .ok_or_else(|| ApiError::Forbidden("the lot is not in the caller's scope".into()))?;
         Ok((
             parking_app::Actor {

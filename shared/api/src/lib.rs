@@ -36,6 +36,7 @@ pub mod page;
 pub mod problem;
 mod receipt;
 pub mod routes;
+pub mod web;
 
 pub use claims::{Claims, Role};
 pub use problem::ApiError;

@@ -109,7 +109,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Seamless Parking API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Drivers, operators, merchants and kiosks of ticketless car parks. Every call carries a Cognito JWT; its `cognito:groups` claim gives the role, `custom:lots` the lots an operator, merchant or kiosk acts on. Errors are RFC 9457 problem documents with a stable `code`."
+            "description": "Drivers, operators, merchants and kiosks of ticketless car parks. Every call carries a Cognito JWT; its `cognito:groups` claim gives the role, `custom:scopes` the lots each of an operator's, merchant's or kiosk's roles acts on (`operator:demo-1 merchant:demo-2`). Errors are RFC 9457 problem documents with a stable `code`."
         },
         "servers": [{"url": "/"}],
         "security": [{"jwt": []}],

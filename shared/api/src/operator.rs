@@ -2,8 +2,8 @@
 //! `ETag`/`If-Match`, gates, devices, bays, tariff versions, the review
 //! queue and its resolutions, refunds, the manual barrier open, monthly
 //! passes, the daily report and the audit trail. An operator acts only on
-//! the lots of their `custom:lots` claim: any other lot is `403`, whether
-//! or not it exists.
+//! the lots their `custom:scopes` claim gives the operator role: any other
+//! lot is `403`, whether or not it exists.
 
 use std::sync::Arc;
 
@@ -113,7 +113,7 @@ pub(crate) async fn list_lots<S: Store>(
         .lots()
         .await?
         .into_iter()
-        .filter(|l| claims.in_scope(&l.id))
+        .filter(|l| claims.in_scope(crate::claims::Role::Operator, &l.id))
         .collect();
     page_of(
         lots,

@@ -412,6 +412,17 @@ impl Session {
         self.fee
             .map_or(0, |f| (f.minor - self.refunded - self.kiosk_paid).max(0))
     }
+
+    /// What is still to be paid for it, as staff see it: nothing for a
+    /// stay cancelled or replaced (its money is on its successor); else
+    /// what it owes ([`Session::outstanding`]) less what its card was
+    /// charged.
+    pub fn still_to_pay(&self) -> i64 {
+        match self.state {
+            SessionState::Voided | SessionState::Superseded => 0,
+            _ => (self.outstanding() - self.collected).max(0),
+        }
+    }
 }
 
 /// What staff decided about a session.

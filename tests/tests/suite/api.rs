@@ -39,7 +39,12 @@ fn encode(text: &str) -> String {
 pub enum Who {
     Anonymous,
     Driver(&'static str),
+    /// A subject in one group, scoped to these lots (comma-separated) in
+    /// that role.
     Role(&'static str, &'static str, &'static str),
+    /// A subject in these groups (space-separated) with these
+    /// `role:lot` scopes.
+    Scoped(&'static str, &'static str, &'static str),
 }
 
 /// A request as the function receives it.
@@ -112,9 +117,19 @@ impl Call {
                 claims["sub"] = json!(sub);
             }
             Who::Role(sub, role, lots) => {
+                let scopes: Vec<String> = lots
+                    .split(',')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| format!("{role}:{l}"))
+                    .collect();
                 claims["sub"] = json!(sub);
                 claims["cognito:groups"] = json!(format!("[{role}]"));
-                claims["custom:lots"] = json!(lots);
+                claims["custom:scopes"] = json!(scopes.join(" "));
+            }
+            Who::Scoped(sub, groups, scopes) => {
+                claims["sub"] = json!(sub);
+                claims["cognito:groups"] = json!(format!("[{groups}]"));
+                claims["custom:scopes"] = json!(scopes);
             }
         }
         lambda_http::request::from_str(&e.to_string()).expect("an API Gateway event")

@@ -744,3 +744,50 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
         .expect("an age cap");
     assert!((150..=600).contains(&age), "{age}");
 }
+
+/// The deployed dashboard is served with the security headers
+/// `parkctl serve` sends (`parking_api::web`): the same content security
+/// policy, HSTS, no framing, no sniffing, no referrer.
+#[test]
+fn the_dashboard_has_the_same_security_headers_deployed_and_local() {
+    let doc: serde_norway::Value = serde_norway::from_str(TEMPLATE).expect("template");
+    let r = &doc["Resources"];
+    let h = &r["DashboardHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    assert_eq!(
+        h["ContentSecurityPolicy"]["ContentSecurityPolicy"].as_str(),
+        Some(parking_api::web::CONTENT_SECURITY_POLICY)
+    );
+    let hsts = format!(
+        "max-age={}{}",
+        h["StrictTransportSecurity"]["AccessControlMaxAgeSec"]
+            .as_u64()
+            .expect("max age"),
+        if h["StrictTransportSecurity"]["IncludeSubdomains"].as_bool() == Some(true) {
+            "; includeSubDomains"
+        } else {
+            ""
+        }
+    );
+    assert_eq!(hsts, parking_api::web::STRICT_TRANSPORT_SECURITY);
+    let local = |name: &str| {
+        parking_api::web::HEADERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    };
+    assert_eq!(
+        h["FrameOptions"]["FrameOption"].as_str(),
+        local("x-frame-options")
+    );
+    assert_eq!(
+        h["ReferrerPolicy"]["ReferrerPolicy"].as_str(),
+        local("referrer-policy")
+    );
+    assert_eq!(local("x-content-type-options"), Some("nosniff"));
+    assert_eq!(h["ContentTypeOptions"]["Override"].as_bool(), Some(true));
+    let behaviour = format!(
+        "{:?}",
+        r["DashboardDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    );
+    assert!(behaviour.contains("DashboardHeadersPolicy"), "{behaviour}");
+}

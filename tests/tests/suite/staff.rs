@@ -664,6 +664,62 @@ async fn operators_shops_and_kiosks_act_only_on_lots_in_their_scope() {
     assert_eq!(a.status, 403);
 }
 
+/// Scopes are per role: a caller who is a shop at this lot and an
+/// operator at another is a shop here, refused every operator route
+/// (and the kiosk's), and an operator there; the lot list shows only
+/// the lots of the operator role.
+#[tokio::test]
+async fn a_shop_here_that_operates_another_lot_is_only_a_shop_here() {
+    let lot = Lot::new().await;
+    second_lot(&lot).await;
+    let both = Who::Scoped(
+        "shop-op",
+        "merchant operator",
+        "merchant:shinjuku-west operator:shinjuku-east",
+    );
+    let mut refused = 0;
+    for (op, c) in staff_calls(LOT, both.clone()) {
+        let a = at(&lot, t("10:00:00"), c).await;
+        if op == Op::MerchantValidate {
+            assert_ne!(a.status, 403, "a shop here: {}", a.text);
+        } else {
+            assert_eq!((op, a.status), (op, 403), "{}", a.text);
+            assert!(!a.text.contains("Shinjuku West"));
+            refused += 1;
+        }
+    }
+    assert!(refused > 10, "every operator and kiosk route: {refused}");
+    let there = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("GET", "/v1/operator/lots/shinjuku-east", both.clone()),
+    )
+    .await;
+    assert_eq!(there.status, 200, "an operator there: {}", there.text);
+    let a = at(
+        &lot,
+        t("10:00:00"),
+        Call::new("GET", "/v1/operator/lots", both.clone()),
+    )
+    .await;
+    let ids: Vec<String> = a.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|l| l["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, ["shinjuku-east"]);
+    // The scope counts only with its group: in no kiosk group, a kiosk
+    // scope grants nothing.
+    let no_group = Who::Scoped("k-9", "merchant", "kiosk:shinjuku-west");
+    for (op, c) in staff_calls(LOT, no_group) {
+        if matches!(op, Op::KioskFindSessions | Op::KioskPay) {
+            let a = at(&lot, t("10:00:00"), c).await;
+            assert_eq!((op, a.status), (op, 403));
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_lot_configuration_changes_only_at_the_revision_it_was_read() {
     let lot = Lot::new().await;
@@ -962,6 +1018,7 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     let a = at(&lot, t("11:10:00"), refund(100, "r-1")).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(a.json()["refunded"], 100);
+    assert_eq!(a.json()["outstanding"], 0, "paid by card: nothing to pay");
     let a = at(&lot, t("11:11:00"), refund(100, "r-1")).await;
     assert_eq!(a.status, 200);
     assert_eq!(

@@ -50,9 +50,13 @@ pub struct Args {
     /// development only: anyone may claim anything.
     #[arg(long)]
     dev_claims: bool,
-    /// Do not seed the demo lot.
-    #[arg(long)]
+    /// Do not seed the demo lot (in memory).
+    #[arg(long, conflicts_with = "seed_demo")]
     empty: bool,
+    /// Seed the demo lots into DynamoDB too (a real table is never seeded
+    /// without it).
+    #[arg(long)]
+    seed_demo: bool,
     /// Seed of the demo lot's simulated days.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -173,7 +177,14 @@ fn dashboard() -> Router {
     const STYLE: &str = include_str!("../../../web/dashboard/dashboard.css");
     let file = |body: &'static str, kind: &'static str| {
         axum::routing::get(move || async move {
-            ([(http::header::CONTENT_TYPE, kind)], body).into_response()
+            let mut r = ([(http::header::CONTENT_TYPE, kind)], body).into_response();
+            for (name, value) in parking_api::web::HEADERS {
+                r.headers_mut().insert(
+                    http::HeaderName::from_static(name),
+                    http::HeaderValue::from_static(value),
+                );
+            }
+            r
         })
     };
     Router::new()
@@ -212,18 +223,22 @@ pub fn app<S: Store + Clone + 'static>(store: S, dev: bool) -> Router {
     }
 }
 
-async fn serve<S: Store + Clone + 'static>(store: S, args: &Args) -> Result<(), UsageError> {
-    let store = if args.empty {
-        store
-    } else {
-        seed(store, args.seed, args.lots, args.days).await?
-    };
+async fn serve<S: Store + Clone + 'static>(
+    store: S,
+    args: &Args,
+    seeded: bool,
+) -> Result<(), UsageError> {
     if !args.addr.ip().is_loopback() {
         return Err(UsageError(format!(
             "--addr {}: parkctl serve listens on loopback only",
             args.addr
         )));
     }
+    let store = if seeded {
+        seed(store, args.seed, args.lots, args.days).await?
+    } else {
+        store
+    };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| UsageError(format!("cannot listen on {}: {e}", args.addr)))?;
@@ -240,12 +255,45 @@ async fn serve<S: Store + Clone + 'static>(store: S, args: &Args) -> Result<(), 
     );
     // A line on stdout a script can wait for.
     println!("http://{addr}");
-    axum::serve(listener, app(store, args.dev_claims))
+    // Only this address's names: a page elsewhere that resolves its own
+    // name to 127.0.0.1 (DNS rebinding) is refused.
+    let hosts: Arc<Vec<String>> = Arc::new(
+        ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .map(|h| format!("{h}:{}", addr.port()))
+            .chain([addr.to_string()])
+            .collect(),
+    );
+    let app = app(store, args.dev_claims).layer(middleware::from_fn_with_state(hosts, only_hosts));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .map_err(|e| UsageError(e.to_string()))
+}
+
+/// Refuses a request whose `Host` is not one of this server's names
+/// (`421 Misdirected Request`).
+async fn only_hosts(
+    axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if host.is_some_and(|h| hosts.contains(&h)) {
+        next.run(request).await
+    } else {
+        (
+            http::StatusCode::MISDIRECTED_REQUEST,
+            "parkctl serve answers only to its own address (the Host header names another)\n",
+        )
+            .into_response()
+    }
 }
 
 pub fn run_cli(args: &Args) -> Result<(), UsageError> {
@@ -255,7 +303,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
         .map_err(|e| UsageError(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
         match args.store {
-            StoreKind::Memory => serve(MemoryStore::default(), args).await,
+            StoreKind::Memory => serve(MemoryStore::default(), args, !args.empty).await,
             StoreKind::Dynamodb => serve_dynamodb(args).await,
         }
     })
@@ -263,7 +311,7 @@ pub fn run_cli(args: &Args) -> Result<(), UsageError> {
 
 #[cfg(feature = "dynamodb")]
 async fn serve_dynamodb(args: &Args) -> Result<(), UsageError> {
-    serve(crate::aws::store().await?, args).await
+    serve(crate::aws::store().await?, args, args.seed_demo).await
 }
 
 #[cfg(not(feature = "dynamodb"))]
