@@ -597,6 +597,15 @@ pub(crate) async fn add_pass<S: Store>(
     Ok(json(StatusCode::CREATED, &PassOut::from(pass)))
 }
 
+/// The day a report asks for: well formed, and a day of the lot's
+/// records (422 before them or after today).
+async fn lot_day<S: Store>(api: &Api<S>, lot_id: &LotId, q: &DateQuery) -> Result<Date, ApiError> {
+    let date = date_param(q)?;
+    let lot = ops::lot(&api.store, lot_id).await.map_err(body_error)?;
+    ops::day_in_records(&lot, date, api.clock.now()).map_err(|e| action_error(e, "query"))?;
+    Ok(date)
+}
+
 fn date_param(q: &DateQuery) -> Result<Date, ApiError> {
     let text = q.date.as_deref().ok_or_else(|| {
         ApiError::bad_request(
@@ -619,7 +628,7 @@ pub(crate) async fn daily_report<S: Store>(
     OperatorLot(_, lot_id): OperatorLot,
     Params(q): Params<DateQuery>,
 ) -> Result<Response, ApiError> {
-    let date = date_param(&q)?;
+    let date = lot_day(&api, &lot_id, &q).await?;
     let r = ops::daily_report(&api.store, &lot_id, date)
         .await
         .map_err(|e| action_error(e, "query"))?;
@@ -631,7 +640,7 @@ pub(crate) async fn reconciliation<S: Store>(
     OperatorLot(_, lot_id): OperatorLot,
     Params(q): Params<DateQuery>,
 ) -> Result<Response, ApiError> {
-    let date = date_param(&q)?;
+    let date = lot_day(&api, &lot_id, &q).await?;
     let rows = parking_app::usecases::reconciliation::reconciliation(&api.store, &lot_id, date)
         .await
         .map_err(|e| action_error(e, "query"))?;
@@ -650,7 +659,7 @@ pub(crate) async fn reconciliation_csv<S: Store>(
     OperatorLot(_, lot_id): OperatorLot,
     Params(q): Params<DateQuery>,
 ) -> Result<Response, ApiError> {
-    let date = date_param(&q)?;
+    let date = lot_day(&api, &lot_id, &q).await?;
     let rows = parking_app::usecases::reconciliation::reconciliation(&api.store, &lot_id, date)
         .await
         .map_err(|e| action_error(e, "query"))?;
@@ -678,6 +687,7 @@ pub(crate) async fn list_audit<S: Store>(
 ) -> Result<Response, ApiError> {
     let date = date_param(&q)?;
     let lot = ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    ops::day_in_records(&lot, date, api.clock.now()).map_err(|e| action_error(e, "query"))?;
     let tz = jiff::tz::TimeZone::get(&lot.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let start = date
         .to_zoned(tz)

@@ -108,7 +108,7 @@ const DATE: &[Param] = &[
     Param {
         name: "date",
         required: true,
-        description: "The lot's local date, YYYY-MM-DD.",
+        description: "The lot's local date, YYYY-MM-DD: a day of its records, at most seven years back and not after today (else 422).",
         format: Some("date"),
     },
     Param {

@@ -1107,6 +1107,28 @@ async fn reviews_are_resolved_with_a_note_and_money_follows() {
     )
     .await;
     assert_eq!((a.status, a.code()), (400, "invalid_query".into()));
+    // A day outside the lot's records (before the seven years it keeps,
+    // or after today) is refused, for every dated read.
+    for (path, date) in [
+        ("reports/daily", "0001-01-01"),
+        ("reports/daily", "2026-12-01"),
+        ("reports/reconciliation", "0001-01-01"),
+        ("reports/reconciliation.csv", "2019-01-01"),
+        ("audit", "9999-12-31"),
+    ] {
+        let a = at(
+            &lot,
+            t("23:00:00"),
+            Call::new(
+                "GET",
+                format!("/v1/operator/lots/{LOT}/{path}?date={date}"),
+                OP,
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 422, "{path} {date}: {}", a.text);
+        assert!(a.text.contains("query.date"), "{}", a.text);
+    }
     // Ben's exit was never seen: staff close his stay with the time he
     // left, charged to it, and it leaves the count and the queue.
     let a = at(
@@ -1494,7 +1516,7 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
         t("23:00:00"),
         Call::new(
             "GET",
-            format!("/v1/operator/lots/{LOT}/audit?date=2026-12-01"),
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-29"),
             OP,
         ),
     )

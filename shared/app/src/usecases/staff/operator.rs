@@ -34,6 +34,33 @@ pub async fn lot<S: LotStore>(store: &S, lot_id: &LotId) -> Result<Lot, ActionEr
     }
 }
 
+/// How far back a day of a lot's records may be asked for: the seven
+/// years its invoices are kept.
+pub const RECORDS_YEARS: i16 = 7;
+
+/// Checks that a day is within a lot's records: not after today in the
+/// lot's time zone, and not more than [`RECORDS_YEARS`] before it (the
+/// lot's opening day is not recorded; nothing it keeps is older).
+///
+/// # Errors
+///
+/// [`ActionError::Invalid`] on `date`, naming the days that may be asked
+/// for.
+pub fn day_in_records(lot: &Lot, date: Date, now: Timestamp) -> Result<(), ActionError> {
+    let tz = TimeZone::get(&lot.time_zone).unwrap_or(TimeZone::UTC);
+    let today = now.to_zoned(tz).date();
+    let first = today
+        .checked_sub(jiff::Span::new().years(RECORDS_YEARS))
+        .unwrap_or(Date::MIN);
+    if date < first || date > today {
+        return Err(ActionError::invalid(
+            "date",
+            format!("must be a day of the lot's records, from {first} to {today}"),
+        ));
+    }
+    Ok(())
+}
+
 /// What an operator may change of a lot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LotChange {
