@@ -1274,8 +1274,9 @@ pub struct DigitsQuery {
 #[derive(Serialize, JsonSchema)]
 pub struct KioskSessionOut {
     pub session_id: String,
-    /// The plate as printed.
-    pub plate: String,
+    /// Just enough of the plate to pick the car: the region and the
+    /// serial (`品川 … 11-22`); the whole plate is typed to pay.
+    pub plate_hint: String,
     #[schemars(schema_with = "ts")]
     pub entry_at: Timestamp,
     /// What to pay now.
@@ -1285,6 +1286,8 @@ pub struct KioskSessionOut {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KioskPaymentIn {
+    /// The whole plate as on the car (`横浜 300 そ 11-22`).
+    pub plate: String,
     /// Minor units: exactly what is due.
     pub amount: i64,
 }

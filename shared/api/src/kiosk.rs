@@ -1,7 +1,8 @@
 //! The pay kiosk's routes: unpaid stays in its lot by the plate's four
-//! digits (the plate as printed and the entry time, nothing else), and a
-//! payment taken at the kiosk, after which the exit gate lets the car out
-//! within the lot's exit window.
+//! digits (a hint of the plate — its region and serial — and the entry
+//! time, nothing else), and a payment taken at the kiosk for the whole
+//! plate as typed, after which the exit gate lets the car out within the
+//! lot's exit window.
 
 use std::sync::Arc;
 
@@ -22,11 +23,29 @@ use crate::{Api, json};
 
 type St<S> = State<Arc<Api<S>>>;
 
+/// Counts the kiosk's request under `limit`: `429` with `Retry-After` when
+/// it is over (counted in the store, so every instance agrees).
+async fn within<S: Store>(
+    api: &Api<S>,
+    kiosk: &parking_app::Actor,
+    limit: parking_app::rate_limits::Limit,
+) -> Result<(), ApiError> {
+    match parking_app::rate_limits::admit(&api.store, &kiosk.subject, limit, api.clock.now())
+        .await?
+    {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::TooManyRequests {
+            retry_after: u64::try_from(wait.as_secs()).unwrap_or(1).max(1),
+        }),
+    }
+}
+
 pub(crate) async fn find_sessions<S: Store>(
     State(api): St<S>,
     KioskLot(kiosk, lot_id): KioskLot,
     Params(q): Params<DigitsQuery>,
 ) -> Result<Response, ApiError> {
+    within(&api, &kiosk, parking_app::rate_limits::KIOSK_LOOKUPS).await?;
     let digits = q.digits.as_deref().unwrap_or_default();
     let found = adjust::kiosk_lookup(&api.store, api.clock.now(), &lot_id, digits)
         .await
@@ -53,7 +72,7 @@ pub(crate) async fn find_sessions<S: Store>(
                 .into_iter()
                 .map(|k| KioskSessionOut {
                     session_id: k.session_id.to_string(),
-                    plate: k.plate,
+                    plate_hint: k.hint,
                     entry_at: k.entry_at,
                     due: k.due.into(),
                 })
@@ -70,8 +89,11 @@ pub(crate) async fn pay<S: Store>(
     headers: HeaderMap,
     JsonBody(body): JsonBody<KioskPaymentIn>,
 ) -> Result<Response, ApiError> {
+    within(&api, &kiosk, parking_app::rate_limits::KIOSK_PAYMENTS).await?;
     let key = idempotency_key(&headers)?;
     let id = path_id(&session, SessionId::parse, "session")?;
+    let plate = parking_core::Plate::parse(&body.plate)
+        .map_err(|e| ApiError::invalid("body.plate", e.to_string()))?;
     let (done, exit_by, paid) = adjust::kiosk_pay(
         &api.store,
         adjust::Staff {
@@ -80,6 +102,7 @@ pub(crate) async fn pay<S: Store>(
             now: api.clock.now(),
         },
         &id,
+        &plate,
         body.amount,
         &key,
     )

@@ -58,6 +58,8 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("send If-Match with the ETag the resource was read with")]
     PreconditionRequired,
+    #[error("too many requests; try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("the service is busy; try again shortly")]
     Unavailable,
     #[error("something went wrong on our side")]
@@ -101,6 +103,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -121,6 +124,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PreconditionRequired => "precondition_required",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -185,6 +189,10 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unavailable) {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         r
     }

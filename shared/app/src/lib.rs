@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod lots;
 pub mod model;
 pub mod outbox;
+pub mod rate_limits;
 pub mod redact;
 pub mod reservations;
 pub mod rules;

@@ -6,7 +6,8 @@
 //! [`crate::reservations`], [`crate::history`] (a plate's history),
 //! [`crate::sessions`], [`crate::ledger`], [`crate::outbox`],
 //! [`crate::audit`], [`crate::flags`], [`crate::forecasts`],
-//! [`crate::usage`], [`crate::allow_lists`], and settlement's attempts ([`crate::settlement`]).
+//! [`crate::usage`], [`crate::allow_lists`], [`crate::rate_limits`], and
+//! settlement's attempts ([`crate::settlement`]).
 //! Adapters live in `parking-aws`.
 //!
 //! Every write is idempotent for its caller: repeating the very same write
@@ -166,6 +167,7 @@ pub trait Store:
     + crate::settlement::AttemptStore
     + crate::enrolments::EnrolmentStore
     + crate::allow_lists::AllowListStore
+    + crate::rate_limits::RateStore
 {
 }
 
@@ -184,6 +186,7 @@ impl<T> Store for T where
         + crate::settlement::AttemptStore
         + crate::enrolments::EnrolmentStore
         + crate::allow_lists::AllowListStore
+        + crate::rate_limits::RateStore
 {
 }
 
@@ -202,6 +205,7 @@ pub mod prelude {
     pub use crate::ledger::EventLedger;
     pub use crate::lots::{LotConfig, LotLive, LotStore, Occupancy, PresenceOutcome};
     pub use crate::outbox::{OutboxStore, Queues, SendError};
+    pub use crate::rate_limits::RateStore;
     pub use crate::reservations::ReservationStore;
     pub use crate::sessions::SessionStore;
     pub use crate::usage::UsageStore;

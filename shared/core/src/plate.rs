@@ -160,6 +160,30 @@ impl Plate {
         }
     }
 
+    /// Just enough of the plate to pick a car among those sharing its
+    /// serial, as a pay kiosk shows it: the region and the serial of a
+    /// Japanese plate (`品川 … 12-34`), the last four characters of
+    /// another (`…1234`), nothing of an unreadable one.
+    pub fn hint(&self) -> String {
+        match self {
+            Plate::Japanese { region, serial, .. } => {
+                format!("{region} … {}", serial_text(*serial, true))
+            }
+            Plate::Generic(s) => {
+                let tail: String = s
+                    .chars()
+                    .rev()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                format!("…{tail}")
+            }
+            Plate::Unreadable(_) => "…".to_owned(),
+        }
+    }
+
     /// The plate as printed, with spaces: `品川 300 さ 12-34`.
     pub fn display(&self) -> String {
         self.render(true)
@@ -410,6 +434,14 @@ mod tests {
             Ok(p) => p.key(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    #[test]
+    fn a_hint_shows_the_region_and_serial_only() {
+        let p = |s: &str| Plate::parse(s).expect("plate");
+        assert_eq!(p("品川 300 さ 12-34").hint(), "品川 … 12-34");
+        assert_eq!(p("品川 300 さ ・・12").hint(), "品川 … ・・12");
+        assert_eq!(Plate::unreadable("r").hint(), "…");
     }
 
     #[test]

@@ -141,6 +141,8 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub text: String,
+    /// Every header, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Answer {
@@ -160,16 +162,30 @@ impl Answer {
 }
 
 pub async fn call(app: &Router, c: Call) -> Answer {
-    let response = parking_aws::http::handle(app, c.event())
+    answer(app, c.event()).await
+}
+
+/// Runs a request through the Lambda edge and reads the answer.
+async fn answer(app: &Router, req: lambda_http::Request) -> Answer {
+    let response = parking_aws::http::handle(app, req)
         .await
         .expect("infallible");
     let status = response.status().as_u16();
-    let content_type = response
+    let headers: Vec<(String, String)> = response
         .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
@@ -177,6 +193,7 @@ pub async fn call(app: &Router, c: Call) -> Answer {
         status,
         content_type,
         text: String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
     }
 }
 
@@ -300,25 +317,11 @@ async fn sample_events_are_answered() {
 }
 
 pub async fn call_event(app: &Router, path: &str) -> Answer {
-    let req = lambda_http::request::from_str(&fixture(path)).expect("event");
-    let response = parking_aws::http::handle(app, req)
-        .await
-        .expect("infallible");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Answer {
-        status,
-        content_type,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    answer(
+        app,
+        lambda_http::request::from_str(&fixture(path)).expect("event"),
+    )
+    .await
 }
 
 #[tokio::test]

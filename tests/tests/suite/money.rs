@@ -639,6 +639,7 @@ async fn the_kiosk_takes_a_failed_card_stay() {
             now: t("10:46:00"),
         },
         &id,
+        &parking_core::Plate::parse(DAISUKE).expect("plate"),
         800,
         "k-1",
     )

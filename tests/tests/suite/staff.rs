@@ -358,7 +358,7 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     let tariff = day_one_tariff();
     let due = price(&tariff, t("09:00:00"), t("10:00:00"), Discount::default());
     assert_eq!(items[0]["due"]["amount"], due);
-    assert_eq!(items[0]["plate"], STRANGER);
+    assert_eq!(items[0]["plate_hint"], "横浜 … 11-22");
     let keys: Vec<String> = items[0]
         .as_object()
         .expect("object")
@@ -367,7 +367,7 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
         .collect();
     assert_eq!(
         keys,
-        ["due", "entry_at", "plate", "session_id"],
+        ["due", "entry_at", "plate_hint", "session_id"],
         "nothing else is shown"
     );
     // A card holder pays by card, not at the kiosk.
@@ -384,10 +384,26 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
             KIOSK,
         )
         .header("idempotency-key", key)
-        .json(json!({"amount": amount}))
+        .json(json!({"plate": STRANGER, "amount": amount}))
     };
     let wrong = at(&lot, t("10:00:00"), pay(due + 1, "k-0")).await;
     assert_eq!(wrong.status, 422);
+    // The four digits alone pay for no one: the whole plate is typed.
+    let other_car = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{session}/payments"),
+            KIOSK,
+        )
+        .header("idempotency-key", "k-x")
+        .json(json!({"plate": "品川 300 さ 11-22", "amount": due})),
+    )
+    .await;
+    assert_eq!(other_car.status, 422, "{}", other_car.text);
+    assert!(other_car.text.contains("body.plate"), "{}", other_car.text);
+    assert!(!other_car.text.contains("横浜"), "{}", other_car.text);
     let paid = at(&lot, t("10:00:00"), pay(due, "k-1")).await;
     assert_eq!(paid.status, 200, "{}", paid.text);
     assert_eq!(paid.json()["paid"]["amount"], due);
@@ -440,7 +456,7 @@ async fn a_car_that_paid_at_the_kiosk_and_lingered_pays_the_difference() {
             KIOSK,
         )
         .header("idempotency-key", "k-1")
-        .json(json!({"amount": due})),
+        .json(json!({"plate": STRANGER, "amount": due})),
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.text);
@@ -481,6 +497,65 @@ fn east_read(event: &str, plate: &str, when: Timestamp) -> Value {
     })
 }
 
+/// Each kiosk is limited by the application itself, counted in the
+/// store: ten lookups a minute, then 429 with the seconds left in the
+/// minute as Retry-After; another kiosk is not held back; the next minute
+/// it may look again.
+#[tokio::test]
+async fn a_kiosk_is_held_to_ten_lookups_a_minute() {
+    let lot = Lot::new().await;
+    enter(&lot, "in-1", STRANGER, t("09:00:00")).await;
+    let find = |who: Who| {
+        Call::new(
+            "GET",
+            format!("/v1/kiosk/lots/{LOT}/sessions?digits=1122"),
+            who,
+        )
+    };
+    for i in 0..10 {
+        let a = at(&lot, t("10:00:05"), find(KIOSK)).await;
+        assert_eq!(a.status, 200, "lookup {i}: {}", a.text);
+    }
+    let api = api(&lot, t("10:00:15")).0;
+    let over = call(&api, find(KIOSK)).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (429, "rate_limited".into()),
+        "{}",
+        over.text
+    );
+    let retry = over
+        .headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .map(|(_, v)| v.clone());
+    assert_eq!(retry.as_deref(), Some("45"), "the rest of the minute");
+    let other = Who::Role("kiosk-2", "kiosk", LOT);
+    assert_eq!(at(&lot, t("10:00:20"), find(other)).await.status, 200);
+    assert_eq!(at(&lot, t("10:01:00"), find(KIOSK)).await.status, 200);
+}
+
+/// The same count in DynamoDB: an atomic counter per kiosk and minute.
+#[tokio::test]
+async fn a_kiosk_limit_is_counted_in_dynamodb() {
+    use parking_app::rate_limits::{KIOSK_LOOKUPS, admit};
+    let store = parking_tests::fresh_dynamo_store(None).await;
+    for i in 0..10 {
+        let r = admit(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:05"))
+            .await
+            .expect("counted");
+        assert_eq!(r, None, "lookup {i}");
+    }
+    let over = admit(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:50"))
+        .await
+        .expect("counted");
+    assert_eq!(over, Some(jiff::SignedDuration::from_secs(10)));
+    let next = admit(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:01:00"))
+        .await
+        .expect("counted");
+    assert_eq!(next, None, "a new minute");
+}
+
 #[tokio::test]
 async fn a_kiosk_lookup_never_returns_another_lots_sessions() {
     let lot = Lot::new().await;
@@ -507,7 +582,7 @@ async fn a_kiosk_lookup_never_returns_another_lots_sessions() {
             .map(|i| {
                 (
                     i["session_id"].as_str().expect("id").to_owned(),
-                    i["plate"].as_str().expect("plate").to_owned(),
+                    i["plate_hint"].as_str().expect("plate hint").to_owned(),
                 )
             })
             .collect()
@@ -548,7 +623,7 @@ async fn a_kiosk_lookup_never_returns_another_lots_sessions() {
             KIOSK,
         )
         .header("idempotency-key", "x")
-        .json(json!({"amount": 100})),
+        .json(json!({"plate": STRANGER, "amount": 100})),
     )
     .await;
     assert_eq!(
@@ -1616,7 +1691,7 @@ async fn sample_staff_events_are_answered() {
     assert_eq!(a.status, 201, "{}", a.text);
     let a = call_event(&app, "events/api/kiosk-find-sessions.json").await;
     assert_eq!(a.status, 200, "{}", a.text);
-    assert_eq!(a.json()["items"][0]["plate"], STRANGER);
+    assert_eq!(a.json()["items"][0]["plate_hint"], "横浜 … 11-22");
 }
 
 #[tokio::test]
@@ -1847,7 +1922,7 @@ async fn what_is_priced_stays_priced_and_money_back_never_exceeds_money_in() {
             KIOSK,
         )
         .header("idempotency-key", "k")
-        .json(json!({"amount": due})),
+        .json(json!({"plate": STRANGER, "amount": due})),
     )
     .await;
     assert_eq!(a.status, 200);

@@ -300,6 +300,11 @@ pub(crate) fn flags() -> Keys {
     Keys::new("FLAGS", "FLAGS", "flags")
 }
 
+/// A caller's request count for an action in one window.
+pub(crate) fn rate_window(key: &str, start: i64) -> Keys {
+    Keys::new(format!("RATE#{key}"), format!("W#{start}"), "rate_window")
+}
+
 /// The lot's offline allow-list marks.
 pub(crate) fn allow_list(lot: &LotId) -> Keys {
     // Outside the ranges the lot's configuration and live state are read

@@ -32,6 +32,8 @@
 //! | plate registration | `PLATE#{plate}` | `PLATE` | `LIKE#{skeleton}` / `REG#PLATE#{plate}` | one driver per plate |
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change |
+//! | lot's allow-list marks | `LOT#{lot}` | `~ALLOW` | | `version` guards every change |
+//! | rate-limit window | `RATE#{action}#{caller}` | `W#{start}` | | `n` requests counted; `expires_at` (TTL) two windows on |
 //!
 //! Access patterns: a lot with its gates, bays, slots and summary is one
 //! partition (`Query PK = LOT#…`; its configuration is the range
@@ -83,6 +85,7 @@ mod ledger;
 mod lots;
 pub mod meter;
 mod outbox;
+mod rate_limits;
 mod reads;
 mod reservations;
 mod sessions;

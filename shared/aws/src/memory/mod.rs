@@ -16,6 +16,7 @@ mod history;
 mod ledger;
 mod lots;
 mod outbox;
+mod rate_limits;
 mod reservations;
 mod sessions;
 mod usage;
@@ -48,6 +49,8 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
+    /// (key, window start) → requests counted.
+    rate_windows: HashMap<(String, i64), u64>,
     enrolments: HashMap<SerialNumber, parking_app::enrolments::Enrolment>,
     flags: Option<parking_app::flags::StoredFlags>,
     usage: HashMap<(LotId, jiff::civil::Date), parking_app::usage::Usage>,

@@ -784,7 +784,9 @@ async fn open_fee<S: LotStore + PlateHistory>(
 #[derive(Debug, Clone, PartialEq)]
 pub struct KioskSession {
     pub session_id: SessionId,
-    pub plate: String,
+    /// Just enough of the plate to pick the car ([`Plate::hint`]); the
+    /// driver types it whole to pay.
+    pub hint: String,
     pub entry_at: Timestamp,
     /// What to pay now.
     pub due: Money,
@@ -820,7 +822,7 @@ pub async fn kiosk_lookup<S: Store>(
         if let Some(due) = kiosk_due(store, &s, now).await?.filter(|d| d.minor > 0) {
             out.push(KioskSession {
                 session_id: s.id.clone(),
-                plate: s.plate.display(),
+                hint: s.plate.hint(),
                 entry_at: s.entry_at,
                 due,
             });
@@ -880,12 +882,20 @@ pub async fn kiosk_pay<S: Store>(
     store: &S,
     who: Staff<'_>,
     session_id: &SessionId,
+    plate: &Plate,
     amount: i64,
     key: &str,
 ) -> Result<(Amended, Timestamp, Money), ActionError> {
     let (now, kiosk, lot_id) = (who.now, who.actor, who.lot_id);
     check_amount("amount", amount)?;
     let s = lot_session(store, lot_id, session_id).await?;
+    // The whole plate, as on the car: four digits alone pay for no one.
+    if !s.plate.is_readable() || s.plate.key() != plate.key() {
+        return Err(ActionError::invalid(
+            "plate",
+            "is not the plate of this stay",
+        ));
+    }
     let id = action_id("kiosk", &[session_id.as_str(), &kiosk.subject, key]);
     let config = store.lot_config(lot_id).await?;
     let exit_by = now
