@@ -47,14 +47,22 @@ pub(crate) async fn find_sessions<S: Store>(
 ) -> Result<Response, ApiError> {
     within(&api, &kiosk, parking_app::rate_limits::KIOSK_LOOKUPS).await?;
     let digits = q.digits.as_deref().unwrap_or_default();
-    let found = adjust::kiosk_lookup(&api.store, api.clock.now(), &lot_id, digits)
-        .await
-        .map_err(|e| match e {
-            adjust::ActionError::Invalid { problem, .. } => {
-                ApiError::bad_request("invalid_query", Some("query.digits".into()), problem)
-            }
-            e => action_error(e, "query"),
-        })?;
+    let found = adjust::kiosk_lookup(
+        &api.store,
+        adjust::Staff {
+            actor: &kiosk,
+            lot_id: &lot_id,
+            now: api.clock.now(),
+        },
+        digits,
+    )
+    .await
+    .map_err(|e| match e {
+        adjust::ActionError::Invalid { problem, .. } => {
+            ApiError::bad_request("invalid_query", Some("query.digits".into()), problem)
+        }
+        e => action_error(e, "query"),
+    })?;
     let page = paginate(
         found,
         |k| format!("{:025}#{}", k.entry_at.as_nanosecond(), k.session_id),

@@ -155,6 +155,16 @@ impl IdempotencyKey {
     }
 }
 
+/// A random number, fresh for every call (the standard library's
+/// per-process random hash keys): for what must not repeat, such as a
+/// commit attempt or an audit entry of a search.
+pub fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

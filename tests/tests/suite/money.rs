@@ -618,18 +618,26 @@ async fn the_kiosk_takes_a_failed_card_stay() {
     let id = stay(&lot, DAISUKE).await;
     let mut seen = 0;
     settle_new(&lot, &provider, &mut seen, "10:31:00").await;
-    let found = kiosk_lookup(&lot.events.store, t("10:45:00"), &lot_id(), "8888")
-        .await
-        .expect("lookup");
+    let kiosk = Actor {
+        role: "kiosk".into(),
+        subject: "kiosk-1".into(),
+    };
+    let found = kiosk_lookup(
+        &lot.events.store,
+        Staff {
+            actor: &kiosk,
+            lot_id: &lot_id(),
+            now: t("10:45:00"),
+        },
+        "8888",
+    )
+    .await
+    .expect("lookup");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
         (found[0].session_id.clone(), found[0].due.minor),
         (id.clone(), 800)
     );
-    let kiosk = Actor {
-        role: "kiosk".into(),
-        subject: "kiosk-1".into(),
-    };
     let lot_id = lot_id();
     kiosk_pay(
         &lot.events.store,

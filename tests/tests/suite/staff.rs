@@ -375,6 +375,30 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     assert_eq!(a.json()["items"], json!([]));
     let bad = at(&lot, t("10:00:00"), find(KIOSK, "12a4")).await;
     assert_eq!((bad.status, bad.code()), (400, "invalid_query".into()));
+    // Every search by plate is in the audit trail with its purpose, and
+    // never the digits searched for.
+    let trail = at(
+        &lot,
+        t("10:00:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            OP,
+        ),
+    )
+    .await;
+    let lookups: Vec<Value> = trail.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["action"] == "kiosk.lookup")
+        .cloned()
+        .collect();
+    assert_eq!(lookups.len(), 2, "two searches answered: {}", trail.text);
+    assert_eq!(lookups[0]["subject"], "kiosk-1");
+    let note = lookups[0]["note"].as_str().expect("note");
+    assert!(note.contains("purpose: payment at the kiosk"), "{note}");
+    assert!(!trail.text.contains("1122") && !trail.text.contains("11-22"));
 
     let session = items[0]["session_id"].as_str().expect("id").to_owned();
     let pay = |amount: i64, key: &str| {
@@ -1581,12 +1605,14 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
                 "tariff.schedule"
             } else if s == "pass.issue" {
                 "pass.issue"
+            } else if s == "kiosk.lookup" {
+                "kiosk.lookup"
             } else {
                 "other"
             }
         })
         .collect();
-    assert_eq!(actions, ["tariff.schedule", "pass.issue"]);
+    assert_eq!(actions, ["tariff.schedule", "pass.issue", "kiosk.lookup"]);
     let a = ask(
         t("23:00:00"),
         Call::new(

@@ -539,11 +539,7 @@ pub fn recommend(occupancy: &Occupancy, reserved: bool) -> Vec<BayId> {
         .collect()
 }
 
-/// A random number per commit attempt (the standard library's per-process
-/// random hash keys, fresh for every call).
+/// A random number per commit attempt.
 fn attempt_nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
+    crate::ids::nonce()
 }

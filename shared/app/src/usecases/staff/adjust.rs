@@ -795,20 +795,26 @@ pub struct KioskSession {
 /// How far back the kiosk looks for unpaid stays.
 pub const KIOSK_LOOKBACK: SignedDuration = SignedDuration::from_hours(31 * 24);
 
+/// What a kiosk's search by plate is for, as its audit entry says.
+pub const KIOSK_LOOKUP_PURPOSE: &str = "payment at the kiosk";
+
 /// Unpaid stays in the lot whose plate's serial is these digits (1 to 4,
 /// read as the four the plate shows): open sessions with no card on
 /// file, priced ones with something left to pay at the kiosk, and stays
-/// whose card payment failed (what the card did not collect).
+/// whose card payment failed (what the card did not collect). Every
+/// search is in the lot's audit trail (`kiosk.lookup`: who, when, its
+/// purpose and how many stays it found; never the digits), written before
+/// anything is answered.
 ///
 /// # Errors
 ///
 /// Invalid digits, or the store's.
 pub async fn kiosk_lookup<S: Store>(
     store: &S,
-    now: Timestamp,
-    lot_id: &LotId,
+    who: Staff<'_>,
     digits: &str,
 ) -> Result<Vec<KioskSession>, ActionError> {
+    let (now, lot_id) = (who.now, who.lot_id);
     if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err(ActionError::invalid("digits", "1 to 4 digits"));
     }
@@ -828,6 +834,27 @@ pub async fn kiosk_lookup<S: Store>(
             });
         }
     }
+    // One entry per search, even two in the same instant.
+    let id = action_id(
+        "lookup",
+        &[
+            lot_id.as_str(),
+            &who.actor.subject,
+            &now.as_nanosecond().to_string(),
+            &crate::ids::nonce().to_string(),
+        ],
+    );
+    let note = format!("purpose: {KIOSK_LOOKUP_PURPOSE}; {} found", out.len());
+    store
+        .record_audit(&audit(
+            who,
+            &id,
+            "kiosk.lookup",
+            lot_id.as_str(),
+            &note,
+            None,
+        ))
+        .await?;
     Ok(out)
 }
 
