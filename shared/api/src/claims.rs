@@ -85,11 +85,10 @@ impl Claims {
     pub fn from_text<'a>(claims: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Claims> {
         let map: HashMap<&str, &str> = claims.into_iter().collect();
         let subject = map.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?;
-        let roles = map
+        let roles: Vec<Role> = map
             .get(GROUPS_CLAIM)
             .map(|g| words(g).filter_map(Role::parse).collect())
             .unwrap_or_default();
-        let roles: Vec<Role> = roles;
         let scopes = map
             .get(SCOPES_CLAIM)
             .map(|l| {

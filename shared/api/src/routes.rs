@@ -295,7 +295,7 @@ ops! {
         query &[], headers &[], body Some(schema::<ValidationIn>), ok Success::Json(201, schema::<ValidationOut>), errors &[400, 404, 409, 413, 415, 422];
     KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits: a hint of the plate (its region and serial), the entry time and what is due. Ten lookups a minute per kiosk, then 429 with Retry-After."
         query DIGITS, headers &[], body None, ok Success::Json(200, schema::<Page<KioskSessionOut>>), errors &[400, 429];
-    KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk for the whole plate as typed (another plate is 422); the car may leave within the lot's exit window. Ten payments a minute per kiosk, then 429 with Retry-After."
+    KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk for the whole plate as typed (another plate is 422; after three wrong plates for a stay in a day, 409 too_many_tries even for the right one); the car may leave within the lot's exit window. Ten payments a minute per kiosk, then 429 with Retry-After."
         query &[], headers KEYED, body Some(schema::<KioskPaymentIn>), ok Success::Json(200, schema::<KioskPaymentOut>), errors &[400, 404, 409, 413, 415, 422, 429];
 }
 

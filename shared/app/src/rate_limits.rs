@@ -39,6 +39,16 @@ pub const KIOSK_PAYMENTS: Limit = Limit {
     per_window: 10,
 };
 
+/// Wrong plates typed to pay for one stay at the kiosk: three a day,
+/// whoever types them; then the stay is paid with staff that day, even
+/// with the right plate. The kiosk shows only a hint of a plate and pays
+/// only for the whole plate, so the rest cannot be found by guessing.
+pub const KIOSK_WRONG_PLATES_PER_STAY: Limit = Limit {
+    action: "kiosk_wrong_plate",
+    window: SignedDuration::from_hours(24),
+    per_window: 3,
+};
+
 /// Counters of requests per caller, action and window.
 pub trait RateStore: Send + Sync {
     /// Counts one request in the window starting at `window_start`
@@ -50,6 +60,34 @@ pub trait RateStore: Send + Sync {
         window_start: i64,
         expires_at: i64,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The requests counted in a window, without counting one.
+    fn requests(
+        &self,
+        key: &str,
+        window_start: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+}
+
+/// The window of `limit` that `now` falls in, and its counter's key.
+fn window(caller: &str, limit: Limit, now: Timestamp) -> (String, i64, i64) {
+    let len = limit.window.as_secs().max(1);
+    let start = now.as_second().div_euclid(len) * len;
+    (format!("{}#{caller}", limit.action), start, len)
+}
+
+/// Whether `caller` has used up `limit` at `now` (nothing is counted).
+///
+/// # Errors
+///
+/// The store's.
+pub async fn used_up<S: RateStore>(
+    store: &S,
+    caller: &str,
+    limit: Limit,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    let (key, start, _) = window(caller, limit, now);
+    Ok(store.requests(&key, start).await? >= u64::from(limit.per_window))
 }
 
 /// Counts a request of `caller` under `limit` at `now`: `Ok(None)` when
@@ -65,9 +103,7 @@ pub async fn admit<S: RateStore>(
     limit: Limit,
     now: Timestamp,
 ) -> StoreResult<Option<SignedDuration>> {
-    let len = limit.window.as_secs().max(1);
-    let start = now.as_second().div_euclid(len) * len;
-    let key = format!("{}#{caller}", limit.action);
+    let (key, start, len) = window(caller, limit, now);
     let n = store.count_request(&key, start, start + 2 * len).await?;
     if n <= u64::from(limit.per_window) {
         return Ok(None);

@@ -162,23 +162,24 @@ impl Plate {
 
     /// Just enough of the plate to pick a car among those sharing its
     /// serial, as a pay kiosk shows it: the region and the serial of a
-    /// Japanese plate (`品川 … 12-34`), the last four characters of
-    /// another (`…1234`), nothing of an unreadable one.
+    /// Japanese plate (`品川 … 12-34`), the last two characters of another
+    /// of at least five (`…C3`; nothing of a shorter one), nothing of an
+    /// unreadable one.
     pub fn hint(&self) -> String {
         match self {
             Plate::Japanese { region, serial, .. } => {
                 format!("{region} … {}", serial_text(*serial, true))
             }
+            // Never the whole plate: its last two characters, and only
+            // when it has at least five.
             Plate::Generic(s) => {
-                let tail: String = s
-                    .chars()
-                    .rev()
-                    .take(4)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                format!("…{tail}")
+                let n = s.chars().count();
+                let tail: String = s.chars().skip(n.saturating_sub(2)).collect();
+                if n >= 5 {
+                    format!("…{tail}")
+                } else {
+                    "…".to_owned()
+                }
             }
             Plate::Unreadable(_) => "…".to_owned(),
         }
@@ -442,6 +443,8 @@ mod tests {
         assert_eq!(p("品川 300 さ 12-34").hint(), "品川 … 12-34");
         assert_eq!(p("品川 300 さ ・・12").hint(), "品川 … ・・12");
         assert_eq!(Plate::unreadable("r").hint(), "…");
+        assert_eq!(p("A1B2C3").hint(), "…C3");
+        assert_eq!(p("AB12").hint(), "…", "a short plate shows nothing");
     }
 
     #[test]

@@ -398,7 +398,12 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     assert_eq!(lookups[0]["subject"], "kiosk-1");
     let note = lookups[0]["note"].as_str().expect("note");
     assert!(note.contains("purpose: payment at the kiosk"), "{note}");
-    assert!(!trail.text.contains("1122") && !trail.text.contains("11-22"));
+    for e in &lookups {
+        for field in ["note", "target"] {
+            let text = e[field].as_str().unwrap_or_default();
+            assert!(!text.contains("1122") && !text.contains("11-22"), "{text}");
+        }
+    }
 
     let session = items[0]["session_id"].as_str().expect("id").to_owned();
     let pay = |amount: i64, key: &str| {
@@ -461,6 +466,34 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
     assert!(
         orders(&lot).iter().all(|o| !o.is_for(&s.id)),
         "no card, no charge"
+    );
+    // Guessing the rest of a plate is cut short: three wrong plates for a
+    // stay a day (the one above counts), then not even the right plate.
+    let guess = |n: u32| {
+        Call::new(
+            "POST",
+            format!("/v1/kiosk/lots/{LOT}/sessions/{session}/payments"),
+            Who::Role("kiosk-2", "kiosk", LOT),
+        )
+        .header("idempotency-key", "g")
+        .json(json!({"plate": format!("横浜 30{n} そ 11-22"), "amount": due}))
+    };
+    for n in 1..=2 {
+        let a = at(&lot, t("10:20:00"), guess(n)).await;
+        assert_eq!(a.status, 422, "{}", a.text);
+    }
+    let blocked = at(&lot, t("10:20:00"), guess(3)).await;
+    assert_eq!(
+        (blocked.status, blocked.code()),
+        (409, "too_many_tries".into()),
+        "{}",
+        blocked.text
+    );
+    let right_too = at(&lot, t("10:20:00"), pay(due, "k-1")).await;
+    assert_eq!(
+        right_too.code(),
+        "too_many_tries",
+        "even the right plate, today"
     );
 }
 
@@ -562,14 +595,24 @@ async fn a_kiosk_is_held_to_ten_lookups_a_minute() {
 /// The same count in DynamoDB: an atomic counter per kiosk and minute.
 #[tokio::test]
 async fn a_kiosk_limit_is_counted_in_dynamodb() {
-    use parking_app::rate_limits::{KIOSK_LOOKUPS, admit};
+    use parking_app::rate_limits::{KIOSK_LOOKUPS, admit, used_up};
     let store = parking_tests::fresh_dynamo_store(None).await;
+    assert!(
+        !used_up(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:01"))
+            .await
+            .expect("read")
+    );
     for i in 0..10 {
         let r = admit(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:05"))
             .await
             .expect("counted");
         assert_eq!(r, None, "lookup {i}");
     }
+    assert!(
+        used_up(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:30"))
+            .await
+            .expect("read")
+    );
     let over = admit(&store, "kiosk-1", KIOSK_LOOKUPS, t("10:00:50"))
         .await
         .expect("counted");

@@ -43,4 +43,18 @@ impl RateStore for DynamoStore {
             }),
         }
     }
+
+    async fn requests(&self, key: &str, window_start: i64) -> StoreResult<u64> {
+        let keys = keys::rate_window(key, window_start);
+        match self.get(&keys).await? {
+            None => Ok(0),
+            Some(item) => match item.get("n") {
+                Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::Corrupt {
+                    key: keys::redact(&keys.pk),
+                    reason: "a request count that is not a number".into(),
+                }),
+                _ => Ok(0),
+            },
+        }
+    }
 }

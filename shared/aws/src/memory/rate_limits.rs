@@ -25,4 +25,14 @@ impl RateStore for MemoryStore {
         *n += 1;
         Ok(*n)
     }
+
+    async fn requests(&self, key: &str, window_start: i64) -> StoreResult<u64> {
+        self.read();
+        Ok(self
+            .state()
+            .rate_windows
+            .get(&(key.to_owned(), window_start))
+            .copied()
+            .unwrap_or(0))
+    }
 }

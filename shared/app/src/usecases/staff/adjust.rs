@@ -903,8 +903,9 @@ async fn kiosk_due<S: Store>(
 ///
 /// # Errors
 ///
-/// `nothing_due` (409), an amount other than what is due (422), or the
-/// store's.
+/// `nothing_due` (409), `too_many_tries` (409: three wrong plates for
+/// this stay today), another plate or an amount other than what is due
+/// (422), or the store's.
 pub async fn kiosk_pay<S: Store>(
     store: &S,
     who: Staff<'_>,
@@ -917,11 +918,25 @@ pub async fn kiosk_pay<S: Store>(
     check_amount("amount", amount)?;
     let s = lot_session(store, lot_id, session_id).await?;
     // The whole plate, as on the car: four digits alone pay for no one.
+    // Three wrong plates a day per stay, then not even the right one: the
+    // plate behind a hint cannot be found by trying plates here.
+    let limit = crate::rate_limits::KIOSK_WRONG_PLATES_PER_STAY;
+    let too_many = || {
+        ActionError::conflict(
+            "too_many_tries",
+            "this stay has had too many wrong plates at the kiosk today; staff can take the payment",
+        )
+    };
     if !s.plate.is_readable() || s.plate.key() != plate.key() {
-        return Err(ActionError::invalid(
-            "plate",
-            "is not the plate of this stay",
-        ));
+        return Err(
+            match crate::rate_limits::admit(store, session_id.as_str(), limit, now).await? {
+                Some(_) => too_many(),
+                None => ActionError::invalid("plate", "is not the plate of this stay"),
+            },
+        );
+    }
+    if crate::rate_limits::used_up(store, session_id.as_str(), limit, now).await? {
+        return Err(too_many());
     }
     let id = action_id("kiosk", &[session_id.as_str(), &kiosk.subject, key]);
     let config = store.lot_config(lot_id).await?;
