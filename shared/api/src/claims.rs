@@ -5,7 +5,7 @@
 //! - `sub`: the caller's id: a driver's id, a shop's, a kiosk's or an
 //!   operator's.
 //! - `cognito:groups`: the caller's roles: `driver`, `operator`,
-//!   `merchant`, `kiosk`. API Gateway passes an array claim as text
+//!   `merchant`, `kiosk`, `support` (decides plate claims, in no lot). API Gateway passes an array claim as text
 //!   (`[operator merchant]`); a JSON array or a comma-separated list is
 //!   read the same way.
 //! - `custom:scopes`: for operators, merchants and kiosks, what they may
@@ -33,6 +33,9 @@ pub enum Role {
     Operator,
     Merchant,
     Kiosk,
+    /// Support staff: decide plate claims a code cannot prove. Not bound
+    /// to a lot.
+    Support,
 }
 
 impl Role {
@@ -42,6 +45,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Merchant => "merchant",
             Role::Kiosk => "kiosk",
+            Role::Support => "support",
         }
     }
 
@@ -51,6 +55,7 @@ impl Role {
             "operator" => Some(Role::Operator),
             "merchant" => Some(Role::Merchant),
             "kiosk" => Some(Role::Kiosk),
+            "support" => Some(Role::Support),
             _ => None,
         }
     }

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use parking_app::usecases::account::{self, AccountError, NewPaymentMethod};
 use parking_app::usecases::availability::lot_availability;
 use parking_app::usecases::forecast;
+use parking_app::usecases::plates::{self, RegisterError};
 use parking_app::usecases::reservations::{self as res, DriverReservation, DriverReserveError};
 use parking_app::usecases::trips::{self, TripError};
 use parking_app::*;
@@ -35,9 +36,16 @@ fn account_error(e: AccountError) -> ApiError {
         e @ AccountError::CardNumber { field } => {
             ApiError::invalid(format!("body.{field}"), e.to_string())
         }
-        AccountError::PlateTaken => ApiError::Conflict {
-            code: "plate_taken",
-            detail: "the plate is registered to another driver".into(),
+        AccountError::Plate(e) => match e {
+            RegisterError::TooManyPending => ApiError::Conflict {
+                code: "too_many_pending_plates",
+                detail: e.to_string(),
+            },
+            RegisterError::TooManyTries => ApiError::Conflict {
+                code: "too_many_tries",
+                detail: e.to_string(),
+            },
+            e => ApiError::invalid("body.code", e.to_string()),
         },
         AccountError::NotFound(what) => ApiError::NotFound(what),
         e @ AccountError::CardRefused(_) => ApiError::invalid("body.token", e.to_string()),
@@ -109,10 +117,9 @@ pub(crate) async fn list_vehicles<S: Store>(
     DriverCaller(d): DriverCaller,
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let v: Vec<VehicleOut> = api
-        .store
-        .driver_plates(&d)
-        .await?
+    let v: Vec<VehicleOut> = plates::vehicles(&api.store, &*api.clock, &d)
+        .await
+        .map_err(|e| account_error(e.into()))?
         .into_iter()
         .map(VehicleOut::from)
         .collect();
@@ -125,10 +132,22 @@ pub(crate) async fn add_vehicle<S: Store>(
     DriverCaller(d): DriverCaller,
     JsonBody(body): JsonBody<VehicleIn>,
 ) -> Result<Response, ApiError> {
-    let r = account::add_vehicle(&api.store, &*api.clock, &d, &body.plate)
+    let v = account::add_vehicle(&api.store, &*api.clock, &d, &body.plate)
         .await
         .map_err(account_error)?;
-    Ok(json(StatusCode::CREATED, &VehicleOut::from(r)))
+    Ok(json(StatusCode::CREATED, &VehicleOut::from(v)))
+}
+
+pub(crate) async fn prove_vehicle<S: Store>(
+    State(api): St<S>,
+    DriverCaller(d): DriverCaller,
+    Path(plate): Path<String>,
+    JsonBody(body): JsonBody<ProofIn>,
+) -> Result<Response, ApiError> {
+    let v = account::prove_vehicle(&api.store, &*api.clock, &d, &plate, &body.code)
+        .await
+        .map_err(account_error)?;
+    Ok(json(StatusCode::OK, &VehicleOut::from(v)))
 }
 
 pub(crate) async fn remove_vehicle<S: Store>(

@@ -6,6 +6,7 @@
 
 use jiff::Timestamp;
 use parking_app::usecases::availability::Availability;
+use parking_app::usecases::plates::{PlateStatus, Vehicle};
 use parking_app::usecases::trips::Receipt;
 use parking_app::*;
 use parking_core::Money;
@@ -73,18 +74,69 @@ pub struct VehicleOut {
     pub plate: String,
     /// The plate as printed.
     pub plate_display: String,
+    /// `pending` until proven by the code its gate shows at the car's
+    /// next entry (or by support staff); only a `proven` plate's stays
+    /// are shown and charged to the driver's card.
+    pub status: VehicleStatus,
+    /// When it was proven, or claimed.
     #[schemars(schema_with = "ts")]
     pub registered_at: Timestamp,
 }
 
-impl From<PlateRegistration> for VehicleOut {
-    fn from(r: PlateRegistration) -> Self {
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum VehicleStatus {
+    Proven,
+    Pending,
+}
+
+impl From<Vehicle> for VehicleOut {
+    fn from(v: Vehicle) -> Self {
         VehicleOut {
-            plate: r.plate.key(),
-            plate_display: r.plate.display(),
-            registered_at: r.registered_at,
+            plate: v.plate.key(),
+            plate_display: v.plate.display(),
+            status: match v.status {
+                PlateStatus::Proven => VehicleStatus::Proven,
+                PlateStatus::Pending => VehicleStatus::Pending,
+            },
+            registered_at: v.since,
         }
     }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofIn {
+    /// The six digits the entry gate showed.
+    pub code: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PlateReviewOut {
+    /// The plate's canonical form.
+    pub plate: String,
+    pub plate_display: String,
+    pub driver_id: String,
+    #[schemars(schema_with = "ts")]
+    pub claimed_at: Timestamp,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlateDecisionIn {
+    /// The claimant.
+    pub driver_id: String,
+    /// `approve` (the plate moves to the claimant) or `reject`.
+    pub decision: PlateDecision,
+    /// What was checked: 1 to 500 characters.
+    pub note: String,
+}
+
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateDecision {
+    Approve,
+    Reject,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -499,6 +551,10 @@ pub struct LotSettingsDto {
     /// then no more (default 24): a missed exit cannot fill the lot.
     #[serde(default = "open_count_hours")]
     pub open_count_hours: u32,
+    /// A charge or fee staff set above this (minor units) waits for a
+    /// second operator's approval (default 10000; 0: every one does).
+    #[serde(default = "approval_limit")]
+    pub approval_limit: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -519,6 +575,10 @@ fn open_count_hours() -> u32 {
     LotSettings::default().open_count_hours
 }
 
+fn approval_limit() -> i64 {
+    LotSettings::default().approval_limit
+}
+
 impl From<LotSettings> for LotSettingsDto {
     fn from(s: LotSettings) -> Self {
         LotSettingsDto {
@@ -537,6 +597,7 @@ impl From<LotSettings> for LotSettingsDto {
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
             sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
+            approval_limit: s.approval_limit,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -563,6 +624,7 @@ impl From<LotSettingsDto> for LotSettings {
             heartbeat_timeout_minutes: s.heartbeat_timeout_minutes,
             sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
+            approval_limit: s.approval_limit,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -1527,4 +1589,78 @@ impl From<parking_app::usecases::reconciliation::ReconRow> for ReconRowOut {
             failure: r.failure,
         }
     }
+}
+
+/// A charge or fee set above the lot's approval limit, waiting for (or
+/// decided by) a second operator.
+#[derive(Serialize, JsonSchema)]
+pub struct ApprovalOut {
+    /// The request's id: decide it at `/approvals/{id}`.
+    pub id: String,
+    pub session_id: String,
+    /// `charge` or `adjust`.
+    pub action: String,
+    /// Minor units.
+    pub amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "ts_opt")]
+    pub exit_at: Option<Timestamp>,
+    pub note: String,
+    /// The operator who asked.
+    pub requested_by: String,
+    #[schemars(schema_with = "ts")]
+    pub requested_at: Timestamp,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    /// The second operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "ts_opt")]
+    pub decided_at: Option<Timestamp>,
+}
+
+impl From<parking_app::approvals::Approval> for ApprovalOut {
+    fn from(a: parking_app::approvals::Approval) -> Self {
+        use parking_app::approvals::{ApprovalState, Asked};
+        ApprovalOut {
+            id: a.id.to_string(),
+            session_id: a.session_id.to_string(),
+            action: match a.asked {
+                Asked::Charge { .. } => "charge",
+                Asked::Adjust { .. } => "adjust",
+            }
+            .into(),
+            amount: a.asked.amount(),
+            exit_at: a.exit_at,
+            note: a.note,
+            requested_by: a.requested_by.subject,
+            requested_at: a.requested_at,
+            state: match a.state {
+                ApprovalState::Pending => "pending",
+                ApprovalState::Approved => "approved",
+                ApprovalState::Rejected => "rejected",
+            }
+            .into(),
+            decided_by: a.decided_by.map(|d| d.subject),
+            decided_at: a.decided_at,
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDecisionIn {
+    /// `approve` (the request is applied as asked) or `reject`.
+    pub decision: PlateDecision,
+    /// Why: 1 to 500 characters.
+    pub note: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ApprovalDecisionOut {
+    pub approval: ApprovalOut,
+    /// The session after an approved request was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<StaffSessionOut>,
 }

@@ -190,6 +190,24 @@ impl<S: Send + Sync> FromRequestParts<S> for OperatorCaller {
     }
 }
 
+/// Support staff, in no lot: plate claims.
+pub struct SupportCaller(pub parking_app::Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for SupportCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let c = claims(parts)?;
+        if !c.has(Role::Support) {
+            return Err(ApiError::Forbidden("this is for the support role".into()));
+        }
+        Ok(SupportCaller(parking_app::Actor {
+            role: Role::Support.name().to_owned(),
+            subject: c.subject.clone(),
+        }))
+    }
+}
+
 /// The caller as `role` acting on the lot in the path, checked before
 /// anything of the request is read (so a caller out of scope learns
 /// nothing, not even whether the body would have been acceptable).

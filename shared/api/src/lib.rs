@@ -36,6 +36,7 @@ pub mod page;
 pub mod problem;
 mod receipt;
 pub mod routes;
+mod support;
 pub mod web;
 
 pub use claims::{Claims, Role};
@@ -287,6 +288,7 @@ pub fn routes<S: Store + 'static>() -> Routes<S> {
         .op(Op::PutProfile, put_profile::<S>)
         .op(Op::ListVehicles, list_vehicles::<S>)
         .op(Op::AddVehicle, add_vehicle::<S>)
+        .op(Op::ProveVehicle, prove_vehicle::<S>)
         .op(Op::RemoveVehicle, remove_vehicle::<S>)
         .op(Op::ListPaymentMethods, list_payment_methods::<S>)
         .op(Op::AddPaymentMethod, add_payment_method::<S>)
@@ -328,6 +330,8 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorListReviews, o::list_reviews::<S>)
             .op(Op::OperatorGetSession, o::get_session::<S>)
             .op(Op::OperatorResolveSession, o::resolve_session::<S>)
+            .op(Op::OperatorListApprovals, o::list_approvals::<S>)
+            .op(Op::OperatorDecideApproval, o::decide_approval::<S>)
             .op(Op::OperatorRefundSession, o::refund_session::<S>)
             .op(Op::OperatorOpenBarrier, o::open_barrier::<S>)
             .op(Op::OperatorListPasses, o::list_passes::<S>)
@@ -341,6 +345,11 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::MerchantValidate, m::validate::<S>)
             .op(Op::KioskFindSessions, k::find_sessions::<S>)
             .op(Op::KioskPay, k::pay::<S>)
+            .op(Op::SupportListPlateClaims, support::list_plate_claims::<S>)
+            .op(
+                Op::SupportDecidePlateClaim,
+                support::decide_plate_claim::<S>,
+            )
     }
 }
 

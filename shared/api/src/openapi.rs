@@ -60,6 +60,13 @@ pub fn document() -> Value {
                     }});
                 }
                 responses.insert(code.to_string(), ok);
+                if *op == Op::OperatorResolveSession {
+                    responses.insert(
+                        "202".into(),
+                        json!({"description": "Accepted: above the lot's approval limit, waiting for a second operator",
+                               "content": {"application/json": {"schema": g.subschema_for::<crate::dto::ApprovalOut>()}}}),
+                    );
+                }
             }
             Success::Html => {
                 responses.insert(

@@ -15,6 +15,7 @@ use parking_app::usecases::adjust::{self, ActionError, Decision, NewPass};
 use parking_app::usecases::availability::{BayView, bay_view};
 use parking_app::usecases::dashboard::lot_dashboard;
 use parking_app::usecases::forecast;
+use parking_app::usecases::four_eyes;
 use parking_app::usecases::lot_flags;
 use parking_app::usecases::operator::{self as ops, LotChange};
 use parking_app::*;
@@ -488,12 +489,60 @@ pub(crate) async fn resolve_session<S: Store>(
         lot_id: &lot_id,
         now: api.clock.now(),
     };
-    let a = match body.exit_at {
-        Some(exit_at) => adjust::close(&api.store, who, &id, exit_at, decision, &body.note).await,
-        None => adjust::resolve(&api.store, who, &id, decision, &body.note).await,
+    match four_eyes::request(&api.store, who, &id, decision, body.exit_at, &body.note)
+        .await
+        .map_err(body_error)?
+    {
+        four_eyes::Outcome::Done(a) => amended(a),
+        four_eyes::Outcome::Waiting(approval) => {
+            Ok(json(StatusCode::ACCEPTED, &ApprovalOut::from(approval)))
+        }
     }
-    .map_err(body_error)?;
-    amended(a)
+}
+
+pub(crate) async fn list_approvals<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    let v: Vec<ApprovalOut> = four_eyes::pending(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?
+        .into_iter()
+        .map(ApprovalOut::from)
+        .collect();
+    let page = paginate(
+        v,
+        |a| format!("{}#{}", a.requested_at, a.id),
+        &format!("approvals:{lot_id}"),
+        &q,
+    )?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+pub(crate) async fn decide_approval<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, approval)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ApprovalDecisionIn>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&approval, ActionId::parse, "approval")?;
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let approve = matches!(body.decision, PlateDecision::Approve);
+    let (approval, amended) = four_eyes::decide(&api.store, who, &id, approve, &body.note)
+        .await
+        .map_err(body_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &ApprovalDecisionOut {
+            approval: ApprovalOut::from(approval),
+            session: amended.and_then(|a| a.session).map(StaffSessionOut::from),
+        },
+    ))
 }
 
 pub(crate) async fn refund_session<S: Store>(

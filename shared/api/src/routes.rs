@@ -197,11 +197,13 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<ProfileOut>), errors &[404];
     PutProfile = PUT "/v1/me" Driver "driver" "Creates the driver's profile or renames it."
         query &[], headers &[], body Some(schema::<ProfileIn>), ok Success::Json(200, schema::<ProfileOut>), errors &[400, 413, 415, 422];
-    ListVehicles = GET "/v1/me/vehicles" Driver "driver" "The driver's registered plates."
+    ListVehicles = GET "/v1/me/vehicles" Driver "driver" "The driver's plates, proven or pending."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<VehicleOut>>), errors &[400];
-    AddVehicle = POST "/v1/me/vehicles" Driver "driver" "Registers a plate; 409 when another driver holds it."
+    AddVehicle = POST "/v1/me/vehicles" Driver "driver" "Claims a plate: pending until proven by the code its entry gate shows at the car's next entry (or by support staff). Whoever else holds or claims it, the answer is the same; 409 too_many_pending_plates after five claims waiting."
         query &[], headers &[], body Some(schema::<VehicleIn>), ok Success::Json(201, schema::<VehicleOut>), errors &[400, 404, 409, 413, 415, 422];
-    RemoveVehicle = DELETE "/v1/me/vehicles/{plate}" Driver "driver" "Releases one of the driver's plates (its canonical form)."
+    ProveVehicle = POST "/v1/me/vehicles/{plate}/proof" Driver "driver" "Proves a claimed plate with the six-digit code its entry gate showed, within ten minutes; a wrong, expired or missing code is 422 on body.code, and after five wrong codes 409 too_many_tries until the next entry."
+        query &[], headers &[], body Some(schema::<ProofIn>), ok Success::Json(200, schema::<VehicleOut>), errors &[400, 404, 409, 413, 415, 422];
+    RemoveVehicle = DELETE "/v1/me/vehicles/{plate}" Driver "driver" "Releases one of the driver's plates, or withdraws a claim (its canonical form)."
         query &[], headers &[], body None, ok Success::NoContent, errors &[404];
     ListPaymentMethods = GET "/v1/me/payment-methods" Driver "driver" "The driver's cards on file."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<PaymentMethodOut>>), errors &[400];
@@ -269,8 +271,12 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<StaffSessionOut>>), errors &[400, 404];
     OperatorGetSession = GET "/v1/operator/lots/{lot_id}/sessions/{session_id}" Operator "operator" "One session of the lot."
         query &[], headers &[], body None, ok Success::Json(200, schema::<StaffSessionOut>), errors &[404];
-    OperatorResolveSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/resolution" Operator "operator" "Charges, voids or adjusts a session that has left, or closes one whose exit no camera saw at `exit_at`, with a note; audited."
+    OperatorResolveSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/resolution" Operator "operator" "Charges, voids or adjusts a session that has left, or closes one whose exit no camera saw at `exit_at`, with a note; audited. A charge or fee above the lot's approval_limit is not applied: it answers 202 with a request a second operator decides."
         query &[], headers &[], body Some(schema::<ResolutionIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorListApprovals = GET "/v1/operator/lots/{lot_id}/approvals" Operator "operator" "Charges and fees asked above the lot's approval_limit, waiting for a second operator, oldest first."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<ApprovalOut>>), errors &[400, 404];
+    OperatorDecideApproval = POST "/v1/operator/lots/{lot_id}/approvals/{approval_id}" Operator "operator" "A second operator approves a request (it is applied as asked) or rejects it, with a note; the operator who asked gets 409 same_operator. Both are in the audit trail."
+        query &[], headers &[], body Some(schema::<ApprovalDecisionIn>), ok Success::Json(200, schema::<ApprovalDecisionOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorRefundSession = POST "/v1/operator/lots/{lot_id}/sessions/{session_id}/refunds" Operator "operator" "Refunds part or all of what was paid, with a note; audited."
         query &[], headers KEYED, body Some(schema::<RefundIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorOpenBarrier = POST "/v1/operator/lots/{lot_id}/gates/{gate_id}/open" Operator "operator" "Opens a gate's barrier by hand, with a note: audited and published to the gate's command topic."
@@ -297,6 +303,10 @@ ops! {
         query DIGITS, headers &[], body None, ok Success::Json(200, schema::<Page<KioskSessionOut>>), errors &[400, 429];
     KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk for the whole plate as typed (another plate is 422; after three wrong plates for a stay in a day, 409 too_many_tries even for the right one); the car may leave within the lot's exit window. Ten payments a minute per kiosk, then 429 with Retry-After."
         query &[], headers KEYED, body Some(schema::<KioskPaymentIn>), ok Success::Json(200, schema::<KioskPaymentOut>), errors &[400, 404, 409, 413, 415, 422, 429];
+    SupportListPlateClaims = GET "/v1/support/plate-claims" Support "support" "Plate claims waiting for staff (a plate another driver has proven), oldest first: check the claimant's registration document, then decide."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<PlateReviewOut>>), errors &[400];
+    SupportDecidePlateClaim = POST "/v1/support/plate-claims/{plate}/decision" Support "support" "Approves a driver's claim of a plate (it moves to them from any former holder) or rejects it, with a note; audited in the account trail."
+        query &[], headers &[], body Some(schema::<PlateDecisionIn>), ok Success::NoContent, errors &[400, 404, 413, 415, 422];
 }
 
 /// The names of a path's parameters, in order.

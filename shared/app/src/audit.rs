@@ -9,6 +9,16 @@ use crate::ids::*;
 use crate::model::*;
 use crate::store::StoreResult;
 
+/// The trail of actions on drivers' accounts rather than on a lot (plate
+/// claims decided, accounts erased), kept under this reserved id, which
+/// no lot may take (`@` starts no lot's id).
+pub fn account_trail() -> LotId {
+    LotId::parse(ACCOUNT_TRAIL).unwrap_or_else(|_| unreachable!("a valid id"))
+}
+
+/// The id of [`account_trail`].
+pub const ACCOUNT_TRAIL: &str = "@account";
+
 /// The lots' audit trails.
 pub trait AuditStore: Send + Sync {
     /// Adds an entry to a lot's audit trail (writing the same entry again

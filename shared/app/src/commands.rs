@@ -140,6 +140,23 @@ pub struct GateCommand {
     pub issued_at: Timestamp,
     /// After this the gate ignores the command.
     pub expires_at: Timestamp,
+    /// On an entry of a plate a driver has claimed but not proven: a
+    /// one-time code the gate shows under its text, for the driver to
+    /// type in the app ([`crate::plate_claims`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof_code: Option<ProofCodeText>,
+}
+
+/// A plate's one-time code as the gate shows it. Never printed by
+/// `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProofCodeText(pub String);
+
+impl std::fmt::Debug for ProofCodeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProofCodeText(<redacted>)")
+    }
 }
 
 /// How long a staff open stays valid after it was issued.
@@ -165,6 +182,7 @@ impl GateCommand {
             currency: amount.map(|m| m.currency.code().to_owned()),
             display: reason.display(amount),
             bays,
+            proof_code: None,
         }
     }
 

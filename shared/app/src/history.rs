@@ -605,11 +605,13 @@ impl Parts {
 }
 
 /// What a plate read needs to know about the plate: its timeline in the
-/// lot and who it is registered to.
+/// lot, who it is registered to, and who claims it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlateView {
     pub timeline: Option<PlateTimeline>,
     pub owner: Option<PlateRegistration>,
+    /// Claims waiting for proof ([`crate::plate_claims`]).
+    pub claims: Option<crate::plate_claims::PlateClaims>,
 }
 
 /// A plate that looks like a doubtful read.

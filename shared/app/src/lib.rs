@@ -7,6 +7,7 @@
 //! line call use cases; they never compose store primitives.
 
 pub mod allow_lists;
+pub mod approvals;
 pub mod audit;
 pub mod balance;
 pub mod clock;
@@ -24,6 +25,7 @@ pub mod ledger;
 pub mod lots;
 pub mod model;
 pub mod outbox;
+pub mod plate_claims;
 pub mod rate_limits;
 pub mod redact;
 pub mod reservations;

@@ -115,6 +115,9 @@ pub struct LotSettings {
     /// without sensors would otherwise fill it for good). Set it to the
     /// longest stay the lot expects.
     pub open_count_hours: u32,
+    /// An amount staff charge or set a fee to above this (minor units)
+    /// waits for a second operator's approval ([`crate::approvals`]).
+    pub approval_limit: i64,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -163,6 +166,7 @@ impl Default for LotSettings {
             heartbeat_timeout_minutes: 15,
             sensor_timeout_minutes: 40,
             open_count_hours: 24,
+            approval_limit: 10_000,
         }
     }
 }

@@ -93,6 +93,10 @@ pub enum Refusal {
     AdmissionChanged { serial: SerialNumber },
     #[error("lot {lot_id}'s allow-list was written by another change meanwhile; read it again")]
     AllowListChanged { lot_id: LotId },
+    #[error("the plate's claims were written by another change meanwhile; read them again")]
+    PlateClaimsChanged,
+    #[error("the request was decided meanwhile")]
+    ApprovalDecided,
 }
 
 impl StoreError {
@@ -168,6 +172,8 @@ pub trait Store:
     + crate::enrolments::EnrolmentStore
     + crate::allow_lists::AllowListStore
     + crate::rate_limits::RateStore
+    + crate::plate_claims::PlateClaimStore
+    + crate::approvals::ApprovalStore
 {
 }
 
@@ -187,6 +193,8 @@ impl<T> Store for T where
         + crate::enrolments::EnrolmentStore
         + crate::allow_lists::AllowListStore
         + crate::rate_limits::RateStore
+        + crate::plate_claims::PlateClaimStore
+        + crate::approvals::ApprovalStore
 {
 }
 
@@ -194,6 +202,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{ITEM_LIMIT_BYTES, Refusal, Store, StoreError, StoreResult};
     pub use crate::allow_lists::AllowListStore;
+    pub use crate::approvals::ApprovalStore;
     pub use crate::audit::AuditStore;
     pub use crate::clock::{Clock, FixedClock};
     pub use crate::commands::DeviceLink;
@@ -205,6 +214,7 @@ pub mod prelude {
     pub use crate::ledger::EventLedger;
     pub use crate::lots::{LotConfig, LotLive, LotStore, Occupancy, PresenceOutcome};
     pub use crate::outbox::{OutboxStore, Queues, SendError};
+    pub use crate::plate_claims::PlateClaimStore;
     pub use crate::rate_limits::RateStore;
     pub use crate::reservations::ReservationStore;
     pub use crate::sessions::SessionStore;

@@ -19,6 +19,7 @@ mod notifications;
 mod order;
 mod payments;
 mod permissions;
+mod plates;
 mod scenarios;
 mod settle;
 mod simulate;

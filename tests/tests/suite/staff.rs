@@ -2288,3 +2288,138 @@ async fn a_device_is_admitted_only_as_what_an_operator_enrolled() {
             .expect("answered");
     assert_eq!(junk, json!({"allowProvisioning": false}));
 }
+
+#[tokio::test]
+async fn a_charge_above_the_lots_limit_waits_for_a_second_operator() {
+    let lot = Lot::new().await;
+    // Daisuke leaves with no entry seen: a stay for review.
+    leave(&lot, "out-1", DAISUKE, t("09:00:00")).await;
+    let session = session_of(&lot, DAISUKE).await.id;
+    let before = net_for(&lot, &session);
+    const OP_2: Who = Who::Role("op-2", "operator", LOT);
+    let resolve = |who: Who, amount: i64| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{session}/resolution"),
+            who,
+        )
+        .json(json!({"action": "charge", "amount": amount, "note": "car damaged the barrier"}))
+    };
+    // 50,000 yen is above the default limit of 10,000: not applied.
+    let a = at(&lot, t("10:00:00"), resolve(OP, 50_000)).await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert_eq!(a.json()["state"], "pending");
+    assert_eq!(a.json()["requested_by"], "op-1");
+    let id = a.json()["id"].as_str().expect("id").to_owned();
+    assert_eq!(net_for(&lot, &session), before, "nothing charged yet");
+    let again = at(&lot, t("10:01:00"), resolve(OP, 50_000)).await;
+    assert_eq!(
+        (again.status, again.json()["id"].clone()),
+        (202, json!(id)),
+        "asked again: the same request"
+    );
+
+    let list = at(
+        &lot,
+        t("10:02:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/approvals"), OP_2),
+    )
+    .await;
+    assert_eq!(
+        list.json()["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        list.text
+    );
+
+    let decide = |who: Who, decision: &str| {
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/approvals/{id}"),
+            who,
+        )
+        .json(json!({"decision": decision, "note": "checked the footage"}))
+    };
+    // The operator who asked cannot approve; an operator of another lot
+    // cannot see it.
+    let a = at(&lot, t("10:05:00"), decide(OP, "approve")).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "same_operator".into()),
+        "{}",
+        a.text
+    );
+    let a = at(&lot, t("10:05:00"), decide(OP_B, "approve")).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(net_for(&lot, &session), before);
+
+    let a = at(&lot, t("10:10:00"), decide(OP_2, "approve")).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["approval"]["state"], "approved");
+    assert_eq!(a.json()["approval"]["decided_by"], "op-2");
+    assert_eq!(a.json()["session"]["fee"]["amount"], 50_000);
+    assert_eq!(net_for(&lot, &session), 50_000);
+    let a = at(&lot, t("10:11:00"), decide(OP_2, "approve")).await;
+    assert_eq!(a.status, 200, "the same decision again: {}", a.text);
+    assert_eq!(net_for(&lot, &session), 50_000, "applied once");
+    let a = at(&lot, t("10:11:00"), decide(OP_2, "reject")).await;
+    assert_eq!((a.status, a.code()), (409, "already_decided".into()));
+    let list = at(
+        &lot,
+        t("10:12:00"),
+        Call::new("GET", format!("/v1/operator/lots/{LOT}/approvals"), OP),
+    )
+    .await;
+    assert_eq!(list.json()["items"].as_array().map(Vec::len), Some(0));
+
+    // The audit trail shows who asked, who approved, and the charge.
+    let audit = at(
+        &lot,
+        t("10:15:00"),
+        Call::new(
+            "GET",
+            format!("/v1/operator/lots/{LOT}/audit?date=2026-11-30"),
+            OP,
+        ),
+    )
+    .await;
+    let entries: Vec<(String, String)> = audit.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["target"] == json!(session.to_string()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["subject"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("session.approval.requested", "op-1"),
+        ("session.approval.approved", "op-2"),
+        ("session.charge", "op-1"),
+    ] {
+        assert!(
+            entries.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?}: {}",
+            audit.text
+        );
+    }
+
+    // At or under the limit, a charge is applied at once.
+    leave(&lot, "out-2", AIKO, t("11:00:00")).await;
+    let aiko = session_of(&lot, AIKO).await.id;
+    let a = at(
+        &lot,
+        t("11:05:00"),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{aiko}/resolution"),
+            OP,
+        )
+        .json(json!({"action": "charge", "amount": 10_000, "note": "lost ticket equivalent"})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+}

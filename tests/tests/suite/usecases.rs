@@ -1,6 +1,6 @@
 //! The use cases on the in-memory store.
 
-use parking_app::usecases::plates::{RegisterError, register_plate};
+use parking_app::usecases::plates::{PlateStatus, RegisterError, claim_plate};
 use parking_app::usecases::reservations::{ReserveError, ReserveRequest, cancel, reserve};
 use parking_app::*;
 use parking_aws::MemoryStore;
@@ -11,7 +11,7 @@ fn clock() -> FixedClock {
 }
 
 #[tokio::test]
-async fn a_driver_registers_a_plate_once() {
+async fn a_driver_claims_a_plate_once_and_a_second_claim_waits_for_staff() {
     let store = MemoryStore::default();
     let driver = Driver {
         id: id("d-1"),
@@ -19,34 +19,59 @@ async fn a_driver_registers_a_plate_once() {
         created_at: fx::at("2026-11-01T00:00:00Z"),
     };
     store.put_driver(&driver).await.expect("driver");
-    let reg = register_plate(&store, &clock(), &driver.id, "品川 300 さ 12-34")
+    let first = claim_plate(&store, &clock(), &driver.id, "品川 300 さ 12-34")
         .await
-        .expect("register");
-    assert_eq!(reg.plate, fx::plate("品川300さ1234"));
-    assert!(
-        register_plate(&store, &clock(), &driver.id, "品川３００さ１２３４")
+        .expect("claim");
+    assert_eq!(first.plate, fx::plate("品川300さ1234"));
+    assert_eq!(first.status, PlateStatus::Pending);
+    assert_eq!(
+        claim_plate(&store, &clock(), &driver.id, "品川３００さ１２３４")
             .await
-            .is_ok(),
-        "again, in another spelling"
+            .expect("again, in another spelling"),
+        first
     );
     assert!(matches!(
-        register_plate(&store, &clock(), &driver.id, "品川 300 さ 12345").await,
+        claim_plate(&store, &clock(), &driver.id, "品川 300 さ 12345").await,
         Err(RegisterError::BadPlate(_))
     ));
     assert!(matches!(
-        register_plate(&store, &clock(), &id("d-9"), "練馬 500 な 88-88").await,
+        claim_plate(&store, &clock(), &id("d-9"), "練馬 500 な 88-88").await,
         Err(RegisterError::UnknownDriver(_))
     ));
+    assert_eq!(store.plate_owner(&first.plate).await.expect("owner"), None);
+    // A plate proven by another driver: the claim is answered the same,
+    // and waits for staff.
     store
-        .put_driver(&Driver {
-            id: id("d-2"),
-            ..driver.clone()
+        .register_plate(&PlateRegistration {
+            plate: fx::plate("練馬500な8888"),
+            driver_id: id("d-2"),
+            registered_at: fx::at("2026-11-01T00:00:00Z"),
         })
         .await
-        .expect("driver");
+        .expect("proven");
+    let second = claim_plate(&store, &clock(), &driver.id, "練馬 500 な 88-88")
+        .await
+        .expect("claim");
+    assert_eq!(second.status, PlateStatus::Pending);
+    let claims = store
+        .plate_claims(&second.plate)
+        .await
+        .expect("claims")
+        .expect("kept");
+    assert!(claims.in_review(clock().now()) && !claims.wants_code(clock().now()));
+    for i in 0..3 {
+        claim_plate(
+            &store,
+            &clock(),
+            &driver.id,
+            &format!("品川 300 さ 12-{:02}", 40 + i),
+        )
+        .await
+        .expect("claim");
+    }
     assert!(matches!(
-        register_plate(&store, &clock(), &id("d-2"), "品川 300 さ 12-34").await,
-        Err(RegisterError::PlateTaken)
+        claim_plate(&store, &clock(), &driver.id, "品川 300 さ 12-99").await,
+        Err(RegisterError::TooManyPending)
     ));
 }
 

@@ -18,4 +18,6 @@ pub use devices::{
 pub use drivers::{account, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
-pub use staff::{adjust, dashboard, dead_letters, lot_flags, operator, reconciliation};
+pub use staff::{
+    adjust, dashboard, dead_letters, four_eyes, lot_flags, operator, plate_reviews, reconciliation,
+};

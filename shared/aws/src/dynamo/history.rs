@@ -62,11 +62,16 @@ impl PlateHistory for DynamoStore {
     async fn plate_view(&self, lot_id: &LotId, plate: &Plate) -> StoreResult<PlateView> {
         let timeline = keys::timeline(lot_id, plate, false);
         let owner = keys::plate(plate);
+        let claims = keys::plate_claims(plate, None);
         let mut view = PlateView::default();
-        for item in self.batch_get(vec![timeline.key(), owner.key()]).await? {
+        for item in self
+            .batch_get(vec![timeline.key(), owner.key(), claims.key()])
+            .await?
+        {
             match kind(&item) {
                 Some("timeline") => view.timeline = Some(body(item)?),
                 Some("plate") => view.owner = Some(body(item)?),
+                Some("plate_claims") => view.claims = Some(body(item)?),
                 _ => {}
             }
         }

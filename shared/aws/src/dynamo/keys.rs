@@ -265,6 +265,53 @@ pub(crate) fn plate(plate: &Plate) -> Keys {
     )
 }
 
+/// A plate's open claims; listed in the review queue while one waits for
+/// staff, from the earliest such claim.
+pub(crate) fn plate_claims(plate: &Plate, review_since: Option<jiff::Timestamp>) -> Keys {
+    let k = Keys::new(format!("PLATE#{}", plate.key()), "CLAIMS", "plate_claims");
+    match review_since {
+        Some(at) => k.gsi(
+            PLATE_REVIEWS,
+            format!("{}#PLATE#{}", at.as_millisecond(), plate.key()),
+        ),
+        None => k,
+    }
+}
+
+/// The index partition of plates with a claim in review.
+pub(crate) const PLATE_REVIEWS: &str = "PLATE_REVIEWS";
+
+/// A driver's copy of one of their plate claims.
+pub(crate) fn driver_claim(driver: &DriverId, plate: &Plate) -> Keys {
+    Keys::new(
+        driver_pk(driver),
+        format!("CLAIM#{}", plate.key()),
+        "driver_claim",
+    )
+}
+
+pub(crate) fn driver_claims(driver: &DriverId) -> (String, &'static str) {
+    (driver_pk(driver), "CLAIM#")
+}
+
+/// A request for a second operator's approval; listed in the lot's
+/// index partition of pending requests while it is pending.
+pub(crate) fn approval(lot: &LotId, id: &ActionId, pending_since: Option<jiff::Timestamp>) -> Keys {
+    let k = Keys::new(format!("APPROVAL#{lot}"), format!("APR#{id}"), "approval");
+    match pending_since {
+        Some(at) => k.gsi(
+            pending_approvals(lot),
+            format!("{}#{id}", at.as_millisecond()),
+        ),
+        None => k,
+    }
+}
+
+/// The index partition of a lot's pending requests.
+pub(crate) fn pending_approvals(lot: &LotId) -> String {
+    format!("LOT#{lot}#APPROVALS")
+}
+
 /// The index partition of plates that share an OCR skeleton.
 pub(crate) fn like(skeleton: &str) -> String {
     format!("LIKE#{skeleton}")

@@ -29,7 +29,10 @@
 //! | driver's plate | `DRIVER#{driver}` | `PLATE#{plate}` | | written with the registration, for consistent listing |
 //! | payment method | `DRIVER#{driver}` | `PM#{method}` | | |
 //! | payment-method owner | `PM#{method}` | `OWNER` | | one driver per method |
-//! | plate registration | `PLATE#{plate}` | `PLATE` | `LIKE#{skeleton}` / `REG#PLATE#{plate}` | one driver per plate |
+//! | plate registration | `PLATE#{plate}` | `PLATE` | `LIKE#{skeleton}` / `REG#PLATE#{plate}` | one driver per plate, proven |
+//! | plate's claims | `PLATE#{plate}` | `CLAIMS` | `PLATE_REVIEWS` / `{epoch ms}#PLATE#{plate}` while a claim waits for staff | `version` guards every change; at most ten claims and the code shown |
+//! | approval request | `APPROVAL#{lot}` | `APR#{id}` | `LOT#{lot}#APPROVALS` / `{epoch ms}#{id}` while pending | `state` guards the one decision |
+//! | driver's claim | `DRIVER#{driver}` | `CLAIM#{plate}` | | `expires_at` (TTL) when the claim lapses |
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change |
 //! | lot's allow-list marks | `LOT#{lot}` | `~ALLOW` | | `version` guards every change |
@@ -72,6 +75,7 @@
 //! success: a caller can always tell its own success from someone else's.
 
 mod allow_lists;
+mod approvals;
 mod attempts;
 mod audit;
 mod drivers;
@@ -85,6 +89,7 @@ mod ledger;
 mod lots;
 pub mod meter;
 mod outbox;
+mod plate_claims;
 mod rate_limits;
 mod reads;
 mod reservations;

@@ -9,11 +9,13 @@ impl PlateHistory for MemoryStore {
         let view = PlateView {
             timeline: s.timelines.get(&(lot_id.clone(), key.clone())).cloned(),
             owner: s.plates.get(&key).cloned(),
+            claims: s.plate_claims.get(&key).cloned(),
         };
-        // One batch get of the timeline and the registration.
+        // One batch get of the timeline, the registration and the claims.
         self.read_units(get_units(&[
             view.timeline.as_ref().map_or(0, item_bytes),
             view.owner.as_ref().map_or(0, item_bytes),
+            view.claims.as_ref().map_or(0, item_bytes),
         ]));
         Ok(view)
     }

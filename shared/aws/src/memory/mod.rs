@@ -6,6 +6,7 @@
 //! `default-features = false` to get it alone.
 
 mod allow_lists;
+mod approvals;
 mod attempts;
 mod audit;
 mod drivers;
@@ -16,6 +17,7 @@ mod history;
 mod ledger;
 mod lots;
 mod outbox;
+mod plate_claims;
 mod rate_limits;
 mod reservations;
 mod sessions;
@@ -49,6 +51,12 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
+    /// (lot, id) → a request for a second operator.
+    approvals: HashMap<(LotId, ActionId), parking_app::approvals::Approval>,
+    /// plate key → the plate's open claims.
+    plate_claims: HashMap<String, parking_app::plate_claims::PlateClaims>,
+    /// (driver, plate key) → the driver's copy of a claim.
+    driver_claims: BTreeMap<(DriverId, String), parking_app::plate_claims::DriverClaim>,
     /// (key, window start) → requests counted.
     rate_windows: HashMap<(String, i64), u64>,
     enrolments: HashMap<SerialNumber, parking_app::enrolments::Enrolment>,

@@ -327,6 +327,22 @@ async fn attempt<S: Store>(
         .as_ref()
         .is_some_and(|s| !current.sessions.iter().any(|c| c.id == s.id));
 
+    // A claimed plate nobody holds yet: its entry shows a code that proves
+    // the claim (crate::plate_claims).
+    let proof_code = match &view.claims {
+        Some(c)
+            if fresh
+                && entry
+                && new_session
+                && view.owner.is_none()
+                && plate.is_readable()
+                && c.wants_code(input.now) =>
+        {
+            show_code(store, c, input.now).await
+        }
+        _ => None,
+    };
+
     // Valid while the read is live.
     let valid = (input.now, input.live_until(read));
     let command = if fresh {
@@ -350,14 +366,16 @@ async fn attempt<S: Store>(
                 } else {
                     Reason::Welcome
                 };
-                GateCommand::new(
+                let mut command = GateCommand::new(
                     read.event_id.clone(),
                     Some(s.id.clone()),
                     reason,
                     None,
                     bays,
                     valid,
-                )
+                );
+                command.proof_code = proof_code.map(crate::commands::ProofCodeText);
+                command
             }
             (Some(s), false) => {
                 let reason = exit_reason(s);
@@ -417,7 +435,12 @@ async fn attempt<S: Store>(
     let mut next = rec.timeline;
     next.version = current.version + 1;
     if let Some(r) = next.reads.iter_mut().rev().find(|r| r.key() == key) {
-        r.command = command.clone();
+        // Kept to send again to a repeated read, without the code: that
+        // is kept only as its digest.
+        r.command = command.clone().map(|mut c| {
+            c.proof_code = None;
+            c
+        });
     }
     // A command is sent again only for a fresh read: older reads keep
     // none, so the stored timeline stays small.
@@ -489,6 +512,26 @@ async fn attempt<S: Store>(
         )))),
         Err(StoreError::Conflict(Refusal::StaleTimeline { .. })) => Ok(Attempt::Stale),
         Err(e) => Err(e),
+    }
+}
+
+/// Keeps a new one-time code for a claimed plate and returns it; a code
+/// that cannot be kept is not shown (the next entry shows one).
+async fn show_code<S: Store>(
+    store: &S,
+    claims: &crate::plate_claims::PlateClaims,
+    now: Timestamp,
+) -> Option<String> {
+    let code = crate::plate_claims::new_code();
+    let mut next = claims.clone();
+    next.show(&code, now);
+    next.version += 1;
+    match store.put_plate_claims(&next).await {
+        Ok(()) => Some(code),
+        Err(e) => {
+            tracing::warn!(error = %e, "a plate's proof code was not kept; none is shown");
+            None
+        }
     }
 }
 

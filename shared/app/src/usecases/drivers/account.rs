@@ -5,7 +5,6 @@
 //! like a card number (12 to 19 digits, spaces or dashes between them
 //! allowed) is refused before it is stored or logged, in every field.
 
-use parking_core::Plate;
 use sha2::{Digest, Sha256};
 
 use crate::ids::*;
@@ -29,8 +28,10 @@ pub enum AccountError {
     /// nor shown.
     #[error("{field}: looks like a card number; send the payment provider's token instead")]
     CardNumber { field: &'static str },
-    #[error("the plate is registered to another driver")]
-    PlateTaken,
+    /// A plate claim or proof refused: too many claims waiting, or the
+    /// code.
+    #[error(transparent)]
+    Plate(RegisterError),
     /// The vehicle or payment method is not this driver's (or does not
     /// exist): the two are told apart to nobody.
     #[error("{0} not found")]
@@ -103,51 +104,69 @@ pub async fn save_profile<S: DriverStore>(
     Ok(d)
 }
 
-/// Registers a plate as typed in the app (its canonical form is stored).
+/// Claims a plate as typed in the app (its canonical form is kept): it
+/// is the driver's once proven ([`plates::prove_plate`]).
 ///
 /// # Errors
 ///
-/// [`AccountError::Invalid`] for a plate that does not parse,
-/// [`AccountError::PlateTaken`] when another driver holds it.
+/// [`AccountError::Invalid`] for a plate that does not parse;
+/// [`AccountError::Plate`] when the driver has too many claims waiting.
 pub async fn add_vehicle<S: Store>(
     store: &S,
     clock: &(impl Clock + ?Sized),
     driver: &DriverId,
     plate_text: &str,
-) -> Result<PlateRegistration, AccountError> {
-    match plates::register_plate(store, clock, driver, plate_text).await {
-        Ok(r) => Ok(r),
-        Err(RegisterError::BadPlate(e)) => Err(AccountError::Invalid {
-            field: "plate",
-            problem: e.to_string(),
-        }),
-        Err(RegisterError::UnknownDriver(d)) => Err(AccountError::UnknownDriver(d)),
-        Err(RegisterError::PlateTaken) => Err(AccountError::PlateTaken),
-        Err(RegisterError::Store(e)) => Err(e.into()),
-    }
+) -> Result<plates::Vehicle, AccountError> {
+    plates::claim_plate(store, clock, driver, plate_text)
+        .await
+        .map_err(AccountError::from)
 }
 
-/// Releases one of the driver's plates.
+/// Proves a claimed plate with the code its gate showed.
+///
+/// # Errors
+///
+/// [`AccountError::NotFound`] without such a claim; [`AccountError::Plate`]
+/// for a code that is not live, wrong, or tried too often.
+pub async fn prove_vehicle<S: Store>(
+    store: &S,
+    clock: &(impl Clock + ?Sized),
+    driver: &DriverId,
+    plate_text: &str,
+    code: &str,
+) -> Result<plates::Vehicle, AccountError> {
+    plates::prove_plate(store, clock, driver, plate_text, code)
+        .await
+        .map_err(AccountError::from)
+}
+
+/// Releases one of the driver's plates, or withdraws a claim.
 ///
 /// # Errors
 ///
 /// [`AccountError::NotFound`] when the plate is not the driver's.
-pub async fn remove_vehicle<S: DriverStore>(
+pub async fn remove_vehicle<S: Store>(
     store: &S,
     driver: &DriverId,
     plate_text: &str,
 ) -> Result<(), AccountError> {
-    let plate = Plate::parse(plate_text).map_err(|_| AccountError::NotFound("vehicle"))?;
-    match store.plate_owner(&plate).await? {
-        Some(r) if &r.driver_id == driver => {}
-        _ => return Err(AccountError::NotFound("vehicle")),
-    }
-    match store.unregister_plate(&plate, driver).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Conflict(Refusal::PlateRegisteredToAnother)) => {
-            Err(AccountError::NotFound("vehicle"))
+    plates::release_plate(store, driver, plate_text)
+        .await
+        .map_err(AccountError::from)
+}
+
+impl From<RegisterError> for AccountError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::BadPlate(e) => AccountError::Invalid {
+                field: "plate",
+                problem: e.to_string(),
+            },
+            RegisterError::UnknownDriver(d) => AccountError::UnknownDriver(d),
+            RegisterError::NoClaim => AccountError::NotFound("vehicle"),
+            RegisterError::Store(e) => AccountError::Store(e),
+            e => AccountError::Plate(e),
         }
-        Err(e) => Err(e.into()),
     }
 }
 

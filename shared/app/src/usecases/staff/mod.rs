@@ -5,6 +5,8 @@
 pub mod adjust;
 pub mod dashboard;
 pub mod dead_letters;
+pub mod four_eyes;
 pub mod lot_flags;
 pub mod operator;
+pub mod plate_reviews;
 pub mod reconciliation;

@@ -163,6 +163,12 @@ pub fn check_change(c: &LotChange) -> Result<(), ActionError> {
             "must be at least 1",
         ));
     }
+    if !(0..=parking_core::tariff::MAX_AMOUNT).contains(&s.approval_limit) {
+        return Err(ActionError::invalid(
+            "settings.approval_limit",
+            "must be 0 or more, and not too large",
+        ));
+    }
     if let Some(i) = &s.issuer {
         i.check()
             .map_err(|p| ActionError::invalid("settings.issuer", p))?;

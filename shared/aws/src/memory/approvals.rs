@@ -1,0 +1,50 @@
+//! The in-memory twin: requests for a second operator.
+
+use parking_app::approvals::{Approval, ApprovalState, ApprovalStore};
+
+use super::*;
+
+impl ApprovalStore for MemoryStore {
+    async fn put_approval(
+        &self,
+        approval: &Approval,
+        prior: Option<ApprovalState>,
+    ) -> StoreResult<()> {
+        within_limit("approval", approval)?;
+        self.write();
+        let mut s = self.state();
+        let key = (approval.lot_id.clone(), approval.id.clone());
+        let held = s.approvals.get(&key);
+        if held == Some(approval) {
+            return Ok(());
+        }
+        if held.map(|h| h.state) != prior {
+            return Err(StoreError::Conflict(Refusal::ApprovalDecided));
+        }
+        s.approvals.insert(key, approval.clone());
+        Ok(())
+    }
+
+    async fn approval(&self, lot: &LotId, id: &ActionId) -> StoreResult<Option<Approval>> {
+        self.read();
+        Ok(self
+            .state()
+            .approvals
+            .get(&(lot.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn pending_approvals(&self, lot: &LotId, limit: usize) -> StoreResult<Vec<Approval>> {
+        self.read();
+        let s = self.state();
+        let mut v: Vec<Approval> = s
+            .approvals
+            .values()
+            .filter(|a| &a.lot_id == lot && a.state == ApprovalState::Pending)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id)));
+        v.truncate(limit);
+        Ok(v)
+    }
+}
