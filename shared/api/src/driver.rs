@@ -48,6 +48,10 @@ fn account_error(e: AccountError) -> ApiError {
             e => ApiError::invalid("body.code", e.to_string()),
         },
         AccountError::NotFound(what) => ApiError::NotFound(what),
+        e @ AccountError::InUse(_) => ApiError::Conflict {
+            code: "account_in_use",
+            detail: e.to_string(),
+        },
         e @ AccountError::CardRefused(_) => ApiError::invalid("body.token", e.to_string()),
         AccountError::ProviderUnavailable(_) => ApiError::Unavailable,
         AccountError::Store(e) => e.into(),
@@ -110,6 +114,16 @@ pub(crate) async fn put_profile<S: Store>(
         .await
         .map_err(account_error)?;
     Ok(json(StatusCode::OK, &ProfileOut::from(p)))
+}
+
+pub(crate) async fn delete_profile<S: Store>(
+    State(api): St<S>,
+    DriverCaller(d): DriverCaller,
+) -> Result<Response, ApiError> {
+    parking_app::usecases::erasure::erase(&api.store, api.cards.as_deref(), &*api.clock, &d)
+        .await
+        .map_err(account_error)?;
+    Ok(no_content())
 }
 
 pub(crate) async fn list_vehicles<S: Store>(

@@ -286,6 +286,7 @@ pub fn routes<S: Store + 'static>() -> Routes<S> {
     Routes::new()
         .op(Op::GetProfile, get_profile::<S>)
         .op(Op::PutProfile, put_profile::<S>)
+        .op(Op::DeleteProfile, delete_profile::<S>)
         .op(Op::ListVehicles, list_vehicles::<S>)
         .op(Op::AddVehicle, add_vehicle::<S>)
         .op(Op::ProveVehicle, prove_vehicle::<S>)

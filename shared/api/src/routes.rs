@@ -197,6 +197,8 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<ProfileOut>), errors &[404];
     PutProfile = PUT "/v1/me" Driver "driver" "Creates the driver's profile or renames it."
         query &[], headers &[], body Some(schema::<ProfileIn>), ok Success::Json(200, schema::<ProfileOut>), errors &[400, 413, 415, 422];
+    DeleteProfile = DELETE "/v1/me" Driver "driver" "Erases the account: the customer and cards at the payment provider, the cards on file, every plate held or claimed, the profile. The stays and receipts stay as the lots' records, which tax law keeps seven years, naming the driver by nothing that maps to them; audited. 409 account_in_use while a stay is open or owes money, or a reservation is active."
+        query &[], headers &[], body None, ok Success::NoContent, errors &[404, 409];
     ListVehicles = GET "/v1/me/vehicles" Driver "driver" "The driver's plates, proven or pending."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<VehicleOut>>), errors &[400];
     AddVehicle = POST "/v1/me/vehicles" Driver "driver" "Claims a plate: pending until proven by the code its entry gate shows at the car's next entry (or by support staff). Whoever else holds or claims it, the answer is the same; 409 too_many_pending_plates after five claims waiting."

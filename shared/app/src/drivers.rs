@@ -73,6 +73,11 @@ pub trait DriverStore: Send + Sync {
         driver_id: &DriverId,
         method_id: &PaymentMethodId,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Erases what is left of a driver's account once their plates and
+    /// cards are released: the profile, the copies in their partition
+    /// (reservations, stays), and their claims' copies. The stays
+    /// themselves stay, as the lots' records.
+    fn erase_driver(&self, driver_id: &DriverId) -> impl Future<Output = StoreResult<()>> + Send;
     /// A driver's cards and live reservations: one read.
     fn driver_view(
         &self,

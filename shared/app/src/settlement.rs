@@ -178,6 +178,12 @@ pub trait CardSetup: Send + Sync {
         &'a self,
         request: &'a SetupRequest<'a>,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<SetupOutcome, ProviderError>> + Send + 'a>>;
+    /// Deletes a driver's customer at the provider with its cards (an
+    /// account erased).
+    fn forget<'a>(
+        &'a self,
+        customer: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ProviderError>> + Send + 'a>>;
 }
 
 impl<P: PaymentProvider> CardSetup for P {
@@ -187,6 +193,13 @@ impl<P: PaymentProvider> CardSetup for P {
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<SetupOutcome, ProviderError>> + Send + 'a>>
     {
         Box::pin(self.setup_card(request))
+    }
+
+    fn forget<'a>(
+        &'a self,
+        customer: &'a str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), ProviderError>> + Send + 'a>> {
+        Box::pin(self.forget_customer(customer))
     }
 }
 
@@ -248,6 +261,12 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         request: &RefundRequest<'_>,
     ) -> impl Future<Output = Result<Option<ProviderRefund>, ProviderError>> + Send;
+    /// Deletes a customer and the cards saved with it; one gone already
+    /// is forgotten.
+    fn forget_customer(
+        &self,
+        customer: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
 /// How a development provider behaves from a time on (a scenario's

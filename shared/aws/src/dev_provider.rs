@@ -32,6 +32,8 @@ struct DevState {
     drivers: std::collections::BTreeMap<String, DriverId>,
     charges: Vec<DevCharge>,
     refunds: Vec<DevRefund>,
+    /// Customers deleted, in order.
+    forgotten: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -116,7 +118,23 @@ fn refusal(token: &str) -> Option<ProviderError> {
     }
 }
 
+impl DevProvider {
+    /// The customers deleted so far, in order.
+    pub fn forgotten(&self) -> Vec<String> {
+        lock(&self.state).forgotten.clone()
+    }
+}
+
 impl PaymentProvider for DevProvider {
+    async fn forget_customer(&self, customer: &str) -> Result<(), ProviderError> {
+        let mut s = lock(&self.state);
+        s.drivers.remove(customer);
+        if !s.forgotten.iter().any(|c| c == customer) {
+            s.forgotten.push(customer.to_owned());
+        }
+        Ok(())
+    }
+
     async fn save_card(
         &self,
         driver: &DriverId,
@@ -410,6 +428,11 @@ impl<P: ProviderLedger> ProviderLedger for Faulty<P> {
 }
 
 impl<P: PaymentProvider> PaymentProvider for Faulty<P> {
+    async fn forget_customer(&self, customer: &str) -> Result<(), ProviderError> {
+        self.before()?;
+        self.inner.forget_customer(customer).await
+    }
+
     async fn save_card(
         &self,
         driver: &DriverId,

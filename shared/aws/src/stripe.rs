@@ -297,6 +297,17 @@ fn currency_code(c: Currency) -> String {
 }
 
 impl PaymentProvider for StripeProvider {
+    /// `DELETE /v1/customers/{id}`: the customer and its payment methods
+    /// go; a customer Stripe no longer has (404) is forgotten already.
+    async fn forget_customer(&self, customer: &str) -> Result<(), ProviderError> {
+        let path = format!("/v1/customers/{customer}");
+        match self.call(reqwest::Method::DELETE, &path, &[], None).await? {
+            Answer::Ok(_) => Ok(()),
+            Answer::Refused(status, _) if status == reqwest::StatusCode::NOT_FOUND => Ok(()),
+            Answer::Refused(status, error) => Err(refusal(status, error.as_ref())),
+        }
+    }
+
     async fn save_card(
         &self,
         driver: &DriverId,

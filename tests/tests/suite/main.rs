@@ -20,6 +20,7 @@ mod order;
 mod payments;
 mod permissions;
 mod plates;
+mod privacy;
 mod scenarios;
 mod settle;
 mod simulate;
@@ -56,6 +57,7 @@ against_both_stores!(
     occupancy_follows_every_reading_exactly,
     // Drivers.
     a_plate_and_a_card_belong_to_one_driver,
+    an_erased_driver_leaves_no_copies,
     store_errors_never_show_a_plate,
     // Reservations.
     reservations_never_oversell,

@@ -15,7 +15,7 @@ pub mod staff;
 pub use devices::{
     allow_list, availability, bay_state, device_events, plate_read, presence, provisioning, replay,
 };
-pub use drivers::{account, pay, plates, reservations, trips};
+pub use drivers::{account, erasure, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
 pub use staff::{

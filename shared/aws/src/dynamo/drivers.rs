@@ -73,6 +73,28 @@ impl DriverStore for DynamoStore {
         Ok(view)
     }
 
+    /// A query of each of the driver's two partitions, then one delete per
+    /// item (a driver has tens of items, not thousands: a stay's copy is
+    /// one item).
+    async fn erase_driver(&self, driver_id: &DriverId) -> StoreResult<()> {
+        let mut items = self.query(keys::driver_all(driver_id)).await?;
+        items.extend(self.query(keys::driver_sessions(driver_id)).await?);
+        for item in items {
+            let key: keys::Item = item
+                .into_iter()
+                .filter(|(k, _)| k == "PK" || k == "SK")
+                .collect();
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(super::errors::from_sdk)?;
+        }
+        Ok(())
+    }
+
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
         self.put_plain(&keys::driver(&driver.id), driver).await
     }

@@ -3,6 +3,17 @@
 use super::*;
 
 impl DriverStore for MemoryStore {
+    async fn erase_driver(&self, driver_id: &DriverId) -> StoreResult<()> {
+        self.write();
+        let mut s = self.state();
+        s.drivers.remove(driver_id);
+        s.driver_claims.retain(|(d, _), _| d != driver_id);
+        // The copies in the driver's partitions go: their stays and
+        // reservations are no longer listed for them.
+        s.erased_drivers.insert(driver_id.clone());
+        Ok(())
+    }
+
     async fn put_driver(&self, driver: &Driver) -> StoreResult<()> {
         within_limit("driver", driver)?;
         self.state()
@@ -118,7 +129,11 @@ impl DriverStore for MemoryStore {
         let mut reservations: Vec<Reservation> = s
             .reservations
             .values()
-            .filter(|r| &r.driver_id == driver_id && r.state == ReservationState::Active)
+            .filter(|r| {
+                &r.driver_id == driver_id
+                    && r.state == ReservationState::Active
+                    && !s.erased_drivers.contains(driver_id)
+            })
             .cloned()
             .collect();
         reservations.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));

@@ -51,6 +51,9 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
+    /// Drivers erased: the copies of their stays and reservations in their
+    /// partitions are gone (the records stay, as the lots' own).
+    erased_drivers: BTreeSet<DriverId>,
     /// (lot, id) → a request for a second operator.
     approvals: HashMap<(LotId, ActionId), parking_app::approvals::Approval>,
     /// plate key → the plate's open claims.

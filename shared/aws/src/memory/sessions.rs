@@ -24,8 +24,11 @@ impl SessionStore for MemoryStore {
 
     async fn driver_sessions(&self, driver_id: &DriverId) -> StoreResult<Vec<Session>> {
         self.read();
-        let mut v: Vec<Session> = self
-            .state()
+        let state = self.state();
+        if state.erased_drivers.contains(driver_id) {
+            return Ok(Vec::new());
+        }
+        let mut v: Vec<Session> = state
             .sessions
             .values()
             .filter(|s| {

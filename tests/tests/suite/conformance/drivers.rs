@@ -168,3 +168,58 @@ pub async fn store_errors_never_show_a_plate<S: Store>(store: &S) {
         }
     }
 }
+
+/// An erased driver leaves no profile, claim or copy behind; the plate's
+/// claims item keeps only other claimants.
+pub async fn an_erased_driver_leaves_no_copies<S: Store>(store: &S) {
+    use parking_app::plate_claims::{DriverClaim, PlateClaims};
+    let d: DriverId = id("d-gone");
+    store
+        .put_driver(&Driver {
+            id: d.clone(),
+            name: "Gone".into(),
+            created_at: fx::at("2026-11-01T00:00:00Z"),
+        })
+        .await
+        .expect("driver");
+    let plate = fx::plate("横浜 330 ほ 9-99");
+    let mut claims = PlateClaims::new(plate.clone());
+    claims.add(&d, fx::at("2026-11-02T00:00:00Z"), false);
+    claims.version = 1;
+    store.put_plate_claims(&claims).await.expect("claims");
+    assert_eq!(
+        store.put_plate_claims(&claims).await.ok(),
+        Some(()),
+        "the same write again is done"
+    );
+    let mut stale = claims.clone();
+    stale.claims.clear();
+    assert!(
+        store.put_plate_claims(&stale).await.is_err(),
+        "a stale version"
+    );
+    store
+        .put_driver_claim(&DriverClaim {
+            driver_id: d.clone(),
+            plate: plate.clone(),
+            claimed_at: fx::at("2026-11-02T00:00:00Z"),
+        })
+        .await
+        .expect("copy");
+    assert_eq!(store.driver_claims(&d).await.expect("claims").len(), 1);
+    store.erase_driver(&d).await.expect("erase");
+    assert!(matches!(
+        store.get_driver(&d).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(store.driver_claims(&d).await.expect("claims").is_empty());
+    assert!(store.driver_sessions(&d).await.expect("stays").is_empty());
+    assert!(
+        store
+            .driver_view(&d)
+            .await
+            .expect("view")
+            .methods
+            .is_empty()
+    );
+}

@@ -28,6 +28,9 @@ pub enum AccountError {
     /// nor shown.
     #[error("{field}: looks like a card number; send the payment provider's token instead")]
     CardNumber { field: &'static str },
+    /// The account cannot be erased now: why.
+    #[error("{0}")]
+    InUse(&'static str),
     /// A plate claim or proof refused: too many claims waiting, or the
     /// code.
     #[error(transparent)]

@@ -2,6 +2,7 @@
 //! reservations, and their trips and receipts.
 
 pub mod account;
+pub mod erasure;
 pub mod pay;
 pub mod plates;
 pub mod reservations;
