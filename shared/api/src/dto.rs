@@ -555,6 +555,16 @@ pub struct LotSettingsDto {
     /// second operator's approval (default 10000; 0: every one does).
     #[serde(default = "approval_limit")]
     pub approval_limit: i64,
+    /// The most free minutes one shop validation gives (default 240).
+    #[serde(default = "shop_max_minutes")]
+    pub shop_max_minutes: u32,
+    /// The most one shop validation takes off, minor units (default
+    /// 3000).
+    #[serde(default = "shop_max_amount")]
+    pub shop_max_amount: i64,
+    /// The most validations one shop makes a day (default 200).
+    #[serde(default = "shop_validations_per_day")]
+    pub shop_validations_per_day: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -579,6 +589,18 @@ fn approval_limit() -> i64 {
     LotSettings::default().approval_limit
 }
 
+fn shop_max_minutes() -> u32 {
+    LotSettings::default().shop_max_minutes
+}
+
+fn shop_max_amount() -> i64 {
+    LotSettings::default().shop_max_amount
+}
+
+fn shop_validations_per_day() -> u32 {
+    LotSettings::default().shop_validations_per_day
+}
+
 impl From<LotSettings> for LotSettingsDto {
     fn from(s: LotSettings) -> Self {
         LotSettingsDto {
@@ -598,6 +620,9 @@ impl From<LotSettings> for LotSettingsDto {
             sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
             approval_limit: s.approval_limit,
+            shop_max_minutes: s.shop_max_minutes,
+            shop_max_amount: s.shop_max_amount,
+            shop_validations_per_day: s.shop_validations_per_day,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -625,6 +650,9 @@ impl From<LotSettingsDto> for LotSettings {
             sensor_timeout_minutes: s.sensor_timeout_minutes,
             open_count_hours: s.open_count_hours,
             approval_limit: s.approval_limit,
+            shop_max_minutes: s.shop_max_minutes,
+            shop_max_amount: s.shop_max_amount,
+            shop_validations_per_day: s.shop_validations_per_day,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,

@@ -118,6 +118,12 @@ pub struct LotSettings {
     /// An amount staff charge or set a fee to above this (minor units)
     /// waits for a second operator's approval ([`crate::approvals`]).
     pub approval_limit: i64,
+    /// The most free minutes one shop validation gives.
+    pub shop_max_minutes: u32,
+    /// The most one shop validation takes off (minor units).
+    pub shop_max_amount: i64,
+    /// The most validations one shop makes in a day (a UTC day).
+    pub shop_validations_per_day: u32,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -167,6 +173,9 @@ impl Default for LotSettings {
             sensor_timeout_minutes: 40,
             open_count_hours: 24,
             approval_limit: 10_000,
+            shop_max_minutes: 240,
+            shop_max_amount: 3_000,
+            shop_validations_per_day: 200,
         }
     }
 }

@@ -291,6 +291,28 @@ async fn the_driver_api_may_do_what_its_routes_do_on_dynamodb() {
         Call::new("GET", format!("/v1/me/sessions/{id}/receipt"), d.clone()),
     )
     .await;
+    // A claim's proof, and a driver with a claim erasing the account.
+    let gone = Who::Driver("d-gone");
+    for c in [
+        Call::new("PUT", "/v1/me", gone.clone()).json(json!({"name": "Gone"})),
+        Call::new("POST", "/v1/me/vehicles", gone.clone())
+            .json(json!({"plate": "品川 300 さ 66-66"})),
+    ] {
+        assert!(call(&app, c).await.status < 300);
+    }
+    let proof = call(
+        &app,
+        Call::new(
+            "POST",
+            "/v1/me/vehicles/%E5%93%81%E5%B7%9D300%E3%81%956666/proof",
+            gone.clone(),
+        )
+        .json(json!({"code": "123456"})),
+    )
+    .await;
+    assert_eq!(proof.status, 422, "no code was shown: {}", proof.text);
+    let a = call(&app, Call::new("DELETE", "/v1/me", gone)).await;
+    assert_eq!(a.status, 204, "{}", a.text);
     let needed = actions(&faults.take());
     assert!(
         needed.contains("dynamodb:Query") && needed.contains("dynamodb:DeleteItem"),
@@ -375,6 +397,12 @@ async fn the_operator_api_may_do_what_its_routes_do_on_dynamodb() {
             "GET",
             "/v1/kiosk/lots/shinjuku-west/sessions?digits=1122",
             Who::Role("kiosk-1", "kiosk", "shinjuku-west"),
+        ),
+        Call::new("GET", format!("{lot}/approvals"), op.clone()),
+        Call::new(
+            "GET",
+            "/v1/support/plate-claims",
+            Who::Role("help-1", "support", ""),
         ),
     ];
     let s = call(&app, Call::new("GET", format!("{lot}/reviews"), op.clone())).await;

@@ -2423,3 +2423,55 @@ async fn a_charge_above_the_lots_limit_waits_for_a_second_operator() {
     .await;
     assert_eq!(a.status, 200, "{}", a.text);
 }
+
+#[tokio::test]
+async fn each_shop_is_held_to_the_lots_limits_per_validation_and_per_day() {
+    let lot = Lot::new().await;
+    let store = &lot.events.store;
+    let mut config = store.get_lot(&LOT.parse().expect("id")).await.expect("lot");
+    config.settings.shop_validations_per_day = 2;
+    store.put_lot(&config).await.expect("lot");
+    for (i, plate) in [AIKO, BEN, DAISUKE].iter().enumerate() {
+        enter(&lot, &format!("in-{i}"), plate, t("09:00:00")).await;
+    }
+    let validate = |plate: &str, body: Value| {
+        let mut body = body;
+        body["plate"] = json!(plate);
+        Call::new("POST", format!("/v1/merchant/lots/{LOT}/validations"), SHOP).json(body)
+    };
+    // Per validation: 240 minutes and 3,000 yen at most by default.
+    let a = at(&lot, t("10:00:00"), validate(AIKO, json!({"minutes": 241}))).await;
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert_eq!(a.json()["errors"][0]["field"], "body.minutes");
+    let a = at(&lot, t("10:00:00"), validate(AIKO, json!({"amount": 3001}))).await;
+    assert_eq!(a.json()["errors"][0]["field"], "body.amount", "{}", a.text);
+    // Per day: two validations, then none until the next day.
+    let a = at(&lot, t("10:01:00"), validate(AIKO, json!({"minutes": 240}))).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = at(&lot, t("10:02:00"), validate(BEN, json!({"amount": 3000}))).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = at(
+        &lot,
+        t("10:03:00"),
+        validate(DAISUKE, json!({"minutes": 30})),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (409, "daily_limit".into()),
+        "{}",
+        a.text
+    );
+    // Another shop is not held to this one's count.
+    let other = Call::new(
+        "POST",
+        format!("/v1/merchant/lots/{LOT}/validations"),
+        SHOP_2,
+    )
+    .json(json!({"plate": DAISUKE, "minutes": 30}));
+    assert_eq!(at(&lot, t("10:04:00"), other).await.status, 201);
+    // The next day the shop may validate again.
+    let next_day = t("10:03:00") + SignedDuration::from_hours(24);
+    let a = at(&lot, next_day, validate(DAISUKE, json!({"minutes": 30}))).await;
+    assert_eq!(a.status, 201, "{}", a.text);
+}

@@ -655,8 +655,41 @@ pub async fn validate<S: Store>(
             "give either minutes or an amount, not both",
         ));
     }
+    // The lot's limits on each shop: per validation, then per day (a
+    // validation refused for the day is counted too).
+    let limits = store.get_lot(lot_id).await?.settings;
+    if v.minutes > limits.shop_max_minutes {
+        return Err(ActionError::invalid(
+            "minutes",
+            format!("at most {} at this lot", limits.shop_max_minutes),
+        ));
+    }
+    if v.amount > limits.shop_max_amount {
+        return Err(ActionError::invalid(
+            "amount",
+            format!("at most {} at this lot", limits.shop_max_amount),
+        ));
+    }
     let open = open_session(store, lot_id, plate).await?;
     let id = action_id("val", &[open.id.as_str(), &shop.subject]);
+    let daily = crate::rate_limits::Limit {
+        action: "shop_validation",
+        window: SignedDuration::from_hours(24),
+        per_window: limits.shop_validations_per_day,
+    };
+    let caller = format!("{lot_id}#{}", shop.subject);
+    if crate::rate_limits::admit(store, &caller, daily, now)
+        .await?
+        .is_some()
+    {
+        return Err(ActionError::conflict(
+            "daily_limit",
+            format!(
+                "this shop has made its {} validations for the day at this lot",
+                limits.shop_validations_per_day
+            ),
+        ));
+    }
     let entry = audit(
         who,
         &id,

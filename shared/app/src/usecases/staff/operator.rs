@@ -163,6 +163,22 @@ pub fn check_change(c: &LotChange) -> Result<(), ActionError> {
             "must be at least 1",
         ));
     }
+    window(
+        "settings.shop_max_minutes",
+        s.shop_max_minutes,
+        crate::usecases::adjust::MAX_VALIDATION_MINUTES,
+    )?;
+    window(
+        "settings.shop_validations_per_day",
+        s.shop_validations_per_day,
+        100_000,
+    )?;
+    if !(0..=parking_core::tariff::MAX_AMOUNT).contains(&s.shop_max_amount) {
+        return Err(ActionError::invalid(
+            "settings.shop_max_amount",
+            "must be 0 or more, and not too large",
+        ));
+    }
     if !(0..=parking_core::tariff::MAX_AMOUNT).contains(&s.approval_limit) {
         return Err(ActionError::invalid(
             "settings.approval_limit",
