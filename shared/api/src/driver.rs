@@ -41,10 +41,6 @@ fn account_error(e: AccountError) -> ApiError {
                 code: "too_many_pending_plates",
                 detail: e.to_string(),
             },
-            RegisterError::TooManyTries => ApiError::Conflict {
-                code: "too_many_tries",
-                detail: e.to_string(),
-            },
             e => ApiError::invalid("body.code", e.to_string()),
         },
         AccountError::NotFound(what) => ApiError::NotFound(what),

@@ -203,7 +203,7 @@ ops! {
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<VehicleOut>>), errors &[400];
     AddVehicle = POST "/v1/me/vehicles" Driver "driver" "Claims a plate: pending until proven by the code its entry gate shows at the car's next entry (or by support staff). Whoever else holds or claims it, the answer is the same; 409 too_many_pending_plates after five claims waiting."
         query &[], headers &[], body Some(schema::<VehicleIn>), ok Success::Json(201, schema::<VehicleOut>), errors &[400, 404, 409, 413, 415, 422];
-    ProveVehicle = POST "/v1/me/vehicles/{plate}/proof" Driver "driver" "Proves a claimed plate with the six-digit code its entry gate showed, within ten minutes; a wrong, expired or missing code is 422 on body.code, and after five wrong codes 409 too_many_tries until the next entry."
+    ProveVehicle = POST "/v1/me/vehicles/{plate}/proof" Driver "driver" "Proves a claimed plate with the six-digit code its entry gate showed, within ten minutes; a code that does not match (wrong, expired, none shown, or after the claimant's five wrong tries) is 422 on body.code, one answer for all."
         query &[], headers &[], body Some(schema::<ProofIn>), ok Success::Json(200, schema::<VehicleOut>), errors &[400, 404, 409, 413, 415, 422];
     RemoveVehicle = DELETE "/v1/me/vehicles/{plate}" Driver "driver" "Releases one of the driver's plates, or withdraws a claim (its canonical form)."
         query &[], headers &[], body None, ok Success::NoContent, errors &[404];

@@ -59,6 +59,10 @@ pub struct PlateClaim {
     /// was claimed (or when this claim was still open).
     #[serde(default)]
     pub review: bool,
+    /// Wrong codes this claimant typed against the live code: each
+    /// claimant has [`CODE_TRIES`], so one cannot spend another's.
+    #[serde(default)]
+    pub tries: u8,
 }
 
 /// The code shown at the gate, kept as its digest.
@@ -67,14 +71,12 @@ pub struct ProofCode {
     pub digest: String,
     pub issued_at: Timestamp,
     pub expires_at: Timestamp,
-    pub tries: u8,
 }
 
 impl std::fmt::Debug for ProofCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProofCode")
             .field("expires_at", &self.expires_at)
-            .field("tries", &self.tries)
             .finish_non_exhaustive()
     }
 }
@@ -111,15 +113,18 @@ fn lapse(at: Timestamp) -> Timestamp {
         .unwrap_or(at)
 }
 
-/// What a code typed in the app meets.
+/// What a code typed in the app meets. Every check is written before it
+/// is answered (a try counted, or the code consumed), so parallel
+/// guesses cannot pass the limit; and every failure is answered alike,
+/// so a claimant learns nothing of when the car entered or of a code's
+/// tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeCheck {
+    /// The code matched: it is consumed.
     Proven,
-    /// No code is live for the plate: none was shown, or it expired.
-    NoCode,
-    Wrong,
-    /// Too many wrong codes: wait for the next entry's code.
-    Spent,
+    /// No live code matched (none was shown, it expired, it is wrong, or
+    /// this claimant has used up their tries).
+    NoMatch,
 }
 
 impl PlateClaims {
@@ -175,6 +180,7 @@ impl PlateClaims {
             driver_id: driver.clone(),
             claimed_at: at,
             review,
+            tries: 0,
         });
         self.claims.sort_by_key(|a| a.claimed_at);
         while self.claims.len() > MAX_CLAIMS {
@@ -199,24 +205,37 @@ impl PlateClaims {
         self.code = None;
     }
 
-    /// Keeps a new code shown at `at`.
+    /// Keeps a new code shown at `at`; every claimant's tries start again.
     pub fn show(&mut self, code: &str, at: Timestamp) {
         self.code = Some(ProofCode {
             digest: digest(&self.plate, code),
             issued_at: at,
             expires_at: at.checked_add(CODE_LIFETIME).unwrap_or(at),
-            tries: 0,
         });
+        for c in &mut self.claims {
+            c.tries = 0;
+        }
     }
 
-    /// Checks a code typed at `at`; a wrong one counts a try.
-    pub fn check(&mut self, code: &str, at: Timestamp) -> CodeCheck {
+    /// Checks a code a claimant typed at `at`: a match consumes the code,
+    /// a miss counts one of the claimant's tries (when a code is live).
+    /// Whether the claims changed (to be written before answering), and
+    /// the answer.
+    pub fn check(&mut self, driver: &DriverId, code: &str, at: Timestamp) -> (bool, CodeCheck) {
         let plate = self.plate.clone();
-        let Some(live) = self.code.as_mut().filter(|c| at <= c.expires_at) else {
-            return CodeCheck::NoCode;
+        let live = self.code.as_ref().filter(|c| at <= c.expires_at).cloned();
+        let Some(claim) = self
+            .claims
+            .iter_mut()
+            .find(|c| &c.driver_id == driver && lapse(c.claimed_at) > at && !c.review)
+        else {
+            return (false, CodeCheck::NoMatch);
         };
-        if live.tries >= CODE_TRIES {
-            return CodeCheck::Spent;
+        let Some(live) = live else {
+            return (false, CodeCheck::NoMatch);
+        };
+        if claim.tries >= CODE_TRIES {
+            return (false, CodeCheck::NoMatch);
         }
         let typed = digest(&plate, code.trim());
         // Both are hex digests of the same length: compared whole.
@@ -228,16 +247,25 @@ impl PlateClaims {
             })
             == 0;
         if same {
-            CodeCheck::Proven
+            self.code = None;
+            (true, CodeCheck::Proven)
         } else {
-            live.tries += 1;
-            CodeCheck::Wrong
+            claim.tries += 1;
+            (true, CodeCheck::NoMatch)
         }
     }
 
     /// Whether nothing is left to keep.
     pub fn is_empty(&self) -> bool {
         self.claims.is_empty()
+    }
+
+    /// Until when the item is worth keeping: its last claim's lapse, or
+    /// its code's expiry (the store's TTL).
+    pub fn kept_until(&self) -> Timestamp {
+        let claims = self.claims.iter().map(|c| lapse(c.claimed_at)).max();
+        let code = self.code.as_ref().map(|c| c.expires_at);
+        claims.max(code).unwrap_or_default()
     }
 }
 
@@ -305,23 +333,48 @@ mod tests {
     }
 
     #[test]
-    fn a_code_proves_once_and_wrong_codes_spend_it() {
+    fn a_code_proves_once_and_each_claimant_has_their_own_tries() {
         let mut c = PlateClaims::new(plate());
         let t = at("2026-12-01T09:00:00Z");
-        assert!(c.add(&d("d-1"), t, false));
-        assert!(!c.add(&d("d-1"), t, false), "a repeat changes nothing");
+        let (one, two) = (d("d-1"), d("d-2"));
+        assert!(c.add(&one, t, false));
+        assert!(!c.add(&one, t, false), "a repeat changes nothing");
+        assert!(c.add(&two, t, false));
         assert!(c.wants_code(t));
-        assert_eq!(c.check("123456", t), CodeCheck::NoCode);
+        assert_eq!(
+            c.check(&one, "123456", t),
+            (false, CodeCheck::NoMatch),
+            "no code yet"
+        );
         c.show("123456", t);
-        assert_eq!(c.check("654321", t), CodeCheck::Wrong);
-        assert_eq!(c.check(" 123456 ", t), CodeCheck::Proven);
-        let late = at("2026-12-01T09:10:01Z");
-        assert_eq!(c.check("123456", late), CodeCheck::NoCode, "expired");
-        c.show("111111", t);
+        // Another claimant spends their own tries, not this one's.
         for _ in 0..CODE_TRIES {
-            assert_eq!(c.check("000000", t), CodeCheck::Wrong);
+            assert_eq!(c.check(&two, "000000", t), (true, CodeCheck::NoMatch));
         }
-        assert_eq!(c.check("111111", t), CodeCheck::Spent);
+        assert_eq!(
+            c.check(&two, "123456", t),
+            (false, CodeCheck::NoMatch),
+            "spent"
+        );
+        assert_eq!(c.check(&one, "654321", t), (true, CodeCheck::NoMatch));
+        let late = at("2026-12-01T09:10:01Z");
+        assert_eq!(
+            c.check(&one, "123456", late),
+            (false, CodeCheck::NoMatch),
+            "expired"
+        );
+        assert_eq!(c.check(&one, " 123456 ", t), (true, CodeCheck::Proven));
+        assert_eq!(
+            c.check(&one, "123456", t),
+            (false, CodeCheck::NoMatch),
+            "consumed"
+        );
+        c.show("111111", t);
+        assert_eq!(
+            c.check(&two, "111111", t),
+            (true, CodeCheck::Proven),
+            "tries start again"
+        );
     }
 
     #[test]

@@ -2475,3 +2475,38 @@ async fn each_shop_is_held_to_the_lots_limits_per_validation_and_per_day() {
     let a = at(&lot, next_day, validate(DAISUKE, json!({"minutes": 30}))).await;
     assert_eq!(a.status, 201, "{}", a.text);
 }
+
+#[tokio::test]
+async fn closing_a_stay_at_a_chosen_time_above_the_limit_waits_too() {
+    let lot = Lot::new().await;
+    let store = &lot.events.store;
+    let mut config = store.get_lot(&LOT.parse().expect("id")).await.expect("lot");
+    config.settings.approval_limit = 100;
+    store.put_lot(&config).await.expect("lot");
+    enter(&lot, "in-1", BEN, t("09:00:00")).await;
+    let stay = session_of(&lot, BEN).await.id;
+    // Closed at 20:00 the tariff prices it above 100 yen: the operator
+    // chose that amount by choosing the time.
+    let a = at(
+        &lot,
+        t("21:00:00"),
+        Call::new(
+            "POST",
+            format!("/v1/operator/lots/{LOT}/sessions/{stay}/resolution"),
+            OP,
+        )
+        .json(json!({"action": "charge", "exit_at": t("20:00:00").to_string(), "note": "exit camera down"})),
+    )
+    .await;
+    assert_eq!(a.status, 202, "{}", a.text);
+    assert!(
+        a.json()["amount"].as_i64().is_some_and(|n| n > 100),
+        "{}",
+        a.text
+    );
+    assert_eq!(
+        session_of(&lot, BEN).await.state,
+        SessionState::Open,
+        "not applied yet"
+    );
+}

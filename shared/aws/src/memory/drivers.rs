@@ -10,7 +10,21 @@ impl DriverStore for MemoryStore {
         s.driver_claims.retain(|(d, _), _| d != driver_id);
         // The copies in the driver's partitions go: their stays and
         // reservations are no longer listed for them.
-        s.erased_drivers.insert(driver_id.clone());
+        let gone: Vec<String> = s
+            .sessions
+            .values()
+            .filter(|x| x.driver_id.as_ref() == Some(driver_id))
+            .map(|x| format!("S#{}", x.id))
+            .chain(
+                s.reservations
+                    .values()
+                    .filter(|r| &r.driver_id == driver_id)
+                    .map(|r| format!("R#{}", r.id)),
+            )
+            .collect();
+        for g in gone {
+            s.erased_copies.insert((driver_id.clone(), g));
+        }
         Ok(())
     }
 
@@ -132,7 +146,9 @@ impl DriverStore for MemoryStore {
             .filter(|r| {
                 &r.driver_id == driver_id
                     && r.state == ReservationState::Active
-                    && !s.erased_drivers.contains(driver_id)
+                    && !s
+                        .erased_copies
+                        .contains(&(driver_id.clone(), format!("R#{}", r.id)))
             })
             .cloned()
             .collect();

@@ -51,9 +51,10 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
-    /// Drivers erased: the copies of their stays and reservations in their
-    /// partitions are gone (the records stay, as the lots' own).
-    erased_drivers: BTreeSet<DriverId>,
+    /// Copies erased with their driver's account: (driver, session or
+    /// reservation id). The records stay, as the lots' own; a driver who
+    /// signs up again lists only what comes after.
+    erased_copies: BTreeSet<(DriverId, String)>,
     /// (lot, id) → a request for a second operator.
     approvals: HashMap<(LotId, ActionId), parking_app::approvals::Approval>,
     /// plate key → the plate's open claims.

@@ -64,11 +64,15 @@ impl ReservationStore for MemoryStore {
     async fn driver_reservations(&self, driver_id: &DriverId) -> StoreResult<Vec<Reservation>> {
         self.read();
         let state = self.state();
-        let erased = state.erased_drivers.contains(driver_id);
         let mut v: Vec<Reservation> = state
             .reservations
             .values()
-            .filter(|r| &r.driver_id == driver_id && !erased)
+            .filter(|r| {
+                &r.driver_id == driver_id
+                    && !state
+                        .erased_copies
+                        .contains(&(driver_id.clone(), format!("R#{}", r.id)))
+            })
             .cloned()
             .collect();
         v.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));

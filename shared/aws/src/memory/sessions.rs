@@ -25,14 +25,15 @@ impl SessionStore for MemoryStore {
     async fn driver_sessions(&self, driver_id: &DriverId) -> StoreResult<Vec<Session>> {
         self.read();
         let state = self.state();
-        if state.erased_drivers.contains(driver_id) {
-            return Ok(Vec::new());
-        }
         let mut v: Vec<Session> = state
             .sessions
             .values()
             .filter(|s| {
-                s.driver_id.as_ref() == Some(driver_id) && s.state != SessionState::Superseded
+                s.driver_id.as_ref() == Some(driver_id)
+                    && s.state != SessionState::Superseded
+                    && !state
+                        .erased_copies
+                        .contains(&(driver_id.clone(), format!("S#{}", s.id)))
             })
             .cloned()
             .collect();

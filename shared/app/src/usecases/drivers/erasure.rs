@@ -4,11 +4,12 @@
 //! - **Refused while in use**: a stay open or still owing money, or a
 //!   reservation still active (cancel it first): the money must be
 //!   settled before the card that pays it goes.
-//! - **Erased**: the driver's customer at the payment provider with its
-//!   cards (first: if the provider cannot be reached nothing else is
-//!   erased, and asking again continues), the cards on file, every plate
-//!   held or claimed, the profile, and the copies of their stays and
-//!   reservations in their partitions.
+//! - **Erased**, in this order: every plate held or claimed (so no new
+//!   stay can be the driver's; the stays are then checked again), the
+//!   driver's customer at the payment provider with its cards (if the
+//!   provider cannot be reached the account stays, without its plates,
+//!   and asking again continues), the cards on file, the profile, and
+//!   the copies of their stays and reservations in their partitions.
 //! - **Kept, pseudonymised**: the stays, payments and receipts, which the
 //!   lots must keep seven years (Japanese tax law on qualified invoices):
 //!   they name the driver only by an id nothing maps to a person any
@@ -40,22 +41,9 @@ pub fn pseudonym(driver: &DriverId) -> String {
     format!("erased-{}", hex::encode(&d[..8]))
 }
 
-/// Erases a driver's account.
-///
-/// # Errors
-///
-/// [`AccountError::UnknownDriver`] without a profile;
-/// [`AccountError::InUse`] while a stay is open or owes money or a
-/// reservation is active; [`AccountError::ProviderUnavailable`] when the
-/// provider cannot delete the customer; the store's.
-pub async fn erase<S: Store>(
-    store: &S,
-    cards: Option<&dyn CardSetup>,
-    clock: &(impl Clock + ?Sized),
-    driver: &DriverId,
-) -> Result<Erased, AccountError> {
-    profile(store, driver).await?;
-    let now = clock.now();
+/// The driver's stays, refused while one is open or owes money or a
+/// reservation is active.
+async fn in_use<S: Store>(store: &S, driver: &DriverId) -> Result<Vec<Session>, AccountError> {
     let stays = store.driver_sessions(driver).await?;
     if stays.iter().any(|s| {
         matches!(
@@ -72,6 +60,42 @@ pub async fn erase<S: Store>(
             "a reservation is active: cancel it first",
         ));
     }
+    Ok(stays)
+}
+
+/// Erases a driver's account.
+///
+/// # Errors
+///
+/// [`AccountError::UnknownDriver`] without a profile;
+/// [`AccountError::InUse`] while a stay is open or owes money or a
+/// reservation is active; [`AccountError::ProviderUnavailable`] when the
+/// provider cannot delete the customer; the store's.
+pub async fn erase<S: Store>(
+    store: &S,
+    cards: Option<&dyn CardSetup>,
+    clock: &(impl Clock + ?Sized),
+    driver: &DriverId,
+) -> Result<Erased, AccountError> {
+    profile(store, driver).await?;
+    let now = clock.now();
+    in_use(store, driver).await?;
+    // The plates go first, so no new stay can be the driver's; then the
+    // stays are checked again (one may have opened meanwhile), and only
+    // then does the card go.
+    let held = store.driver_plates(driver).await?;
+    for r in &held {
+        match store.unregister_plate(&r.plate, driver).await {
+            Ok(()) | Err(StoreError::Conflict(Refusal::PlateRegisteredToAnother)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let claims = store.driver_claims(driver).await?;
+    for c in &claims {
+        plates::update_claims(store, &c.plate, |pc| (pc.remove(driver), ())).await?;
+        store.remove_driver_claim(driver, &c.plate).await?;
+    }
+    let stays = in_use(store, driver).await?;
     let methods = store.payment_methods(driver).await?;
     let mut customers: Vec<&str> = methods
         .iter()
@@ -93,16 +117,9 @@ pub async fn erase<S: Store>(
             Err(e) => return Err(e.into()),
         }
     }
-    let held = plates::vehicles(store, clock, driver).await?;
-    for v in &held {
-        match plates::release_plate(store, driver, &v.plate.key()).await {
-            Ok(()) | Err(plates::RegisterError::NoClaim) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
     store.erase_driver(driver).await?;
     let erased = Erased {
-        plates: held.len(),
+        plates: held.len() + claims.len(),
         cards: methods.len(),
         stays_kept: stays.len(),
     };

@@ -45,15 +45,11 @@ pub enum RegisterError {
     /// The driver holds no such plate or claim.
     #[error("no such vehicle")]
     NoClaim,
-    /// No code is live for the plate: none was shown, or it expired.
-    #[error(
-        "no code is live for this plate: drive in to be shown one, then type it within ten minutes"
-    )]
+    /// No live code matched: none was shown, it expired, it is wrong, or
+    /// the claimant's tries are used up. One answer for all, so nothing
+    /// is learnt of the car's entries.
+    #[error("the code does not match a code shown at the plate's entry in the last ten minutes")]
     NoCode,
-    #[error("the code does not match")]
-    WrongCode,
-    #[error("too many wrong codes: drive in again to be shown a new one")]
-    TooManyTries,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -138,12 +134,22 @@ pub async fn claim_plate<S: Store>(
     }
     // A plate another driver has proven goes to staff.
     let review = owner.is_some();
-    let claimed_at = update_claims(store, &plate, |c| {
+    let (claimed_at, evicted) = update_claims(store, &plate, |c| {
+        let before: Vec<DriverId> = c.claims.iter().map(|c| c.driver_id.clone()).collect();
         let changed = c.add(driver_id, now, review);
         let at = c.of(driver_id, now).map_or(now, |c| c.claimed_at);
-        (changed, at)
+        let evicted: Vec<DriverId> = before
+            .into_iter()
+            .filter(|d| !c.claims.iter().any(|c| &c.driver_id == d))
+            .collect();
+        (changed, (at, evicted))
     })
     .await?;
+    // Claims that gave way (lapsed, or the oldest beyond the bound) lose
+    // their copies too.
+    for d in &evicted {
+        store.remove_driver_claim(d, &plate).await?;
+    }
     store
         .put_driver_claim(&DriverClaim {
             driver_id: driver_id.clone(),
@@ -151,6 +157,19 @@ pub async fn claim_plate<S: Store>(
             claimed_at,
         })
         .await?;
+    // Proven by someone else since the owner was read: this claim waits
+    // for staff too (it would never be shown a code).
+    if !review && store.plate_owner(&plate).await?.is_some() {
+        update_claims(store, &plate, |c| {
+            let mut changed = false;
+            for claim in c.claims.iter_mut().filter(|c| &c.driver_id == driver_id) {
+                changed |= !claim.review;
+                claim.review = true;
+            }
+            (changed, ())
+        })
+        .await?;
+    }
     Ok(Vehicle {
         plate,
         status: PlateStatus::Pending,
@@ -165,8 +184,7 @@ pub async fn claim_plate<S: Store>(
 /// # Errors
 ///
 /// [`RegisterError::NoClaim`] without a claim of the plate;
-/// [`RegisterError::NoCode`], [`RegisterError::WrongCode`] or
-/// [`RegisterError::TooManyTries`] for the code; the store's.
+/// [`RegisterError::NoCode`] for a code that does not match; the store's.
 pub async fn prove_plate<S: Store>(
     store: &S,
     clock: &(impl Clock + ?Sized),
@@ -187,21 +205,18 @@ pub async fn prove_plate<S: Store>(
             since: o.registered_at,
         });
     }
+    // Written before it is answered: a try counted, or the code consumed.
     let checked = update_claims(store, &plate, |c| {
         if c.of(driver_id, now).is_none() {
             return (false, None);
         }
-        match c.check(code, now) {
-            CodeCheck::Wrong => (true, Some(CodeCheck::Wrong)),
-            other => (false, Some(other)),
-        }
+        let (changed, answer) = c.check(driver_id, code, now);
+        (changed, Some(answer))
     })
     .await?;
     match checked {
         None => return Err(RegisterError::NoClaim),
-        Some(CodeCheck::NoCode) => return Err(RegisterError::NoCode),
-        Some(CodeCheck::Wrong) => return Err(RegisterError::WrongCode),
-        Some(CodeCheck::Spent) => return Err(RegisterError::TooManyTries),
+        Some(CodeCheck::NoMatch) => return Err(RegisterError::NoCode),
         Some(CodeCheck::Proven) => {}
     }
     let registration = PlateRegistration {

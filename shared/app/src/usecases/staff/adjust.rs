@@ -677,11 +677,10 @@ pub async fn validate<S: Store>(
         window: SignedDuration::from_hours(24),
         per_window: limits.shop_validations_per_day,
     };
+    // Checked before, counted after a validation is taken: a repeat or
+    // a refusal uses none of the day's.
     let caller = format!("{lot_id}#{}", shop.subject);
-    if crate::rate_limits::admit(store, &caller, daily, now)
-        .await?
-        .is_some()
-    {
+    if crate::rate_limits::used_up(store, &caller, daily, now).await? {
         return Err(ActionError::conflict(
             "daily_limit",
             format!(
@@ -731,6 +730,7 @@ pub async fn validate<S: Store>(
     if out.repeated {
         return Err(already_validated());
     }
+    crate::rate_limits::admit(store, &caller, daily, now).await?;
     Ok(out)
 }
 

@@ -47,6 +47,18 @@ pub async fn request<S: Store>(
         Decision::Charge { amount: None } | Decision::Void => None,
     };
     let limit = store.get_lot(who.lot_id).await?.settings.approval_limit;
+    // Closing a stay at a time staff choose prices it at the tariff to
+    // then: staff set that amount as surely as a typed one.
+    let asked = match (asked, decision, exit_at) {
+        (None, Decision::Charge { amount: None }, Some(at)) => {
+            let s = lot_session(store, who.lot_id, session_id).await?;
+            let as_open = as_if_open(&s);
+            adjust::fee_if_left(store, &as_open, at)
+                .await?
+                .map(|fee| Asked::Charge { amount: fee.minor })
+        }
+        (asked, ..) => asked,
+    };
     let Some(asked) = asked.filter(|a| a.amount() > limit) else {
         return apply(store, who, session_id, decision, exit_at, note)
             .await
@@ -102,6 +114,14 @@ pub async fn request<S: Store>(
         ))
         .await?;
     Ok(Outcome::Waiting(approval))
+}
+
+/// A stay as if its car were still inside, to price it to a chosen exit.
+fn as_if_open(s: &crate::model::Session) -> crate::model::Session {
+    crate::model::Session {
+        state: parking_core::SessionState::Open,
+        ..s.clone()
+    }
 }
 
 async fn apply<S: Store>(
@@ -160,8 +180,51 @@ pub async fn decide<S: Store>(
             });
         }
     }
-    // Applied first, as the operator who asked it: the action's own id
-    // makes a second application nothing.
+    // The decision is written first (conditional on the request still
+    // pending), then applied as the operator who asked it: a concurrent
+    // rejection and approval cannot both win, and an approval whose
+    // application failed is applied again when the same operator repeats
+    // it (the action's own id makes a second application nothing).
+    let decided = if held.state == ApprovalState::Pending {
+        let decided = Approval {
+            state,
+            decided_by: Some(who.actor.clone()),
+            decided_at: Some(who.now),
+            decision_note: note.to_owned(),
+            ..held.clone()
+        };
+        match store
+            .put_approval(&decided, Some(ApprovalState::Pending))
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(Refusal::ApprovalDecided)) => {
+                return Err(ActionError::Conflict {
+                    code: "already_decided",
+                    detail: "the request was decided meanwhile".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let action = if approve {
+            "session.approval.approved"
+        } else {
+            "session.approval.rejected"
+        };
+        store
+            .record_audit(&audit(
+                who,
+                &action_id(action, &[id.as_str()]),
+                action,
+                held.session_id.as_str(),
+                note,
+                Some(held.asked.amount()),
+            ))
+            .await?;
+        Some(decided)
+    } else {
+        None
+    };
     let amended = if approve {
         let decision = match held.asked {
             Asked::Charge { amount } => Decision::Charge {
@@ -188,45 +251,7 @@ pub async fn decide<S: Store>(
     } else {
         None
     };
-    if held.state != ApprovalState::Pending {
-        return Ok((held, amended));
-    }
-    let decided = Approval {
-        state,
-        decided_by: Some(who.actor.clone()),
-        decided_at: Some(who.now),
-        decision_note: note.to_owned(),
-        ..held.clone()
-    };
-    match store
-        .put_approval(&decided, Some(ApprovalState::Pending))
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(Refusal::ApprovalDecided)) => {
-            return Err(ActionError::Conflict {
-                code: "already_decided",
-                detail: "the request was decided meanwhile".into(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let action = if approve {
-        "session.approval.approved"
-    } else {
-        "session.approval.rejected"
-    };
-    store
-        .record_audit(&audit(
-            who,
-            &action_id(action, &[id.as_str()]),
-            action,
-            held.session_id.as_str(),
-            note,
-            Some(held.asked.amount()),
-        ))
-        .await?;
-    Ok((decided, amended))
+    Ok((decided.unwrap_or(held), amended))
 }
 
 /// The lot's requests waiting for a second operator, oldest first.
