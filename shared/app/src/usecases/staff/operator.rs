@@ -693,11 +693,13 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
         .map_err(|e| ActionError::invalid("date", e.to_string()))?;
     let (from, to) = (start.timestamp(), end.timestamp());
     let since = from.checked_sub(REVIEW_LOOKBACK).unwrap_or(from);
+    // Stays entered from the lookback to the day's end only: a day long
+    // past reads its own window, not everything since.
     let sessions: Vec<Session> = store
-        .lot_sessions_since(lot_id, since)
+        .lot_sessions_entered(lot_id, since, to)
         .await?
         .into_iter()
-        .filter(|s| s.state != SessionState::Superseded && s.entry_at < to)
+        .filter(|s| s.state != SessionState::Superseded)
         .collect();
     let within = |t: Timestamp| t >= from && t < to;
     let currency = config.compiled()?.base().currency().code().to_owned();
