@@ -255,13 +255,17 @@ async fn serve<S: Store + Clone + 'static>(
     );
     // A line on stdout a script can wait for.
     println!("http://{addr}");
-    // Only this address's names: a page elsewhere that resolves its own
-    // name to 127.0.0.1 (DNS rebinding) is refused.
+    // Only this machine's own names, on any port (a forwarded or proxied
+    // port too): a page elsewhere that resolves its own name to 127.0.0.1
+    // (DNS rebinding) sends that name, and is refused.
     let hosts: Arc<Vec<String>> = Arc::new(
         ["127.0.0.1", "localhost", "[::1]"]
             .iter()
-            .map(|h| format!("{h}:{}", addr.port()))
-            .chain([addr.to_string()])
+            .map(|h| (*h).to_owned())
+            .chain([match addr.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            }])
             .collect(),
     );
     let app = app(store, args.dev_claims).layer(middleware::from_fn_with_state(hosts, only_hosts));
@@ -285,7 +289,18 @@ async fn only_hosts(
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_ascii_lowercase);
-    if host.is_some_and(|h| hosts.contains(&h)) {
+    // The name without its port (`[::1]:8080`, `localhost:80`, `localhost`).
+    let name = host.as_deref().map(|h| match h.rsplit_once(':') {
+        Some((name, port))
+            if !name.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && !name.ends_with(':') =>
+        {
+            name
+        }
+        _ => h,
+    });
+    if name.is_some_and(|h| hosts.iter().any(|k| k == h)) {
         next.run(request).await
     } else {
         (
