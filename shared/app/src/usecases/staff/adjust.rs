@@ -417,6 +417,25 @@ pub async fn close<S: Store>(
     decide(store, who, session_id, decision, Some(exit_at), note).await
 }
 
+/// What a stay would cost closed at `at` (its exit missed, staff choosing
+/// the time): the tariff's fee as if the car left then; `None` when the
+/// tariff cannot price it.
+///
+/// # Errors
+///
+/// The store's.
+pub async fn fee_if_closed_at<S: Store>(
+    store: &S,
+    s: &Session,
+    at: Timestamp,
+) -> StoreResult<Option<Money>> {
+    let as_open = Session {
+        state: SessionState::Open,
+        ..s.clone()
+    };
+    fee_if_left(store, &as_open, at).await
+}
+
 async fn decide<S: Store>(
     store: &S,
     who: Staff<'_>,
@@ -441,17 +460,13 @@ async fn decide<S: Store>(
     let s = lot_session(store, lot_id, session_id).await?;
     // Closing a stay to charge its fee: the tariff must be able to price
     // it to `exit_at`, or staff give the amount.
-    if let (Some(at), Decision::Charge { amount: None }) = (exit_at, decision) {
-        let as_open = Session {
-            state: SessionState::Open,
-            ..s.clone()
-        };
-        if fee_if_left(store, &as_open, at).await?.is_none() {
-            return Err(ActionError::invalid(
-                "amount",
-                "the tariff cannot price a stay this long: give the amount to charge",
-            ));
-        }
+    if let (Some(at), Decision::Charge { amount: None }) = (exit_at, decision)
+        && fee_if_closed_at(store, &s, at).await?.is_none()
+    {
+        return Err(ActionError::invalid(
+            "amount",
+            "the tariff cannot price a stay this long: give the amount to charge",
+        ));
     }
     // The same decision sent again is one action; another decision is
     // refused below as already resolved.

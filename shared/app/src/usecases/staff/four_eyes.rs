@@ -52,8 +52,7 @@ pub async fn request<S: Store>(
     let asked = match (asked, decision, exit_at) {
         (None, Decision::Charge { amount: None }, Some(at)) => {
             let s = lot_session(store, who.lot_id, session_id).await?;
-            let as_open = as_if_open(&s);
-            adjust::fee_if_left(store, &as_open, at)
+            adjust::fee_if_closed_at(store, &s, at)
                 .await?
                 .map(|fee| Asked::Charge { amount: fee.minor })
         }
@@ -114,14 +113,6 @@ pub async fn request<S: Store>(
         ))
         .await?;
     Ok(Outcome::Waiting(approval))
-}
-
-/// A stay as if its car were still inside, to price it to a chosen exit.
-fn as_if_open(s: &crate::model::Session) -> crate::model::Session {
-    crate::model::Session {
-        state: parking_core::SessionState::Open,
-        ..s.clone()
-    }
 }
 
 async fn apply<S: Store>(
