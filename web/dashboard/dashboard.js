@@ -308,7 +308,7 @@ function lotCard(d) {
     el("h3", { text: t("chart") }),
     ...chart(d),
     el("h3", {}, document.createTextNode(`${t("reviews")} `),
-      el("span", { "data-figure": "reviews", "data-value": String(d.reviews.count), text: `(${count(d.reviews.count)})` })),
+      el("span", { "data-figure": "reviews", "data-value": String(d.reviews.count), text: `(${count(d.reviews.count)}${d.reviews.more ? "+" : ""})` })),
     sessionsTable(d.reviews, zone, true, d.lot.id),
     el("h3", {}, document.createTextNode(`${t("failures")} `),
       el("span", { "data-figure": "payment_failures", "data-value": String(d.payment_failures.count),

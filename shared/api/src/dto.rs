@@ -565,6 +565,10 @@ pub struct LotSettingsDto {
     /// The most validations one shop makes a day (default 200).
     #[serde(default = "shop_validations_per_day")]
     pub shop_validations_per_day: u32,
+    /// Days a car with no account is known by its plate (default 30, at
+    /// least 8): then its reads and plate text are removed.
+    #[serde(default = "plate_retention_days")]
+    pub plate_retention_days: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -601,6 +605,10 @@ fn shop_validations_per_day() -> u32 {
     LotSettings::default().shop_validations_per_day
 }
 
+fn plate_retention_days() -> u32 {
+    LotSettings::default().plate_retention_days
+}
+
 impl From<LotSettings> for LotSettingsDto {
     fn from(s: LotSettings) -> Self {
         LotSettingsDto {
@@ -623,6 +631,7 @@ impl From<LotSettings> for LotSettingsDto {
             shop_max_minutes: s.shop_max_minutes,
             shop_max_amount: s.shop_max_amount,
             shop_validations_per_day: s.shop_validations_per_day,
+            plate_retention_days: s.plate_retention_days,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -653,6 +662,7 @@ impl From<LotSettingsDto> for LotSettings {
             shop_max_minutes: s.shop_max_minutes,
             shop_max_amount: s.shop_max_amount,
             shop_validations_per_day: s.shop_validations_per_day,
+            plate_retention_days: s.plate_retention_days,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -1241,8 +1251,11 @@ pub struct DashboardLotOut {
 
 #[derive(Serialize, JsonSchema)]
 pub struct SessionListOut {
-    /// All of them, not only those listed.
+    /// All of them, not only those listed, unless `more`: then those
+    /// listed.
     pub count: u32,
+    /// More are waiting than counted; their full list pages through them.
+    pub more: bool,
     pub items: Vec<StaffSessionOut>,
 }
 
@@ -1279,10 +1292,12 @@ impl From<parking_app::usecases::dashboard::Dashboard> for DashboardOut {
             today: d.today.into(),
             reviews: SessionListOut {
                 count: d.review_count,
+                more: d.more_reviews,
                 items: d.reviews.into_iter().map(Into::into).collect(),
             },
             payment_failures: SessionListOut {
                 count: d.payment_failure_count,
+                more: false,
                 items: d.payment_failures.into_iter().map(Into::into).collect(),
             },
             hours: d

@@ -437,16 +437,27 @@ pub(crate) async fn list_reviews<S: Store>(
     OperatorLot(actor, lot_id): OperatorLot,
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let v = ops::review_queue(&api.store, api.clock.now(), &lot_id)
+    // Paged by the store: a page reads its own items from the lot's
+    // review listing.
+    let scope = scope(&actor, &lot_id, "reviews");
+    let (limit, after) = crate::page::wanted(&scope, &q)?;
+    let page = ops::review_queue(&api.store, &lot_id, after.as_deref(), limit)
         .await
         .map_err(body_error)?;
-    page_of(
-        v,
-        |s| format!("{:025}#{}", s.entry_at.as_nanosecond(), s.id),
-        &scope(&actor, &lot_id, "reviews"),
-        &q,
-        StaffSessionOut::from,
-    )
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items: page
+                .sessions
+                .into_iter()
+                .map(StaffSessionOut::from)
+                .collect(),
+            next_cursor: page
+                .next
+                .map(|k| crate::page::cursor(&scope, k))
+                .transpose()?,
+        },
+    ))
 }
 
 pub(crate) async fn get_session<S: Store>(

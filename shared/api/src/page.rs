@@ -64,18 +64,13 @@ fn bad_cursor() -> ApiError {
     )
 }
 
-/// Cuts one page from `items`, which are in order of `key` (ascending,
-/// unique). `scope` names the list and the caller.
+/// The page a query asks for: how many items, and the key of the last
+/// item already seen (from the cursor).
 ///
 /// # Errors
 ///
 /// `400` for a bad limit or a cursor not made for this scope.
-pub fn paginate<T>(
-    items: Vec<T>,
-    key: impl Fn(&T) -> String,
-    scope: &str,
-    q: &PageQuery,
-) -> Result<Page<T>, ApiError> {
+pub fn wanted(scope: &str, q: &PageQuery) -> Result<(usize, Option<String>), ApiError> {
     let limit = limit(q)?;
     let after = match &q.cursor {
         None => None,
@@ -88,6 +83,37 @@ pub fn paginate<T>(
             Some(p.k)
         }
     };
+    Ok((limit, after))
+}
+
+/// The cursor of a page that ends at `key`.
+///
+/// # Errors
+///
+/// `500` if it cannot be written.
+pub fn cursor(scope: &str, key: String) -> Result<String, ApiError> {
+    let p = Position {
+        s: scope.to_owned(),
+        k: key,
+    };
+    let json = serde_json::to_vec(&p).map_err(|_| ApiError::Internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+/// Cuts one page from `items`, which are in order of `key` (ascending,
+/// unique). `scope` names the list and the caller. For a short list read
+/// whole; a list that grows is paged by the store ([`wanted`], [`cursor`]).
+///
+/// # Errors
+///
+/// `400` for a bad limit or a cursor not made for this scope.
+pub fn paginate<T>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> String,
+    scope: &str,
+    q: &PageQuery,
+) -> Result<Page<T>, ApiError> {
+    let (limit, after) = wanted(scope, q)?;
     let mut rest: Vec<T> = items
         .into_iter()
         .filter(|i| after.as_ref().is_none_or(|a| key(i) > *a))
@@ -95,14 +121,7 @@ pub fn paginate<T>(
     let more = rest.len() > limit;
     rest.truncate(limit);
     let next_cursor = match (more, rest.last()) {
-        (true, Some(last)) => {
-            let p = Position {
-                s: scope.to_owned(),
-                k: key(last),
-            };
-            let json = serde_json::to_vec(&p).map_err(|_| ApiError::Internal)?;
-            Some(URL_SAFE_NO_PAD.encode(json))
-        }
+        (true, Some(last)) => Some(cursor(scope, key(last))?),
         _ => None,
     };
     Ok(Page {

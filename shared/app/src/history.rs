@@ -664,6 +664,31 @@ pub struct TimelineCommit {
     pub pass: Option<Pass>,
 }
 
+/// Part of a plate's history forgotten when its retention ended
+/// ([`crate::usecases::retention`]): archived stays removed, their
+/// sessions kept without the plate's text, and the head removed once
+/// nothing of the plate is left to keep. One atomic write, small enough
+/// for one transaction ([`FORGET_PER_WRITE`] stays and sessions at most).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forget {
+    pub lot_id: LotId,
+    pub plate: Plate,
+    /// Archived stays removed.
+    pub stays: Vec<StayKey>,
+    /// Sessions with their plate replaced ([`Plate::erased`]), each at
+    /// the version after the stored one: refused
+    /// ([`Refusal::StaleTimeline`](crate::store::Refusal::StaleTimeline))
+    /// if a session moved on meanwhile.
+    pub sessions: Vec<Session>,
+    /// The head removed too, at this stored version: refused if the plate
+    /// was read again meanwhile.
+    pub head: Option<u64>,
+}
+
+/// The most stays and sessions one [`Forget`] holds, each (a transaction
+/// takes 100 items).
+pub const FORGET_PER_WRITE: usize = 40;
+
 /// A plate's history in a lot: its head, its archived stays, and the
 /// atomic write that changes them.
 pub trait PlateHistory: Send + Sync {
@@ -708,4 +733,6 @@ pub trait PlateHistory: Send + Sync {
     ) -> impl Future<Output = StoreResult<Applied>> + Send;
     /// A lot's passes, in id order.
     fn passes(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Pass>>> + Send;
+    /// Forgets part of a plate's history, atomically (see [`Forget`]).
+    fn forget(&self, forget: &Forget) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -124,6 +124,11 @@ pub struct LotSettings {
     pub shop_max_amount: i64,
     /// The most validations one shop makes in a day (a UTC day).
     pub shop_validations_per_day: u32,
+    /// Days a car with no account is known by its plate: after them its
+    /// reads and plate text are removed and its stays kept without it
+    /// ([`crate::usecases::retention`]). At least 8, past the seven days
+    /// a late read may reach back.
+    pub plate_retention_days: u32,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -176,6 +181,7 @@ impl Default for LotSettings {
             shop_max_minutes: 240,
             shop_max_amount: 3_000,
             shop_validations_per_day: 200,
+            plate_retention_days: 30,
         }
     }
 }

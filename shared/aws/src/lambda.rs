@@ -866,10 +866,11 @@ pub async fn run_sweeps_function() -> Result<(), Error> {
             "payment_retries": report.payment_retries.acted,
             "reminders": report.reminders.acted,
             "stale_outbox": report.stale_outbox.acted,
+            "plates_forgotten": report.retention.acted,
             "more": report.no_shows.more || report.overstays.more || report.uncounted.more
                 || report.silent_devices.more
                 || report.payment_retries.more || report.reminders.more
-                || report.stale_outbox.more,
+                || report.stale_outbox.more || report.retention.more,
         }))
     }))
     .await

@@ -60,6 +60,10 @@ pub enum Plate {
     /// would otherwise gather every car that produced it), and the text
     /// itself is never kept.
     Unreadable(u64),
+    /// A plate whose text was removed when its retention ended: known by
+    /// a hash of the record that held it (a stay's id), so the records it
+    /// left cannot be joined to each other or to the car.
+    Erased(u64),
 }
 
 const DOTS: &[char] = &['・', '･', '·', '•', '.', '∙', '⋅'];
@@ -109,15 +113,13 @@ impl Plate {
     /// The identity of a read with no usable plate text: a hash of the
     /// read's own key (device and event), so each such read stands alone.
     pub fn unreadable(read_key: &str) -> Plate {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for c in read_key.chars() {
-            let mut buf = [0u8; 4];
-            for b in c.encode_utf8(&mut buf).bytes() {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-        Plate::Unreadable(h)
+        Plate::Unreadable(fnv(read_key))
+    }
+
+    /// What replaces a plate's text once it is no longer kept: a hash of
+    /// the record (`record_key`, a stay's id) alone, never of the plate.
+    pub fn erased(record_key: &str) -> Plate {
+        Plate::Erased(fnv(record_key))
     }
 
     /// Whether this is only part of a plate: digits alone, at most four of
@@ -128,9 +130,10 @@ impl Plate {
         matches!(self, Plate::Generic(k) if k.len() <= 4 && k.bytes().all(|b| b.is_ascii_digit()))
     }
 
-    /// Whether this is a plate at all (not [`Plate::Unreadable`]).
+    /// Whether this is a plate at all (not [`Plate::Unreadable`] nor
+    /// [`Plate::Erased`]).
     pub fn is_readable(&self) -> bool {
-        !matches!(self, Plate::Unreadable(_))
+        !matches!(self, Plate::Unreadable(_) | Plate::Erased(_))
     }
 
     /// The canonical key: equal for every spelling of the same plate.
@@ -156,7 +159,7 @@ impl Plate {
                     format!("{tail:0>4}")
                 })
             }
-            Plate::Unreadable(_) => None,
+            Plate::Unreadable(_) | Plate::Erased(_) => None,
         }
     }
 
@@ -181,7 +184,7 @@ impl Plate {
                     "…".to_owned()
                 }
             }
-            Plate::Unreadable(_) => "…".to_owned(),
+            Plate::Unreadable(_) | Plate::Erased(_) => "…".to_owned(),
         }
     }
 
@@ -205,12 +208,25 @@ impl Plate {
             }
             Plate::Generic(s) => s.clone(),
             Plate::Unreadable(h) => format!("{UNREADABLE}{h:016x}"),
+            Plate::Erased(h) => format!("{ERASED}{h:016x}"),
         }
     }
 }
 
+/// FNV-1a of a text's UTF-8 bytes.
+fn fnv(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// How the key of an [`Plate::Unreadable`] starts; no plate has it.
 const UNREADABLE: char = '?';
+/// How the key of an [`Plate::Erased`] starts; no plate has it.
+const ERASED: char = '~';
 
 /// Text folded for comparison: NFKC, upper case, hiragana, and no spaces,
 /// hyphens or `・` padding.
@@ -374,6 +390,11 @@ impl<'de> Deserialize<'de> for Plate {
                     serde::de::Error::custom("unreadable plate key is not 16 hex digits")
                 });
         }
+        if let Some(hex) = s.strip_prefix(ERASED) {
+            return u64::from_str_radix(hex, 16)
+                .map(Plate::Erased)
+                .map_err(|_| serde::de::Error::custom("erased plate key is not 16 hex digits"));
+        }
         Plate::parse(&s).map_err(serde::de::Error::custom)
     }
 }
@@ -435,6 +456,18 @@ mod tests {
             Ok(p) => p.key(),
             Err(e) => format!("error: {e}"),
         }
+    }
+
+    #[test]
+    fn an_erased_plate_keeps_no_text_and_reads_back() {
+        let e = Plate::erased("s-123");
+        assert_ne!(e, Plate::erased("s-124"), "each record its own");
+        assert!(!e.is_readable());
+        assert_eq!((e.hint(), e.serial_digits()), ("…".to_owned(), None));
+        let json = serde_json::to_string(&e).expect("json");
+        assert!(json.starts_with("\"~"), "{json}");
+        assert_eq!(serde_json::from_str::<Plate>(&json).expect("back"), e);
+        assert_ne!(Plate::unreadable("s-123"), e, "never an unreadable read");
     }
 
     #[test]

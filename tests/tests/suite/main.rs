@@ -21,6 +21,8 @@ mod payments;
 mod permissions;
 mod plates;
 mod privacy;
+mod reports;
+mod retention;
 mod scenarios;
 mod settle;
 mod simulate;
@@ -69,6 +71,7 @@ against_both_stores!(
     two_reads_of_one_plate_at_once_one_wins,
     // Sessions.
     sessions_are_listed_as_their_history_wrote_them,
+    sessions_are_listed_by_exit_and_while_they_need_a_person,
     // The ledger.
     the_ledger_forgets_at_the_expiry_second,
     events_that_change_nothing_else_are_remembered_once,

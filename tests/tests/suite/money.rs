@@ -336,9 +336,10 @@ async fn a_failed_refund_then_a_goodwill_refund_that_succeeds() {
     assert_eq!(s.collected, 800, "nothing counted as refunded");
     assert!(s.payment_failure.is_some());
     let queue =
-        parking_app::usecases::operator::review_queue(&lot.events.store, t("11:02:00"), &lot_id())
+        parking_app::usecases::operator::review_queue(&lot.events.store, &lot_id(), None, 100)
             .await
-            .expect("queue");
+            .expect("queue")
+            .sessions;
     assert!(queue.iter().any(|q| q.id == id), "in review: {queue:?}");
     let report = parking_app::usecases::operator::daily_report(
         &lot.events.store,

@@ -16,7 +16,7 @@ pub use devices::{
     allow_list, availability, bay_state, device_events, plate_read, presence, provisioning, replay,
 };
 pub use drivers::{account, erasure, pay, plates, reservations, trips};
-pub use schedule::{cost, forecast, sweeps};
+pub use schedule::{cost, forecast, retention, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
 pub use staff::{
     adjust, dashboard, dead_letters, four_eyes, lot_flags, operator, plate_reviews, reconciliation,

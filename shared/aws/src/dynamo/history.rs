@@ -209,4 +209,37 @@ impl PlateHistory for DynamoStore {
             }
         }
     }
+
+    /// One transaction: stays deleted, sessions rewritten on their stored
+    /// versions, the head deleted on its own.
+    async fn forget(&self, f: &parking_app::history::Forget) -> StoreResult<()> {
+        let mut txn = self.txn(None);
+        for gone in &f.stays {
+            txn = txn.delete(Step::Stay, &keys::stay(&f.lot_id, &f.plate, gone), None)?;
+        }
+        for session in &f.sessions {
+            let guard =
+                Cond::new("version = :prev").value(":prev", n(session.version.saturating_sub(1)));
+            txn = txn.put(
+                Step::Session,
+                keys::session_listed(session).item(session)?,
+                Some(guard),
+            )?;
+        }
+        if let Some(version) = f.head {
+            let guard = Cond::new("version = :v").value(":v", n(version));
+            txn = txn.delete(
+                Step::Timeline,
+                &keys::timeline(&f.lot_id, &f.plate, false),
+                Some(guard),
+            )?;
+        }
+        match txn.run(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Refusal::StaleTimeline {
+                lot_id: f.lot_id.clone(),
+            }
+            .into()),
+        }
+    }
 }

@@ -26,11 +26,15 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
 /// Attributes the table adds to a record's own: keys, the item kind, TTL,
 /// the token of the write that consumed an event, and numeric copies used
 /// by conditions.
-pub(crate) const META: [&str; 10] = [
+pub(crate) const META: [&str; 14] = [
     "PK",
     "SK",
     "GSI1PK",
     "GSI1SK",
+    "GSI2PK",
+    "GSI2SK",
+    "GSI3PK",
+    "GSI3SK",
     "type",
     "expires_at",
     "write",
@@ -45,6 +49,10 @@ pub(crate) struct Keys {
     pub pk: String,
     pub sk: String,
     pub gsi: Option<(String, String)>,
+    /// The second and third listings (`GSI2`, `GSI3`), for the one item
+    /// kind listed three ways: sessions by exit and awaiting review.
+    pub gsi2: Option<(String, String)>,
+    pub gsi3: Option<(String, String)>,
     pub kind: &'static str,
 }
 
@@ -54,6 +62,8 @@ impl Keys {
             pk: pk.into(),
             sk: sk.into(),
             gsi: None,
+            gsi2: None,
+            gsi3: None,
             kind,
         }
     }
@@ -84,9 +94,15 @@ impl Keys {
         item.insert("PK".into(), s(&self.pk));
         item.insert("SK".into(), s(&self.sk));
         item.insert("type".into(), s(self.kind));
-        if let Some((pk, sk)) = &self.gsi {
-            item.insert("GSI1PK".into(), s(pk));
-            item.insert("GSI1SK".into(), s(sk));
+        for (listing, [pk_name, sk_name]) in [
+            (&self.gsi, ["GSI1PK", "GSI1SK"]),
+            (&self.gsi2, ["GSI2PK", "GSI2SK"]),
+            (&self.gsi3, ["GSI3PK", "GSI3SK"]),
+        ] {
+            if let Some((pk, sk)) = listing {
+                item.insert(pk_name.into(), s(pk));
+                item.insert(sk_name.into(), s(sk));
+            }
         }
         let bytes = item_size(&item);
         if bytes > parking_app::ITEM_LIMIT_BYTES {
@@ -577,12 +593,40 @@ pub(crate) fn session(id: &SessionId) -> Keys {
     Keys::new(format!("SESSION#{id}"), "SESSION", "session")
 }
 
-/// A session with its listing by lot and entry time.
+/// A session with its listings: by lot and entry time (`GSI1`); once it
+/// has left, by lot and exit time (`GSI2`); while it needs a person, in
+/// its lot's review listing (`GSI3`, sparse: it leaves the listing with
+/// the write that settles it).
 pub(crate) fn session_listed(s: &parking_app::Session) -> Keys {
-    session(&s.id).gsi(
-        format!("LOT#{}#SESSIONS", s.lot_id),
+    let mut k = session(&s.id).gsi(
+        lot_sessions(&s.lot_id),
         format!("{:012}#{}", s.entry_at.as_second(), s.id),
-    )
+    );
+    if let Some(exit) = s.exit_at {
+        k.gsi2 = Some((
+            lot_exits(&s.lot_id),
+            format!("{:012}#{}", exit.as_second().max(0), s.id),
+        ));
+    }
+    if parking_app::needs_review(s) {
+        k.gsi3 = Some((lot_reviews(&s.lot_id), parking_app::review_key(s)));
+    }
+    k
+}
+
+/// The lot's sessions by entry time (`GSI1`).
+pub(crate) fn lot_sessions(lot: &LotId) -> String {
+    format!("LOT#{lot}#SESSIONS")
+}
+
+/// The lot's sessions by exit time (`GSI2`).
+pub(crate) fn lot_exits(lot: &LotId) -> String {
+    format!("LOT#{lot}#LEFT")
+}
+
+/// The lot's sessions awaiting a person (`GSI3`).
+pub(crate) fn lot_reviews(lot: &LotId) -> String {
+    format!("LOT#{lot}#REVIEW")
 }
 
 #[cfg(test)]

@@ -7,6 +7,13 @@
 //! reports none for `TransactWriteItems`; DynamoDB always does) counts
 //! what DynamoDB's rules charge for it, from the items sent: two units a
 //! KB for each item put, two for each item updated, deleted or checked.
+//!
+//! A read counts at least what DynamoDB's rules charge for the items it
+//! answered: a query or scan one unit for each 4 KB of them together, a
+//! get or batch get one for each 4 KB of each item, half that when
+//! eventually consistent. DynamoDB itself reports as much or more (it
+//! charges what it evaluated); the local endpoint reports a flat figure
+//! a request, which would hide a read that grows.
 
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +47,33 @@ struct TransactionUnits(f64);
 
 impl aws_smithy_types::config_bag::Storable for TransactionUnits {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// Whether a read asked for strong consistency (a unit a 4 KB, else half).
+#[derive(Debug, Clone, Copy)]
+struct Consistent(bool);
+
+impl aws_smithy_types::config_bag::Storable for Consistent {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// Read units by DynamoDB's rules for items of these sizes read as one
+/// (a query's page) or each alone (gets).
+fn read_units_by_rule<'a>(
+    items: impl Iterator<
+        Item = &'a std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    >,
+    together: bool,
+    consistent: bool,
+) -> f64 {
+    let sizes = items.map(super::keys::item_size);
+    let units = if together {
+        sizes.sum::<usize>().div_ceil(4096).max(1)
+    } else {
+        sizes.map(|b| b.div_ceil(4096).max(1)).sum()
+    };
+    let units = units as f64;
+    if consistent { units } else { units / 2.0 }
 }
 
 /// Sums the capacity DynamoDB reports; clones share the sums.
@@ -87,6 +121,8 @@ impl Intercept for CapacityMeter {
         let total = Some(ReturnConsumedCapacity::Total);
         if let Some(i) = input.downcast_mut::<GetItemInput>() {
             i.return_consumed_capacity = total;
+            let c = Consistent(i.consistent_read.unwrap_or(false));
+            cfg.interceptor_state().store_put(c);
         } else if let Some(i) = input.downcast_mut::<PutItemInput>() {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<UpdateItemInput>() {
@@ -95,10 +131,18 @@ impl Intercept for CapacityMeter {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<QueryInput>() {
             i.return_consumed_capacity = total;
+            let c = Consistent(i.consistent_read.unwrap_or(false));
+            cfg.interceptor_state().store_put(c);
         } else if let Some(i) = input.downcast_mut::<ScanInput>() {
             i.return_consumed_capacity = total;
+            let c = Consistent(i.consistent_read.unwrap_or(false));
+            cfg.interceptor_state().store_put(c);
         } else if let Some(i) = input.downcast_mut::<BatchGetItemInput>() {
             i.return_consumed_capacity = total;
+            let c = i
+                .request_items()
+                .is_some_and(|r| r.values().all(|k| k.consistent_read().unwrap_or(false)));
+            cfg.interceptor_state().store_put(Consistent(c));
         } else if let Some(i) = input.downcast_mut::<BatchWriteItemInput>() {
             i.return_consumed_capacity = total;
         } else if let Some(i) = input.downcast_mut::<TransactGetItemsInput>() {
@@ -138,14 +182,20 @@ impl Intercept for CapacityMeter {
             self.add(write, 0.0);
             return Ok(());
         };
+        let consistent = cfg.load::<Consistent>().is_some_and(|c| c.0);
         if let Some(o) = out.downcast_ref::<GetItemOutput>() {
-            self.add(false, units(o.consumed_capacity()));
+            let rule = read_units_by_rule(o.item().into_iter(), false, consistent);
+            self.add(false, units(o.consumed_capacity()).max(rule));
         } else if let Some(o) = out.downcast_ref::<QueryOutput>() {
-            self.add(false, units(o.consumed_capacity()));
+            let rule = read_units_by_rule(o.items().iter(), true, consistent);
+            self.add(false, units(o.consumed_capacity()).max(rule));
         } else if let Some(o) = out.downcast_ref::<ScanOutput>() {
-            self.add(false, units(o.consumed_capacity()));
+            let rule = read_units_by_rule(o.items().iter(), true, consistent);
+            self.add(false, units(o.consumed_capacity()).max(rule));
         } else if let Some(o) = out.downcast_ref::<BatchGetItemOutput>() {
-            self.add(false, all_units(o.consumed_capacity()));
+            let answered = o.responses().into_iter().flat_map(|r| r.values().flatten());
+            let rule = read_units_by_rule(answered, false, consistent);
+            self.add(false, all_units(o.consumed_capacity()).max(rule));
         } else if let Some(o) = out.downcast_ref::<TransactGetItemsOutput>() {
             self.add(false, all_units(o.consumed_capacity()));
         } else if let Some(o) = out.downcast_ref::<PutItemOutput>() {

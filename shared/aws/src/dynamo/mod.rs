@@ -4,7 +4,9 @@
 //!
 //! Every item has a string partition key `PK` and sort key `SK`; items that
 //! are listed by another access pattern also carry `GSI1PK`/`GSI1SK` for the
-//! one global secondary index, `GSI1` (all attributes projected). Every item
+//! global secondary index `GSI1` (all attributes projected). Sessions alone
+//! are listed two more ways: by exit time (`GSI2`) and, while they need a
+//! person, for review (`GSI3`, sparse). Every item
 //! has a `type` attribute naming what it is. Item bodies are the model
 //! records, mapped with `serde_dynamo`. Keys are built in [`keys`] and
 //! nowhere else.
@@ -34,7 +36,7 @@
 //! | approval request | `APPROVAL#{lot}` | `APR#{id}` | `LOT#{lot}#APPROVALS` / `{epoch ms}#{id}` while pending | `state` guards the one decision |
 //! | driver's claim | `DRIVER#{driver}` | `CLAIM#{plate}` | | `expires_at` (TTL) when the claim lapses |
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
-//! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change |
+//! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change; `GSI2PK`/`GSI2SK` `LOT#{lot}#LEFT` / `{exit}#{id}` once it has left; `GSI3PK`/`GSI3SK` `LOT#{lot}#REVIEW` / `{entry}#{id}` while it needs a person |
 //! | lot's allow-list marks | `LOT#{lot}` | `~ALLOW` | | `version` guards every change |
 //! | rate-limit window | `RATE#{action}#{caller}` | `W#{start}` | | `n` requests counted; `expires_at` (TTL) two windows on |
 //!
@@ -49,8 +51,10 @@
 //! partition; the plate → driver lookup is one `GetItem`; a driver's whole
 //! partition (cards, reservations) is one `Query`. `GSI1` lists a lot's
 //! reservations and sessions by time, the outbox, and plates by OCR
-//! skeleton; its reads are eventually consistent, so no operation that
-//! must see its own writes reads it. No request path scans.
+//! skeleton; `GSI2` a lot's sessions by exit (a day's report reads its
+//! own exits), `GSI3` those awaiting staff (the review queue reads a
+//! page). Index reads are eventually consistent, so no operation that
+//! must see its own writes reads them. No request path scans.
 //!
 //! One module per capability implements its trait (`lots`, `drivers`,
 //! `reservations`, `history`, `sessions`, `ledger`, `outbox`, `audit`,

@@ -218,10 +218,25 @@ impl DynamoStore {
         }
     }
 
-    /// Items of an index partition with sort keys from `from` to `to`
+    /// Items of a `GSI1` partition with sort keys from `from` to `to`
     /// (inclusive), in order, page by page until `limit` items (or all).
     pub(super) async fn query_index_window(
         &self,
+        gsi_pk: &str,
+        from: &str,
+        to: &str,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
+        self.query_listing("GSI1", gsi_pk, from, to, limit).await
+    }
+
+    /// Items of a partition of the index `index` (`GSI1`, `GSI2`,
+    /// `GSI3`, keyed `{index}PK`, `{index}SK`) with sort keys from `from`
+    /// to `to` (inclusive), in order, page by page until `limit` items
+    /// (or all).
+    pub(super) async fn query_listing(
+        &self,
+        index: &str,
         gsi_pk: &str,
         from: &str,
         to: &str,
@@ -238,8 +253,10 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :from AND :to")
+                .index_name(index)
+                .key_condition_expression(format!(
+                    "{index}PK = :pk AND {index}SK BETWEEN :from AND :to"
+                ))
                 .expression_attribute_values(":pk", s(gsi_pk))
                 .expression_attribute_values(":from", s(from))
                 .expression_attribute_values(":to", s(to))

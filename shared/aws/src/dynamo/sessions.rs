@@ -25,7 +25,7 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<Vec<Session>> {
         let from = format!("{:012}", since.as_second().max(0));
         let mut v: Vec<Session> = self
-            .query_index_from(&format!("LOT#{lot_id}#SESSIONS"), &from)
+            .query_index_from(&keys::lot_sessions(lot_id), &from)
             .await?
             .into_iter()
             .map(body)
@@ -37,7 +37,7 @@ impl SessionStore for DynamoStore {
     /// The lot's sessions from the index (eventually consistent).
     async fn lot_sessions(&self, lot_id: &LotId) -> StoreResult<Vec<Session>> {
         let mut v: Vec<Session> = self
-            .query_index(&format!("LOT#{lot_id}#SESSIONS"), None)
+            .query_index(&keys::lot_sessions(lot_id), None)
             .await?
             .into_iter()
             .map(body)
@@ -61,7 +61,7 @@ impl SessionStore for DynamoStore {
     ) -> StoreResult<Vec<Session>> {
         let (a, b) = window(from, to);
         let v: Vec<Session> = self
-            .query_index_window(&format!("LOT#{lot_id}#SESSIONS"), &a, &b, None)
+            .query_index_window(&keys::lot_sessions(lot_id), &a, &b, None)
             .await?
             .into_iter()
             .map(body)
@@ -69,5 +69,56 @@ impl SessionStore for DynamoStore {
         Ok(v.into_iter()
             .filter(|s| s.entry_at >= from && s.entry_at < to)
             .collect())
+    }
+
+    /// One query of the lot's exit listing (`GSI2`).
+    async fn lot_sessions_left(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        let (a, b) = window(from, to);
+        let v: Vec<Session> = self
+            .query_listing("GSI2", &keys::lot_exits(lot_id), &a, &b, None)
+            .await?
+            .into_iter()
+            .map(body)
+            .collect::<StoreResult<_>>()?;
+        Ok(v.into_iter()
+            .filter(|s| s.exit_at.is_some_and(|e| e >= from && e < to))
+            .collect())
+    }
+
+    /// One query of the lot's review listing (`GSI3`), for one more than
+    /// the page to know whether another follows. The index is eventually
+    /// consistent: a session settled a moment ago may still be listed, so
+    /// each is checked again by the rule.
+    async fn lot_reviews(
+        &self,
+        lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<SessionPage> {
+        // Every key after `after` (a key begins with digits; `after`
+        // itself is followed by nothing below `\u{1}`).
+        let from = after.map_or_else(|| "0".to_owned(), |a| format!("{a}\u{1}"));
+        let items = self
+            .query_listing(
+                "GSI3",
+                &keys::lot_reviews(lot_id),
+                &from,
+                "\u{10ffff}",
+                Some(limit + 1),
+            )
+            .await?;
+        let mut v = Vec::with_capacity(items.len());
+        for item in items {
+            let s: Session = body(item)?;
+            v.push((review_key(&s), s));
+        }
+        let mut page = SessionPage::cut(v, limit);
+        page.sessions.retain(needs_review);
+        Ok(page)
     }
 }

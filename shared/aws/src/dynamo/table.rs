@@ -167,8 +167,12 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(def.global_secondary_indexes.len(), 1);
-        assert_eq!(def.global_secondary_indexes[0].index_name, "GSI1");
+        let names: Vec<&str> = def
+            .global_secondary_indexes
+            .iter()
+            .map(|g| g.index_name.as_str())
+            .collect();
+        assert_eq!(names, ["GSI1", "GSI2", "GSI3"]);
         assert_eq!(
             def.time_to_live_specification
                 .map(|t| t.attribute_name)

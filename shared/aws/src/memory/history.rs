@@ -203,6 +203,44 @@ impl PlateHistory for MemoryStore {
         Ok(Applied::Done)
     }
 
+    async fn forget(&self, f: &parking_app::history::Forget) -> StoreResult<()> {
+        let mut items: Vec<usize> = f.sessions.iter().map(item_bytes).collect();
+        items.extend(f.stays.iter().map(|_| SMALL_ITEM));
+        items.extend(f.head.iter().map(|_| SMALL_ITEM));
+        self.write_units(write_units(&items, true));
+        let mut s = self.state();
+        let key = (f.lot_id.clone(), f.plate.key());
+        let stale = || -> StoreError {
+            Refusal::StaleTimeline {
+                lot_id: f.lot_id.clone(),
+            }
+            .into()
+        };
+        for session in &f.sessions {
+            if s.sessions.get(&session.id).map(|x| x.version)
+                != Some(session.version.saturating_sub(1))
+            {
+                return Err(stale());
+            }
+        }
+        if let Some(version) = f.head
+            && s.timelines.get(&key).map(|t| t.version) != Some(version)
+        {
+            return Err(stale());
+        }
+        for (from, id) in &f.stays {
+            s.stays
+                .remove(&(f.lot_id.clone(), key.1.clone(), *from, id.to_string()));
+        }
+        for session in &f.sessions {
+            s.sessions.insert(session.id.clone(), session.clone());
+        }
+        if f.head.is_some() {
+            s.timelines.remove(&key);
+        }
+        Ok(())
+    }
+
     async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
         self.read();
         Ok(self

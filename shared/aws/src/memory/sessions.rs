@@ -75,4 +75,41 @@ impl SessionStore for MemoryStore {
         v.sort_by(|a, b| (a.entry_at, &a.id).cmp(&(b.entry_at, &b.id)));
         Ok(v)
     }
+
+    async fn lot_sessions_left(
+        &self,
+        lot_id: &LotId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<Session>> {
+        self.read();
+        let mut v: Vec<Session> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && x.exit_at.is_some_and(|e| e >= from && e < to))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.exit_at, &a.id).cmp(&(b.exit_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn lot_reviews(
+        &self,
+        lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<SessionPage> {
+        self.read();
+        let mut v: Vec<(String, Session)> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|x| &x.lot_id == lot_id && needs_review(x))
+            .map(|x| (review_key(x), x.clone()))
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(SessionPage::cut(v, limit))
+    }
 }

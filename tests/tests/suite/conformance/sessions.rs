@@ -34,3 +34,79 @@ pub async fn sessions_are_listed_as_their_history_wrote_them<S: Store>(store: &S
         Err(StoreError::NotFound { .. })
     ));
 }
+
+/// A lot's sessions by exit time, and the review listing: a page at a
+/// time, and a session settled leaves it with the write that settles it.
+pub async fn sessions_are_listed_by_exit_and_while_they_need_a_person<S: Store>(store: &S) {
+    let lot = "lot-x";
+    let day = |d: &str, hm: &str| fx::at(&format!("2026-11-{d}T{hm}:00+09:00"));
+    let mut long = fx::session("s-x-long", lot, "品川 300 さ 12-34");
+    long.entry_at = day("20", "08:00");
+    long.exit_at = Some(day("23", "10:00"));
+    long.state = SessionState::Paid;
+    let mut short = fx::session("s-x-short", lot, "練馬 500 な 88-88");
+    short.entry_at = day("23", "09:00");
+    short.exit_at = Some(day("23", "09:30"));
+    short.state = SessionState::Paid;
+    let mut before = fx::session("s-x-before", lot, "足立 500 ち 88-88");
+    before.entry_at = day("22", "09:00");
+    before.exit_at = Some(day("22", "23:59"));
+    before.state = SessionState::Paid;
+    let mut doubt = fx::session("s-x-doubt", lot, "横浜 300 そ 11-22");
+    doubt.entry_at = day("19", "09:00");
+    doubt.exit_at = Some(day("19", "10:00"));
+    doubt.state = SessionState::NeedsReview;
+    let mut missing = fx::session("s-x-missing", lot, "横浜 300 そ 11-23");
+    missing.entry_at = day("21", "09:00");
+    missing.state = SessionState::ExitMissing;
+    for (i, s) in [&long, &short, &before, &doubt, &missing]
+        .into_iter()
+        .enumerate()
+    {
+        let e = fx::event("cam-1", &format!("x-{i}"), "2026-11-24T09:00:01+09:00");
+        store
+            .commit_read(&commit(1, s, &e, 1))
+            .await
+            .expect("commit");
+    }
+    let left: Vec<SessionId> = store
+        .lot_sessions_left(&id(lot), day("23", "00:00"), day("24", "00:00"))
+        .await
+        .expect("left")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        left,
+        [short.id.clone(), long.id.clone()],
+        "in exit order, however long ago they entered"
+    );
+    let first = store.lot_reviews(&id(lot), None, 1).await.expect("page");
+    assert_eq!(first.sessions, [doubt.clone()], "oldest entry first");
+    let after = first.next.expect("a second page");
+    let second = store
+        .lot_reviews(&id(lot), Some(&after), 1)
+        .await
+        .expect("page");
+    assert_eq!(second.sessions, [missing.clone()]);
+    assert_eq!(second.next, None, "the last page");
+    // Settled: it leaves the listing.
+    let mut settled = fx::next(&doubt, SessionState::Paid);
+    settled.flags.clear();
+    let e = fx::event("cam-1", "x-settle", "2026-11-24T09:00:02+09:00");
+    store
+        .commit_read(&commit(2, &settled, &e, 1))
+        .await
+        .expect("commit");
+    let now = store.lot_reviews(&id(lot), None, 10).await.expect("page");
+    assert_eq!(now.sessions, [missing.clone()]);
+    assert_eq!(now.next, None);
+    let other = store
+        .lot_reviews(&id("lot-y"), None, 10)
+        .await
+        .expect("page");
+    assert!(
+        other.sessions.is_empty(),
+        "another lot's listing is its own"
+    );
+}

@@ -28,6 +28,8 @@
 //!   remembered in the event ledger after it is sent, so it goes out at
 //!   least once and, but for a crash between the two, once; the app drops
 //!   a notification id it has shown.
+//! - **Retention.** A car with no account is forgotten by its plate once
+//!   the lot's `plate_retention_days` have passed ([`crate::usecases::retention`]).
 //! - **The outbox.** Messages the stream did not deliver within
 //!   [`OUTBOX_AGE`] are sent again (the queues and the consumers drop
 //!   what they already had).
@@ -536,6 +538,7 @@ pub struct SweepReport {
     pub payment_retries: Swept,
     pub reminders: Swept,
     pub stale_outbox: Swept,
+    pub retention: Swept,
 }
 
 /// Runs every sweep once, each whatever the others met.
@@ -565,6 +568,11 @@ pub async fn sweep_all<S: Store, Q: Queues>(
         payment_retries: keep(payment_retries(store, queues, now, BUDGET).await),
         reminders: keep(reminders(store, queues, now, BUDGET).await),
         stale_outbox: keep(stale_outbox(store, queues, now, BUDGET).await),
+        retention: keep(
+            crate::usecases::retention::forget_plates(store, now, BUDGET)
+                .await
+                .map_err(Into::into),
+        ),
     };
     match first {
         Some(e) => Err(e),

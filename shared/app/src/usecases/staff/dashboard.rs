@@ -45,9 +45,14 @@ pub struct Dashboard {
     pub devices: u32,
     /// Today's report (the lot's local date).
     pub today: DailyReport,
-    /// Sessions that need a person, oldest first: the first [`LISTED`].
+    /// Sessions that need a person, oldest first: the first [`LISTED`],
+    /// one page of the lot's review listing.
     pub reviews: Vec<Session>,
+    /// How many are listed: all of them unless `more_reviews`.
     pub review_count: u32,
+    /// More wait than are listed (the review queue pages through them
+    /// all); the dashboard reads one page whatever waits.
+    pub more_reviews: bool,
     /// Stays of the last [`FAILURES_LOOKBACK`] whose card payment failed,
     /// still unpaid: the first [`LISTED`].
     pub payment_failures: Vec<Session>,
@@ -79,7 +84,7 @@ pub async fn lot_dashboard<S: Store>(
     let today = now.to_zoned(tz.clone()).date();
     let (availability, _) = lot_availability(store, &lot, now, flags).await?;
     let report = daily_report(store, lot_id, today).await?;
-    let queue = review_queue(store, now, lot_id).await?;
+    let queue = review_queue(store, lot_id, None, LISTED).await?;
     let since = now.checked_sub(FAILURES_LOOKBACK).unwrap_or(now);
     let recent = store.lot_sessions_since(lot_id, since).await?;
     let failures: Vec<Session> = recent
@@ -136,8 +141,9 @@ pub async fn lot_dashboard<S: Store>(
         as_of: now,
         availability,
         today: report,
-        review_count: queue.len() as u32,
-        reviews: queue.into_iter().take(LISTED).collect(),
+        review_count: queue.sessions.len() as u32,
+        more_reviews: queue.next.is_some(),
+        reviews: queue.sessions,
         payment_failure_count: failures.len() as u32,
         payment_failures: failures.into_iter().take(LISTED).collect(),
         hours,

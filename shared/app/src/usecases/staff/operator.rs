@@ -18,9 +18,6 @@ use crate::store::prelude::*;
 
 use crate::usecases::adjust::{ActionError, action_id, check_note};
 
-/// How far back the review queue and reports look for sessions.
-pub const REVIEW_LOOKBACK: SignedDuration = SignedDuration::from_hours(90 * 24);
-
 /// A lot's configuration and its revision.
 ///
 /// # Errors
@@ -173,6 +170,18 @@ pub fn check_change(c: &LotChange) -> Result<(), ActionError> {
         s.shop_validations_per_day,
         100_000,
     )?;
+    // Past the seven days a late read reaches back, and at most ten years.
+    window(
+        "settings.plate_retention_days",
+        s.plate_retention_days,
+        3650,
+    )?;
+    if s.plate_retention_days < 8 {
+        return Err(ActionError::invalid(
+            "settings.plate_retention_days",
+            "must be at least 8 (a late read reaches back seven days)",
+        ));
+    }
     if !(0..=parking_core::tariff::MAX_AMOUNT).contains(&s.shop_max_amount) {
         return Err(ActionError::invalid(
             "settings.shop_max_amount",
@@ -585,48 +594,24 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
     Ok((topic, command))
 }
 
-/// Whether a session needs a person: a state no rule settles, a plate no
-/// read confirmed, or a car in beyond the longest stay or the lot's
-/// counting time, and no decision yet.
-pub fn needs_review(s: &Session) -> bool {
-    // A dispute is answered whatever was decided before.
-    if s.flags.contains(&SessionFlag::Disputed) {
-        return true;
-    }
-    if s.resolution.is_some() {
-        return false;
-    }
-    matches!(
-        s.state,
-        SessionState::NeedsReview | SessionState::ExitMissing | SessionState::EntryMissing
-    ) || (s.flags.contains(&SessionFlag::PlateUnverified)
-        && !matches!(s.state, SessionState::Open | SessionState::Superseded))
-        || s.flags.contains(&SessionFlag::Overstay)
-        || s.flags.contains(&SessionFlag::Uncounted)
-        // A money failure that is not the driver's card to fix (a refund
-        // that failed, a request the provider refused): staff look at it
-        // while it is retried.
-        || (s.payment_failure.is_some() && s.state != SessionState::PaymentFailed)
-}
+pub use crate::sessions::needs_review;
 
-/// The lot's sessions that need a person, oldest first.
+/// One page of the lot's sessions that need a person, oldest entry
+/// first, after the listing key `after` ([`crate::sessions::review_key`]).
+/// Read from the lot's review listing: a page costs its own items
+/// whatever the lot's history.
 ///
 /// # Errors
 ///
-/// The store's.
-pub async fn review_queue<S: Store>(
+/// [`ActionError::NotFound`] for an unknown lot; the store's.
+pub async fn review_queue<S: LotStore + SessionStore>(
     store: &S,
-    now: Timestamp,
     lot_id: &LotId,
-) -> Result<Vec<Session>, ActionError> {
+    after: Option<&str>,
+    limit: usize,
+) -> Result<crate::sessions::SessionPage, ActionError> {
     lot(store, lot_id).await?;
-    let since = now.checked_sub(REVIEW_LOOKBACK).unwrap_or(now);
-    Ok(store
-        .lot_sessions_since(lot_id, since)
-        .await?
-        .into_iter()
-        .filter(needs_review)
-        .collect())
+    Ok(store.lot_reviews(lot_id, after, limit).await?)
 }
 
 /// A lot's day in figures.
@@ -692,13 +677,25 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
         .checked_add(1.day())
         .map_err(|e| ActionError::invalid("date", e.to_string()))?;
     let (from, to) = (start.timestamp(), end.timestamp());
-    let since = from.checked_sub(REVIEW_LOOKBACK).unwrap_or(from);
-    // Stays entered from the lookback to the day's end only: a day long
-    // past reads its own window, not everything since.
-    let sessions: Vec<Session> = store
+    // A stay counts among the cars inside from its entry until it leaves
+    // or the lot stops counting it (`open_count_hours`, as the lot's own
+    // count does), so the hours need the stays entered from that long
+    // before the day; the money needs the stays that left that day, from
+    // the exit listing however long ago they entered. Both reads are the
+    // day's own, whatever the lot's history.
+    let counted = SignedDuration::from_hours(i64::from(config.lot.settings.open_count_hours));
+    let since = from.checked_sub(counted).unwrap_or(from);
+    let mut by_id: BTreeMap<SessionId, Session> = BTreeMap::new();
+    for s in store
         .lot_sessions_entered(lot_id, since, to)
         .await?
         .into_iter()
+        .chain(store.lot_sessions_left(lot_id, from, to).await?)
+    {
+        by_id.insert(s.id.clone(), s);
+    }
+    let sessions: Vec<Session> = by_id
+        .into_values()
         .filter(|s| s.state != SessionState::Superseded)
         .collect();
     let within = |t: Timestamp| t >= from && t < to;
@@ -780,6 +777,9 @@ pub async fn daily_report<S: AuditStore + LotStore + SessionStore + UsageStore>(
                 .filter(|s| s.state != SessionState::EntryMissing)
                 .filter(|s| {
                     s.entry_at < *b
+                        && s.entry_at
+                            .checked_add(counted)
+                            .is_ok_and(|until| until > *a)
                         && match s.exit_at {
                             Some(x) => x > *a,
                             None => s.state == SessionState::Open,
