@@ -466,22 +466,24 @@ pub(crate) async fn list_sessions<S: Store>(
     DriverCaller(d): DriverCaller,
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let v = trips::sessions(&api.store, &d).await.map_err(trip_error)?;
-    let page = paginate(
-        v,
-        |s| format!("{:025}#{}", s.entry_at.as_nanosecond(), s.id),
-        &scope(&d, "sessions"),
-        &q,
-    )?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for s in page.items {
+    // Paged by the store: a page reads its own stays.
+    let scope = scope(&d, "sessions");
+    let (limit, after) = crate::page::wanted(&scope, &q)?;
+    let page = trips::sessions(&api.store, &d, after.as_deref(), limit)
+        .await
+        .map_err(trip_error)?;
+    let mut items = Vec::with_capacity(page.sessions.len());
+    for s in page.sessions {
         items.push(session_out(&api, s).await?);
     }
     Ok(json(
         StatusCode::OK,
         &crate::page::Page {
             items,
-            next_cursor: page.next_cursor,
+            next_cursor: page
+                .next
+                .map(|k| crate::page::cursor(&scope, k))
+                .transpose()?,
         },
     ))
 }

@@ -65,9 +65,9 @@ impl SessionPage {
     }
 }
 
-/// A session's place in its lot's review listing (entry time, then id):
-/// what a page of it starts after.
-pub fn review_key(s: &Session) -> String {
+/// A session's place in a listing by entry (its lot's review listing, its
+/// driver's stays): entry second, then id; what a page starts after.
+pub fn entry_key(s: &Session) -> String {
     format!("{:012}#{}", s.entry_at.as_second().max(0), s.id)
 }
 
@@ -106,11 +106,20 @@ pub trait SessionStore: Send + Sync {
         to: Timestamp,
     ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
     /// Up to `limit` of a lot's sessions that [need a person](needs_review),
-    /// oldest entry first, after the [`review_key`] `after`. One query of
+    /// oldest entry first, after the [`entry_key`] `after`. One query of
     /// a sparse index: its cost is the page, not the lot's history.
     fn lot_reviews(
         &self,
         lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<SessionPage>> + Send;
+    /// Up to `limit` of a driver's sessions, every state but superseded,
+    /// in entry order after the [`entry_key`] `after`. One query of the
+    /// driver's copies: a page costs its own items.
+    fn driver_sessions_page(
+        &self,
+        driver_id: &DriverId,
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<SessionPage>> + Send;

@@ -217,6 +217,6 @@ pub mod prelude {
     pub use crate::plate_claims::PlateClaimStore;
     pub use crate::rate_limits::RateStore;
     pub use crate::reservations::ReservationStore;
-    pub use crate::sessions::{SessionPage, SessionStore, needs_review, review_key};
+    pub use crate::sessions::{SessionPage, SessionStore, entry_key, needs_review};
     pub use crate::usage::UsageStore;
 }

@@ -609,7 +609,7 @@ pub(crate) fn session_listed(s: &parking_app::Session) -> Keys {
         ));
     }
     if parking_app::needs_review(s) {
-        k.gsi3 = Some((lot_reviews(&s.lot_id), parking_app::review_key(s)));
+        k.gsi3 = Some((lot_reviews(&s.lot_id), parking_app::entry_key(s)));
     }
     k
 }

@@ -115,10 +115,34 @@ impl SessionStore for DynamoStore {
         let mut v = Vec::with_capacity(items.len());
         for item in items {
             let s: Session = body(item)?;
-            v.push((review_key(&s), s));
+            v.push((entry_key(&s), s));
         }
         let mut page = SessionPage::cut(v, limit);
         page.sessions.retain(needs_review);
+        Ok(page)
+    }
+
+    /// One query of the driver's copies, for one more than the page; the
+    /// superseded are left out of the page they fall in.
+    async fn driver_sessions_page(
+        &self,
+        driver_id: &DriverId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<SessionPage> {
+        let (pk, _) = keys::driver_sessions(driver_id);
+        let from = after.map_or_else(|| "0".to_owned(), |a| format!("{a}\u{1}"));
+        let items = self
+            .query_range(&pk, (&from, "\u{10ffff}"), true, Some(limit + 1))
+            .await?;
+        let mut v = Vec::with_capacity(items.len());
+        for item in items {
+            let s: Session = body(item)?;
+            v.push((entry_key(&s), s));
+        }
+        let mut page = SessionPage::cut(v, limit);
+        page.sessions
+            .retain(|s| s.state != SessionState::Superseded);
         Ok(page)
     }
 }

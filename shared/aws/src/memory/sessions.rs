@@ -106,10 +106,26 @@ impl SessionStore for MemoryStore {
             .sessions
             .values()
             .filter(|x| &x.lot_id == lot_id && needs_review(x))
-            .map(|x| (review_key(x), x.clone()))
+            .map(|x| (entry_key(x), x.clone()))
             .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(SessionPage::cut(v, limit))
+    }
+
+    async fn driver_sessions_page(
+        &self,
+        driver_id: &DriverId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<SessionPage> {
+        let v = self
+            .driver_sessions(driver_id)
+            .await?
+            .into_iter()
+            .map(|s| (entry_key(&s), s))
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .collect();
         Ok(SessionPage::cut(v, limit))
     }
 }

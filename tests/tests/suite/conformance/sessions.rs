@@ -110,3 +110,48 @@ pub async fn sessions_are_listed_by_exit_and_while_they_need_a_person<S: Store>(
         "another lot's listing is its own"
     );
 }
+
+/// A driver's stays, a page at a time, in entry order; a superseded one
+/// is never shown.
+pub async fn a_drivers_stays_are_read_a_page_at_a_time<S: Store>(store: &S) {
+    let mut made = Vec::new();
+    for (i, (hour, plate)) in [
+        (8, "品川 300 さ 12-34"),
+        (9, "品川 300 さ 12-35"),
+        (10, "品川 300 さ 12-36"),
+        (11, "品川 300 さ 12-37"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut s = fx::session(&format!("s-page-{i}"), "lot-p", plate);
+        s.driver_id = Some(id("d-pages"));
+        s.entry_at = fx::at(&format!("2026-11-24T{hour:02}:00:00+09:00"));
+        if i == 2 {
+            s.state = SessionState::Superseded;
+        }
+        let e = fx::event("cam-1", &format!("page-{i}"), "2026-11-24T12:00:01+09:00");
+        store
+            .commit_read(&commit(1, &s, &e, 1))
+            .await
+            .expect("commit");
+        made.push(s);
+    }
+    let driver: DriverId = id("d-pages");
+    let first = store
+        .driver_sessions_page(&driver, None, 2)
+        .await
+        .expect("page");
+    assert_eq!(first.sessions, made[..2].to_vec());
+    let after = first.next.expect("more");
+    let second = store
+        .driver_sessions_page(&driver, Some(&after), 2)
+        .await
+        .expect("page");
+    assert_eq!(
+        second.sessions,
+        [made[3].clone()],
+        "the superseded is left out"
+    );
+    assert_eq!(second.next, None);
+}

@@ -23,7 +23,9 @@ pub enum TripError {
     Store(#[from] StoreError),
 }
 
-/// The driver's sessions, in entry order.
+/// One page of the driver's sessions, in entry order, after the listing
+/// key `after` ([`crate::sessions::entry_key`]): read a page at a time
+/// from the driver's copies, whatever the driver's history.
 ///
 /// # Errors
 ///
@@ -31,8 +33,10 @@ pub enum TripError {
 pub async fn sessions<S: SessionStore>(
     store: &S,
     driver: &DriverId,
-) -> Result<Vec<Session>, TripError> {
-    Ok(store.driver_sessions(driver).await?)
+    after: Option<&str>,
+    limit: usize,
+) -> Result<SessionPage, TripError> {
+    Ok(store.driver_sessions_page(driver, after, limit).await?)
 }
 
 /// One of the driver's sessions.

@@ -597,7 +597,7 @@ pub async fn open_barrier<S: Store, L: DeviceLink>(
 pub use crate::sessions::needs_review;
 
 /// One page of the lot's sessions that need a person, oldest entry
-/// first, after the listing key `after` ([`crate::sessions::review_key`]).
+/// first, after the listing key `after` ([`crate::sessions::entry_key`]).
 /// Read from the lot's review listing: a page costs its own items
 /// whatever the lot's history.
 ///
