@@ -9,9 +9,21 @@ reaches the page and the API refuses demo-2 to this operator; the page
 speaks Japanese and English; resolving a review from the page goes
 through the API; the browser logged no console error (the page runs under
 its content security policy); the page is served with its security
-headers, and a request naming another host is refused. Screenshots go to
-OUT_DIR. Exits non-zero with the first difference.
+headers, and a request naming another host is refused; and staff sign in
+through an OAuth 2.0 service (authorization code with PKCE, as Cognito's
+hosted UI), played here by a small server that checks what the page sends:
+the S256 challenge against the verifier, the state, the redirect address,
+one exchange per code; a returning address with a foreign state is
+refused without an exchange; signing out goes through the service's
+logout. Screenshots go to OUT_DIR. Exits non-zero with the first
+difference.
 """
+
+import base64
+import hashlib
+import http.server
+import secrets
+import threading
 
 import json
 import os
@@ -37,9 +49,101 @@ def fail(message):
     sys.exit(1)
 
 
-def start_serve(parkctl, log):
+CLIENT_ID = "dashboard-check"
+
+
+class SignInService(http.server.ThreadingHTTPServer):
+    """The hosted sign-in's three endpoints, strict about what a public
+    client must send; it signs in OPERATOR_A."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), SignInHandler)
+        self.codes = {}  # code -> (challenge, redirect_uri)
+        self.exchanged = 0
+        self.problems = []
+        self.logouts = 0
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class SignInHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def refuse(self, why):
+        self.server.problems.append(why)
+        self.send_response(400)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps({"error": "invalid_request", "why": why}).encode())
+
+    def redirect(self, to):
+        self.send_response(302)
+        self.send_header("Location", to)
+        self.end_headers()
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/oauth2/authorize":
+            want = {"response_type": "code", "client_id": CLIENT_ID, "code_challenge_method": "S256"}
+            for k, v in want.items():
+                if q.get(k) != v:
+                    return self.refuse(f"authorize: {k} is {q.get(k)!r}")
+            challenge = q.get("code_challenge", "")
+            if len(challenge) != 43 or not q.get("state") or "openid" not in q.get("scope", ""):
+                return self.refuse(f"authorize: challenge, state or scope missing: {sorted(q)}")
+            code = secrets.token_urlsafe(16)
+            self.server.codes[code] = (challenge, q.get("redirect_uri"))
+            sep = "&" if "?" in q["redirect_uri"] else "?"
+            state = urllib.parse.quote(q["state"])
+            return self.redirect(f"{q['redirect_uri']}{sep}code={code}&state={state}")
+        if url.path == "/logout":
+            if q.get("client_id") != CLIENT_ID or not q.get("logout_uri"):
+                return self.refuse(f"logout: {sorted(q)}")
+            self.server.logouts += 1
+            return self.redirect(q["logout_uri"])
+        self.refuse(f"no such page {url.path}")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        if urllib.parse.urlsplit(self.path).path != "/oauth2/token":
+            return self.refuse("no such endpoint")
+        if form.get("grant_type") != "authorization_code" or form.get("client_id") != CLIENT_ID:
+            return self.refuse(f"token: {form.get('grant_type')!r} for {form.get('client_id')!r}")
+        found = self.server.codes.pop(form.get("code", ""), None)
+        if found is None:
+            return self.refuse("token: a code not issued, or used before")
+        challenge, redirect_uri = found
+        verifier = form.get("code_verifier", "")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if digest != challenge:
+            return self.refuse("token: the verifier does not match the challenge")
+        if form.get("redirect_uri") != redirect_uri:
+            return self.refuse("token: another redirect_uri than the authorization's")
+        self.server.exchanged += 1
+        body = json.dumps({
+            "id_token": json.dumps(OPERATOR_A),
+            "access_token": "unused",
+            "token_type": "Bearer",
+            "expires_in": 3600,
+        }).encode()
+        self.send_response(200)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def start_serve(parkctl, log, sign_in):
     serve = subprocess.Popen(
-        [parkctl, "serve", "--addr", "127.0.0.1:0", "--dev-claims", "--lots", "2", "--days", "3"],
+        [parkctl, "serve", "--addr", "127.0.0.1:0", "--dev-claims", "--lots", "2", "--days", "3",
+         "--sign-in", sign_in.base, "--sign-in-client", CLIENT_ID],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -146,7 +250,9 @@ def main():
     parkctl, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     log = open(os.path.join(out, "dashboard-serve.log"), "w")
-    serve, url = start_serve(parkctl, log)
+    sign_in = SignInService()
+    threading.Thread(target=sign_in.serve_forever, daemon=True).start()
+    serve, url = start_serve(parkctl, log, sign_in)
     # The page comes with its security headers, and a request naming
     # another host (DNS rebinding) is refused.
     with urllib.request.urlopen(url + "/", timeout=30) as response:
@@ -155,6 +261,8 @@ def main():
             fail(f"the page's content security policy is {csp!r}")
         if not response.headers.get("strict-transport-security", "").startswith("max-age="):
             fail("the page is served without HSTS")
+        if f"connect-src 'self' {sign_in.base};" not in csp:
+            fail(f"the page may not reach its sign-in service: {csp!r}")
     port = urllib.parse.urlsplit(url).port
     rebound = urllib.request.Request(url + "/openapi.json", headers={"Host": f"attacker.example:{port}"})
     try:
@@ -238,6 +346,37 @@ def main():
         if not same or after["reviews"]["count"] != before - 1:
             fail(f"after resolving the page shows {got}, the API says {want}")
 
+        # Signing out goes through the service's logout and back.
+        driver.find_element(By.ID, "sign-out").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "sign-in").is_displayed())
+        if sign_in.logouts != 1:
+            fail(f"signing out reached the service's logout {sign_in.logouts} time(s)")
+        if driver.find_element(By.ID, "token").is_displayed():
+            fail("with a sign-in service the page still asks for a token")
+
+        # A return with a state this page never sent is refused, and no
+        # code is exchanged.
+        driver.get(f"{url}/?code=forged&state=forged#lang=en")
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "problem").is_displayed())
+        if "code=" in driver.current_url or sign_in.exchanged != 0:
+            fail(f"a forged return was taken ({driver.current_url}, {sign_in.exchanged} exchange(s))")
+
+        # Signing in: to the service with an S256 challenge, back with a
+        # code, exchanged with its verifier; the page then shows the lots.
+        since = int(driver.find_element(By.ID, "lots").get_attribute("data-loaded") or 0)
+        driver.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+        loaded_after(driver, since)
+        if sign_in.problems:
+            fail(f"the sign-in service refused the page: {sign_in.problems}")
+        if sign_in.exchanged != 1:
+            fail(f"{sign_in.exchanged} code exchange(s) for one sign-in")
+        if "code=" in driver.current_url:
+            fail(f"the code stays in the address: {driver.current_url}")
+        cards = [c.get_attribute("data-lot") for c in driver.find_elements(By.CSS_SELECTOR, "[data-lot]")]
+        if cards != ["demo-1"]:
+            fail(f"signed in through the service, the operator sees the lots {cards}")
+        driver.save_screenshot(os.path.join(out, "dashboard-signed-in.png"))
+
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         if errors:
             fail(f"the browser logged errors: {errors}")
@@ -247,6 +386,7 @@ def main():
             driver.quit()
         serve.kill()
         serve.wait()
+        sign_in.shutdown()
         log.close()
 
 

@@ -6,6 +6,13 @@
 const REFRESH_MS = 30000;
 const TOKEN_KEY = "seamless-parking.token";
 const LANG_KEY = "seamless-parking.lang";
+// The sign-in under way: the PKCE verifier and the state sent with it.
+const PENDING_KEY = "seamless-parking.sign-in";
+
+// Where staff sign in (`sign-in.json`, written beside the page at deploy:
+// Cognito's hosted UI, authorization code with PKCE). Without it (a local
+// `parkctl serve --dev-claims`) the page takes a pasted token.
+let signInService = null;
 
 const TEXT = {
   en: {
@@ -51,6 +58,8 @@ const TEXT = {
     cancel: "Cancel",
     send: "Resolve",
     signInFirst: "Sign in with an operator token.",
+    signInHosted: "Sign in to see your lots.",
+    signInFailed: "Signing in did not complete; sign in again.",
     refused: "The operator API refused the token (HTTP {status}).",
     failed: "The operator API could not be reached: {why}",
     states: {
@@ -102,6 +111,8 @@ const TEXT = {
     cancel: "キャンセル",
     send: "確定",
     signInFirst: "オペレーター トークンでサインインしてください。",
+    signInHosted: "サインインすると担当の駐車場が表示されます。",
+    signInFailed: "サインインが完了しませんでした。もう一度サインインしてください。",
     refused: "オペレーター API がトークンを拒否しました (HTTP {status})。",
     failed: "オペレーター API に接続できません: {why}",
     states: {
@@ -326,12 +337,96 @@ function showProblem(text) {
 function signedIn(yes) {
   $("sign-in").hidden = yes;
   $("sign-out").hidden = !yes;
+  // With a sign-in service there is no token to paste.
+  $("token").hidden = $("token-label").hidden = Boolean(signInService);
+  $("token").required = !signInService;
+}
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomText(bytes) {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** This page's address without query or fragment: the redirect URI. */
+function here() {
+  return location.origin + location.pathname;
+}
+
+/** Reads `sign-in.json` beside the page; none means tokens are pasted. */
+async function loadSignInService() {
+  try {
+    const r = await fetch("sign-in.json", { headers: { Accept: "application/json" }, cache: "no-store" });
+    const c = r.ok ? await r.json() : null;
+    signInService = c && c.authorize_url && c.token_url && c.client_id ? c : null;
+  } catch {
+    signInService = null;
+  }
+}
+
+/** Goes to the hosted sign-in with a new verifier's S256 challenge. */
+async function startSignIn() {
+  const verifier = randomText(32);
+  const state = randomText(16);
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state }));
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  const query = new URLSearchParams({
+    response_type: "code",
+    client_id: signInService.client_id,
+    redirect_uri: here(),
+    scope: "openid email profile",
+    state,
+    code_challenge: base64url(new Uint8Array(digest)),
+    code_challenge_method: "S256",
+  });
+  location.assign(`${signInService.authorize_url}?${query}`);
+}
+
+/**
+ * Back from the hosted sign-in with `?code=…&state=…`: the code leaves the
+ * address at once, the state must be the one sent, and the code and its
+ * verifier are exchanged for the tokens; the ID token (it carries the
+ * groups and scopes) is what the API takes.
+ */
+async function finishSignIn() {
+  const query = new URLSearchParams(location.search);
+  const code = query.get("code");
+  if (!code && !query.get("error")) return;
+  history.replaceState(null, "", location.pathname + location.hash);
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
+  sessionStorage.removeItem(PENDING_KEY);
+  if (!code || !signInService || !pending || query.get("state") !== pending.state) {
+    showProblem(t("signInFailed"));
+    return false;
+  }
+  try {
+    const r = await fetch(signInService.token_url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: signInService.client_id,
+        code,
+        redirect_uri: here(),
+        code_verifier: pending.verifier,
+      }),
+    });
+    const tokens = r.ok ? await r.json() : null;
+    if (!tokens || !tokens.id_token) throw new Error(`HTTP ${r.status}`);
+    sessionStorage.setItem(TOKEN_KEY, tokens.id_token);
+    return true;
+  } catch {
+    showProblem(t("signInFailed"));
+    return false;
+  }
 }
 
 async function refresh() {
   if (!sessionStorage.getItem(TOKEN_KEY)) {
     signedIn(false);
-    showProblem(t("signInFirst"));
+    if (!$("problem").dataset.sticky) showProblem(t(signInService ? "signInHosted" : "signInFirst"));
     return;
   }
   signedIn(true);
@@ -403,12 +498,16 @@ function setLanguage(next) {
   refresh();
 }
 
-function start() {
+async function start() {
   applyLanguage();
   $("lang-ja").addEventListener("click", () => setLanguage("ja"));
   $("lang-en").addEventListener("click", () => setLanguage("en"));
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (signInService) {
+      startSignIn();
+      return;
+    }
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
     $("token").value = "";
     refresh();
@@ -416,6 +515,11 @@ function start() {
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     $("lots").replaceChildren();
+    if (signInService && signInService.logout_url) {
+      const query = new URLSearchParams({ client_id: signInService.client_id, logout_uri: here() });
+      location.assign(`${signInService.logout_url}?${query}`);
+      return;
+    }
     refresh();
   });
   $("resolve-form").addEventListener("submit", sendResolve);
@@ -428,6 +532,8 @@ function start() {
   }
   if (fragment.get("lang") === "ja" || fragment.get("lang") === "en") lang = fragment.get("lang");
   applyLanguage();
+  await loadSignInService();
+  if ((await finishSignIn()) === false) $("problem").dataset.sticky = "1";
   refresh();
   setInterval(refresh, REFRESH_MS);
 }

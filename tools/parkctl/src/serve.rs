@@ -66,6 +66,24 @@ pub struct Args {
     /// Days of the demo lots to simulate, ending with today up to now.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=120))]
     days: u32,
+    /// An OAuth 2.0 service (`/oauth2/authorize`, `/oauth2/token`, as
+    /// Cognito's hosted UI) the dashboard signs staff in at, with PKCE,
+    /// instead of a pasted token: served as `/sign-in.json`, its origin
+    /// allowed in the page's `connect-src`.
+    #[arg(long, value_name = "URL", value_parser = sign_in_base)]
+    sign_in: Option<url::Url>,
+    /// The OAuth client id the dashboard signs in as.
+    #[arg(long, default_value = "parkctl-dashboard", requires = "sign_in")]
+    sign_in_client: String,
+}
+
+/// A sign-in service's base address: `http` or `https`, with a host.
+fn sign_in_base(text: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err("must be an http(s) address with a host".into());
+    }
+    Ok(u)
 }
 
 /// Puts the simulator's demo lots in the store: the last `days` days (in
@@ -170,36 +188,64 @@ fn demo_dead_letters() -> parking_aws::MemoryDeadLetters {
     dlq
 }
 
-/// The operator's dashboard page, as deployed to the static site.
-fn dashboard() -> Router {
+/// The operator's dashboard page, as deployed to the static site, with
+/// its sign-in service if any (`sign-in.json`).
+fn dashboard(sign_in: Option<&parking_api::web::SignIn>) -> Router {
     const PAGE: &str = include_str!("../../../web/dashboard/index.html");
     const SCRIPT: &str = include_str!("../../../web/dashboard/dashboard.js");
     const STYLE: &str = include_str!("../../../web/dashboard/dashboard.css");
-    let file = |body: &'static str, kind: &'static str| {
+    let origin = sign_in
+        .and_then(|s| url::Url::parse(&s.token_url).ok())
+        .map(|u| u.origin().ascii_serialization());
+    let csp = parking_api::web::content_security_policy(origin.as_deref());
+    let headers: Arc<Vec<(&'static str, String)>> = Arc::new(
+        parking_api::web::HEADERS
+            .iter()
+            .map(|(name, value)| match *name {
+                "content-security-policy" => (*name, csp.clone()),
+                _ => (*name, (*value).to_owned()),
+            })
+            .collect(),
+    );
+    let file = |body: String, kind: &'static str| {
+        let headers = headers.clone();
         axum::routing::get(move || async move {
             let mut r = ([(http::header::CONTENT_TYPE, kind)], body).into_response();
-            for (name, value) in parking_api::web::HEADERS {
-                r.headers_mut().insert(
-                    http::HeaderName::from_static(name),
-                    http::HeaderValue::from_static(value),
-                );
+            for (name, value) in headers.iter() {
+                if let Ok(v) = http::HeaderValue::from_str(value) {
+                    r.headers_mut()
+                        .insert(http::HeaderName::from_static(name), v);
+                }
             }
             r
         })
     };
-    Router::new()
-        .route("/", file(PAGE, "text/html; charset=utf-8"))
+    let mut router = Router::new()
+        .route("/", file(PAGE.to_owned(), "text/html; charset=utf-8"))
         .route(
             "/dashboard.js",
-            file(SCRIPT, "text/javascript; charset=utf-8"),
+            file(SCRIPT.to_owned(), "text/javascript; charset=utf-8"),
         )
-        .route("/dashboard.css", file(STYLE, "text/css; charset=utf-8"))
+        .route(
+            "/dashboard.css",
+            file(STYLE.to_owned(), "text/css; charset=utf-8"),
+        );
+    if let Some(s) = sign_in
+        && let Ok(json) = serde_json::to_string(s)
+    {
+        router = router.route("/sign-in.json", file(json, "application/json"));
+    }
+    router
 }
 
 /// The router `parkctl serve` runs: the API, the OpenAPI document at
 /// `/openapi.json`, the dashboard page at `/`, and with `dev_claims` the
 /// development header.
-pub fn app<S: Store + Clone + 'static>(store: S, dev: bool) -> Router {
+pub fn app<S: Store + Clone + 'static>(
+    store: S,
+    dev: bool,
+    sign_in: Option<&parking_api::web::SignIn>,
+) -> Router {
     let mut api = Api::new(store, Arc::new(SystemClock))
         .with_store_flags()
         .with_link(Arc::new(PrintedLink));
@@ -215,7 +261,7 @@ pub fn app<S: Store + Clone + 'static>(store: S, dev: bool) -> Router {
                 .into_response()
         }),
     );
-    let app = doc.merge(dashboard()).merge(api);
+    let app = doc.merge(dashboard(sign_in)).merge(api);
     if dev {
         app.layer(middleware::from_fn(dev_claims))
     } else {
@@ -268,7 +314,12 @@ async fn serve<S: Store + Clone + 'static>(
             }])
             .collect(),
     );
-    let app = app(store, args.dev_claims).layer(middleware::from_fn_with_state(hosts, only_hosts));
+    let sign_in = args
+        .sign_in
+        .as_ref()
+        .map(|u| parking_api::web::SignIn::at(u.as_str(), &args.sign_in_client));
+    let app = app(store, args.dev_claims, sign_in.as_ref())
+        .layer(middleware::from_fn_with_state(hosts, only_hosts));
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
