@@ -275,9 +275,27 @@ def main():
     driver = None
     try:
         driver = browser(profile)
+        # A token in a link does not sign in where there is a sign-in
+        # service (a link could sign staff in as someone else), and leaves
+        # the address.
         token = json.dumps(OPERATOR_A)
         driver.get(f"{url}/#lang=en&token={urllib.parse.quote(token)}")
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "sign-in").is_displayed())
+        if "token=" in driver.current_url or driver.find_elements(By.CSS_SELECTOR, "[data-lot]"):
+            fail("a token in the address signed in despite the sign-in service")
+        if driver.find_element(By.ID, "token").is_displayed():
+            fail("with a sign-in service the page still asks for a token")
+
+        # Signing in: to the service with an S256 challenge, back with a
+        # code, exchanged with its verifier; the page then shows the lots.
+        driver.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
         loaded_after(driver, 0)
+        if sign_in.problems:
+            fail(f"the sign-in service refused the page: {sign_in.problems}")
+        if sign_in.exchanged != 1:
+            fail(f"{sign_in.exchanged} code exchange(s) for one sign-in")
+        if "code=" in driver.current_url:
+            fail(f"the code stays in the address: {driver.current_url}")
 
         # The page's figures are the API's (read again if a minute turned
         # over between the two reads).
@@ -351,31 +369,15 @@ def main():
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "sign-in").is_displayed())
         if sign_in.logouts != 1:
             fail(f"signing out reached the service's logout {sign_in.logouts} time(s)")
-        if driver.find_element(By.ID, "token").is_displayed():
-            fail("with a sign-in service the page still asks for a token")
 
         # A return with a state this page never sent is refused, and no
         # code is exchanged.
         driver.get(f"{url}/?code=forged&state=forged#lang=en")
         WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "problem").is_displayed())
-        if "code=" in driver.current_url or sign_in.exchanged != 0:
+        if "code=" in driver.current_url or sign_in.exchanged != 1:
             fail(f"a forged return was taken ({driver.current_url}, {sign_in.exchanged} exchange(s))")
-
-        # Signing in: to the service with an S256 challenge, back with a
-        # code, exchanged with its verifier; the page then shows the lots.
-        since = int(driver.find_element(By.ID, "lots").get_attribute("data-loaded") or 0)
-        driver.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
-        loaded_after(driver, since)
-        if sign_in.problems:
-            fail(f"the sign-in service refused the page: {sign_in.problems}")
-        if sign_in.exchanged != 1:
-            fail(f"{sign_in.exchanged} code exchange(s) for one sign-in")
-        if "code=" in driver.current_url:
-            fail(f"the code stays in the address: {driver.current_url}")
-        cards = [c.get_attribute("data-lot") for c in driver.find_elements(By.CSS_SELECTOR, "[data-lot]")]
-        if cards != ["demo-1"]:
-            fail(f"signed in through the service, the operator sees the lots {cards}")
-        driver.save_screenshot(os.path.join(out, "dashboard-signed-in.png"))
+        if driver.find_elements(By.CSS_SELECTOR, "[data-lot]"):
+            fail("a forged return signed in")
 
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         if errors:

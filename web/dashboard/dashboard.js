@@ -523,16 +523,17 @@ async function start() {
     refresh();
   });
   $("resolve-form").addEventListener("submit", sendResolve);
-  // A token in the address's fragment (#token=…) signs in and is removed
-  // from the address at once.
+  await loadSignInService();
+  // A token in the address's fragment (#token=…) is removed from the
+  // address at once; it signs in only where there is no sign-in service
+  // (a local server), so a link cannot sign staff in as someone else.
   const fragment = new URLSearchParams(location.hash.slice(1));
   if (fragment.get("token")) {
-    sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
+    if (!signInService) sessionStorage.setItem(TOKEN_KEY, fragment.get("token"));
     history.replaceState(null, "", location.pathname + location.search);
   }
   if (fragment.get("lang") === "ja" || fragment.get("lang") === "en") lang = fragment.get("lang");
   applyLanguage();
-  await loadSignInService();
   if ((await finishSignIn()) === false) $("problem").dataset.sticky = "1";
   refresh();
   setInterval(refresh, REFRESH_MS);

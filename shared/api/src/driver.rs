@@ -468,7 +468,7 @@ pub(crate) async fn list_sessions<S: Store>(
 ) -> Result<Response, ApiError> {
     // Paged by the store: a page reads its own stays.
     let scope = scope(&d, "sessions");
-    let (limit, after) = crate::page::wanted(&scope, &q)?;
+    let (limit, after) = crate::page::wanted_from_store(&scope, &q)?;
     let page = trips::sessions(&api.store, &d, after.as_deref(), limit)
         .await
         .map_err(trip_error)?;

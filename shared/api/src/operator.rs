@@ -440,7 +440,7 @@ pub(crate) async fn list_reviews<S: Store>(
     // Paged by the store: a page reads its own items from the lot's
     // review listing.
     let scope = scope(&actor, &lot_id, "reviews");
-    let (limit, after) = crate::page::wanted(&scope, &q)?;
+    let (limit, after) = crate::page::wanted_from_store(&scope, &q)?;
     let page = ops::review_queue(&api.store, &lot_id, after.as_deref(), limit)
         .await
         .map_err(body_error)?;
@@ -516,19 +516,19 @@ pub(crate) async fn list_approvals<S: Store>(
     OperatorLot(_, lot_id): OperatorLot,
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let v: Vec<ApprovalOut> = four_eyes::pending(&api.store, &lot_id)
+    // Paged by the store, from the sparse index of pending requests.
+    let scope = format!("approvals:{lot_id}");
+    let (limit, after) = crate::page::wanted_from_store(&scope, &q)?;
+    let (v, next) = four_eyes::pending(&api.store, &lot_id, after.as_deref(), limit)
         .await
-        .map_err(body_error)?
-        .into_iter()
-        .map(ApprovalOut::from)
-        .collect();
-    let page = paginate(
-        v,
-        |a| format!("{}#{}", a.requested_at, a.id),
-        &format!("approvals:{lot_id}"),
-        &q,
-    )?;
-    Ok(json(StatusCode::OK, &page))
+        .map_err(body_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items: v.into_iter().map(ApprovalOut::from).collect::<Vec<_>>(),
+            next_cursor: next.map(|k| crate::page::cursor(&scope, k)).transpose()?,
+        },
+    ))
 }
 
 pub(crate) async fn decide_approval<S: Store>(
@@ -617,14 +617,20 @@ pub(crate) async fn list_passes<S: Store>(
     Params(q): Params<PageQuery>,
 ) -> Result<Response, ApiError> {
     ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
-    let passes = api.store.passes(&lot_id).await?;
-    page_of(
-        passes,
-        |p| p.id.to_string(),
-        &scope(&actor, &lot_id, "passes"),
-        &q,
-        PassOut::from,
-    )
+    // Paged by the store: a lot's passes grow with the years.
+    let scope = scope(&actor, &lot_id, "passes");
+    let (limit, after) = crate::page::wanted_from_store(&scope, &q)?;
+    let (passes, next) = api
+        .store
+        .passes_page(&lot_id, after.as_deref(), limit)
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items: passes.into_iter().map(PassOut::from).collect(),
+            next_cursor: next.map(|k| crate::page::cursor(&scope, k)).transpose()?,
+        },
+    ))
 }
 
 pub(crate) async fn add_pass<S: Store>(

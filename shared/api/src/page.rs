@@ -86,6 +86,25 @@ pub fn wanted(scope: &str, q: &PageQuery) -> Result<(usize, Option<String>), Api
     Ok((limit, after))
 }
 
+/// [`wanted`], for a list the store pages: the cursor's key must be one
+/// the store makes (printable ASCII, at most 200 bytes), else `400`, so a
+/// forged cursor never reaches the store's key conditions.
+///
+/// # Errors
+///
+/// `400` for a bad limit, a cursor not made for this scope or a key the
+/// store never made.
+pub fn wanted_from_store(scope: &str, q: &PageQuery) -> Result<(usize, Option<String>), ApiError> {
+    let (limit, after) = wanted(scope, q)?;
+    if after
+        .as_ref()
+        .is_some_and(|k| k.len() > 200 || !k.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(bad_cursor());
+    }
+    Ok((limit, after))
+}
+
 /// The cursor of a page that ends at `key`.
 ///
 /// # Errors
@@ -162,5 +181,21 @@ mod tests {
             limit: Some("0".into()),
         };
         assert!(paginate(vec![1], |i| i.to_string(), "a", &bad).is_err());
+        let forged = PageQuery {
+            cursor: Some(cursor("a", "\u{10ffff}x".into()).expect("cursor")),
+            limit: None,
+        };
+        assert!(
+            wanted_from_store("a", &forged).is_err(),
+            "a key the store never made"
+        );
+        let fine = PageQuery {
+            cursor: Some(cursor("a", "000000000012#s-1".into()).expect("cursor")),
+            limit: None,
+        };
+        assert_eq!(
+            wanted_from_store("a", &fine).expect("page").1.as_deref(),
+            Some("000000000012#s-1")
+        );
     }
 }

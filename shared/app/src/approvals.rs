@@ -67,6 +67,14 @@ pub struct Approval {
     pub decision_note: String,
 }
 
+impl Approval {
+    /// Its place among the lot's pending requests (requested time in
+    /// epoch milliseconds, then id): what a page starts after.
+    pub fn listing_key(&self) -> String {
+        format!("{}#{}", self.requested_at.as_millisecond(), self.id)
+    }
+}
+
 /// The store's part.
 pub trait ApprovalStore: Send + Sync {
     /// Writes a request if the stored one is in state `prior` (absent for
@@ -83,10 +91,12 @@ pub trait ApprovalStore: Send + Sync {
         lot: &LotId,
         id: &ActionId,
     ) -> impl Future<Output = StoreResult<Option<Approval>>> + Send;
-    /// A lot's pending requests, oldest first, at most `limit`.
+    /// A lot's pending requests, oldest first, at most `limit`, after the
+    /// [`Approval::listing_key`] `after`.
     fn pending_approvals(
         &self,
         lot: &LotId,
+        after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = StoreResult<Vec<Approval>>> + Send;
 }

@@ -666,28 +666,33 @@ pub struct TimelineCommit {
 
 /// Part of a plate's history forgotten when its retention ended
 /// ([`crate::usecases::retention`]): archived stays removed, their
-/// sessions kept without the plate's text, and the head removed once
-/// nothing of the plate is left to keep. One atomic write, small enough
-/// for one transaction ([`FORGET_PER_WRITE`] stays and sessions at most).
+/// sessions kept (and their drivers' copies) without the plate's text,
+/// and the head removed once nothing of the plate is left to keep. One
+/// atomic write, guarded by the head's version like every other change to
+/// the plate's history: it moves the head on by one (or removes it), so a
+/// read or a staff change that read the history before it is refused and
+/// read again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forget {
     pub lot_id: LotId,
     pub plate: Plate,
+    /// The head's stored version: refused
+    /// ([`Refusal::StaleTimeline`](crate::store::Refusal::StaleTimeline))
+    /// if it moved on.
+    pub head_version: u64,
     /// Archived stays removed.
     pub stays: Vec<StayKey>,
     /// Sessions with their plate replaced ([`Plate::erased`]), each at
-    /// the version after the stored one: refused
-    /// ([`Refusal::StaleTimeline`](crate::store::Refusal::StaleTimeline))
-    /// if a session moved on meanwhile.
+    /// the version after the stored one: refused if a session moved on.
     pub sessions: Vec<Session>,
-    /// The head removed too, at this stored version: refused if the plate
-    /// was read again meanwhile.
-    pub head: Option<u64>,
+    /// The head removed (else its version moves on by one).
+    pub delete_head: bool,
 }
 
-/// The most stays and sessions one [`Forget`] holds, each (a transaction
-/// takes 100 items).
-pub const FORGET_PER_WRITE: usize = 40;
+/// The most stays one [`Forget`] removes (each holds its session and the
+/// few it superseded; with the drivers' copies a write stays well within
+/// a transaction's 100 items).
+pub const FORGET_PER_WRITE: usize = 10;
 
 /// A plate's history in a lot: its head, its archived stays, and the
 /// atomic write that changes them.
@@ -733,6 +738,26 @@ pub trait PlateHistory: Send + Sync {
     ) -> impl Future<Output = StoreResult<Applied>> + Send;
     /// A lot's passes, in id order.
     fn passes(&self, lot_id: &LotId) -> impl Future<Output = StoreResult<Vec<Pass>>> + Send;
+    /// Up to `limit` of a lot's passes in id order, after the pass `after`,
+    /// and the id the next page starts after (`None` on the last): one
+    /// query, whatever the lot's years of passes.
+    fn passes_page(
+        &self,
+        lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<(Vec<Pass>, Option<String>)>> + Send;
     /// Forgets part of a plate's history, atomically (see [`Forget`]).
     fn forget(&self, forget: &Forget) -> impl Future<Output = StoreResult<()>> + Send;
+    /// How far a lot's retention sweep got: the exit time up to which
+    /// every stay that left has been looked at.
+    fn retention_mark(
+        &self,
+        lot_id: &LotId,
+    ) -> impl Future<Output = StoreResult<Option<Timestamp>>> + Send;
+    fn set_retention_mark(
+        &self,
+        lot_id: &LotId,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }

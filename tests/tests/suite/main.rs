@@ -73,6 +73,7 @@ against_both_stores!(
     sessions_are_listed_as_their_history_wrote_them,
     sessions_are_listed_by_exit_and_while_they_need_a_person,
     a_drivers_stays_are_read_a_page_at_a_time,
+    forgetting_a_plate_is_guarded_by_its_head,
     // The ledger.
     the_ledger_forgets_at_the_expiry_second,
     events_that_change_nothing_else_are_remembered_once,

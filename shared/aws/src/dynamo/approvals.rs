@@ -62,8 +62,14 @@ impl ApprovalStore for DynamoStore {
     }
 
     /// One page of the lot's sparse index of pending requests.
-    async fn pending_approvals(&self, lot: &LotId, limit: usize) -> StoreResult<Vec<Approval>> {
-        self.query_index_window(&keys::pending_approvals(lot), "0", "~", Some(limit))
+    async fn pending_approvals(
+        &self,
+        lot: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Approval>> {
+        let from = after.map_or_else(|| "0".to_owned(), |a| format!("{a}\u{1}"));
+        self.query_index_window(&keys::pending_approvals(lot), &from, "~", Some(limit))
             .await?
             .into_iter()
             .map(body)

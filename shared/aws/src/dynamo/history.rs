@@ -19,6 +19,35 @@ impl PlateHistory for DynamoStore {
         self.query_bodies(keys::passes_of(lot_id)).await
     }
 
+    /// One query of the lot's pass range, for one more than the page.
+    async fn passes_page(
+        &self,
+        lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<(Vec<Pass>, Option<String>)> {
+        let (pk, prefix) = keys::passes_of(lot_id);
+        let from = match after {
+            Some(a) => format!("{prefix}{a}\u{1}"),
+            None => prefix.to_owned(),
+        };
+        let to = format!("{prefix}\u{10ffff}");
+        let mut v: Vec<Pass> = self
+            .query_range(&pk, (&from, &to), true, Some(limit + 1))
+            .await?
+            .into_iter()
+            .map(body)
+            .collect::<StoreResult<_>>()?;
+        let more = v.len() > limit;
+        v.truncate(limit);
+        let next = if more {
+            v.last().map(|p| p.id.to_string())
+        } else {
+            None
+        };
+        Ok((v, next))
+    }
+
     /// One query, newest first, of one stay.
     async fn stay_before(
         &self,
@@ -210,10 +239,24 @@ impl PlateHistory for DynamoStore {
         }
     }
 
-    /// One transaction: stays deleted, sessions rewritten on their stored
-    /// versions, the head deleted on its own.
+    /// One transaction: the head moved on (or deleted) on its stored
+    /// version, stays deleted, sessions and their drivers' copies
+    /// rewritten on their stored versions.
     async fn forget(&self, f: &parking_app::history::Forget) -> StoreResult<()> {
-        let mut txn = self.txn(None);
+        let head = keys::timeline(&f.lot_id, &f.plate, false);
+        let guard = Cond::new("version = :v").value(":v", n(f.head_version));
+        let mut txn = if f.delete_head {
+            self.txn(None).delete(Step::Timeline, &head, Some(guard))?
+        } else {
+            self.txn(None).update(
+                Step::Timeline,
+                &head,
+                "SET version = :next",
+                &[],
+                vec![(":next", n(f.head_version + 1))],
+                Some(guard),
+            )?
+        };
         for gone in &f.stays {
             txn = txn.delete(Step::Stay, &keys::stay(&f.lot_id, &f.plate, gone), None)?;
         }
@@ -225,14 +268,13 @@ impl PlateHistory for DynamoStore {
                 keys::session_listed(session).item(session)?,
                 Some(guard),
             )?;
-        }
-        if let Some(version) = f.head {
-            let guard = Cond::new("version = :v").value(":v", n(version));
-            txn = txn.delete(
-                Step::Timeline,
-                &keys::timeline(&f.lot_id, &f.plate, false),
-                Some(guard),
-            )?;
+            if let Some(driver) = &session.driver_id {
+                txn = txn.put(
+                    Step::DriverEntry,
+                    keys::driver_session(driver, session).item(session)?,
+                    None,
+                )?;
+            }
         }
         match txn.run(&self.client).await? {
             Ok(()) => Ok(()),
@@ -242,4 +284,20 @@ impl PlateHistory for DynamoStore {
             .into()),
         }
     }
+
+    async fn retention_mark(&self, lot_id: &LotId) -> StoreResult<Option<Timestamp>> {
+        let mark: Option<RetentionMark> = self.get_opt(&keys::retention_mark(lot_id)).await?;
+        Ok(mark.map(|m| m.at))
+    }
+
+    async fn set_retention_mark(&self, lot_id: &LotId, at: Timestamp) -> StoreResult<()> {
+        self.put_plain(&keys::retention_mark(lot_id), &RetentionMark { at })
+            .await
+    }
+}
+
+/// How far a lot's retention sweep got.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RetentionMark {
+    at: Timestamp,
 }

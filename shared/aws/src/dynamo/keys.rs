@@ -375,6 +375,12 @@ pub(crate) fn allow_list(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "~ALLOW", "allow_list")
 }
 
+/// How far the lot's retention sweep got (outside the configuration and
+/// live-state ranges, as the allow-list is).
+pub(crate) fn retention_mark(lot: &LotId) -> Keys {
+    Keys::new(lot_pk(lot), "~RETENTION", "retention_mark")
+}
+
 /// The lot's latest occupancy forecast.
 pub(crate) fn forecast(lot: &LotId) -> Keys {
     // `~` sorts after every letter: outside the ranges the lot's

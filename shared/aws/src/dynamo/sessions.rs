@@ -92,8 +92,8 @@ impl SessionStore for DynamoStore {
 
     /// One query of the lot's review listing (`GSI3`), for one more than
     /// the page to know whether another follows. The index is eventually
-    /// consistent: a session settled a moment ago may still be listed, so
-    /// each is checked again by the rule.
+    /// consistent: a session settled a moment ago may still be listed for
+    /// that moment.
     async fn lot_reviews(
         &self,
         lot_id: &LotId,
@@ -117,9 +117,7 @@ impl SessionStore for DynamoStore {
             let s: Session = body(item)?;
             v.push((entry_key(&s), s));
         }
-        let mut page = SessionPage::cut(v, limit);
-        page.sessions.retain(needs_review);
-        Ok(page)
+        Ok(SessionPage::cut(v, limit))
     }
 
     /// One query of the driver's copies, for one more than the page; the

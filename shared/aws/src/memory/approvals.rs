@@ -34,16 +34,22 @@ impl ApprovalStore for MemoryStore {
             .cloned())
     }
 
-    async fn pending_approvals(&self, lot: &LotId, limit: usize) -> StoreResult<Vec<Approval>> {
+    async fn pending_approvals(
+        &self,
+        lot: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Approval>> {
         self.read();
         let s = self.state();
         let mut v: Vec<Approval> = s
             .approvals
             .values()
             .filter(|a| &a.lot_id == lot && a.state == ApprovalState::Pending)
+            .filter(|a| after.is_none_or(|k| a.listing_key().as_str() > k))
             .cloned()
             .collect();
-        v.sort_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id)));
+        v.sort_by_key(Approval::listing_key);
         v.truncate(limit);
         Ok(v)
     }

@@ -205,8 +205,14 @@ impl PlateHistory for MemoryStore {
 
     async fn forget(&self, f: &parking_app::history::Forget) -> StoreResult<()> {
         let mut items: Vec<usize> = f.sessions.iter().map(item_bytes).collect();
+        items.extend(
+            f.sessions
+                .iter()
+                .filter(|s| s.driver_id.is_some())
+                .map(item_bytes),
+        );
         items.extend(f.stays.iter().map(|_| SMALL_ITEM));
-        items.extend(f.head.iter().map(|_| SMALL_ITEM));
+        items.push(SMALL_ITEM);
         self.write_units(write_units(&items, true));
         let mut s = self.state();
         let key = (f.lot_id.clone(), f.plate.key());
@@ -216,17 +222,14 @@ impl PlateHistory for MemoryStore {
             }
             .into()
         };
+        if s.timelines.get(&key).map(|t| t.version) != Some(f.head_version) {
+            return Err(stale());
+        }
         for session in &f.sessions {
-            if s.sessions.get(&session.id).map(|x| x.version)
-                != Some(session.version.saturating_sub(1))
-            {
+            let stored = s.sessions.get(&session.id).map(|x| x.version);
+            if stored != Some(session.version.saturating_sub(1)) {
                 return Err(stale());
             }
-        }
-        if let Some(version) = f.head
-            && s.timelines.get(&key).map(|t| t.version) != Some(version)
-        {
-            return Err(stale());
         }
         for (from, id) in &f.stays {
             s.stays
@@ -235,10 +238,46 @@ impl PlateHistory for MemoryStore {
         for session in &f.sessions {
             s.sessions.insert(session.id.clone(), session.clone());
         }
-        if f.head.is_some() {
+        if f.delete_head {
             s.timelines.remove(&key);
+        } else if let Some(t) = s.timelines.get_mut(&key) {
+            t.version += 1;
         }
         Ok(())
+    }
+
+    async fn retention_mark(&self, lot_id: &LotId) -> StoreResult<Option<Timestamp>> {
+        self.read();
+        Ok(self.state().retention_marks.get(lot_id).copied())
+    }
+
+    async fn set_retention_mark(&self, lot_id: &LotId, at: Timestamp) -> StoreResult<()> {
+        self.write_units(write_units(&[SMALL_ITEM], false));
+        self.state().retention_marks.insert(lot_id.clone(), at);
+        Ok(())
+    }
+
+    async fn passes_page(
+        &self,
+        lot_id: &LotId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<(Vec<Pass>, Option<String>)> {
+        let mut v: Vec<Pass> = self
+            .passes(lot_id)
+            .await?
+            .into_iter()
+            .filter(|p| after.is_none_or(|a| p.id.as_str() > a))
+            .collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        let more = v.len() > limit;
+        v.truncate(limit);
+        let next = if more {
+            v.last().map(|p| p.id.to_string())
+        } else {
+            None
+        };
+        Ok((v, next))
     }
 
     async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {

@@ -81,6 +81,8 @@ struct State {
     /// (lot, time, id) → audit entry.
     audit: BTreeMap<(LotId, Timestamp, ActionId), AuditEntry>,
     passes: BTreeMap<(LotId, PassId), Pass>,
+    /// How far each lot's retention sweep got.
+    retention_marks: HashMap<LotId, Timestamp>,
     attempts: HashMap<IdempotencyKey, parking_app::settlement::Attempt>,
     /// (lot, plate key) → the plate's timeline there (its head).
     timelines: HashMap<(LotId, String), PlateTimeline>,

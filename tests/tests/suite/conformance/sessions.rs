@@ -155,3 +155,73 @@ pub async fn a_drivers_stays_are_read_a_page_at_a_time<S: Store>(store: &S) {
     );
     assert_eq!(second.next, None);
 }
+
+/// Forgetting a plate is one more change to its history: refused on a
+/// head that moved on or a session that did, and it moves the head on.
+pub async fn forgetting_a_plate_is_guarded_by_its_head<S: Store>(store: &S) {
+    let mut s = fx::session("s-forget", "lot-f", "品川 300 さ 12-34");
+    s.exit_at = Some(fx::at("2026-11-24T10:00:00+09:00"));
+    s.state = SessionState::Priced;
+    let e = fx::event("cam-1", "forget-1", "2026-11-24T10:00:01+09:00");
+    store
+        .commit_read(&commit(1, &s, &e, 1))
+        .await
+        .expect("commit");
+    let erased = Session {
+        plate: parking_core::Plate::erased(s.id.as_str()),
+        version: s.version + 1,
+        ..s.clone()
+    };
+    let forget = |head_version: u64, sessions: Vec<Session>, delete_head: bool| {
+        parking_app::history::Forget {
+            lot_id: id("lot-f"),
+            plate: s.plate.clone(),
+            head_version,
+            stays: Vec::new(),
+            sessions,
+            delete_head,
+        }
+    };
+    let stale = store.forget(&forget(2, vec![erased.clone()], false)).await;
+    assert!(
+        matches!(refusal(&stale), Some(Refusal::StaleTimeline { .. })),
+        "{stale:?}"
+    );
+    let behind = Session {
+        version: 5,
+        ..erased.clone()
+    };
+    let stale = store.forget(&forget(1, vec![behind], false)).await;
+    assert!(
+        matches!(refusal(&stale), Some(Refusal::StaleTimeline { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.get_session(&s.id).await.expect("kept"),
+        s,
+        "nothing written"
+    );
+    store
+        .forget(&forget(1, vec![erased.clone()], false))
+        .await
+        .expect("forgotten");
+    assert_eq!(store.get_session(&s.id).await.expect("kept"), erased);
+    let view = store
+        .plate_view(&id("lot-f"), &s.plate)
+        .await
+        .expect("view");
+    assert_eq!(
+        view.timeline.map(|t| t.version),
+        Some(2),
+        "the head moved on"
+    );
+    store
+        .forget(&forget(2, Vec::new(), true))
+        .await
+        .expect("head gone");
+    let view = store
+        .plate_view(&id("lot-f"), &s.plate)
+        .await
+        .expect("view");
+    assert!(view.timeline.is_none());
+}

@@ -24,12 +24,22 @@
 //! longer act on a forgotten stay through its plate's history; its
 //! session stays in the lot's records and reports.
 //!
-//! Bounded: each run reads the sessions that left within
-//! [`LOOKBACK`] before each lot's cutoff (one query of the exit listing),
-//! and forgets at most its budget of plates; a plate's history is
-//! removed [`FORGET_PER_WRITE`] stays at a time.
+//! Every write is guarded by the plate's head version, as every change to
+//! a plate's history is, and moves it on: a read or a staff change that
+//! comes in meanwhile wins, and the plate is looked at again when its
+//! newer stays pass the cutoff. A session is checked again as stored
+//! just before it is written.
+//!
+//! Bounded: each lot keeps a mark, the exit time up to which every stay
+//! that left has been looked at; a run reads the stays that left from the
+//! mark to the cutoff (one query of the exit listing; the first run
+//! starts [`LOOKBACK`] before the cutoff), looks at each plate once, at
+//! most its budget of plates, and moves the mark on. A plate's history
+//! is removed [`FORGET_PER_WRITE`] stays at a time. A stay kept because
+//! it still owed money is not looked at again when it is paid later: its
+//! plate stays (a limit, in the README).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
 use parking_core::{Plate, SessionState};
@@ -41,8 +51,7 @@ use crate::store::prelude::*;
 use crate::timeline::PlateTimeline;
 use crate::usecases::sweeps::Swept;
 
-/// How far before its cutoff a run looks for stays that left: a stay
-/// still owing is looked at again for that long.
+/// Where a lot's first run starts, before its cutoff.
 pub const LOOKBACK: SignedDuration = SignedDuration::from_hours(2 * 24);
 
 /// A lot's cutoff: what began before it is past its retention.
@@ -73,8 +82,10 @@ fn past(s: &Session, cutoff: Timestamp) -> bool {
 ///
 /// # Errors
 ///
-/// The store's (a plate whose history moved on meanwhile is counted as
-/// refused and left for the next run).
+/// The store's when it is unavailable (the run is tried again; nothing
+/// it did is undone or repeated). A plate whose history moved on
+/// meanwhile, or whose items the store refuses, is counted as refused
+/// and the run goes on.
 pub async fn forget_plates<S: Store>(
     store: &S,
     now: Timestamp,
@@ -83,31 +94,47 @@ pub async fn forget_plates<S: Store>(
     let mut swept = Swept::default();
     for lot in store.lots().await? {
         let cutoff = cutoff(&lot, now);
-        let from = cutoff.checked_sub(LOOKBACK).unwrap_or(Timestamp::MIN);
-        let mut plates: BTreeMap<String, Plate> = BTreeMap::new();
-        for s in store.lot_sessions_left(&lot.id, from, cutoff).await? {
-            if s.driver_id.is_none() && s.plate.is_readable() && settled(&s) {
-                plates.insert(s.plate.key(), s.plate);
-            }
+        let from = match store.retention_mark(&lot.id).await? {
+            Some(mark) => mark,
+            None => cutoff.checked_sub(LOOKBACK).unwrap_or(Timestamp::MIN),
+        };
+        if from >= cutoff {
+            continue;
         }
-        for plate in plates.into_values() {
-            if swept.acted >= budget {
-                swept.more = true;
-                return Ok(swept);
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut reached = cutoff;
+        for s in store.lot_sessions_left(&lot.id, from, cutoff).await? {
+            if !s.plate.is_readable() || !seen.insert(s.plate.key()) {
+                continue;
             }
-            match forget_plate(store, &lot.id, &plate, cutoff).await {
+            if swept.acted + swept.refused >= budget {
+                // The rest from this stay's exit on, next run.
+                reached = s.exit_at.unwrap_or(from);
+                swept.more = true;
+                break;
+            }
+            match forget_plate(store, &lot.id, &s.plate, cutoff).await {
                 Ok(true) => swept.acted += 1,
                 Ok(false) => {}
-                Err(StoreError::Conflict(_)) => swept.refused += 1,
-                Err(e) => return Err(e),
+                Err(StoreError::Unavailable { source }) => {
+                    return Err(StoreError::Unavailable { source });
+                }
+                // Its history moved on, or the store refuses its items:
+                // the others go on.
+                Err(_) => swept.refused += 1,
             }
+        }
+        store.set_retention_mark(&lot.id, reached).await?;
+        if swept.more {
+            break;
         }
     }
     Ok(swept)
 }
 
 /// Forgets what of one plate's history in a lot is past `cutoff` and
-/// settled; `true` if anything was.
+/// settled; `true` if anything was. A plate registered, claimed or
+/// holding a pass is left alone.
 ///
 /// # Errors
 ///
@@ -124,7 +151,10 @@ pub async fn forget_plate<S: Store>(
     if view.owner.is_some() || claimed {
         return Ok(false);
     }
-    if view.timeline.as_ref().is_some_and(|t| !t.passes.is_empty()) {
+    let Some(head) = view.timeline else {
+        return Ok(false);
+    };
+    if !head.passes.is_empty() {
         return Ok(false);
     }
     // The archived stays, oldest first, up to the first one not past.
@@ -159,57 +189,55 @@ pub async fn forget_plate<S: Store>(
             break;
         }
     }
-    let head = view.timeline.filter(|t| !kept && head_past(t, cutoff));
-    if gone.is_empty() && head.is_none() {
-        return Ok(false);
-    }
-    // The stays and their sessions, a write at a time; then the head with
-    // its own sessions, in one write, so a plate read meanwhile keeps
-    // them all.
-    for part in gone.chunks(FORGET_PER_WRITE / 2) {
+    let mut version = head.version;
+    let mut forgot = false;
+    for part in gone.chunks(FORGET_PER_WRITE) {
         let sessions: Vec<Session> = part.iter().flat_map(|s| s.sessions.clone()).collect();
-        let mut erased = without_plate(store, sessions).await?;
-        // A stay holds its session and the few it superseded.
-        while !erased.is_empty() {
-            let rest = erased.split_off(erased.len().min(FORGET_PER_WRITE));
-            store
-                .forget(&Forget {
-                    lot_id: lot_id.clone(),
-                    plate: plate.clone(),
-                    stays: Vec::new(),
-                    sessions: erased,
-                    head: None,
-                })
-                .await?;
-            erased = rest;
-        }
+        // As stored now: a stay whose session changed meanwhile is kept.
+        let Some(erased) = without_plate(store, sessions, cutoff).await? else {
+            kept = true;
+            continue;
+        };
         store
             .forget(&Forget {
                 lot_id: lot_id.clone(),
                 plate: plate.clone(),
+                head_version: version,
                 stays: part.iter().map(Stay::key).collect(),
-                sessions: Vec::new(),
-                head: None,
+                sessions: erased,
+                delete_head: false,
             })
             .await?;
+        version += 1;
+        forgot = true;
     }
-    if let Some(t) = head {
+    if !kept
+        && head_past(&head, cutoff)
+        && let Some(erased) = without_plate(store, head.sessions.clone(), cutoff).await?
+    {
         store
             .forget(&Forget {
                 lot_id: lot_id.clone(),
                 plate: plate.clone(),
+                head_version: version,
                 stays: Vec::new(),
-                sessions: without_plate(store, t.sessions.clone()).await?,
-                head: Some(t.version),
+                sessions: erased,
+                delete_head: true,
             })
             .await?;
+        forgot = true;
     }
-    Ok(true)
+    Ok(forgot)
 }
 
 /// The sessions as stored now, with the plate replaced, at their next
-/// versions; those already without one are left out.
-async fn without_plate<S: Store>(store: &S, sessions: Vec<Session>) -> StoreResult<Vec<Session>> {
+/// versions (those already without one left out); `None` if any is no
+/// longer past and settled.
+async fn without_plate<S: Store>(
+    store: &S,
+    sessions: Vec<Session>,
+    cutoff: Timestamp,
+) -> StoreResult<Option<Vec<Session>>> {
     let mut erased = Vec::with_capacity(sessions.len());
     for s in sessions {
         let stored = match store.get_session(&s.id).await {
@@ -220,13 +248,16 @@ async fn without_plate<S: Store>(store: &S, sessions: Vec<Session>) -> StoreResu
         if !stored.plate.is_readable() {
             continue;
         }
+        if !(past(&stored, cutoff) && settled(&stored)) {
+            return Ok(None);
+        }
         erased.push(Session {
             plate: Plate::erased(stored.id.as_str()),
             version: stored.version + 1,
             ..stored
         });
     }
-    Ok(erased)
+    Ok(Some(erased))
 }
 
 /// Whether nothing in a plate's head is to be kept: every read and

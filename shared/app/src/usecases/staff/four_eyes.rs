@@ -245,11 +245,27 @@ pub async fn decide<S: Store>(
     Ok((decided.unwrap_or(held), amended))
 }
 
-/// The lot's requests waiting for a second operator, oldest first.
+/// One page of the lot's requests waiting for a second operator, oldest
+/// first, after the [`Approval::listing_key`] `after` (at most
+/// [`MAX_PENDING`]), and the key the next page starts after.
 ///
 /// # Errors
 ///
 /// The store's.
-pub async fn pending<S: Store>(store: &S, lot: &LotId) -> Result<Vec<Approval>, ActionError> {
-    Ok(store.pending_approvals(lot, MAX_PENDING).await?)
+pub async fn pending<S: Store>(
+    store: &S,
+    lot: &LotId,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Approval>, Option<String>), ActionError> {
+    let limit = limit.min(MAX_PENDING);
+    let mut v = store.pending_approvals(lot, after, limit + 1).await?;
+    let more = v.len() > limit;
+    v.truncate(limit);
+    let next = if more {
+        v.last().map(Approval::listing_key)
+    } else {
+        None
+    };
+    Ok((v, next))
 }
