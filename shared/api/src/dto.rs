@@ -10,6 +10,7 @@ use parking_app::usecases::plates::{PlateStatus, Vehicle};
 use parking_app::usecases::trips::Receipt;
 use parking_app::*;
 use parking_core::Money;
+use parking_core::demand::DemandPolicy;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
@@ -569,8 +570,89 @@ pub struct LotSettingsDto {
     /// least 8): then its reads and plate text are removed.
     #[serde(default = "plate_retention_days")]
     pub plate_retention_days: u32,
+    /// How price suggestions follow demand (defaults after SFpark).
+    #[serde(default)]
+    pub demand_pricing: DemandPricingDto,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
+}
+
+/// The rule price suggestions follow: a band fuller than `target_high`
+/// goes up a step, one emptier than `target_low` down a step (emptier
+/// than `far_below`, the far step), within the bounds, at most every
+/// `min_days_between` days and announced `announce_days` ahead. Amounts are
+/// minor units per hour, scaled to each band's unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemandPricingDto {
+    /// Below this share of bays occupied a price goes down (default 0.6).
+    pub target_low: f64,
+    /// Above it a price goes up (default 0.8).
+    pub target_high: f64,
+    /// Below it a price goes down by the far step (default 0.3).
+    pub far_below: f64,
+    /// Default 30.
+    pub step_up_per_hour: i64,
+    /// Default 30.
+    pub step_down_per_hour: i64,
+    /// Default 60.
+    pub step_down_far_per_hour: i64,
+    /// Default 30.
+    pub min_per_hour: i64,
+    /// Default 3000.
+    pub max_per_hour: i64,
+    /// Default 30.
+    pub min_days_between: u32,
+    /// Default 7.
+    pub announce_days: u32,
+    /// Days measured at most (default 28).
+    pub lookback_days: u32,
+    /// The price elasticity the expected effect assumes (default -0.4).
+    pub elasticity: f64,
+}
+
+impl Default for DemandPricingDto {
+    fn default() -> Self {
+        DemandPolicy::default().into()
+    }
+}
+
+impl From<DemandPolicy> for DemandPricingDto {
+    fn from(p: DemandPolicy) -> Self {
+        DemandPricingDto {
+            target_low: p.target_low,
+            target_high: p.target_high,
+            far_below: p.far_below,
+            step_up_per_hour: p.step_up_per_hour,
+            step_down_per_hour: p.step_down_per_hour,
+            step_down_far_per_hour: p.step_down_far_per_hour,
+            min_per_hour: p.min_per_hour,
+            max_per_hour: p.max_per_hour,
+            min_days_between: p.min_days_between,
+            announce_days: p.announce_days,
+            lookback_days: p.lookback_days,
+            elasticity: p.elasticity,
+        }
+    }
+}
+
+impl From<DemandPricingDto> for DemandPolicy {
+    fn from(p: DemandPricingDto) -> Self {
+        DemandPolicy {
+            target_low: p.target_low,
+            target_high: p.target_high,
+            far_below: p.far_below,
+            step_up_per_hour: p.step_up_per_hour,
+            step_down_per_hour: p.step_down_per_hour,
+            step_down_far_per_hour: p.step_down_far_per_hour,
+            min_per_hour: p.min_per_hour,
+            max_per_hour: p.max_per_hour,
+            min_days_between: p.min_days_between,
+            announce_days: p.announce_days,
+            lookback_days: p.lookback_days,
+            elasticity: p.elasticity,
+        }
+    }
 }
 
 fn no_show_grace_minutes() -> u32 {
@@ -632,6 +714,7 @@ impl From<LotSettings> for LotSettingsDto {
             shop_max_amount: s.shop_max_amount,
             shop_validations_per_day: s.shop_validations_per_day,
             plate_retention_days: s.plate_retention_days,
+            demand_pricing: s.demand_pricing.into(),
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -663,6 +746,7 @@ impl From<LotSettingsDto> for LotSettings {
             shop_max_amount: s.shop_max_amount,
             shop_validations_per_day: s.shop_validations_per_day,
             plate_retention_days: s.plate_retention_days,
+            demand_pricing: s.demand_pricing.into(),
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -1466,6 +1550,90 @@ impl From<parking_app::usecases::dead_letters::DeadLetter> for DeadLetterOut {
             kind: d.kind,
             received: d.received,
             sent_at: d.sent_at,
+        }
+    }
+}
+
+/// The next tariff version the lot's occupancy suggests. Nothing is
+/// applied: to accept it, post `tariff` and `effective_from` to the lot's
+/// tariffs.
+#[derive(Serialize, JsonSchema)]
+pub struct PriceSuggestionOut {
+    pub lot_id: String,
+    /// When the version in force took effect (null: the lot's first).
+    #[schemars(schema_with = "ts_opt")]
+    pub in_force_since: Option<Timestamp>,
+    /// When the suggested version would take effect: announced ahead, and
+    /// no sooner than the minimum time between changes.
+    #[schemars(schema_with = "ts")]
+    pub effective_from: Timestamp,
+    /// The first and last local dates measured (null: none).
+    pub measured_from: Option<String>,
+    pub measured_to: Option<String>,
+    pub measured_days: usize,
+    /// Whether any band's price would change.
+    pub changes: bool,
+    pub bands: Vec<BandSuggestionOut>,
+    /// The version to post, in the tariff format.
+    #[schemars(schema_with = "object")]
+    pub tariff: serde_json::Value,
+}
+
+/// One band's measured occupancy and its next price.
+#[derive(Serialize, JsonSchema)]
+pub struct BandSuggestionOut {
+    /// Its index in the tariff's `bands`.
+    pub band: usize,
+    pub name: String,
+    pub unit_minutes: u32,
+    /// 15-minute slots measured.
+    pub slots: usize,
+    /// The mean share of bays occupied (0 to 1), if measured.
+    pub occupancy: Option<f64>,
+    /// Unit prices, minor units.
+    pub current: i64,
+    pub proposed: i64,
+    /// `raise`, `lower`, `lower_far`, `hold`, `at_bound`, `free` or
+    /// `too_little_data`.
+    pub decision: String,
+    /// The occupancy expected at the proposed price.
+    pub expected_occupancy: Option<f64>,
+}
+
+impl PriceSuggestionOut {
+    pub fn new(lot_id: &LotId, s: parking_app::usecases::pricing::Suggested) -> Self {
+        let g = s.suggestion;
+        let changes = g.changes();
+        let decision = |d: parking_core::demand::Decision| {
+            serde_json::to_value(d)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        PriceSuggestionOut {
+            lot_id: lot_id.to_string(),
+            in_force_since: s.in_force_since,
+            effective_from: g.effective_from,
+            measured_from: g.measured.map(|(a, _)| a.to_string()),
+            measured_to: g.measured.map(|(_, b)| b.to_string()),
+            measured_days: g.measured_days,
+            changes,
+            bands: g
+                .bands
+                .into_iter()
+                .map(|b| BandSuggestionOut {
+                    band: b.band,
+                    name: b.name,
+                    unit_minutes: b.unit_minutes,
+                    slots: b.slots,
+                    occupancy: b.occupancy,
+                    current: b.current,
+                    proposed: b.proposed,
+                    decision: decision(b.decision),
+                    expected_occupancy: b.expected_occupancy,
+                })
+                .collect(),
+            tariff: serde_json::to_value(&g.tariff).unwrap_or_default(),
         }
     }
 }

@@ -326,6 +326,7 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorSetFlag, o::set_flag::<S>)
             .op(Op::OperatorGetForecast, o::get_forecast::<S>)
             .op(Op::OperatorListBays, o::list_bays::<S>)
+            .op(Op::OperatorPriceSuggestion, o::price_suggestion::<S>)
             .op(Op::OperatorListTariffs, o::list_tariffs::<S>)
             .op(Op::OperatorAddTariff, o::add_tariff::<S>)
             .op(Op::OperatorListReviews, o::list_reviews::<S>)

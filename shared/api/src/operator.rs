@@ -388,6 +388,16 @@ fn version_out(v: ops::TariffVersion) -> TariffVersionOut {
     }
 }
 
+pub(crate) async fn price_suggestion<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let s = parking_app::usecases::pricing::suggestion(&api.store, &lot_id, api.clock.now())
+        .await
+        .map_err(|e| action_error(e, "lot"))?;
+    Ok(json(StatusCode::OK, &PriceSuggestionOut::new(&lot_id, s)))
+}
+
 pub(crate) async fn list_tariffs<S: Store>(
     State(api): St<S>,
     OperatorLot(actor, lot_id): OperatorLot,

@@ -265,6 +265,8 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<ForecastOut>), errors &[404];
     OperatorListBays = GET "/v1/operator/lots/{lot_id}/bays" Operator "operator" "The lot's bays as their sensors last reported."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<BayOut>>), errors &[400, 404];
+    OperatorPriceSuggestion = GET "/v1/operator/lots/{lot_id}/pricing/suggestion" Operator "operator" "The next tariff version the lot's occupancy suggests, band by band (settings.demand_pricing); nothing is applied until an operator posts it to the lot's tariffs."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<PriceSuggestionOut>), errors &[404, 409, 422];
     OperatorListTariffs = GET "/v1/operator/lots/{lot_id}/tariffs" Operator "operator" "The lot's tariff versions, oldest first."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<TariffVersionOut>>), errors &[400, 404];
     OperatorAddTariff = POST "/v1/operator/lots/{lot_id}/tariffs" Operator "operator" "Schedules a tariff version from a time not in the past; stays are priced by the version in force at their entry."

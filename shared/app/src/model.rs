@@ -129,6 +129,9 @@ pub struct LotSettings {
     /// ([`crate::usecases::retention`]). At least 8, past the seven days
     /// a late read may reach back.
     pub plate_retention_days: u32,
+    /// How price suggestions follow demand: targets, steps, bounds and
+    /// timing ([`parking_core::demand`]; defaults after SFpark).
+    pub demand_pricing: parking_core::demand::DemandPolicy,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -182,6 +185,7 @@ impl Default for LotSettings {
             shop_max_amount: 3_000,
             shop_validations_per_day: 200,
             plate_retention_days: 30,
+            demand_pricing: parking_core::demand::DemandPolicy::default(),
         }
     }
 }

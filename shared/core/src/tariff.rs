@@ -391,6 +391,20 @@ impl Tariff {
     pub fn spec(&self) -> &TariffSpec {
         &self.spec
     }
+
+    /// The band (its index in `bands`) in force on local day `day` (a day
+    /// number) at `second` of its wall clock, as pricing chooses it; `None`
+    /// for a flat tariff.
+    pub fn band_at(&self, day: i32, second: i64) -> Option<usize> {
+        if self.flat.is_some() {
+            return None;
+        }
+        let t = self.calendar.day_type(day);
+        self.pieces[t as usize]
+            .iter()
+            .find(|p| second >= p.start && second < p.end)
+            .map(|p| usize::from(p.band))
+    }
 }
 
 /// The largest amount a tariff may name: far above any real price, and

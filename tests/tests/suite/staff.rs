@@ -17,7 +17,7 @@ use parking_core::{Discount, SessionState, Stay, Tariff};
 use serde_json::{Value, json};
 
 use super::api::{Answer, Call, Who, call};
-use super::devices::{AIKO, BEN, DAISUKE, LOT, Lot, STRANGER, read, scenario, t};
+use super::devices::{AIKO, BEN, CHIKA, DAISUKE, LOT, Lot, STRANGER, read, scenario, t};
 
 const OP: Who = Who::Role("op-1", "operator", LOT);
 const OP_B: Who = Who::Role("op-2", "operator", "shinjuku-east");
@@ -113,6 +113,93 @@ async fn leave(
         .await;
     assert_eq!(r.applied, 1, "{r:?}");
     r.commands.last().expect("a command").1.clone()
+}
+
+#[tokio::test]
+async fn a_price_suggestion_follows_occupancy_and_waits_for_an_operator() {
+    let lot = Lot::new().await;
+    // Ten days from Monday 30 November: the six bays full from 08:30 to
+    // 21:45 on weekdays, empty at night and at weekends.
+    let plates = [AIKO, BEN, CHIKA, STRANGER, DAISUKE, "品川 300 さ 12-35"];
+    for day in 0..10i64 {
+        let at = |hhmmss: &str| t(hhmmss) + SignedDuration::from_hours(24 * day);
+        let weekday = t("12:00:00")
+            .to_zoned(jiff::tz::TimeZone::get("Asia/Tokyo").expect("zone"))
+            .date()
+            .checked_add(jiff::Span::new().days(day))
+            .expect("date")
+            .weekday()
+            .to_monday_one_offset();
+        if weekday >= 6 {
+            continue;
+        }
+        for (i, plate) in plates.iter().enumerate() {
+            enter(&lot, &format!("in-{day}-{i}"), plate, at("08:30:00")).await;
+            leave(&lot, &format!("out-{day}-{i}"), plate, at("21:45:00")).await;
+        }
+    }
+    let now = t("10:00:00") + SignedDuration::from_hours(24 * 10);
+    let suggestion = format!("/v1/operator/lots/{LOT}/pricing/suggestion");
+    let a = at(&lot, now, Call::new("GET", &suggestion, OP)).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let s = a.json();
+    let bands: Vec<(String, i64, i64)> = s["bands"]
+        .as_array()
+        .expect("bands")
+        .iter()
+        .map(|b| {
+            (
+                b["decision"].as_str().unwrap_or_default().to_owned(),
+                b["current"].as_i64().unwrap_or_default(),
+                b["proposed"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // The full weekday day band up one step (¥30 an hour: ¥10 a 20-minute
+    // unit); the empty night and weekend bands down the far step.
+    assert_eq!(
+        bands,
+        vec![
+            ("raise".into(), 300, 310),
+            ("lower_far".into(), 100, 40),
+            ("lower_far".into(), 400, 380),
+        ],
+        "{s:#}"
+    );
+    assert!(s["bands"][0]["occupancy"].as_f64().expect("measured") > 0.8);
+    // Announced a week ahead, at a local midnight.
+    assert_eq!(s["effective_from"], json!("2026-12-17T15:00:00Z"));
+    assert_eq!(s["changes"], json!(true));
+
+    // Nothing was applied: the lot still has its one version.
+    let tariffs = format!("/v1/operator/lots/{LOT}/tariffs");
+    let a = at(&lot, now, Call::new("GET", &tariffs, OP)).await;
+    assert_eq!(a.json()["items"].as_array().map(Vec::len), Some(1));
+    // A shop cannot ask.
+    let a = at(&lot, now, Call::new("GET", &suggestion, SHOP)).await;
+    assert_eq!(a.status, 403, "{}", a.text);
+
+    // The operator posts it; while it waits, no other is suggested.
+    let a = at(
+        &lot,
+        now,
+        Call::new("POST", &tariffs, OP).json(json!({
+            "effective_from": s["effective_from"],
+            "tariff": s["tariff"],
+        })),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = at(&lot, now, Call::new("GET", &suggestion, OP)).await;
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert_eq!(a.json()["code"], json!("version_scheduled"));
+    // Once it is in force, the next is measured under it alone: a day
+    // later nothing is known yet, and nothing moves.
+    let later = t("10:00:00") + SignedDuration::from_hours(24 * 19);
+    let a = at(&lot, later, Call::new("GET", &suggestion, OP)).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["changes"], json!(false), "{}", a.text);
+    assert_eq!(a.json()["bands"][0]["decision"], json!("too_little_data"));
 }
 
 #[tokio::test]

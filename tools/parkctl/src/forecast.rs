@@ -96,7 +96,7 @@ pub fn run_cli(action: &Action) -> Result<(), UsageError> {
 
 /// Reads a history file; bad rows are described on stderr (the first
 /// few, then a count) and left out, and the rest are used.
-fn read_history(path: &PathBuf) -> Result<Vec<HistoryRow>, UsageError> {
+pub(crate) fn read_history(path: &PathBuf) -> Result<Vec<HistoryRow>, UsageError> {
     let file = std::fs::File::open(path)
         .map_err(|e| UsageError(format!("--history {}: {e}", path.display())))?;
     let history = forecast::read_history(std::io::BufReader::new(file))

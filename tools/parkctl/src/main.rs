@@ -6,6 +6,7 @@ mod aws;
 mod dead_letters;
 mod dev;
 mod forecast;
+mod pricing;
 mod quote;
 mod replay;
 mod serve;
@@ -37,6 +38,10 @@ enum Command {
     /// Occupancy forecasts: backtest the model on a history.
     #[command(subcommand)]
     Forecast(forecast::Action),
+    /// Prices that follow demand: suggest a lot's next tariff version, or
+    /// backtest the rule on simulated months.
+    #[command(subcommand)]
+    Pricing(pricing::Action),
     /// A local MQTT broker with TLS client certificates, bridged to the
     /// device handlers: provision, revoke and emulate devices.
     #[command(subcommand)]
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run_cli(&args),
         Command::Serve(args) => serve::run_cli(&args),
         Command::Forecast(action) => forecast::run_cli(&action),
+        Command::Pricing(action) => pricing::run_cli(&action),
         Command::Dev(action) => dev::run_cli(&action),
         #[cfg(feature = "dynamodb")]
         Command::DeadLetters(action) => dead_letters::run_cli(&action),

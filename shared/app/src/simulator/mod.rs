@@ -4,6 +4,7 @@
 //! ([`run`]). It sits beside the use cases, not among them: it drives them
 //! as the devices, drivers and staff would.
 
+pub mod demand;
 pub mod run;
 pub mod sensors;
 pub mod world;

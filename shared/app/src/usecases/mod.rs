@@ -19,5 +19,6 @@ pub use drivers::{account, erasure, pay, plates, reservations, trips};
 pub use schedule::{cost, forecast, retention, sweeps};
 pub use settlement::{notify, outbox, settle, webhook};
 pub use staff::{
-    adjust, dashboard, dead_letters, four_eyes, lot_flags, operator, plate_reviews, reconciliation,
+    adjust, dashboard, dead_letters, four_eyes, lot_flags, operator, plate_reviews, pricing,
+    reconciliation,
 };

@@ -9,4 +9,5 @@ pub mod four_eyes;
 pub mod lot_flags;
 pub mod operator;
 pub mod plate_reviews;
+pub mod pricing;
 pub mod reconciliation;

@@ -182,6 +182,14 @@ pub fn check_change(c: &LotChange) -> Result<(), ActionError> {
             "must be at least 8 (a late read reaches back seven days)",
         ));
     }
+    if let Err(parking_core::demand::DemandError::Policy { field, problem }) =
+        s.demand_pricing.check()
+    {
+        return Err(ActionError::invalid(
+            format!("settings.demand_pricing.{field}"),
+            problem,
+        ));
+    }
     if !(0..=parking_core::tariff::MAX_AMOUNT).contains(&s.shop_max_amount) {
         return Err(ActionError::invalid(
             "settings.shop_max_amount",
