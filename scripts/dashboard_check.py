@@ -315,6 +315,21 @@ def main():
         if board["reviews"]["count"] == 0:
             fail("the seeded lot has nothing to review, so resolving is not shown")
 
+        # The price suggestion is the API's, band by band, and says
+        # nothing is applied until an operator schedules it.
+        status, suggested = api(url, "/v1/operator/lots/demo-1/pricing/suggestion", OPERATOR_A)
+        if status != 200:
+            fail(f"the price suggestion answered {status}")
+        card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
+        shown = [(r.get_attribute("data-band"), r.get_attribute("data-decision"))
+                 for r in card.find_elements(By.CSS_SELECTOR, "tr[data-band]")]
+        want = [(str(b["band"]), b["decision"]) for b in suggested["bands"]]
+        if shown != want or not want:
+            fail(f"the page shows the price suggestion {shown}, the API says {want}")
+        state = card.find_element(By.CSS_SELECTOR, "[data-pricing]").get_attribute("data-pricing")
+        if state != ("changes" if suggested["changes"] else "held"):
+            fail(f"the price suggestion is shown as {state!r}")
+
         # Lot isolation: one card, demo-1's, and nothing of demo-2.
         cards = [c.get_attribute("data-lot") for c in driver.find_elements(By.CSS_SELECTOR, "[data-lot]")]
         if cards != ["demo-1"]:

@@ -50,6 +50,19 @@ const TEXT = {
     chartOccupied: "Occupied (mean)",
     chartForecast: "Forecast and its range",
     noForecast: "No forecast yet.",
+    pricing: "Price suggestion by demand",
+    pricingFrom: "Would take effect {at}, if an operator schedules it (nothing is applied).",
+    pricingHeld: "No change suggested.",
+    pricingWaiting: "Suggestions wait: {why}",
+    band: "Band",
+    bandOccupied: "Occupied",
+    bandNow: "Unit price",
+    bandNext: "Suggested",
+    bandExpected: "Expected",
+    decisions: {
+      raise: "up a step", lower: "down a step", lower_far: "down two steps", hold: "in the target",
+      at_bound: "at its bound", free: "free", too_little_data: "too little data",
+    },
     resolveTitle: "Resolve a session",
     decision: "Decision",
     charge: "Charge the priced fee",
@@ -103,6 +116,19 @@ const TEXT = {
     chartOccupied: "駐車台数 (平均)",
     chartForecast: "予測とその幅",
     noForecast: "予測はまだありません。",
+    pricing: "需要に応じた料金の提案",
+    pricingFrom: "オペレーターが予約すれば {at} から適用されます (自動では適用されません)。",
+    pricingHeld: "変更の提案はありません。",
+    pricingWaiting: "提案は保留中です: {why}",
+    band: "時間帯",
+    bandOccupied: "稼働率",
+    bandNow: "単価",
+    bandNext: "提案",
+    bandExpected: "予想稼働率",
+    decisions: {
+      raise: "1段階値上げ", lower: "1段階値下げ", lower_far: "2段階値下げ", hold: "目標内",
+      at_bound: "上限・下限", free: "無料", too_little_data: "データ不足",
+    },
     resolveTitle: "セッションの対応",
     decision: "対応",
     charge: "算定済みの料金を請求",
@@ -290,7 +316,7 @@ function chart(d) {
   return parts;
 }
 
-function lotCard(d) {
+function lotCard(d, priced) {
   const a = d.availability;
   const r = d.today;
   const zone = d.lot.time_zone;
@@ -324,8 +350,57 @@ function lotCard(d) {
     el("h3", {}, document.createTextNode(`${t("failures")} `),
       el("span", { "data-figure": "payment_failures", "data-value": String(d.payment_failures.count),
         text: `(${count(d.payment_failures.count)})` })),
-    sessionsTable(d.payment_failures, zone, false, d.lot.id));
+    sessionsTable(d.payment_failures, zone, false, d.lot.id),
+    ...pricingSection(priced, zone, r.currency));
   return card;
+}
+
+// Price suggestions read a month of stays: asked once an hour per lot,
+// not at every refresh.
+const SUGGESTION_MS = 3600000;
+const suggestions = new Map();
+
+async function suggestion(lotId) {
+  const kept = suggestions.get(lotId);
+  if (kept && Date.now() - kept.at < SUGGESTION_MS) return kept;
+  let got;
+  try {
+    got = { at: Date.now(), value: await api(`/v1/operator/lots/${encodeURIComponent(lotId)}/pricing/suggestion`) };
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status === 401 || e.status === 403) throw e;
+    got = { at: Date.now(), problem: e.problem?.detail || `HTTP ${e.status}` };
+  }
+  suggestions.set(lotId, got);
+  return got;
+}
+
+function percent(x) {
+  return x === null || x === undefined ? "–" : `${Math.round(x * 100)}%`;
+}
+
+function pricingSection(s, zone, currency) {
+  const parts = [el("h3", { text: t("pricing") })];
+  if (!s) return parts;
+  if (s.problem) {
+    parts.push(el("p", { class: "empty", "data-pricing": "waiting", text: t("pricingWaiting").replace("{why}", s.problem) }));
+    return parts;
+  }
+  const v = s.value;
+  parts.push(el("p", { class: "empty", "data-pricing": v.changes ? "changes" : "held",
+    text: v.changes ? t("pricingFrom").replace("{at}", localTime(v.effective_from, zone)) : t("pricingHeld") }));
+  const decisions = t("decisions");
+  const rows = v.bands.map((b) => el("tr", { "data-band": String(b.band), "data-decision": b.decision },
+    el("td", { text: b.name }),
+    el("td", { text: percent(b.occupancy) }),
+    el("td", { text: `${money(b.current, currency)} / ${b.unit_minutes}′` }),
+    el("td", { text: money(b.proposed, currency) }),
+    el("td", { text: percent(b.expected_occupancy) }),
+    el("td", { text: decisions[b.decision] ?? b.decision })));
+  parts.push(el("table", { class: "sessions" },
+    el("thead", {}, el("tr", {},
+      ...[t("band"), t("bandOccupied"), t("bandNow"), t("bandNext"), t("bandExpected"), ""].map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...rows)));
+  return parts;
 }
 
 function showProblem(text) {
@@ -435,8 +510,9 @@ async function refresh() {
     // One lot that cannot be read shows its problem; the others show.
     const boards = await Promise.allSettled(
       lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
+    const priced = await Promise.allSettled(lots.map((l) => suggestion(l.id)));
     const cards = boards.map((b, i) => b.status === "fulfilled"
-      ? lotCard(b.value)
+      ? lotCard(b.value, priced[i].status === "fulfilled" ? priced[i].value : null)
       : el("section", { class: "lot", "data-lot": lots[i].id },
         el("h2", { text: `${lots[i].name} (${lots[i].id})` }),
         el("p", { role: "alert", text: t("failed").replace("{why}", b.reason?.message || String(b.reason)) })));

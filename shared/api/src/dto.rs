@@ -1657,7 +1657,8 @@ pub struct ForecastSlotOut {
     pub start: Timestamp,
     /// Expected occupied bays.
     pub occupied: f32,
-    /// The interval around it: about four slots in five fall inside.
+    /// The interval around it, P10 to P90: about four slots in five fall
+    /// inside (the backtest reports how many did).
     pub low: f32,
     pub high: f32,
     /// Expected free bays: "likely free at 18:00".

@@ -6,22 +6,34 @@
 //! (a value holds until the next observation, for at most [`MAX_HOLD`]) or
 //! from the lot's stays ([`occupancy_of_stays`]).
 //!
-//! The model ([`train`]) is a seasonal profile with a level correction:
+//! The model ([`train`]) stacks a seasonal profile, its level and the
+//! recent days, weighed per hour of the day by what forecast the lot best:
 //!
-//! - **Profile.** For each class of day and each slot, a weighted mean (or
-//!   weighted median) of the same slot on earlier days of that class, the
-//!   weights halving every *half-life* days. Days are classed by day of
-//!   week, by day type (weekday / saturday / sunday and holidays) or as
-//!   working day or day off; holidays come from the core calendar, so a
-//!   holiday is forecast like a day off, not like the weekday it falls on.
-//! - **Level.** The recent trend: the ratio of what the last 7 days held to
-//!   what the profile says of them, applied with a damping factor.
-//! - **Training** picks the class grouping, half-life, damping and mean or
-//!   median by walk-forward validation on the last 14 days before the
-//!   forecast day (each validation day predicted only from the days before
-//!   it), so every lot gets the settings that forecast it best.
-//! - **Interval.** The 80th percentile of the validation errors in each
-//!   hour of the day, either side of the expected value.
+//! - **Profile.** For each day of the week and each slot, a weighted mean
+//!   of the same slot on earlier days of that class over the last
+//!   [`LOOKBACK_DAYS`], the weights halving every 28 days; a holiday (from
+//!   the core calendar) is a Sunday, and a slot no day of the class knows
+//!   takes the mean of all days.
+//! - **Features** of each slot of the forecast day: the profile; the
+//!   profile times the level of the last day and of the last
+//!   [`LEVEL_DAYS`] (what they held against what the profile says, from
+//!   0.5 to 2); the same slot a week earlier (when that day is of the same
+//!   class); the same slot the day before; and the value held at midnight
+//!   less the profile's start of the day (persistence: a car parked at
+//!   midnight is known). Whatever is unknown is the profile.
+//! - **Weights.** For each hour of the day, one weight per feature, fitted
+//!   on the last [`TRAIN_DAYS`] days, each day's features made from the
+//!   days before it alone: least absolute deviations (8 passes of
+//!   reweighted least squares), drawn toward a third of each level-scaled
+//!   profile as much as the fit's own noise says, so a noisy hour leans on
+//!   the profile and an exact one (the night's persistence) on the data.
+//! - **Interval.** P10 and P90: the 10th and 90th percentiles of the
+//!   hour's errors on its training days when each week of them is
+//!   forecast by weights fitted on the other weeks (blocked
+//!   cross-validation): errors the weights did not see.
+//! - **Little history.** With fewer than 7 days to fit on (a lot's first
+//!   three weeks), the forecast is the profile by day type at half the
+//!   week's level, ±10 % of capacity.
 //!
 //! The baseline it is measured against ([`backtest`]) is the seasonal-naive
 //! forecast: the same slot one week earlier.
@@ -69,8 +81,6 @@ pub const MAX_SPAN_DAYS: i32 = 1100;
 
 /// Days before the forecast day that training looks at.
 pub const LOOKBACK_DAYS: i32 = 70;
-/// Days at the end of the training data on which the settings are chosen.
-pub const VALIDATION_DAYS: i32 = 14;
 /// Days of the level (trend) correction.
 pub const LEVEL_DAYS: i32 = 7;
 
@@ -324,8 +334,6 @@ pub enum Grouping {
 }
 
 impl Grouping {
-    const ALL: [Grouping; 3] = [Grouping::DayOfWeek, Grouping::DayType, Grouping::WorkOrOff];
-
     fn classes(self) -> usize {
         match self {
             Grouping::DayOfWeek => 7,
@@ -364,32 +372,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What a lot with too little history for validation is forecast with.
+    /// What a lot with too little history for the stack is forecast with.
     pub const DEFAULT: Settings = Settings {
         grouping: Grouping::DayType,
         half_life_days: 28.0,
         trend: 0.5,
         median: false,
     };
-
-    fn candidates() -> Vec<Settings> {
-        let mut out = Vec::new();
-        for grouping in Grouping::ALL {
-            for half_life_days in [7.0, 28.0] {
-                for trend in [0.0, 0.5, 1.0] {
-                    for median in [false, true] {
-                        out.push(Settings {
-                            grouping,
-                            half_life_days,
-                            trend,
-                            median,
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 /// A trained model of one lot: what it expects of the days from
@@ -399,15 +388,33 @@ pub struct Model {
     pub settings: Settings,
     /// The first day not in the training data.
     pub trained_until: i32,
-    /// Mean absolute error per slot on the validation days, if validated.
+    /// Mean absolute error per slot on the training days, each week
+    /// forecast by weights fitted on the others (blocked
+    /// cross-validation), once the lot has the history for it.
     pub validation_mae: Option<f64>,
     /// Per class, per slot.
     profiles: Vec<Vec<Option<f64>>>,
     /// Per slot, whatever the class: the fallback.
     overall: Vec<Option<f64>>,
     level: f64,
-    /// Half-width of the interval per hour of the day.
-    spread: [f64; 24],
+    /// Per hour of the day, what the P10 and P90 bounds add to the
+    /// expected value (the first at most 0, the second at least 0).
+    interval: [(f64, f64); 24],
+    /// The stacked model, once the lot has the history for it.
+    stack: Option<Stack>,
+}
+
+/// The stacked model (see the module documentation): per hour of the day
+/// the weights of its features, with what it knows of the days before
+/// `trained_until`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Stack {
+    weights: [[f64; FEATURES]; 24],
+    /// The level of the last day and of the last [`LEVEL_DAYS`].
+    r1: f64,
+    r7: f64,
+    /// The last seven days' slots, oldest first.
+    recent: Vec<Option<f64>>,
 }
 
 /// The forecast of one local day.
@@ -505,27 +512,37 @@ fn fit_with(
         profiles,
         overall,
         level: 1.0,
-        spread: [0.0; 24],
+        interval: [(0.0, 0.0); 24],
+        stack: None,
     };
     // The level: what the last days held against what the profile says.
-    let (mut actual, mut expected) = (0.0, 0.0);
-    for day in (until - LEVEL_DAYS).max(days.from)..until {
-        for slot in 0..SLOTS_PER_DAY {
-            if let (Some(v), Some(p)) = (series.get(day, slot), model.profile(calendar, day, slot))
-            {
-                actual += v;
-                expected += p;
-            }
-        }
-    }
-    if expected > 1e-9 {
-        let ratio = (actual / expected).clamp(0.5, 2.0);
-        model.level = 1.0 + settings.trend * (ratio - 1.0);
-    }
+    let ratio = model.ratio(series, calendar, (until - LEVEL_DAYS).max(days.from), until);
+    model.level = 1.0 + settings.trend * (ratio - 1.0);
     model
 }
 
 impl Model {
+    /// What the days `[from, until)` held against what the profile says of
+    /// them, between 0.5 and 2 (1 when nothing is known).
+    fn ratio(&self, series: &Series, calendar: &Calendar, from: i32, until: i32) -> f64 {
+        let (mut actual, mut expected) = (0.0, 0.0);
+        for day in from..until {
+            for slot in 0..SLOTS_PER_DAY {
+                if let (Some(v), Some(p)) =
+                    (series.get(day, slot), self.profile(calendar, day, slot))
+                {
+                    actual += v;
+                    expected += p;
+                }
+            }
+        }
+        if expected > 1e-9 {
+            (actual / expected).clamp(0.5, 2.0)
+        } else {
+            1.0
+        }
+    }
+
     fn profile(&self, calendar: &Calendar, day: i32, slot: usize) -> Option<f64> {
         let class = self.settings.grouping.class(calendar, day);
         self.profiles
@@ -541,18 +558,26 @@ impl Model {
 
     /// The forecast of one local day (a day number).
     pub fn day(&self, day: i32, calendar: &Calendar) -> DayForecast {
-        let expected: Vec<f64> = (0..SLOTS_PER_DAY)
-            .map(|s| self.expected(calendar, day, s))
-            .collect();
+        let expected: Vec<f64> = match &self.stack {
+            Some(stack) => {
+                let f = stack.features(self, calendar, day);
+                (0..SLOTS_PER_DAY)
+                    .map(|s| dot(&f[s], &stack.weights[s / 4]).max(0.0))
+                    .collect()
+            }
+            None => (0..SLOTS_PER_DAY)
+                .map(|s| self.expected(calendar, day, s))
+                .collect(),
+        };
         let low = expected
             .iter()
             .enumerate()
-            .map(|(s, e)| (e - self.spread[s / 4]).max(0.0))
+            .map(|(s, e)| (e + self.interval[s / 4].0).max(0.0))
             .collect();
         let high = expected
             .iter()
             .enumerate()
-            .map(|(s, e)| e + self.spread[s / 4])
+            .map(|(s, e)| (e + self.interval[s / 4].1).max(0.0))
             .collect();
         DayForecast {
             day,
@@ -598,52 +623,265 @@ impl Model {
     }
 }
 
+/// Features of the stacked model, per slot.
+const FEATURES: usize = 6;
+/// The weights the features start from, and are drawn toward: the
+/// profile at the mean of the three levels.
+const PRIOR: [f64; FEATURES] = [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 0.0, 0.0, 0.0];
+/// Days the weights are fitted on.
+pub const TRAIN_DAYS: i32 = 28;
+/// A training day needs this many days of history before it.
+const FIRST_TRAIN: i32 = 14;
+/// Fewer training days than this: the profile alone.
+const MIN_TRAIN: i32 = 7;
+/// How far the weights may stray from [`PRIOR`]: the prior's standard
+/// deviation.
+const TAU: f64 = 0.1;
+/// Passes of the least-absolute-deviations fit.
+const IRLS_PASSES: usize = 8;
+/// The settings of the profile the stack is built on.
+const STACK_PROFILE: Settings = Settings {
+    grouping: Grouping::DayOfWeek,
+    half_life_days: 28.0,
+    trend: 0.0,
+    median: false,
+};
+
+fn dot(a: &[f64; FEATURES], b: &[f64; FEATURES]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Stack {
+    /// The features of each slot of `day`, from what the model knows: the
+    /// profile, the profile at the last day's and the last week's level,
+    /// the same slot a week earlier (a day of the same class), the same
+    /// slot the day before, and the value held at midnight against the
+    /// profile's start of the day. Anything unknown is the profile.
+    fn features(&self, model: &Model, calendar: &Calendar, day: i32) -> Vec<[f64; FEATURES]> {
+        let until = model.trained_until;
+        let recent = |d: i32, slot: usize| -> Option<f64> {
+            let back = until - d;
+            if !(1..=7).contains(&back) {
+                return None;
+            }
+            self.recent
+                .get((7 - back) as usize * SLOTS_PER_DAY + slot)
+                .copied()
+                .flatten()
+        };
+        let grouping = model.settings.grouping;
+        let same_class = grouping.class(calendar, day - 7) == grouping.class(calendar, day);
+        let mut out = Vec::with_capacity(SLOTS_PER_DAY);
+        for slot in 0..SLOTS_PER_DAY {
+            let p = model.profile(calendar, day, slot).unwrap_or(0.0);
+            let week = if same_class {
+                recent(day - 7, slot)
+            } else {
+                None
+            };
+            out.push([
+                p,
+                p * self.r1,
+                p * self.r7,
+                week.unwrap_or(p),
+                recent(day - 1, slot).unwrap_or(p),
+                0.0,
+            ]);
+        }
+        if let Some(last) = recent(day - 1, SLOTS_PER_DAY - 1) {
+            let start = (out[0][0] + out[0][1] + out[0][2]) / 3.0;
+            for f in &mut out {
+                f[5] = last - start;
+            }
+        }
+        out
+    }
+
+    /// What the model trained until `until` knows of the days before it.
+    fn new(model: &Model, series: &Series, calendar: &Calendar, from: i32, until: i32) -> Stack {
+        let mut recent = Vec::with_capacity(7 * SLOTS_PER_DAY);
+        for day in until - 7..until {
+            recent.extend((0..SLOTS_PER_DAY).map(|s| series.get(day, s)));
+        }
+        Stack {
+            weights: [PRIOR; 24],
+            r1: model.ratio(series, calendar, (until - 1).max(from), until),
+            r7: model.ratio(series, calendar, (until - LEVEL_DAYS).max(from), until),
+            recent,
+        }
+    }
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting; `None`
+/// when `a` is singular.
+#[allow(clippy::needless_range_loop)] // row and column arithmetic reads best indexed
+fn solve(mut a: [[f64; FEATURES]; FEATURES], mut b: [f64; FEATURES]) -> Option<[f64; FEATURES]> {
+    for col in 0..FEATURES {
+        let pivot = (col..FEATURES).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in col + 1..FEATURES {
+            let k = a[row][col] / a[col][col];
+            for c in col..FEATURES {
+                a[row][c] -= k * a[col][c];
+            }
+            b[row] -= k * b[col];
+        }
+    }
+    let mut x = [0.0; FEATURES];
+    for row in (0..FEATURES).rev() {
+        let tail: f64 = (row + 1..FEATURES).map(|c| a[row][c] * x[c]).sum();
+        x[row] = (b[row] - tail) / a[row][row];
+    }
+    Some(x)
+}
+
+/// Least absolute deviations by iteratively reweighted least squares,
+/// drawn toward [`PRIOR`] as much as the fit's own noise says (an exact
+/// fit is not drawn at all). Returns the weights and the residuals.
+fn fit_weights(x: &[[f64; FEATURES]], y: &[f64]) -> ([f64; FEATURES], Vec<f64>) {
+    let n = y.len();
+    let mut w = PRIOR;
+    let mut r = vec![1.0; n];
+    let residuals =
+        |w: &[f64; FEATURES]| -> Vec<f64> { x.iter().zip(y).map(|(f, v)| v - dot(f, w)).collect() };
+    let mut res = residuals(&w);
+    let floor = 1e-3 * (y.iter().map(|v| v.abs()).sum::<f64>() / n.max(1) as f64 + 1e-9);
+    for pass in 0..IRLS_PASSES {
+        let mut a = [[0.0; FEATURES]; FEATURES];
+        let mut b = [0.0; FEATURES];
+        for ((f, v), rw) in x.iter().zip(y).zip(&r) {
+            for i in 0..FEATURES {
+                for j in 0..FEATURES {
+                    a[i][j] += rw * f[i] * f[j];
+                }
+                b[i] += rw * f[i] * v;
+            }
+        }
+        let trace: f64 = (0..FEATURES).map(|i| a[i][i]).sum();
+        let eps = 1e-9 * trace / FEATURES as f64 + 1e-12;
+        let c = if pass == 0 {
+            eps
+        } else {
+            let noise: f64 = r.iter().zip(&res).map(|(rw, e)| rw * e * e).sum::<f64>();
+            noise / n as f64 / (TAU * TAU) + eps
+        };
+        for i in 0..FEATURES {
+            a[i][i] += c;
+            b[i] += c * PRIOR[i];
+        }
+        let Some(next) = solve(a, b) else {
+            break;
+        };
+        w = next;
+        res = residuals(&w);
+        for (rw, e) in r.iter_mut().zip(&res) {
+            *rw = 1.0 / e.abs().max(floor);
+        }
+    }
+    (w, res)
+}
+
+/// The `q` quantile of sorted values, interpolated linearly.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let at = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo as f64)
+}
+
 /// Trains a lot's model on the days of `series` before `until` (a day
 /// number): the forecast for `until` uses nothing from that day or later.
 pub fn train(series: &Series, calendar: &Calendar, until: i32) -> Model {
-    let known = until.min(series.end_day()) - series.first_day;
-    if known < VALIDATION_DAYS + 7 {
+    let first = series.first_day;
+    let train_from = (until - TRAIN_DAYS).max(first + FIRST_TRAIN);
+    let known = until.min(series.end_day());
+    if known - train_from < MIN_TRAIN {
         let mut model = fit(series, calendar, Settings::DEFAULT, until);
-        model.spread = [series.capacity as f64 * 0.1; 24];
+        let spread = f64::from(series.capacity) * 0.1;
+        model.interval = [(-spread, spread); 24];
         return model;
     }
-    let mut best: Option<(f64, Settings, [f64; 24])> = None;
-    for settings in Settings::candidates() {
-        let mut errors: Vec<Vec<f64>> = vec![Vec::new(); 24];
-        let (mut sum, mut n) = (0.0, 0usize);
-        for day in until - VALIDATION_DAYS..until {
-            let model = fit(series, calendar, settings, day);
-            for slot in 0..SLOTS_PER_DAY {
+    // Each training day's features from the days before it alone.
+    let mut rows: Vec<Vec<[f64; FEATURES]>> = Vec::new();
+    for day in train_from..until {
+        let model = fit(series, calendar, STACK_PROFILE, day);
+        let stack = Stack::new(
+            &model,
+            series,
+            calendar,
+            (day - LOOKBACK_DAYS).max(first),
+            day,
+        );
+        rows.push(stack.features(&model, calendar, day));
+    }
+    let mut model = fit(series, calendar, STACK_PROFILE, until);
+    let mut stack = Stack::new(
+        &model,
+        series,
+        calendar,
+        (until - LOOKBACK_DAYS).max(first),
+        until,
+    );
+    let spread = f64::from(series.capacity) * 0.1;
+    let (mut abs_sum, mut fitted) = (0.0, 0usize);
+    for hour in 0..24 {
+        let (mut x, mut y, mut fold) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, day) in (train_from..until).enumerate() {
+            for (slot, features) in rows[i].iter().enumerate().skip(hour * 4).take(4) {
                 if let Some(v) = series.get(day, slot) {
-                    let e = (model.expected(calendar, day, slot) - v).abs();
-                    errors[slot / 4].push(e);
-                    sum += e;
-                    n += 1;
+                    x.push(*features);
+                    y.push(v);
+                    fold.push(i / 7);
                 }
             }
         }
-        if n == 0 {
+        if y.len() < 2 * FEATURES {
+            model.interval[hour] = (-spread, spread);
             continue;
         }
-        let mae = sum / n as f64;
-        if best.as_ref().is_none_or(|b| mae < b.0) {
-            let mut spread = [0.0; 24];
-            for (hour, e) in errors.iter_mut().enumerate() {
-                e.sort_by(f64::total_cmp);
-                spread[hour] = e
-                    .get((e.len() * 4 / 5).min(e.len().saturating_sub(1)))
-                    .copied()
-                    .unwrap_or(0.0);
+        let (w, res) = fit_weights(&x, &y);
+        stack.weights[hour] = w;
+        // The interval and the error from blocked cross-validation: each
+        // week of the training days forecast by weights fitted on the
+        // others (a week too few to leave out keeps its fitted residual).
+        let mut held = res;
+        for f in 0..=fold.last().copied().unwrap_or(0) {
+            let (mut xf, mut yf) = (Vec::new(), Vec::new());
+            for ((row, v), k) in x.iter().zip(&y).zip(&fold) {
+                if *k != f {
+                    xf.push(*row);
+                    yf.push(*v);
+                }
             }
-            best = Some((mae, settings, spread));
+            if yf.len() < 2 * FEATURES || yf.len() == y.len() {
+                continue;
+            }
+            let (wf, _) = fit_weights(&xf, &yf);
+            for (i, k) in fold.iter().enumerate() {
+                if *k == f {
+                    held[i] = y[i] - dot(&x[i], &wf);
+                }
+            }
         }
+        let mut sorted = held.clone();
+        sorted.sort_by(f64::total_cmp);
+        model.interval[hour] = (
+            quantile(&sorted, 0.1).min(0.0),
+            quantile(&sorted, 0.9).max(0.0),
+        );
+        abs_sum += held.iter().map(|e| e.abs()).sum::<f64>();
+        fitted += held.len();
     }
-    let Some((mae, settings, spread)) = best else {
-        return fit(series, calendar, Settings::DEFAULT, until);
-    };
-    let mut model = fit(series, calendar, settings, until);
-    model.validation_mae = Some(mae);
-    model.spread = spread;
+    if fitted > 0 {
+        model.validation_mae = Some(abs_sum / fitted as f64);
+    }
+    model.stack = Some(stack);
     model
 }
 
@@ -656,6 +894,9 @@ pub struct Backtest {
     pub model_mae: f64,
     /// The seasonal-naive baseline's (the same slot a week earlier).
     pub baseline_mae: f64,
+    /// The share of compared slots whose actual value fell between the
+    /// forecast's P10 and P90 bounds (about 0.8 when they are right).
+    pub coverage: f64,
     /// What each test day was forecast.
     #[serde(skip)]
     pub days: Vec<DayForecast>,
@@ -693,7 +934,7 @@ pub fn backtest(
     if test_days < 1 || days < needed {
         return Err(ForecastError::TooShort { days, needed });
     }
-    let (mut model_sum, mut base_sum, mut slots) = (0.0, 0.0, 0usize);
+    let (mut model_sum, mut base_sum, mut slots, mut inside) = (0.0, 0.0, 0usize, 0usize);
     let mut forecasts = Vec::new();
     let mut settings = Settings::DEFAULT;
     for day in series.end_day() - test_days..series.end_day() {
@@ -707,6 +948,9 @@ pub fn backtest(
                 model_sum += (forecast.expected[slot] - actual).abs();
                 base_sum += (week_ago - actual).abs();
                 slots += 1;
+                if forecast.low[slot] <= actual && actual <= forecast.high[slot] {
+                    inside += 1;
+                }
             }
         }
         forecasts.push(forecast);
@@ -716,6 +960,11 @@ pub fn backtest(
         slots,
         model_mae: mean(model_sum),
         baseline_mae: mean(base_sum),
+        coverage: if slots > 0 {
+            inside as f64 / slots as f64
+        } else {
+            0.0
+        },
         days: forecasts,
         settings,
     })

@@ -61,7 +61,7 @@ async fn simulated_history() -> String {
 }
 
 #[tokio::test]
-async fn the_forecast_beats_last_week_by_a_fifth_on_the_simulators_history() {
+async fn the_forecast_errs_at_most_four_fifths_of_last_week_on_the_simulators_history() {
     let csv = simulated_history().await;
     // Written and read back as `parkctl simulate --history` and
     // `parkctl forecast backtest --history` do.
@@ -74,10 +74,18 @@ async fn the_forecast_beats_last_week_by_a_fifth_on_the_simulators_history() {
     assert_eq!(lot.skipped, None);
     assert!(lot.slots > 14 * 90, "{}", lot.slots);
     assert!(
-        report.overall.improvement >= 0.2,
+        report.overall.model_mae <= 0.8 * report.overall.baseline_mae,
         "model MAE {:.2} vs baseline {:.2}",
         report.overall.model_mae,
         report.overall.baseline_mae
+    );
+    // Between P10 and P90: 69 % here, short of the four in five it holds
+    // on the README's longer histories, for this fortnight is the year's
+    // end and the first test days fit on only two weeks.
+    assert!(
+        (0.6..=0.9).contains(&report.overall.coverage),
+        "P10–P90 held {}",
+        report.overall.coverage
     );
     // A prediction for every slot of every test day, none before the
     // first test day's local midnight.
@@ -208,10 +216,26 @@ fn the_forecast_beats_last_week_on_the_birmingham_car_parks() {
         report.overall.model_mae,
         report.overall.baseline_mae
     );
-    assert!(
-        report.overall.improvement > 0.09,
-        "{}",
-        report.overall.improvement
+    // The README's figures, to the hundredth: at most four fifths of the
+    // baseline's error, and four slots in five inside the P10–P90 band.
+    let o = &report.overall;
+    assert_eq!(
+        (
+            format!("{:.2}", o.model_mae),
+            format!("{:.2}", o.baseline_mae),
+            format!("{:.3}", o.coverage)
+        ),
+        ("34.39".into(), "61.01".into(), "0.851".into())
+    );
+    assert!(o.model_mae <= 0.8 * o.baseline_mae);
+    assert_eq!(
+        report
+            .lots
+            .iter()
+            .filter(|l| l.skipped.is_none() && l.improvement > 0.0)
+            .count(),
+        28,
+        "better than last week on every lot"
     );
     assert_eq!(predictions.len(), 28 * 14 * 96);
 }

@@ -147,12 +147,13 @@ fn write_predictions(
 pub fn render(r: &BacktestReport) -> String {
     let mut out = format!(
         "Occupancy forecast backtest: day-ahead, last {} day(s), {}\n\
-         MAE = mean absolute error per 15-minute slot, in bays; baseline = the same slot a week earlier\n\n",
+         MAE = mean absolute error per 15-minute slot, in bays; baseline = the same slot a week earlier;\n\
+         P10–P90 = the share of slots inside the forecast's 80% band\n\n",
         r.test_days, r.time_zone
     );
     out += &format!(
-        "  {:<24} {:>5} {:>6} {:>9} {:>9} {:>12}\n",
-        "lot", "days", "slots", "model", "baseline", "improvement"
+        "  {:<24} {:>5} {:>6} {:>9} {:>9} {:>12} {:>9}\n",
+        "lot", "days", "slots", "model", "baseline", "improvement", "P10–P90"
     );
     for l in &r.lots {
         match &l.skipped {
@@ -165,26 +166,28 @@ pub fn render(r: &BacktestReport) -> String {
             }
             None => {
                 out += &format!(
-                    "  {:<24} {:>5} {:>6} {:>9.2} {:>9.2} {:>11.1}%\n",
+                    "  {:<24} {:>5} {:>6} {:>9.2} {:>9.2} {:>11.1}% {:>8.1}%\n",
                     l.lot_id.as_str(),
                     l.days,
                     l.slots,
                     l.model_mae,
                     l.baseline_mae,
-                    l.improvement * 100.0
+                    l.improvement * 100.0,
+                    l.coverage * 100.0
                 );
             }
         }
     }
     let o = &r.overall;
     out += &format!(
-        "  {:<24} {:>5} {:>6} {:>9.2} {:>9.2} {:>11.1}%\n",
+        "  {:<24} {:>5} {:>6} {:>9.2} {:>9.2} {:>11.1}% {:>8.1}%\n",
         format!("overall ({} lots)", o.lots),
         "",
         o.slots,
         o.model_mae,
         o.baseline_mae,
-        o.improvement * 100.0
+        o.improvement * 100.0,
+        o.coverage * 100.0
     );
     out
 }

@@ -222,6 +222,8 @@ pub struct LotBacktest {
     pub baseline_mae: f64,
     /// `1 - model / baseline`: 0.25 is a 25% lower error.
     pub improvement: f64,
+    /// The share of compared slots inside the forecast's P10–P90 band.
+    pub coverage: f64,
     /// The settings training chose for the last test day.
     pub settings: Option<Settings>,
     /// Why the lot could not be backtested.
@@ -246,6 +248,8 @@ pub struct Overall {
     pub model_mae: f64,
     pub baseline_mae: f64,
     pub improvement: f64,
+    /// The share of compared slots inside the P10–P90 band.
+    pub coverage: f64,
 }
 
 /// One forecast slot of a test day.
@@ -278,6 +282,7 @@ pub fn backtest_history(
     let mut lots = Vec::new();
     let mut predictions = Vec::new();
     let (mut model_sum, mut base_sum, mut slots) = (0.0, 0.0, 0usize);
+    let mut inside = 0.0;
     for (lot_id, (capacity, obs)) in by_lot {
         let mut report = LotBacktest {
             lot_id: lot_id.clone(),
@@ -287,6 +292,7 @@ pub fn backtest_history(
             model_mae: 0.0,
             baseline_mae: 0.0,
             improvement: 0.0,
+            coverage: 0.0,
             settings: None,
             skipped: None,
         };
@@ -307,6 +313,8 @@ pub fn backtest_history(
                 model_sum += b.model_mae * b.slots as f64;
                 base_sum += b.baseline_mae * b.slots as f64;
                 slots += b.slots;
+                inside += b.coverage * b.slots as f64;
+                report.coverage = b.coverage;
                 report.slots = b.slots;
                 report.model_mae = b.model_mae;
                 report.baseline_mae = b.baseline_mae;
@@ -328,6 +336,7 @@ pub fn backtest_history(
         } else {
             0.0
         },
+        coverage: mean(inside),
     };
     let report = BacktestReport {
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
