@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod jobs;
+mod pricing;
 mod quote;
 
 pub fn root() -> PathBuf {
