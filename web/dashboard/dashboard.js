@@ -53,7 +53,7 @@ const TEXT = {
     pricing: "Price suggestion by demand",
     pricingFrom: "Would take effect {at}, if an operator schedules it (nothing is applied).",
     pricingHeld: "No change suggested.",
-    pricingWaiting: "Suggestions wait: {why}",
+    pricingWaiting: "No suggestion: {why}",
     band: "Band",
     bandOccupied: "Occupied",
     bandNow: "Unit price",
@@ -119,7 +119,7 @@ const TEXT = {
     pricing: "需要に応じた料金の提案",
     pricingFrom: "オペレーターが予約すれば {at} から適用されます (自動では適用されません)。",
     pricingHeld: "変更の提案はありません。",
-    pricingWaiting: "提案は保留中です: {why}",
+    pricingWaiting: "提案はありません: {why}",
     band: "時間帯",
     bandOccupied: "稼働率",
     bandNow: "単価",
@@ -368,7 +368,10 @@ async function suggestion(lotId) {
     got = { at: Date.now(), value: await api(`/v1/operator/lots/${encodeURIComponent(lotId)}/pricing/suggestion`) };
   } catch (e) {
     if (!(e instanceof ApiError) || e.status === 401 || e.status === 403) throw e;
-    got = { at: Date.now(), problem: e.problem?.detail || `HTTP ${e.status}` };
+    got = { at: Date.now(), problem: e.problem?.detail || e.message };
+    // Only an answer that will not change soon (a version waiting, a
+    // flat tariff) is kept for the hour; a failure is asked again.
+    if (e.status !== 409) return got;
   }
   suggestions.set(lotId, got);
   return got;
@@ -512,7 +515,8 @@ async function refresh() {
       lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
     const priced = await Promise.allSettled(lots.map((l) => suggestion(l.id)));
     const cards = boards.map((b, i) => b.status === "fulfilled"
-      ? lotCard(b.value, priced[i].status === "fulfilled" ? priced[i].value : null)
+      ? lotCard(b.value, priced[i].status === "fulfilled" ? priced[i].value
+        : { problem: priced[i].reason?.message || String(priced[i].reason) })
       : el("section", { class: "lot", "data-lot": lots[i].id },
         el("h2", { text: `${lots[i].name} (${lots[i].id})` }),
         el("p", { role: "alert", text: t("failed").replace("{why}", b.reason?.message || String(b.reason)) })));
@@ -590,6 +594,7 @@ async function start() {
   });
   $("sign-out").addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
+    suggestions.clear();
     $("lots").replaceChildren();
     if (signInService && signInService.logout_url) {
       const query = new URLSearchParams({ client_id: signInService.client_id, logout_uri: here() });

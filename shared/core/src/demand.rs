@@ -118,15 +118,21 @@ impl DemandPolicy {
     /// [`DemandError::Policy`] naming the first wrong field.
     pub fn check(&self) -> Result<(), DemandError> {
         let bad = |field, problem| Err(DemandError::Policy { field, problem });
-        let share = |x: f64| (0.0..=1.0).contains(&x);
-        if !share(self.target_low) || !share(self.target_high) || !share(self.far_below) {
-            return bad("far_below", "targets are shares from 0 to 1");
+        let shares = [
+            ("target_low", self.target_low),
+            ("target_high", self.target_high),
+            ("far_below", self.far_below),
+        ];
+        for (field, x) in shares {
+            if !(0.0..=1.0).contains(&x) {
+                return bad(field, "must be a share from 0 to 1");
+            }
         }
-        if !(self.far_below <= self.target_low && self.target_low < self.target_high) {
-            return bad(
-                "target_low",
-                "far_below ≤ target_low < target_high is needed",
-            );
+        if self.target_low >= self.target_high {
+            return bad("target_high", "must be above target_low");
+        }
+        if self.far_below > self.target_low {
+            return bad("far_below", "must be at most target_low");
         }
         let steps = [
             ("step_up_per_hour", self.step_up_per_hour),
@@ -138,8 +144,10 @@ impl DemandPolicy {
                 return bad(field, "must be at least 1 and not too large");
             }
         }
-        if !(0..=MAX_AMOUNT).contains(&self.min_per_hour) {
-            return bad("min_per_hour", "must be 0 or more, and not too large");
+        // A cut never makes a priced band free: a free band is a policy
+        // the rule leaves alone, and it could never be raised again.
+        if !(1..=MAX_AMOUNT).contains(&self.min_per_hour) {
+            return bad("min_per_hour", "must be at least 1, and not too large");
         }
         if !(self.min_per_hour..=MAX_AMOUNT).contains(&self.max_per_hour) {
             return bad("max_per_hour", "must be at least min_per_hour");
@@ -519,7 +527,18 @@ mod tests {
         assert!(matches!(
             suggest(&tariff, now, &series, now, &policy),
             Err(DemandError::Policy {
-                field: "target_low",
+                field: "target_high",
+                ..
+            })
+        ));
+        let free = DemandPolicy {
+            min_per_hour: 0,
+            ..DemandPolicy::default()
+        };
+        assert!(matches!(
+            free.check(),
+            Err(DemandError::Policy {
+                field: "min_per_hour",
                 ..
             })
         ));
@@ -538,7 +557,7 @@ mod tests {
             step_up in 1i64..200,
             step_down in 1i64..200,
             step_far in 1i64..400,
-            min in 0i64..600,
+            min in 1i64..600,
             span in 0i64..6_000,
             since_days in 0i64..60,
             announce in 0u32..30,

@@ -31,6 +31,11 @@
 //!   hour's errors on its training days when each week of them is
 //!   forecast by weights fitted on the other weeks (blocked
 //!   cross-validation): errors the weights did not see.
+//! - **The day after.** The weights are fitted for the day right after
+//!   the data. A later day (tomorrow, in a forecast made today), whose
+//!   day before is not known yet, is forecast as the profile at the mean
+//!   of its three levels, with the same interval: that forecast is not
+//!   backtested.
 //! - **Little history.** With fewer than 7 days to fit on (a lot's first
 //!   three weeks), the forecast is the profile by day type at half the
 //!   week's level, ±10 % of capacity.
@@ -113,6 +118,9 @@ pub struct Observation {
 pub struct Series {
     first_day: i32,
     values: Vec<Option<f64>>,
+    /// Per slot, whether an observation fell in it (not only a value
+    /// held from before).
+    read: Vec<bool>,
     capacity: u32,
 }
 
@@ -239,9 +247,18 @@ impl Series {
                 *value = Some(sum / covered);
             }
         }
+        let mut read = vec![false; values.len()];
+        for o in &obs {
+            let (day, slot) = slot_of(tz, o.at);
+            let index = (day - first_day) as usize * SLOTS_PER_DAY + slot;
+            if let Some(r) = read.get_mut(index) {
+                *r = true;
+            }
+        }
         Ok(Series {
             first_day,
             values,
+            read,
             capacity,
         })
     }
@@ -269,6 +286,16 @@ impl Series {
         self.values.get(index).copied().flatten()
     }
 
+    /// Whether an observation fell in the slot: its value was read, not
+    /// only held from an earlier one.
+    pub fn has_reading(&self, day: i32, slot: usize) -> bool {
+        if day < self.first_day || slot >= SLOTS_PER_DAY {
+            return false;
+        }
+        let index = (day - self.first_day) as usize * SLOTS_PER_DAY + slot;
+        self.read.get(index).copied().unwrap_or(false)
+    }
+
     /// The same series without the days before `day`.
     #[must_use]
     pub fn since(&self, day: i32) -> Series {
@@ -276,6 +303,7 @@ impl Series {
         Series {
             first_day: self.first_day + skip,
             values: self.values[skip as usize * SLOTS_PER_DAY..].to_vec(),
+            read: self.read[skip as usize * SLOTS_PER_DAY..].to_vec(),
             capacity: self.capacity,
         }
     }
@@ -560,9 +588,19 @@ impl Model {
     pub fn day(&self, day: i32, calendar: &Calendar) -> DayForecast {
         let expected: Vec<f64> = match &self.stack {
             Some(stack) => {
+                // The weights are fitted for the day after the data; a
+                // later day, whose day before is not known yet, is the
+                // profile at the recent levels.
                 let f = stack.features(self, calendar, day);
                 (0..SLOTS_PER_DAY)
-                    .map(|s| dot(&f[s], &stack.weights[s / 4]).max(0.0))
+                    .map(|s| {
+                        let w = if day == self.trained_until {
+                            &stack.weights[s / 4]
+                        } else {
+                            &PRIOR
+                        };
+                        dot(&f[s], w).max(0.0)
+                    })
                     .collect()
             }
             None => (0..SLOTS_PER_DAY)
@@ -897,11 +935,24 @@ pub struct Backtest {
     /// The share of compared slots whose actual value fell between the
     /// forecast's P10 and P90 bounds (about 0.8 when they are right).
     pub coverage: f64,
+    /// The same on the compared slots with a reading in them: a feed
+    /// silent at night holds its last value until morning, which the
+    /// model and the baseline are scored on too above.
+    pub read: Scores,
     /// What each test day was forecast.
     #[serde(skip)]
     pub days: Vec<DayForecast>,
     /// The settings chosen for the last test day.
     pub settings: Settings,
+}
+
+/// A backtest's figures on a subset of its slots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Scores {
+    pub slots: usize,
+    pub model_mae: f64,
+    pub baseline_mae: f64,
+    pub coverage: f64,
 }
 
 impl Backtest {
@@ -935,6 +986,7 @@ pub fn backtest(
         return Err(ForecastError::TooShort { days, needed });
     }
     let (mut model_sum, mut base_sum, mut slots, mut inside) = (0.0, 0.0, 0usize, 0usize);
+    let (mut r_model, mut r_base, mut r_slots, mut r_inside) = (0.0, 0.0, 0usize, 0usize);
     let mut forecasts = Vec::new();
     let mut settings = Settings::DEFAULT;
     for day in series.end_day() - test_days..series.end_day() {
@@ -948,14 +1000,20 @@ pub fn backtest(
                 model_sum += (forecast.expected[slot] - actual).abs();
                 base_sum += (week_ago - actual).abs();
                 slots += 1;
-                if forecast.low[slot] <= actual && actual <= forecast.high[slot] {
-                    inside += 1;
+                let within = forecast.low[slot] <= actual && actual <= forecast.high[slot];
+                inside += usize::from(within);
+                if series.has_reading(day, slot) {
+                    r_model += (forecast.expected[slot] - actual).abs();
+                    r_base += (week_ago - actual).abs();
+                    r_slots += 1;
+                    r_inside += usize::from(within);
                 }
             }
         }
         forecasts.push(forecast);
     }
     let mean = |sum: f64| if slots > 0 { sum / slots as f64 } else { 0.0 };
+    let per = |sum: f64, n: usize| if n > 0 { sum / n as f64 } else { 0.0 };
     Ok(Backtest {
         slots,
         model_mae: mean(model_sum),
@@ -964,6 +1022,12 @@ pub fn backtest(
             inside as f64 / slots as f64
         } else {
             0.0
+        },
+        read: Scores {
+            slots: r_slots,
+            model_mae: per(r_model, r_slots),
+            baseline_mae: per(r_base, r_slots),
+            coverage: per(r_inside as f64, r_slots),
         },
         days: forecasts,
         settings,

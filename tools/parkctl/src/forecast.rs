@@ -189,5 +189,20 @@ pub fn render(r: &BacktestReport) -> String {
         o.improvement * 100.0,
         o.coverage * 100.0
     );
+    let r = &o.read;
+    out += &format!(
+        "  {:<24} {:>5} {:>6} {:>9.2} {:>9.2} {:>11.1}% {:>8.1}%\n",
+        "  slots with a reading",
+        "",
+        r.slots,
+        r.model_mae,
+        r.baseline_mae,
+        if r.baseline_mae > 0.0 {
+            (1.0 - r.model_mae / r.baseline_mae) * 100.0
+        } else {
+            0.0
+        },
+        r.coverage * 100.0
+    );
     out
 }

@@ -155,6 +155,11 @@ fn run_suggest(args: &SuggestArgs) -> Result<(), UsageError> {
         Some(t) => time("since", t)?,
         None => first,
     };
+    if since > now {
+        return Err(UsageError(format!(
+            "--since: {since} is after the time of the suggestion ({now})"
+        )));
+    }
     let series = Series::from_observations(tariff.time_zone(), capacity, &obs, Some(now))
         .map_err(|e| UsageError(format!("--history: {e}")))?;
     let s = suggest(&tariff, since, &series, now, &p).map_err(|e| UsageError(e.to_string()))?;

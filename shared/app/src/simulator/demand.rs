@@ -250,5 +250,21 @@ mod tests {
         // A step is the policy's, and a lot changes at most monthly.
         assert!(b.largest_step_per_hour <= policy.step_down_far_per_hour);
         assert!(b.versions <= 20 * 12);
+        // The README's table, to the tenth of a percent.
+        let pct = |x: f64| format!("{:.1}", x * 100.0);
+        let row = |m: &MonthFigures| {
+            [
+                pct(m.in_target),
+                pct(m.too_full),
+                pct(m.underused),
+                pct(m.price_change),
+            ]
+        };
+        assert_eq!(row(first), ["20.8", "20.2", "59.1", "0.0"]);
+        assert_eq!(row(last), ["55.2", "11.9", "32.9", "-11.8"]);
+        assert_eq!(
+            (b.versions, b.band_changes, b.largest_step_per_hour),
+            (110, 134, 60)
+        );
     }
 }

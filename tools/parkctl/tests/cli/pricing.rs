@@ -111,6 +111,21 @@ fn a_suggestion_is_written_as_a_version_to_post_and_changes_nothing() {
         "yesterday",
     ]));
     assert!(err.contains("--since"), "{err}");
+    let err = one_line_error(&parkctl(&[
+        "pricing",
+        "suggest",
+        "--history",
+        &h,
+        "--lot",
+        "demo-9",
+        "--tariff",
+        &t,
+        "--since",
+        "2026-11-20T00:00:00+09:00",
+        "--now",
+        "2026-11-15T10:00:00+09:00",
+    ]));
+    assert!(err.contains("--since"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

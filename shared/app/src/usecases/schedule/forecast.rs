@@ -10,8 +10,8 @@ use parking_core::Calendar;
 use parking_core::SessionState;
 use parking_core::calendar::{date_of, day_number};
 use parking_core::forecast::{
-    Backtest, ForecastError, Observation, SLOTS_PER_DAY, Series, Settings, backtest, slot_of,
-    slot_start, train,
+    Backtest, ForecastError, Observation, SLOTS_PER_DAY, Scores, Series, Settings, backtest,
+    slot_of, slot_start, train,
 };
 use serde::Serialize;
 
@@ -224,7 +224,9 @@ pub struct LotBacktest {
     pub improvement: f64,
     /// The share of compared slots inside the forecast's P10–P90 band.
     pub coverage: f64,
-    /// The settings training chose for the last test day.
+    /// The same figures on the compared slots with a reading in them.
+    pub read: Scores,
+    /// The settings of the last test day's profile.
     pub settings: Option<Settings>,
     /// Why the lot could not be backtested.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +252,9 @@ pub struct Overall {
     pub improvement: f64,
     /// The share of compared slots inside the P10–P90 band.
     pub coverage: f64,
+    /// The same figures on the compared slots with a reading in them
+    /// (a feed silent at night holds its last value till morning).
+    pub read: Scores,
 }
 
 /// One forecast slot of a test day.
@@ -283,6 +288,7 @@ pub fn backtest_history(
     let mut predictions = Vec::new();
     let (mut model_sum, mut base_sum, mut slots) = (0.0, 0.0, 0usize);
     let mut inside = 0.0;
+    let (mut r_model, mut r_base, mut r_inside, mut r_slots) = (0.0, 0.0, 0.0, 0usize);
     for (lot_id, (capacity, obs)) in by_lot {
         let mut report = LotBacktest {
             lot_id: lot_id.clone(),
@@ -293,6 +299,7 @@ pub fn backtest_history(
             baseline_mae: 0.0,
             improvement: 0.0,
             coverage: 0.0,
+            read: Scores::default(),
             settings: None,
             skipped: None,
         };
@@ -315,6 +322,14 @@ pub fn backtest_history(
                 slots += b.slots;
                 inside += b.coverage * b.slots as f64;
                 report.coverage = b.coverage;
+                let n = b.read.slots as f64;
+                (r_model, r_base, r_inside) = (
+                    r_model + b.read.model_mae * n,
+                    r_base + b.read.baseline_mae * n,
+                    r_inside + b.read.coverage * n,
+                );
+                r_slots += b.read.slots;
+                report.read = b.read;
                 report.slots = b.slots;
                 report.model_mae = b.model_mae;
                 report.baseline_mae = b.baseline_mae;
@@ -337,6 +352,21 @@ pub fn backtest_history(
             0.0
         },
         coverage: mean(inside),
+        read: {
+            let per = |sum: f64| {
+                if r_slots > 0 {
+                    sum / r_slots as f64
+                } else {
+                    0.0
+                }
+            };
+            Scores {
+                slots: r_slots,
+                model_mae: per(r_model),
+                baseline_mae: per(r_base),
+                coverage: per(r_inside),
+            }
+        },
     };
     let report = BacktestReport {
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),

@@ -2,8 +2,8 @@
 //! occupancy under the version in force suggests, by the rule in
 //! [`parking_core::demand`] and the lot's `settings.demand_pricing`.
 //!
-//! It reads and never writes: the ports it takes have no write. An
-//! operator who agrees schedules the suggested version like any other
+//! It only reads (the lot's configuration and its stays) and writes
+//! nothing. An operator who agrees schedules the suggested version like any other
 //! (`schedule_tariff`), which is audited; one that waits for its turn (a
 //! version scheduled after now) stops suggestions until it is in force,
 //! so a lot never has two changes announced at once.
@@ -66,10 +66,15 @@ pub async fn suggestion<S: LotStore + SessionStore>(
         .map(|v| v.effective_from);
     let policy = &config.lot.settings.demand_pricing;
     let lookback = SignedDuration::from_hours(24 * (i64::from(policy.lookback_days) + 2));
+    // From the version's start, less the longest a stay counts for: the
+    // cars already parked then count on its first day.
+    let since_margin = in_force_since
+        .and_then(|t| t.checked_sub(parking_core::forecast::UNSEEN_EXIT_HOLD).ok())
+        .unwrap_or(Timestamp::UNIX_EPOCH);
     let from = now
         .checked_sub(lookback)
         .unwrap_or(Timestamp::UNIX_EPOCH)
-        .max(in_force_since.unwrap_or(Timestamp::UNIX_EPOCH));
+        .max(since_margin);
     let sessions = store.lot_sessions_entered(lot_id, from, now).await?;
     let mut held = stays(&sessions);
     if held.is_empty() {
