@@ -3,23 +3,7 @@
 
 use serde_json::Value;
 
-use crate::parkctl;
-
-fn json(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
-
-fn one_line_error(out: &std::process::Output) -> String {
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    err
-}
+use crate::{json, one_line_error, parkctl};
 
 #[test]
 fn replay_prints_the_days_sessions_commands_payments_and_availability() {

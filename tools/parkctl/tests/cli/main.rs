@@ -18,3 +18,21 @@ pub fn parkctl(args: &[&str]) -> Output {
         .output()
         .expect("parkctl runs")
 }
+
+/// The JSON a successful run printed.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// A refusal: exit code 2 and one line on stderr, returned.
+pub fn one_line_error(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
