@@ -36,6 +36,9 @@ pub enum Role {
     /// Support staff: decide plate claims a code cannot prove. Not bound
     /// to a lot.
     Support,
+    /// Anyone, signed in or not: the open-data feed. No token grants it
+    /// and none is needed.
+    Public,
 }
 
 impl Role {
@@ -46,6 +49,7 @@ impl Role {
             Role::Merchant => "merchant",
             Role::Kiosk => "kiosk",
             Role::Support => "support",
+            Role::Public => "anyone",
         }
     }
 

@@ -573,6 +573,10 @@ pub struct LotSettingsDto {
     /// How price suggestions follow demand (defaults after SFpark).
     #[serde(default)]
     pub demand_pricing: DemandPricingDto,
+    /// Publish the lot's live availability and current rate in the public
+    /// open-data feed, `/v1/public/parking-status` (default false).
+    #[serde(default)]
+    pub open_data: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -715,6 +719,7 @@ impl From<LotSettings> for LotSettingsDto {
             shop_validations_per_day: s.shop_validations_per_day,
             plate_retention_days: s.plate_retention_days,
             demand_pricing: s.demand_pricing.into(),
+            open_data: s.open_data,
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -747,6 +752,7 @@ impl From<LotSettingsDto> for LotSettings {
             shop_validations_per_day: s.shop_validations_per_day,
             plate_retention_days: s.plate_retention_days,
             demand_pricing: s.demand_pricing.into(),
+            open_data: s.open_data,
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,

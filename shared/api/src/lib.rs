@@ -25,6 +25,7 @@ use parking_app::{
 use serde::Serialize;
 
 pub mod claims;
+pub mod datex;
 mod driver;
 pub mod dto;
 pub mod extract;
@@ -34,6 +35,7 @@ pub mod openapi;
 mod operator;
 pub mod page;
 pub mod problem;
+mod public;
 mod receipt;
 pub mod routes;
 mod support;
@@ -307,6 +309,8 @@ pub fn routes<S: Store + 'static>() -> Routes<S> {
         .op(Op::PayNow, pay_now::<S>)
         .op(Op::GetReceipt, get_receipt::<S>)
         .op(Op::GetReceiptHtml, get_receipt_html::<S>)
+        .op(Op::PublicParkingStatus, public::parking_status::<S>)
+        .op(Op::PublicLotParkingStatus, public::lot_parking_status::<S>)
         .staff()
 }
 

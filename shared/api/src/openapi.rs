@@ -52,6 +52,13 @@ pub fn document() -> Value {
             Success::Json(code, f) => {
                 let mut ok = json!({"description": status_text(code),
                        "content": {"application/json": {"schema": f(&mut g)}}});
+                if d.role == crate::claims::Role::Public {
+                    ok["headers"] = json!({"Cache-Control": {
+                        "description": "Anyone may keep the answer this long.",
+                        "required": true,
+                        "schema": {"type": "string"}
+                    }});
+                }
                 if matches!(op, Op::OperatorGetLot | Op::OperatorPutLot) {
                     ok["headers"] = json!({"ETag": {
                         "description": "The lot's revision, quoted: send it as If-Match to change the lot.",
@@ -86,7 +93,9 @@ pub fn document() -> Value {
                 responses.insert("204".into(), json!({"description": "No Content"}));
             }
         }
-        for code in [401, 403].iter().chain(d.errors) {
+        let public = d.role == crate::claims::Role::Public;
+        let denied: &[u16] = if public { &[] } else { &[401, 403] };
+        for code in denied.iter().chain(d.errors) {
             responses.insert(code.to_string(), problem_response(status_text(*code)));
         }
         responses.insert(
@@ -101,6 +110,10 @@ pub fn document() -> Value {
             "parameters": params,
             "responses": responses,
         });
+        if public {
+            // No token: none is asked for.
+            operation["security"] = json!([]);
+        }
         if let Some(body) = d.body {
             operation["requestBody"] = json!({
                 "required": true,
@@ -116,7 +129,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Seamless Parking API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Drivers, operators, merchants and kiosks of ticketless car parks. Every call carries a Cognito JWT; its `cognito:groups` claim gives the role, `custom:scopes` the lots each of an operator's, merchant's or kiosk's roles acts on (`operator:demo-1 merchant:demo-2`). Errors are RFC 9457 problem documents with a stable `code`."
+            "description": "Drivers, operators, merchants and kiosks of ticketless car parks. Every call but the open-data feed's (`/v1/public/…`, no token needed) carries a Cognito JWT; its `cognito:groups` claim gives the role, `custom:scopes` the lots each of an operator's, merchant's or kiosk's roles acts on (`operator:demo-1 merchant:demo-2`). Errors are RFC 9457 problem documents with a stable `code`."
         },
         "servers": [{"url": "/"}],
         "security": [{"jwt": []}],

@@ -239,6 +239,10 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<ReceiptOut>), errors &[404, 409];
     GetReceiptHtml = GET "/v1/me/sessions/{session_id}/receipt.html" Driver "sessions" "The receipt as a printable page."
         query &[], headers &[], body None, ok Success::Html, errors &[404, 409];
+    PublicParkingStatus = GET "/v1/public/parking-status" Public "open data" "The live status of every lot its operator publishes (settings.open_data), as a DATEX II 3.5 ParkingStatusPublication in JSON: vacant and occupied bays, and the rate in force now. No token needed; cacheable for 30 s; 404 while no lot is published."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<crate::datex::D2Payload>), errors &[404];
+    PublicLotParkingStatus = GET "/v1/public/lots/{lot_id}/parking-status" Public "open data" "One published lot's live status, as the feed gives it; a lot that is not published is 404 like one that does not exist."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<crate::datex::D2Payload>), errors &[404];
     OperatorListLots = GET "/v1/operator/lots" Operator "operator" "The lots in the operator's scope, with their configuration."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<LotConfigOut>>), errors &[400];
     OperatorGetLot = GET "/v1/operator/lots/{lot_id}" Operator "operator" "A lot's configuration; its ETag is its revision."

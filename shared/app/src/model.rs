@@ -132,6 +132,9 @@ pub struct LotSettings {
     /// How price suggestions follow demand: targets, steps, bounds and
     /// timing ([`parking_core::demand`]; defaults after SFpark).
     pub demand_pricing: parking_core::demand::DemandPolicy,
+    /// The lot is in the public open-data feed: its live availability and
+    /// the rate in force, to anyone ([`crate::usecases::open_data`]).
+    pub open_data: bool,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -186,6 +189,7 @@ impl Default for LotSettings {
             shop_validations_per_day: 200,
             plate_retention_days: 30,
             demand_pricing: parking_core::demand::DemandPolicy::default(),
+            open_data: false,
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Claims come only from the authorizer's part of the request context,
 //! never from a header or the body; a request without them is anonymous
-//! and every route answers it `401`.
+//! and every route but the open-data feed's answers it `401`.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -116,4 +116,4 @@ pub use quote::{
     AppliedCap, CapKind, Discount, Flag, Line, LineKind, MAX_STAY_DAYS, PricingError, Quote, Stay,
 };
 pub use session::SessionState;
-pub use tariff::{Tariff, TariffError, TariffSpec};
+pub use tariff::{Rate, Tariff, TariffError, TariffSpec};

@@ -407,6 +407,64 @@ impl Tariff {
     }
 }
 
+/// What a tariff charges at one moment, as posted: the unit rate of the
+/// band in force, or the flat fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// `bands[band]`: `unit_price` per started `unit_minutes`.
+    Band {
+        band: usize,
+        unit_minutes: u32,
+        unit_price: i64,
+    },
+    /// One fee per stay, or per started `period_hours`.
+    Flat {
+        amount: i64,
+        period_hours: Option<u32>,
+    },
+    /// No band covers the moment (a gap in the posted bands).
+    None,
+}
+
+impl Tariff {
+    /// The rate in force at `at` (its wall clock in the tariff's time
+    /// zone, its day type by the tariff's calendar).
+    pub fn rate_at(&self, at: jiff::Timestamp) -> Rate {
+        if let Some(f) = &self.spec.flat {
+            return Rate::Flat {
+                amount: f.amount,
+                period_hours: f.period_hours,
+            };
+        }
+        let local = at.to_zoned(self.tz.clone());
+        let t = local.time();
+        let second =
+            i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second());
+        let day = crate::calendar::day_number(local.date());
+        match self
+            .band_at(day, second)
+            .and_then(|i| Some((i, self.spec.bands.get(i)?)))
+        {
+            Some((band, b)) => Rate::Band {
+                band,
+                unit_minutes: b.unit_minutes,
+                unit_price: b.unit_price,
+            },
+            None => Rate::None,
+        }
+    }
+
+    /// The most a stay pays in any 24 hours after its entry, where a
+    /// rolling 24-hour cap says so.
+    pub fn day_max(&self) -> Option<i64> {
+        self.rolling
+            .iter()
+            .filter(|r| r.secs == 24 * 3600)
+            .map(|r| r.amount)
+            .min()
+    }
+}
+
 /// The largest amount a tariff may name: far above any real price, and
 /// small enough that no stay's sum can overflow.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
@@ -646,6 +704,55 @@ mod tests {
         );
         let e = err(&format!(r#"{{{BASE},"bands":[{band}],"grace_minute":5}}"#));
         assert!(e.starts_with("grace_minute: unknown field"), "{e}");
+    }
+
+    #[test]
+    fn the_rate_in_force_follows_the_wall_clock_and_the_day_type() {
+        let text = include_str!("../../../fixtures/tariffs/shinjuku-west.json");
+        let tariff = Tariff::from_json(text).expect("tariff");
+        let at = |t: &str| tariff.rate_at(t.parse().expect("time"));
+        // A Monday at 09:00 and 23:00 in Tokyo; a Sunday at noon; a
+        // holiday (New Year's Day, a Friday) at noon.
+        assert_eq!(
+            at("2026-12-07T00:00:00Z"),
+            Rate::Band {
+                band: 0,
+                unit_minutes: 20,
+                unit_price: 300
+            }
+        );
+        assert_eq!(
+            at("2026-12-07T14:00:00Z"),
+            Rate::Band {
+                band: 1,
+                unit_minutes: 60,
+                unit_price: 100
+            }
+        );
+        assert_eq!(
+            at("2026-12-06T03:00:00Z"),
+            Rate::Band {
+                band: 2,
+                unit_minutes: 20,
+                unit_price: 400
+            }
+        );
+        assert_eq!(
+            at("2027-01-01T03:00:00Z"),
+            Rate::Band {
+                band: 2,
+                unit_minutes: 20,
+                unit_price: 400
+            }
+        );
+        // The 24-hour rolling cap, not the week's.
+        assert_eq!(tariff.day_max(), Some(1500));
+        let flat = Tariff::from_json(include_str!("../../../fixtures/tariffs/flat-daily.json"))
+            .expect("flat");
+        assert!(matches!(
+            flat.rate_at("2026-12-07T00:00:00Z".parse().expect("time")),
+            Rate::Flat { .. }
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod forecast;
 mod history;
 mod money;
 mod notifications;
+mod open_data;
 mod order;
 mod payments;
 mod permissions;

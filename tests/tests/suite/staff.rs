@@ -791,7 +791,11 @@ fn staff_calls(lot_id: &str, who: Who) -> Vec<(Op, Call)> {
     Op::ALL
         .iter()
         .filter(|op| {
-            op.doc().path.contains("{lot_id}") && op.doc().role != parking_api::Role::Driver
+            op.doc().path.contains("{lot_id}")
+                && !matches!(
+                    op.doc().role,
+                    parking_api::Role::Driver | parking_api::Role::Public
+                )
         })
         .map(|op| {
             let d = op.doc();

@@ -79,6 +79,9 @@ pub struct LotSpec {
     /// Who issues the lot's receipts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Issuer>,
+    /// In the public open-data feed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_data: bool,
 }
 
 fn default_debounce() -> u32 {
@@ -322,6 +325,7 @@ impl Scenario {
                 freshness_seconds: l.freshness_seconds,
                 debounce_seconds: l.debounce_seconds,
                 issuer: l.issuer.clone(),
+                open_data: l.open_data,
                 ..LotSettings::default()
             },
             revision: 0,

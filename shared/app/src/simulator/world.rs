@@ -772,6 +772,7 @@ fn lot(
                 name: "Seamless Parking Demo K.K.".into(),
                 registration_number: "T1234567890123".into(),
             }),
+            open_data: true,
         },
         tariff: spec.clone(),
         bays: bays.iter().map(|s| id(s)).collect(),
