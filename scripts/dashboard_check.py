@@ -4,7 +4,9 @@ Usage: dashboard_check.py PARKCTL OUT_DIR
 
 Starts `parkctl serve` with two simulated demo lots, opens the page as an
 operator of demo-1 (over Selenium and Debian's chromedriver) and checks:
-every figure on the page equals the operator API's; nothing of demo-2
+every figure on the page equals the operator API's, the price suggestion
+and each webhook subscription's health too (one is subscribed through the
+API, and its secret never reaches the page); nothing of demo-2
 reaches the page and the API refuses demo-2 to this operator; the page
 speaks Japanese and English; resolving a review from the page goes
 through the API; the browser logged no console error (the page runs under
@@ -155,12 +157,13 @@ def start_serve(parkctl, log, sign_in):
     return serve, line
 
 
-def api(url, path, claims, method="GET"):
-    request = urllib.request.Request(
-        url + path,
-        method=method,
-        headers={"Authorization": "Bearer " + json.dumps(claims), "Accept": "application/json"},
-    )
+def api(url, path, claims, method="GET", body=None):
+    headers = {"Authorization": "Bearer " + json.dumps(claims), "Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -329,6 +332,29 @@ def main():
         state = card.find_element(By.CSS_SELECTOR, "[data-pricing]").get_attribute("data-pricing")
         if state != ("changes" if suggested["changes"] else "held"):
             fail(f"the price suggestion is shown as {state!r}")
+
+        # Webhook health is the API's: none, then the one subscribed.
+        card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
+        if not card.find_elements(By.CSS_SELECTOR, "[data-webhooks='none']"):
+            fail("the page does not say demo-1 has no webhooks")
+        status, made = api(url, "/v1/operator/lots/demo-1/webhooks", OPERATOR_A, "POST",
+                           {"url": "https://ops.example.com/hooks", "events": ["stay.closed", "lot.full"]})
+        if status != 201 or not made["secret"].startswith("whsec_"):
+            fail(f"subscribing a webhook answered {status}")
+        since = int(driver.find_element(By.ID, "lots").get_attribute("data-loaded"))
+        driver.execute_script("refresh()")
+        loaded_after(driver, since)
+        card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
+        shown = [(r.get_attribute("data-webhook"), r.get_attribute("data-enabled"),
+                  r.get_attribute("data-failures"), r.get_attribute("data-missed"))
+                 for r in card.find_elements(By.CSS_SELECTOR, "tr[data-webhook]")]
+        status, listed = api(url, "/v1/operator/lots/demo-1/webhooks", OPERATOR_A)
+        want = [(h["id"], str(h["enabled"]).lower(), str(h["failures"]), str(len(h["missed"])))
+                for h in listed["items"]]
+        if shown != want or [w[0] for w in want] != [made["id"]]:
+            fail(f"the page shows the webhooks {shown}, the API says {want}")
+        if made["secret"] in driver.page_source:
+            fail("a webhook's secret reaches the page")
 
         # Lot isolation: one card, demo-1's, and nothing of demo-2.
         cards = [c.get_attribute("data-lot") for c in driver.find_elements(By.CSS_SELECTOR, "[data-lot]")]

@@ -420,6 +420,7 @@ pub mod fx {
             settings: Default::default(),
             revision: 0,
             tariff_schedule: Vec::new(),
+            webhook_events: Vec::new(),
         }
     }
 

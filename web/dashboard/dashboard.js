@@ -63,6 +63,16 @@ const TEXT = {
       raise: "up a step", lower: "down a step", lower_far: "down two steps", hold: "in the target",
       at_bound: "at its bound", free: "free", too_little_data: "too little data",
     },
+    webhooks: "Webhooks",
+    webhookUrl: "Address",
+    webhookEvents: "Events",
+    webhookState: "State",
+    webhookFailures: "Failures in a row",
+    webhookLastSuccess: "Last delivered",
+    webhookLastFailure: "Last failure",
+    webhookMissed: "Missed",
+    webhookOn: "on",
+    webhookOff: "switched off",
     resolveTitle: "Resolve a session",
     decision: "Decision",
     charge: "Charge the priced fee",
@@ -129,6 +139,16 @@ const TEXT = {
       raise: "1段階値上げ", lower: "1段階値下げ", lower_far: "2段階値下げ", hold: "目標内",
       at_bound: "上限・下限", free: "無料", too_little_data: "データ不足",
     },
+    webhooks: "Webhook",
+    webhookUrl: "送信先",
+    webhookEvents: "イベント",
+    webhookState: "状態",
+    webhookFailures: "連続失敗",
+    webhookLastSuccess: "最終送信成功",
+    webhookLastFailure: "最終失敗",
+    webhookMissed: "未送信",
+    webhookOn: "有効",
+    webhookOff: "停止中",
     resolveTitle: "セッションの対応",
     decision: "対応",
     charge: "算定済みの料金を請求",
@@ -316,7 +336,7 @@ function chart(d) {
   return parts;
 }
 
-function lotCard(d, priced) {
+function lotCard(d, priced, hooks) {
   const a = d.availability;
   const r = d.today;
   const zone = d.lot.time_zone;
@@ -351,7 +371,8 @@ function lotCard(d, priced) {
       el("span", { "data-figure": "payment_failures", "data-value": String(d.payment_failures.count),
         text: `(${count(d.payment_failures.count)})` })),
     sessionsTable(d.payment_failures, zone, false, d.lot.id),
-    ...pricingSection(priced, zone, r.currency));
+    ...pricingSection(priced, zone, r.currency),
+    ...webhooksSection(hooks, zone));
   return card;
 }
 
@@ -402,6 +423,36 @@ function pricingSection(s, zone, currency) {
   parts.push(el("table", { class: "sessions" },
     el("thead", {}, el("tr", {},
       ...[t("band"), t("bandOccupied"), t("bandNow"), t("bandNext"), t("bandExpected"), ""].map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...rows)));
+  return parts;
+}
+
+// Each subscription's health, as the operator API gives it.
+function webhooksSection(w, zone) {
+  const parts = [el("h3", { text: t("webhooks") })];
+  if (!w) return parts;
+  if (w.problem) {
+    parts.push(el("p", { role: "alert", text: t("failed").replace("{why}", w.problem) }));
+    return parts;
+  }
+  if (!w.items.length) {
+    parts.push(el("p", { class: "empty", "data-webhooks": "none", text: t("none") }));
+    return parts;
+  }
+  const when = (at) => (at ? localTime(at, zone) : "—");
+  const rows = w.items.map((h) => el("tr", { "data-webhook": h.id, "data-enabled": String(h.enabled),
+    "data-failures": String(h.failures), "data-missed": String(h.missed.length) },
+    el("td", { text: h.url }),
+    el("td", { text: h.events.join(" ") }),
+    el("td", { class: h.enabled ? "" : "bad", text: h.enabled ? t("webhookOn") : t("webhookOff") }),
+    el("td", { text: count(h.failures) }),
+    el("td", { text: when(h.last_success_at) }),
+    el("td", { text: h.last_failure ? `${when(h.last_failure_at)} ${h.last_failure}` : "—" }),
+    el("td", { text: count(h.missed.length) })));
+  parts.push(el("table", { class: "sessions" },
+    el("thead", {}, el("tr", {},
+      ...[t("webhookUrl"), t("webhookEvents"), t("webhookState"), t("webhookFailures"),
+        t("webhookLastSuccess"), t("webhookLastFailure"), t("webhookMissed")].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
   return parts;
 }
@@ -514,9 +565,12 @@ async function refresh() {
     const boards = await Promise.allSettled(
       lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/dashboard`)));
     const priced = await Promise.allSettled(lots.map((l) => suggestion(l.id)));
+    const hooks = await Promise.allSettled(
+      lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/webhooks`)));
+    const settled = (r) => (r.status === "fulfilled" ? r.value
+      : { problem: r.reason?.message || String(r.reason) });
     const cards = boards.map((b, i) => b.status === "fulfilled"
-      ? lotCard(b.value, priced[i].status === "fulfilled" ? priced[i].value
-        : { problem: priced[i].reason?.message || String(priced[i].reason) })
+      ? lotCard(b.value, settled(priced[i]), settled(hooks[i]))
       : el("section", { class: "lot", "data-lot": lots[i].id },
         el("h2", { text: `${lots[i].name} (${lots[i].id})` }),
         el("p", { role: "alert", text: t("failed").replace("{why}", b.reason?.message || String(b.reason)) })));

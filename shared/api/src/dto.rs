@@ -1882,3 +1882,76 @@ pub struct ApprovalDecisionOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<StaffSessionOut>,
 }
+
+/// A webhook subscription to make.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookIn {
+    /// An https address on the public internet.
+    pub url: String,
+    /// The event types to send: `stay.closed`, `payment.failed`,
+    /// `lot.full`.
+    pub events: Vec<String>,
+}
+
+/// A webhook subscription and its health.
+#[derive(Serialize, JsonSchema)]
+pub struct WebhookOut {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// Off after repeated failure (or never on again yet).
+    pub enabled: bool,
+    #[schemars(schema_with = "ts")]
+    pub created_at: jiff::Timestamp,
+    #[schemars(schema_with = "ts_opt")]
+    pub disabled_at: Option<jiff::Timestamp>,
+    /// Failed attempts since the last success.
+    pub failures: u32,
+    #[schemars(schema_with = "ts_opt")]
+    pub last_success_at: Option<jiff::Timestamp>,
+    #[schemars(schema_with = "ts_opt")]
+    pub last_failure_at: Option<jiff::Timestamp>,
+    /// The last failure, in words (`answered 500`, `timed out`).
+    pub last_failure: Option<String>,
+    /// Events given up on, kept for replay (ids, newest last).
+    pub missed: Vec<String>,
+}
+
+impl From<&parking_app::hooks::Subscription> for WebhookOut {
+    fn from(s: &parking_app::hooks::Subscription) -> Self {
+        WebhookOut {
+            id: s.id.clone(),
+            url: s.url.clone(),
+            events: s.events.iter().map(|e| e.name().to_owned()).collect(),
+            enabled: s.enabled,
+            created_at: s.created_at,
+            disabled_at: s.disabled_at,
+            failures: s.failures,
+            last_success_at: s.last_success_at,
+            last_failure_at: s.last_failure.as_ref().map(|f| f.at),
+            last_failure: s.last_failure.as_ref().map(|f| f.error.clone()),
+            missed: s.missed.iter().map(|e| e.id.clone()).collect(),
+        }
+    }
+}
+
+/// A new subscription, with its signing secret: shown this once.
+#[derive(Serialize, JsonSchema)]
+pub struct WebhookCreatedOut {
+    #[serde(flatten)]
+    pub webhook: WebhookOut,
+    /// Verifies `Seamless-Signature`: HMAC-SHA256 of `{t}.{body}`.
+    pub secret: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct WebhooksOut {
+    pub items: Vec<WebhookOut>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct WebhookReplayOut {
+    /// Missed events sent again.
+    pub replayed: usize,
+}

@@ -59,6 +59,9 @@ pub struct Api<S> {
     /// The payment provider, to save cards at registration (without it,
     /// a card is saved with the provider at its first charge).
     pub cards: Option<Arc<dyn parking_app::settlement::CardSetup>>,
+    /// The queues, for an operator's webhook replay (without them, that
+    /// route answers `503`).
+    pub queues: Option<Arc<dyn Enqueue>>,
 }
 
 /// How long a warm function keeps the flags it read.
@@ -73,6 +76,7 @@ impl<S> Api<S> {
             dead_letters: None,
             flags: Arc::new(parking_app::flags::FixedFlags::default()),
             cards: None,
+            queues: None,
         }
     }
 
@@ -94,6 +98,13 @@ impl<S> Api<S> {
             parking_app::flags::StoreFlags(self.store.clone()),
             FLAGS_CACHE,
         ));
+        self
+    }
+
+    /// The same, with the queues (an operator's webhook replay).
+    #[must_use]
+    pub fn with_queues(mut self, queues: Arc<dyn Enqueue>) -> Self {
+        self.queues = Some(queues);
         self
     }
 
@@ -122,6 +133,32 @@ impl<L: DeviceLink> Publish for L {
         command: &'a GateCommand,
     ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(self.publish(topic, command))
+    }
+}
+
+/// The queues, as the API holds them.
+pub trait Enqueue: Send + Sync {
+    fn enqueue<'a>(
+        &'a self,
+        message: &'a parking_app::outbox::OutboxMessage,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
+}
+
+impl<Q: parking_app::outbox::Queues> Enqueue for Q {
+    fn enqueue<'a>(
+        &'a self,
+        message: &'a parking_app::outbox::OutboxMessage,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(self.send(message))
+    }
+}
+
+/// A held [`Enqueue`] as [`parking_app::outbox::Queues`] again.
+pub(crate) struct DynQueues<'a>(pub &'a dyn Enqueue);
+
+impl parking_app::outbox::Queues for DynQueues<'_> {
+    async fn send(&self, message: &parking_app::outbox::OutboxMessage) -> Result<(), SendError> {
+        self.0.enqueue(message).await
     }
 }
 
@@ -348,6 +385,11 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorListAudit, o::list_audit::<S>)
             .op(Op::OperatorListDeadLetters, o::list_dead_letters::<S>)
             .op(Op::OperatorRedriveDeadLetters, o::redrive_dead_letters::<S>)
+            .op(Op::OperatorListWebhooks, o::list_webhooks::<S>)
+            .op(Op::OperatorAddWebhook, o::add_webhook::<S>)
+            .op(Op::OperatorDeleteWebhook, o::delete_webhook::<S>)
+            .op(Op::OperatorEnableWebhook, o::enable_webhook::<S>)
+            .op(Op::OperatorReplayWebhook, o::replay_webhook::<S>)
             .op(Op::MerchantValidate, m::validate::<S>)
             .op(Op::KioskFindSessions, k::find_sessions::<S>)
             .op(Op::KioskPay, k::pay::<S>)

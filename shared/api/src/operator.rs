@@ -856,3 +856,113 @@ pub(crate) async fn redrive_dead_letters<S: Store>(
         },
     ))
 }
+
+fn webhook_id(text: &str) -> Result<String, ApiError> {
+    // Ids the service made: `wh-` and hex.
+    if text.len() <= 64
+        && text.starts_with("wh-")
+        && text[3..].chars().all(|c| c.is_ascii_hexdigit())
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(ApiError::NotFound("webhook"))
+    }
+}
+
+pub(crate) async fn list_webhooks<S: Store>(
+    State(api): St<S>,
+    OperatorLot(_, lot_id): OperatorLot,
+) -> Result<Response, ApiError> {
+    let subs = parking_app::usecases::hooks::list(&api.store, &lot_id)
+        .await
+        .map_err(body_error)?;
+    Ok(json(
+        StatusCode::OK,
+        &WebhooksOut {
+            items: subs.iter().map(WebhookOut::from).collect(),
+        },
+    ))
+}
+
+pub(crate) async fn add_webhook<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    JsonBody(body): JsonBody<WebhookIn>,
+) -> Result<Response, ApiError> {
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let new = parking_app::usecases::hooks::NewSubscription {
+        url: body.url,
+        events: body.events,
+    };
+    let sub = parking_app::usecases::hooks::subscribe(&api.store, who, &new)
+        .await
+        .map_err(body_error)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &WebhookCreatedOut {
+            webhook: WebhookOut::from(&sub),
+            secret: sub.secret.expose().to_owned(),
+        },
+    ))
+}
+
+pub(crate) async fn delete_webhook<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = webhook_id(&id)?;
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    parking_app::usecases::hooks::remove(&api.store, who, &id)
+        .await
+        .map_err(body_error)?;
+    Ok(crate::no_content())
+}
+
+pub(crate) async fn enable_webhook<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = webhook_id(&id)?;
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let sub = parking_app::usecases::hooks::enable(&api.store, who, &id)
+        .await
+        .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &WebhookOut::from(&sub)))
+}
+
+pub(crate) async fn replay_webhook<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = webhook_id(&id)?;
+    let queues = api.queues.as_ref().ok_or(ApiError::Unavailable)?;
+    let who = adjust::Staff {
+        actor: &actor,
+        lot_id: &lot_id,
+        now: api.clock.now(),
+    };
+    let replayed = parking_app::usecases::hooks::replay(
+        &api.store,
+        &crate::DynQueues(queues.as_ref()),
+        who,
+        &id,
+    )
+    .await
+    .map_err(body_error)?;
+    Ok(json(StatusCode::OK, &WebhookReplayOut { replayed }))
+}

@@ -305,6 +305,16 @@ ops! {
         query QUEUE, headers &[], body None, ok Success::Json(200, schema::<DeadLettersOut>), errors &[400, 404];
     OperatorRedriveDeadLetters = POST "/v1/operator/lots/{lot_id}/dead-letters/redrive" Operator "operator" "Sends the lot's dead letters of a queue back to it once the cause is fixed, with a note; audited."
         query &[], headers &[], body Some(schema::<RedriveIn>), ok Success::Json(200, schema::<DeadLettersOut>), errors &[400, 404, 413, 415, 422];
+    OperatorListWebhooks = GET "/v1/operator/lots/{lot_id}/webhooks" Operator "operator" "The lot's webhook subscriptions and their health: on or switched off, failures in a row, the last success and failure, the events missed."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<WebhooksOut>), errors &[404];
+    OperatorAddWebhook = POST "/v1/operator/lots/{lot_id}/webhooks" Operator "operator" "Subscribes an https address to event types of the lot (stay.closed, payment.failed, lot.full); the answer holds the signing secret, shown this once. At most 10 a lot (409 too_many_webhooks); audited."
+        query &[], headers &[], body Some(schema::<WebhookIn>), ok Success::Json(201, schema::<WebhookCreatedOut>), errors &[400, 404, 409, 413, 415, 422];
+    OperatorDeleteWebhook = DELETE "/v1/operator/lots/{lot_id}/webhooks/{webhook_id}" Operator "operator" "Removes a subscription; audited."
+        query &[], headers &[], body None, ok Success::NoContent, errors &[404];
+    OperatorEnableWebhook = POST "/v1/operator/lots/{lot_id}/webhooks/{webhook_id}/enable" Operator "operator" "Switches a subscription on again after repeated failure, its failures forgotten; audited."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<WebhookOut>), errors &[404];
+    OperatorReplayWebhook = POST "/v1/operator/lots/{lot_id}/webhooks/{webhook_id}/replay" Operator "operator" "Sends a subscription's missed events again, each with its own id (a receiver that had one drops it); 409 webhook_disabled while it is off; audited."
+        query &[], headers &[], body None, ok Success::Json(200, schema::<WebhookReplayOut>), errors &[404, 409];
     MerchantValidate = POST "/v1/merchant/lots/{lot_id}/validations" Merchant "merchant" "Validates a customer's open stay by plate (free minutes or an amount off), once per shop and stay; audited."
         query &[], headers &[], body Some(schema::<ValidationIn>), ok Success::Json(201, schema::<ValidationOut>), errors &[400, 404, 409, 413, 415, 422];
     KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits: a hint of the plate (its region and serial), the entry time and what is due. Ten lookups a minute per kiosk, then 429 with Retry-After."

@@ -20,6 +20,7 @@ pub mod flags;
 pub mod forecasts;
 pub mod gate_device;
 pub mod history;
+pub mod hooks;
 pub mod ids;
 pub mod ledger;
 pub mod lots;

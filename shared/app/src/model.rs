@@ -39,6 +39,18 @@ pub struct Lot {
     /// version in force at its entry (`tariff_id` before the first one).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tariff_schedule: Vec<ScheduledTariff>,
+    /// The event types some webhook subscription of the lot wants
+    /// ([`crate::hooks`]), kept by the subscriptions' use cases: only
+    /// these are queued, so a lot nobody listens to queues none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhook_events: Vec<crate::hooks::EventType>,
+}
+
+impl Lot {
+    /// Whether some subscription wants `event`.
+    pub fn hooked(&self, event: crate::hooks::EventType) -> bool {
+        self.webhook_events.contains(&event)
+    }
 }
 
 impl Lot {

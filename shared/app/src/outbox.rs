@@ -20,6 +20,8 @@ use crate::store::{Boxed, StoreResult};
 pub enum Queue {
     Payments,
     Notifications,
+    /// Operator webhooks ([`crate::hooks`]).
+    Webhooks,
 }
 
 impl Queue {
@@ -27,6 +29,7 @@ impl Queue {
         match self {
             Queue::Payments => "payments",
             Queue::Notifications => "notifications",
+            Queue::Webhooks => "webhooks",
         }
     }
 }
@@ -144,6 +147,7 @@ pub struct Notification {
 pub enum OutboxMessage {
     Payments(PaymentOrder),
     Notifications(Notification),
+    Webhooks(crate::hooks::HookMessage),
 }
 
 impl OutboxMessage {
@@ -156,6 +160,7 @@ impl OutboxMessage {
             }
             OutboxMessage::Payments(o) => format!("pay/{}", o.idempotency_key),
             OutboxMessage::Notifications(n) => format!("note/{}", n.id),
+            OutboxMessage::Webhooks(m) => m.id(),
         }
     }
 
@@ -164,6 +169,7 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Payments(o) => o.created_at,
             OutboxMessage::Notifications(n) => n.at,
+            OutboxMessage::Webhooks(m) => m.event().created_at,
         }
     }
 
@@ -171,6 +177,7 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Payments(_) => Queue::Payments,
             OutboxMessage::Notifications(_) => Queue::Notifications,
+            OutboxMessage::Webhooks(_) => Queue::Webhooks,
         }
     }
 
@@ -184,6 +191,7 @@ impl OutboxMessage {
                 (None, None) => o.idempotency_key.to_string(),
             },
             OutboxMessage::Notifications(n) => n.driver_id.to_string(),
+            OutboxMessage::Webhooks(m) => m.group(),
         }
     }
 
@@ -192,6 +200,7 @@ impl OutboxMessage {
         match self {
             OutboxMessage::Payments(o) => serde_json::to_string(o),
             OutboxMessage::Notifications(n) => serde_json::to_string(n),
+            OutboxMessage::Webhooks(m) => serde_json::to_string(m),
         }
         .unwrap_or_default()
     }

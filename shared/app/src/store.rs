@@ -97,6 +97,8 @@ pub enum Refusal {
     PlateClaimsChanged,
     #[error("the request was decided meanwhile")]
     ApprovalDecided,
+    #[error("lot {lot_id}'s webhooks were written by another change meanwhile; read them again")]
+    HooksChanged { lot_id: LotId },
 }
 
 impl StoreError {
@@ -171,6 +173,7 @@ pub trait Store:
     + crate::settlement::AttemptStore
     + crate::enrolments::EnrolmentStore
     + crate::allow_lists::AllowListStore
+    + crate::hooks::HookStore
     + crate::rate_limits::RateStore
     + crate::plate_claims::PlateClaimStore
     + crate::approvals::ApprovalStore
@@ -192,6 +195,7 @@ impl<T> Store for T where
         + crate::settlement::AttemptStore
         + crate::enrolments::EnrolmentStore
         + crate::allow_lists::AllowListStore
+        + crate::hooks::HookStore
         + crate::rate_limits::RateStore
         + crate::plate_claims::PlateClaimStore
         + crate::approvals::ApprovalStore
@@ -211,6 +215,7 @@ pub mod prelude {
     pub use crate::flags::FlagStore;
     pub use crate::forecasts::ForecastStore;
     pub use crate::history::{LikePlate, PlateHistory, PlateView, TimelineCommit};
+    pub use crate::hooks::HookStore;
     pub use crate::ledger::EventLedger;
     pub use crate::lots::{LotConfig, LotLive, LotStore, Occupancy, PresenceOutcome};
     pub use crate::outbox::{OutboxStore, Queues, SendError};

@@ -379,6 +379,9 @@ pub struct Reconciled {
     pub orders: Vec<PaymentOrder>,
     /// How the lot's count of open sessions changes.
     pub open_delta: i64,
+    /// Events for the lot's webhook subscriptions: each stay that left
+    /// with this change (`stay.closed`), where some subscription wants it.
+    pub events: Vec<crate::hooks::LotEvent>,
 }
 
 impl Reconciled {
@@ -396,7 +399,16 @@ impl Reconciled {
     }
 
     pub fn outbox(&self) -> impl Iterator<Item = OutboxMessage> + '_ {
-        self.orders.iter().cloned().map(OutboxMessage::Payments)
+        self.orders
+            .iter()
+            .cloned()
+            .map(OutboxMessage::Payments)
+            .chain(
+                self.events
+                    .iter()
+                    .cloned()
+                    .map(|e| OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(e))),
+            )
     }
 }
 
@@ -721,12 +733,52 @@ pub fn reconcile(
     orders.sort_by_key(|o| o.kind != PaymentKind::Refund);
     timeline.orders.extend(orders.iter().cloned());
     let open_delta = timeline.counted_sessions() - current.counted_sessions();
+    let events = if pricing.lot.hooked(crate::hooks::EventType::StayClosed) {
+        changed
+            .iter()
+            .filter(|s| {
+                let left = s.exit_at.is_some()
+                    && !matches!(s.state, SessionState::Superseded | SessionState::Voided);
+                left && stored.get(&s.id).is_none_or(|b| b.exit_at.is_none())
+            })
+            .map(stay_closed)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Reconciled {
         timeline,
         changed,
         orders,
         open_delta,
+        events,
     }
+}
+
+/// A stay that left, as webhook subscribers are told (no plate, no
+/// driver).
+fn stay_closed(s: &Session) -> crate::hooks::LotEvent {
+    let state = serde_json::to_value(s.state).unwrap_or(serde_json::Value::Null);
+    crate::hooks::LotEvent::new(
+        crate::hooks::EventType::StayClosed,
+        s.lot_id.clone(),
+        s.id.as_str(),
+        s.updated_at,
+        serde_json::json!({
+            "session_id": s.id,
+            "state": state,
+            "entry_at": s.entry_at,
+            "exit_at": s.exit_at,
+            "entry_gate": s.entry_gate,
+            "exit_gate": s.exit_gate,
+            "fee": s.fee.map(|f| serde_json::json!({"amount": f.minor, "currency": f.currency.code()})),
+            "paid_by": match (&s.fee, &s.method_id) {
+                (None, _) => None,
+                (Some(_), Some(_)) => Some("card"),
+                (Some(_), None) => Some("kiosk"),
+            },
+        }),
+    )
 }
 
 /// A session's state follows its balance ([`crate::balance`]): a priced

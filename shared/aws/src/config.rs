@@ -9,6 +9,7 @@
 //! | `PARKING_LOT_CACHE_SECONDS` | how long a function keeps a lot's configuration and tariff | 60 |
 //! | `PARKING_PAYMENTS_QUEUE_URL` | the payments FIFO queue (outbox forwarder) | required there |
 //! | `PARKING_NOTIFICATIONS_QUEUE_URL` | the notifications FIFO queue (outbox forwarder) | required there |
+//! | `PARKING_WEBHOOKS_QUEUE_URL` | the operator webhooks' FIFO queue (outbox forwarder; the webhooks function, which queues each event's deliveries) | required there |
 //! | `PARKING_PAYMENTS_DLQ_URL`, `PARKING_NOTIFICATIONS_DLQ_URL` | the queues' dead-letter queues (staff API, `parkctl dead-letters`) | required there |
 //! | `PARKING_IOT_ENDPOINT` | the account's IoT data endpoint (`https://…-ats.iot.{region}.amazonaws.com`) | the SDK's default |
 //! | `PARKING_STRIPE_API` | the payment provider's API (payments) | `https://api.stripe.com` |
@@ -205,6 +206,7 @@ impl DeviceConfig {
 pub struct QueueConfig {
     pub payments_url: String,
     pub notifications_url: String,
+    pub webhooks_url: String,
 }
 
 impl QueueConfig {
@@ -220,6 +222,7 @@ impl QueueConfig {
                 "PARKING_NOTIFICATIONS_QUEUE_URL",
                 "the notifications queue",
             )?,
+            webhooks_url: required(&get, "PARKING_WEBHOOKS_QUEUE_URL", "the webhooks queue")?,
         })
     }
 }
@@ -250,6 +253,7 @@ pub fn sqs_queues(sdk: &SdkConfig, config: &QueueConfig) -> SqsQueues {
         config.payments_url.clone(),
         config.notifications_url.clone(),
     )
+    .with_webhooks(config.webhooks_url.clone())
 }
 
 /// The SDK configuration, from the usual environment and profile chain.

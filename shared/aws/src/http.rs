@@ -72,17 +72,19 @@ pub fn api_router_with_link<S: Store + Clone + 'static, L: DeviceLink + 'static>
     parking_api::router(Arc::new(api))
 }
 
-/// The staff API's router: gate commands through `link`, and the
-/// dead-letter queues.
-pub fn staff_router<S, L, D>(store: S, link: L, dead_letters: D) -> Router
+/// The staff API's router: gate commands through `link`, the dead-letter
+/// queues, and the queues (a webhook's replay).
+pub fn staff_router<S, L, D, Q>(store: S, link: L, dead_letters: D, queues: Q) -> Router
 where
     S: Store + Clone + 'static,
     L: DeviceLink + 'static,
     D: parking_app::usecases::dead_letters::DeadLetterQueues + 'static,
+    Q: parking_app::outbox::Queues + 'static,
 {
     let mut api = Api::new(store, Arc::new(crate::SystemClock))
         .with_store_flags()
-        .with_link(Arc::new(link));
+        .with_link(Arc::new(link))
+        .with_queues(Arc::new(queues));
     api.dead_letters = Some(Arc::new(dead_letters));
     parking_api::router(Arc::new(api))
 }
@@ -107,22 +109,29 @@ pub enum ApiFunction {
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
     use crate::config::{
-        DeadLetterConfig, DeviceConfig, StoreConfig, dead_letters, dynamo_store, iot_link,
-        sdk_config,
+        DeadLetterConfig, DeviceConfig, QueueConfig, StoreConfig, dead_letters, dynamo_store,
+        iot_link, sdk_config, sqs_queues,
     };
     lambda_http::tracing::init_default_subscriber();
     let store_config = StoreConfig::from_env()?;
     let staff = match kind {
-        ApiFunction::Staff => Some((DeviceConfig::from_env()?, DeadLetterConfig::from_env()?)),
+        ApiFunction::Staff => Some((
+            DeviceConfig::from_env()?,
+            DeadLetterConfig::from_env()?,
+            QueueConfig::from_env()?,
+        )),
         ApiFunction::Driver => None,
     };
     let sdk = sdk_config().await;
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
     let app = match staff {
-        Some((devices, dlq)) => {
-            staff_router(store, iot_link(&sdk, &devices), dead_letters(&sdk, &dlq))
-        }
+        Some((devices, dlq, queues)) => staff_router(
+            store,
+            iot_link(&sdk, &devices),
+            dead_letters(&sdk, &dlq),
+            sqs_queues(&sdk, &queues),
+        ),
         None => driver_router(store, card_setup(&sdk).await?),
     };
     let app = &app;

@@ -141,6 +141,7 @@ pub async fn forward_outbox_of<S: OutboxStore, Q: parking_app::Queues>(
     let lot = messages.first().map(|m| match m {
         OutboxMessage::Payments(o) => o.lot_id.clone(),
         OutboxMessage::Notifications(n) => n.lot_id.clone(),
+        OutboxMessage::Webhooks(m) => m.event().lot_id.clone(),
     });
     (response, lot, messages.len() as u64)
 }
@@ -832,6 +833,102 @@ pub async fn run_notifications_function() -> Result<(), Error> {
     let base = config.retry_base_seconds;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(notify_drivers(link, redelivery, base, event.payload).await)
+    }))
+    .await
+}
+
+/// Handles a batch of the webhooks queue ([`parking_app::hooks`]): each
+/// event handed to its lot's subscriptions, each delivery posted. A
+/// delivery to try again comes back after the protocol's pause (its
+/// visibility timeout, at most SQS's 12 hours); one whose store or queue
+/// failed, after a growing pause; a message that is not one goes on to
+/// the dead-letter queue after its receives. Nothing in the batch is lost
+/// (`ReportBatchItemFailures`).
+#[cfg(feature = "webhooks")]
+pub async fn deliver_webhooks<S, C, Q, R>(
+    store: &S,
+    client: &C,
+    queues: &Q,
+    redelivery: &R,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+    now: jiff::Timestamp,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse
+where
+    S: Store,
+    C: parking_app::hooks::HookClient,
+    Q: parking_app::outbox::Queues,
+    R: Redelivery,
+{
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+    use parking_app::hooks::HookMessage;
+    use parking_app::usecases::hook_delivery::{Handled, handle};
+    let mut response = SqsBatchResponse::default();
+    for record in &event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let received = receive_count(record);
+        let message = record
+            .body
+            .as_deref()
+            .map(serde_json::from_str::<HookMessage>);
+        let pause = match message {
+            Some(Ok(m)) => match handle(store, client, queues, &m, received, now).await {
+                Ok(Handled::Done(outcome)) => {
+                    tracing::info!(message = %id, ?outcome, "webhook message done");
+                    continue;
+                }
+                Ok(Handled::Again(p)) => {
+                    tracing::warn!(message = %id, received, "webhook delivery failed; again later");
+                    Some(i32::try_from(p.as_secs()).unwrap_or(43_200).min(43_200))
+                }
+                Err(e) => {
+                    tracing::warn!(message = %id, received, error = %e, "webhook message not handled; again later");
+                    Some(backoff(30, received))
+                }
+            },
+            _ => {
+                tracing::error!(message = %id, received, "not a webhooks message; bound for the dead-letter queue");
+                None
+            }
+        };
+        if let (Some(p), Some(receipt)) = (pause, &record.receipt_handle) {
+            redelivery.delay(receipt, p).await;
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
+
+/// The composition of the webhooks function: configuration read once,
+/// one SDK configuration, the store warmed, the queues, the HTTP client,
+/// then the handler.
+///
+/// # Errors
+///
+/// A setting is missing or malformed, the client cannot be built, or the
+/// runtime stopped.
+#[cfg(feature = "webhooks")]
+pub async fn run_webhooks_function() -> Result<(), Error> {
+    use crate::SystemClock;
+    use crate::config::{QueueConfig, sqs_queues, store_from_env};
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use parking_app::Clock;
+    lambda_runtime::tracing::init_default_subscriber();
+    let queue_config = QueueConfig::from_env()?;
+    let (sdk, store) = store_from_env().await?;
+    let queues = sqs_queues(&sdk, &queue_config);
+    let client = crate::hook_client::HttpHookClient::new()?;
+    let redelivery = SqsRedelivery {
+        client: aws_sdk_sqs::Client::new(&sdk),
+        queue_url: queue_config.webhooks_url.clone(),
+    };
+    let (store, client, queues, redelivery) = (&store, &client, &queues, &redelivery);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let now = SystemClock.now();
+        Ok::<_, Error>(
+            deliver_webhooks(store, client, queues, redelivery, event.payload, now).await,
+        )
     }))
     .await
 }

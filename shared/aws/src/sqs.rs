@@ -21,12 +21,13 @@ fn sqs_id(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The payment and notification queues.
+/// The payment, notification and webhook queues.
 #[derive(Clone)]
 pub struct SqsQueues {
     client: Client,
     payments_url: String,
     notifications_url: String,
+    webhooks_url: Option<String>,
 }
 
 impl SqsQueues {
@@ -35,13 +36,25 @@ impl SqsQueues {
             client,
             payments_url,
             notifications_url,
+            webhooks_url: None,
         }
     }
 
-    fn url(&self, queue: Queue) -> &str {
+    /// The same, with the operator webhooks' queue.
+    #[must_use]
+    pub fn with_webhooks(mut self, url: String) -> Self {
+        self.webhooks_url = Some(url);
+        self
+    }
+
+    fn url(&self, queue: Queue) -> Result<&str, SendError> {
         match queue {
-            Queue::Payments => &self.payments_url,
-            Queue::Notifications => &self.notifications_url,
+            Queue::Payments => Ok(&self.payments_url),
+            Queue::Notifications => Ok(&self.notifications_url),
+            Queue::Webhooks => self.webhooks_url.as_deref().ok_or_else(|| SendError {
+                what: "sending to SQS",
+                source: "no webhooks queue is configured".into(),
+            }),
         }
     }
 }
@@ -50,7 +63,7 @@ impl Queues for SqsQueues {
     async fn send(&self, message: &OutboxMessage) -> Result<(), SendError> {
         self.client
             .send_message()
-            .queue_url(self.url(message.queue()))
+            .queue_url(self.url(message.queue())?)
             .message_body(message.body())
             .message_group_id(sqs_id(&message.group()))
             .message_deduplication_id(sqs_id(&message.id()))
@@ -93,10 +106,16 @@ impl SqsDeadLetters {
         }
     }
 
-    fn urls(&self, queue: Queue) -> &(String, String) {
+    /// The queue's and its dead-letter queue's URLs (the webhooks'
+    /// dead letters are replayed from the dashboard instead).
+    fn urls(&self, queue: Queue) -> Result<&(String, String), SendError> {
         match queue {
-            Queue::Payments => &self.payments,
-            Queue::Notifications => &self.notifications,
+            Queue::Payments => Ok(&self.payments),
+            Queue::Notifications => Ok(&self.notifications),
+            Queue::Webhooks => Err(SendError {
+                what: "reading a dead-letter queue",
+                source: "the webhooks' missed events are replayed by an operator instead".into(),
+            }),
         }
     }
 }
@@ -120,7 +139,7 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
         queue: Queue,
         limit: usize,
     ) -> Result<Vec<parking_app::usecases::dead_letters::Held>, SendError> {
-        receive_held(&self.client, &self.urls(queue).1, limit).await
+        receive_held(&self.client, &self.urls(queue)?.1, limit).await
     }
 
     async fn release(
@@ -128,7 +147,7 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
         queue: Queue,
         message: &parking_app::usecases::dead_letters::Held,
     ) -> Result<(), SendError> {
-        release_held(&self.client, &self.urls(queue).1, message).await
+        release_held(&self.client, &self.urls(queue)?.1, message).await
     }
 
     /// A new deduplication id (the message's own, with the redrive's
@@ -138,7 +157,7 @@ impl parking_app::usecases::dead_letters::DeadLetterQueues for SqsDeadLetters {
         queue: Queue,
         message: &parking_app::usecases::dead_letters::Held,
     ) -> Result<(), SendError> {
-        let (url, dlq) = self.urls(queue);
+        let (url, dlq) = self.urls(queue)?;
         self.client
             .send_message()
             .queue_url(url)

@@ -101,7 +101,7 @@ impl Lot {
             .iter()
             .filter_map(|m| match m {
                 OutboxMessage::Payments(o) => Some(o.signed_minor()),
-                OutboxMessage::Notifications(_) => None,
+                OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
             })
             .sum()
     }
@@ -236,7 +236,7 @@ async fn an_entry_opens_a_session_recommends_free_bays_and_tells_the_driver() {
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Notifications(n) => Some(n),
-            OutboxMessage::Payments(_) => None,
+            OutboxMessage::Payments(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect();
     assert_eq!(notes.len(), 1);
@@ -930,7 +930,7 @@ async fn an_exit_without_an_entry_is_charged_the_lost_entry_fee_then_repriced_wh
         .iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some((o.kind, o.amount.minor)),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect();
     assert_eq!(

@@ -14,6 +14,7 @@ mod faults;
 mod flags;
 mod forecast;
 mod history;
+mod hooks;
 mod money;
 mod notifications;
 mod open_data;
@@ -86,4 +87,6 @@ against_both_stores!(
     the_flag_document_changes_one_revision_at_a_time,
     a_lots_forecast_is_replaced_whole,
     a_lots_usage_adds_up_by_day,
+    // Webhooks.
+    a_lots_webhooks_change_one_version_at_a_time,
 );

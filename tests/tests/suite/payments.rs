@@ -281,7 +281,7 @@ mod end_to_end {
             .into_iter()
             .filter_map(|m| match m {
                 OutboxMessage::Payments(o) => Some(o),
-                OutboxMessage::Notifications(_) => None,
+                OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
             })
             .collect();
         assert_eq!(orders.len(), 2, "{orders:?}");

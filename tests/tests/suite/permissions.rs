@@ -467,7 +467,7 @@ async fn settlement_the_sweeps_and_the_forecasts_may_do_what_their_code_does_on_
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some(o),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect();
     assert!(orders.iter().any(|o| o.kind == PaymentKind::Charge));

@@ -329,7 +329,7 @@ mod flow {
             .into_iter()
             .filter_map(|m| match m {
                 OutboxMessage::Payments(o) => Some(o),
-                OutboxMessage::Notifications(_) => None,
+                OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
             })
             .collect()
     }

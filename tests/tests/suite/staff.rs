@@ -81,7 +81,7 @@ fn orders(lot: &Lot) -> Vec<PaymentOrder> {
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some(o),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect()
 }
@@ -1655,7 +1655,7 @@ async fn staff_flows_on<S: Store + Clone + 'static>(store: S) {
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some(o),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect();
     let by = |d: &str| -> i64 {

@@ -43,7 +43,7 @@ async fn orders<S: Store>(store: &S) -> Vec<PaymentOrder> {
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some(o),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect()
 }
@@ -665,7 +665,7 @@ pub async fn reminders_go_out_once<S: Store + Clone>(store: S) {
                         other => format!("{other:?}"),
                     },
                 )),
-                OutboxMessage::Payments(_) => None,
+                OutboxMessage::Payments(_) | OutboxMessage::Webhooks(_) => None,
             })
             .collect()
     };

@@ -90,7 +90,7 @@ fn orders(lot: &Lot) -> Vec<PaymentOrder> {
         .into_iter()
         .filter_map(|m| match m {
             OutboxMessage::Payments(o) => Some(o),
-            OutboxMessage::Notifications(_) => None,
+            OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
         })
         .collect()
 }

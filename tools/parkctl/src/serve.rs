@@ -248,7 +248,9 @@ pub fn app<S: Store + Clone + 'static>(
 ) -> Router {
     let mut api = Api::new(store, Arc::new(SystemClock))
         .with_store_flags()
-        .with_link(Arc::new(PrintedLink));
+        .with_link(Arc::new(PrintedLink))
+        // Queued here and not delivered: `parkctl serve` sends no webhooks.
+        .with_queues(Arc::new(MemoryQueues::default()));
     api.dead_letters = Some(Arc::new(demo_dead_letters()));
     let api = parking_api::router(Arc::new(api));
     let doc = Router::new().route(

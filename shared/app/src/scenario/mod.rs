@@ -330,6 +330,7 @@ impl Scenario {
             },
             revision: 0,
             tariff_schedule: Vec::new(),
+            webhook_events: Vec::new(),
         })
     }
 }

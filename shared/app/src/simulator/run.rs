@@ -643,6 +643,8 @@ where
                 }
             }
             OutboxMessage::Notifications(_) => summary.notifications_queued += 1,
+            // The simulated lots have no webhook subscriptions.
+            OutboxMessage::Webhooks(_) => {}
         }
     }
     // A session is kept when it is live, or superseded by a chain of

@@ -19,8 +19,8 @@ pub use devices::{
 pub use drivers::{account, erasure, pay, plates, reservations, trips};
 pub use public::open_data;
 pub use schedule::{cost, forecast, retention, sweeps};
-pub use settlement::{notify, outbox, settle, webhook};
+pub use settlement::{hook_delivery, notify, outbox, settle, webhook};
 pub use staff::{
-    adjust, dashboard, dead_letters, four_eyes, lot_flags, operator, plate_reviews, pricing,
+    adjust, dashboard, dead_letters, four_eyes, hooks, lot_flags, operator, plate_reviews, pricing,
     reconciliation,
 };

@@ -375,6 +375,12 @@ pub(crate) fn allow_list(lot: &LotId) -> Keys {
     Keys::new(lot_pk(lot), "~ALLOW", "allow_list")
 }
 
+/// The lot's webhook subscriptions (outside the configuration's range:
+/// their secrets are read only to deliver).
+pub(crate) fn lot_hooks(lot: &LotId) -> Keys {
+    Keys::new(lot_pk(lot), "~HOOKS", "lot_hooks")
+}
+
 /// How far the lot's retention sweep got (outside the configuration and
 /// live-state ranges, as the allow-list is).
 pub(crate) fn retention_mark(lot: &LotId) -> Keys {

@@ -38,6 +38,7 @@
 //! | reservation | `RES#{id}` | `RES` | `LOT#{lot}#RES` / `{start}#{id}` | `slot_minutes`: the grid of its slots |
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change; `GSI2PK`/`GSI2SK` `LOT#{lot}#LEFT` / `{exit}#{id}` once it has left; `GSI3PK`/`GSI3SK` `LOT#{lot}#REVIEW` / `{entry}#{id}` while it needs a person |
 //! | lot's allow-list marks | `LOT#{lot}` | `~ALLOW` | | `version` guards every change |
+//! | lot's webhook subscriptions (with their secrets and health) | `LOT#{lot}` | `~HOOKS` | | `version` guards every change; at most 10 |
 //! | rate-limit window | `RATE#{action}#{caller}` | `W#{start}` | | `n` requests counted; `expires_at` (TTL) two windows on |
 //!
 //! Access patterns: a lot with its gates, bays, slots and summary is one
@@ -88,6 +89,7 @@ pub mod errors;
 mod flags;
 mod forecasts;
 mod history;
+mod hooks;
 pub mod keys;
 mod ledger;
 mod lots;
@@ -254,6 +256,43 @@ impl DynamoStore {
 
     async fn get_opt<T: DeserializeOwned>(&self, keys: &Keys) -> StoreResult<Option<T>> {
         self.get(keys).await?.map(body).transpose()
+    }
+
+    /// Puts `value` as the item of `keys` if the stored item's `version`
+    /// is `version - 1` (none stored for version 1). Refused, it reads the
+    /// item: the very same value stored (a repeat after a lost answer) is
+    /// done; anything else is `Conflict(refused())`.
+    async fn put_versioned<T: Serialize + DeserializeOwned + PartialEq>(
+        &self,
+        keys: &Keys,
+        value: &T,
+        version: u64,
+        refused: impl FnOnce() -> parking_app::Refusal,
+    ) -> StoreResult<()> {
+        use aws_sdk_dynamodb::error::SdkError;
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(keys.item(value)?));
+        let put = match version.checked_sub(1) {
+            None | Some(0) => put.condition_expression("attribute_not_exists(PK)"),
+            Some(prev) => put
+                .condition_expression("#v = :prev")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":prev", AttributeValue::N(prev.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                if self.get_opt::<T>(keys).await?.as_ref() == Some(value) {
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(refused()))
+            }
+            Err(e) => Err(from_sdk(e)),
+        }
     }
 
     async fn put_plain<T: Serialize>(&self, keys: &Keys, value: &T) -> StoreResult<()> {

@@ -1,8 +1,6 @@
 //! Plates' open claims (one item per plate, written conditionally on the
 //! version read) and each claimant's copy (with a TTL when it lapses).
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::AttributeValue;
 use parking_app::ids::*;
 use parking_app::plate_claims::{DriverClaim, PlateClaimStore, PlateClaims};
 use parking_app::*;
@@ -25,30 +23,13 @@ impl PlateClaimStore for DynamoStore {
             .filter(|c| c.review)
             .map(|c| c.claimed_at)
             .min();
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(
-                keys::plate_claims(&claims.plate, review).item(claims)?,
-            ));
-        let put = match claims.version.checked_sub(1) {
-            None | Some(0) => put.condition_expression("attribute_not_exists(PK)"),
-            Some(prev) => put
-                .condition_expression("#v = :prev")
-                .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":prev", AttributeValue::N(prev.to_string())),
-        };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                if self.plate_claims(&claims.plate).await?.as_ref() == Some(claims) {
-                    return Ok(());
-                }
-                Err(StoreError::Conflict(Refusal::PlateClaimsChanged))
-            }
-            Err(e) => Err(from_sdk(e)),
-        }
+        self.put_versioned(
+            &keys::plate_claims(&claims.plate, review),
+            claims,
+            claims.version,
+            || Refusal::PlateClaimsChanged,
+        )
+        .await
     }
 
     /// One page of the review queue's index partition, oldest first.

@@ -123,7 +123,8 @@ impl DynamoStore {
         r.state = to;
         r.cancellation_fee = outbox.iter().find_map(|m| match m {
             parking_app::outbox::OutboxMessage::Payments(o) => Some(o.amount),
-            parking_app::outbox::OutboxMessage::Notifications(_) => None,
+            parking_app::outbox::OutboxMessage::Notifications(_)
+            | parking_app::outbox::OutboxMessage::Webhooks(_) => None,
         });
         let mut txn = moved(
             self.txn(Some(rules::write_token("cancel_reservation", &r))),

@@ -14,6 +14,7 @@ mod enrolments;
 mod flags;
 mod forecasts;
 mod history;
+mod hooks;
 mod ledger;
 mod lots;
 mod outbox;
@@ -51,6 +52,7 @@ struct State {
     lots: HashMap<LotId, Lot>,
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
+    hooks: HashMap<LotId, parking_app::hooks::LotHooks>,
     /// Copies erased with their driver's account: (driver, session or
     /// reservation id). The records stay, as the lots' own; a driver who
     /// signs up again lists only what comes after.
@@ -443,7 +445,7 @@ pub struct HistoryItems {
 fn fee_of(outbox: &[OutboxMessage]) -> Option<parking_core::Money> {
     outbox.iter().find_map(|m| match m {
         OutboxMessage::Payments(o) => Some(o.amount),
-        OutboxMessage::Notifications(_) => None,
+        OutboxMessage::Notifications(_) | OutboxMessage::Webhooks(_) => None,
     })
 }
 

@@ -6,7 +6,8 @@
 //! stays, ledger entry and occupancy count it carries), bays through
 //! `record_bay`, reservations through `reserve` and `cancel_reservation`,
 //! drivers through their registrations; the audit trail, the flag
-//! document, forecasts and usage through their own writes. Settlement's
+//! document, forecasts, usage and a lot's webhooks through their own
+//! writes. Settlement's
 //! attempts have their own suite (`settle.rs`).
 
 mod audit;
@@ -14,6 +15,7 @@ mod drivers;
 mod flags;
 mod forecasts;
 mod history;
+mod hooks;
 mod ledger;
 mod lots;
 mod outbox;
@@ -26,6 +28,7 @@ pub use drivers::*;
 pub use flags::*;
 pub use forecasts::*;
 pub use history::*;
+pub use hooks::*;
 pub use ledger::*;
 pub use lots::*;
 pub use outbox::*;

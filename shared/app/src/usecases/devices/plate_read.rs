@@ -401,6 +401,15 @@ async fn attempt<S: Store>(
     };
 
     let mut outbox: Vec<OutboxMessage> = rec.outbox().collect();
+    if turned_away
+        && !held_offline
+        && lot.hooked(crate::hooks::EventType::LotFull)
+        && let Some(l) = &live
+    {
+        outbox.push(OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(
+            lot_full(lot, l, read.occurred_at),
+        )));
+    }
     if fresh
         && let (Some(s), Some(driver_id)) = (&session, &payer.as_ref().map(|p| &p.driver_id))
         && rec.changed.iter().any(|c| c.id == s.id)
@@ -513,6 +522,25 @@ async fn attempt<S: Store>(
         Err(StoreError::Conflict(Refusal::StaleTimeline { .. })) => Ok(Attempt::Stale),
         Err(e) => Err(e),
     }
+}
+
+/// A car turned away from a full lot, as webhook subscribers are told:
+/// one event a lot in each quarter hour, however many cars it turns away.
+fn lot_full(lot: &Lot, live: &Occupancy, at: Timestamp) -> crate::hooks::LotEvent {
+    let quarter = at.as_second().div_euclid(900) * 900;
+    let since = Timestamp::from_second(quarter).unwrap_or(at);
+    crate::hooks::LotEvent::new(
+        crate::hooks::EventType::LotFull,
+        lot.id.clone(),
+        &format!("{}/{}", lot.id, since.as_second()),
+        at,
+        serde_json::json!({
+            "capacity": lot.capacity,
+            "open_sessions": live.open_sessions,
+            "held_reservations": live.held_reservations,
+            "since": since,
+        }),
+    )
 }
 
 /// Keeps a new one-time code for a claimed plate and returns it; a code

@@ -705,7 +705,7 @@ async fn record_movement<S: Store>(
         }),
         _ => None,
     };
-    let outbox = notify
+    let mut outbox: Vec<OutboxMessage> = notify
         .zip(order.as_ref())
         .map(|(kind, o)| {
             OutboxMessage::Notifications(Notification {
@@ -720,6 +720,30 @@ async fn record_movement<S: Store>(
         })
         .into_iter()
         .collect();
+    // The lot's webhook subscribers hear of a charge that failed for good
+    // (one read of the lot, on this rare path only).
+    if gave_up
+        && record.kind == PaymentKind::Charge
+        && store
+            .get_lot(&account.lot_id)
+            .await
+            .is_ok_and(|l| l.hooked(crate::hooks::EventType::PaymentFailed))
+    {
+        outbox.push(OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(
+            crate::hooks::LotEvent::new(
+                crate::hooks::EventType::PaymentFailed,
+                account.lot_id.clone(),
+                record.key.as_str(),
+                now,
+                serde_json::json!({
+                    "session_id": account.id,
+                    "amount": {"amount": record.amount.minor, "currency": record.amount.currency.code()},
+                    "reason": record.failure,
+                    "attempts": n,
+                }),
+            ),
+        )));
+    }
     if gave_up {
         tracing::error!(
             alarm = "payment_gave_up",

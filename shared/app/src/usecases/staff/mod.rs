@@ -6,6 +6,7 @@ pub mod adjust;
 pub mod dashboard;
 pub mod dead_letters;
 pub mod four_eyes;
+pub mod hooks;
 pub mod lot_flags;
 pub mod operator;
 pub mod plate_reviews;
