@@ -1890,7 +1890,7 @@ pub struct WebhookIn {
     /// An https address on the public internet.
     pub url: String,
     /// The event types to send: `stay.closed`, `payment.failed`,
-    /// `lot.full`.
+    /// `lot.full`, `device.offline`, `dispute.opened`.
     pub events: Vec<String>,
 }
 

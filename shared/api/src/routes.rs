@@ -307,7 +307,7 @@ ops! {
         query &[], headers &[], body Some(schema::<RedriveIn>), ok Success::Json(200, schema::<DeadLettersOut>), errors &[400, 404, 413, 415, 422];
     OperatorListWebhooks = GET "/v1/operator/lots/{lot_id}/webhooks" Operator "operator" "The lot's webhook subscriptions and their health: on or switched off, failures in a row, the last success and failure, the events missed."
         query &[], headers &[], body None, ok Success::Json(200, schema::<WebhooksOut>), errors &[404];
-    OperatorAddWebhook = POST "/v1/operator/lots/{lot_id}/webhooks" Operator "operator" "Subscribes an https address to event types of the lot (stay.closed, payment.failed, lot.full); the answer holds the signing secret, shown this once. At most 10 a lot (409 too_many_webhooks); audited."
+    OperatorAddWebhook = POST "/v1/operator/lots/{lot_id}/webhooks" Operator "operator" "Subscribes an https address to event types of the lot (stay.closed, payment.failed, lot.full, device.offline, dispute.opened); the answer holds the signing secret, shown this once. At most 10 a lot (409 too_many_webhooks); audited."
         query &[], headers &[], body Some(schema::<WebhookIn>), ok Success::Json(201, schema::<WebhookCreatedOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorDeleteWebhook = DELETE "/v1/operator/lots/{lot_id}/webhooks/{webhook_id}" Operator "operator" "Removes a subscription; audited."
         query &[], headers &[], body None, ok Success::NoContent, errors &[404];

@@ -63,13 +63,23 @@ pub enum EventType {
     /// A car was turned away: the lot was full.
     #[serde(rename = "lot.full")]
     LotFull,
+    /// A gate's or bay's device went offline: disconnected, or silent
+    /// beyond its lot's timeout.
+    #[serde(rename = "device.offline")]
+    DeviceOffline,
+    /// A cardholder disputed a charge for a stay: answer it before the
+    /// bank's deadline.
+    #[serde(rename = "dispute.opened")]
+    DisputeOpened,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 5] = [
         EventType::StayClosed,
         EventType::PaymentFailed,
         EventType::LotFull,
+        EventType::DeviceOffline,
+        EventType::DisputeOpened,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +87,8 @@ impl EventType {
             EventType::StayClosed => "stay.closed",
             EventType::PaymentFailed => "payment.failed",
             EventType::LotFull => "lot.full",
+            EventType::DeviceOffline => "device.offline",
+            EventType::DisputeOpened => "dispute.opened",
         }
     }
 
@@ -400,13 +412,29 @@ pub fn public(ip: std::net::IpAddr) -> bool {
                 || v.is_multicast()
                 || v.is_documentation()
                 || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b)))
         }
         IpAddr::V6(v) => {
             if let Some(v4) = v.to_ipv4_mapped() {
                 return public(IpAddr::V4(v4));
             }
-            let first = v.segments()[0];
+            let seg = v.segments();
+            // An IPv4 address inside: NAT64 (64:ff9b::/96), 6to4
+            // (2002::/16), or IPv4-compatible (::a.b.c.d).
+            let o = v.octets();
+            let inner = |i: usize| std::net::Ipv4Addr::new(o[i], o[i + 1], o[i + 2], o[i + 3]);
+            if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0, 0, 0, 0] {
+                return public(IpAddr::V4(inner(12)));
+            }
+            if seg[0] == 0x2002 {
+                return public(IpAddr::V4(inner(2)));
+            }
+            if seg[..6] == [0, 0, 0, 0, 0, 0] {
+                return public(IpAddr::V4(inner(12)));
+            }
+            let first = seg[0];
             !(v.is_loopback()
                 || v.is_unspecified()
                 || v.is_multicast()
@@ -474,6 +502,10 @@ mod tests {
             "https://169.254.169.254/latest/meta-data",
             "https://[::1]/hooks",
             "https://[fd00::1]/hooks",
+            "https://[64:ff9b::a00:1]/hooks",
+            "https://[2002:a00:1::]/hooks",
+            "https://198.18.0.1/hooks",
+            "https://240.0.0.1/hooks",
             "https://user:pw@ops.example.com/hooks",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");

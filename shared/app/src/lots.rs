@@ -106,11 +106,15 @@ pub trait LotStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<Gate>> + Send;
     fn put_device(&self, device: &Device) -> impl Future<Output = StoreResult<()>> + Send;
     fn get_device(&self, device_id: &DeviceId) -> impl Future<Output = StoreResult<Device>> + Send;
-    /// Records a device's connection event unless it holds a newer one.
+    /// Records a device's connection event unless it holds a newer one,
+    /// with `outbox` (what the change asks the rest of the system to do:
+    /// a `device.offline` webhook event) in the same write; a stale event
+    /// writes neither.
     fn record_presence(
         &self,
         device_id: &DeviceId,
         presence: &Presence,
+        outbox: &[crate::outbox::OutboxMessage],
     ) -> impl Future<Output = StoreResult<PresenceOutcome>> + Send;
     fn put_tariff(&self, tariff: &TariffRecord) -> impl Future<Output = StoreResult<()>> + Send;
     /// The lot, its gates, devices and tariff. Callers cache it.

@@ -840,9 +840,13 @@ pub async fn run_notifications_function() -> Result<(), Error> {
 /// Handles a batch of the webhooks queue ([`parking_app::hooks`]): each
 /// event handed to its lot's subscriptions, each delivery posted. A
 /// delivery to try again comes back after the protocol's pause (its
-/// visibility timeout, at most SQS's 12 hours); one whose store or queue
-/// failed, after a growing pause; a message that is not one goes on to
-/// the dead-letter queue after its receives. Nothing in the batch is lost
+/// visibility timeout, within the 12 hours SQS counts from its receipt);
+/// one whose store or queue failed, after a growing pause; a message that
+/// is not one goes on to the dead-letter queue after its receives. Once a
+/// message of a group (a subscription's deliveries) is to come back, the
+/// batch's later messages of that group come back untouched with it, so a
+/// subscription's deliveries keep their order and a receiver that is down
+/// is tried once a batch. Nothing in the batch is lost
 /// (`ReportBatchItemFailures`).
 #[cfg(feature = "webhooks")]
 pub async fn deliver_webhooks<S, C, Q, R>(
@@ -863,9 +867,17 @@ where
     use parking_app::hooks::HookMessage;
     use parking_app::usecases::hook_delivery::{Handled, handle};
     let mut response = SqsBatchResponse::default();
+    let mut held: std::collections::HashSet<String> = std::collections::HashSet::new();
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let received = receive_count(record);
+        let group = record.attributes.get("MessageGroupId").cloned();
+        if group.as_ref().is_some_and(|g| held.contains(g)) {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+            continue;
+        }
         let message = record
             .body
             .as_deref()
@@ -878,7 +890,11 @@ where
                 }
                 Ok(Handled::Again(p)) => {
                     tracing::warn!(message = %id, received, "webhook delivery failed; again later");
-                    Some(i32::try_from(p.as_secs()).unwrap_or(43_200).min(43_200))
+                    Some(
+                        i32::try_from(p.as_secs())
+                            .unwrap_or(MAX_VISIBILITY)
+                            .min(MAX_VISIBILITY),
+                    )
                 }
                 Err(e) => {
                     tracing::warn!(message = %id, received, error = %e, "webhook message not handled; again later");
@@ -893,12 +909,18 @@ where
         if let (Some(p), Some(receipt)) = (pause, &record.receipt_handle) {
             redelivery.delay(receipt, p).await;
         }
+        held.extend(group);
         let mut failure = BatchItemFailure::default();
         failure.item_identifier = id;
         response.batch_item_failures.push(failure);
     }
     response
 }
+
+/// The longest pause a received message can be given: SQS counts at most
+/// 12 hours from its receipt, and some of them have gone by.
+#[cfg(feature = "webhooks")]
+const MAX_VISIBILITY: i32 = 43_200 - 300;
 
 /// The composition of the webhooks function: configuration read once,
 /// one SDK configuration, the store warmed, the queues, the HTTP client,

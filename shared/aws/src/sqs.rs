@@ -114,7 +114,7 @@ impl SqsDeadLetters {
             Queue::Notifications => Ok(&self.notifications),
             Queue::Webhooks => Err(SendError {
                 what: "reading a dead-letter queue",
-                source: "the webhooks' missed events are replayed by an operator instead".into(),
+                source: "the webhooks' dead letters are not listed here: an operator replays a subscription's missed events, and the webhooks dead-letter queue's alarm calls a person for the rest".into(),
             }),
         }
     }

@@ -306,6 +306,21 @@ async fn a_receiver_that_stays_down_is_switched_off_with_a_notice_then_replayed(
     assert_eq!(sub["enabled"], json!(false), "{sub}");
     assert_eq!(sub["missed"].as_array().map(Vec::len), Some(2), "{sub}");
     assert_eq!(sub["last_failure"], json!("answered 500"));
+    let trail_before = lot
+        .events
+        .store
+        .audit_trail(
+            &LotId::parse(LOT).expect("lot"),
+            t("00:00:00"),
+            now + SignedDuration::from_hours(1),
+        )
+        .await
+        .expect("trail")
+        .iter()
+        .filter(|e| e.action == "webhook.disabled")
+        .count();
+    assert_eq!(trail_before, 1, "one notice");
+    assert_eq!(sub["last_failure"], json!("answered 500"));
     // The notice, in the lot's audit trail.
     let lot_id = LotId::parse(LOT).expect("lot");
     let trail = lot
@@ -328,6 +343,20 @@ async fn a_receiver_that_stays_down_is_switched_off_with_a_notice_then_replayed(
     let again = handle(&lot.events.store, &down, &*queues, &both[0], 1, now).await;
     assert_eq!(again.expect("handled"), Handled::Done(Outcome::Missed));
     assert_eq!(down.got().len(), tried);
+    // A stay that closes while it is off is kept as missed, not sent.
+    let before = events(&lot).len();
+    lot.send(&read("g-in", "in-9", AIKO, 0.97, t("11:00:00"), None))
+        .await;
+    lot.send(&read("g-out", "out-9", AIKO, 0.97, t("11:30:00"), None))
+        .await;
+    let third = events(&lot).split_off(before);
+    assert_eq!(third.len(), 1);
+    let handed = handle(&lot.events.store, &down, &*queues, &third[0], 1, now).await;
+    assert_eq!(
+        handed.expect("handled"),
+        Handled::Done(Outcome::HandedOn(0))
+    );
+    assert_eq!(down.got().len(), tried);
 
     // Replay waits until it is on again.
     let replay = format!("{}/{id}/replay", hooks_path());
@@ -345,13 +374,17 @@ async fn a_receiver_that_stays_down_is_switched_off_with_a_notice_then_replayed(
     let a = at(&lot, now, &queues, Call::new("POST", &replay, OP)).await;
     assert_eq!(
         (a.status, a.json()["replayed"].clone()),
-        (200, json!(2)),
+        (200, json!(3)),
         "{}",
         a.text
     );
     let replayed: Vec<HookMessage> = deliveries(&queues).split_off(before);
     let ids: Vec<&str> = replayed.iter().map(|m| m.event().id.as_str()).collect();
-    let originals: Vec<&str> = both.iter().map(|m| m.event().id.as_str()).collect();
+    let originals: Vec<&str> = both
+        .iter()
+        .chain(&third)
+        .map(|m| m.event().id.as_str())
+        .collect();
     assert_eq!(ids, originals, "the same events, with their own ids");
     // The receiver is back: both arrive, signed.
     let up = down.clone();
@@ -527,4 +560,136 @@ async fn the_http_client_posts_and_refuses_private_addresses() {
     let refused = deployed.post(&url, &[], body).await;
     assert!(matches!(refused, Answer::Unreachable(_)), "{refused:?}");
     assert_eq!(seen.lock().expect("lock").len(), 1);
+}
+
+/// A device going offline is told once per time offline: disconnected (a
+/// repeat or a late disconnect tells nothing more), or silent beyond the
+/// lot's timeout; nothing else is queued for a lot that wants only this.
+#[tokio::test]
+async fn a_device_going_offline_is_told_once_each_time() {
+    let lot = Lot::new().await;
+    let receiver = Receiver::default();
+    subscribe(&lot, json!(["device.offline"]), &receiver).await;
+    let presence = |kind: &str, version: u64, at: Timestamp| {
+        json!({"topic": format!("$aws/events/presence/{kind}/cam-out"), "clientid": "cam-out",
+               "received_at": at.as_millisecond(), "clientId": "cam-out",
+               "timestamp": at.as_millisecond(), "eventType": kind, "versionNumber": version})
+    };
+    lot.send(&presence("connected", 1, t("09:00:00"))).await;
+    lot.send(&presence("disconnected", 1, t("14:00:00"))).await;
+    lot.send(&presence("disconnected", 1, t("14:00:00"))).await;
+    lot.send(&presence("connected", 2, t("16:00:00"))).await;
+    let late = lot.send(&presence("disconnected", 1, t("14:00:00"))).await;
+    assert_eq!(late.stale, 1);
+    // A stay closes meanwhile: not wanted here.
+    lot.send(&read("g-in", "in-1", AIKO, 0.97, t("15:00:00"), None))
+        .await;
+    lot.send(&read("g-out", "out-1", AIKO, 0.97, t("15:30:00"), None))
+        .await;
+    let told: Vec<(String, Value)> = events(&lot)
+        .iter()
+        .map(|m| (m.event().id.clone(), m.event().data.clone()))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].0.starts_with("device.offline/cam-out/1-"),
+        "{told:?}"
+    );
+    assert_eq!(told[0].1["reason"], json!("disconnected"));
+    // Silent past the timeout after its reconnection: told again.
+    let swept = parking_app::usecases::sweeps::silent_devices(
+        &lot.events.store,
+        t("16:30:00"),
+        parking_app::usecases::sweeps::BUDGET,
+    )
+    .await
+    .expect("swept");
+    assert!(swept.acted >= 1);
+    let told: Vec<Value> = events(&lot)
+        .iter()
+        .map(|m| m.event().data.clone())
+        .collect();
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(told[1]["reason"], json!("silent"));
+    assert_eq!(told[1]["device_id"], json!("cam-out"));
+}
+
+/// A fake SQS visibility: the pauses asked for, by receipt.
+#[derive(Default)]
+struct Pauses(Mutex<Vec<(String, i32)>>);
+
+impl parking_aws::lambda::Redelivery for Pauses {
+    async fn delay(&self, receipt: &str, seconds: i32) {
+        self.0
+            .lock()
+            .expect("lock")
+            .push((receipt.to_owned(), seconds));
+    }
+}
+
+/// The Lambda glue: a batch with two deliveries for one subscription and
+/// one for another. The first fails: it comes back after the protocol's
+/// pause, and the second of its group comes back untouched behind it;
+/// the other subscription's is delivered; a body that is no message is
+/// reported, never dropped.
+#[tokio::test]
+async fn a_batch_holds_back_a_subscriptions_later_deliveries_behind_a_failure() {
+    let lot = Lot::new().await;
+    let down = Receiver::answering(&[500]);
+    let first = subscribe(&lot, json!(["stay.closed"]), &down).await;
+    let second = subscribe(&lot, json!(["stay.closed"]), &down).await;
+    let event = |n: u32| {
+        parking_app::hooks::LotEvent::new(
+            parking_app::hooks::EventType::StayClosed,
+            LotId::parse(LOT).expect("lot"),
+            &format!("s-{n}"),
+            t("12:00:00"),
+            json!({"session_id": format!("s-{n}")}),
+        )
+    };
+    let delivery = |sub: &str, n: u32| {
+        HookMessage::Delivery(parking_app::hooks::Delivery {
+            lot_id: LotId::parse(LOT).expect("lot"),
+            subscription_id: sub.to_owned(),
+            event: event(n),
+            replay: 0,
+        })
+    };
+    let record = |id: &str, m: &HookMessage| {
+        json!({"messageId": id, "receiptHandle": format!("r-{id}"),
+               "body": serde_json::to_string(m).expect("json"),
+               "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": m.group()},
+               "messageAttributes": {}, "eventSource": "aws:sqs"})
+    };
+    let batch: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(json!({"Records": [
+            record("m1", &delivery(&first, 1)),
+            record("m2", &delivery(&first, 2)),
+            record("m3", &delivery(&second, 3)),
+            {"messageId": "m4", "receiptHandle": "r-m4", "body": "{not a message",
+             "attributes": {"ApproximateReceiveCount": "1", "MessageGroupId": "x"},
+             "messageAttributes": {}},
+        ]}))
+        .expect("an SQS event");
+    let pauses = Pauses::default();
+    let queues = MemoryQueues::default();
+    let answer = parking_aws::lambda::deliver_webhooks(
+        &lot.events.store,
+        &down,
+        &queues,
+        &pauses,
+        batch,
+        t("12:00:05"),
+    )
+    .await;
+    let failed: Vec<String> = answer
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m1", "m2", "m4"]);
+    assert_eq!(*pauses.0.lock().expect("lock"), [("r-m1".to_owned(), 60)]);
+    // Posted: m1 (down) and m3 (up); m2 waits behind m1.
+    let posted: Vec<String> = down.got().iter().map(|(id, _, _)| id.clone()).collect();
+    assert_eq!(posted, ["stay.closed/s-1", "stay.closed/s-3"]);
 }

@@ -2364,6 +2364,7 @@ async fn a_device_is_admitted_only_as_what_an_operator_enrolled() {
                 at: now,
                 version: 1,
             },
+            &[],
         )
         .await
         .expect("presence");

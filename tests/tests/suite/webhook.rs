@@ -196,6 +196,11 @@ async fn disputes_go_to_review_and_strangers_are_ignored() {
         let header = signed(body, &secret(), now.as_second());
         verify(body, Some(&header), &[secret()], now).expect("valid")
     };
+    // Some subscription of the lot wants disputes.
+    let lot_id = parking_app::LotId::parse(super::devices::LOT).expect("lot");
+    let mut hooked = store.get_lot(&lot_id).await.expect("lot");
+    hooked.webhook_events = vec![parking_app::hooks::EventType::DisputeOpened];
+    store.put_lot(&hooked).await.expect("lot");
     let dispute = read_event(&event(
         "evt_dispute",
         "charge.dispute.created",
@@ -208,6 +213,23 @@ async fn disputes_go_to_review_and_strangers_are_ignored() {
     let s = store.get_session(&id).await.expect("session");
     assert!(s.flags.contains(&SessionFlag::Disputed));
     assert!(parking_app::usecases::operator::needs_review(&s));
+    // Told to the lot's subscribers in the same write: the stay and the
+    // amount, no plate.
+    let told: Vec<parking_app::hooks::LotEvent> = lot
+        .outbox()
+        .into_iter()
+        .filter_map(|m| match m {
+            OutboxMessage::Webhooks(h) => Some(h.event().clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].id, "dispute.opened/dp_1");
+    assert_eq!(
+        told[0].data["session_id"],
+        serde_json::json!(id.to_string())
+    );
+    assert_eq!(told[0].data["amount"]["amount"], serde_json::json!(500));
 
     let stranger = read_event(&event(
         "evt_other",

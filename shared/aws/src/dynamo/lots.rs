@@ -143,6 +143,7 @@ impl LotStore for DynamoStore {
         &self,
         device_id: &DeviceId,
         presence: &Presence,
+        outbox: &[parking_app::outbox::OutboxMessage],
     ) -> StoreResult<PresenceOutcome> {
         let mut device: Device = self
             .get_body(&keys::device(device_id), || format!("device {device_id}"))
@@ -164,7 +165,7 @@ impl LotStore for DynamoStore {
             .value(":v", n(presence.version))
             .value(":ms", n(presence.at.as_millisecond()))
         };
-        let txn = self
+        let mut txn = self
             .txn(None)
             .put(
                 Step::Device,
@@ -176,6 +177,13 @@ impl LotStore for DynamoStore {
                 with_copies(keys::lot_device(&device.lot_id, device_id))?,
                 Some(newer()),
             )?;
+        for m in outbox {
+            txn = txn.put(
+                Step::Outbox,
+                keys::outbox(&m.id(), m.created_at().as_second()).item(m)?,
+                None,
+            )?;
+        }
         match txn.run(&self.client).await? {
             Ok(()) => Ok(PresenceOutcome::Updated),
             Err(_) => Ok(PresenceOutcome::Stale),

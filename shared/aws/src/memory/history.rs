@@ -171,11 +171,7 @@ impl PlateHistory for MemoryStore {
         } else if let Some(set) = s.open_like.get_mut(&like) {
             set.remove(&key.1);
         }
-        for m in &commit.outbox {
-            let at = s.outbox.len();
-            s.outbox_pending.insert(at, m.id());
-            s.outbox.push((m.clone(), false));
-        }
+        queue_outbox(&mut s, &commit.outbox);
         for (from, id) in &commit.stays_gone {
             s.stays
                 .remove(&(t.lot_id.clone(), key.1.clone(), *from, id.to_string()));

@@ -173,6 +173,7 @@ impl LotStore for MemoryStore {
         &self,
         device_id: &DeviceId,
         presence: &Presence,
+        outbox: &[parking_app::outbox::OutboxMessage],
     ) -> StoreResult<PresenceOutcome> {
         self.write();
         let mut s = self.state();
@@ -185,6 +186,7 @@ impl LotStore for MemoryStore {
             Some(held) if !presence.newer_than(held) => Ok(PresenceOutcome::Stale),
             _ => {
                 device.presence = Some(*presence);
+                queue_outbox(&mut s, outbox);
                 Ok(PresenceOutcome::Updated)
             }
         }

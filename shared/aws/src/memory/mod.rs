@@ -376,11 +376,7 @@ impl MemoryStore {
         r.state = to;
         r.cancellation_fee = fee_of(outbox);
         s.reservations.insert(r.id.clone(), r.clone());
-        for m in outbox {
-            let at = s.outbox.len();
-            s.outbox_pending.insert(at, m.id());
-            s.outbox.push((m.clone(), false));
-        }
+        queue_outbox(&mut s, outbox);
         Ok(r)
     }
 }
@@ -439,6 +435,16 @@ pub struct HistoryItems {
     pub stays: usize,
     pub largest_head: usize,
     pub largest_stay: usize,
+}
+
+/// Puts messages in the outbox, pending, in the same write as the change
+/// that asks for them.
+fn queue_outbox(s: &mut State, outbox: &[OutboxMessage]) {
+    for m in outbox {
+        let at = s.outbox.len();
+        s.outbox_pending.insert(at, m.id());
+        s.outbox.push((m.clone(), false));
+    }
 }
 
 /// The fee among what ending a reservation queues.

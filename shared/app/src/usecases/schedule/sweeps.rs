@@ -363,7 +363,10 @@ pub async fn silent_devices<S: LotStore>(
                 at: now,
                 version: p.version,
             };
-            if store.record_presence(&d.id, &silent).await? == PresenceOutcome::Updated {
+            let outbox: Vec<_> = crate::usecases::presence::offline(&lot, &d, &silent, "silent")
+                .into_iter()
+                .collect();
+            if store.record_presence(&d.id, &silent, &outbox).await? == PresenceOutcome::Updated {
                 swept.acted += 1;
             }
         }

@@ -10,8 +10,8 @@
 //!   run out: then it is given up and kept among the subscription's
 //!   missed events for replay. The [`DISABLE_AFTER`]-th failure in a row
 //!   switches the subscription off, with a notice in the lot's audit
-//!   trail; a delivery for a subscription that is off is kept as missed
-//!   without being sent.
+//!   trail; an event or a delivery for a subscription that is off is kept
+//!   among its missed events without being sent.
 //!
 //! The subscription's health is written only when it changes (a failure,
 //! or the first success after failures), so a healthy receiver costs one
@@ -87,17 +87,36 @@ where
         HookMessage::Event(event) => {
             let hooks = store.lot_hooks(&event.lot_id).await?;
             let mut n = 0;
+            let mut off = Vec::new();
             for sub in hooks.iter().flat_map(|h| &h.subscriptions) {
-                if sub.wants(event.kind) {
-                    let delivery = HookMessage::Delivery(Delivery {
-                        lot_id: event.lot_id.clone(),
-                        subscription_id: sub.id.clone(),
-                        event: event.clone(),
-                        replay: 0,
-                    });
-                    queues.send(&OutboxMessage::Webhooks(delivery)).await?;
-                    n += 1;
+                if !sub.events.contains(&event.kind) {
+                    continue;
                 }
+                let delivery = Delivery {
+                    lot_id: event.lot_id.clone(),
+                    subscription_id: sub.id.clone(),
+                    event: event.clone(),
+                    replay: 0,
+                };
+                if sub.enabled {
+                    let message = OutboxMessage::Webhooks(HookMessage::Delivery(delivery));
+                    queues.send(&message).await?;
+                    n += 1;
+                } else {
+                    // Switched off: kept for replay, not sent.
+                    off.push(delivery);
+                }
+            }
+            if !off.is_empty() {
+                change(store, &event.lot_id, |h| {
+                    // Every one kept, not only up to the first change.
+                    let mut changed = false;
+                    for d in &off {
+                        changed |= missed(h, d);
+                    }
+                    changed
+                })
+                .await?;
             }
             Ok(Handled::Done(Outcome::HandedOn(n)))
         }
@@ -160,6 +179,13 @@ where
         },
     };
     let pause = retry_after(attempt.max(1));
+    // The notice is written first: a crash after it repeats it at worst,
+    // never loses it.
+    if sub.enabled && sub.failures + 1 >= DISABLE_AFTER {
+        store
+            .record_audit(&disabled_notice(&hooks, d, &failure, now))
+            .await?;
+    }
     let mut switched_off = false;
     change(store, &d.lot_id, |h| {
         let Some(s) = h.get_mut(&d.subscription_id) else {
@@ -179,9 +205,6 @@ where
     })
     .await?;
     if switched_off {
-        store
-            .record_audit(&disabled_notice(&hooks, d, &failure, now))
-            .await?;
         tracing::warn!(lot = %d.lot_id, subscription = %d.subscription_id, "a webhook subscription was switched off after repeated failure");
     }
     match pause {

@@ -726,8 +726,8 @@ async fn record_movement<S: Store>(
         && record.kind == PaymentKind::Charge
         && store
             .get_lot(&account.lot_id)
-            .await
-            .is_ok_and(|l| l.hooked(crate::hooks::EventType::PaymentFailed))
+            .await?
+            .hooked(crate::hooks::EventType::PaymentFailed)
     {
         outbox.push(OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(
             crate::hooks::LotEvent::new(

@@ -422,6 +422,26 @@ async fn dispute_of<S: Store, P: PaymentProvider>(
         "a cardholder disputed a charge; answer it before the bank's deadline"
     );
     let id = action_id("dispute", &[dispute]);
+    // The lot's webhook subscribers hear of it in the same write.
+    let hooked = store
+        .get_lot(&session.lot_id)
+        .await?
+        .hooked(crate::hooks::EventType::DisputeOpened);
+    let told = hooked.then(|| {
+        crate::outbox::OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(
+            crate::hooks::LotEvent::new(
+                crate::hooks::EventType::DisputeOpened,
+                session.lot_id.clone(),
+                dispute,
+                now,
+                serde_json::json!({
+                    "session_id": session_id,
+                    "dispute_id": dispute,
+                    "amount": {"amount": amount, "currency": order.amount.currency.code()},
+                }),
+            ),
+        ))
+    });
     amend(
         store,
         now,
@@ -432,7 +452,7 @@ async fn dispute_of<S: Store, P: PaymentProvider>(
             session: Some(&session_id),
             audit: None,
             pass: None,
-            outbox: Vec::new(),
+            outbox: told.into_iter().collect(),
         },
         |t| {
             t.adjustments.push(Adjustment {

@@ -180,6 +180,7 @@ pub(crate) async fn amend<S: Store>(
         let mut t = current.clone();
         change(&mut t)?;
         let rec = reconcile(&pricing, &t, None, now);
+        let events = rec.events;
         let mut next = rec.timeline;
         next.version = current.version + 1;
         let session = find(&next);
@@ -194,6 +195,9 @@ pub(crate) async fn amend<S: Store>(
                 .into_iter()
                 .map(crate::outbox::OutboxMessage::Payments)
                 .chain(action.outbox.iter().cloned())
+                .chain(events.into_iter().map(|e| {
+                    crate::outbox::OutboxMessage::Webhooks(crate::hooks::HookMessage::Event(e))
+                }))
                 .collect(),
             open_delta: rec.open_delta,
             check_in: None,
