@@ -6,7 +6,9 @@ Starts `parkctl serve` with two simulated demo lots, opens the page as an
 operator of demo-1 (over Selenium and Debian's chromedriver) and checks:
 every figure on the page equals the operator API's, the price suggestion
 and each webhook subscription's health too (one is subscribed through the
-API, and its secret never reaches the page); nothing of demo-2
+API, and its secret never reaches the page; shown switched off, then with
+missed events, its Switch on and Replay buttons post to their routes);
+nothing of demo-2
 reaches the page and the API refuses demo-2 to this operator; the page
 speaks Japanese and English; resolving a review from the page goes
 through the API; the browser logged no console error (the page runs under
@@ -355,6 +357,48 @@ def main():
             fail(f"the page shows the webhooks {shown}, the API says {want}")
         if made["secret"] in driver.page_source:
             fail("a webhook's secret reaches the page")
+        if card.find_elements(By.CSS_SELECTOR, "[data-webhook-enable], [data-webhook-replay]"):
+            fail("a healthy webhook with nothing missed offers an action")
+        # Its buttons call the routes: the page is shown the subscription
+        # switched off (its listing answered so in the page), then with
+        # missed events; each button posts to its route and the page reads
+        # the lot again.
+        driver.execute_script("""
+            const real = window.fetch;
+            window.__posts = [];
+            window.__shape = "off";
+            window.fetch = async (path, options = {}) => {
+              if ((options.method || "GET") === "POST") window.__posts.push(String(path));
+              const response = await real(path, options);
+              if (String(path).endsWith("/webhooks") && (options.method || "GET") === "GET") {
+                const body = await response.json();
+                for (const h of body.items) {
+                  if (window.__shape === "off") { h.enabled = false; h.failures = 10; }
+                  else { h.missed = ["stay.closed/s-demo"]; }
+                }
+                return new Response(JSON.stringify(body),
+                  { status: 200, headers: { "content-type": "application/json" } });
+              }
+              return response;
+            };
+        """)
+        for shape, action in [("off", "enable"), ("missed", "replay")]:
+            driver.execute_script(f"window.__shape = {json.dumps(shape)};")
+            since = int(driver.find_element(By.ID, "lots").get_attribute("data-loaded"))
+            driver.execute_script("refresh()")
+            loaded_after(driver, since)
+            card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
+            buttons = card.find_elements(By.CSS_SELECTOR, f"[data-webhook-{action}='{made['id']}']")
+            if len(buttons) != 1:
+                fail(f"the page offers no {action} for a webhook that needs it")
+            since = int(driver.find_element(By.ID, "lots").get_attribute("data-loaded"))
+            buttons[0].click()
+            loaded_after(driver, since)
+            posts = driver.execute_script("return window.__posts;")
+            want = f"/v1/operator/lots/demo-1/webhooks/{made['id']}/{action}"
+            if not posts or posts[-1] != want:
+                fail(f"the {action} button posted {posts}, not {want}")
+        driver.execute_script("window.__shape = 'real';")
 
         # Lot isolation: one card, demo-1's, and nothing of demo-2.
         cards = [c.get_attribute("data-lot") for c in driver.find_elements(By.CSS_SELECTOR, "[data-lot]")]

@@ -73,6 +73,8 @@ const TEXT = {
     webhookMissed: "Missed",
     webhookOn: "on",
     webhookOff: "switched off",
+    webhookEnable: "Switch on",
+    webhookReplay: "Replay missed",
     resolveTitle: "Resolve a session",
     decision: "Decision",
     charge: "Charge the priced fee",
@@ -149,6 +151,8 @@ const TEXT = {
     webhookMissed: "未送信",
     webhookOn: "有効",
     webhookOff: "停止中",
+    webhookEnable: "再開する",
+    webhookReplay: "未送信を再送",
     resolveTitle: "セッションの対応",
     decision: "対応",
     charge: "算定済みの料金を請求",
@@ -372,7 +376,7 @@ function lotCard(d, priced, hooks) {
         text: `(${count(d.payment_failures.count)})` })),
     sessionsTable(d.payment_failures, zone, false, d.lot.id),
     ...pricingSection(priced, zone, r.currency),
-    ...webhooksSection(hooks, zone));
+    ...webhooksSection(hooks, zone, d.lot.id));
   return card;
 }
 
@@ -428,7 +432,31 @@ function pricingSection(s, zone, currency) {
 }
 
 // Each subscription's health, as the operator API gives it.
-function webhooksSection(w, zone) {
+// A webhook action (switch on, replay), then the page again; a refusal
+// shows as the page's problem.
+async function webhookAction(lotId, id, action) {
+  try {
+    await api(`/v1/operator/lots/${encodeURIComponent(lotId)}/webhooks/${encodeURIComponent(id)}/${action}`,
+      { method: "POST" });
+    await refresh();
+  } catch (e) {
+    showProblem(e.problem?.detail || e.message);
+  }
+}
+
+function webhookButtons(lotId, h) {
+  const cell = el("td", {});
+  const button = (action, label) => {
+    const b = el("button", { type: "button", [`data-webhook-${action}`]: h.id, text: label });
+    b.addEventListener("click", () => webhookAction(lotId, h.id, action));
+    cell.append(b);
+  };
+  if (!h.enabled) button("enable", t("webhookEnable"));
+  else if (h.missed.length) button("replay", t("webhookReplay"));
+  return cell;
+}
+
+function webhooksSection(w, zone, lotId) {
   const parts = [el("h3", { text: t("webhooks") })];
   if (!w) return parts;
   if (w.problem) {
@@ -448,11 +476,12 @@ function webhooksSection(w, zone) {
     el("td", { text: count(h.failures) }),
     el("td", { text: when(h.last_success_at) }),
     el("td", { text: h.last_failure ? `${when(h.last_failure_at)} ${h.last_failure}` : "—" }),
-    el("td", { text: count(h.missed.length) })));
+    el("td", { text: count(h.missed.length) }),
+    webhookButtons(lotId, h)));
   parts.push(el("table", { class: "sessions" },
     el("thead", {}, el("tr", {},
       ...[t("webhookUrl"), t("webhookEvents"), t("webhookState"), t("webhookFailures"),
-        t("webhookLastSuccess"), t("webhookLastFailure"), t("webhookMissed")].map((h) => el("th", { text: h })))),
+        t("webhookLastSuccess"), t("webhookLastFailure"), t("webhookMissed"), ""].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
   return parts;
 }
