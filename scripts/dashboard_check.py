@@ -335,6 +335,23 @@ def main():
         if state != ("changes" if suggested["changes"] else "held"):
             fail(f"the price suggestion is shown as {state!r}")
 
+        # The unpaid register is the API's first page: the same stays (of
+        # the demo operator's lots in the operator's scope), or none.
+        status, register = api(url, "/v1/operator/lots/demo-1/unpaid", OPERATOR_A)
+        if status != 200:
+            fail(f"the unpaid register answered {status}")
+        card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
+        shown = sorted((r.get_attribute("data-debt"), r.get_attribute("data-amount"))
+                       for r in card.find_elements(By.CSS_SELECTOR, "tr[data-debt]"))
+        want = sorted((d["session_id"], str(d["amount"]["amount"])) for d in register["items"])
+        if any(d["lot_id"] != "demo-1" for d in register["items"]):
+            fail("the register shows stays of a lot outside the operator's scope")
+        if not want and not card.find_elements(By.CSS_SELECTOR, "[data-unpaid='none']"):
+            fail("the page does not say the register is empty")
+        if shown != want:
+            fail(f"the page shows the unpaid register {shown}, the API says {want}")
+        print(f"unpaid register: {len(want)} stay(s) shown")
+
         # Webhook health is the API's: none, then the one subscribed.
         card = driver.find_element(By.CSS_SELECTOR, "[data-lot='demo-1']")
         if not card.find_elements(By.CSS_SELECTOR, "[data-webhooks='none']"):

@@ -421,6 +421,7 @@ pub mod fx {
             revision: 0,
             tariff_schedule: Vec::new(),
             webhook_events: Vec::new(),
+            operator: None,
         }
     }
 
@@ -481,6 +482,7 @@ pub mod fx {
             stays_gone: Vec::new(),
             audit: None,
             pass: None,
+            debts: Vec::new(),
         }
     }
 

@@ -64,6 +64,13 @@ const TEXT = {
       at_bound: "at its bound", free: "free", too_little_data: "too little data",
     },
     webhooks: "Webhooks",
+    unpaid: "Unpaid register (the operator's lots in your scope)",
+    unpaidLot: "Lot",
+    unpaidPlate: "Plate",
+    unpaidReason: "Why",
+    unpaidAmount: "Owed",
+    unpaidExit: "Left",
+    unpaidReasons: { kiosk_unpaid: "not paid at the kiosk", card_failed: "card failed" },
     webhookUrl: "Address",
     webhookEvents: "Events",
     webhookState: "State",
@@ -142,6 +149,13 @@ const TEXT = {
       at_bound: "上限・下限", free: "無料", too_little_data: "データ不足",
     },
     webhooks: "Webhook",
+    unpaid: "未精算の記録（担当する同じ事業者の駐車場）",
+    unpaidLot: "駐車場",
+    unpaidPlate: "ナンバー",
+    unpaidReason: "理由",
+    unpaidAmount: "未精算額",
+    unpaidExit: "出庫",
+    unpaidReasons: { kiosk_unpaid: "精算機で未精算", card_failed: "カード決済失敗" },
     webhookUrl: "送信先",
     webhookEvents: "イベント",
     webhookState: "状態",
@@ -340,7 +354,7 @@ function chart(d) {
   return parts;
 }
 
-function lotCard(d, priced, hooks) {
+function lotCard(d, priced, hooks, unpaid) {
   const a = d.availability;
   const r = d.today;
   const zone = d.lot.time_zone;
@@ -376,7 +390,8 @@ function lotCard(d, priced, hooks) {
         text: `(${count(d.payment_failures.count)})` })),
     sessionsTable(d.payment_failures, zone, false, d.lot.id),
     ...pricingSection(priced, zone, r.currency),
-    ...webhooksSection(hooks, zone, d.lot.id));
+    ...webhooksSection(hooks, zone, d.lot.id),
+    ...unpaidSection(unpaid, zone));
   return card;
 }
 
@@ -482,6 +497,35 @@ function webhooksSection(w, zone, lotId) {
     el("thead", {}, el("tr", {},
       ...[t("webhookUrl"), t("webhookEvents"), t("webhookState"), t("webhookFailures"),
         t("webhookLastSuccess"), t("webhookLastFailure"), t("webhookMissed"), ""].map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...rows)));
+  return parts;
+}
+
+// The unpaid register of the operator that runs the lot: its first
+// page, as the operator API gives it.
+function unpaidSection(u, zone) {
+  const parts = [el("h3", { text: t("unpaid") })];
+  if (!u) return parts;
+  if (u.problem) {
+    parts.push(el("p", { role: "alert", text: t("failed").replace("{why}", u.problem) }));
+    return parts;
+  }
+  if (!u.items.length) {
+    parts.push(el("p", { class: "empty", "data-unpaid": "none", text: t("none") }));
+    return parts;
+  }
+  const reasons = t("unpaidReasons");
+  const rows = u.items.map((d) => el("tr", { "data-debt": d.session_id, "data-lot-of": d.lot_id,
+    "data-amount": String(d.amount.amount) },
+    el("td", { text: d.lot_id }),
+    el("td", { text: d.plate }),
+    el("td", { text: reasons[d.reason] ?? d.reason }),
+    el("td", { text: money(d.amount.amount, d.amount.currency) }),
+    el("td", { text: localTime(d.exit_at, zone) })));
+  parts.push(el("table", { class: "sessions" },
+    el("thead", {}, el("tr", {},
+      ...[t("unpaidLot"), t("unpaidPlate"), t("unpaidReason"), t("unpaidAmount"), t("unpaidExit")]
+        .map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
   return parts;
 }
@@ -596,10 +640,12 @@ async function refresh() {
     const priced = await Promise.allSettled(lots.map((l) => suggestion(l.id)));
     const hooks = await Promise.allSettled(
       lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/webhooks`)));
+    const unpaid = await Promise.allSettled(
+      lots.map((l) => api(`/v1/operator/lots/${encodeURIComponent(l.id)}/unpaid`)));
     const settled = (r) => (r.status === "fulfilled" ? r.value
       : { problem: r.reason?.message || String(r.reason) });
     const cards = boards.map((b, i) => b.status === "fulfilled"
-      ? lotCard(b.value, settled(priced[i]), settled(hooks[i]))
+      ? lotCard(b.value, settled(priced[i]), settled(hooks[i]), settled(unpaid[i]))
       : el("section", { class: "lot", "data-lot": lots[i].id },
         el("h2", { text: `${lots[i].name} (${lots[i].id})` }),
         el("p", { role: "alert", text: t("failed").replace("{why}", b.reason?.message || String(b.reason)) })));

@@ -509,6 +509,33 @@ pub struct IssuerDto {
     pub registration_number: String,
 }
 
+/// What an entry gate does for a car with unpaid stays.
+#[derive(Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnpaidPolicyDto {
+    #[default]
+    Open,
+    Hold,
+}
+
+impl From<parking_app::unpaid::UnpaidPolicy> for UnpaidPolicyDto {
+    fn from(p: parking_app::unpaid::UnpaidPolicy) -> Self {
+        match p {
+            parking_app::unpaid::UnpaidPolicy::Open => UnpaidPolicyDto::Open,
+            parking_app::unpaid::UnpaidPolicy::Hold => UnpaidPolicyDto::Hold,
+        }
+    }
+}
+
+impl From<UnpaidPolicyDto> for parking_app::unpaid::UnpaidPolicy {
+    fn from(p: UnpaidPolicyDto) -> Self {
+        match p {
+            UnpaidPolicyDto::Open => parking_app::unpaid::UnpaidPolicy::Open,
+            UnpaidPolicyDto::Hold => parking_app::unpaid::UnpaidPolicy::Hold,
+        }
+    }
+}
+
 /// A lot's thresholds, windows and fees.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -577,6 +604,11 @@ pub struct LotSettingsDto {
     /// open-data feed, `/v1/public/parking-status` (default false).
     #[serde(default)]
     pub open_data: bool,
+    /// What the entry gates do for a car that owes for earlier stays at
+    /// any lot of the same operator: `open` and ask for the money (the
+    /// default), or `hold` it until they are paid.
+    #[serde(default)]
+    pub unpaid_at_entry: UnpaidPolicyDto,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<IssuerDto>,
 }
@@ -720,6 +752,7 @@ impl From<LotSettings> for LotSettingsDto {
             plate_retention_days: s.plate_retention_days,
             demand_pricing: s.demand_pricing.into(),
             open_data: s.open_data,
+            unpaid_at_entry: s.unpaid_at_entry.into(),
             issuer: s.issuer.map(|i| IssuerDto {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -753,6 +786,7 @@ impl From<LotSettingsDto> for LotSettings {
             plate_retention_days: s.plate_retention_days,
             demand_pricing: s.demand_pricing.into(),
             open_data: s.open_data,
+            unpaid_at_entry: s.unpaid_at_entry.into(),
             issuer: s.issuer.map(|i| Issuer {
                 name: i.name,
                 registration_number: i.registration_number,
@@ -1159,6 +1193,38 @@ pub struct PassIn {
     pub valid_until: String,
 }
 
+/// A stay on the unpaid register.
+#[derive(Serialize, JsonSchema)]
+pub struct DebtOut {
+    pub session_id: String,
+    /// The lot it was run up in.
+    pub lot_id: String,
+    pub plate: String,
+    /// `kiosk_unpaid` (no card; not paid at the kiosk) or `card_failed`
+    /// (the card payment was given up).
+    pub reason: String,
+    /// What it owes.
+    pub amount: Amount,
+    #[schemars(schema_with = "ts")]
+    pub entry_at: Timestamp,
+    #[schemars(schema_with = "ts")]
+    pub exit_at: Timestamp,
+}
+
+impl From<parking_app::unpaid::Debt> for DebtOut {
+    fn from(d: parking_app::unpaid::Debt) -> Self {
+        DebtOut {
+            session_id: d.session_id.to_string(),
+            lot_id: d.lot_id.to_string(),
+            plate: d.plate.display(),
+            reason: d.reason.name().to_owned(),
+            amount: d.amount.into(),
+            entry_at: d.entry_at,
+            exit_at: d.exit_at,
+        }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct PassOut {
     pub id: String,
@@ -1472,6 +1538,9 @@ pub struct KioskSessionOut {
     /// Just enough of the plate to pick the car: the region and the
     /// serial (`品川 … 11-22`); the whole plate is typed to pay.
     pub plate_hint: String,
+    /// Where the stay was: this lot, or another lot of the same operator
+    /// (a stay left unpaid there).
+    pub lot_id: String,
     #[schemars(schema_with = "ts")]
     pub entry_at: Timestamp,
     /// What to pay now.

@@ -81,6 +81,7 @@ pub(crate) async fn find_sessions<S: Store>(
                 .map(|k| KioskSessionOut {
                     session_id: k.session_id.to_string(),
                     plate_hint: k.hint,
+                    lot_id: k.lot_id.to_string(),
                     entry_at: k.entry_at,
                     due: k.due.into(),
                 })

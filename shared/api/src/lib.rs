@@ -378,6 +378,7 @@ impl<S: Store + 'static> Routes<S> {
             .op(Op::OperatorRefundSession, o::refund_session::<S>)
             .op(Op::OperatorOpenBarrier, o::open_barrier::<S>)
             .op(Op::OperatorListPasses, o::list_passes::<S>)
+            .op(Op::OperatorListUnpaid, o::list_unpaid::<S>)
             .op(Op::OperatorAddPass, o::add_pass::<S>)
             .op(Op::OperatorDailyReport, o::daily_report::<S>)
             .op(Op::OperatorReconciliation, o::reconciliation::<S>)

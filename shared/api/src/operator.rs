@@ -643,6 +643,35 @@ pub(crate) async fn list_passes<S: Store>(
     ))
 }
 
+pub(crate) async fn list_unpaid<S: Store>(
+    State(api): St<S>,
+    OperatorLot(actor, lot_id): OperatorLot,
+    OperatorCaller(claims): OperatorCaller,
+    Params(q): Params<PageQuery>,
+) -> Result<Response, ApiError> {
+    ops::lot(&api.store, &lot_id).await.map_err(body_error)?;
+    let scope = scope(&actor, &lot_id, "unpaid");
+    let (limit, after) = crate::page::wanted_from_store(&scope, &q)?;
+    let page = parking_app::usecases::unpaid_register::page(
+        &api.store,
+        &lot_id,
+        |lot| claims.in_scope(crate::claims::Role::Operator, lot),
+        after.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            items: page.debts.into_iter().map(DebtOut::from).collect(),
+            next_cursor: page
+                .next
+                .map(|k| crate::page::cursor(&scope, k))
+                .transpose()?,
+        },
+    ))
+}
+
 pub(crate) async fn add_pass<S: Store>(
     State(api): St<S>,
     OperatorLot(actor, lot_id): OperatorLot,

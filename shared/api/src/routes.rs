@@ -289,6 +289,8 @@ ops! {
         query &[], headers KEYED, body Some(schema::<RefundIn>), ok Success::Json(200, schema::<StaffSessionOut>), errors &[400, 404, 409, 413, 415, 422];
     OperatorOpenBarrier = POST "/v1/operator/lots/{lot_id}/gates/{gate_id}/open" Operator "operator" "Opens a gate's barrier by hand, with a note: audited and published to the gate's command topic."
         query &[], headers &[], body Some(schema::<BarrierOpenIn>), ok Success::Json(200, schema::<BarrierOpenOut>), errors &[400, 404, 413, 415, 422];
+    OperatorListUnpaid = GET "/v1/operator/lots/{lot_id}/unpaid" Operator "operator" "The unpaid register of the operator that runs the lot: stays left owing at those of its lots in the caller's scope (kiosk_unpaid: no card, not paid at the kiosk; card_failed: the card payment was given up), by the plates' four digits, with the lot, the plate, the reason and what is owed. A stay leaves it when it is paid, at any of the operator's kiosks or in the app, or resolved."
+        query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<DebtOut>>), errors &[400, 404];
     OperatorListPasses = GET "/v1/operator/lots/{lot_id}/passes" Operator "operator" "The lot's monthly passes."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<PassOut>>), errors &[400, 404];
     OperatorAddPass = POST "/v1/operator/lots/{lot_id}/passes" Operator "operator" "Issues a monthly pass: stays inside it cost nothing; a stay running past it pays for the part outside."
@@ -317,9 +319,9 @@ ops! {
         query &[], headers &[], body None, ok Success::Json(200, schema::<WebhookReplayOut>), errors &[404, 409];
     MerchantValidate = POST "/v1/merchant/lots/{lot_id}/validations" Merchant "merchant" "Validates a customer's open stay by plate (free minutes or an amount off), once per shop and stay; audited."
         query &[], headers &[], body Some(schema::<ValidationIn>), ok Success::Json(201, schema::<ValidationOut>), errors &[400, 404, 409, 413, 415, 422];
-    KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits: a hint of the plate (its region and serial), the entry time and what is due. Ten lookups a minute per kiosk, then 429 with Retry-After."
+    KioskFindSessions = GET "/v1/kiosk/lots/{lot_id}/sessions" Kiosk "kiosk" "Unpaid stays in the kiosk's lot by the plate's digits, then those the plate left unpaid at its operator's other lots (the unpaid register): a hint of the plate (its region and serial), the lot, the entry time and what is due. Ten lookups a minute per kiosk, then 429 with Retry-After."
         query DIGITS, headers &[], body None, ok Success::Json(200, schema::<Page<KioskSessionOut>>), errors &[400, 429];
-    KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk for the whole plate as typed (another plate is 422; after three wrong plates for a stay in a day, 409 too_many_tries even for the right one); the car may leave within the lot's exit window. Ten payments a minute per kiosk, then 429 with Retry-After."
+    KioskPay = POST "/v1/kiosk/lots/{lot_id}/sessions/{session_id}/payments" Kiosk "kiosk" "Records a payment taken at the kiosk, for a stay of its lot or one on its operator's unpaid register, for the whole plate as typed (another plate is 422; after three wrong plates for a stay in a day, 409 too_many_tries even for the right one); the car may leave within the lot's exit window. Ten payments a minute per kiosk, then 429 with Retry-After."
         query &[], headers KEYED, body Some(schema::<KioskPaymentIn>), ok Success::Json(200, schema::<KioskPaymentOut>), errors &[400, 404, 409, 413, 415, 422, 429];
     SupportListPlateClaims = GET "/v1/support/plate-claims" Support "support" "Plate claims waiting for staff (a plate another driver has proven), oldest first: check the claimant's registration document, then decide."
         query PAGE, headers &[], body None, ok Success::Json(200, schema::<Page<PlateReviewOut>>), errors &[400];

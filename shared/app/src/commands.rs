@@ -62,6 +62,12 @@ pub enum Reason {
     PaidAtKiosk,
     /// Opened by staff by hand.
     Staff,
+    /// Entry: a session is open, and the plate owes for earlier stays at
+    /// the operator's lots (`amount`): pay at a kiosk or in the app.
+    WelcomeUnpaid,
+    /// Entry refused until the plate's earlier stays at the operator's
+    /// lots are paid (`amount`).
+    Unpaid,
 }
 
 impl Reason {
@@ -72,10 +78,13 @@ impl Reason {
             | Reason::Free
             | Reason::Charged
             | Reason::PaidAtKiosk
-            | Reason::Staff => CommandKind::Open,
-            Reason::Full | Reason::PayAtKiosk | Reason::PlateUnverified | Reason::NeedsStaff => {
-                CommandKind::Hold
-            }
+            | Reason::Staff
+            | Reason::WelcomeUnpaid => CommandKind::Open,
+            Reason::Full
+            | Reason::PayAtKiosk
+            | Reason::PlateUnverified
+            | Reason::NeedsStaff
+            | Reason::Unpaid => CommandKind::Hold,
         }
     }
 
@@ -106,6 +115,20 @@ impl Reason {
                 "Paid at the kiosk. Thank you".to_owned(),
             ),
             Reason::Staff => ("係員が開けました".to_owned(), "Opened by staff".to_owned()),
+            Reason::WelcomeUnpaid => (
+                format!(
+                    "いらっしゃいませ 未精算の駐車料金 {fee} があります 精算機またはアプリでお支払いください"
+                ),
+                format!(
+                    "Welcome. {fee} is unpaid from an earlier stay: please pay at a kiosk or in the app"
+                ),
+            ),
+            Reason::Unpaid => (
+                format!("未精算の駐車料金 {fee} があります 精算機またはアプリでお支払いください"),
+                format!(
+                    "{fee} is unpaid from an earlier stay: please pay at a kiosk or in the app to enter"
+                ),
+            ),
             Reason::PlateUnverified | Reason::NeedsStaff => (
                 "係員が参りますのでお待ちください".to_owned(),
                 "Please wait: staff will help you".to_owned(),
@@ -129,7 +152,8 @@ pub struct GateCommand {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<SessionId>,
     pub reason: Reason,
-    /// Minor units of `currency`; exits only.
+    /// Minor units of `currency`: an exit's fee, or what an entry's plate
+    /// owes for earlier stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -662,6 +662,9 @@ pub struct TimelineCommit {
     pub audit: Option<AuditEntry>,
     /// A pass this change issues, listed under its lot.
     pub pass: Option<Pass>,
+    /// The unpaid register's entries for the stays it changed
+    /// ([`crate::unpaid::changes`]).
+    pub debts: Vec<crate::unpaid::DebtChange>,
 }
 
 /// Part of a plate's history forgotten when its retention ended

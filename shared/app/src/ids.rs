@@ -110,6 +110,8 @@ macro_rules! ids {
 ids! {
     /// A car park.
     LotId => "lot id";
+    /// The business that runs lots: its lots share one unpaid register.
+    OperatorId => "operator id";
     /// A gate of a lot.
     GateId => "gate id";
     /// A bay of a lot.

@@ -37,6 +37,7 @@ pub mod settlement;
 pub mod simulator;
 pub mod store;
 pub mod timeline;
+pub mod unpaid;
 pub mod usage;
 pub mod usecases;
 

@@ -44,9 +44,26 @@ pub struct Lot {
     /// these are queued, so a lot nobody listens to queues none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook_events: Vec<crate::hooks::EventType>,
+    /// The business that runs the lot, set when the lot is provisioned
+    /// (its staff cannot move it): the lots of one operator share an
+    /// unpaid register ([`crate::unpaid`]). `None`: the lot is an
+    /// operator of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorId>,
 }
 
 impl Lot {
+    /// Who runs it: its operator, or, when it has none, the lot itself
+    /// (`lot:<id>`: an operator's own id never starts with `lot:`).
+    pub fn operator(&self) -> OperatorId {
+        self.operator.clone().unwrap_or_else(|| {
+            let id = self.id.as_str();
+            let short = &id[..id.len().min(crate::ids::MAX_ID_LEN - 4)];
+            OperatorId::parse(&format!("lot:{short}"))
+                .unwrap_or_else(|_| unreachable!("a lot id's characters make an operator id"))
+        })
+    }
+
     /// Whether some subscription wants `event`.
     pub fn hooked(&self, event: crate::hooks::EventType) -> bool {
         self.webhook_events.contains(&event)
@@ -147,6 +164,10 @@ pub struct LotSettings {
     /// The lot is in the public open-data feed: its live availability and
     /// the rate in force, to anyone ([`crate::usecases::open_data`]).
     pub open_data: bool,
+    /// What the entry gate does for a car with unpaid stays at any lot of
+    /// the same operator: let it in and ask (`open`, the default) or
+    /// hold it until it pays (`hold`) ([`crate::unpaid`]).
+    pub unpaid_at_entry: crate::unpaid::UnpaidPolicy,
 }
 
 /// The business that issues a lot's receipts: its name and its qualified
@@ -202,6 +223,7 @@ impl Default for LotSettings {
             plate_retention_days: 30,
             demand_pricing: parking_core::demand::DemandPolicy::default(),
             open_data: false,
+            unpaid_at_entry: crate::unpaid::UnpaidPolicy::Open,
         }
     }
 }

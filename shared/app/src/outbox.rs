@@ -122,6 +122,15 @@ pub enum NotificationKind {
     ReservationEnded { no_show: bool, fee: Option<Money> },
     /// A monthly pass ends soon.
     PassExpiring { until: Timestamp },
+    /// At an entry: the driver's earlier stays at the operator's lots
+    /// owe this ([`crate::unpaid`]; payable in the app or at a kiosk);
+    /// `held` when the gate keeps the car out until they are paid.
+    Unpaid {
+        amount: Money,
+        stays: u32,
+        #[serde(default)]
+        held: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -177,6 +177,7 @@ pub trait Store:
     + crate::rate_limits::RateStore
     + crate::plate_claims::PlateClaimStore
     + crate::approvals::ApprovalStore
+    + crate::unpaid::UnpaidStore
 {
 }
 
@@ -199,6 +200,7 @@ impl<T> Store for T where
         + crate::rate_limits::RateStore
         + crate::plate_claims::PlateClaimStore
         + crate::approvals::ApprovalStore
+        + crate::unpaid::UnpaidStore
 {
 }
 
@@ -223,5 +225,6 @@ pub mod prelude {
     pub use crate::rate_limits::RateStore;
     pub use crate::reservations::ReservationStore;
     pub use crate::sessions::{SessionPage, SessionStore, entry_key, needs_review};
+    pub use crate::unpaid::UnpaidStore;
     pub use crate::usage::UsageStore;
 }

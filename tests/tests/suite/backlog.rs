@@ -129,7 +129,9 @@ async fn a_thousand_message_backlog_does_not_delay_the_lots_live_entries() {
         let used = store.requests().since(before);
         assert_eq!(report.commands.len(), 1, "entry {i} answered");
         assert_eq!(report.commands[0].1.reason, Reason::Welcome);
-        assert!(used.total() <= 4, "entry {i}: {used:?}");
+        // The plate, the lot's live state and the plate's unpaid stays
+        // read together, the driver, the commit.
+        assert!(used.total() <= 5, "entry {i}: {used:?}");
     }
 
     // The backlog function drains the queue ten messages a batch: nothing

@@ -844,8 +844,8 @@ async fn a_repeated_event_changes_nothing_writes_nothing_and_repeats_the_command
     assert_eq!((again.applied, again.duplicates), (0, 1));
     assert_eq!(used.writes, 0, "a duplicate writes nothing");
     assert_eq!(
-        used.reads, 2,
-        "the plate's timeline, with the lot's count read beside it for a live entry"
+        used.reads, 3,
+        "the plate's timeline, with the lot's count and the plate's unpaid stays read beside it for a live entry"
     );
     assert_eq!(lot.outbox().len(), outbox);
     assert_eq!(lot.commands().len(), 2, "the gate gets its command again");
@@ -1469,16 +1469,18 @@ async fn store_requests_per_plate_read_stay_within_budget() {
     lot.send(&read("g-out", "out-1", AIKO, 0.97, t("11:00:00"), None))
         .await;
     let exit = count(b);
-    assert_eq!((entry.reads, entry.writes), (3, 1), "registered entry");
+    // A live entry reads the plate's unpaid stays beside its timeline
+    // and the lot's count (one round trip).
+    assert_eq!((entry.reads, entry.writes), (4, 1), "registered entry");
     assert_eq!((exit.reads, exit.writes), (2, 1), "registered exit");
     assert_eq!(
         (unregistered.reads, unregistered.writes),
-        (2, 1),
+        (3, 1),
         "unregistered entry"
     );
     assert_eq!(
         (duplicate.reads, duplicate.writes),
-        (2, 0),
+        (3, 0),
         "duplicate entry"
     );
     let b = lot.events.store.requests();

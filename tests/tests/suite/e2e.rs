@@ -158,13 +158,17 @@ async fn the_handlers_run_a_stay_end_to_end_on_dynamodb_sqs_and_iot() {
     let entry_requests = counter.take();
     assert_eq!(
         entry_requests.len(),
-        4,
-        "an entry: the plate with the lot's live state beside it, the driver, the commit: {entry_requests:?}"
+        5,
+        "an entry: the plate with the lot's live state and the plate's unpaid stays beside it, the driver, the commit: {entry_requests:?}"
     );
-    let mut first_two = entry_requests[..2].to_vec();
-    first_two.sort();
-    assert_eq!(first_two, ["BatchGetItem", "Query"], "made together");
-    assert_eq!(entry_requests[2..], ["Query", "TransactWriteItems"]);
+    let mut first_three = entry_requests[..3].to_vec();
+    first_three.sort();
+    assert_eq!(
+        first_three,
+        ["BatchGetItem", "Query", "Query"],
+        "made together"
+    );
+    assert_eq!(entry_requests[3..], ["Query", "TransactWriteItems"]);
     let duplicate = deliver(
         &events,
         &read("g-in", "in-1", AIKO, 0.97, t("09:00:00"), None),
@@ -175,8 +179,8 @@ async fn the_handlers_run_a_stay_end_to_end_on_dynamodb_sqs_and_iot() {
     reads.sort();
     assert_eq!(
         reads,
-        ["BatchGetItem", "Query"],
-        "a duplicate live entry reads the plate (and the lot, beside it) and writes nothing"
+        ["BatchGetItem", "Query", "Query"],
+        "a duplicate live entry reads the plate (and the lot and its unpaid stays, beside it) and writes nothing"
     );
     deliver(
         &events,
@@ -185,8 +189,8 @@ async fn the_handlers_run_a_stay_end_to_end_on_dynamodb_sqs_and_iot() {
     .await;
     assert_eq!(
         counter.take().len(),
-        3,
-        "an unregistered entry: plate, live state, commit"
+        4,
+        "an unregistered entry: plate, live state, unpaid stays, commit"
     );
 
     deliver(

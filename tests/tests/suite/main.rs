@@ -31,6 +31,7 @@ mod simulate;
 mod staff;
 mod stripe_contract;
 mod sweeps;
+mod unpaid;
 mod usecases;
 mod webhook;
 
@@ -89,4 +90,6 @@ against_both_stores!(
     a_lots_usage_adds_up_by_day,
     // Webhooks.
     a_lots_webhooks_change_one_version_at_a_time,
+    // The unpaid register.
+    the_unpaid_register_follows_the_timeline_commits,
 );

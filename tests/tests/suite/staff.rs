@@ -35,7 +35,7 @@ fn api(lot: &Lot, now: Timestamp) -> (Router, MemoryLink) {
     (parking_api::router(Arc::new(api)), link)
 }
 
-async fn at(lot: &Lot, now: Timestamp, c: Call) -> Answer {
+pub(super) async fn at(lot: &Lot, now: Timestamp, c: Call) -> Answer {
     call(&api(lot, now).0, c).await
 }
 
@@ -86,7 +86,7 @@ fn orders(lot: &Lot) -> Vec<PaymentOrder> {
         .collect()
 }
 
-async fn session_of(lot: &Lot, plate: &str) -> Session {
+pub(super) async fn session_of(lot: &Lot, plate: &str) -> Session {
     let p = parking_core::Plate::parse(plate).expect("plate");
     lot.live_sessions()
         .await
@@ -95,14 +95,14 @@ async fn session_of(lot: &Lot, plate: &str) -> Session {
         .expect("a session of the plate")
 }
 
-async fn enter(lot: &Lot, event: &str, plate: &str, when: Timestamp) {
+pub(super) async fn enter(lot: &Lot, event: &str, plate: &str, when: Timestamp) {
     let r = lot
         .send(&read("g-in", event, plate, 0.97, when, None))
         .await;
     assert_eq!(r.applied, 1, "{r:?}");
 }
 
-async fn leave(
+pub(super) async fn leave(
     lot: &Lot,
     event: &str,
     plate: &str,
@@ -454,7 +454,7 @@ async fn the_kiosk_finds_unpaid_stays_by_four_digits_takes_payment_and_lets_the_
         .collect();
     assert_eq!(
         keys,
-        ["due", "entry_at", "plate_hint", "session_id"],
+        ["due", "entry_at", "lot_id", "plate_hint", "session_id"],
         "nothing else is shown"
     );
     // A card holder pays by card, not at the kiosk.
@@ -618,11 +618,28 @@ async fn a_car_that_paid_at_the_kiosk_and_lingered_pays_the_difference() {
 
 /// A second lot in the same store, with its own devices.
 async fn second_lot(lot: &Lot) {
+    second_lot_with(lot, |_| {}).await;
+}
+
+/// [`second_lot`], its scenario changed first.
+pub(super) async fn second_lot_with(lot: &Lot, change: impl FnOnce(&mut Scenario)) {
+    another_lot(lot, "shinjuku-east", "east", change).await;
+}
+
+/// A lot like the day-one lot in the same store, named `id`, its devices'
+/// ids starting with `devices-`, its scenario changed first.
+pub(super) async fn another_lot(
+    lot: &Lot,
+    id: &str,
+    devices: &str,
+    change: impl FnOnce(&mut Scenario),
+) {
     let text = include_str!("../../../fixtures/scenarios/day-one.json")
-        .replace("shinjuku-west", "shinjuku-east")
-        .replace("\"cam-", "\"east-cam-")
-        .replace("\"sensor-", "\"east-sensor-");
+        .replace("shinjuku-west", id)
+        .replace("\"cam-", &format!("\"{devices}-cam-"))
+        .replace("\"sensor-", &format!("\"{devices}-sensor-"));
     let mut s = Scenario::parse(&text).expect("scenario");
+    change(&mut s);
     s.messages.clear();
     s.drivers.clear();
     s.reservations.clear();
@@ -631,7 +648,7 @@ async fn second_lot(lot: &Lot) {
         .expect("set up");
 }
 
-fn east_read(event: &str, plate: &str, when: Timestamp) -> Value {
+pub(super) fn east_read(event: &str, plate: &str, when: Timestamp) -> Value {
     json!({
         "topic": "parking/shinjuku-east/gates/g-in/events",
         "clientid": "east-cam-in",

@@ -82,6 +82,16 @@ pub struct LotSpec {
     /// In the public open-data feed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open_data: bool,
+    /// Who runs it: lots of one operator share an unpaid register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorId>,
+    /// What its entry gates do for a car that owes for earlier stays.
+    #[serde(default, skip_serializing_if = "is_open")]
+    pub unpaid_at_entry: crate::unpaid::UnpaidPolicy,
+}
+
+fn is_open(p: &crate::unpaid::UnpaidPolicy) -> bool {
+    *p == crate::unpaid::UnpaidPolicy::Open
 }
 
 fn default_debounce() -> u32 {
@@ -305,9 +315,19 @@ impl Scenario {
     ///
     /// # Errors
     ///
-    /// The tariff's id is not a valid id.
+    /// The tariff's id is not a valid id, or the operator's starts with
+    /// `lot:`.
     pub fn lot_record(&self) -> Result<Lot, ScenarioError> {
         let l = &self.lot;
+        if l.operator
+            .as_ref()
+            .is_some_and(|o| o.as_str().starts_with("lot:"))
+        {
+            return Err(ScenarioError::new(
+                "lot.operator",
+                "must not start with `lot:` (the name of a lot that is an operator of its own)",
+            ));
+        }
         Ok(Lot {
             id: l.id.clone(),
             name: l.name.clone(),
@@ -326,8 +346,10 @@ impl Scenario {
                 debounce_seconds: l.debounce_seconds,
                 issuer: l.issuer.clone(),
                 open_data: l.open_data,
+                unpaid_at_entry: l.unpaid_at_entry,
                 ..LotSettings::default()
             },
+            operator: l.operator.clone(),
             revision: 0,
             tariff_schedule: Vec::new(),
             webhook_events: Vec::new(),

@@ -773,6 +773,10 @@ fn lot(
                 registration_number: "T1234567890123".into(),
             }),
             open_data: true,
+            // One operator runs every demo lot: they share its unpaid
+            // register.
+            operator: Some(id("seamless-demo")),
+            unpaid_at_entry: Default::default(),
         },
         tariff: spec.clone(),
         bays: bays.iter().map(|s| id(s)).collect(),

@@ -22,5 +22,5 @@ pub use schedule::{cost, forecast, retention, sweeps};
 pub use settlement::{hook_delivery, notify, outbox, settle, webhook};
 pub use staff::{
     adjust, dashboard, dead_letters, four_eyes, hooks, lot_flags, operator, plate_reviews, pricing,
-    reconciliation,
+    reconciliation, unpaid_register,
 };

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::Timestamp;
 use parking_app::ids::*;
 use parking_app::rules;
+use parking_app::unpaid::DebtChange;
 use parking_app::*;
 use parking_core::Plate;
 
@@ -209,6 +210,26 @@ impl PlateHistory for DynamoStore {
         }
         if let Some(p) = &commit.pass {
             txn = txn.put(Step::Pass, keys::pass(&p.lot_id, &p.id).item(p)?, None)?;
+        }
+        // The plate's timeline version orders every change of its stays'
+        // entries, and no other plate or lot writes them.
+        for change in &commit.debts {
+            txn = match change {
+                DebtChange::Owe(d) => txn.put(
+                    Step::Debt,
+                    keys::debt(&d.operator, &d.plate, &d.session_id, &d.digits()).item(d)?,
+                    None,
+                )?,
+                DebtChange::Clear {
+                    operator,
+                    plate,
+                    session_id,
+                } => txn.delete(
+                    Step::Debt,
+                    &keys::debt(operator, plate, session_id, ""),
+                    None,
+                )?,
+            };
         }
         if let Some(held) = &commit.check_in {
             // A reservation cancelled meanwhile fails the condition and the

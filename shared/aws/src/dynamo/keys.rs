@@ -294,6 +294,29 @@ pub(crate) fn plate_claims(plate: &Plate, review_since: Option<jiff::Timestamp>)
     }
 }
 
+/// A stay on an operator's unpaid register: under the plate with that
+/// operator (an entry reads the plate's debts, one small partition),
+/// listed under the operator by the plate's four digits and the session.
+pub(crate) fn debt(
+    operator: &OperatorId,
+    plate: &Plate,
+    session: &SessionId,
+    digits: &str,
+) -> Keys {
+    Keys::new(debts_pk(operator, plate), format!("DEBT#{session}"), "debt")
+        .gsi(register(operator), format!("{digits}#{session}"))
+}
+
+/// The partition of a plate's debts with an operator.
+pub(crate) fn debts_pk(operator: &OperatorId, plate: &Plate) -> String {
+    format!("UNPAID#{operator}#PLATE#{}", plate.key())
+}
+
+/// The index partition of an operator's unpaid register.
+pub(crate) fn register(operator: &OperatorId) -> String {
+    format!("UNPAID#{operator}")
+}
+
 /// The index partition of plates with a claim in review.
 pub(crate) const PLATE_REVIEWS: &str = "PLATE_REVIEWS";
 

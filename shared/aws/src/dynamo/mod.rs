@@ -102,6 +102,7 @@ mod reservations;
 mod sessions;
 pub mod table;
 pub mod txn;
+mod unpaid;
 mod usage;
 
 use aws_sdk_dynamodb::Client;

@@ -83,6 +83,8 @@ pub(crate) enum Step {
     Flags,
     /// A pass listed under its lot.
     Pass,
+    /// A stay on an operator's unpaid register.
+    Debt,
 }
 
 /// A transaction being built.

@@ -105,6 +105,10 @@ impl PlateHistory for MemoryStore {
         items.extend(commit.stays.iter().map(item_bytes));
         items.extend(commit.stays_gone.iter().map(|_| SMALL_ITEM));
         items.extend(commit.outbox.iter().map(item_bytes));
+        items.extend(commit.debts.iter().map(|c| match c {
+            parking_app::unpaid::DebtChange::Owe(d) => item_bytes(d),
+            parking_app::unpaid::DebtChange::Clear { .. } => SMALL_ITEM,
+        }));
         if commit.open_delta != 0 {
             items.push(SMALL_ITEM);
         }
@@ -194,6 +198,22 @@ impl PlateHistory for MemoryStore {
         }
         if let Some(p) = &commit.pass {
             s.passes.insert((p.lot_id.clone(), p.id.clone()), p.clone());
+        }
+        for change in &commit.debts {
+            match change {
+                parking_app::unpaid::DebtChange::Owe(d) => {
+                    let key = (d.operator.clone(), d.plate.key(), d.session_id.clone());
+                    s.debts.insert(key, d.clone());
+                }
+                parking_app::unpaid::DebtChange::Clear {
+                    operator,
+                    plate,
+                    session_id,
+                } => {
+                    s.debts
+                        .remove(&(operator.clone(), plate.key(), session_id.clone()));
+                }
+            }
         }
         s.remember(Some(&commit.event), &token, self.retention);
         Ok(Applied::Done)

@@ -22,6 +22,7 @@ mod plate_claims;
 mod rate_limits;
 mod reservations;
 mod sessions;
+mod unpaid;
 mod usage;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -53,6 +54,8 @@ struct State {
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
     hooks: HashMap<LotId, parking_app::hooks::LotHooks>,
+    /// (operator, plate key, session) → a stay on the unpaid register.
+    debts: BTreeMap<(OperatorId, String, SessionId), parking_app::unpaid::Debt>,
     /// Copies erased with their driver's account: (driver, session or
     /// reservation id). The records stay, as the lots' own; a driver who
     /// signs up again lists only what comes after.

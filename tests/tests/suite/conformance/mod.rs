@@ -5,7 +5,8 @@
 //! changes through `commit_read` (with the sessions, outbox messages,
 //! stays, ledger entry and occupancy count it carries), bays through
 //! `record_bay`, reservations through `reserve` and `cancel_reservation`,
-//! drivers through their registrations; the audit trail, the flag
+//! drivers through their registrations, the unpaid register through the
+//! commits that carry it; the audit trail, the flag
 //! document, forecasts, usage and a lot's webhooks through their own
 //! writes. Settlement's
 //! attempts have their own suite (`settle.rs`).
@@ -21,6 +22,7 @@ mod lots;
 mod outbox;
 mod reservations;
 mod sessions;
+mod unpaid;
 mod usage;
 
 pub use audit::*;
@@ -34,6 +36,7 @@ pub use lots::*;
 pub use outbox::*;
 pub use reservations::*;
 pub use sessions::*;
+pub use unpaid::*;
 pub use usage::*;
 
 #[allow(unused_imports)]

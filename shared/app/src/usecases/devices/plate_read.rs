@@ -1,13 +1,17 @@
 //! A camera read at a gate: the plate is resolved (doubtful reads matched
 //! against known plates), added to the plate's timeline, the timeline's
 //! sessions and payments reconciled, and the lot's reply chosen: `open`
-//! with recommended bays, `open` on an exit that is paid, or `hold`.
+//! with recommended bays, `open` on an exit that is paid, or `hold`. A
+//! live entry of a plate that owes for earlier stays at any lot of the
+//! operator ([`crate::unpaid`]) is asked for them: let in
+//! (`welcome_unpaid`) or held (`unpaid`) by the lot's policy, and its
+//! driver's app told.
 //!
 //! Store requests for a read that is not a duplicate: the plate's view
 //! (timeline and registration, 1) and, for a fresh entry, the lot's live
-//! state (1), together in one round trip; for a registered plate its
-//! driver's cards and reservations (1); the commit (1). So a registered
-//! entry waits for three round trips, not four. A doubtful read adds one
+//! state (1) and the plate's unpaid stays (1), together in one round
+//! trip; for a registered plate its driver's cards and reservations (1);
+//! the commit (1). So a registered entry waits for three round trips. A doubtful read adds one
 //! index read for candidates. A duplicate is the first round trip alone,
 //! and no write. The command is published as soon as the commit is
 //! durable, before anything else.
@@ -214,13 +218,29 @@ async fn attempt<S: Store>(
     let entry = read.direction == GateDirection::Entry;
     // The plate and, for a live entry, the lot's count: independent, so
     // read together (one round trip, not two).
-    let (view, live) = futures::try_join!(store.plate_view(&lot.id, plate), async {
-        if entry && fresh {
-            store.occupancy(lot, read.occurred_at).await.map(Some)
-        } else {
-            Ok(None)
+    // And what the plate owes the lot's operator for earlier stays: asked
+    // for at a live entry of a plate read with confidence (a doubtful
+    // read never holds a car for another's debt).
+    let asks = entry && fresh && plate.is_readable() && flag.is_none();
+    let operator = lot.operator();
+    let (view, live, debts) = futures::try_join!(
+        store.plate_view(&lot.id, plate),
+        async {
+            if entry && fresh {
+                store.occupancy(lot, read.occurred_at).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        async {
+            if asks {
+                store.debts_of(&operator, plate, crate::unpaid::SHOWN).await
+            } else {
+                Ok(Vec::new())
+            }
         }
-    })?;
+    )?;
+    let owes = crate::unpaid::total(&debts).filter(|m| m.minor > 0);
     let head = view
         .timeline
         .unwrap_or_else(|| PlateTimeline::new(lot.id.clone(), plate.clone()));
@@ -278,6 +298,8 @@ async fn attempt<S: Store>(
         && let Some(r) = timeline.reads.iter_mut().find(|r| r.key() == key)
     {
         r.turned_away = false;
+        // The car came in on its reservation after all.
+        r.reservation_id = due.map(|d| d.id.clone());
     }
     if !overriding {
         timeline.reads.push(TimelineRead {
@@ -309,8 +331,21 @@ async fn attempt<S: Store>(
         u64::from(l.open_sessions) + u64::from(l.held_reservations) >= u64::from(lot.capacity)
             && recommend(l, false).is_empty()
     });
+    // The operator's policy may hold a car that owes for earlier stays.
+    let held_for_debt = owes.is_some()
+        && lot.settings.unpaid_at_entry == crate::unpaid::UnpaidPolicy::Hold
+        && !opened_offline;
+    // Why a car is turned away: full (or held by the gate on its own, as
+    // before), else the plate's unpaid stays.
+    let away = if held_for_debt && !(full && due.is_none()) && !held_offline {
+        Reason::Unpaid
+    } else {
+        Reason::Full
+    };
     let mut turned_away = false;
-    if held_offline || (!opened_offline && full && due.is_none() && is_new(&rec)) {
+    if held_offline
+        || (!opened_offline && ((full && due.is_none()) || held_for_debt) && is_new(&rec))
+    {
         turned_away = true;
         if let Some(r) = timeline.reads.iter_mut().rev().find(|r| r.key() == key) {
             r.turned_away = true;
@@ -350,8 +385,8 @@ async fn attempt<S: Store>(
             (None, _) => GateCommand::new(
                 read.event_id.clone(),
                 None,
-                Reason::Full,
-                None,
+                away,
+                owes.filter(|_| away == Reason::Unpaid),
                 vec![],
                 valid,
             ),
@@ -361,7 +396,9 @@ async fn attempt<S: Store>(
                     .as_ref()
                     .map(|l| recommend(l, reserved))
                     .unwrap_or_default();
-                let reason = if reserved {
+                let reason = if owes.is_some() {
+                    Reason::WelcomeUnpaid
+                } else if reserved {
                     Reason::Reserved
                 } else {
                     Reason::Welcome
@@ -370,7 +407,7 @@ async fn attempt<S: Store>(
                     read.event_id.clone(),
                     Some(s.id.clone()),
                     reason,
-                    None,
+                    owes,
                     bays,
                     valid,
                 );
@@ -403,6 +440,7 @@ async fn attempt<S: Store>(
     let mut outbox: Vec<OutboxMessage> = rec.outbox().collect();
     if turned_away
         && !held_offline
+        && away == Reason::Full
         && lot.hooked(crate::hooks::EventType::LotFull)
         && let Some(l) = &live
     {
@@ -433,6 +471,45 @@ async fn attempt<S: Store>(
         }));
     }
 
+    // The driver's app asks for what their own stays owe, held or not
+    // (stays of the plate before it was theirs are asked at the gate
+    // only).
+    let theirs: Vec<_> = debts
+        .iter()
+        .filter(|d| {
+            payer
+                .as_ref()
+                .is_some_and(|p| d.driver_id.as_ref() == Some(&p.driver_id))
+        })
+        .cloned()
+        .collect();
+    // Once a stay: when it opens, or at the first read the gate holds
+    // (not again for every read while the car waits at the barrier).
+    let window = SignedDuration::from_mins(15);
+    let held_before = current.reads.iter().any(|r| {
+        r.turned_away
+            && r.direction == GateDirection::Entry
+            && read.occurred_at.duration_since(r.at).abs() <= window
+    });
+    if let (Some(amount), Some(p)) = (crate::unpaid::total(&theirs), payer.as_ref())
+        && owes.is_some()
+        && (new_session || (turned_away && !held_before))
+    {
+        outbox.push(OutboxMessage::Notifications(Notification {
+            id: format!("{key}/unpaid"),
+            driver_id: p.driver_id.clone(),
+            lot_id: lot.id.clone(),
+            session_id: None,
+            reservation_id: None,
+            kind: NotificationKind::Unpaid {
+                amount,
+                stays: u32::try_from(theirs.len()).unwrap_or(u32::MAX),
+                held: turned_away,
+            },
+            at: input.now,
+        }));
+    }
+
     // A car the gate held on its own did not use the reservation the
     // cloud had checked it in on, unless it came in on a later read (the
     // car is inside: the reservation stays used).
@@ -459,6 +536,7 @@ async fn attempt<S: Store>(
             r.command = None;
         }
     }
+    let debts = crate::unpaid::changes(&operator, &current.sessions, &rec.changed);
     let split = crate::history::split(next, &head, lot, input.now);
     let check_in = match (entry && new_session, due) {
         (true, Some(r))
@@ -501,6 +579,7 @@ async fn attempt<S: Store>(
         attempt: attempt_nonce(),
         audit: None,
         pass: None,
+        debts,
     };
     match store.commit_read(&commit).await {
         Ok(Applied::Done) => Ok(Attempt::Done(Box::new((

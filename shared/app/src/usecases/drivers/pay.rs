@@ -3,7 +3,8 @@
 //!
 //! The rule: the stay must be the driver's and owe something by card
 //! beyond what was collected (its payment failed, was given up, or is
-//! carried); the card must be the driver's. The card becomes the stay's
+//! carried), or be on the unpaid register ([`crate::unpaid`]: left
+//! without paying at the kiosk); the card must be the driver's. The card becomes the stay's
 //! card (kept with the plate's timeline, so every later reconciliation
 //! charges it), and a prompt asked for now is queued in the same write:
 //! the stay's balance is settled at once on that card, whatever retry was
@@ -98,7 +99,9 @@ pub async fn pay_now<S: Store>(
                 .iter()
                 .find(|x| &x.id == session_id)
                 .ok_or(ActionError::NotFound("session"))?;
-            if !unpaid(current) {
+            // Or a stay of theirs on the unpaid register with no card
+            // (not paid at a kiosk): the card becomes its card.
+            if !unpaid(current) && crate::unpaid::debt_of(current).is_none() {
                 return Err(ActionError::conflict(
                     "nothing_owed",
                     "the stay owes nothing by card",

@@ -234,6 +234,38 @@ pub fn render(n: &Notification) -> Rendered {
                 text("Reservation ended", en),
             )
         }
+        NotificationKind::Unpaid {
+            amount,
+            stays,
+            held,
+        } => {
+            let (gate_ja, gate_en) = if *held {
+                (
+                    "お支払いいただくまで入庫できません。",
+                    " The gate opens once they are paid.",
+                )
+            } else {
+                ("", "")
+            };
+            (
+                "unpaid",
+                Some("/v1/me/sessions".to_owned()),
+                text(
+                    "未精算の駐車料金があります",
+                    format!(
+                        "以前のご利用{stays}件分、{}が未精算です。アプリまたは精算機でお支払いください。{gate_ja}",
+                        money(*amount)
+                    ),
+                ),
+                text(
+                    "You have unpaid parking",
+                    format!(
+                        "{} is unpaid from {stays} earlier stay(s). Please pay in the app or at a kiosk.{gate_en}",
+                        money(*amount)
+                    ),
+                ),
+            )
+        }
         NotificationKind::PassExpiring { until } => (
             "pass_expiring",
             None,
@@ -369,6 +401,11 @@ mod tests {
             },
             NotificationKind::PassExpiring {
                 until: "2026-12-31T15:00:00Z".parse().expect("time"),
+            },
+            NotificationKind::Unpaid {
+                amount: yen,
+                stays: 2,
+                held: true,
             },
         ];
         for kind in cases {

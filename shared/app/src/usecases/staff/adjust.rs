@@ -185,6 +185,7 @@ pub(crate) async fn amend<S: Store>(
         next.version = current.version + 1;
         let session = find(&next);
         let orders = asked_now(&action, &next, rec.orders, now);
+        let debts = crate::unpaid::changes(&config.lot.operator(), &current.sessions, &rec.changed);
         let split = history::split(next, &head, &config.lot, now);
         let commit = TimelineCommit {
             timeline: split.head,
@@ -212,6 +213,7 @@ pub(crate) async fn amend<S: Store>(
             attempt: nonce(),
             audit: action.audit.clone(),
             pass: action.pass.clone(),
+            debts,
         };
         match store.commit_read(&commit).await {
             Ok(Applied::Done) => {
@@ -831,11 +833,45 @@ async fn open_fee<S: LotStore + PlateHistory>(
     Ok((fee, exit_by))
 }
 
+/// A stay a kiosk may take a payment for: one of its lot, or one on the
+/// unpaid register of its lot's operator (run up at another of its
+/// lots).
+///
+/// # Errors
+///
+/// [`ActionError::NotFound`], or the store's.
+async fn kiosk_session<S: Store>(
+    store: &S,
+    lot_id: &LotId,
+    id: &SessionId,
+) -> Result<Session, ActionError> {
+    let s = match store.get_session(id).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound { .. }) => return Err(ActionError::NotFound("session")),
+        Err(e) => return Err(e.into()),
+    };
+    if &s.lot_id == lot_id {
+        return Ok(s);
+    }
+    let (here, there) = futures::try_join!(store.get_lot(lot_id), store.get_lot(&s.lot_id))?;
+    if here.operator() == there.operator() && crate::unpaid::kind_of(&s).is_some() {
+        Ok(s)
+    } else {
+        Err(ActionError::NotFound("session"))
+    }
+}
+
+/// Debts of the operator's other lots a kiosk lists at most.
+pub const KIOSK_DEBTS: usize = 20;
+
 /// An unpaid session as the kiosk shows it: the plate as printed and the
 /// entry time, nothing else about the driver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KioskSession {
     pub session_id: SessionId,
+    /// Where the stay was: the kiosk's lot, or another of its operator's
+    /// (an unpaid stay on the register).
+    pub lot_id: LotId,
     /// Just enough of the plate to pick the car ([`Plate::hint`]); the
     /// driver types it whole to pay.
     pub hint: String,
@@ -853,7 +889,9 @@ pub const KIOSK_LOOKUP_PURPOSE: &str = "payment at the kiosk";
 /// Unpaid stays in the lot whose plate's serial is these digits (1 to 4,
 /// read as the four the plate shows): open sessions with no card on
 /// file, priced ones with something left to pay at the kiosk, and stays
-/// whose card payment failed (what the card did not collect). Every
+/// whose card payment failed (what the card did not collect); then the
+/// stays of those digits on the unpaid register of the lot's operator
+/// from its other lots ([`crate::unpaid`], at most [`KIOSK_DEBTS`]). Every
 /// search is in the lot's audit trail (`kiosk.lookup`: who, when, its
 /// purpose and how many stays it found; never the digits), written before
 /// anything is answered.
@@ -880,12 +918,34 @@ pub async fn kiosk_lookup<S: Store>(
         if let Some(due) = kiosk_due(store, &s, now).await?.filter(|d| d.minor > 0) {
             out.push(KioskSession {
                 session_id: s.id.clone(),
+                lot_id: s.lot_id.clone(),
                 hint: s.plate.hint(),
                 entry_at: s.entry_at,
                 due,
             });
         }
     }
+    // And the stays the plate left unpaid at the operator's lots.
+    let operator = store.get_lot(lot_id).await?.operator();
+    let register = store
+        .register(&operator, Some(&wanted), None, KIOSK_DEBTS)
+        .await?;
+    // (Its own lot's too, when older than the lookback.)
+    let listed: std::collections::BTreeSet<SessionId> =
+        out.iter().map(|k| k.session_id.clone()).collect();
+    out.extend(
+        register
+            .debts
+            .into_iter()
+            .filter(|d| !listed.contains(&d.session_id))
+            .map(|d| KioskSession {
+                session_id: d.session_id,
+                hint: d.plate.hint(),
+                entry_at: d.entry_at,
+                due: d.amount,
+                lot_id: d.lot_id,
+            }),
+    );
     // One entry per search, even two in the same instant.
     let id = action_id(
         "lookup",
@@ -966,9 +1026,19 @@ pub async fn kiosk_pay<S: Store>(
     amount: i64,
     key: &str,
 ) -> Result<(Amended, Timestamp, Money), ActionError> {
-    let (now, kiosk, lot_id) = (who.now, who.actor, who.lot_id);
+    let (now, kiosk) = (who.now, who.actor);
     check_amount("amount", amount)?;
-    let s = lot_session(store, lot_id, session_id).await?;
+    let s = kiosk_session(store, who.lot_id, session_id).await?;
+    // A stay of another of the operator's lots is paid into that lot's
+    // books, noted with the kiosk that took it.
+    let lot_id = &s.lot_id;
+    let elsewhere = lot_id != who.lot_id;
+    let note = if elsewhere {
+        format!("at the kiosk of {}", who.lot_id)
+    } else {
+        String::new()
+    };
+    let who = Staff { lot_id, ..who };
     // The whole plate, as on the car: four digits alone pay for no one.
     // Three wrong plates a day per stay, then not even the right one: the
     // plate behind a hint cannot be found by trying plates here.
@@ -1004,7 +1074,7 @@ pub async fn kiosk_pay<S: Store>(
         &id,
         "session.kiosk_payment",
         session_id.as_str(),
-        "",
+        &note,
         Some(amount),
     );
     let out = amend(

@@ -12,3 +12,4 @@ pub mod operator;
 pub mod plate_reviews;
 pub mod pricing;
 pub mod reconciliation;
+pub mod unpaid_register;
