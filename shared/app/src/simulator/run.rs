@@ -182,8 +182,9 @@ pub struct Summary {
     pub handler_time: Latency,
     /// How long a driver waits at the barrier for a live read's command,
     /// modelled: the handler's time plus a DynamoDB round trip for each
-    /// store request in sequence (a live entry's plate view and the lot's
-    /// count go together, as one) and the command's publish.
+    /// store request in sequence (a live entry's plate view, the lot's
+    /// count and the plate's unpaid stays go together, as one) and the
+    /// command's publish.
     pub gate_decision: Latency,
     /// Store requests the handler made per message (the outbox's delivery
     /// not counted: on AWS a stream does it).
@@ -280,7 +281,9 @@ where
         if !report.commands.is_empty() {
             let payload = &scenarios[*l].messages[*i].payload;
             let live_entry = payload.get("direction").and_then(|d| d.as_str()) == Some("entry");
-            let rounds = used.requests().saturating_sub(u64::from(live_entry)) as f64;
+            // The plate view, the lot's count and the plate's unpaid
+            // stays go together, as one.
+            let rounds = used.requests().saturating_sub(2 * u64::from(live_entry)) as f64;
             let waited_ms = took.as_secs_f64() * 1000.0
                 + rounds * assume.dynamodb_round_trip_ms
                 + report.commands.len() as f64 * assume.publish_round_trip_ms;

@@ -202,16 +202,23 @@ impl PlateHistory for MemoryStore {
         for change in &commit.debts {
             match change {
                 parking_app::unpaid::DebtChange::Owe(d) => {
-                    let key = (d.operator.clone(), d.plate.key(), d.session_id.clone());
-                    s.debts.insert(key, d.clone());
+                    s.debts
+                        .entry((d.operator.clone(), d.plate.key()))
+                        .or_default()
+                        .insert(d.session_id.clone(), d.clone());
                 }
                 parking_app::unpaid::DebtChange::Clear {
                     operator,
                     plate,
                     session_id,
                 } => {
-                    s.debts
-                        .remove(&(operator.clone(), plate.key(), session_id.clone()));
+                    let key = (operator.clone(), plate.key());
+                    if let Some(plate_debts) = s.debts.get_mut(&key) {
+                        plate_debts.remove(session_id);
+                        if plate_debts.is_empty() {
+                            s.debts.remove(&key);
+                        }
+                    }
                 }
             }
         }

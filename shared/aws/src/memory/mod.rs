@@ -54,8 +54,9 @@ struct State {
     forecasts: HashMap<LotId, parking_app::forecasts::LotForecast>,
     allow_lists: HashMap<LotId, parking_app::allow_lists::LotAllowList>,
     hooks: HashMap<LotId, parking_app::hooks::LotHooks>,
-    /// (operator, plate key, session) → a stay on the unpaid register.
-    debts: BTreeMap<(OperatorId, String, SessionId), parking_app::unpaid::Debt>,
+    /// (operator, plate key) → the plate's stays on the operator's unpaid
+    /// register, by session.
+    debts: BTreeMap<(OperatorId, String), BTreeMap<SessionId, parking_app::unpaid::Debt>>,
     /// Copies erased with their driver's account: (driver, session or
     /// reservation id). The records stay, as the lots' own; a driver who
     /// signs up again lists only what comes after.

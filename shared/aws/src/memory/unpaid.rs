@@ -17,15 +17,12 @@ impl UnpaidStore for MemoryStore {
         plate: &Plate,
         limit: usize,
     ) -> StoreResult<Vec<Debt>> {
-        let key = plate.key();
         let found: Vec<Debt> = self
             .state()
             .debts
-            .iter()
-            .filter(|((o, p, _), _)| o == operator && *p == key)
-            .map(|(_, d)| d.clone())
-            .take(limit)
-            .collect();
+            .get(&(operator.clone(), plate.key()))
+            .map(|debts| debts.values().take(limit).cloned().collect())
+            .unwrap_or_default();
         self.read_units(query_units(found.iter().map(item_bytes).sum(), false));
         Ok(found)
     }
@@ -41,8 +38,10 @@ impl UnpaidStore for MemoryStore {
             .state()
             .debts
             .iter()
-            .filter(|((o, _, _), d)| o == operator && digits.is_none_or(|x| d.digits() == x))
-            .map(|(_, d)| (cursor(d), d.clone()))
+            .filter(|((o, _), _)| o == operator)
+            .flat_map(|(_, debts)| debts.values())
+            .filter(|d| digits.is_none_or(|x| d.digits() == x))
+            .map(|d| (cursor(d), d.clone()))
             .filter(|(c, _)| after.is_none_or(|a| c.as_str() > a))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
