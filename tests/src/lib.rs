@@ -442,6 +442,7 @@ pub mod fx {
             method_id: None,
             flags: Vec::new(),
             origin: None,
+            frames: Vec::new(),
             replaced_by: None,
             tariff_id: None,
             resolution: None,
@@ -483,6 +484,8 @@ pub mod fx {
             audit: None,
             pass: None,
             debts: Vec::new(),
+            track: None,
+            released: None,
         }
     }
 

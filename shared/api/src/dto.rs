@@ -1075,6 +1075,23 @@ pub struct StaffSessionOut {
     /// While `payment_failed`: why the card was not charged.
     pub payment_failure: Option<String>,
     pub needs_review: bool,
+    /// The camera frames behind it: the first read of each passage and
+    /// its first sure read, at most four.
+    pub frames: Vec<FrameOut>,
+}
+
+/// An evidence frame, with a link that works for a few minutes.
+#[derive(Serialize, JsonSchema)]
+pub struct FrameOut {
+    /// The frame's key in the evidence store.
+    pub key: String,
+    /// A short-lived link to the frame (a presigned GET); `null` when no
+    /// link could be made (the evidence store is not configured, or its
+    /// credentials could not be read).
+    pub url: Option<String>,
+    /// When the link stops working.
+    #[schemars(schema_with = "ts_opt")]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl From<Session> for StaffSessionOut {
@@ -1109,6 +1126,16 @@ impl From<Session> for StaffSessionOut {
             tariff_id: s.tariff_id.map(|t| t.to_string()),
             payment_failure: s.payment_failure,
             needs_review,
+            // Linked by the route ([`crate::FrameLinks`]).
+            frames: s
+                .frames
+                .iter()
+                .map(|k| FrameOut {
+                    key: k.to_string(),
+                    url: None,
+                    expires_at: None,
+                })
+                .collect(),
         }
     }
 }

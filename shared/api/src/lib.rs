@@ -62,6 +62,9 @@ pub struct Api<S> {
     /// The queues, for an operator's webhook replay (without them, that
     /// route answers `503`).
     pub queues: Option<Arc<dyn Enqueue>>,
+    /// Links to the evidence frames (without it, frames are listed
+    /// without a link).
+    pub frames: Option<Arc<dyn FrameLinks>>,
 }
 
 /// How long a warm function keeps the flags it read.
@@ -77,6 +80,7 @@ impl<S> Api<S> {
             flags: Arc::new(parking_app::flags::FixedFlags::default()),
             cards: None,
             queues: None,
+            frames: None,
         }
     }
 
@@ -108,6 +112,13 @@ impl<S> Api<S> {
         self
     }
 
+    /// The same, linking evidence frames through `frames`.
+    #[must_use]
+    pub fn with_frames(mut self, frames: Arc<dyn FrameLinks>) -> Self {
+        self.frames = Some(frames);
+        self
+    }
+
     /// The same, publishing gate commands through `link`.
     pub fn with_link(mut self, link: Arc<dyn Publish>) -> Self {
         self.link = Some(link);
@@ -116,6 +127,23 @@ impl<S> Api<S> {
 }
 
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Short-lived links to evidence frames ([`parking_app::evidence`]): a
+/// presigned GET of the evidence bucket on AWS.
+pub trait FrameLinks: Send + Sync {
+    /// A link to `key` that works from `now` for
+    /// [`parking_app::evidence::LINK_SECONDS`].
+    ///
+    /// # Errors
+    ///
+    /// Why no link could be made (credentials unreadable), worded for the
+    /// log; the frame is then listed without one.
+    fn link<'a>(
+        &'a self,
+        key: &'a parking_app::evidence::FrameKey,
+        now: jiff::Timestamp,
+    ) -> BoxFuture<'a, Result<parking_app::evidence::FrameLink, String>>;
+}
 
 /// A [`DeviceLink`] the routes can hold behind a pointer.
 pub trait Publish: Send + Sync {

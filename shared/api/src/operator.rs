@@ -454,14 +454,15 @@ pub(crate) async fn list_reviews<S: Store>(
     let page = ops::review_queue(&api.store, &lot_id, after.as_deref(), limit)
         .await
         .map_err(body_error)?;
+    // Linking signs locally: no request per frame.
+    let mut items = Vec::with_capacity(page.sessions.len());
+    for s in page.sessions {
+        items.push(staff_out(&api, s).await);
+    }
     Ok(json(
         StatusCode::OK,
         &Page {
-            items: page
-                .sessions
-                .into_iter()
-                .map(StaffSessionOut::from)
-                .collect(),
+            items,
             next_cursor: page
                 .next
                 .map(|k| crate::page::cursor(&scope, k))
@@ -479,12 +480,32 @@ pub(crate) async fn get_session<S: Store>(
     let s = adjust::lot_session(&api.store, &lot_id, &id)
         .await
         .map_err(body_error)?;
-    Ok(json(StatusCode::OK, &StaffSessionOut::from(s)))
+    Ok(json(StatusCode::OK, &staff_out(&api, s).await))
 }
 
-fn amended(a: adjust::Amended) -> Result<Response, ApiError> {
+async fn amended<S>(api: &Api<S>, a: adjust::Amended) -> Result<Response, ApiError> {
     let s = a.session.ok_or(ApiError::NotFound("session"))?;
-    Ok(json(StatusCode::OK, &StaffSessionOut::from(s)))
+    Ok(json(StatusCode::OK, &staff_out(api, s).await))
+}
+
+/// A session as staff see it, each of its frames with a short-lived link.
+async fn staff_out<S>(api: &Api<S>, s: Session) -> StaffSessionOut {
+    let keys = s.frames.clone();
+    let mut out = StaffSessionOut::from(s);
+    let Some(links) = &api.frames else {
+        return out;
+    };
+    let now = api.clock.now();
+    for (frame, key) in out.frames.iter_mut().zip(&keys) {
+        match links.link(key, now).await {
+            Ok(link) => {
+                frame.url = Some(link.url);
+                frame.expires_at = Some(link.expires_at);
+            }
+            Err(e) => tracing::warn!(error = %e, "no link to an evidence frame"),
+        }
+    }
+    out
 }
 
 pub(crate) async fn resolve_session<S: Store>(
@@ -514,7 +535,7 @@ pub(crate) async fn resolve_session<S: Store>(
         .await
         .map_err(body_error)?
     {
-        four_eyes::Outcome::Done(a) => amended(a),
+        four_eyes::Outcome::Done(a) => amended(&api, a).await,
         four_eyes::Outcome::Waiting(approval) => {
             Ok(json(StatusCode::ACCEPTED, &ApprovalOut::from(approval)))
         }
@@ -561,7 +582,10 @@ pub(crate) async fn decide_approval<S: Store>(
         StatusCode::OK,
         &ApprovalDecisionOut {
             approval: ApprovalOut::from(approval),
-            session: amended.and_then(|a| a.session).map(StaffSessionOut::from),
+            session: match amended.and_then(|a| a.session) {
+                Some(s) => Some(staff_out(&api, s).await),
+                None => None,
+            },
         },
     ))
 }
@@ -589,7 +613,7 @@ pub(crate) async fn refund_session<S: Store>(
     )
     .await
     .map_err(body_error)?;
-    amended(a)
+    amended(&api, a).await
 }
 
 pub(crate) async fn open_barrier<S: Store>(

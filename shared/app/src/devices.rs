@@ -10,7 +10,7 @@
 //!
 //! | topic | payload |
 //! |---|---|
-//! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq"}` |
+//! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq", "track"?, "frame"?}`; `track` (optional): the camera's id for the car it follows, the same on every read of one passage (see [`crate::passages`]); `frame` (optional): the key of the frame it uploaded, under `frames/{lot}/{device}/` (see [`crate::evidence`]) |
 //! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it. A read the gate decided on its own while the cloud did not answer carries `"decided_offline": "open"\|"hold"` (see [`crate::gate_device`]) |
 //! | `parking/{lot}/bays/{bay}/state`, sent through Basic Ingest (`$aws/rules/{rule}/parking/{lot}/bays/{bay}/state`) | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?, "since"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor; `since` (optional): the `seq` at which the current state began. A sensor reports on change and repeats its state every 15 minutes (same `since`); a repeat writes nothing |
 //! | `parking/{lot}/gates/{gate}/events` (a sensor: its bay's state topic, through Basic Ingest) | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again. A sensor's readings count as heard too |
@@ -158,6 +158,13 @@ pub struct PlateRead {
     /// What the gate did on its own, when the cloud did not answer in
     /// time: what happened, whatever the cloud would have said.
     pub decided_offline: Option<crate::commands::CommandKind>,
+    /// The car the camera followed across frames: the plate of a track
+    /// is what its reads agree on ([`crate::passages`]). Without one a
+    /// read stands alone.
+    pub track: Option<TrackId>,
+    /// The frame the camera uploaded for it, under its own prefix
+    /// ([`crate::evidence`]).
+    pub frame: Option<crate::evidence::FrameKey>,
 }
 
 /// One bay sensor reading.
@@ -244,6 +251,10 @@ struct PlateReadJson {
     seq: u64,
     #[serde(default)]
     decided_offline: Option<crate::commands::CommandKind>,
+    #[serde(default)]
+    track: Option<String>,
+    #[serde(default)]
+    frame: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +384,8 @@ fn device_time(text: &str, received_at: Timestamp) -> Result<Timestamp, MessageE
 fn plate_read(
     value: &serde_json::Value,
     received_at: Timestamp,
+    lot: &LotId,
+    device: &DeviceId,
 ) -> Result<PlateRead, MessageError> {
     let j: PlateReadJson = fields(value)?;
     if j.kind != "plate_read" {
@@ -386,6 +399,18 @@ fn plate_read(
         occurred_at: device_time(&j.occurred_at, received_at)?,
         seq: j.seq,
         decided_offline: j.decided_offline,
+        track: j
+            .track
+            .as_deref()
+            .map(TrackId::parse)
+            .transpose()
+            .map_err(|e| MessageError::new("track", e.to_string()))?,
+        frame: j
+            .frame
+            .as_deref()
+            .map(|f| crate::evidence::FrameKey::of_device(f, lot, device))
+            .transpose()
+            .map_err(|e| MessageError::new("frame", e.to_string()))?,
     })
 }
 
@@ -435,29 +460,35 @@ impl DeviceMessage {
                     received_at,
                 }
             }
-            Topic::GateEvents { lot, gate } => DeviceMessage::PlateRead {
-                lot,
-                gate,
-                device: device()?,
-                received_at,
-                read: plate_read(&value, received_at)?,
-            },
+            Topic::GateEvents { lot, gate } => {
+                let device = device()?;
+                let read = plate_read(&value, received_at, &lot, &device)?;
+                DeviceMessage::PlateRead {
+                    lot,
+                    gate,
+                    device,
+                    received_at,
+                    read,
+                }
+            }
             Topic::GateBacklog { lot, gate } => {
                 let backlog: BacklogJson = fields(&value)?;
+                let device = device()?;
+                let reads = backlog
+                    .events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        plate_read(e, received_at, &lot, &device)
+                            .map_err(|err| err.within(&format!("events[{i}].")))
+                    })
+                    .collect();
                 DeviceMessage::Backlog {
                     lot,
                     gate,
-                    device: device()?,
+                    device,
                     received_at,
-                    reads: backlog
-                        .events
-                        .iter()
-                        .enumerate()
-                        .map(|(i, e)| {
-                            plate_read(e, received_at)
-                                .map_err(|err| err.within(&format!("events[{i}].")))
-                        })
-                        .collect(),
+                    reads,
                 }
             }
             Topic::BayState { lot, bay } => {

@@ -665,6 +665,15 @@ pub struct TimelineCommit {
     /// The unpaid register's entries for the stays it changed
     /// ([`crate::unpaid::changes`]).
     pub debts: Vec<crate::unpaid::DebtChange>,
+    /// The camera's track of the read, at its next version: refused as
+    /// stale when the stored one is not one less ([`crate::passages`]).
+    pub track: Option<crate::passages::Track>,
+    /// Another plate's timeline the track's reads leave for this one (the
+    /// track now agrees on this plate), with everything that change makes
+    /// there, in the same transaction and guarded the same way. Its
+    /// `event`, `attempt`, `audit`, `pass`, reservations and `track` are
+    /// not used: those are this commit's.
+    pub released: Option<Box<TimelineCommit>>,
 }
 
 /// Part of a plate's history forgotten when its retention ended

@@ -120,6 +120,9 @@ ids! {
     DeviceId => "device id";
     /// An event as its device numbers it.
     EventId => "event id";
+    /// A camera's name for the car it follows across frames: the reads
+    /// of one track are one car passing the gate once.
+    TrackId => "track id";
     /// A registered driver.
     DriverId => "driver id";
     /// A payment method on file.

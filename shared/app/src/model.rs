@@ -435,6 +435,9 @@ pub struct Session {
     /// plate's timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The camera frames behind it ([`crate::evidence`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<crate::evidence::FrameKey>,
     /// For a superseded session: the session that now holds the read that
     /// started it, if any (a read that arrived late was earlier still).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -178,6 +178,7 @@ pub trait Store:
     + crate::plate_claims::PlateClaimStore
     + crate::approvals::ApprovalStore
     + crate::unpaid::UnpaidStore
+    + crate::passages::TrackStore
 {
 }
 
@@ -201,6 +202,7 @@ impl<T> Store for T where
         + crate::plate_claims::PlateClaimStore
         + crate::approvals::ApprovalStore
         + crate::unpaid::UnpaidStore
+        + crate::passages::TrackStore
 {
 }
 
@@ -221,6 +223,7 @@ pub mod prelude {
     pub use crate::ledger::EventLedger;
     pub use crate::lots::{LotConfig, LotLive, LotStore, Occupancy, PresenceOutcome};
     pub use crate::outbox::{OutboxStore, Queues, SendError};
+    pub use crate::passages::TrackStore;
     pub use crate::plate_claims::PlateClaimStore;
     pub use crate::rate_limits::RateStore;
     pub use crate::reservations::ReservationStore;

@@ -42,6 +42,13 @@ pub struct TimelineRead {
     /// again while fresh.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<GateCommand>,
+    /// The camera's track it is part of: taken for the plate the track
+    /// agrees on, and moved with it ([`crate::passages`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<TrackId>,
+    /// The frame the camera uploaded for it ([`crate::evidence`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<crate::evidence::FrameKey>,
 }
 
 impl TimelineRead {
@@ -439,6 +446,30 @@ struct Fresh {
     reservation_id: Option<ReservationId>,
 }
 
+/// The frames behind a session: of each passage, its first read's and its
+/// first sure read's (both kept however long a car waits, see
+/// [`crate::history::thin`]), at most [`crate::evidence::FRAMES_PER_SESSION`].
+fn frames_of(
+    d: &Derived,
+    reads: &HashMap<String, &TimelineRead>,
+) -> Vec<crate::evidence::FrameKey> {
+    let mut out: Vec<crate::evidence::FrameKey> = Vec::new();
+    for p in d.passages() {
+        let of = |k: &String| reads.get(k).copied();
+        let first = p.keys.first().and_then(of);
+        let sure = p.keys.iter().filter_map(of).find(|r| r.flag.is_none());
+        for r in first.into_iter().chain(sure) {
+            if let Some(f) = &r.frame
+                && !out.contains(f)
+                && out.len() < crate::evidence::FRAMES_PER_SESSION
+            {
+                out.push(f.clone());
+            }
+        }
+    }
+    out
+}
+
 fn gate_of(reads: &HashMap<String, &TimelineRead>, key: &str) -> Option<GateId> {
     reads.get(key).map(|r| r.gate_id.clone())
 }
@@ -490,6 +521,7 @@ pub fn reconcile(
             flags.push(SessionFlag::PlateUnverified);
         }
         let unverified = flags.contains(&SessionFlag::PlateUnverified);
+        let frames = frames_of(d, &by_key);
         let reservation_id = d
             .passages()
             .flat_map(|p| p.keys.iter())
@@ -654,6 +686,7 @@ pub fn reconcile(
             method_id,
             flags: fresh.flags,
             origin: Some(first.key.clone()),
+            frames,
             replaced_by: None,
             tariff_id,
             resolution: settled.resolution,

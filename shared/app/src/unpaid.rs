@@ -257,6 +257,7 @@ mod tests {
             method_id: method.then(|| "pm-1".parse().expect("card")),
             flags: Vec::new(),
             origin: None,
+            frames: Vec::new(),
             replaced_by: None,
             tariff_id: None,
             resolution: None,

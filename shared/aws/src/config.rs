@@ -623,6 +623,27 @@ pub async fn webhook_secrets(
     Ok(secrets)
 }
 
+/// The evidence bucket the cameras' frames are uploaded to, linked from
+/// the operator API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceConfig {
+    pub bucket: String,
+}
+
+impl EvidenceConfig {
+    pub fn from_env() -> Result<EvidenceConfig, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<EvidenceConfig, ConfigError> {
+        Ok(EvidenceConfig {
+            bucket: required(&get, "PARKING_EVIDENCE_BUCKET", "the evidence bucket")?,
+        })
+    }
+}
+
 /// The queues and their dead-letter queues, for listing and redriving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetterConfig {

@@ -74,7 +74,13 @@ pub fn api_router_with_link<S: Store + Clone + 'static, L: DeviceLink + 'static>
 
 /// The staff API's router: gate commands through `link`, the dead-letter
 /// queues, and the queues (a webhook's replay).
-pub fn staff_router<S, L, D, Q>(store: S, link: L, dead_letters: D, queues: Q) -> Router
+pub fn staff_router<S, L, D, Q>(
+    store: S,
+    link: L,
+    dead_letters: D,
+    queues: Q,
+    frames: crate::frame_links::S3FrameLinks,
+) -> Router
 where
     S: Store + Clone + 'static,
     L: DeviceLink + 'static,
@@ -84,7 +90,8 @@ where
     let mut api = Api::new(store, Arc::new(crate::SystemClock))
         .with_store_flags()
         .with_link(Arc::new(link))
-        .with_queues(Arc::new(queues));
+        .with_queues(Arc::new(queues))
+        .with_frames(Arc::new(frames));
     api.dead_letters = Some(Arc::new(dead_letters));
     parking_api::router(Arc::new(api))
 }
@@ -109,8 +116,8 @@ pub enum ApiFunction {
 /// A setting is missing or malformed, or the runtime stopped.
 pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
     use crate::config::{
-        DeadLetterConfig, DeviceConfig, QueueConfig, StoreConfig, dead_letters, dynamo_store,
-        iot_link, sdk_config, sqs_queues,
+        DeadLetterConfig, DeviceConfig, EvidenceConfig, QueueConfig, StoreConfig, dead_letters,
+        dynamo_store, iot_link, sdk_config, sqs_queues,
     };
     lambda_http::tracing::init_default_subscriber();
     let store_config = StoreConfig::from_env()?;
@@ -119,6 +126,7 @@ pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
             DeviceConfig::from_env()?,
             DeadLetterConfig::from_env()?,
             QueueConfig::from_env()?,
+            EvidenceConfig::from_env()?,
         )),
         ApiFunction::Driver => None,
     };
@@ -126,11 +134,12 @@ pub async fn run_api_function(kind: ApiFunction) -> Result<(), Error> {
     let store = dynamo_store(&sdk, &store_config);
     store.warm().await;
     let app = match staff {
-        Some((devices, dlq, queues)) => staff_router(
+        Some((devices, dlq, queues, evidence)) => staff_router(
             store,
             iot_link(&sdk, &devices),
             dead_letters(&sdk, &dlq),
             sqs_queues(&sdk, &queues),
+            crate::frame_links::S3FrameLinks::new(&sdk, evidence.bucket)?,
         ),
         None => driver_router(store, card_setup(&sdk).await?),
     };

@@ -11,6 +11,8 @@ pub mod config;
 pub mod dev_provider;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "http")]
+pub mod frame_links;
 #[cfg(feature = "webhooks")]
 pub mod hook_client;
 #[cfg(feature = "http")]

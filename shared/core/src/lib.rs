@@ -99,6 +99,7 @@
 //!   and so is a stay longer than 1,000 days or an amount above 10^12.
 
 pub mod calendar;
+pub mod consensus;
 pub mod demand;
 pub mod forecast;
 pub mod money;

@@ -4,12 +4,14 @@ mod allow_lists;
 mod api;
 mod backlog;
 mod conformance;
+mod consensus;
 mod cost;
 mod count;
 mod devices;
 mod dynamodb;
 mod e2e;
 mod events;
+mod evidence;
 mod faults;
 mod flags;
 mod forecast;
@@ -92,4 +94,6 @@ against_both_stores!(
     a_lots_webhooks_change_one_version_at_a_time,
     // The unpaid register.
     the_unpaid_register_follows_the_timeline_commits,
+    // Cameras' tracks.
+    a_tracks_reads_move_between_timelines_in_one_commit,
 );

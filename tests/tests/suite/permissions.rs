@@ -651,6 +651,28 @@ fn device_policies_bind_every_device_to_its_own_thing_and_topics() {
             let actions = strings(&st["Action"]);
             let resources = strings(&st["Resource"]);
             assert!(!resources.is_empty(), "{name:?}: {actions:?}");
+            if actions == ["iot:AssumeRoleWithCertificate"] {
+                // A camera's credentials to upload frames: the role alias's
+                // role allows only the thing's own prefix.
+                assert_eq!(name.as_str(), Some("GateDevicePolicy"));
+                assert_eq!(resources, ["FrameUploadRoleAlias.RoleAliasArn"]);
+                let role = &r["FrameUploadRole"]["Properties"];
+                assert_eq!(
+                    strings(&role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]),
+                    ["credentials.iot.amazonaws.com"]
+                );
+                let granted = strings(&role["Policies"][0]["PolicyDocument"]["Statement"]);
+                assert_eq!(
+                    granted,
+                    [
+                        "Allow",
+                        "s3:PutObject",
+                        "${EvidenceBucket.Arn}/frames/*/${!credentials-iot:ThingName}/*"
+                    ],
+                    "a camera uploads under its own name only"
+                );
+                continue;
+            }
             for res in &resources {
                 assert!(
                     res.contains("${!iot:Connection.Thing.ThingName}")

@@ -13,7 +13,8 @@ use super::DynamoStore;
 use super::keys::{self, body, n, s};
 use super::reads::*;
 use super::reservations::moved;
-use super::txn::{Cond, Step};
+use super::txn::{Cond, Step, Txn};
+use std::collections::BTreeMap;
 
 impl PlateHistory for DynamoStore {
     async fn passes(&self, lot_id: &LotId) -> StoreResult<Vec<Pass>> {
@@ -149,87 +150,41 @@ impl PlateHistory for DynamoStore {
             &(&t.lot_id, &t.plate, t.version, commit.attempt),
         );
         let cause = Some(&commit.event);
-        let open = t.open_sessions() > 0 && t.plate.is_readable();
-        let guard = if t.version <= 1 {
-            Cond::new("attribute_not_exists(PK)")
-        } else {
-            Cond::new("version = :prev").value(":prev", n(t.version - 1))
-        };
-        let mut txn = self
-            .with_ledger(self.txn(Some(token.clone())), cause, &token)?
-            .put(
-                Step::Timeline,
-                keys::timeline(&t.lot_id, &t.plate, open).item(t)?,
-                Some(guard),
-            )?;
-        for session in &commit.changed {
-            txn = txn.put(
-                Step::Session,
-                keys::session_listed(session).item(session)?,
-                None,
-            )?;
-            if let Some(driver) = &session.driver_id {
-                txn = txn.put(
-                    Step::DriverEntry,
-                    keys::driver_session(driver, session).item(session)?,
+        let mut live = BTreeMap::new();
+        let mut txn = self.with_ledger(self.txn(Some(token.clone())), cause, &token)?;
+        txn = timeline_steps(txn, commit, Step::Timeline, &mut live)?;
+        if let Some(left) = &commit.released {
+            txn = timeline_steps(txn, left, Step::Released, &mut live)?;
+        }
+        // One update a shard: two plates of a move may share one.
+        for (keys, delta) in live.into_values() {
+            if delta != 0 {
+                txn = txn.update(
+                    Step::Live,
+                    &keys,
+                    "ADD open_sessions :d SET #type = :type",
+                    &[("#type", "type")],
+                    vec![(":d", n(delta)), (":type", s("live"))],
                     None,
                 )?;
             }
         }
-        for m in &commit.outbox {
-            txn = txn.put(
-                Step::Outbox,
-                keys::outbox(&m.id(), commit.event.processed_at.as_second()).item(m)?,
-                None,
-            )?;
-        }
-        // The timeline's condition on its version serialises every change
-        // to the plate's stays.
-        for stay in &commit.stays {
-            txn = txn.put(
-                Step::Stay,
-                keys::stay(&t.lot_id, &t.plate, &stay.key()).item(stay)?,
-                None,
-            )?;
-        }
-        for gone in &commit.stays_gone {
-            txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, gone), None)?;
-        }
-        if commit.open_delta != 0 {
-            txn = txn.update(
-                Step::Live,
-                &keys::live_of_plate(&t.lot_id, &t.plate),
-                "ADD open_sessions :d SET #type = :type",
-                &[("#type", "type")],
-                vec![(":d", n(commit.open_delta)), (":type", s("live"))],
-                None,
-            )?;
+        if let Some(track) = &commit.track {
+            let guard = if track.version <= 1 {
+                Cond::new("attribute_not_exists(PK)")
+            } else {
+                Cond::new("version = :prev").value(":prev", n(track.version - 1))
+            };
+            let mut item =
+                keys::track(&track.lot_id, &track.device_id, &track.track).item(track)?;
+            item.insert("expires_at".into(), n(track.forget_at.as_second()));
+            txn = txn.put(Step::Track, item, Some(guard))?;
         }
         if let Some(e) = &commit.audit {
             txn = txn.put(Step::Audit, keys::audit(e).item(e)?, None)?;
         }
         if let Some(p) = &commit.pass {
             txn = txn.put(Step::Pass, keys::pass(&p.lot_id, &p.id).item(p)?, None)?;
-        }
-        // The plate's timeline version orders every change of its stays'
-        // entries, and no other plate or lot writes them.
-        for change in &commit.debts {
-            txn = match change {
-                DebtChange::Owe(d) => txn.put(
-                    Step::Debt,
-                    keys::debt(&d.operator, &d.plate, &d.session_id, &d.digits()).item(d)?,
-                    None,
-                )?,
-                DebtChange::Clear {
-                    operator,
-                    plate,
-                    session_id,
-                } => txn.delete(
-                    Step::Debt,
-                    &keys::debt(operator, plate, session_id, ""),
-                    None,
-                )?,
-            };
         }
         if let Some(held) = &commit.check_in {
             // A reservation cancelled meanwhile fails the condition and the
@@ -321,4 +276,88 @@ impl PlateHistory for DynamoStore {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct RetentionMark {
     at: Timestamp,
+}
+
+/// The steps of one plate's timeline change: its head on its stored
+/// version, its sessions and their drivers' copies, its outbox, its
+/// archived stays and its register entries; its change of open sessions
+/// added to its shard's in `live`.
+fn timeline_steps<'a>(
+    mut txn: Txn<'a>,
+    commit: &TimelineCommit,
+    head: Step,
+    live: &mut BTreeMap<(String, String), (keys::Keys, i64)>,
+) -> StoreResult<Txn<'a>> {
+    let t = &commit.timeline;
+    let open = t.open_sessions() > 0 && t.plate.is_readable();
+    let guard = if t.version <= 1 {
+        Cond::new("attribute_not_exists(PK)")
+    } else {
+        Cond::new("version = :prev").value(":prev", n(t.version - 1))
+    };
+    txn = txn.put(
+        head,
+        keys::timeline(&t.lot_id, &t.plate, open).item(t)?,
+        Some(guard),
+    )?;
+    for session in &commit.changed {
+        txn = txn.put(
+            Step::Session,
+            keys::session_listed(session).item(session)?,
+            None,
+        )?;
+        if let Some(driver) = &session.driver_id {
+            txn = txn.put(
+                Step::DriverEntry,
+                keys::driver_session(driver, session).item(session)?,
+                None,
+            )?;
+        }
+    }
+    for m in &commit.outbox {
+        txn = txn.put(
+            Step::Outbox,
+            keys::outbox(&m.id(), commit.event.processed_at.as_second()).item(m)?,
+            None,
+        )?;
+    }
+    // The timeline's condition on its version serialises every change
+    // to the plate's stays.
+    for stay in &commit.stays {
+        txn = txn.put(
+            Step::Stay,
+            keys::stay(&t.lot_id, &t.plate, &stay.key()).item(stay)?,
+            None,
+        )?;
+    }
+    for gone in &commit.stays_gone {
+        txn = txn.delete(Step::Stay, &keys::stay(&t.lot_id, &t.plate, gone), None)?;
+    }
+    if commit.open_delta != 0 {
+        let shard = keys::live_of_plate(&t.lot_id, &t.plate);
+        live.entry((shard.pk.clone(), shard.sk.clone()))
+            .or_insert((shard, 0))
+            .1 += commit.open_delta;
+    }
+    // The plate's timeline version orders every change of its stays'
+    // entries, and no other plate or lot writes them.
+    for change in &commit.debts {
+        txn = match change {
+            DebtChange::Owe(d) => txn.put(
+                Step::Debt,
+                keys::debt(&d.operator, &d.plate, &d.session_id, &d.digits()).item(d)?,
+                None,
+            )?,
+            DebtChange::Clear {
+                operator,
+                plate,
+                session_id,
+            } => txn.delete(
+                Step::Debt,
+                &keys::debt(operator, plate, session_id, ""),
+                None,
+            )?,
+        };
+    }
+    Ok(txn)
 }

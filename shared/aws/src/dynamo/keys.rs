@@ -294,6 +294,12 @@ pub(crate) fn plate_claims(plate: &Plate, review_since: Option<jiff::Timestamp>)
     }
 }
 
+/// A camera's track: the reads of one car and the plate they agree on,
+/// alone in its partition (every read of it writes it).
+pub(crate) fn track(lot: &LotId, device: &DeviceId, track: &TrackId) -> Keys {
+    Keys::new(format!("TRACK#{lot}#{device}#{track}"), "TRACK", "track")
+}
+
 /// A stay on an operator's unpaid register: under the plate with that
 /// operator (an entry reads the plate's debts, one small partition),
 /// listed under the operator by the plate's four digits and the session.

@@ -39,6 +39,7 @@
 //! | session | `SESSION#{id}` | `SESSION` | `LOT#{lot}#SESSIONS` / `{entry}#{id}` | `version` guards every change; `GSI2PK`/`GSI2SK` `LOT#{lot}#LEFT` / `{exit}#{id}` once it has left; `GSI3PK`/`GSI3SK` `LOT#{lot}#REVIEW` / `{entry}#{id}` while it needs a person |
 //! | lot's allow-list marks | `LOT#{lot}` | `~ALLOW` | | `version` guards every change |
 //! | lot's webhook subscriptions (with their secrets and health) | `LOT#{lot}` | `~HOOKS` | | `version` guards every change; at most 10 |
+//! | camera track | `TRACK#{lot}#{device}#{track}` | `TRACK` | | its first 16 reads and the plate they agree on; `version` guards every change, written in the timeline commit of each of its reads; `expires_at` (TTL) eight days after its last read |
 //! | rate-limit window | `RATE#{action}#{caller}` | `W#{start}` | | `n` requests counted; `expires_at` (TTL) two windows on |
 //!
 //! Access patterns: a lot with its gates, bays, slots and summary is one
@@ -95,6 +96,7 @@ mod ledger;
 mod lots;
 pub mod meter;
 mod outbox;
+mod passages;
 mod plate_claims;
 mod rate_limits;
 mod reads;

@@ -85,6 +85,10 @@ pub(crate) enum Step {
     Pass,
     /// A stay on an operator's unpaid register.
     Debt,
+    /// A camera's track.
+    Track,
+    /// The timeline a track's reads left for another plate's.
+    Released,
 }
 
 /// A transaction being built.

@@ -91,26 +91,37 @@ impl PlateHistory for MemoryStore {
     }
 
     async fn commit_read(&self, commit: &TimelineCommit) -> StoreResult<Applied> {
-        // One transaction: the timeline, its sessions, the outbox, the
-        // ledger entry, the lot's counter, a checked-in reservation.
-        within_limit("timeline", &commit.timeline)?;
-        for session in &commit.changed {
-            within_limit("session", session)?;
+        // One transaction: the timeline (and one its track's reads left),
+        // its sessions, the outbox, the ledger entry, the lot's counter, a
+        // checked-in reservation, the camera's track.
+        let parts: Vec<&TimelineCommit> = std::iter::once(commit)
+            .chain(commit.released.as_deref())
+            .collect();
+        let mut items = vec![SMALL_ITEM];
+        for c in &parts {
+            within_limit("timeline", &c.timeline)?;
+            for session in &c.changed {
+                within_limit("session", session)?;
+            }
+            for stay in &c.stays {
+                within_limit("stay", stay)?;
+            }
+            items.push(item_bytes(&c.timeline));
+            items.extend(c.changed.iter().map(item_bytes));
+            items.extend(c.stays.iter().map(item_bytes));
+            items.extend(c.stays_gone.iter().map(|_| SMALL_ITEM));
+            items.extend(c.outbox.iter().map(item_bytes));
+            items.extend(c.debts.iter().map(|c| match c {
+                parking_app::unpaid::DebtChange::Owe(d) => item_bytes(d),
+                parking_app::unpaid::DebtChange::Clear { .. } => SMALL_ITEM,
+            }));
+            if c.open_delta != 0 {
+                items.push(SMALL_ITEM);
+            }
         }
-        for stay in &commit.stays {
-            within_limit("stay", stay)?;
-        }
-        let mut items = vec![item_bytes(&commit.timeline), SMALL_ITEM];
-        items.extend(commit.changed.iter().map(item_bytes));
-        items.extend(commit.stays.iter().map(item_bytes));
-        items.extend(commit.stays_gone.iter().map(|_| SMALL_ITEM));
-        items.extend(commit.outbox.iter().map(item_bytes));
-        items.extend(commit.debts.iter().map(|c| match c {
-            parking_app::unpaid::DebtChange::Owe(d) => item_bytes(d),
-            parking_app::unpaid::DebtChange::Clear { .. } => SMALL_ITEM,
-        }));
-        if commit.open_delta != 0 {
-            items.push(SMALL_ITEM);
+        if let Some(track) = &commit.track {
+            within_limit("track", track)?;
+            items.push(item_bytes(track));
         }
         // A reservation moved: its item, the driver's copy, the lot's.
         for r in commit.check_in.iter().chain(&commit.check_in_undone) {
@@ -128,13 +139,31 @@ impl PlateHistory for MemoryStore {
             Seen::Mine => return Ok(Applied::Done),
             Seen::New => {}
         }
-        let key = (t.lot_id.clone(), t.plate.key());
-        let stored = s.timelines.get(&key).map_or(0, |t| t.version);
-        if stored + 1 != t.version {
-            return Err(Refusal::StaleTimeline {
+        let stale = || -> StoreError {
+            Refusal::StaleTimeline {
                 lot_id: t.lot_id.clone(),
             }
-            .into());
+            .into()
+        };
+        for c in &parts {
+            let t = &c.timeline;
+            let stored = s
+                .timelines
+                .get(&(t.lot_id.clone(), t.plate.key()))
+                .map_or(0, |t| t.version);
+            if stored + 1 != t.version {
+                return Err(stale());
+            }
+        }
+        if let Some(track) = &commit.track {
+            let key = (
+                track.lot_id.clone(),
+                track.device_id.clone(),
+                track.track.clone(),
+            );
+            if s.tracks.get(&key).map_or(0, |t| t.version) + 1 != track.version {
+                return Err(stale());
+            }
         }
         // A reservation checked in, or given back, by this read: refused
         // (the read applied again) when it moved meanwhile.
@@ -154,10 +183,7 @@ impl PlateHistory for MemoryStore {
             if let Some(r) = r
                 && s.reservations.get(&r.id).map(|r| r.state) != Some(*from)
             {
-                return Err(Refusal::StaleTimeline {
-                    lot_id: t.lot_id.clone(),
-                }
-                .into());
+                return Err(stale());
             }
         }
         for (r, _, to) in moves {
@@ -165,62 +191,25 @@ impl PlateHistory for MemoryStore {
                 r.state = to;
             }
         }
-        for session in &commit.changed {
-            s.sessions.insert(session.id.clone(), session.clone());
+        for c in &parts {
+            apply_timeline(&mut s, c);
         }
-        *s.open_counts.entry(t.lot_id.clone()).or_default() += commit.open_delta;
-        let like = (t.lot_id.clone(), skeleton(&key.1));
-        if t.open_sessions() > 0 {
-            s.open_like.entry(like).or_default().insert(key.1.clone());
-        } else if let Some(set) = s.open_like.get_mut(&like) {
-            set.remove(&key.1);
-        }
-        queue_outbox(&mut s, &commit.outbox);
-        for (from, id) in &commit.stays_gone {
-            s.stays
-                .remove(&(t.lot_id.clone(), key.1.clone(), *from, id.to_string()));
-        }
-        for stay in &commit.stays {
-            s.stays.insert(
+        if let Some(track) = &commit.track {
+            s.tracks.insert(
                 (
-                    t.lot_id.clone(),
-                    key.1.clone(),
-                    stay.from,
-                    stay.id.to_string(),
+                    track.lot_id.clone(),
+                    track.device_id.clone(),
+                    track.track.clone(),
                 ),
-                stay.clone(),
+                track.clone(),
             );
         }
-        s.timelines.insert(key, t.clone());
         if let Some(e) = &commit.audit {
             s.audit
                 .insert((e.lot_id.clone(), e.at, e.id.clone()), e.clone());
         }
         if let Some(p) = &commit.pass {
             s.passes.insert((p.lot_id.clone(), p.id.clone()), p.clone());
-        }
-        for change in &commit.debts {
-            match change {
-                parking_app::unpaid::DebtChange::Owe(d) => {
-                    s.debts
-                        .entry((d.operator.clone(), d.plate.key()))
-                        .or_default()
-                        .insert(d.session_id.clone(), d.clone());
-                }
-                parking_app::unpaid::DebtChange::Clear {
-                    operator,
-                    plate,
-                    session_id,
-                } => {
-                    let key = (operator.clone(), plate.key());
-                    if let Some(plate_debts) = s.debts.get_mut(&key) {
-                        plate_debts.remove(session_id);
-                        if plate_debts.is_empty() {
-                            s.debts.remove(&key);
-                        }
-                    }
-                }
-            }
         }
         s.remember(Some(&commit.event), &token, self.retention);
         Ok(Applied::Done)
@@ -312,5 +301,62 @@ impl PlateHistory for MemoryStore {
             .filter(|p| &p.lot_id == lot_id)
             .cloned()
             .collect())
+    }
+}
+
+/// One plate's timeline change, checked: its head, sessions, count,
+/// outbox, archived stays and register entries.
+fn apply_timeline(s: &mut State, commit: &TimelineCommit) {
+    let t = &commit.timeline;
+    let key = (t.lot_id.clone(), t.plate.key());
+    for session in &commit.changed {
+        s.sessions.insert(session.id.clone(), session.clone());
+    }
+    *s.open_counts.entry(t.lot_id.clone()).or_default() += commit.open_delta;
+    let like = (t.lot_id.clone(), skeleton(&key.1));
+    if t.open_sessions() > 0 {
+        s.open_like.entry(like).or_default().insert(key.1.clone());
+    } else if let Some(set) = s.open_like.get_mut(&like) {
+        set.remove(&key.1);
+    }
+    queue_outbox(s, &commit.outbox);
+    for (from, id) in &commit.stays_gone {
+        s.stays
+            .remove(&(t.lot_id.clone(), key.1.clone(), *from, id.to_string()));
+    }
+    for stay in &commit.stays {
+        s.stays.insert(
+            (
+                t.lot_id.clone(),
+                key.1.clone(),
+                stay.from,
+                stay.id.to_string(),
+            ),
+            stay.clone(),
+        );
+    }
+    s.timelines.insert(key, t.clone());
+    for change in &commit.debts {
+        match change {
+            parking_app::unpaid::DebtChange::Owe(d) => {
+                s.debts
+                    .entry((d.operator.clone(), d.plate.key()))
+                    .or_default()
+                    .insert(d.session_id.clone(), d.clone());
+            }
+            parking_app::unpaid::DebtChange::Clear {
+                operator,
+                plate,
+                session_id,
+            } => {
+                let key = (operator.clone(), plate.key());
+                if let Some(plate_debts) = s.debts.get_mut(&key) {
+                    plate_debts.remove(session_id);
+                    if plate_debts.is_empty() {
+                        s.debts.remove(&key);
+                    }
+                }
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@ mod hooks;
 mod ledger;
 mod lots;
 mod outbox;
+mod passages;
 mod plate_claims;
 mod rate_limits;
 mod reservations;
@@ -57,6 +58,7 @@ struct State {
     /// (operator, plate key) → the plate's stays on the operator's unpaid
     /// register, by session.
     debts: BTreeMap<(OperatorId, String), BTreeMap<SessionId, parking_app::unpaid::Debt>>,
+    tracks: HashMap<(LotId, DeviceId, TrackId), parking_app::passages::Track>,
     /// Copies erased with their driver's account: (driver, session or
     /// reservation id). The records stay, as the lots' own; a driver who
     /// signs up again lists only what comes after.

@@ -5,8 +5,8 @@
 //! changes through `commit_read` (with the sessions, outbox messages,
 //! stays, ledger entry and occupancy count it carries), bays through
 //! `record_bay`, reservations through `reserve` and `cancel_reservation`,
-//! drivers through their registrations, the unpaid register through the
-//! commits that carry it; the audit trail, the flag
+//! drivers through their registrations, the unpaid register and cameras'
+//! tracks through the commits that carry them; the audit trail, the flag
 //! document, forecasts, usage and a lot's webhooks through their own
 //! writes. Settlement's
 //! attempts have their own suite (`settle.rs`).
@@ -22,6 +22,7 @@ mod lots;
 mod outbox;
 mod reservations;
 mod sessions;
+mod tracks;
 mod unpaid;
 mod usage;
 
@@ -36,6 +37,7 @@ pub use lots::*;
 pub use outbox::*;
 pub use reservations::*;
 pub use sessions::*;
+pub use tracks::*;
 pub use unpaid::*;
 pub use usage::*;
 

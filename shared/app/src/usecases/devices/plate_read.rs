@@ -25,6 +25,7 @@ use crate::devices::PlateRead;
 use crate::ids::*;
 use crate::model::*;
 use crate::outbox::{Notification, NotificationKind, OutboxMessage};
+use crate::passages::{Track, TrackRead};
 use crate::store::prelude::*;
 use crate::timeline::{Payer, PlateTimeline, Pricing, TimelineRead, read_key, reconcile};
 
@@ -78,7 +79,7 @@ impl Input<'_> {
     }
 }
 
-/// The plate a read is taken for, and what is doubtful about it.
+/// The plate a read alone is taken for, and what is doubtful about it.
 async fn resolve<S: PlateHistory>(
     store: &S,
     input: &Input<'_>,
@@ -89,10 +90,24 @@ async fn resolve<S: PlateHistory>(
     // known by the read itself: it never shares a timeline with another
     // car's read, however common the misread.
     let parsed = Plate::parse(text).ok().filter(|p| !p.is_partial());
-    let unreadable = || Plate::unreadable(&read_key(input.device, &read.event_id));
+    let unreadable = Plate::unreadable(&read_key(input.device, &read.event_id));
+    judge(store, input, parsed, text, read.confidence, unreadable).await
+}
+
+/// The plate for what was read (`parsed`, from `text`) with this
+/// confidence: taken when sure; else, where the lot matches doubtful
+/// reads, the one known plate it looks like; else taken unverified.
+async fn judge<S: PlateHistory>(
+    store: &S,
+    input: &Input<'_>,
+    parsed: Option<Plate>,
+    text: &str,
+    confidence: f64,
+    unreadable: Plate,
+) -> Result<(Plate, Option<SessionFlag>), StoreError> {
     let threshold = input.cfg.lot.settings.plate_confidence_threshold;
     if let Some(p) = &parsed
-        && read.confidence >= threshold
+        && confidence >= threshold
     {
         return Ok((p.clone(), None));
     }
@@ -105,7 +120,7 @@ async fn resolve<S: PlateHistory>(
     if !fuzzy {
         return Ok(match parsed {
             Some(p) => (p, Some(SessionFlag::PlateUnverified)),
-            None => (unreadable(), Some(SessionFlag::PlateUnverified)),
+            None => (unreadable, Some(SessionFlag::PlateUnverified)),
         });
     }
     let like = store
@@ -131,7 +146,115 @@ async fn resolve<S: PlateHistory>(
     Ok(match (others.as_slice(), parsed) {
         ([only], _) => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
         (_, Some(p)) => (p, Some(SessionFlag::PlateUnverified)),
-        (_, None) => (unreadable(), Some(SessionFlag::PlateUnverified)),
+        (_, None) => (unreadable, Some(SessionFlag::PlateUnverified)),
+    })
+}
+
+/// The plate a track's agreement is taken for (see [`crate::passages`]).
+async fn agreed_plate<S: PlateHistory>(
+    store: &S,
+    input: &Input<'_>,
+    a: parking_core::consensus::Agreed,
+) -> Result<(Plate, Option<SessionFlag>), StoreError> {
+    let threshold = input.cfg.lot.settings.plate_confidence_threshold;
+    if a.best >= threshold {
+        return Ok((a.plate, None));
+    }
+    // A lone doubtful read, no second agreeing: held for review, whatever
+    // known plate it looks like.
+    if a.reads == 1 {
+        return Ok((a.plate, Some(SessionFlag::PlateUnverified)));
+    }
+    // Several doubtful reads agreeing: their agreement stands unless a
+    // known plate looks like it (a camera misreading one character every
+    // frame agrees with itself); then the one such plate, or staff.
+    let sure = a.confidence >= threshold;
+    let doubt = || {
+        if sure {
+            None
+        } else {
+            Some(SessionFlag::PlateUnverified)
+        }
+    };
+    let key = a.plate.key();
+    let fuzzy = input.flags.is_on(
+        crate::flags::Flag::FuzzyPlateMatching,
+        &input.cfg.lot.id,
+        Some(&key),
+    );
+    if !fuzzy {
+        return Ok((a.plate, doubt()));
+    }
+    let like = store
+        .plates_like(&input.cfg.lot.id, &skeleton(&key))
+        .await?;
+    let others: Vec<&Plate> = like
+        .iter()
+        .map(|l| &l.plate)
+        .filter(|p| **p != a.plate)
+        .collect();
+    Ok(match others.as_slice() {
+        [] => (a.plate, doubt()),
+        [only] => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
+        _ => (a.plate, Some(SessionFlag::PlateUnverified)),
+    })
+}
+
+/// What a read is taken for: a plate, what is doubtful about it and, for
+/// a read of a camera's track, the track as it will be written.
+#[derive(Clone)]
+struct Taking {
+    plate: Plate,
+    flag: Option<SessionFlag>,
+    track: Option<TrackTaking>,
+}
+
+#[derive(Clone)]
+struct TrackTaking {
+    /// The track at its next version, this read counted.
+    next: Track,
+    /// The plate the track's reads were taken for until now, when that
+    /// changes: they leave its timeline for `plate`'s.
+    from: Option<Plate>,
+}
+
+/// What a read of a track is taken for: what the track's first reads
+/// agree on ([`crate::passages`]), read with the track's version.
+async fn take_track<S: Store>(
+    store: &S,
+    input: &Input<'_>,
+    read: &PlateRead,
+    id: &TrackId,
+) -> Result<Taking, StoreError> {
+    let lot = &input.cfg.lot;
+    let mut track = store
+        .track(&lot.id, input.device, id)
+        .await?
+        .unwrap_or_else(|| Track::new(lot.id.clone(), input.device.clone(), id.clone()));
+    let counted = track.count(TrackRead {
+        key: read_key(input.device, &read.event_id),
+        at: read.occurred_at,
+        plate: Plate::parse(read.plate.expose())
+            .ok()
+            .filter(|p| !p.is_partial()),
+        confidence: read.confidence,
+    });
+    let (plate, flag) = match (&track.plate, counted) {
+        // The votes did not change: neither does what they agree on.
+        (Some(p), false) => (p.clone(), track.flag),
+        _ => match track.agreed() {
+            None => (track.unreadable(), Some(SessionFlag::PlateUnverified)),
+            Some(a) => agreed_plate(store, input, a).await?,
+        },
+    };
+    let from = track.plate.clone().filter(|p| p != &plate);
+    track.plate = Some(plate.clone());
+    track.flag = flag;
+    track.version += 1;
+    Ok(Taking {
+        plate,
+        flag,
+        track: Some(TrackTaking { next: track, from }),
     })
 }
 
@@ -160,12 +283,30 @@ pub(crate) async fn apply<S: Store, L: DeviceLink>(
         });
     }
     let fresh = input.fresh(read);
-    let (plate, flag) = match resolve(store, input, read).await {
-        Ok(found) => found,
-        Err(e) => return store_failure(event_id, e),
-    };
+    // A read alone is taken for what it reads (resolved once); a read of
+    // a track for what the track agrees on, decided again at each attempt
+    // (with the track's version, which the commit is conditioned on).
+    let mut alone: Option<Taking> = None;
     for _ in 0..STALE_RETRIES {
-        match attempt(store, input, read, &plate, flag, fresh).await {
+        let taking = match (&read.track, &alone) {
+            (Some(id), _) => take_track(store, input, read, id).await,
+            (None, Some(t)) => Ok(t.clone()),
+            (None, None) => resolve(store, input, read)
+                .await
+                .map(|(plate, flag)| Taking {
+                    plate,
+                    flag,
+                    track: None,
+                }),
+        };
+        let taking = match taking {
+            Ok(t) => t,
+            Err(e) => return store_failure(event_id, e),
+        };
+        if read.track.is_none() {
+            alone = Some(taking.clone());
+        }
+        match attempt(store, input, read, &taking, fresh).await {
             Ok(Attempt::Done(done)) => {
                 let (report, command) = *done;
                 return publish(link, input, report, command).await;
@@ -209,10 +350,10 @@ async fn attempt<S: Store>(
     store: &S,
     input: &Input<'_>,
     read: &PlateRead,
-    plate: &Plate,
-    flag: Option<SessionFlag>,
+    taking: &Taking,
     fresh: bool,
 ) -> Result<Attempt, StoreError> {
+    let (plate, flag) = (&taking.plate, taking.flag);
     let lot = &input.cfg.lot;
     let debounce = lot.debounce();
     let entry = read.direction == GateDirection::Entry;
@@ -223,7 +364,9 @@ async fn attempt<S: Store>(
     // read never holds a car for another's debt).
     let asks = entry && fresh && plate.is_readable() && flag.is_none();
     let operator = lot.operator();
-    let (view, live, debts) = futures::try_join!(
+    // And, when a track's reads move here, the plate they leave.
+    let from = taking.track.as_ref().and_then(|t| t.from.as_ref());
+    let (view, live, debts, from_view) = futures::try_join!(
         store.plate_view(&lot.id, plate),
         async {
             if entry && fresh {
@@ -237,6 +380,12 @@ async fn attempt<S: Store>(
                 store.debts_of(&operator, plate, crate::unpaid::SHOWN).await
             } else {
                 Ok(Vec::new())
+            }
+        },
+        async {
+            match from {
+                Some(p) => store.plate_view(&lot.id, p).await.map(Some),
+                None => Ok(None),
             }
         }
     )?;
@@ -293,6 +442,17 @@ async fn attempt<S: Store>(
     });
 
     let mut timeline = current.clone();
+    let released = match (from, from_view) {
+        (Some(p), Some(v)) => release(store, input, read, p, v).await?,
+        _ => None,
+    };
+    if let Some(r) = &released {
+        for moved in &r.moved {
+            if timeline.read(&moved.key()).is_none() {
+                timeline.reads.push(moved.clone());
+            }
+        }
+    }
     if overriding
         && opened_offline
         && let Some(r) = timeline.reads.iter_mut().find(|r| r.key() == key)
@@ -312,7 +472,19 @@ async fn attempt<S: Store>(
             reservation_id: due.map(|r| r.id.clone()),
             turned_away: false,
             command: None,
+            track: read.track.clone(),
+            frame: read.frame.clone(),
         });
+    }
+    // Every read of the track is as sure as the track's agreement.
+    if let Some(id) = &read.track {
+        for r in timeline
+            .reads
+            .iter_mut()
+            .filter(|r| r.track.as_ref() == Some(id) && &r.device_id == input.device)
+        {
+            r.flag = flag;
+        }
     }
     let pricing = Pricing {
         lot,
@@ -556,6 +728,18 @@ async fn attempt<S: Store>(
         }
         _ => None,
     };
+    let event = EventRef {
+        device_id: input.device.clone(),
+        // The gate's own decision on a read applied before is an event
+        // of its own in the ledger.
+        event_id: if overriding {
+            offline_event(&read.event_id)
+        } else {
+            read.event_id.clone()
+        },
+        processed_at: input.now,
+    };
+    let attempt = attempt_nonce();
     let commit = TimelineCommit {
         timeline: split.head,
         stays: split.put,
@@ -565,21 +749,14 @@ async fn attempt<S: Store>(
         open_delta: rec.open_delta,
         check_in,
         check_in_undone,
-        event: EventRef {
-            device_id: input.device.clone(),
-            // The gate's own decision on a read applied before is an event
-            // of its own in the ledger.
-            event_id: if overriding {
-                offline_event(&read.event_id)
-            } else {
-                read.event_id.clone()
-            },
-            processed_at: input.now,
-        },
-        attempt: attempt_nonce(),
+        released: released
+            .map(|r| Box::new(r.commit(&pricing, &operator, &event, attempt, input.now))),
+        event,
+        attempt,
         audit: None,
         pass: None,
         debts,
+        track: taking.track.as_ref().map(|t| t.next.clone()),
     };
     match store.commit_read(&commit).await {
         Ok(Applied::Done) => Ok(Attempt::Done(Box::new((
@@ -600,6 +777,110 @@ async fn attempt<S: Store>(
         )))),
         Err(StoreError::Conflict(Refusal::StaleTimeline { .. })) => Ok(Attempt::Stale),
         Err(e) => Err(e),
+    }
+}
+
+/// A plate's timeline that a track's reads leave, because the track now
+/// agrees on another plate.
+struct Released {
+    /// The head as read.
+    head: PlateTimeline,
+    /// The working copy as read (the head and the stays around the read).
+    current: PlateTimeline,
+    /// The working copy without the track's reads.
+    left: PlateTimeline,
+    /// The track's reads, for the plate they now make: with their gate
+    /// commands, without the reservation they checked in for this plate's
+    /// driver.
+    moved: Vec<TimelineRead>,
+    /// Who this plate is registered to.
+    payer: Option<Payer>,
+}
+
+/// The track's reads taken out of the plate `from`'s timeline, if it holds
+/// any (the same device's reads of the same track).
+async fn release<S: Store>(
+    store: &S,
+    input: &Input<'_>,
+    read: &PlateRead,
+    from: &Plate,
+    view: PlateView,
+) -> Result<Option<Released>, StoreError> {
+    let lot = &input.cfg.lot;
+    let Some(head) = view.timeline else {
+        return Ok(None);
+    };
+    let current =
+        crate::history::around(store, head.clone(), read.occurred_at, lot.debounce()).await?;
+    let ours = |r: &TimelineRead| {
+        r.track == read.track && r.track.is_some() && &r.device_id == input.device
+    };
+    let moved: Vec<TimelineRead> = current
+        .reads
+        .iter()
+        .filter(|r| ours(r))
+        .map(|r| TimelineRead {
+            reservation_id: None,
+            ..r.clone()
+        })
+        .collect();
+    if moved.is_empty() {
+        return Ok(None);
+    }
+    let mut left = current.clone();
+    left.reads.retain(|r| !ours(r));
+    let payer = match &view.owner {
+        Some(owner) if from.is_readable() => {
+            let v = store.driver_view(&owner.driver_id).await?;
+            Some(Payer {
+                driver_id: owner.driver_id.clone(),
+                method_id: v.methods.first().map(|m| m.id.clone()),
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(Released {
+        head,
+        current,
+        left,
+        moved,
+        payer,
+    }))
+}
+
+impl Released {
+    /// The change to this plate's history, for the read's commit.
+    fn commit(
+        self,
+        pricing: &Pricing<'_>,
+        operator: &OperatorId,
+        event: &EventRef,
+        attempt: u64,
+        now: Timestamp,
+    ) -> TimelineCommit {
+        let rec = reconcile(pricing, &self.left, self.payer.as_ref(), now);
+        let outbox: Vec<OutboxMessage> = rec.outbox().collect();
+        let debts = crate::unpaid::changes(operator, &self.current.sessions, &rec.changed);
+        let mut next = rec.timeline;
+        next.version = self.current.version + 1;
+        let split = crate::history::split(next, &self.head, pricing.lot, now);
+        TimelineCommit {
+            timeline: split.head,
+            stays: split.put,
+            stays_gone: split.gone,
+            changed: rec.changed,
+            outbox,
+            open_delta: rec.open_delta,
+            check_in: None,
+            check_in_undone: None,
+            event: event.clone(),
+            attempt,
+            audit: None,
+            pass: None,
+            debts,
+            track: None,
+            released: None,
+        }
     }
 }
 

@@ -253,6 +253,9 @@ async fn without_plate<S: Store>(
         }
         erased.push(Session {
             plate: Plate::erased(stored.id.as_str()),
+            // The frames show the plate: forgotten with it (their objects
+            // expire with the same retention).
+            frames: Vec::new(),
             version: stored.version + 1,
             ..stored
         });

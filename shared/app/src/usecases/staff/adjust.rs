@@ -214,6 +214,8 @@ pub(crate) async fn amend<S: Store>(
             audit: action.audit.clone(),
             pass: action.pass.clone(),
             debts,
+            track: None,
+            released: None,
         };
         match store.commit_read(&commit).await {
             Ok(Applied::Done) => {
