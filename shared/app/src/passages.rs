@@ -6,16 +6,20 @@
 //!   the timeline of the plate its track agrees on, not the plate it read
 //!   itself. A track whose reads agree surely (the lot's
 //!   `plate_confidence_threshold`) is taken for that plate: one of its
-//!   reads is sure alone, or several agree and together reach it and no
-//!   other known plate (registered, or open in the lot) looks like it. A
+//!   reads is sure alone, or several agree and together reach it, the
+//!   plate is known (registered, or open in the lot) and no other known
+//!   plate looks like it. A
 //!   lone low-confidence read with no second agreeing is held for review:
 //!   taken unverified, whatever known plate it looks like, so its stay
 //!   waits for staff at the exit and is never charged, put on the unpaid
-//!   register or held for a debt. Agreeing doubtful reads that look like
-//!   one other known plate are that plate's, flagged `plate_corrected` (a
-//!   camera misreading one character every frame agrees with itself);
-//!   like several, or short of the threshold, they are unverified. A
-//!   track with no readable read is one unreadable car, whatever number
+//!   register or held for a debt. Agreeing doubtful reads of a plate
+//!   nobody knows that look like one known plate are that plate's,
+//!   flagged `plate_corrected` (a camera misreading one character every
+//!   frame agrees with itself); otherwise, or short of the threshold,
+//!   they are unverified. A
+//!   track with no whole plate read is matched by its surest text the way
+//!   a doubtful read alone is (the one known plate it looks like, flagged
+//!   `plate_corrected`), else it is one unreadable car, whatever number
 //!   of reads it took. A read without a track stands alone, as before.
 //! - **Written with the read.** The track's item is written in the same
 //!   transaction as the read's timeline change, on its stored version:
@@ -57,8 +61,15 @@ pub struct TrackRead {
     /// The whole plate it read, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate: Option<Plate>,
+    /// Otherwise the text as read (at most [`UNPARSED_MAX`] characters),
+    /// to match against the plates it looks like.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unparsed: Option<String>,
     pub confidence: f64,
 }
+
+/// The most characters of a read's text kept when it is no whole plate.
+pub const UNPARSED_MAX: usize = 32;
 
 impl std::fmt::Debug for TrackRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,6 +158,21 @@ impl Track {
         true
     }
 
+    /// Of reads that are no whole plate, the surest text (then the least
+    /// key): what a track with no readable read is matched by.
+    pub fn best_unparsed(&self) -> Option<(&str, f64)> {
+        self.votes
+            .iter()
+            .filter_map(|v| {
+                v.unparsed
+                    .as_deref()
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| (t, v.confidence, v.key.as_str()))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.2.cmp(a.2)))
+            .map(|(t, c, _)| (t, c))
+    }
+
     /// What the votes agree on.
     pub fn agreed(&self) -> Option<Agreed> {
         agree(self.votes.iter().map(|v| Vote {
@@ -167,6 +193,15 @@ pub trait TrackStore: Send + Sync {
         device_id: &DeviceId,
         track: &TrackId,
     ) -> impl Future<Output = StoreResult<Option<Track>>> + Send;
+    /// The track and the view of the plate its read is most likely taken
+    /// for, in one request (one strongly consistent batch read).
+    fn track_and_view(
+        &self,
+        lot_id: &LotId,
+        device_id: &DeviceId,
+        track: &TrackId,
+        plate: &Plate,
+    ) -> impl Future<Output = StoreResult<(Option<Track>, crate::history::PlateView)>> + Send;
 }
 
 #[cfg(test)]
@@ -178,6 +213,7 @@ mod tests {
             key: key.into(),
             at: Timestamp::from_second(1_800_000_000 + secs).expect("a time"),
             plate: Plate::parse(plate).ok(),
+            unparsed: None,
             confidence,
         }
     }

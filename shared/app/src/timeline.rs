@@ -703,12 +703,19 @@ pub fn reconcile(
         if !live.contains(&s.id) {
             let mut gone = s.clone();
             gone.state = SessionState::Superseded;
-            gone.replaced_by = s.origin.as_deref().and_then(|key| {
-                derived
-                    .iter()
-                    .find(|d| d.has_read(key))
-                    .map(|d| session_id(lot, plate, &d.first().first.key))
-            });
+            gone.replaced_by = s
+                .origin
+                .as_deref()
+                .and_then(|key| {
+                    derived
+                        .iter()
+                        .find(|d| d.has_read(key))
+                        .map(|d| session_id(lot, plate, &d.first().first.key))
+                })
+                // Its read moved to another plate's timeline (a camera's
+                // track agreed on that plate): the session there, as set
+                // when it moved.
+                .or_else(|| s.replaced_by.clone());
             sessions.push(gone);
         }
     }

@@ -1,7 +1,8 @@
 //! A lot that runs for months: a plate's history stays as small items
 //! whatever its length, every read is answered and none refused, what a
 //! read costs does not grow with the history, and the money is what the
-//! tariff says each stay costs.
+//! tariff says each stay costs. Every read is of a camera's track and names
+//! its frame, as the largest reads and stays are.
 //!
 //! The test command runs a small scale (2 visits a day for 60 days,
 //! with unreadable reads among them) on the in-memory store and on
@@ -152,7 +153,16 @@ async fn soak<S: Store>(
                 n += 1;
                 let unreadable = cfg.unreadable_every.is_some_and(|k| n % k == 0);
                 let plate = if unreadable { "" } else { AIKO };
-                let m = read(gate, &format!("e-{n}"), plate, 0.97, at, None);
+                let mut m = read(gate, &format!("e-{n}"), plate, 0.97, at, None);
+                // Each passage a camera's track, each read with its frame:
+                // what a read and a stay keep at their largest.
+                let cam = if gate == "g-in" { "cam-in" } else { "cam-out" };
+                m["track"] = serde_json::json!(format!("trk-{n:08}"));
+                m["frame"] = serde_json::json!(format!(
+                    "frames/{}/{cam}/2026-11-30/e-{n:08}-{}.jpg",
+                    super::devices::LOT,
+                    at.as_millisecond()
+                ));
                 let bytes = serde_json::to_vec(&m).expect("json");
                 let r = events
                     .handle(&bytes, at + SignedDuration::from_secs(1))

@@ -221,6 +221,26 @@ impl Builder {
         })
     }
 
+    /// A new track id: the camera follows one car passing its gate.
+    fn track(&mut self) -> String {
+        self.events += 1;
+        format!("trk-{:07}", self.events)
+    }
+
+    /// A read of the camera's track `track`, naming the frame it uploaded
+    /// under its own prefix.
+    fn of_track(
+        &self,
+        mut read: serde_json::Value,
+        device: &str,
+        track: &str,
+    ) -> serde_json::Value {
+        let event = read["event_id"].as_str().unwrap_or_default().to_owned();
+        read["track"] = json!(track);
+        read["frame"] = json!(format!("frames/{}/{device}/{event}.jpg", self.lot));
+        read
+    }
+
     fn push(
         &mut self,
         topic: String,
@@ -458,6 +478,7 @@ fn lot(
             let cam = format!("{lot_id}-cam-{gate}");
             let mut t = at;
             let mut misread_entry = false;
+            let track = b.track();
             for _ in 0..reads(&mut b.rng) {
                 let (text, conf) = if misreads && b.rng.random_bool(0.02) {
                     misread_entry = true;
@@ -469,6 +490,7 @@ fn lot(
                     (car.text.clone(), b.rng.random_range(0.86..0.995))
                 };
                 let payload = b.plate_read(gate, &cam, GateDirection::Entry, &text, conf, t);
+                let payload = b.of_track(payload, &cam, &track);
                 let recv = b.received(t);
                 b.push(
                     format!("parking/{lot_id}/gates/{gate}/events"),
@@ -569,6 +591,7 @@ fn lot(
         };
         let cam = format!("{lot_id}-cam-{gate}");
         let mut t = at;
+        let track = b.track();
         for _ in 0..reads(&mut b.rng) {
             let conf = if doubtful {
                 b.rng.random_range(0.45..0.75)
@@ -576,6 +599,7 @@ fn lot(
                 b.rng.random_range(0.86..0.995)
             };
             let payload = b.plate_read(&gate, &cam, GateDirection::Exit, &text, conf, t);
+            let payload = b.of_track(payload, &cam, &track);
             if !cfg.calm && gate == "out-1" && t >= outage_start && t < outage_end {
                 backlog.push(payload);
             } else {

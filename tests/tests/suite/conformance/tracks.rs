@@ -16,6 +16,7 @@ fn track(version: u64, plate: &str) -> Track {
         key: "cam-t/t-1".into(),
         at: fx::at("2026-11-24T09:00:00+09:00"),
         plate: Some(fx::plate(plate)),
+        unparsed: None,
         confidence: 0.9,
     });
     t.plate = Some(fx::plate(plate));

@@ -15,6 +15,14 @@
 //! index read for candidates. A duplicate is the first round trip alone,
 //! and no write. The command is published as soon as the commit is
 //! durable, before anything else.
+//!
+//! A read of a camera's track ([`crate::passages`]) is taken for what
+//! the track agrees on. The track is read in the plate view's batch (for
+//! the plate the read itself names, the usual outcome), so it costs no
+//! request or round trip more; only when the track takes the read for
+//! another plate are that plate's view (and, when the track's reads move
+//! from a third plate, its view and driver) read after. The track is
+//! written in the commit, on its version.
 
 use jiff::{SignedDuration, Timestamp};
 use parking_core::Plate;
@@ -165,9 +173,10 @@ async fn agreed_plate<S: PlateHistory>(
     if a.reads == 1 {
         return Ok((a.plate, Some(SessionFlag::PlateUnverified)));
     }
-    // Several doubtful reads agreeing: their agreement stands unless a
-    // known plate looks like it (a camera misreading one character every
-    // frame agrees with itself); then the one such plate, or staff.
+    // Several doubtful reads agreeing: their agreement stands for a known
+    // plate nothing else looks like; a camera misreading one character
+    // every frame agrees with itself, so agreement on a plate nobody knows
+    // is the one known plate it looks like, or staff's.
     let sure = a.confidence >= threshold;
     let doubt = || {
         if sure {
@@ -188,14 +197,15 @@ async fn agreed_plate<S: PlateHistory>(
     let like = store
         .plates_like(&input.cfg.lot.id, &skeleton(&key))
         .await?;
+    let known = like.iter().any(|l| l.plate == a.plate);
     let others: Vec<&Plate> = like
         .iter()
         .map(|l| &l.plate)
         .filter(|p| **p != a.plate)
         .collect();
-    Ok(match others.as_slice() {
-        [] => (a.plate, doubt()),
-        [only] => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
+    Ok(match (known, others.as_slice()) {
+        (true, []) => (a.plate, doubt()),
+        (false, [only]) => ((*only).clone(), Some(SessionFlag::PlateCorrected)),
         _ => (a.plate, Some(SessionFlag::PlateUnverified)),
     })
 }
@@ -207,6 +217,18 @@ struct Taking {
     plate: Plate,
     flag: Option<SessionFlag>,
     track: Option<TrackTaking>,
+    /// What was read for that plate with the track, when the track took
+    /// the read for the plate it read.
+    read: Option<Prefetched>,
+}
+
+/// A plate's view, and for a live entry the lot's count and the plate's
+/// debts, read before the plate was decided.
+#[derive(Clone)]
+struct Prefetched {
+    view: PlateView,
+    live: Option<Occupancy>,
+    debts: Vec<crate::unpaid::Debt>,
 }
 
 #[derive(Clone)]
@@ -219,42 +241,82 @@ struct TrackTaking {
 }
 
 /// What a read of a track is taken for: what the track's first reads
-/// agree on ([`crate::passages`]), read with the track's version.
+/// agree on ([`crate::passages`]), read with the track's version. Most
+/// reads are taken for the plate they read: that plate's view (and for a
+/// live entry the lot's count and the plate's debts) is read together
+/// with the track, so such a read waits no longer than a read alone.
 async fn take_track<S: Store>(
     store: &S,
     input: &Input<'_>,
     read: &PlateRead,
     id: &TrackId,
+    fresh: bool,
 ) -> Result<Taking, StoreError> {
     let lot = &input.cfg.lot;
-    let mut track = store
-        .track(&lot.id, input.device, id)
-        .await?
-        .unwrap_or_else(|| Track::new(lot.id.clone(), input.device.clone(), id.clone()));
+    let text = read.plate.expose();
+    let plate = Plate::parse(text).ok().filter(|p| !p.is_partial());
+    let live_entry = fresh && read.direction == GateDirection::Entry;
+    let (stored, prefetched) = match &plate {
+        Some(guess) => {
+            let ((stored, view), live, debts) = futures::try_join!(
+                store.track_and_view(&lot.id, input.device, id, guess),
+                async {
+                    if live_entry {
+                        store.occupancy(lot, read.occurred_at).await.map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                },
+                async {
+                    if live_entry {
+                        store
+                            .debts_of(&lot.operator(), guess, crate::unpaid::SHOWN)
+                            .await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                }
+            )?;
+            (
+                stored,
+                Some((guess.clone(), Prefetched { view, live, debts })),
+            )
+        }
+        None => (store.track(&lot.id, input.device, id).await?, None),
+    };
+    let mut track =
+        stored.unwrap_or_else(|| Track::new(lot.id.clone(), input.device.clone(), id.clone()));
     let counted = track.count(TrackRead {
         key: read_key(input.device, &read.event_id),
         at: read.occurred_at,
-        plate: Plate::parse(read.plate.expose())
-            .ok()
-            .filter(|p| !p.is_partial()),
+        unparsed: plate
+            .is_none()
+            .then(|| text.chars().take(crate::passages::UNPARSED_MAX).collect()),
+        plate,
         confidence: read.confidence,
     });
     let (plate, flag) = match (&track.plate, counted) {
         // The votes did not change: neither does what they agree on.
         (Some(p), false) => (p.clone(), track.flag),
-        _ => match track.agreed() {
-            None => (track.unreadable(), Some(SessionFlag::PlateUnverified)),
-            Some(a) => agreed_plate(store, input, a).await?,
+        _ => match (track.agreed(), track.best_unparsed()) {
+            (Some(a), _) => agreed_plate(store, input, a).await?,
+            // No whole plate: the surest text, as a doubtful read alone.
+            (None, Some((text, confidence))) => {
+                judge(store, input, None, text, confidence, track.unreadable()).await?
+            }
+            (None, None) => (track.unreadable(), Some(SessionFlag::PlateUnverified)),
         },
     };
     let from = track.plate.clone().filter(|p| p != &plate);
     track.plate = Some(plate.clone());
     track.flag = flag;
     track.version += 1;
+    let read = prefetched.and_then(|(guess, p)| (guess == plate).then_some(p));
     Ok(Taking {
         plate,
         flag,
         track: Some(TrackTaking { next: track, from }),
+        read,
     })
 }
 
@@ -289,7 +351,7 @@ pub(crate) async fn apply<S: Store, L: DeviceLink>(
     let mut alone: Option<Taking> = None;
     for _ in 0..STALE_RETRIES {
         let taking = match (&read.track, &alone) {
-            (Some(id), _) => take_track(store, input, read, id).await,
+            (Some(id), _) => take_track(store, input, read, id, fresh).await,
             (None, Some(t)) => Ok(t.clone()),
             (None, None) => resolve(store, input, read)
                 .await
@@ -297,6 +359,7 @@ pub(crate) async fn apply<S: Store, L: DeviceLink>(
                     plate,
                     flag,
                     track: None,
+                    read: None,
                 }),
         };
         let taking = match taking {
@@ -366,20 +429,27 @@ async fn attempt<S: Store>(
     let operator = lot.operator();
     // And, when a track's reads move here, the plate they leave.
     let from = taking.track.as_ref().and_then(|t| t.from.as_ref());
+    // (Read already with the track, when it took the read for this plate.)
+    let pre = taking.read.as_ref();
     let (view, live, debts, from_view) = futures::try_join!(
-        store.plate_view(&lot.id, plate),
         async {
-            if entry && fresh {
-                store.occupancy(lot, read.occurred_at).await.map(Some)
-            } else {
-                Ok(None)
+            match pre {
+                Some(p) => Ok(p.view.clone()),
+                None => store.plate_view(&lot.id, plate).await,
             }
         },
         async {
-            if asks {
-                store.debts_of(&operator, plate, crate::unpaid::SHOWN).await
-            } else {
-                Ok(Vec::new())
+            match pre {
+                _ if !(entry && fresh) => Ok(None),
+                Some(p) => Ok(p.live.clone()),
+                None => store.occupancy(lot, read.occurred_at).await.map(Some),
+            }
+        },
+        async {
+            match pre {
+                _ if !asks => Ok(Vec::new()),
+                Some(p) => Ok(p.debts.clone()),
+                None => store.debts_of(&operator, plate, crate::unpaid::SHOWN).await,
             }
         },
         async {
@@ -690,6 +760,16 @@ async fn attempt<S: Store>(
         .sessions
         .iter()
         .any(|s| s.state == parking_core::SessionState::Open && s.entry_at > read.occurred_at);
+    // Each stay the moved reads made on the plate they left is replaced by
+    // the one that holds its first read here.
+    let moved_to: std::collections::BTreeMap<String, SessionId> = released
+        .iter()
+        .flat_map(|r| &r.moved)
+        .filter_map(|m| {
+            let key = m.key();
+            rec.session_of(&key, debounce).map(|s| (key, s.id.clone()))
+        })
+        .collect();
     let mut next = rec.timeline;
     next.version = current.version + 1;
     if let Some(r) = next.reads.iter_mut().rev().find(|r| r.key() == key) {
@@ -749,8 +829,9 @@ async fn attempt<S: Store>(
         open_delta: rec.open_delta,
         check_in,
         check_in_undone,
-        released: released
-            .map(|r| Box::new(r.commit(&pricing, &operator, &event, attempt, input.now))),
+        released: released.map(|r| {
+            Box::new(r.commit(&pricing, &operator, &moved_to, &event, attempt, input.now))
+        }),
         event,
         attempt,
         audit: None,
@@ -854,11 +935,30 @@ impl Released {
         self,
         pricing: &Pricing<'_>,
         operator: &OperatorId,
+        moved_to: &std::collections::BTreeMap<String, SessionId>,
         event: &EventRef,
         attempt: u64,
         now: Timestamp,
     ) -> TimelineCommit {
-        let rec = reconcile(pricing, &self.left, self.payer.as_ref(), now);
+        let mut rec = reconcile(pricing, &self.left, self.payer.as_ref(), now);
+        let to = |s: &Session| {
+            s.origin
+                .as_ref()
+                .and_then(|o| moved_to.get(o))
+                .filter(|_| {
+                    s.state == parking_core::SessionState::Superseded && s.replaced_by.is_none()
+                })
+                .cloned()
+        };
+        for s in rec
+            .changed
+            .iter_mut()
+            .chain(rec.timeline.sessions.iter_mut())
+        {
+            if let Some(id) = to(s) {
+                s.replaced_by = Some(id);
+            }
+        }
         let outbox: Vec<OutboxMessage> = rec.outbox().collect();
         let debts = crate::unpaid::changes(operator, &self.current.sessions, &rec.changed);
         let mut next = rec.timeline;
