@@ -1075,8 +1075,8 @@ pub struct StaffSessionOut {
     /// While `payment_failed`: why the card was not charged.
     pub payment_failure: Option<String>,
     pub needs_review: bool,
-    /// The camera frames behind it: the first read of each passage and
-    /// its first sure read, at most four.
+    /// The camera frames behind it: of each passage, the first read
+    /// naming one and its first sure read, at most four.
     pub frames: Vec<FrameOut>,
 }
 

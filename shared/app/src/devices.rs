@@ -10,7 +10,7 @@
 //!
 //! | topic | payload |
 //! |---|---|
-//! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq", "track"?, "frame"?}`; `track` (optional): the camera's id for the car it follows, the same on every read of one passage (see [`crate::passages`]); `frame` (optional): the key of the frame it uploaded, under `frames/{lot}/{device}/` (see [`crate::evidence`]) |
+//! | `parking/{lot}/gates/{gate}/events` | a plate read: `{"event_id", "type": "plate_read", "direction": "entry"\|"exit", "plate", "confidence": 0..1, "occurred_at": RFC 3339, "seq", "track"?, "frame"?}`; `track` (optional): the camera's id for the car it follows, the same on every read of one passage (see [`crate::passages`]); `frame` (optional): the key of the frame it uploaded, under `frames/{lot}/{device}/` (see [`crate::evidence`]; a key that is not is logged and the read applied without it); a camera's track ids stay unique for at least eight days (a restart must not reuse one) |
 //! | `parking/{lot}/gates/{gate}/backlog` | `{"events": [plate reads]}`, after an outage; at most 128 KB as the device sends it. A read the gate decided on its own while the cloud did not answer carries `"decided_offline": "open"\|"hold"` (see [`crate::gate_device`]) |
 //! | `parking/{lot}/bays/{bay}/state`, sent through Basic Ingest (`$aws/rules/{rule}/parking/{lot}/bays/{bay}/state`) | `{"event_id", "occupied": true\|false\|null, "confidence", "occurred_at", "seq", "boot"?, "since"?}`; `null`: the sensor cannot tell; `boot` (optional): grows with every restart of the sensor; `since` (optional): the `seq` at which the current state began. A sensor reports on change and repeats its state every 15 minutes (same `since`); a repeat writes nothing |
 //! | `parking/{lot}/gates/{gate}/events` (a sensor: its bay's state topic, through Basic Ingest) | a heartbeat: `{"type": "heartbeat"}`; the device is heard (the broker's receive time), and one a sweep showed offline for its silence is online again. A sensor's readings count as heard too |
@@ -165,6 +165,9 @@ pub struct PlateRead {
     /// The frame the camera uploaded for it, under its own prefix
     /// ([`crate::evidence`]).
     pub frame: Option<crate::evidence::FrameKey>,
+    /// Why the frame it named was not taken: the read is applied without
+    /// it (a wrong key must not keep a barrier shut), and this is logged.
+    pub frame_refused: Option<crate::evidence::FrameKeyError>,
 }
 
 /// One bay sensor reading.
@@ -391,6 +394,10 @@ fn plate_read(
     if j.kind != "plate_read" {
         return Err(MessageError::new("type", "must be plate_read"));
     }
+    let frame = j
+        .frame
+        .as_deref()
+        .map(|f| crate::evidence::FrameKey::of_device(f, lot, device));
     Ok(PlateRead {
         event_id: event_id(&j.event_id)?,
         direction: j.direction,
@@ -405,12 +412,8 @@ fn plate_read(
             .map(TrackId::parse)
             .transpose()
             .map_err(|e| MessageError::new("track", e.to_string()))?,
-        frame: j
-            .frame
-            .as_deref()
-            .map(|f| crate::evidence::FrameKey::of_device(f, lot, device))
-            .transpose()
-            .map_err(|e| MessageError::new("frame", e.to_string()))?,
+        frame: frame.as_ref().and_then(|f| f.as_ref().ok()).cloned(),
+        frame_refused: frame.and_then(Result::err),
     })
 }
 

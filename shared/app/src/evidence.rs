@@ -2,8 +2,8 @@
 //! read to the evidence store under its own prefix,
 //! `frames/{lot}/{device}/…`, and names it on the read (`frame`); the
 //! read keeps the key, and each session lists the frames of its passages
-//! (the first read of each, and its first sure read: both kept however
-//! long the car waits), at most [`FRAMES_PER_SESSION`]. Staff see a
+//! (the first read of each that names one, and its first sure read: both
+//! kept however long the car waits), at most [`FRAMES_PER_SESSION`]. Staff see a
 //! session, its review item and its dispute through the operator API
 //! with a short-lived link to each frame ([`FrameLink`]), never the
 //! store's own address.
@@ -121,7 +121,10 @@ impl From<FrameKey> for String {
 
 impl fmt::Debug for FrameKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FrameKey({})", self.0)
+        // The camera names the file, and may name it by what it read:
+        // only the lot's and device's part is shown.
+        let shown: Vec<&str> = self.0.splitn(4, '/').take(3).collect();
+        write!(f, "FrameKey({}/…)", shown.join("/"))
     }
 }
 
@@ -132,11 +135,21 @@ impl fmt::Display for FrameKey {
 }
 
 /// A link to a frame that works until `expires_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FrameLink {
     pub key: FrameKey,
     pub url: String,
     pub expires_at: Timestamp,
+}
+
+impl fmt::Debug for FrameLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The link is a credential while it works.
+        f.debug_struct("FrameLink")
+            .field("key", &self.key)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +179,8 @@ mod tests {
             let e = FrameKey::of_device(text, &lot, &cam).expect_err(text);
             assert!(e.to_string().contains(wrong), "{text}: {e}");
         }
+        let key = FrameKey::parse("frames/lot-1/cam-1/ABC123.jpg").expect("a key");
+        assert_eq!(format!("{key:?}"), "FrameKey(frames/lot-1/cam-1/…)");
         let long = format!("frames/lot-1/cam-1/{}", "a".repeat(KEY_MAX));
         assert_eq!(FrameKey::parse(&long), Err(FrameKeyError::TooLong));
     }

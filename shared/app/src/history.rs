@@ -347,7 +347,8 @@ pub const TURNED_AWAY_READS: usize = 4;
 
 /// Thins what a car waiting at a barrier leaves: a passage with more
 /// than [`PASSAGE_READS`] reads keeps its first and last, every doubtful
-/// read or one that checked in a reservation, every read since `before`
+/// read or one that checked in a reservation, its first read naming a
+/// frame, every read since `before`
 /// (its command may be sent again), and of the rest only those without
 /// which two kept reads would be more than the debounce apart. So every
 /// passage keeps its first read, its latest and its chain, its first sure
@@ -381,6 +382,8 @@ pub fn thin(t: &mut PlateTimeline, debounce: SignedDuration, before: Timestamp) 
         };
         // One sure read makes the plate sure: keep the first.
         let sure = reads.iter().find(|r| r.flag.is_none()).map(|r| r.key());
+        // The first frame is the stay's evidence: keep its read.
+        let framed = reads.iter().find(|r| r.frame.is_some()).map(|r| r.key());
         let mut kept = first.at;
         for pair in reads[1..].windows(2) {
             let (r, next) = (pair[0], pair[1]);
@@ -389,6 +392,7 @@ pub fn thin(t: &mut PlateTimeline, debounce: SignedDuration, before: Timestamp) 
                 || r.reservation_id.is_some()
                 || r.at >= before
                 || sure.as_ref() == Some(&key)
+                || framed.as_ref() == Some(&key)
                 || origins.contains(key.as_str());
             if must || next.at.duration_since(kept) > debounce {
                 kept = r.at;

@@ -7,20 +7,22 @@
 //!   itself. A track whose reads agree surely (the lot's
 //!   `plate_confidence_threshold`) is taken for that plate: one of its
 //!   reads is sure alone, or several agree and together reach it, the
-//!   plate is known (registered, or open in the lot) and no other known
-//!   plate looks like it. A
-//!   lone low-confidence read with no second agreeing is held for review:
-//!   taken unverified, whatever known plate it looks like, so its stay
-//!   waits for staff at the exit and is never charged, put on the unpaid
-//!   register or held for a debt. Agreeing doubtful reads of a plate
-//!   nobody knows that look like one known plate are that plate's,
-//!   flagged `plate_corrected` (a camera misreading one character every
-//!   frame agrees with itself); otherwise, or short of the threshold,
-//!   they are unverified. A
-//!   track with no whole plate read is matched by its surest text the way
-//!   a doubtful read alone is (the one known plate it looks like, flagged
-//!   `plate_corrected`), else it is one unreadable car, whatever number
-//!   of reads it took. A read without a track stands alone, as before.
+//!   plate is known (registered, or open in the lot by another car's
+//!   reads) and no other known plate looks like it. A lone low-confidence
+//!   read with no second agreeing is held for review: taken unverified,
+//!   whatever known plate it looks like, so it holds no one for a debt,
+//!   goes on no register, and its stay waits for staff, unless another
+//!   passage of the stay read the plate surely (a clear entry, then a
+//!   doubtful exit of the same plate, is priced as before). Agreeing
+//!   doubtful reads of a plate nobody knows that look like one known
+//!   plate are that plate's, flagged `plate_corrected` (a camera
+//!   misreading one character every frame agrees with itself); otherwise,
+//!   or short of the threshold, they are unverified. A track with no
+//!   whole plate read is matched by its surest text the way a doubtful
+//!   read alone is (the one known plate it looks like, flagged
+//!   `plate_corrected`; for a lone such read, unverified), else it is one
+//!   unreadable car, whatever number of reads it took. A read without a
+//!   track stands alone, as before.
 //! - **Written with the read.** The track's item is written in the same
 //!   transaction as the read's timeline change, on its stored version:
 //!   two reads of one track are applied one after the other.
@@ -29,12 +31,19 @@
 //!   outlier), the reads taken for the former plate leave its timeline
 //!   and join the new one's in that same transaction, guarded by both
 //!   timelines' versions ([`TimelineCommit::released`]). The stays they
-//!   made there are superseded; their money follows the balance.
-//! - **Order-free.** What a track agrees on depends on its first
-//!   [`VOTES`] reads by time (then key), not on the order they arrived
-//!   in, so a backlog gives what live reads gave.
-//! - **Bounded.** At most [`VOTES`] reads are kept; later ones are taken
-//!   for the agreed plate and counted nowhere else. The item expires
+//!   made there are superseded, pointing to the stay that holds their
+//!   reads now; their money follows the balance. The car is not a new
+//!   arrival: a full lot or a debt does not hold it.
+//! - **Order-free.** What a track agrees on depends on its first votes by
+//!   time (then key), not on the order they arrived in, so a backlog gives
+//!   what live reads gave (matching against known plates aside, which
+//!   depends on what the lot holds when the votes last change).
+//! - **Bounded.** At most [`VOTES`] whole-plate reads and
+//!   [`UNPARSED_VOTES`] others are kept (so garbled reads of a car
+//!   waiting in a queue never crowd out its clear ones); later ones are
+//!   taken for the agreed plate and counted nowhere else. A camera's
+//!   track ids are unique for at least the [`KEPT_DAYS`] a track is kept
+//!   (the device contract). The item expires
 //!   [`KEPT_DAYS`] days after its last read (no read is accepted more
 //!   than seven days late), and with it the plates it names.
 //!
@@ -71,6 +80,10 @@ pub struct TrackRead {
 /// The most characters of a read's text kept when it is no whole plate.
 pub const UNPARSED_MAX: usize = 32;
 
+/// How many reads that are no whole plate a track keeps (the first, by
+/// time), beside its [`VOTES`] whole-plate ones.
+pub const UNPARSED_VOTES: usize = 4;
+
 impl std::fmt::Debug for TrackRead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The plate is personal data: never in Debug output.
@@ -90,7 +103,8 @@ pub struct Track {
     pub track: TrackId,
     /// 0 for a track never stored; every write adds one.
     pub version: u64,
-    /// The first [`VOTES`] reads by time, then key.
+    /// The first [`VOTES`] whole-plate reads by time, then key, and the
+    /// first [`UNPARSED_VOTES`] of the others.
     pub votes: Vec<TrackRead>,
     /// The plate its reads are taken for (`None` before the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +151,8 @@ impl Track {
     }
 
     /// Counts a read: among the votes if it is one of the first [`VOTES`]
-    /// by time (a repeat counts once). Whether the votes changed.
+    /// whole-plate reads by time (or of the first [`UNPARSED_VOTES`]
+    /// others); a repeat counts once. Whether the votes changed.
     pub fn count(&mut self, read: TrackRead) -> bool {
         if self.votes.iter().any(|v| v.key == read.key) {
             return false;
@@ -147,15 +162,37 @@ impl Track {
             .checked_add(jiff::SignedDuration::from_hours(24 * KEPT_DAYS))
             .unwrap_or(read.at);
         self.forget_at = self.forget_at.max(expires);
+        let key = read.key.clone();
         let at = self
             .votes
             .partition_point(|v| (v.at, v.key.as_str()) < (read.at, read.key.as_str()));
-        if at >= VOTES {
-            return false;
-        }
         self.votes.insert(at, read);
-        self.votes.truncate(VOTES);
-        true
+        // The first VOTES whole-plate reads, and the first UNPARSED_VOTES
+        // of the others: a car read in part while it queues never crowds
+        // out its clear reads.
+        let (mut whole, mut other) = (0, 0);
+        self.votes.retain(|v| {
+            let n = if v.plate.is_some() {
+                &mut whole
+            } else {
+                &mut other
+            };
+            *n += 1;
+            *n <= if v.plate.is_some() {
+                VOTES
+            } else {
+                UNPARSED_VOTES
+            }
+        });
+        self.votes.iter().any(|v| v.key == key)
+    }
+
+    /// How many of the reads that are no whole plate read `text`.
+    pub fn unparsed_reading(&self, text: &str) -> usize {
+        self.votes
+            .iter()
+            .filter(|v| v.unparsed.as_deref() == Some(text))
+            .count()
     }
 
     /// Of reads that are no whole plate, the surest text (then the least
@@ -212,8 +249,8 @@ mod tests {
         TrackRead {
             key: key.into(),
             at: Timestamp::from_second(1_800_000_000 + secs).expect("a time"),
+            unparsed: Plate::parse(plate).is_err().then(|| plate.to_owned()),
             plate: Plate::parse(plate).ok(),
-            unparsed: None,
             confidence,
         }
     }
@@ -239,6 +276,21 @@ mod tests {
         // A repeat, and a read later than every vote, change nothing.
         assert!(!t.count(read("cam-1/e03", 3, "品川300あ1234", 0.5)));
         assert!(!t.count(read("cam-1/e99", 99, "品川300あ1284", 1.0)));
+    }
+
+    #[test]
+    fn garbled_reads_never_crowd_out_clear_ones() {
+        let mut t = track();
+        for i in 0..20 {
+            assert_eq!(
+                t.count(read(&format!("cam-1/g{i:02}"), i, "#?", 0.1)),
+                i < 4
+            );
+        }
+        // A clear read after twenty garbled ones still votes.
+        assert!(t.count(read("cam-1/c", 30, "品川300あ1234", 0.97)));
+        assert_eq!(t.agreed().map(|a| a.reads), Some(1));
+        assert_eq!(t.votes.len(), UNPARSED_VOTES + 1);
     }
 
     #[test]

@@ -446,9 +446,10 @@ struct Fresh {
     reservation_id: Option<ReservationId>,
 }
 
-/// The frames behind a session: of each passage, its first read's and its
-/// first sure read's (both kept however long a car waits, see
-/// [`crate::history::thin`]), at most [`crate::evidence::FRAMES_PER_SESSION`].
+/// The frames behind a session: of each passage, its first read's that
+/// names one and its first sure read's (both kept however long a car
+/// waits, see [`crate::history::thin`]), at most
+/// [`crate::evidence::FRAMES_PER_SESSION`].
 fn frames_of(
     d: &Derived,
     reads: &HashMap<String, &TimelineRead>,
@@ -456,7 +457,7 @@ fn frames_of(
     let mut out: Vec<crate::evidence::FrameKey> = Vec::new();
     for p in d.passages() {
         let of = |k: &String| reads.get(k).copied();
-        let first = p.keys.first().and_then(of);
+        let first = p.keys.iter().filter_map(of).find(|r| r.frame.is_some());
         let sure = p.keys.iter().filter_map(of).find(|r| r.flag.is_none());
         for r in first.into_iter().chain(sure) {
             if let Some(f) = &r.frame

@@ -39,7 +39,11 @@ struct Gates<S: Store> {
 
 impl<S: Store> Gates<S> {
     async fn new(store: S) -> Self {
-        set_up(&store, &scenario(), t("08:00:00"))
+        Self::with(store, scenario()).await
+    }
+
+    async fn with(store: S, scenario: parking_app::scenario::Scenario) -> Self {
+        set_up(&store, &scenario, t("08:00:00"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         Gates {
@@ -313,4 +317,56 @@ async fn a_tracks_unreadable_reads_join_its_readable_one() {
         .await;
     assert_eq!((again.applied, again.duplicates), (0, 1), "{again:?}");
     assert_eq!(gates.stays().await.len(), 1);
+}
+
+/// AIKO's plate as a camera that reads its first 1 as a 7 every frame
+/// would: it looks like AIKO's (the OCR skeleton is the same).
+const LOOKALIKE: &str = "品川 300 さ 72-34";
+
+#[tokio::test]
+async fn a_camera_misreading_one_character_every_frame_is_matched_to_the_plate_it_looks_like() {
+    // Two agreeing doubtful reads of a plate nobody knows, looking like a
+    // registered one: that car, flagged corrected (the track's own stay
+    // under the misread confirms nothing).
+    let gates = Gates::new(MemoryStore::default()).await;
+    for (event, at) in [("in-1", "09:00:00"), ("in-2", "09:00:01")] {
+        let r = gates
+            .send(&tracked("g-in", event, LOOKALIKE, 0.6, t(at), "car-1"))
+            .await;
+        assert_eq!(r.applied, 1, "{r:?}");
+    }
+    let stays = gates.stays().await;
+    assert_eq!(stays.len(), 1, "{stays:?}");
+    assert_eq!(stays[0].plate, plate(AIKO));
+    assert_eq!(stays[0].flags, [SessionFlag::PlateCorrected]);
+}
+
+#[tokio::test]
+async fn reads_moved_to_the_plate_they_agree_on_are_a_car_already_in() {
+    // A full lot: the car the outlier let in is not turned away when the
+    // agreeing reads move its stay to AIKO.
+    let mut s = scenario();
+    s.lot.capacity = 1;
+    s.lot.reservable = 0;
+    s.reservations.clear();
+    let gates = Gates::with(MemoryStore::default(), s).await;
+    let mut last = None;
+    for (event, text, confidence, at) in [
+        ("in-1", MISREAD, 0.95, "09:00:00"),
+        ("in-2", AIKO, 0.7, "09:00:01"),
+        ("in-3", AIKO, 0.7, "09:00:02"),
+    ] {
+        let r = gates
+            .send(&tracked("g-in", event, text, confidence, t(at), "car-1"))
+            .await;
+        assert_eq!(r.applied, 1, "{r:?}");
+        last = r.commands.last().map(|(_, c)| (c.command, c.reason));
+    }
+    assert_eq!(last, Some((CommandKind::Open, Reason::Welcome)));
+    let stays = gates.stays().await;
+    assert_eq!(stays.len(), 1, "{stays:?}");
+    assert_eq!(
+        (stays[0].plate.clone(), stays[0].state),
+        (plate(AIKO), SessionState::Open)
+    );
 }

@@ -2,7 +2,7 @@
 //! version; a commit that moves a track's reads from one plate's
 //! timeline to another's lands whole or not at all, refused when either
 //! timeline or the track moved on, and two plates counted in one shard of
-//! the lot's summary are counted once.
+//! the lot's summary move it by both their changes in one update.
 
 use parking_app::passages::{Track, TrackRead};
 
@@ -98,6 +98,9 @@ pub async fn a_tracks_reads_move_between_timelines_in_one_commit<S: Store>(store
     );
     moved.released = Some(Box::new(left));
     moved.attempt = 4;
+    // Deltas that do not cancel, so the count shows both were applied to
+    // the one shard: 1 + 2 - 1.
+    moved.open_delta = 2;
     assert_eq!(
         store.commit_read(&moved).await.expect("move"),
         Applied::Done
@@ -124,4 +127,9 @@ pub async fn a_tracks_reads_move_between_timelines_in_one_commit<S: Store>(store
     };
     assert_eq!(state("s-t1"), Some(SessionState::Superseded));
     assert_eq!(state("s-t2"), Some(s_to.state));
+    let live = store
+        .occupancy(&fx::lot(LOT, 0), fx::at(at))
+        .await
+        .expect("occupancy");
+    assert_eq!(live.open_sessions, 2, "both deltas, on their one shard");
 }

@@ -163,6 +163,7 @@ async fn agreed_plate<S: PlateHistory>(
     store: &S,
     input: &Input<'_>,
     a: parking_core::consensus::Agreed,
+    taken_for: Option<&Plate>,
 ) -> Result<(Plate, Option<SessionFlag>), StoreError> {
     let threshold = input.cfg.lot.settings.plate_confidence_threshold;
     if a.best >= threshold {
@@ -197,9 +198,13 @@ async fn agreed_plate<S: PlateHistory>(
     let like = store
         .plates_like(&input.cfg.lot.id, &skeleton(&key))
         .await?;
-    let known = like.iter().any(|l| l.plate == a.plate);
+    // The plate the track's own reads are open on is known only from
+    // them: it confirms nothing (unless it is registered).
+    let counts = |l: &&crate::history::LikePlate| l.registered || Some(&l.plate) != taken_for;
+    let known = like.iter().filter(counts).any(|l| l.plate == a.plate);
     let others: Vec<&Plate> = like
         .iter()
+        .filter(counts)
         .map(|l| &l.plate)
         .filter(|p| **p != a.plate)
         .collect();
@@ -299,10 +304,18 @@ async fn take_track<S: Store>(
         // The votes did not change: neither does what they agree on.
         (Some(p), false) => (p.clone(), track.flag),
         _ => match (track.agreed(), track.best_unparsed()) {
-            (Some(a), _) => agreed_plate(store, input, a).await?,
-            // No whole plate: the surest text, as a doubtful read alone.
+            (Some(a), _) => agreed_plate(store, input, a, track.plate.as_ref()).await?,
+            // No whole plate: the surest text, as a doubtful read alone;
+            // but one such read alone, no second agreeing, is only a
+            // candidate for staff.
             (None, Some((text, confidence))) => {
-                judge(store, input, None, text, confidence, track.unreadable()).await?
+                let lone = track.unparsed_reading(text) == 1;
+                match judge(store, input, None, text, confidence, track.unreadable()).await? {
+                    (p, Some(SessionFlag::PlateCorrected)) if lone => {
+                        (p, Some(SessionFlag::PlateUnverified))
+                    }
+                    taken => taken,
+                }
             }
             (None, None) => (track.unreadable(), Some(SessionFlag::PlateUnverified)),
         },
@@ -345,6 +358,15 @@ pub(crate) async fn apply<S: Store, L: DeviceLink>(
         });
     }
     let fresh = input.fresh(read);
+    if let Some(e) = &read.frame_refused {
+        tracing::warn!(
+            device = %input.device,
+            event_id = %read.event_id,
+            field = "frame",
+            reason = %e,
+            "a read's frame was refused: the read is applied without it"
+        );
+    }
     // A read alone is taken for what it reads (resolved once); a read of
     // a track for what the track agrees on, decided again at each attempt
     // (with the track's version, which the commit is conditioned on).
@@ -584,9 +606,15 @@ async fn attempt<S: Store>(
     } else {
         Reason::Full
     };
+    // A track's reads moved here from another plate are a car already
+    // let in (or turned away) under that plate: not a new arrival.
+    let moved_in = released.is_some();
     let mut turned_away = false;
     if held_offline
-        || (!opened_offline && ((full && due.is_none()) || held_for_debt) && is_new(&rec))
+        || (!opened_offline
+            && !moved_in
+            && ((full && due.is_none()) || held_for_debt)
+            && is_new(&rec))
     {
         turned_away = true;
         if let Some(r) = timeline.reads.iter_mut().rev().find(|r| r.key() == key) {
