@@ -674,9 +674,10 @@ pub struct TimelineCommit {
     pub track: Option<crate::passages::Track>,
     /// Another plate's timeline the track's reads leave for this one (the
     /// track now agrees on this plate), with everything that change makes
-    /// there, in the same transaction and guarded the same way. Its
-    /// `event`, `attempt`, `audit`, `pass`, reservations and `track` are
-    /// not used: those are this commit's.
+    /// there, in the same transaction and guarded the same way, with the
+    /// reservation its moved reads had checked in made active again
+    /// (its `check_in_undone`). Its `event`, `attempt`, `audit`, `pass`,
+    /// `check_in` and `track` are not used: those are this commit's.
     pub released: Option<Box<TimelineCommit>>,
 }
 

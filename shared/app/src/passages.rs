@@ -32,8 +32,9 @@
 //!   and join the new one's in that same transaction, guarded by both
 //!   timelines' versions ([`TimelineCommit::released`]). The stays they
 //!   made there are superseded, pointing to the stay that holds their
-//!   reads now; their money follows the balance. The car is not a new
-//!   arrival: a full lot or a debt does not hold it.
+//!   reads now; their money follows the balance, and a reservation they
+//!   had checked in is active again. The car is not a new arrival: a full
+//!   lot or a debt does not hold it.
 //! - **Order-free.** What a track agrees on depends on its first votes by
 //!   time (then key), not on the order they arrived in, so a backlog gives
 //!   what live reads gave (matching against known plates aside, which

@@ -370,3 +370,73 @@ async fn reads_moved_to_the_plate_they_agree_on_are_a_car_already_in() {
         (plate(AIKO), SessionState::Open)
     );
 }
+
+#[tokio::test]
+async fn a_reservation_the_outvoted_plate_checked_in_is_given_back() {
+    reservation_given_back(MemoryStore::default()).await;
+}
+
+#[tokio::test]
+async fn a_reservation_the_outvoted_plate_checked_in_is_given_back_on_dynamodb() {
+    reservation_given_back(parking_tests::fresh_dynamo_store(None).await).await;
+}
+
+/// The outlier reads as CHIKA, whose reservation is due: it checks it in.
+/// When the agreeing reads take the car for AIKO, in the same commit
+/// CHIKA's reservation is active again, and CHIKA's own car gets it.
+async fn reservation_given_back<S: Store>(store: S) {
+    use super::devices::CHIKA;
+    let gates = Gates::new(store).await;
+    let reservation = || async {
+        gates
+            .events
+            .store
+            .get_reservation(&fx_id("r-3"))
+            .await
+            .expect("reservation")
+            .state
+    };
+    let r = gates
+        .send(&tracked(
+            "g-in",
+            "in-1",
+            CHIKA,
+            0.95,
+            t("10:00:00"),
+            "car-1",
+        ))
+        .await;
+    assert_eq!(
+        r.commands.last().map(|(_, c)| c.reason),
+        Some(Reason::Reserved)
+    );
+    assert_eq!(reservation().await, ReservationState::CheckedIn);
+    for (event, at) in [("in-2", "10:00:01"), ("in-3", "10:00:02")] {
+        let r = gates
+            .send(&tracked("g-in", event, AIKO, 0.7, t(at), "car-1"))
+            .await;
+        assert_eq!(r.applied, 1, "{r:?}");
+    }
+    assert_eq!(reservation().await, ReservationState::Active);
+    let stays = gates.stays().await;
+    assert_eq!(stays.len(), 1, "{stays:?}");
+    assert_eq!(
+        (stays[0].plate.clone(), stays[0].reservation_id.clone()),
+        (plate(AIKO), None)
+    );
+    let r = gates
+        .send(&tracked(
+            "g-in",
+            "in-9",
+            CHIKA,
+            0.97,
+            t("10:30:00"),
+            "car-2",
+        ))
+        .await;
+    assert_eq!(
+        r.commands.last().map(|(_, c)| c.reason),
+        Some(Reason::Reserved)
+    );
+    assert_eq!(reservation().await, ReservationState::CheckedIn);
+}

@@ -193,7 +193,12 @@ impl PlateHistory for DynamoStore {
             r.state = ReservationState::CheckedIn;
             txn = moved(txn, &r, ReservationState::Active)?;
         }
-        if let Some(used) = &commit.check_in_undone {
+        for used in commit.check_in_undone.iter().chain(
+            commit
+                .released
+                .iter()
+                .filter_map(|r| r.check_in_undone.as_ref()),
+        ) {
             // Checked in by a read whose gate then held the car: active
             // and held for it again, unless it changed meanwhile.
             let mut r = used.clone();

@@ -124,7 +124,16 @@ impl PlateHistory for MemoryStore {
             items.push(item_bytes(track));
         }
         // A reservation moved: its item, the driver's copy, the lot's.
-        for r in commit.check_in.iter().chain(&commit.check_in_undone) {
+        let given_back = commit
+            .released
+            .as_ref()
+            .and_then(|r| r.check_in_undone.as_ref());
+        for r in commit
+            .check_in
+            .iter()
+            .chain(&commit.check_in_undone)
+            .chain(given_back)
+        {
             items.extend([item_bytes(r), item_bytes(r), SMALL_ITEM]);
         }
         self.write_units(write_units(&items, true));
@@ -167,14 +176,20 @@ impl PlateHistory for MemoryStore {
         }
         // A reservation checked in, or given back, by this read: refused
         // (the read applied again) when it moved meanwhile.
+        // (And the one a track's moved reads had checked in, given back.)
         let moves = [
             (
-                &commit.check_in,
+                commit.check_in.as_ref(),
                 ReservationState::Active,
                 ReservationState::CheckedIn,
             ),
             (
-                &commit.check_in_undone,
+                commit.check_in_undone.as_ref(),
+                ReservationState::CheckedIn,
+                ReservationState::Active,
+            ),
+            (
+                given_back,
                 ReservationState::CheckedIn,
                 ReservationState::Active,
             ),
@@ -187,7 +202,7 @@ impl PlateHistory for MemoryStore {
             }
         }
         for (r, _, to) in moves {
-            if let Some(r) = r.as_ref().and_then(|r| s.reservations.get_mut(&r.id)) {
+            if let Some(r) = r.and_then(|r| s.reservations.get_mut(&r.id)) {
                 r.state = to;
             }
         }

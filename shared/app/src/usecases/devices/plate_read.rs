@@ -904,6 +904,10 @@ struct Released {
     moved: Vec<TimelineRead>,
     /// Who this plate is registered to.
     payer: Option<Payer>,
+    /// The reservation the moved reads had checked in for this plate's
+    /// driver (checked in, as the store holds it): active again, since
+    /// that driver's car did not come in.
+    undone: Option<Reservation>,
 }
 
 /// The track's reads taken out of the plate `from`'s timeline, if it holds
@@ -938,6 +942,23 @@ async fn release<S: Store>(
     }
     let mut left = current.clone();
     left.reads.retain(|r| !ours(r));
+    // A reservation the moved reads checked in, that no read left holds.
+    let checked_in = current
+        .reads
+        .iter()
+        .filter(|r| ours(r))
+        .find_map(|r| r.reservation_id.clone())
+        .filter(|id| {
+            !left
+                .reads
+                .iter()
+                .any(|r| r.reservation_id.as_ref() == Some(id))
+        });
+    let undone = match checked_in {
+        Some(id) => Some(store.get_reservation(&id).await?)
+            .filter(|r| r.state == ReservationState::CheckedIn),
+        None => None,
+    };
     let payer = match &view.owner {
         Some(owner) if from.is_readable() => {
             let v = store.driver_view(&owner.driver_id).await?;
@@ -954,6 +975,7 @@ async fn release<S: Store>(
         left,
         moved,
         payer,
+        undone,
     }))
 }
 
@@ -1000,7 +1022,7 @@ impl Released {
             outbox,
             open_delta: rec.open_delta,
             check_in: None,
-            check_in_undone: None,
+            check_in_undone: self.undone,
             event: event.clone(),
             attempt,
             audit: None,
